@@ -1,0 +1,3 @@
+//! Integration tests of the store backends.
+
+mod memory;
