@@ -2,3 +2,8 @@
 //!
 //! Run one with `cargo run --example NAME` from anywhere in the workspace.
 #![forbid(unsafe_code)]
+
+/// The top-level README's code blocks, compiled and run as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
