@@ -193,13 +193,34 @@ pub(crate) fn symbol(b: u8) -> u8 {
 /// The canonical symbol for one typed character, or `None` when it is not in the
 /// alphabet (after case folding and the look-alike mapping).
 fn canonical_symbol(c: char) -> Option<u8> {
-    let c = u8::try_from(c).ok()?.to_ascii_uppercase();
-    let c = match c {
-        b'O' => b'0',
-        b'I' | b'L' => b'1',
-        other => other,
-    };
-    ALPHABET.contains(&c).then_some(c)
+    let ascii = usize::from(u8::try_from(c).ok()?);
+    DECODE.get(ascii).copied().filter(|&s| s != 0)
+}
+
+/// For each ASCII byte, its canonical symbol, or 0 when it is not one.
+const DECODE: [u8; 128] = decode_table();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an out-of-range index fails the build"
+)]
+const fn decode_table() -> [u8; 128] {
+    let mut table = [0u8; 128];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        let s = ALPHABET[i];
+        table[s as usize] = s;
+        table[s.to_ascii_lowercase() as usize] = s;
+        i += 1;
+    }
+    // Crockford's look-alikes.
+    table[b'O' as usize] = b'0';
+    table[b'o' as usize] = b'0';
+    table[b'I' as usize] = b'1';
+    table[b'i' as usize] = b'1';
+    table[b'L' as usize] = b'1';
+    table[b'l' as usize] = b'1';
+    table
 }
 
 /// Hyphen-minus and the Unicode dashes (U+2010 to U+2015, U+2212 minus sign) that
@@ -222,6 +243,20 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(symbol(b), ALPHABET[usize::from(b % 32)]);
         }
+    }
+
+    #[test]
+    fn decode_table_matches_the_rules() {
+        for b in 0..128u8 {
+            let expected = match b.to_ascii_uppercase() {
+                b'O' => Some(b'0'),
+                b'I' | b'L' => Some(b'1'),
+                u if ALPHABET.contains(&u) => Some(u),
+                _ => None,
+            };
+            assert_eq!(canonical_symbol(char::from(b)), expected, "{b:#x}");
+        }
+        assert_eq!(canonical_symbol('\u{0130}'), None); // dotted capital I
     }
 
     #[test]

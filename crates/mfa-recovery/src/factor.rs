@@ -168,29 +168,21 @@ impl RecoveryCodes {
                 let Some(i) = found else {
                     return Err(Error::rejected(RejectReason::WrongCode));
                 };
-                let mut tags = tags.clone();
-                tags.remove(i);
-                Hashes::HmacSha256 { tags }
+                Hashes::HmacSha256 {
+                    tags: without(tags, i),
+                }
             }
             #[cfg(feature = "argon2")]
             Hashes::Argon2id { params, entries } => {
                 let i = crate::argon::verify(key, *params, record, entries, &code)?;
-                let mut entries = entries.clone();
-                entries.remove(i);
                 Hashes::Argon2id {
                     params: *params,
-                    entries,
+                    entries: without(entries, i),
                 }
             }
         };
         let (record, next_code) = match record.mode() {
-            RecordMode::Set => {
-                let data = RecordData {
-                    hashes,
-                    ..record.data().clone()
-                };
-                (RecoveryRecord::from_data(data)?, None)
-            }
+            RecordMode::Set => (record.consumed(hashes), None),
             RecordMode::Rotating => {
                 let (mut codes, record) = self.issue(Mode::Rotating, rng)?.into_parts();
                 (record, codes.pop())
@@ -309,6 +301,14 @@ impl Factor for RecoveryCodes {
     ) -> Result<Verified<RecoveryRecord, RecoveryDetails>, Error> {
         self.verify_code(record, response, rng)
     }
+}
+
+/// `items` without the one at `i`, copied once.
+fn without<T: Clone>(items: &[T], i: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len().saturating_sub(1));
+    out.extend(items.iter().take(i).cloned());
+    out.extend(items.iter().skip(i + 1).cloned());
+    out
 }
 
 /// Draws beyond the set size before generation gives up on a random source that keeps

@@ -82,8 +82,18 @@ impl RecoveryRecord {
         &self.0.hashes
     }
 
-    pub(crate) fn data(&self) -> &RecordData {
-        &self.0
+    /// The same record holding `hashes`, which must be this record's hashes with one
+    /// code removed: that keeps every invariant (tags stay sorted and unique, indexes
+    /// unique, the count only falls), so there is nothing to re-check on this hot path.
+    pub(crate) fn consumed(&self, hashes: Hashes) -> Self {
+        Self(RecordData {
+            v: self.0.v,
+            mode: self.0.mode,
+            key_id: self.0.key_id.clone(),
+            symbols: self.0.symbols,
+            nonce: self.0.nonce,
+            hashes,
+        })
     }
 
     /// Builds a record from parts the crate generated; checks the invariants anyway.
