@@ -48,7 +48,8 @@ impl RecoveryCode {
     ///
     /// # Errors
     ///
-    /// [`CodeError::TooLong`] when the input is longer than [`MAX_INPUT_LEN`] bytes,
+    /// [`CodeError::TooLong`] when the input is longer than [`MAX_INPUT_LEN`] bytes or
+    /// has more symbols than any code (66: 64 random symbols and a 2-symbol index),
     /// [`CodeError::InvalidCharacter`] for a character outside the alphabet (`U`,
     /// punctuation, any other letter), and [`CodeError::Empty`] when nothing is left.
     /// No error message repeats the input, since it may be most of a real code.
@@ -60,6 +61,9 @@ impl RecoveryCode {
         for (position, c) in input.chars().enumerate() {
             if c.is_whitespace() || is_dash(c) {
                 continue;
+            }
+            if symbols.len() == MAX_SYMBOLS {
+                return Err(CodeError::TooLong);
             }
             match canonical_symbol(c) {
                 Some(s) => symbols.push(char::from(s)),
@@ -165,7 +169,8 @@ pub enum CodeError {
         /// Position of the offending character, counted in characters from 0.
         position: usize,
     },
-    /// The input is longer than [`MAX_INPUT_LEN`] bytes.
+    /// The input is longer than [`MAX_INPUT_LEN`] bytes, or has more symbols than any
+    /// code can have.
     #[error("recovery code is too long")]
     TooLong,
     /// The code has the wrong number of symbols for this record.
@@ -180,6 +185,11 @@ pub enum CodeError {
 
 /// The 32 symbols of Crockford base32, in value order.
 pub(crate) const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The most symbols a code can have: 64 random ones (320 bits) after a 2-symbol index.
+/// Bounding it keeps a parsed code's grouped form within [`MAX_INPUT_LEN`], so parsing
+/// what [`RecoveryCode::expose_grouped`] shows always succeeds (found by fuzzing).
+const MAX_SYMBOLS: usize = 66;
 
 /// Symbols per hyphen-separated group when none is configured.
 pub(crate) const DEFAULT_GROUP: usize = 4;
@@ -281,10 +291,33 @@ mod tests {
             RecoveryCode::parse(&"A".repeat(MAX_INPUT_LEN + 1)),
             Err(CodeError::TooLong)
         );
-        assert!(RecoveryCode::parse(&"A".repeat(MAX_INPUT_LEN)).is_ok());
+        assert!(RecoveryCode::parse(&"A".repeat(MAX_SYMBOLS)).is_ok());
+        assert_eq!(
+            RecoveryCode::parse(&"A".repeat(MAX_SYMBOLS + 1)),
+            Err(CodeError::TooLong)
+        );
+        // Separators do not count towards the symbol limit.
+        let spaced = "A ".repeat(MAX_SYMBOLS);
+        assert!(RecoveryCode::parse(&spaced).is_ok());
         // The message never repeats the input.
         let e = RecoveryCode::parse("SECRET*").unwrap_err().to_string();
         assert!(!e.contains("SECRET"), "{e}");
+    }
+
+    #[test]
+    fn the_longest_code_fits_in_its_grouped_form() {
+        // 64 random symbols (CodeFormat::MAX_ENTROPY_BITS / 5) after a 2-symbol index.
+        assert_eq!(
+            MAX_SYMBOLS,
+            usize::from(crate::CodeFormat::MAX_ENTROPY_BITS / 5) + 2
+        );
+        let longest = RecoveryCode {
+            group: 3,
+            ..RecoveryCode::parse(&"Z".repeat(MAX_SYMBOLS)).unwrap()
+        };
+        let shown = longest.expose_grouped();
+        assert!(shown.len() <= MAX_INPUT_LEN);
+        assert_eq!(RecoveryCode::parse(&shown).unwrap(), longest);
     }
 
     #[test]
