@@ -143,7 +143,8 @@ impl fmt::Display for ReasonCode {
 /// `Step-up needed: rule "payments" requires a phishing-resistant second factor (security
 /// key or passkey) verified within the last 5m.`
 ///
-/// Serialised (JSON) as `{"code", "rule", "confidence", "acr", "message"}`.
+/// Serialised (JSON) as `{"code", "rule", "confidence", "acr", "requirement", "device",
+/// "message"}`.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Reason {
     /// The code.
@@ -176,11 +177,13 @@ impl Reason {
 impl Serialize for Reason {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let mut st = s.serialize_struct("Reason", 5)?;
+        let mut st = s.serialize_struct("Reason", 7)?;
         st.serialize_field("code", &self.code)?;
         st.serialize_field("rule", &self.rule.as_deref())?;
         st.serialize_field("confidence", &self.confidence)?;
         st.serialize_field("acr", &self.acr.as_deref())?;
+        st.serialize_field("requirement", &self.requirement.map(|r| r.level.as_str()))?;
+        st.serialize_field("device", &self.device.map(DeviceTokenError::as_str))?;
         st.serialize_field("message", &self.to_string())?;
         st.end()
     }

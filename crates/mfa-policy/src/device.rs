@@ -99,6 +99,23 @@ pub enum DeviceTokenError {
     Revoked,
 }
 
+impl DeviceTokenError {
+    /// A stable snake_case name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::InvalidDeviceId => "invalid_device_id",
+            Self::Malformed => "malformed",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Revoked => "revoked",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::WrongDevice => "wrong_device",
+            Self::WrongUser => "wrong_user",
+        }
+    }
+}
+
 impl DeviceTokenKey {
     /// Wraps a key.
     ///

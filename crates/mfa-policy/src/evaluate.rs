@@ -113,7 +113,7 @@ impl Policy {
                 None if base.is_none() => (ReasonCode::MfaNotRequired, None),
                 None => (ReasonCode::RequirementMet, None),
             };
-            let out_acr = out_acr.or_else(|| aal.and_then(|a| self.acr_for(a)).map(Arc::from));
+            let out_acr = out_acr.or_else(|| aal.and_then(|a| self.acr_for_aal_arc(a)));
             let mut reason = with_rule(code);
             if let Some(m) = acr {
                 reason.acr = Some(Arc::clone(&m.value));
@@ -201,12 +201,14 @@ impl Policy {
     }
 
     /// Claims for a new remembered-device token issued `now`, lasting
-    /// `remember_device.days`; sign them with [`DeviceTokenKey::issue`](crate::DeviceTokenKey::issue).
+    /// `remember_device.days`; sign them with
+    /// [`DeviceTokenKey::issue`](crate::DeviceTokenKey::issue). `Ok(None)` when the
+    /// policy disables remembering devices.
     ///
     /// # Errors
     ///
-    /// [`DeviceTokenError::InvalidDeviceId`] when remembering devices is disabled by the
-    /// policy is not an error: it returns `Ok(None)`. An empty device id is an error.
+    /// [`DeviceTokenError::InvalidDeviceId`] when the device id is empty, longer than 255
+    /// bytes or has a control character.
     pub fn remember_device(
         &self,
         user: &UserId,

@@ -171,6 +171,15 @@ impl Policy {
         self.acr_for_aal.get(i).and_then(Option::as_deref)
     }
 
+    pub(crate) fn acr_for_aal_arc(&self, aal: Aal) -> Option<Arc<str>> {
+        let i = match aal {
+            Aal::Aal1 => 0,
+            Aal::Aal2 => 1,
+            Aal::Aal3 => 2,
+        };
+        self.acr_for_aal.get(i).and_then(Option::clone)
+    }
+
     /// The requirement an `acr` value maps to, if the policy knows it.
     pub fn acr_requirement(&self, value: &str) -> Option<Requirement> {
         self.acr_mapping(value).map(|m| m.requirement)

@@ -183,6 +183,10 @@ fn run_case(
     }
     if let Some(want) = &e.device_error {
         let have = reason.device.map(|d| snake(&format!("{d:?}")));
+        // The stable name agrees with the variant.
+        if reason.device.map(|d| d.as_str().to_owned()) != have {
+            return Err(format!("device error name {:?}", reason.device));
+        }
         if have.as_deref() != Some(want.as_str()) {
             return Err(got("device_error", &have, want));
         }
