@@ -99,12 +99,16 @@ impl Policy {
     }
 
     /// The RFC 8176 `amr` values for a token issued now: every method the session proved
-    /// within the AAL1 limit, plus `mfa` when they include two distinct factors.
+    /// within the AAL1 limit, plus `mfa` when they include two distinct factors (a
+    /// reported `mfa` is ignored: it is decided here).
     pub fn amr(&self, session: &Session, enrolled: &[EnrolledFactor], now: Timestamp) -> AmrSet {
         let view = View::new(self, session, enrolled, now);
         let mut set = AmrSet::default();
+        // `mfa` is this policy's judgement, never echoed from what a factor reported.
         for m in view.valid(self.reauth.aal1_max) {
-            set = set.with(m.method);
+            if m.method != AuthMethod::Mfa {
+                set = set.with(m.method);
+            }
         }
         let mfa = Requirement {
             level: Level::Mfa,

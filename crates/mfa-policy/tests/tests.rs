@@ -9,6 +9,7 @@
     reason = "tests"
 )]
 
+mod assurance;
 mod common;
 mod decisions;
 mod device;
