@@ -140,8 +140,8 @@ pub enum Attachment {
 /// # Ok::<(), mfa_core::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
-#[serde(into = "&'static str", try_from = "&str")]
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[serde(into = "&'static str")]
 pub enum FactorKind {
     /// A code sent by email.
     Email,
@@ -218,6 +218,16 @@ impl FactorKind {
         )
     }
 
+    /// Whether a successful use of this factor is phishing-resistant (NIST SP 800-63B
+    /// §5.2.5): only WebAuthn, whose signature covers the origin the browser saw.
+    ///
+    /// This is a property of the protocol, not of the `amr` value: a push approval also
+    /// proves a software key (`swk`) but a user can approve a phisher's sign-in, so policy
+    /// should decide phishing resistance from the factor kind.
+    pub fn is_phishing_resistant(self) -> bool {
+        self.is_webauthn()
+    }
+
     /// Whether codes for this factor travel over a channel the user does not control
     /// end to end (SMS, voice, email): an out-of-band factor.
     pub fn is_out_of_band(self) -> bool {
@@ -260,6 +270,23 @@ impl TryFrom<&str> for FactorKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| InvalidInput::new("factor kind", format!("unknown kind {s:?}")))
+    }
+}
+
+impl<'de> Deserialize<'de> for FactorKind {
+    /// Accepts borrowed and owned strings alike (JSON, TOML, `serde_json::Value`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = FactorKind;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a factor kind such as \"totp\" or \"webauthn-platform\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<FactorKind, E> {
+                FactorKind::try_from(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 
@@ -313,6 +340,12 @@ mod tests {
         let err = "fax".parse::<FactorKind>().unwrap_err();
         assert_eq!(err.to_string(), "invalid factor kind: unknown kind \"fax\"");
         assert!(serde_json::from_str::<FactorKind>("\"fax\"").is_err());
+        // Owned strings too, as from a `serde_json::Value` or a TOML document.
+        let value = serde_json::Value::String("recovery-code".to_owned());
+        assert_eq!(
+            serde_json::from_value::<FactorKind>(value).unwrap(),
+            FactorKind::RecoveryCode
+        );
     }
 
     #[test]
@@ -324,6 +357,12 @@ mod tests {
         assert!(platform.is_webauthn());
         assert!(!FactorKind::WebAuthn { attachment: None }.is_platform_authenticator());
         assert!(FactorKind::Sms.is_out_of_band());
+        let resistant: Vec<_> = FactorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_phishing_resistant())
+            .collect();
+        assert!(resistant.iter().all(|k| k.is_webauthn()) && resistant.len() == 3);
+        assert!(!FactorKind::Push.is_phishing_resistant());
         assert!(!FactorKind::Totp.is_out_of_band());
         assert_eq!(FactorKind::Voice.typical_methods(), &[AuthMethod::Tel]);
         // ALL is sorted and has no duplicates.

@@ -156,9 +156,11 @@ impl AuthMethod {
         }
     }
 
-    /// Whether the method is a proof of possession of a private key through a
-    /// challenge-response bound to the verifier (WebAuthn, smart cards), which a phishing
-    /// site cannot relay (NIST SP 800-63B §5.2.5). OTPs, SMS and calls are not.
+    /// Whether the method is a proof of possession of a key, the kind of proof that is
+    /// phishing-resistant (NIST SP 800-63B §5.2.5) *when the protocol binds it to the
+    /// verifier*, as WebAuthn and TLS client certificates do. OTPs, SMS and calls never
+    /// are. Whether a given use was verifier-bound is a property of the factor, not of
+    /// the `amr` value: decide with [`FactorKind::is_phishing_resistant`](crate::FactorKind::is_phishing_resistant).
     pub fn is_phishing_resistant(self) -> bool {
         matches!(self, Self::Hwk | Self::Pop | Self::Sc | Self::Swk)
     }

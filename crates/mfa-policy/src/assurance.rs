@@ -1,0 +1,284 @@
+//! What a session has proven: assurance level, `amr` values, and whether it meets a
+//! requirement.
+//!
+//! Multi-factor means two *distinct categories* (NIST SP 800-63B-4 §2.2: something you
+//! know / have / are) proven by two *distinct factors*: a TOTP code and an SMS code are
+//! two "have" proofs; an email code and a password-reset link from the same inbox are one.
+//! The one exception is a multi-factor cryptographic authenticator (a WebAuthn
+//! credential with user verification), which proves a key and a PIN or biometric by
+//! itself.
+
+use std::fmt;
+use std::time::Duration;
+
+use mfa_core::{AuthMethod, FactorCategory, FactorId, FactorKind, Timestamp};
+use serde::{Serialize, Serializer};
+
+use crate::input::{CompletedMethod, EnrolledFactor, Session};
+use crate::kinds::{KindSet, phishing_resistant_capable};
+use crate::policy::Policy;
+use crate::requirement::{Aal, Level, Requirement};
+
+/// A set of RFC 8176 `amr` values (a bit set), serialised as a JSON array of strings in
+/// registry order: what goes into the `amr` claim.
+#[derive(Clone, Copy, Default, Eq, Hash, PartialEq)]
+pub struct AmrSet(u32);
+
+impl AmrSet {
+    /// Whether `m` is in the set.
+    pub fn contains(self, m: AuthMethod) -> bool {
+        bit(m).is_some_and(|b| self.0 & b != 0)
+    }
+
+    /// The set with `m` added.
+    #[must_use]
+    pub fn with(self, m: AuthMethod) -> Self {
+        Self(self.0 | bit(m).unwrap_or(0))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The values, in registry (alphabetical) order.
+    pub fn iter(self) -> impl Iterator<Item = AuthMethod> {
+        AuthMethod::ALL
+            .into_iter()
+            .filter(move |m| self.contains(*m))
+    }
+
+    /// The values as strings, for the `amr` claim.
+    pub fn to_strings(self) -> Vec<&'static str> {
+        self.iter().map(AuthMethod::as_str).collect()
+    }
+}
+
+impl fmt::Debug for AmrSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(AuthMethod::as_str))
+            .finish()
+    }
+}
+
+impl Serialize for AmrSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl Policy {
+    /// The highest assurance level the session holds at `now`, under this policy's
+    /// reauthentication limits; `None` when it holds nothing.
+    pub fn assurance(
+        &self,
+        session: &Session,
+        enrolled: &[EnrolledFactor],
+        now: Timestamp,
+    ) -> Option<Aal> {
+        let view = View::new(self, session, enrolled, now);
+        [
+            (Level::Aal3, Aal::Aal3),
+            (Level::Aal2, Aal::Aal2),
+            (Level::Aal1, Aal::Aal1),
+        ]
+        .into_iter()
+        .find(|(level, _)| {
+            view.check(
+                &Requirement {
+                    level: *level,
+                    kinds: KindSet::ALL,
+                    max_age: None,
+                    fresh: true,
+                },
+                true,
+            )
+        })
+        .map(|(_, aal)| aal)
+    }
+
+    /// The RFC 8176 `amr` values for a token issued now: every method the session proved
+    /// within the AAL1 limit, plus `mfa` when they include two distinct factors (a
+    /// reported `mfa` is ignored: it is decided here).
+    pub fn amr(&self, session: &Session, enrolled: &[EnrolledFactor], now: Timestamp) -> AmrSet {
+        let view = View::new(self, session, enrolled, now);
+        let mut set = AmrSet::default();
+        // `mfa` is this policy's judgement, never echoed from what a factor reported.
+        for m in view.valid(self.reauth.aal1_max) {
+            if m.method != AuthMethod::Mfa {
+                set = set.with(m.method);
+            }
+        }
+        let mfa = Requirement {
+            level: Level::Mfa,
+            kinds: KindSet::ALL,
+            max_age: None,
+            fresh: true,
+        };
+        if view.check(&mfa, true) {
+            set = set.with(AuthMethod::Mfa);
+        }
+        set
+    }
+
+    /// Whether the session meets `requirement` at `now` (a remembered device is not
+    /// considered here).
+    pub fn meets(
+        &self,
+        requirement: &Requirement,
+        session: &Session,
+        enrolled: &[EnrolledFactor],
+        now: Timestamp,
+    ) -> bool {
+        View::new(self, session, enrolled, now).check(requirement, true)
+    }
+}
+
+/// A session seen through a policy at one instant.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    policy: &'a Policy,
+    methods: &'a [CompletedMethod],
+    enrolled: &'a [EnrolledFactor],
+    last_activity: Option<Timestamp>,
+    now: Timestamp,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(
+        policy: &'a Policy,
+        session: &'a Session,
+        enrolled: &'a [EnrolledFactor],
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            policy,
+            methods: &session.methods,
+            enrolled,
+            last_activity: session.last_activity,
+            now,
+        }
+    }
+
+    /// Methods that count: not in the future, within `max` of now, and either a
+    /// primary credential or from an enrolled, confirmed factor.
+    fn valid(self, max: Duration) -> impl Iterator<Item = &'a CompletedMethod> {
+        self.methods.iter().filter(move |m| {
+            m.at <= self.now
+                && self.now.saturating_since(m.at) <= max
+                && match &m.factor {
+                    None => true,
+                    Some(id) => self.kind_of(id).is_some(),
+                }
+        })
+    }
+
+    fn kind_of(self, id: &FactorId) -> Option<FactorKind> {
+        self.enrolled
+            .iter()
+            .find(|f| f.confirmed && f.id == *id)
+            .map(|f| f.kind)
+    }
+
+    /// Whether the session meets `req`; with `strict` false, time limits are ignored
+    /// (used to tell "never did it" from "did it too long ago").
+    pub(crate) fn check(self, req: &Requirement, strict: bool) -> bool {
+        let (max, idle) = match req.level {
+            Level::None => return true,
+            Level::Aal1 | Level::Mfa | Level::PhishingResistant => {
+                (self.policy.reauth.aal1_max, None)
+            }
+            Level::Aal2 => self.policy.reauth.for_aal(Aal::Aal2),
+            Level::Aal3 => self.policy.reauth.for_aal(Aal::Aal3),
+        };
+        let max = if strict { max } else { Duration::MAX };
+        if strict
+            && let (Some(idle), Some(last)) = (idle, self.last_activity)
+            && self.now.saturating_since(last) > idle
+        {
+            return false;
+        }
+        let mut categories = 0u8;
+        let mut first_identity: Option<Option<&FactorId>> = None;
+        let mut two_identities = false;
+        let mut multi_factor_authenticator = false;
+        let mut qualifying = false;
+        for m in self.valid(max) {
+            let Some(category) = m.method.category() else {
+                continue;
+            };
+            categories |= category_bit(category);
+            let identity = m.factor.as_ref();
+            match first_identity {
+                None => first_identity = Some(identity),
+                Some(first) if first != identity => two_identities = true,
+                Some(_) => {}
+            }
+            let Some(id) = identity else { continue };
+            let Some(kind) = self.kind_of(id) else {
+                continue;
+            };
+            if m.method.is_phishing_resistant()
+                && self.valid(max).any(|o| {
+                    o.factor.as_ref() == Some(id) && o.at == m.at && o.method.is_user_verifying()
+                })
+            {
+                multi_factor_authenticator = true;
+            }
+            if self.qualifies(m, kind, req, strict) {
+                qualifying = true;
+            }
+        }
+        match req.level {
+            Level::None => true,
+            Level::Aal1 => categories != 0,
+            _ => {
+                categories.count_ones() >= 2
+                    && (two_identities || multi_factor_authenticator)
+                    && qualifying
+            }
+        }
+    }
+
+    fn qualifies(
+        self,
+        m: &CompletedMethod,
+        kind: FactorKind,
+        req: &Requirement,
+        strict: bool,
+    ) -> bool {
+        if !req.kinds.contains(kind) || !self.policy.enabled.contains(kind) {
+            return false;
+        }
+        if strict
+            && let Some(age) = req.max_age
+            && self.now.saturating_since(m.at) > age
+        {
+            return false;
+        }
+        match req.level {
+            Level::PhishingResistant => {
+                m.method.is_phishing_resistant() && phishing_resistant_capable(kind)
+            }
+            Level::Aal3 => m.method.is_hardware_bound() && phishing_resistant_capable(kind),
+            _ => true,
+        }
+    }
+}
+
+fn category_bit(c: FactorCategory) -> u8 {
+    match c {
+        FactorCategory::Inherence => 1,
+        FactorCategory::Knowledge => 2,
+        FactorCategory::Possession => 4,
+        _ => 8,
+    }
+}
+
+fn bit(m: AuthMethod) -> Option<u32> {
+    AuthMethod::ALL
+        .iter()
+        .position(|x| *x == m)
+        .and_then(|i| 1u32.checked_shl(u32::try_from(i).ok()?))
+}

@@ -1,0 +1,330 @@
+//! The decision procedure.
+
+use std::sync::Arc;
+
+use mfa_core::{FactorKind, InvalidInput, Timestamp, UserId};
+
+use crate::assurance::View;
+use crate::decision::{Decision, Reason, ReasonCode};
+use crate::device::{DeviceClaims, DeviceTokenError};
+use crate::input::{EnrolledFactor, Input, Subject};
+use crate::kinds::{KindSet, phishing_resistant_capable};
+use crate::lockout::FailureState;
+use crate::oidc::www_authenticate;
+use crate::policy::{AcrMapping, Policy, RuleAction};
+use crate::requirement::{Level, Mode, Requirement};
+
+impl Policy {
+    /// Decides one request.
+    ///
+    /// In order:
+    /// 1. the first rule matching the request (action, application, groups, roles,
+    ///    networks, risk confidence, requested `acr` values) gives the requirement, or
+    ///    denies; without a match, the tenant mode does (`always`: MFA; `adaptive`: MFA
+    ///    when confidence is below `adaptive.mfa_below`; `never`: nothing), and
+    ///    administrators always need MFA;
+    /// 2. requested `acr` values add a requirement (the first value the policy knows, in
+    ///    the relying party's order); an essential request for unknown values is denied,
+    ///    and a voluntary one no enrolled factor could meet is dropped;
+    /// 3. if the session meets everything, `Allow` (or `Enroll` when an administrator has
+    ///    fewer factors than `enrollment.min_factors`);
+    /// 4. otherwise a valid remembered-device token stands in for the second factor,
+    ///    unless the requirement is `fresh` (rules with `fresh` or `max_age`, and all
+    ///    `acr` requirements);
+    /// 5. otherwise `StepUp` with the user's acceptable kinds, `Enroll` when they have
+    ///    none, or `Deny` when all acceptable factors are locked.
+    pub fn evaluate(&self, input: &Input<'_>) -> Decision {
+        let confidence = self.confidence(input.request);
+        let rule = self.matching_rule(input.subject, input.request, confidence);
+        let reason = |code| Reason::new(code, confidence);
+
+        let (base, base_code, rule_name) = match rule {
+            Some(r) => match r.action {
+                RuleAction::Deny => {
+                    return Decision::Deny {
+                        reason: Reason {
+                            rule: Some(Arc::clone(&r.name)),
+                            ..reason(ReasonCode::RuleDenies)
+                        },
+                    };
+                }
+                RuleAction::Require(req) => (req, ReasonCode::RuleRequiresMfa, Some(&r.name)),
+            },
+            None if self.mode == Mode::Always => {
+                (Requirement::MFA, ReasonCode::ModeRequiresMfa, None)
+            }
+            None if self.is_admin(input.subject) => {
+                (Requirement::MFA, ReasonCode::AdminRequiresMfa, None)
+            }
+            None if self.mode == Mode::Adaptive && confidence < self.adaptive.mfa_below => {
+                (Requirement::MFA, ReasonCode::RiskRequiresMfa, None)
+            }
+            None => (Requirement::NONE, ReasonCode::MfaNotRequired, None),
+        };
+        let with_rule = |code| Reason {
+            rule: rule_name.cloned(),
+            requirement: (!base.is_none()).then_some(base),
+            ..reason(code)
+        };
+
+        let acr_req = &input.request.acr;
+        let acr = acr_req.values.iter().find_map(|v| self.acr_mapping(v));
+        if acr.is_none() && acr_req.essential && !acr_req.is_empty() {
+            return Decision::Deny {
+                reason: reason(ReasonCode::UnsupportedAcr),
+            };
+        }
+        let acr = acr.filter(|m| {
+            acr_req.essential
+                || m.requirement.level == Level::Aal1
+                || self.usable(input, &m.requirement).next().is_some()
+        });
+
+        let view = View::new(self, input.session, input.enrolled, input.now);
+        let mut base_met = view.check(&base, true);
+        let acr_met = acr.is_none_or(|m| view.check(&m.requirement, true));
+        let mut device_err = None;
+        let mut remembered = false;
+        if !base_met && !base.fresh && self.remember.enabled {
+            match self.check_device(input) {
+                Ok(_) => {
+                    base_met = true;
+                    remembered = true;
+                }
+                Err(e) => device_err = e,
+            }
+        }
+
+        if base_met && acr_met {
+            if self.mfa_mandatory(input.subject) {
+                let have = count_factors(self.enabled, input.enrolled);
+                if have < self.enrollment.min_factors {
+                    return Decision::Enroll {
+                        kinds: self.enrollable(KindSet::ALL, Level::Mfa),
+                        missing: self.enrollment.min_factors - have,
+                        reason: with_rule(ReasonCode::FactorsBelowMinimum),
+                    };
+                }
+            }
+            let aal = self.assurance(input.session, input.enrolled, input.now);
+            let (code, out_acr) = match acr {
+                Some(m) => (ReasonCode::RequirementMet, Some(Arc::clone(&m.value))),
+                None if remembered => (ReasonCode::RememberedDevice, None),
+                None if base.is_none() => (ReasonCode::MfaNotRequired, None),
+                None => (ReasonCode::RequirementMet, None),
+            };
+            let out_acr = out_acr.or_else(|| aal.and_then(|a| self.acr_for_aal_arc(a)));
+            let mut reason = with_rule(code);
+            if let Some(m) = acr {
+                reason.acr = Some(Arc::clone(&m.value));
+                if base.is_none() {
+                    reason.requirement = Some(m.requirement);
+                }
+            }
+            return Decision::Allow {
+                reason,
+                acr: out_acr,
+                aal,
+            };
+        }
+
+        // Something is unmet: the base requirement first, then the acr one.
+        let (needed, mut code, acr_value) = match (base_met, acr) {
+            (false, Some(m)) if !acr_met => (combine(&base, &m.requirement), base_code, Some(m)),
+            (false, _) => (base, base_code, None),
+            (true, Some(m)) => (m.requirement, ReasonCode::AcrRequiresMfa, Some(m)),
+            (true, None) => (base, base_code, None),
+        };
+        if view.check(&needed, false) {
+            code = ReasonCode::ReauthenticationDue;
+        }
+        let mut why = Reason {
+            requirement: Some(needed),
+            acr: acr_value.map(|m: &AcrMapping| Arc::clone(&m.value)),
+            device: device_err,
+            ..with_rule(code)
+        };
+        let acceptable: Vec<FactorKind> = self
+            .preference
+            .iter()
+            .copied()
+            .filter(|k| {
+                self.usable(input, &needed)
+                    .any(|f| f.kind == *k && self.open(f, input.now))
+            })
+            .collect();
+        if !acceptable.is_empty() {
+            return Decision::StepUp {
+                acceptable,
+                reason: why,
+            };
+        }
+        if self.usable(input, &needed).next().is_some() {
+            why.code = ReasonCode::LockedOut;
+            return Decision::Deny { reason: why };
+        }
+        why.code = ReasonCode::EnrollmentRequired;
+        Decision::Enroll {
+            kinds: self.enrollable(needed.kinds, needed.level),
+            missing: 1,
+            reason: why,
+        }
+    }
+
+    /// The RFC 9470 `WWW-Authenticate` challenge for a `StepUp` decision: the `acr`
+    /// value that caused it (or the policy's value for the required level) and the
+    /// required `max_age`. `None` for other decisions.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`] when `realm` cannot be carried in a quoted-string.
+    pub fn step_up_challenge(
+        &self,
+        decision: &Decision,
+        realm: Option<&str>,
+    ) -> Result<Option<String>, InvalidInput> {
+        let Decision::StepUp { reason, .. } = decision else {
+            return Ok(None);
+        };
+        let req = reason.requirement.unwrap_or(Requirement::MFA);
+        // The acr that caused it; else one the policy maps to exactly this level and
+        // max_age (a custom value written for it); else any of this level.
+        let acr = reason.acr.clone().or_else(|| {
+            self.acr
+                .iter()
+                .find(|m| m.requirement.level == req.level && m.requirement.max_age == req.max_age)
+                .or_else(|| self.acr.iter().find(|m| m.requirement.level == req.level))
+                .map(|m| Arc::clone(&m.value))
+        });
+        let values: Vec<&str> = acr.as_deref().into_iter().collect();
+        www_authenticate(realm, &values, req.max_age).map(Some)
+    }
+
+    /// Claims for a new remembered-device token issued `now`, lasting
+    /// `remember_device.days`; sign them with
+    /// [`DeviceTokenKey::issue`](crate::DeviceTokenKey::issue). `Ok(None)` when the
+    /// policy disables remembering devices.
+    ///
+    /// # Errors
+    ///
+    /// [`DeviceTokenError::InvalidDeviceId`] when the device id is empty, longer than 255
+    /// bytes or has a control character.
+    pub fn remember_device(
+        &self,
+        user: &UserId,
+        device_id: &str,
+        generation: u64,
+        now: Timestamp,
+    ) -> Result<Option<DeviceClaims>, DeviceTokenError> {
+        if device_id.is_empty() || device_id.len() > 255 || device_id.chars().any(char::is_control)
+        {
+            return Err(DeviceTokenError::InvalidDeviceId);
+        }
+        if !self.remember.enabled {
+            return Ok(None);
+        }
+        Ok(Some(DeviceClaims {
+            user: user.clone(),
+            device_id: device_id.to_owned(),
+            issued_at: now,
+            expires_at: now.saturating_add(self.remember.lifetime),
+            generation,
+        }))
+    }
+
+    /// `Ok` when the input carries a token that verifies; `Err(None)` when there is no
+    /// token or no key, `Err(Some(e))` when it fails.
+    fn check_device(&self, input: &Input<'_>) -> Result<(), Option<DeviceTokenError>> {
+        let (Some(proof), Some(key)) = (input.device, self.device_key.as_ref()) else {
+            return Err(None);
+        };
+        let claims = key
+            .verify(
+                proof.token,
+                input.user,
+                proof.device_id,
+                proof.generation,
+                input.now,
+            )
+            .map_err(Some)?;
+        // A token can never outlive the policy's current lifetime, even if the policy
+        // was shortened after it was issued.
+        if input.now.saturating_since(claims.issued_at) >= self.remember.lifetime {
+            return Err(Some(DeviceTokenError::Expired));
+        }
+        Ok(())
+    }
+
+    /// Enrolled factors that could meet `req` (locked or not).
+    fn usable<'a>(
+        &'a self,
+        input: &Input<'a>,
+        req: &'a Requirement,
+    ) -> impl Iterator<Item = &'a EnrolledFactor> + 'a {
+        let enrolled: &'a [EnrolledFactor] = input.enrolled;
+        enrolled.iter().filter(move |f| {
+            f.confirmed
+                && self.enabled.contains(f.kind)
+                && req.kinds.contains(f.kind)
+                && capable(f.kind, req.level)
+        })
+    }
+
+    fn open(&self, f: &EnrolledFactor, now: Timestamp) -> bool {
+        !matches!(
+            self.failure_state(f.consecutive_failures, f.last_failure_at, now),
+            FailureState::LockedOut { .. }
+        )
+    }
+
+    /// Enabled kinds in `kinds` able to meet `level`, in preference order, recovery
+    /// codes last-resort only (never offered for enrollment as a requirement's answer).
+    pub(crate) fn enrollable(&self, kinds: KindSet, level: Level) -> Vec<FactorKind> {
+        self.preference
+            .iter()
+            .copied()
+            .filter(|k| {
+                *k != FactorKind::RecoveryCode
+                    && self.enabled.contains(*k)
+                    && kinds.contains(*k)
+                    && capable(*k, level)
+            })
+            .collect()
+    }
+
+    /// Whether the subject's MFA requirement would block removing factors.
+    pub(crate) fn removal_guarded(&self, subject: &Subject) -> bool {
+        self.mfa_mandatory(subject)
+    }
+}
+
+/// Whether a factor of `kind` can meet `level` at all.
+fn capable(kind: FactorKind, level: Level) -> bool {
+    match level {
+        Level::PhishingResistant | Level::Aal3 => phishing_resistant_capable(kind),
+        _ => true,
+    }
+}
+
+/// Both requirements at once.
+fn combine(a: &Requirement, b: &Requirement) -> Requirement {
+    Requirement {
+        level: a.level.max(b.level),
+        kinds: a.kinds.intersection(b.kinds),
+        max_age: match (a.max_age, b.max_age) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        },
+        fresh: a.fresh || b.fresh,
+    }
+}
+
+/// Confirmed, enabled factors that are authenticators (recovery codes are a backup, not
+/// a factor to sign in with day to day).
+pub(crate) fn count_factors(enabled: KindSet, enrolled: &[EnrolledFactor]) -> u32 {
+    let n = enrolled
+        .iter()
+        .filter(|f| f.confirmed && enabled.contains(f.kind) && f.kind != FactorKind::RecoveryCode)
+        .count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

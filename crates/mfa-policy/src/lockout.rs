@@ -1,0 +1,76 @@
+//! Failure limits: backoff, then lockout (NIST SP 800-63B-4 §3.2.2, rev3 §5.2.2: at most
+//! 100 consecutive failed attempts).
+
+use serde::Serialize;
+
+use mfa_core::Timestamp;
+
+use crate::policy::Policy;
+
+/// Whether a factor may be tried now.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum FailureState {
+    /// Wait until `until` before the next attempt.
+    Backoff {
+        /// The earliest next attempt.
+        until: Timestamp,
+    },
+    /// Locked after `failures.max_consecutive` failures until `until`.
+    LockedOut {
+        /// When the lockout ends.
+        until: Timestamp,
+    },
+    /// Attempts are allowed.
+    Open,
+}
+
+impl FailureState {
+    /// Whether an attempt is allowed now.
+    pub fn is_open(self) -> bool {
+        self == Self::Open
+    }
+}
+
+impl Policy {
+    /// The state of a factor with `consecutive` failures since its last success, the
+    /// last at `last_failure`.
+    ///
+    /// From `backoff_after` failures on, each attempt waits `backoff_base`, doubled per
+    /// further failure, at most `backoff_max`. At `max_consecutive` failures the factor
+    /// is locked for `lockout` from the last failure; the service resets the counter on
+    /// success (and may keep it after a lockout ends, so one more failure relocks).
+    pub fn failure_state(
+        &self,
+        consecutive: u32,
+        last_failure: Option<Timestamp>,
+        now: Timestamp,
+    ) -> FailureState {
+        let l = &self.failures;
+        if consecutive >= l.max_consecutive {
+            let until = last_failure.unwrap_or(now).saturating_add(l.lockout);
+            return if now < until {
+                FailureState::LockedOut { until }
+            } else {
+                FailureState::Open
+            };
+        }
+        if l.backoff_after > 0 && consecutive >= l.backoff_after {
+            let Some(last) = last_failure else {
+                return FailureState::Open;
+            };
+            let doublings = (consecutive - l.backoff_after).min(31);
+            let delay = l
+                .backoff_base
+                .checked_mul(1u32 << doublings)
+                .unwrap_or(l.backoff_max)
+                .min(l.backoff_max);
+            let until = last.saturating_add(delay);
+            if now < until {
+                return FailureState::Backoff { until };
+            }
+        }
+        FailureState::Open
+    }
+}

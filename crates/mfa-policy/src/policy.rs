@@ -1,0 +1,411 @@
+//! The compiled policy: validated, with networks parsed and names lowercased.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa_core::FactorKind;
+
+use crate::cidr::Cidr;
+use crate::device::DeviceTokenKey;
+use crate::document::PolicyDocument;
+use crate::error::PolicyError;
+use crate::input::{Request, Subject};
+use crate::kinds::KindSet;
+use crate::requirement::{Aal, Confidence, Mode, Requirement};
+
+/// A validated, compiled MFA policy. Cheap to share (`Arc<Policy>`); evaluation borrows it.
+///
+/// Build one from a document with [`Policy::from_toml`] or [`Policy::from_json`]; add the
+/// remembered-device key with [`Policy::with_device_key`].
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub(crate) mode: Mode,
+    pub(crate) adaptive: Adaptive,
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) enabled: KindSet,
+    pub(crate) preference: Vec<FactorKind>,
+    pub(crate) enrollment: EnrollmentRules,
+    pub(crate) failures: FailureLimits,
+    pub(crate) reauth: ReauthLimits,
+    pub(crate) remember: RememberDevice,
+    pub(crate) acr: Vec<AcrMapping>,
+    pub(crate) acr_for_aal: [Option<Arc<str>>; 3],
+    pub(crate) device_key: Option<DeviceTokenKey>,
+}
+
+impl PartialEq for Policy {
+    /// Compares what the document said; the device key is not part of the document.
+    fn eq(&self, other: &Self) -> bool {
+        self.mode == other.mode
+            && self.adaptive == other.adaptive
+            && self.rules == other.rules
+            && self.enabled == other.enabled
+            && self.preference == other.preference
+            && self.enrollment == other.enrollment
+            && self.failures == other.failures
+            && self.reauth == other.reauth
+            && self.remember == other.remember
+            && self.acr == other.acr
+            && self.acr_for_aal == other.acr_for_aal
+    }
+}
+
+impl Policy {
+    /// Parses and validates a TOML policy document.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Syntax`] for TOML errors, unknown fields and wrong types;
+    /// [`PolicyError::Invalid`] naming the field whose value is not acceptable.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        PolicyDocument::from_toml(text)?.compile()
+    }
+
+    /// Parses and validates a JSON policy document (same fields as TOML).
+    ///
+    /// # Errors
+    ///
+    /// As [`Policy::from_toml`].
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        PolicyDocument::from_json(text)?.compile()
+    }
+
+    /// Adds the key that signs and verifies remembered-device tokens. Without one,
+    /// presented tokens are ignored (MFA is asked as if none were sent).
+    #[must_use]
+    pub fn with_device_key(mut self, key: DeviceTokenKey) -> Self {
+        self.device_key = Some(key);
+        self
+    }
+
+    /// The tenant mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The enabled factor kinds.
+    pub fn enabled_kinds(&self) -> KindSet {
+        self.enabled
+    }
+
+    /// The failure limits.
+    pub fn failure_limits(&self) -> &FailureLimits {
+        &self.failures
+    }
+
+    /// The reauthentication limits.
+    pub fn reauth_limits(&self) -> &ReauthLimits {
+        &self.reauth
+    }
+
+    /// How long a remembered device stays remembered (30 days by default), or `None`
+    /// when remembering devices is disabled.
+    pub fn remember_device_for(&self) -> Option<Duration> {
+        self.remember.enabled.then_some(self.remember.lifetime)
+    }
+
+    /// The remembered-device key, if one was added.
+    pub fn device_key(&self) -> Option<&DeviceTokenKey> {
+        self.device_key.as_ref()
+    }
+
+    /// The names of the rules, in evaluation order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.name)
+    }
+
+    /// Whether the subject is an administrator under `enrollment.admin_groups` /
+    /// `admin_roles` (who must have MFA).
+    pub fn is_admin(&self, subject: &Subject) -> bool {
+        any_name(&self.enrollment.admin_groups, &subject.groups)
+            || any_name(&self.enrollment.admin_roles, &subject.roles)
+    }
+
+    /// Whether MFA is mandatory for this subject whatever the request: the tenant mode is
+    /// `always`, or the subject is an administrator.
+    pub fn mfa_mandatory(&self, subject: &Subject) -> bool {
+        self.mode == Mode::Always || self.is_admin(subject)
+    }
+
+    /// The risk confidence of a request, from its signals and IP address
+    /// (the lowest level any present signal maps to).
+    pub fn confidence(&self, request: &Request) -> Confidence {
+        let a = &self.adaptive;
+        let s = &request.signals;
+        let mut c = Confidence::High;
+        let mut lower = |to: Confidence| c = c.min(to);
+        if s.new_device {
+            lower(a.signals.new_device);
+        }
+        if s.new_country {
+            lower(a.signals.new_country);
+        }
+        if s.impossible_travel {
+            lower(a.signals.impossible_travel);
+        }
+        if s.recent_failures >= a.recent_failures_threshold {
+            lower(a.signals.recent_failures);
+        }
+        if let Some(ip) = request.ip {
+            if a.denied.iter().any(|n| n.contains(ip)) {
+                lower(a.signals.denied_network);
+            }
+            if !a.trusted.is_empty() && !a.trusted.iter().any(|n| n.contains(ip)) {
+                lower(a.signals.untrusted_network);
+            }
+        } else if !a.trusted.is_empty() {
+            lower(a.signals.untrusted_network);
+        }
+        c
+    }
+
+    /// The `acr` value to put in a token for an assurance level when the relying party
+    /// asked for none (`acr_for_aal` in the document).
+    pub fn acr_for(&self, aal: Aal) -> Option<&str> {
+        let i = match aal {
+            Aal::Aal1 => 0,
+            Aal::Aal2 => 1,
+            Aal::Aal3 => 2,
+        };
+        self.acr_for_aal.get(i).and_then(Option::as_deref)
+    }
+
+    pub(crate) fn acr_for_aal_arc(&self, aal: Aal) -> Option<Arc<str>> {
+        let i = match aal {
+            Aal::Aal1 => 0,
+            Aal::Aal2 => 1,
+            Aal::Aal3 => 2,
+        };
+        self.acr_for_aal.get(i).and_then(Option::clone)
+    }
+
+    /// The requirement an `acr` value maps to, if the policy knows it.
+    pub fn acr_requirement(&self, value: &str) -> Option<Requirement> {
+        self.acr_mapping(value).map(|m| m.requirement)
+    }
+
+    pub(crate) fn acr_mapping(&self, value: &str) -> Option<&AcrMapping> {
+        self.acr.iter().find(|m| *m.value == *value)
+    }
+
+    /// The first rule matching the request, if any.
+    pub(crate) fn matching_rule(
+        &self,
+        subject: &Subject,
+        request: &Request,
+        confidence: Confidence,
+    ) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| r.matches(subject, request, confidence))
+    }
+}
+
+/// Risk-based settings.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) struct Adaptive {
+    pub(crate) mfa_below: Confidence,
+    pub(crate) trusted: Vec<Cidr>,
+    pub(crate) denied: Vec<Cidr>,
+    pub(crate) recent_failures_threshold: u32,
+    pub(crate) signals: SignalLevels,
+}
+
+/// The confidence each risk signal lowers a request to.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct SignalLevels {
+    pub(crate) new_device: Confidence,
+    pub(crate) new_country: Confidence,
+    pub(crate) impossible_travel: Confidence,
+    pub(crate) untrusted_network: Confidence,
+    pub(crate) denied_network: Confidence,
+    pub(crate) recent_failures: Confidence,
+}
+
+impl Default for SignalLevels {
+    fn default() -> Self {
+        Self {
+            new_device: Confidence::Medium,
+            new_country: Confidence::Medium,
+            impossible_travel: Confidence::Low,
+            untrusted_network: Confidence::Medium,
+            denied_network: Confidence::Low,
+            recent_failures: Confidence::Low,
+        }
+    }
+}
+
+/// One first-match rule.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) struct Rule {
+    pub(crate) name: Arc<str>,
+    pub(crate) actions: Vec<Pattern>,
+    pub(crate) applications: Vec<Pattern>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) networks: Vec<Cidr>,
+    /// Bit i set: matches confidence with discriminant i; zero: any confidence.
+    pub(crate) risk: u8,
+    pub(crate) acr_values: Vec<String>,
+    pub(crate) action: RuleAction,
+}
+
+impl Rule {
+    fn matches(&self, subject: &Subject, request: &Request, confidence: Confidence) -> bool {
+        let pattern_ok = |pats: &[Pattern], value: Option<&str>| {
+            pats.is_empty() || value.is_some_and(|v| pats.iter().any(|p| p.matches(v)))
+        };
+        pattern_ok(&self.actions, request.action.as_deref())
+            && pattern_ok(&self.applications, request.application.as_deref())
+            && (self.groups.is_empty() || any_name(&self.groups, &subject.groups))
+            && (self.roles.is_empty() || any_name(&self.roles, &subject.roles))
+            && (self.networks.is_empty()
+                || request
+                    .ip
+                    .is_some_and(|ip: IpAddr| self.networks.iter().any(|n| n.contains(ip))))
+            && (self.risk == 0 || self.risk & (1 << (confidence as u8)) != 0)
+            && (self.acr_values.is_empty()
+                || request
+                    .acr
+                    .values
+                    .iter()
+                    .any(|v| self.acr_values.iter().any(|w| w == v)))
+    }
+}
+
+/// What a matching rule does.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum RuleAction {
+    Deny,
+    Require(Requirement),
+}
+
+/// A lowercased action or application pattern: exact, or a prefix (`payment.*`).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) enum Pattern {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Pattern {
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(p) => value.eq_ignore_ascii_case(p),
+            Self::Prefix(p) => value
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p)),
+        }
+    }
+}
+
+/// An `acr` value and the requirement it stands for.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) struct AcrMapping {
+    pub(crate) value: Arc<str>,
+    pub(crate) requirement: Requirement,
+}
+
+/// Enrollment settings.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) struct EnrollmentRules {
+    pub(crate) admin_groups: Vec<String>,
+    pub(crate) admin_roles: Vec<String>,
+    pub(crate) min_factors: u32,
+    pub(crate) max_sms: u32,
+    pub(crate) platform_requires_other_factor: bool,
+}
+
+/// Remembered-device settings.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct RememberDevice {
+    pub(crate) enabled: bool,
+    pub(crate) lifetime: Duration,
+}
+
+/// Limits on failed verifications of one factor.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct FailureLimits {
+    /// Consecutive failures that lock the factor (default 5; at most 100, NIST SP
+    /// 800-63B-4 §3.2.2, rev3 §5.2.2).
+    pub max_consecutive: u32,
+    /// Failures after which each further attempt waits (default 3).
+    pub backoff_after: u32,
+    /// The first wait, doubled after each further failure (default 1 s).
+    pub backoff_base: Duration,
+    /// The longest wait (default 60 s).
+    pub backoff_max: Duration,
+    /// How long a lockout lasts from the last failure (default 15 min).
+    pub lockout: Duration,
+}
+
+impl Default for FailureLimits {
+    fn default() -> Self {
+        Self {
+            max_consecutive: 5,
+            backoff_after: 3,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// How long an authentication counts, per assurance level: an overall limit and an
+/// inactivity limit.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ReauthLimits {
+    /// AAL1: at least once per this long.
+    pub aal1_max: Duration,
+    /// AAL2: at least once per this long.
+    pub aal2_max: Duration,
+    /// AAL2: after this much inactivity.
+    pub aal2_idle: Duration,
+    /// AAL3: at least once per this long.
+    pub aal3_max: Duration,
+    /// AAL3: after this much inactivity.
+    pub aal3_idle: Duration,
+}
+
+impl ReauthLimits {
+    /// NIST SP 800-63B-4 (2025): AAL1 30 days (§2.1.3); AAL2 24 hours, 1 hour of
+    /// inactivity (§2.2.3); AAL3 12 hours, 15 minutes of inactivity (§2.3.3). The default.
+    pub const NIST_REV4: Self = Self {
+        aal1_max: Duration::from_secs(30 * 86_400),
+        aal2_max: Duration::from_secs(24 * 3_600),
+        aal2_idle: Duration::from_secs(3_600),
+        aal3_max: Duration::from_secs(12 * 3_600),
+        aal3_idle: Duration::from_secs(15 * 60),
+    };
+
+    /// NIST SP 800-63B (2017, rev3): AAL1 30 days (§4.1.3); AAL2 12 hours, 30 minutes of
+    /// inactivity (§4.2.3); AAL3 12 hours, 15 minutes of inactivity (§4.3.3).
+    pub const NIST_REV3: Self = Self {
+        aal1_max: Duration::from_secs(30 * 86_400),
+        aal2_max: Duration::from_secs(12 * 3_600),
+        aal2_idle: Duration::from_secs(30 * 60),
+        aal3_max: Duration::from_secs(12 * 3_600),
+        aal3_idle: Duration::from_secs(15 * 60),
+    };
+
+    /// `(overall, inactivity)` limits for a level; AAL1 has no inactivity limit.
+    pub fn for_aal(&self, aal: Aal) -> (Duration, Option<Duration>) {
+        match aal {
+            Aal::Aal1 => (self.aal1_max, None),
+            Aal::Aal2 => (self.aal2_max, Some(self.aal2_idle)),
+            Aal::Aal3 => (self.aal3_max, Some(self.aal3_idle)),
+        }
+    }
+}
+
+impl Default for ReauthLimits {
+    fn default() -> Self {
+        Self::NIST_REV4
+    }
+}
+
+/// Whether any of `wanted` (lowercased) equals any of `have`, ignoring ASCII case.
+fn any_name(wanted: &[String], have: &[String]) -> bool {
+    have.iter()
+        .any(|h| wanted.iter().any(|w| h.trim().eq_ignore_ascii_case(w)))
+}

@@ -1,0 +1,126 @@
+//! Policy documents: the shipped examples load, TOML and JSON agree, and invalid
+//! documents are refused naming the field (`tests/data/invalid-policies.toml`).
+
+use std::time::Duration;
+
+use mfa_policy::{Mode, Policy, PolicyDocument, PolicyError, ReauthLimits};
+use serde::Deserialize;
+
+use crate::common::{policy, read};
+
+#[test]
+fn shipped_policies_load() {
+    for name in ["adaptive.toml", "always-paid.toml", "never-free.toml"] {
+        let p = policy(name);
+        assert!(p.rule_names().count() >= 1, "{name}");
+    }
+    let p = policy("adaptive.toml");
+    assert_eq!(p.mode(), Mode::Adaptive);
+    assert_eq!(
+        p.rule_names().collect::<Vec<_>>(),
+        [
+            "block denied networks",
+            "payments",
+            "admin console",
+            "low confidence",
+            "health check"
+        ]
+    );
+    assert_eq!(
+        p.remember_device_for(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(*p.reauth_limits(), ReauthLimits::NIST_REV4);
+    let paid = policy("always-paid.toml");
+    assert_eq!(
+        paid.reauth_limits().aal2_max,
+        ReauthLimits::NIST_REV3.aal2_max
+    );
+    assert_eq!(
+        paid.reauth_limits().aal2_idle,
+        ReauthLimits::NIST_REV3.aal2_idle
+    );
+}
+
+/// `adaptive.json` was converted from `adaptive.toml` by Python's `tomllib` (an
+/// independent TOML parser); both must compile to the same policy.
+#[test]
+fn toml_and_json_forms_agree() {
+    let from_toml = policy("adaptive.toml");
+    let from_json = Policy::from_json(&read("policies/adaptive.json")).unwrap();
+    assert_eq!(from_toml, from_json);
+    // And the document round-trips through its own JSON form.
+    let doc = PolicyDocument::from_toml(&read("policies/adaptive.toml")).unwrap();
+    let again = PolicyDocument::from_json(&doc.to_json()).unwrap();
+    assert_eq!(doc, again);
+    assert_eq!(again.compile().unwrap(), from_toml);
+}
+
+#[test]
+fn defaults_are_documented_values() {
+    let p = Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap();
+    let f = p.failure_limits();
+    assert_eq!(f.max_consecutive, 5);
+    assert_eq!(f.lockout, Duration::from_secs(900));
+    assert_eq!(
+        p.remember_device_for(),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(*p.reauth_limits(), ReauthLimits::NIST_REV4);
+    assert_eq!(p.enabled_kinds(), mfa_policy::KindSet::ALL);
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    document: String,
+    field: String,
+    contains: String,
+}
+
+#[test]
+fn invalid_documents_name_the_field() {
+    let table: Table = toml::from_str(&read("invalid-policies.toml")).unwrap();
+    assert!(table.case.len() >= 25);
+    for case in &table.case {
+        let err = Policy::from_toml(&case.document)
+            .map(|_| ())
+            .expect_err(&case.name);
+        let msg = err.to_string();
+        match &err {
+            PolicyError::Syntax { format, .. } => {
+                assert_eq!(case.field, "syntax", "{}: {msg}", case.name);
+                assert_eq!(*format, "toml");
+            }
+            PolicyError::Invalid { field, .. } => {
+                assert_eq!(field, &case.field, "{}: {msg}", case.name);
+                assert_eq!(err.field(), Some(case.field.as_str()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            msg.contains(&case.contains),
+            "{}: {msg:?} lacks {:?}",
+            case.name,
+            case.contains
+        );
+    }
+}
+
+#[test]
+fn json_syntax_errors_have_a_position() {
+    let err = Policy::from_json("{\"version\": 1,\n \"mode\": \"always\",}").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("policy document is not valid json"),
+        "{msg}"
+    );
+    assert!(msg.contains("line 2"), "{msg}");
+}
