@@ -1,0 +1,1 @@
+//! A software authenticator for tests (see the crate README).
