@@ -53,7 +53,7 @@ pub(crate) fn verify(
 ) -> Result<Verdict> {
     // Formats that need the credential key get its parse error; `packed` with x5c
     // does not need it.
-    let key = || credential_key.as_ref().map_err(|e| clone_error(e));
+    let key = || credential_key.as_ref().map_err(clone_error);
     let signed = [auth_data_bytes, client_data_hash.as_slice()].concat();
     let (kind, x5c) = match fmt {
         // §8.7: the statement is an empty map.
@@ -143,7 +143,7 @@ fn packed_certificate_requirements(
     if !country.is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())) {
         return Err(Error::InvalidAttestationCertificate("subject country"));
     }
-    if !org.is_some_and(|o| !o.is_empty()) || cn.is_none() {
+    if org.is_none_or(|o| o.is_empty()) || cn.is_none() {
         return Err(Error::InvalidAttestationCertificate(
             "subject organisation or name",
         ));

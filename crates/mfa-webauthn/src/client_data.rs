@@ -67,10 +67,10 @@ impl CollectedClientData {
             if !exp.allow_cross_origin {
                 return Err(Error::CrossOriginNotAllowed);
             }
-            if let Some(top) = &self.top_origin {
-                if !exp.allowed_top_origins.iter().any(|o| o == top) {
-                    return Err(Error::CrossOriginNotAllowed);
-                }
+            if let Some(top) = &self.top_origin
+                && !exp.allowed_top_origins.iter().any(|o| o == top)
+            {
+                return Err(Error::CrossOriginNotAllowed);
             }
         }
         Ok(())

@@ -33,6 +33,6 @@ pub use client_data::CollectedClientData;
 pub use config::{Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy};
 pub use error::{Error, ReasonCode, Result};
 pub use registration::{
-    Conveyance, CredentialRecord, Preference, Registration, RegistrationRequest, RegistrationState,
-    parse_attestation_object, verify_registration,
+    AttestationObject, Conveyance, CredentialRecord, Preference, Registration, RegistrationRequest,
+    RegistrationState, parse_attestation_object, verify_registration,
 };

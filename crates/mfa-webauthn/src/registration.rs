@@ -254,7 +254,7 @@ impl RelyingParty {
             }
             .to_owned(),
             attestation_formats: Vec::new(),
-            extensions: req.cred_props.then(|| ExtensionInputs {
+            extensions: req.cred_props.then_some(ExtensionInputs {
                 cred_props: Some(true),
                 appid: None,
             }),
@@ -321,7 +321,11 @@ pub fn verify_registration(
     let client_data_hash: [u8; 32] = Sha256::digest(client_data_json).into();
     // Step 12: CBOR-decode attestationObject into fmt, authData and attStmt.
     let att_obj = response.response.attestation_object.as_slice();
-    let (fmt, att_stmt, auth_data_bytes) = parse_attestation_object(att_obj)?;
+    let AttestationObject {
+        fmt,
+        att_stmt,
+        auth_data: auth_data_bytes,
+    } = parse_attestation_object(att_obj)?;
     // Trailing bytes are reported after the attestation statement and the key have been
     // checked: a statement that does not verify, or a key that does not parse, is the
     // more precise diagnosis (an authenticator that mis-encodes its COSE key leaves
@@ -413,12 +417,29 @@ pub fn verify_registration(
     })
 }
 
+/// A decoded attestation object (§6.5.4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttestationObject {
+    /// The attestation statement format.
+    pub fmt: String,
+    att_stmt: Vec<(Value, Value)>,
+    /// The authenticator data bytes.
+    pub auth_data: Vec<u8>,
+}
+
+impl AttestationObject {
+    /// The number of members of the attestation statement map.
+    pub fn statement_len(&self) -> usize {
+        self.att_stmt.len()
+    }
+}
+
 /// Decodes an attestation object (§6.5.4) into fmt, attStmt and authData.
 ///
 /// # Errors
 ///
 /// [`Error::Malformed`] when it is not one CBOR map with those three members.
-pub fn parse_attestation_object(bytes: &[u8]) -> Result<(String, Vec<(Value, Value)>, Vec<u8>)> {
+pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
     if cbor_item_len(bytes) != Some(bytes.len()) {
         return Err(Error::Malformed("attestation object cbor"));
     }
@@ -442,7 +463,11 @@ pub fn parse_attestation_object(bytes: &[u8]) -> Result<(String, Vec<(Value, Val
         }
     }
     match (fmt, stmt, auth_data) {
-        (Some(f), Some(s), Some(a)) => Ok((f, s, a)),
+        (Some(fmt), Some(att_stmt), Some(auth_data)) => Ok(AttestationObject {
+            fmt,
+            att_stmt,
+            auth_data,
+        }),
         _ => Err(Error::Malformed("attestation object members missing")),
     }
 }
