@@ -3,7 +3,8 @@
 //! Registration (§7.1) and authentication (§7.2) ceremonies for passkeys and security
 //! keys, verifying what real browsers and authenticators send.
 //!
-//! See the crate README for a full walk-through and the spec coverage.
+//! See the crate README for a walk-through, the spec coverage and the features;
+//! the `testkit` module has a complete doctested flow.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
