@@ -1,0 +1,308 @@
+//! Authentication: request options, state, the §7.2 verification, and the
+//! [`mfa_core::Factor`] implementation.
+
+use mfa_core::{AuthMethod, Factor, FactorKind, SecureRandom, Timestamp, Verified};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::authdata::{AuthenticatorData, Flags};
+use crate::client_data::{Ceremony, CollectedClientData};
+use crate::config::{Expectations, RelyingParty, SignCountPolicy};
+use crate::cose::PublicKey;
+use crate::crypto::{Backend, verify_signature};
+use crate::error::{Error, Result};
+use crate::json::{
+    AuthenticationResponseJson, Base64UrlBytes, CredentialDescriptor, CredentialRequestOptionsJson,
+    ExtensionInputs, RequestOptionsJson,
+};
+use crate::registration::{CredentialRecord, Preference, millis, new_challenge};
+
+/// The inputs of an authentication.
+#[derive(Clone, Debug, Default)]
+pub struct AuthenticationRequest {
+    /// The user's credentials; empty for discoverable credentials (passkeys), where the
+    /// authenticator picks the account.
+    pub allow_credentials: Vec<CredentialDescriptor>,
+    /// Whether user verification is wanted.
+    pub user_verification: Preference,
+    /// Conditional mediation (passkey autofill); needs an empty allow list.
+    pub conditional: bool,
+}
+
+/// What the relying party keeps between starting and finishing an authentication.
+/// **Store it server side**; it is single use.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct AuthenticationState {
+    /// The checks the response must pass.
+    pub expectations: Expectations,
+    /// The credential ids that may answer; empty for discoverable credentials.
+    pub allowed: Vec<Base64UrlBytes>,
+    /// After this instant the state is refused.
+    pub expires_at: Timestamp,
+}
+
+/// A verified assertion.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Authentication {
+    /// The record to store in place of the old one (new counter, flags).
+    pub record: CredentialRecord,
+    /// The new signature counter.
+    pub sign_count: u32,
+    /// UV was set.
+    pub user_verified: bool,
+    /// BS: the credential is backed up now.
+    pub backup_state: bool,
+    /// The authenticator data flags.
+    pub flags: Flags,
+    /// The counter did not increase but [`SignCountPolicy::DangerAccept`] let it pass.
+    pub counter_regressed: bool,
+}
+
+impl RelyingParty {
+    /// Starts an authentication (§5.1.4): options for `navigator.credentials.get()`, and
+    /// the state to keep.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for conditional mediation with an allow list;
+    /// [`Error::Random`] when the random source fails.
+    pub fn start_authentication(
+        &self,
+        req: &AuthenticationRequest,
+        now: Timestamp,
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
+        if req.conditional && !req.allow_credentials.is_empty() {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "allow credentials",
+                "must be empty for conditional mediation",
+            )));
+        }
+        let challenge = new_challenge(rng)?;
+        let options = CredentialRequestOptionsJson {
+            public_key: RequestOptionsJson {
+                challenge: challenge.clone(),
+                timeout: Some(millis(self.authentication_timeout)),
+                rp_id: Some(self.rp_id.clone()),
+                allow_credentials: req.allow_credentials.clone(),
+                user_verification: Some(
+                    match req.user_verification {
+                        Preference::Required => "required",
+                        Preference::Preferred => "preferred",
+                        Preference::Discouraged => "discouraged",
+                    }
+                    .to_owned(),
+                ),
+                hints: Vec::new(),
+                extensions: self.appid.as_ref().map(|a| ExtensionInputs {
+                    cred_props: None,
+                    appid: Some(a.clone()),
+                }),
+            },
+            mediation: req.conditional.then(|| "conditional".to_owned()),
+        };
+        let mut expectations =
+            self.expectations(challenge, req.user_verification == Preference::Required);
+        expectations.allowed_algorithms.clear();
+        let state = AuthenticationState {
+            expectations,
+            allowed: req.allow_credentials.iter().map(|d| d.id.clone()).collect(),
+            expires_at: now.saturating_add(self.authentication_timeout),
+        };
+        Ok((options, state))
+    }
+
+    /// Finishes an authentication (§7.2) against the stored `record` at `now`.
+    ///
+    /// The caller looks `record` up by the response's credential id (§7.2 step 7) and
+    /// stores the returned record with a compare-and-swap.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Expired`] after the state's deadline, or any verification error.
+    pub fn finish_authentication(
+        &self,
+        state: &AuthenticationState,
+        response: &AuthenticationResponseJson,
+        record: &CredentialRecord,
+        now: Timestamp,
+    ) -> Result<Authentication> {
+        if now > state.expires_at {
+            return Err(Error::Expired);
+        }
+        if state.expectations.rp_id != self.rp_id {
+            return Err(Error::RpIdMismatch);
+        }
+        verify_authentication(
+            &state.expectations,
+            &state.allowed,
+            response,
+            record,
+            self.sign_count,
+            self.backend,
+        )
+    }
+}
+
+/// The authentication procedure of §7.2 against explicit expectations: the pure core
+/// that [`RelyingParty::finish_authentication`] and the conformance runner share.
+///
+/// `allowed` is the allow list that was sent (empty for discoverable credentials).
+///
+/// # Errors
+///
+/// The first failed check, as a typed [`Error`].
+pub fn verify_authentication(
+    exp: &Expectations,
+    allowed: &[Base64UrlBytes],
+    response: &AuthenticationResponseJson,
+    stored: &CredentialRecord,
+    sign_count_policy: SignCountPolicy,
+    backend: Backend,
+) -> Result<Authentication> {
+    if response.type_ != "public-key" {
+        return Err(Error::Malformed("credential type"));
+    }
+    if Base64UrlBytes::decode(&response.id).ok().as_ref() != Some(&response.raw_id) {
+        return Err(Error::CredentialIdMismatch);
+    }
+    // Step 5: if allowCredentials was given, the credential is one of them.
+    if !allowed.is_empty() && !allowed.contains(&response.raw_id) {
+        return Err(Error::CredentialIdMismatch);
+    }
+    // Step 7: the stored record is the one for this credential id.
+    if response.raw_id != stored.id {
+        return Err(Error::CredentialIdMismatch);
+    }
+    // Step 6: the user handle, when given (and always for discoverable credentials),
+    // is the one the credential was created for.
+    let r = &response.response;
+    match (&r.user_handle, &stored.user_handle) {
+        (Some(got), Some(want)) if !bool::from(got.0.ct_eq(&want.0)) => {
+            return Err(Error::UserHandleMismatch);
+        }
+        (None, Some(_)) if allowed.is_empty() => return Err(Error::UserHandleMismatch),
+        _ => {}
+    }
+    // Steps 9–14: parse C and check type, challenge, origin, cross-origin.
+    let c = CollectedClientData::parse(r.client_data_json.as_slice())?;
+    c.check(Ceremony::Get, exp)?;
+    let auth_data_bytes = r.authenticator_data.as_slice();
+    let auth_data = AuthenticatorData::parse(auth_data_bytes)?;
+    // Step 15: rpIdHash is SHA-256 of the rp id, or of the AppID when the client says
+    // it used one (§10.1.1).
+    let hashed_id = match (&exp.appid, response.client_extension_results.appid) {
+        (Some(appid), Some(true)) => appid.as_str(),
+        _ => exp.rp_id.as_str(),
+    };
+    if auth_data.rp_id_hash[..] != Sha256::digest(hashed_id.as_bytes())[..] {
+        return Err(Error::RpIdMismatch);
+    }
+    // Step 16: UP is set.
+    if exp.user_presence_required && !auth_data.flags.user_present() {
+        return Err(Error::UserNotPresent);
+    }
+    // Step 17: UV is set when required.
+    if exp.user_verification_required && !auth_data.flags.user_verified() {
+        return Err(Error::UserVerificationRequired);
+    }
+    // Step 18: if BE is not set, BS is not set.
+    if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
+        return Err(Error::MalformedAuthenticatorData(
+            "backup state without eligibility",
+        ));
+    }
+    // Step 19: BE never changes for a credential.
+    if stored
+        .backup_eligible
+        .is_some_and(|be| be != auth_data.flags.backup_eligible())
+    {
+        return Err(Error::BackupEligibilityChanged);
+    }
+    // Steps 21–22: sig verifies over authData || SHA-256(cData) with the stored key.
+    let key = PublicKey::from_cose(stored.public_key.as_slice())?;
+    let hash = Sha256::digest(r.client_data_json.as_slice());
+    let mut signed = Vec::with_capacity(auth_data_bytes.len().saturating_add(32));
+    signed.extend_from_slice(auth_data_bytes);
+    signed.extend_from_slice(&hash);
+    verify_signature(backend, &key, &signed, r.signature.as_slice())?;
+    // Step 23: if either counter is non-zero, the new one must be greater.
+    let new = auth_data.sign_count;
+    let regressed = (new != 0 || stored.sign_count != 0) && new <= stored.sign_count;
+    if regressed && sign_count_policy == SignCountPolicy::Reject {
+        return Err(Error::SignCountRegression);
+    }
+    // Step 25: update the record.
+    let mut record = stored.clone();
+    record.sign_count = if regressed { stored.sign_count } else { new };
+    record.user_verified = auth_data.flags.user_verified();
+    record.backup_state = auth_data.flags.backup_state();
+    Ok(Authentication {
+        record,
+        sign_count: new,
+        user_verified: auth_data.flags.user_verified(),
+        backup_state: auth_data.flags.backup_state(),
+        flags: auth_data.flags,
+        counter_regressed: regressed,
+    })
+}
+
+/// WebAuthn as an `mfa_core` factor: `start` asks for an assertion from the one
+/// enrolled credential, `verify` checks it and returns the updated record.
+///
+/// Methods proven (RFC 8176): `hwk` for a device-bound credential, `swk` for a
+/// backup-eligible (synced) passkey; `user` for presence; and `mfa` when the
+/// authenticator verified the user (a PIN or biometric plus the key).
+impl Factor for RelyingParty {
+    type Record = CredentialRecord;
+    type Challenge = CredentialRequestOptionsJson;
+    type State = AuthenticationState;
+    type Response = AuthenticationResponseJson;
+    type Details = Authentication;
+    type Error = Error;
+
+    fn kind(&self, record: &CredentialRecord) -> FactorKind {
+        FactorKind::WebAuthn {
+            attachment: record.attachment,
+        }
+    }
+
+    fn start(
+        &self,
+        record: &CredentialRecord,
+        now: Timestamp,
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
+        let req = AuthenticationRequest {
+            allow_credentials: vec![record.descriptor()],
+            user_verification: Preference::Preferred,
+            conditional: false,
+        };
+        self.start_authentication(&req, now, rng)
+    }
+
+    fn verify(
+        &self,
+        record: &CredentialRecord,
+        state: &AuthenticationState,
+        response: &AuthenticationResponseJson,
+        now: Timestamp,
+        _rng: &mut dyn SecureRandom,
+    ) -> Result<Verified<CredentialRecord, Authentication>> {
+        let auth = self.finish_authentication(state, response, record, now)?;
+        let mut methods = vec![if record.backup_eligible == Some(true) {
+            AuthMethod::Swk
+        } else {
+            AuthMethod::Hwk
+        }];
+        if auth.flags.user_present() {
+            methods.push(AuthMethod::User);
+        }
+        if auth.user_verified {
+            methods.push(AuthMethod::Mfa);
+        }
+        Ok(Verified::with_details(auth.record.clone(), methods, auth))
+    }
+}

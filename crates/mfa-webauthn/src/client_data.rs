@@ -1,0 +1,78 @@
+//! `CollectedClientData` (WebAuthn L3 §5.8.1) and the checks the ceremonies share.
+
+use serde::Deserialize;
+
+use crate::config::Expectations;
+use crate::error::{Error, Result};
+
+/// The client data members the relying party checks. Other members are ignored, as
+/// §5.8.1 requires for forward compatibility.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq)]
+pub struct CollectedClientData {
+    /// `webauthn.create` or `webauthn.get`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The challenge, base64url.
+    pub challenge: String,
+    /// The origin of the caller.
+    pub origin: String,
+    /// Whether the caller was in a cross-origin iframe.
+    #[serde(rename = "crossOrigin", default)]
+    pub cross_origin: Option<bool>,
+    /// The top-level origin when called from an iframe.
+    #[serde(rename = "topOrigin", default)]
+    pub top_origin: Option<String>,
+}
+
+/// Which ceremony the client data must be for.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Ceremony {
+    Create,
+    Get,
+}
+
+impl CollectedClientData {
+    /// Parses clientDataJSON.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] when it is not UTF-8 JSON of the right shape.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        // §7.1 step 5 / §7.2 step 9: UTF-8 decode; step 6 / 10: parse the JSON.
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("client data utf-8"))?;
+        serde_json::from_str(text).map_err(|_| Error::Malformed("client data json"))
+    }
+
+    /// The checks of §7.1 steps 7–10 / §7.2 steps 11–14.
+    pub(crate) fn check(&self, ceremony: Ceremony, exp: &Expectations) -> Result<()> {
+        // Step 7 / 11: C.type is webauthn.create / webauthn.get.
+        let want = match ceremony {
+            Ceremony::Create => "webauthn.create",
+            Ceremony::Get => "webauthn.get",
+        };
+        if self.type_ != want {
+            return Err(Error::ClientDataTypeMismatch);
+        }
+        // Step 8 / 12: C.challenge equals the base64url encoding of the challenge sent.
+        if self.challenge != exp.challenge.encode() {
+            return Err(Error::ChallengeMismatch);
+        }
+        // Step 9 / 13: C.origin is an origin the relying party expects.
+        if !exp.origin_allowed(&self.origin) {
+            return Err(Error::OriginMismatch);
+        }
+        // Step 10 / 14: cross-origin use (crossOrigin true, or a topOrigin) only when the
+        // relying party expects to be embedded, and only by a listed top-level origin.
+        if self.cross_origin == Some(true) || self.top_origin.is_some() {
+            if !exp.allow_cross_origin {
+                return Err(Error::CrossOriginNotAllowed);
+            }
+            if let Some(top) = &self.top_origin
+                && !exp.allowed_top_origins.iter().any(|o| o == top)
+            {
+                return Err(Error::CrossOriginNotAllowed);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! Relying-party configuration and the per-ceremony expectations derived from it.
+
+use std::time::Duration;
+
+use mfa_core::InvalidInput;
+use serde::{Deserialize, Serialize};
+
+use crate::cose::Algorithm;
+use crate::crypto::Backend;
+use crate::json::Base64UrlBytes;
+
+/// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
+/// the relying party and the challenge. A [`RelyingParty`] derives it when a ceremony
+/// starts and keeps it in the (serialisable) state; [`crate::verify_registration`] and
+/// [`crate::verify_authentication`] take it directly.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct Expectations {
+    /// The rp id; authData.rpIdHash must be its SHA-256.
+    pub rp_id: String,
+    /// Allowed `clientData.origin` values, exact string match (web origins and any
+    /// app origins that were opted in).
+    pub origins: Vec<String>,
+    /// Also allow `https://` origins whose host is the rp id or a subdomain of it.
+    #[serde(default)]
+    pub allow_subdomains: bool,
+    /// The challenge that was sent.
+    pub challenge: Base64UrlBytes,
+    /// Require the UP flag.
+    pub user_presence_required: bool,
+    /// Require the UV flag.
+    pub user_verification_required: bool,
+    /// Accept `crossOrigin: true` (an embedded iframe).
+    #[serde(default)]
+    pub allow_cross_origin: bool,
+    /// Accepted `topOrigin` values when cross-origin use is allowed.
+    #[serde(default)]
+    pub allowed_top_origins: Vec<String>,
+    /// Registration: the COSE algorithms that were offered.
+    #[serde(default)]
+    pub allowed_algorithms: Vec<i64>,
+    /// Authentication: a FIDO AppID (§10.1.1) to accept when the client reports it used.
+    #[serde(default)]
+    pub appid: Option<String>,
+}
+
+impl Expectations {
+    /// Whether `origin` is allowed (§7.1 step 9, §13.4.9).
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        if self.origins.iter().any(|o| o == origin) {
+            return true;
+        }
+        if !self.allow_subdomains {
+            return false;
+        }
+        let Some(authority) = origin.strip_prefix("https://") else {
+            return false;
+        };
+        // An origin has no path; drop a port.
+        if authority.contains(['/', '?', '#', '@']) {
+            return false;
+        }
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        host == self.rp_id
+            || host
+                .strip_suffix(self.rp_id.as_str())
+                .is_some_and(|prefix| prefix.ends_with('.') && prefix.len() > 1)
+    }
+}
+
+/// What to do when an assertion's sign count does not increase (§7.2 step 23).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+pub enum SignCountPolicy {
+    /// Reject (the default): a possible cloned authenticator. Both counts zero is normal
+    /// for authenticators without a counter and is always accepted.
+    #[default]
+    Reject,
+    /// Accept and only report it in the result (`counter_regressed`). Dangerous.
+    DangerAccept,
+}
+
+/// A relying party's configuration. Build it with [`RelyingParty::builder`].
+#[derive(Clone, Debug)]
+pub struct RelyingParty {
+    pub(crate) rp_id: String,
+    pub(crate) rp_name: String,
+    pub(crate) origins: Vec<String>,
+    pub(crate) allow_subdomains: bool,
+    pub(crate) allow_cross_origin: bool,
+    pub(crate) allowed_top_origins: Vec<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) registration_timeout: Duration,
+    pub(crate) authentication_timeout: Duration,
+    pub(crate) sign_count: SignCountPolicy,
+    pub(crate) backend: Backend,
+    pub(crate) appid: Option<String>,
+}
+
+impl RelyingParty {
+    /// Starts a configuration for the rp id (a registrable domain, e.g. `example.com`)
+    /// and a name shown to users.
+    pub fn builder(rp_id: impl Into<String>, rp_name: impl Into<String>) -> RelyingPartyBuilder {
+        RelyingPartyBuilder {
+            rp: Self {
+                rp_id: rp_id.into(),
+                rp_name: rp_name.into(),
+                origins: Vec::new(),
+                allow_subdomains: false,
+                allow_cross_origin: false,
+                allowed_top_origins: Vec::new(),
+                algorithms: Algorithm::DEFAULT_PREFERENCE.to_vec(),
+                registration_timeout: Duration::from_secs(300),
+                authentication_timeout: Duration::from_secs(300),
+                sign_count: SignCountPolicy::Reject,
+                backend: Backend::RustCrypto,
+                appid: None,
+            },
+            app_origins: Vec::new(),
+        }
+    }
+
+    /// The rp id.
+    pub fn rp_id(&self) -> &str {
+        &self.rp_id
+    }
+
+    /// The signature backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn expectations(
+        &self,
+        challenge: Base64UrlBytes,
+        user_verification_required: bool,
+    ) -> Expectations {
+        Expectations {
+            rp_id: self.rp_id.clone(),
+            origins: self.origins.clone(),
+            allow_subdomains: self.allow_subdomains,
+            challenge,
+            user_presence_required: true,
+            user_verification_required,
+            allow_cross_origin: self.allow_cross_origin,
+            allowed_top_origins: self.allowed_top_origins.clone(),
+            allowed_algorithms: self.algorithms.iter().map(|a| a.cose_id()).collect(),
+            appid: self.appid.clone(),
+        }
+    }
+}
+
+/// Builds a [`RelyingParty`].
+#[derive(Clone, Debug)]
+pub struct RelyingPartyBuilder {
+    rp: RelyingParty,
+    app_origins: Vec<String>,
+}
+
+impl RelyingPartyBuilder {
+    /// Allows a web origin, exactly (`https://example.com`, `http://localhost:8080`).
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.rp.origins.push(origin.into());
+        self
+    }
+
+    /// Opts in to an app origin: `android:apk-key-hash:...` or `ios:bundle-id:...`.
+    pub fn app_origin(mut self, origin: impl Into<String>) -> Self {
+        self.app_origins.push(origin.into());
+        self
+    }
+
+    /// Opts in to every `https://` subdomain of the rp id as an origin.
+    pub fn allow_subdomains(mut self) -> Self {
+        self.rp.allow_subdomains = true;
+        self
+    }
+
+    /// Allows use from cross-origin iframes embedded by one of `top_origins`.
+    pub fn allow_cross_origin(mut self, top_origins: impl IntoIterator<Item = String>) -> Self {
+        self.rp.allow_cross_origin = true;
+        self.rp.allowed_top_origins = top_origins.into_iter().collect();
+        self
+    }
+
+    /// The algorithms to offer, most preferred first (default EdDSA, ES256, RS256).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.rp.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How long a registration may take (default five minutes).
+    pub fn registration_timeout(mut self, t: Duration) -> Self {
+        self.rp.registration_timeout = t;
+        self
+    }
+
+    /// How long an authentication may take (default five minutes).
+    pub fn authentication_timeout(mut self, t: Duration) -> Self {
+        self.rp.authentication_timeout = t;
+        self
+    }
+
+    /// The sign-count rule (default: reject regressions).
+    pub fn sign_count_policy(mut self, p: SignCountPolicy) -> Self {
+        self.rp.sign_count = p;
+        self
+    }
+
+    /// The signature backend (default: pure Rust).
+    pub fn backend(mut self, b: Backend) -> Self {
+        self.rp.backend = b;
+        self
+    }
+
+    /// Accepts assertions from credentials registered with the U2F AppID `appid`.
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.rp.appid = Some(appid.into());
+        self
+    }
+
+    /// Checks and returns the configuration.
+    ///
+    /// # Errors
+    ///
+    /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
+    /// (or `http://localhost`), an app origin has an unknown scheme, or no algorithm is
+    /// offered.
+    pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
+        if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
+            return Err(InvalidInput::new("rp id", "must be a bare domain"));
+        }
+        for o in &self.rp.origins {
+            let local = o == "http://localhost" || o.starts_with("http://localhost:");
+            if !(o.starts_with("https://") || local) {
+                return Err(InvalidInput::new(
+                    "origin",
+                    "must be https:// (or http://localhost); app origins need app_origin()",
+                ));
+            }
+        }
+        for o in &self.app_origins {
+            if !(o.starts_with("android:apk-key-hash:") || o.starts_with("ios:bundle-id:")) {
+                return Err(InvalidInput::new(
+                    "app origin",
+                    "must start with android:apk-key-hash: or ios:bundle-id:",
+                ));
+            }
+        }
+        self.rp.origins.append(&mut self.app_origins);
+        if self.rp.origins.is_empty() && !self.rp.allow_subdomains {
+            return Err(InvalidInput::new("origins", "at least one is required"));
+        }
+        if self.rp.algorithms.is_empty() {
+            return Err(InvalidInput::new("algorithms", "at least one is required"));
+        }
+        Ok(self.rp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exp(subdomains: bool) -> Expectations {
+        Expectations {
+            rp_id: "example.com".into(),
+            origins: vec!["https://example.com".into()],
+            allow_subdomains: subdomains,
+            challenge: Base64UrlBytes(vec![1]),
+            user_presence_required: true,
+            user_verification_required: false,
+            allow_cross_origin: false,
+            allowed_top_origins: vec![],
+            allowed_algorithms: vec![-7],
+            appid: None,
+        }
+    }
+
+    #[test]
+    fn origins_match_exactly_unless_subdomains_opted_in() {
+        let strict = exp(false);
+        assert!(strict.origin_allowed("https://example.com"));
+        assert!(!strict.origin_allowed("https://example.com:443"));
+        assert!(!strict.origin_allowed("https://login.example.com"));
+        let subs = exp(true);
+        assert!(subs.origin_allowed("https://login.example.com"));
+        assert!(subs.origin_allowed("https://a.b.example.com:8443"));
+        assert!(!subs.origin_allowed("https://badexample.com"));
+        assert!(!subs.origin_allowed("http://login.example.com"));
+        assert!(!subs.origin_allowed("https://.example.com"));
+        assert!(!subs.origin_allowed("https://evil.com/.example.com"));
+    }
+
+    #[test]
+    fn builder_rejects_bad_origins() {
+        assert!(RelyingParty::builder("example.com", "Ex").build().is_err());
+        assert!(
+            RelyingParty::builder("example.com", "Ex")
+                .origin("http://example.com")
+                .build()
+                .is_err()
+        );
+        assert!(
+            RelyingParty::builder("example.com", "Ex")
+                .origin("android:apk-key-hash:x")
+                .build()
+                .is_err()
+        );
+        let rp = RelyingParty::builder("example.com", "Ex")
+            .origin("https://example.com")
+            .app_origin("android:apk-key-hash:abc")
+            .build()
+            .unwrap();
+        assert_eq!(rp.origins.len(), 2);
+        assert!(
+            RelyingParty::builder("example.com", "Ex")
+                .app_origin("ftp:x")
+                .origin("https://example.com")
+                .build()
+                .is_err()
+        );
+    }
+}

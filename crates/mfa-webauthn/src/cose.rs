@@ -1,0 +1,265 @@
+//! COSE public keys (RFC 9052 §7, RFC 9053) parsed through `coset`, and the
+//! algorithms this crate verifies.
+
+use coset::iana::{self, EnumI64 as _};
+use coset::{CborSerializable as _, CoseKey, KeyType, Label, RegisteredLabelWithPrivate};
+
+use crate::error::{Error, Result};
+
+/// A COSE signature algorithm this crate can verify.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Deserialize, serde::Serialize)]
+pub enum Algorithm {
+    /// EdDSA over Ed25519 (COSE -8).
+    EdDsa,
+    /// ECDSA P-256 with SHA-256 (COSE -7), DER signatures.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (COSE -257).
+    Rs256,
+}
+
+impl Algorithm {
+    /// The order this crate prefers when none is configured: EdDSA, ES256, RS256.
+    pub const DEFAULT_PREFERENCE: [Algorithm; 3] = [Self::EdDsa, Self::Es256, Self::Rs256];
+
+    /// The COSE algorithm identifier.
+    pub fn cose_id(self) -> i64 {
+        match self {
+            Self::EdDsa => -8,
+            Self::Es256 => -7,
+            Self::Rs256 => -257,
+        }
+    }
+
+    /// The algorithm with the given COSE identifier, if this crate supports it.
+    pub fn from_cose_id(id: i64) -> Option<Self> {
+        match id {
+            -8 => Some(Self::EdDsa),
+            -7 => Some(Self::Es256),
+            -257 => Some(Self::Rs256),
+            _ => None,
+        }
+    }
+}
+
+/// Public key material, checked for shape (lengths, curve) at parse time.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum KeyMaterial {
+    /// An Ed25519 public key.
+    Ed25519([u8; 32]),
+    /// A P-256 point in SEC1 uncompressed form (`04 || x || y`).
+    P256([u8; 65]),
+    /// An RSA public key: big-endian modulus and exponent.
+    Rsa {
+        /// The modulus.
+        n: Vec<u8>,
+        /// The public exponent.
+        e: Vec<u8>,
+    },
+}
+
+/// A public key bound to the one algorithm it may be used with.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct PublicKey {
+    /// The signature algorithm.
+    pub alg: Algorithm,
+    /// The key.
+    pub key: KeyMaterial,
+}
+
+/// Reads the `alg` (label 3) of a COSE_Key without interpreting the rest.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] when the bytes are not a COSE_Key or it has no integer `alg`.
+pub fn cose_alg(bytes: &[u8]) -> Result<i64> {
+    let key = CoseKey::from_slice(bytes).map_err(|_| Error::Malformed("cose key"))?;
+    alg_id(&key).ok_or(Error::Malformed("cose key alg"))
+}
+
+impl PublicKey {
+    /// Parses a COSE_Key as WebAuthn credential public keys encode it (§5.8.5): `kty`,
+    /// `alg` and the key parameters with integer labels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] when the key cannot be parsed, misses a parameter, has the
+    /// wrong lengths or curve, or disagrees with its `alg`;
+    /// [`Error::AlgorithmNotAllowed`] when `alg` is well-formed but not supported here.
+    pub fn from_cose(bytes: &[u8]) -> Result<Self> {
+        let key = CoseKey::from_slice(bytes).map_err(|_| Error::Malformed("cose key"))?;
+        let alg_id = alg_id(&key).ok_or(Error::Malformed("cose key alg"))?;
+        let alg = Algorithm::from_cose_id(alg_id).ok_or(Error::AlgorithmNotAllowed(alg_id))?;
+        let param = |label: i64| {
+            key.params.iter().find_map(|(l, v)| match l {
+                Label::Int(i) if *i == label => v.as_bytes().map(Vec::as_slice),
+                _ => None,
+            })
+        };
+        let int_param = |label: i64| {
+            key.params.iter().find_map(|(l, v)| match l {
+                Label::Int(i) if *i == label => v.as_integer().and_then(|n| i64::try_from(n).ok()),
+                _ => None,
+            })
+        };
+        let kty = match &key.kty {
+            KeyType::Assigned(k) => *k,
+            KeyType::Text(_) => return Err(Error::Malformed("cose key kty")),
+        };
+        let material = match (alg, kty) {
+            (Algorithm::Es256, iana::KeyType::EC2) => {
+                if int_param(iana::Ec2KeyParameter::Crv.to_i64())
+                    != Some(iana::EllipticCurve::P_256.to_i64())
+                {
+                    return Err(Error::Malformed("cose key curve"));
+                }
+                let x = param(iana::Ec2KeyParameter::X.to_i64());
+                let y = param(iana::Ec2KeyParameter::Y.to_i64());
+                let (Some(x), Some(y)) = (x, y) else {
+                    return Err(Error::Malformed("cose ec2 key coordinates"));
+                };
+                p256_point(x, y)?
+            }
+            (Algorithm::EdDsa, iana::KeyType::OKP) => {
+                if int_param(iana::OkpKeyParameter::Crv.to_i64())
+                    != Some(iana::EllipticCurve::Ed25519.to_i64())
+                {
+                    return Err(Error::Malformed("cose key curve"));
+                }
+                let x = param(iana::OkpKeyParameter::X.to_i64())
+                    .and_then(|x| <[u8; 32]>::try_from(x).ok())
+                    .ok_or(Error::Malformed("cose okp key"))?;
+                KeyMaterial::Ed25519(x)
+            }
+            (Algorithm::Rs256, iana::KeyType::RSA) => {
+                let n = param(iana::RsaKeyParameter::N.to_i64());
+                let e = param(iana::RsaKeyParameter::E.to_i64());
+                let (Some(n), Some(e)) = (n, e) else {
+                    return Err(Error::Malformed("cose rsa key"));
+                };
+                rsa_key(n, e)?
+            }
+            _ => return Err(Error::Malformed("cose key type does not match alg")),
+        };
+        Ok(Self { alg, key: material })
+    }
+
+    /// Encodes the key as a COSE_Key (the inverse of [`PublicKey::from_cose`]).
+    pub fn to_cose(&self) -> Vec<u8> {
+        let builder = match &self.key {
+            KeyMaterial::P256(p) => {
+                let (x, y) = p.get(1..).unwrap_or_default().split_at(32);
+                coset::CoseKeyBuilder::new_ec2_pub_key(
+                    iana::EllipticCurve::P_256,
+                    x.to_vec(),
+                    y.to_vec(),
+                )
+            }
+            KeyMaterial::Ed25519(x) => coset::CoseKeyBuilder::new_okp_key()
+                .param(
+                    iana::OkpKeyParameter::Crv.to_i64(),
+                    ciborium::Value::from(iana::EllipticCurve::Ed25519.to_i64()),
+                )
+                .param(
+                    iana::OkpKeyParameter::X.to_i64(),
+                    ciborium::Value::Bytes(x.to_vec()),
+                ),
+            KeyMaterial::Rsa { n, e } => coset::CoseKeyBuilder::new()
+                .key_type(iana::KeyType::RSA)
+                .param(
+                    iana::RsaKeyParameter::N.to_i64(),
+                    ciborium::Value::Bytes(n.clone()),
+                )
+                .param(
+                    iana::RsaKeyParameter::E.to_i64(),
+                    ciborium::Value::Bytes(e.clone()),
+                ),
+        };
+        let alg = match self.alg {
+            Algorithm::EdDsa => iana::Algorithm::EdDSA,
+            Algorithm::Es256 => iana::Algorithm::ES256,
+            Algorithm::Rs256 => iana::Algorithm::RS256,
+        };
+        // Encoding a key built from byte strings and integers cannot fail.
+        builder.algorithm(alg).build().to_vec().unwrap_or_default()
+    }
+}
+
+/// A P-256 point from its coordinates; the backend checks it is on the curve.
+pub(crate) fn p256_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+    if x.len() != 32 || y.len() != 32 {
+        return Err(Error::Malformed("p-256 coordinate length"));
+    }
+    let mut point = [0u8; 65];
+    point[0] = 4;
+    point
+        .get_mut(1..33)
+        .ok_or(Error::Malformed("p-256 point"))?
+        .copy_from_slice(x);
+    point
+        .get_mut(33..)
+        .ok_or(Error::Malformed("p-256 point"))?
+        .copy_from_slice(y);
+    Ok(KeyMaterial::P256(point))
+}
+
+/// An RSA key from big-endian components, stripped of leading zeros.
+pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> Result<KeyMaterial> {
+    let strip = |b: &[u8]| {
+        let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        b.get(start..).unwrap_or_default().to_vec()
+    };
+    let (n, e) = (strip(n), strip(e));
+    // 2048 to 8192 bits: below is too weak, above only costs time.
+    if !(256..=1024).contains(&n.len()) || e.is_empty() || e.len() > 8 {
+        return Err(Error::Malformed("rsa key size"));
+    }
+    Ok(KeyMaterial::Rsa { n, e })
+}
+
+fn alg_id(key: &CoseKey) -> Option<i64> {
+    match key.alg.as_ref()? {
+        RegisteredLabelWithPrivate::Assigned(a) => Some(a.to_i64()),
+        RegisteredLabelWithPrivate::PrivateUse(i) => Some(*i),
+        RegisteredLabelWithPrivate::Text(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_each_key_type() {
+        let keys = [
+            PublicKey {
+                alg: Algorithm::Es256,
+                key: p256_point(&[1; 32], &[2; 32]).unwrap(),
+            },
+            PublicKey {
+                alg: Algorithm::EdDsa,
+                key: KeyMaterial::Ed25519([3; 32]),
+            },
+            PublicKey {
+                alg: Algorithm::Rs256,
+                key: rsa_key(&[0xc5; 256], &[1, 0, 1]).unwrap(),
+            },
+        ];
+        for k in keys {
+            let bytes = k.to_cose();
+            assert_eq!(PublicKey::from_cose(&bytes).unwrap(), k);
+            assert_eq!(cose_alg(&bytes).unwrap(), k.alg.cose_id());
+        }
+    }
+
+    #[test]
+    fn rejects_mismatched_and_short_keys() {
+        assert!(matches!(
+            PublicKey::from_cose(&[0xa0]),
+            Err(Error::Malformed(_))
+        ));
+        assert!(p256_point(&[1; 31], &[2; 32]).is_err());
+        assert!(rsa_key(&[0xc5; 128], &[3]).is_err());
+    }
+}

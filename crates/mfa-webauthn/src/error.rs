@@ -1,0 +1,235 @@
+//! Typed errors; each verification failure maps to one conformance reason code.
+
+use std::fmt;
+
+use mfa_core::{InvalidInput, RandomError, RejectReason, Rejected};
+
+/// A crate-local result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a ceremony.
+///
+/// Every variant that a response can cause maps to exactly one [`ReasonCode`] (the codes
+/// of the `mfa-webauthn-case/1` conformance format) through [`Error::reason_code`], and
+/// converts into an opaque [`mfa_core::Rejected`] whose log-only detail is that code.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The credential's algorithm is not one the relying party allows.
+    #[error("credential algorithm {0} is not allowed")]
+    AlgorithmNotAllowed(i64),
+    /// The authenticator's backup-eligibility flag differs from the stored one.
+    #[error("backup eligibility changed")]
+    BackupEligibilityChanged,
+    /// The assertion signature does not verify with the stored public key.
+    #[error("bad signature")]
+    BadSignature,
+    /// `clientDataJSON.challenge` differs from the expected challenge.
+    #[error("challenge mismatch")]
+    ChallengeMismatch,
+    /// `clientDataJSON.type` is not the one this ceremony requires.
+    #[error("client data type mismatch")]
+    ClientDataTypeMismatch,
+    /// The relying-party configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] InvalidInput),
+    /// The credential id is not the stored / allowed one, or rawId differs from the
+    /// attested credential id.
+    #[error("credential id mismatch")]
+    CredentialIdMismatch,
+    /// `crossOrigin` is true or `topOrigin` present, and the policy does not allow it.
+    #[error("cross-origin use not allowed")]
+    CrossOriginNotAllowed,
+    /// The ceremony state expired before the response arrived.
+    #[error("ceremony state expired")]
+    Expired,
+    /// A certificate breaks its attestation format's requirements.
+    #[error("invalid attestation certificate: {0}")]
+    InvalidAttestationCertificate(&'static str),
+    /// The attestation statement does not verify.
+    #[error("invalid attestation statement: {0}")]
+    InvalidAttestationStatement(&'static str),
+    /// The credential JSON, clientDataJSON, CBOR or COSE key cannot be parsed.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+    /// authenticatorData is truncated, has trailing bytes, or its flags disagree with it.
+    #[error("malformed authenticator data: {0}")]
+    MalformedAuthenticatorData(&'static str),
+    /// `clientDataJSON.origin` is not an allowed origin.
+    #[error("origin not allowed")]
+    OriginMismatch,
+    /// The random source failed while starting a ceremony.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The rpIdHash is not SHA-256 of the rp id (or of the AppID where that applies).
+    #[error("rp id hash mismatch")]
+    RpIdMismatch,
+    /// Both sign counts are non-zero and the new one is not greater than the stored one.
+    #[error("sign count did not increase")]
+    SignCountRegression,
+    /// The attestation format is not one this crate verifies.
+    #[error("unsupported attestation format")]
+    UnsupportedAttestationFormat,
+    /// The userHandle differs from the stored credential's user handle.
+    #[error("user handle mismatch")]
+    UserHandleMismatch,
+    /// The UP flag is clear while user presence is required.
+    #[error("user not present")]
+    UserNotPresent,
+    /// The UV flag is clear while user verification is required.
+    #[error("user verification required")]
+    UserVerificationRequired,
+}
+
+impl Error {
+    /// The conformance reason code of this failure, or `None` for errors no response can
+    /// cause (an invalid configuration, a failed random source).
+    pub fn reason_code(&self) -> Option<ReasonCode> {
+        Some(match self {
+            Self::AlgorithmNotAllowed(_) => ReasonCode::AlgorithmNotAllowed,
+            Self::BackupEligibilityChanged => ReasonCode::BackupEligibilityChanged,
+            Self::BadSignature => ReasonCode::BadSignature,
+            // An expired state no longer vouches for its challenge.
+            Self::ChallengeMismatch | Self::Expired => ReasonCode::ChallengeMismatch,
+            Self::ClientDataTypeMismatch => ReasonCode::ClientDataTypeMismatch,
+            Self::CredentialIdMismatch => ReasonCode::CredentialIdMismatch,
+            Self::CrossOriginNotAllowed => ReasonCode::CrossOriginNotAllowed,
+            Self::InvalidAttestationCertificate(_) => ReasonCode::InvalidAttestationCertificate,
+            Self::InvalidAttestationStatement(_) => ReasonCode::InvalidAttestationStatement,
+            Self::Malformed(_) => ReasonCode::Malformed,
+            Self::MalformedAuthenticatorData(_) => ReasonCode::MalformedAuthenticatorData,
+            Self::OriginMismatch => ReasonCode::OriginMismatch,
+            Self::RpIdMismatch => ReasonCode::RpIdMismatch,
+            Self::SignCountRegression => ReasonCode::SignCountRegression,
+            Self::UnsupportedAttestationFormat => ReasonCode::UnsupportedAttestationFormat,
+            Self::UserHandleMismatch => ReasonCode::UserHandleMismatch,
+            Self::UserNotPresent => ReasonCode::UserNotPresent,
+            Self::UserVerificationRequired => ReasonCode::UserVerificationRequired,
+            Self::Config(_) | Self::Random(_) => return None,
+        })
+    }
+}
+
+impl From<Error> for mfa_core::Error {
+    fn from(e: Error) -> Self {
+        let Some(code) = e.reason_code() else {
+            return match e {
+                Error::Config(i) => Self::Invalid(i),
+                Error::Random(r) => Self::Random(r),
+                // reason_code() is None only for the two variants above.
+                _ => Self::rejected(RejectReason::Malformed),
+            };
+        };
+        let reason = match e {
+            Error::Expired => RejectReason::Expired,
+            _ => code.reject_reason(),
+        };
+        Self::Rejected(Rejected::with_detail(reason, code.as_str()))
+    }
+}
+
+/// The reason codes of the `mfa-webauthn-case/1` conformance format (its SCHEMA.md).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// The credential's algorithm is not among the allowed ones.
+    AlgorithmNotAllowed,
+    /// The BE flag differs from the stored one.
+    BackupEligibilityChanged,
+    /// The assertion signature does not verify.
+    BadSignature,
+    /// `clientDataJSON.challenge` differs from the expected challenge.
+    ChallengeMismatch,
+    /// `clientDataJSON.type` is wrong for the ceremony.
+    ClientDataTypeMismatch,
+    /// The credential id is not the stored / allowed / attested one.
+    CredentialIdMismatch,
+    /// Cross-origin use that the policy does not allow.
+    CrossOriginNotAllowed,
+    /// Android SafetyNet ctsProfileMatch false while required (not produced by this crate).
+    CtsProfileMismatch,
+    /// A certificate breaks its format's requirements.
+    InvalidAttestationCertificate,
+    /// The attestation statement does not verify.
+    InvalidAttestationStatement,
+    /// Something cannot be parsed.
+    Malformed,
+    /// authenticatorData is truncated, has trailing bytes, or flags disagree with contents.
+    MalformedAuthenticatorData,
+    /// The origin is not allowed.
+    OriginMismatch,
+    /// rpIdHash mismatch.
+    RpIdMismatch,
+    /// The sign count did not increase.
+    SignCountRegression,
+    /// An unknown attestation format.
+    UnsupportedAttestationFormat,
+    /// The chain does not validate to a trust anchor (not produced by this crate).
+    UntrustedAttestation,
+    /// The userHandle differs from the stored one.
+    UserHandleMismatch,
+    /// UP flag clear while required.
+    UserNotPresent,
+    /// UV flag clear while required.
+    UserVerificationRequired,
+}
+
+impl ReasonCode {
+    /// The snake_case code as SCHEMA.md spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AlgorithmNotAllowed => "algorithm_not_allowed",
+            Self::BackupEligibilityChanged => "backup_eligibility_changed",
+            Self::BadSignature => "bad_signature",
+            Self::ChallengeMismatch => "challenge_mismatch",
+            Self::ClientDataTypeMismatch => "client_data_type_mismatch",
+            Self::CredentialIdMismatch => "credential_id_mismatch",
+            Self::CrossOriginNotAllowed => "cross_origin_not_allowed",
+            Self::CtsProfileMismatch => "cts_profile_mismatch",
+            Self::InvalidAttestationCertificate => "invalid_attestation_certificate",
+            Self::InvalidAttestationStatement => "invalid_attestation_statement",
+            Self::Malformed => "malformed",
+            Self::MalformedAuthenticatorData => "malformed_authenticator_data",
+            Self::OriginMismatch => "origin_mismatch",
+            Self::RpIdMismatch => "rp_id_mismatch",
+            Self::SignCountRegression => "sign_count_regression",
+            Self::UnsupportedAttestationFormat => "unsupported_attestation_format",
+            Self::UntrustedAttestation => "untrusted_attestation",
+            Self::UserHandleMismatch => "user_handle_mismatch",
+            Self::UserNotPresent => "user_not_present",
+            Self::UserVerificationRequired => "user_verification_required",
+        }
+    }
+
+    /// The facade's coarse reason for this code.
+    pub fn reject_reason(self) -> RejectReason {
+        match self {
+            Self::BadSignature
+            | Self::InvalidAttestationCertificate
+            | Self::InvalidAttestationStatement
+            | Self::UntrustedAttestation => RejectReason::BadSignature,
+            Self::ChallengeMismatch
+            | Self::ClientDataTypeMismatch
+            | Self::CrossOriginNotAllowed
+            | Self::OriginMismatch
+            | Self::RpIdMismatch => RejectReason::BindingMismatch,
+            Self::CredentialIdMismatch | Self::UserHandleMismatch => RejectReason::UnknownFactor,
+            Self::Malformed
+            | Self::MalformedAuthenticatorData
+            | Self::UnsupportedAttestationFormat => RejectReason::Malformed,
+            Self::SignCountRegression => RejectReason::CounterRegression,
+            Self::AlgorithmNotAllowed
+            | Self::BackupEligibilityChanged
+            | Self::CtsProfileMismatch
+            | Self::UserNotPresent
+            | Self::UserVerificationRequired => RejectReason::RequirementNotMet,
+        }
+    }
+}
+
+impl fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,513 @@
+//! Registration: creation options, state, and the §7.1 verification.
+
+use ciborium::Value;
+use mfa_core::{Attachment, SecureRandom, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::attestation::{self, AttestationType};
+use crate::authdata::{AuthenticatorData, cbor_item_len};
+use crate::client_data::{Ceremony, CollectedClientData};
+use crate::config::{Expectations, RelyingParty};
+use crate::cose::{PublicKey, cose_alg};
+use crate::crypto::Backend;
+use crate::error::{Error, Result};
+use crate::json::{
+    AuthenticatorSelection, Base64UrlBytes, CreationOptionsJson, CredentialDescriptor,
+    CredentialParameters, ExtensionInputs, RegistrationResponseJson, RpEntity, UserEntity,
+};
+
+/// What the relying party stores for one credential (§4 "credential record"), and
+/// what an authentication updates.
+#[non_exhaustive]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct CredentialRecord {
+    /// The credential id.
+    pub id: Base64UrlBytes,
+    /// The credential public key, a COSE_Key exactly as the authenticator sent it.
+    pub public_key: Base64UrlBytes,
+    /// The COSE algorithm of the key.
+    pub alg: i64,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// Transports the client reported at registration.
+    #[serde(default)]
+    pub transports: Vec<String>,
+    /// How the authenticator was attached, when the client reported it.
+    #[serde(default)]
+    pub attachment: Option<Attachment>,
+    /// The authenticator model's AAGUID, as a UUID string.
+    pub aaguid: String,
+    /// Whether the user was verified at the last ceremony.
+    pub user_verified: bool,
+    /// BE: whether the credential may be synced (a multi-device passkey); `None` when
+    /// not tracked, which disables the §7.2 "BE must not change" check.
+    #[serde(default)]
+    pub backup_eligible: Option<bool>,
+    /// BS: whether it was backed up at the last ceremony.
+    #[serde(default)]
+    pub backup_state: bool,
+    /// The attestation statement format (`none`, `packed`, `fido-u2f`).
+    pub attestation_format: String,
+    /// The attestation type.
+    pub attestation_type: AttestationType,
+    /// The user handle the credential was created for.
+    #[serde(default)]
+    pub user_handle: Option<Base64UrlBytes>,
+    /// Whether the credential is discoverable (credProps `rk`), when reported.
+    #[serde(default)]
+    pub discoverable: Option<bool>,
+}
+
+impl CredentialRecord {
+    /// A record for a credential known only by id, COSE key and counter (for example
+    /// one migrated from another library). Unknown facts are left empty.
+    pub fn from_parts(id: Vec<u8>, public_key_cose: Vec<u8>, alg: i64, sign_count: u32) -> Self {
+        Self {
+            id: Base64UrlBytes(id),
+            public_key: Base64UrlBytes(public_key_cose),
+            alg,
+            sign_count,
+            transports: Vec::new(),
+            attachment: None,
+            aaguid: format_aaguid(&[0; 16]),
+            user_verified: false,
+            backup_eligible: None,
+            backup_state: false,
+            attestation_format: "none".to_owned(),
+            attestation_type: AttestationType::None,
+            user_handle: None,
+            discoverable: None,
+        }
+    }
+
+    /// The descriptor to list this credential in `excludeCredentials` /
+    /// `allowCredentials`.
+    pub fn descriptor(&self) -> CredentialDescriptor {
+        CredentialDescriptor {
+            id: self.id.clone(),
+            type_: "public-key".to_owned(),
+            transports: self.transports.clone(),
+        }
+    }
+}
+
+/// `required`, `preferred` or `discouraged` (§5.8.6).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// Must happen; the ceremony fails otherwise.
+    Required,
+    /// Wanted, not required.
+    #[default]
+    Preferred,
+    /// Not wanted.
+    Discouraged,
+}
+
+impl Preference {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+/// Attestation conveyance (§5.4.7).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conveyance {
+    /// No attestation (the default; the client may replace it with `none`).
+    #[default]
+    None,
+    /// Attestation, possibly anonymised by the client.
+    Indirect,
+    /// The authenticator's attestation as is.
+    Direct,
+    /// Enterprise attestation (uniquely identifying; managed devices only).
+    Enterprise,
+}
+
+/// The inputs of a registration, besides the relying party.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrationRequest {
+    /// The user handle: random opaque bytes, at most 64, never personal data.
+    pub user_id: Vec<u8>,
+    /// The account name shown by the authenticator (email or username).
+    pub user_name: String,
+    /// The display name.
+    pub display_name: String,
+    /// The user's existing credentials, so the same authenticator is not registered twice.
+    pub exclude_credentials: Vec<CredentialDescriptor>,
+    /// Restrict to platform or roaming authenticators.
+    pub attachment: Option<Attachment>,
+    /// Whether a discoverable credential (passkey) is wanted.
+    pub resident_key: Preference,
+    /// Whether user verification is wanted.
+    pub user_verification: Preference,
+    /// Attestation conveyance.
+    pub attestation: Conveyance,
+    /// Ask for the credProps extension (on by default in [`RegistrationRequest::new`]).
+    pub cred_props: bool,
+}
+
+impl RegistrationRequest {
+    /// A request for the user handle, account name and display name, asking for a
+    /// discoverable credential when possible and for credProps.
+    pub fn new(
+        user_id: Vec<u8>,
+        user_name: impl Into<String>,
+        display_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            user_id,
+            user_name: user_name.into(),
+            display_name: display_name.into(),
+            cred_props: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// What the relying party keeps between starting and finishing a registration.
+/// **Store it server side** (it binds the challenge); it is single use.
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct RegistrationState {
+    /// The checks the response must pass.
+    pub expectations: Expectations,
+    /// The user handle the credential is for.
+    pub user_id: Base64UrlBytes,
+    /// After this instant the state is refused.
+    pub expires_at: Timestamp,
+}
+
+/// A verified registration: the record to store, plus facts for policy.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Registration {
+    /// The credential record to store.
+    pub record: CredentialRecord,
+    /// The attestation certificate chain (leaf first), unevaluated.
+    pub x5c: Vec<Vec<u8>>,
+    /// The flags byte of the authenticator data.
+    pub flags: crate::authdata::Flags,
+}
+
+impl RelyingParty {
+    /// Starts a registration (§5.1.3): creation options to send to the browser, and the
+    /// state to keep.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the user id is empty or longer than 64 bytes;
+    /// [`Error::Random`] when the random source fails.
+    pub fn start_registration(
+        &self,
+        req: &RegistrationRequest,
+        now: Timestamp,
+        rng: &mut dyn SecureRandom,
+    ) -> Result<(CreationOptionsJson, RegistrationState)> {
+        if req.user_id.is_empty() || req.user_id.len() > 64 {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "user id",
+                "must be 1 to 64 bytes",
+            )));
+        }
+        let challenge = new_challenge(rng)?;
+        let options = CreationOptionsJson {
+            rp: RpEntity {
+                id: Some(self.rp_id.clone()),
+                name: self.rp_name.clone(),
+            },
+            user: UserEntity {
+                id: Base64UrlBytes(req.user_id.clone()),
+                name: req.user_name.clone(),
+                display_name: req.display_name.clone(),
+            },
+            challenge: challenge.clone(),
+            pub_key_cred_params: self
+                .algorithms
+                .iter()
+                .map(|a| CredentialParameters {
+                    type_: "public-key".to_owned(),
+                    alg: a.cose_id(),
+                })
+                .collect(),
+            timeout: Some(millis(self.registration_timeout)),
+            exclude_credentials: req.exclude_credentials.clone(),
+            authenticator_selection: Some(AuthenticatorSelection {
+                authenticator_attachment: req.attachment.map(attachment_str),
+                resident_key: Some(req.resident_key.as_str().to_owned()),
+                require_resident_key: req.resident_key == Preference::Required,
+                user_verification: Some(req.user_verification.as_str().to_owned()),
+            }),
+            hints: Vec::new(),
+            attestation: match req.attestation {
+                Conveyance::None => "none",
+                Conveyance::Indirect => "indirect",
+                Conveyance::Direct => "direct",
+                Conveyance::Enterprise => "enterprise",
+            }
+            .to_owned(),
+            attestation_formats: Vec::new(),
+            extensions: req.cred_props.then_some(ExtensionInputs {
+                cred_props: Some(true),
+                appid: None,
+            }),
+        };
+        let state = RegistrationState {
+            expectations: self
+                .expectations(challenge, req.user_verification == Preference::Required),
+            user_id: Base64UrlBytes(req.user_id.clone()),
+            expires_at: now.saturating_add(self.registration_timeout),
+        };
+        Ok((options, state))
+    }
+
+    /// Finishes a registration (§7.1): verifies the browser's response against the
+    /// state at `now` and returns the credential record to store.
+    ///
+    /// The caller must still check the credential id is not registered yet (§7.1 step
+    /// 26), since only the store knows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Expired`] after the state's deadline, or any verification error.
+    pub fn finish_registration(
+        &self,
+        state: &RegistrationState,
+        response: &RegistrationResponseJson,
+        now: Timestamp,
+    ) -> Result<Registration> {
+        if now > state.expires_at {
+            return Err(Error::Expired);
+        }
+        if state.expectations.rp_id != self.rp_id {
+            return Err(Error::RpIdMismatch);
+        }
+        let mut reg = verify_registration(&state.expectations, response, self.backend)?;
+        reg.record.user_handle = Some(state.user_id.clone());
+        Ok(reg)
+    }
+}
+
+/// The registration procedure of §7.1 against explicit expectations: the pure core
+/// that [`RelyingParty::finish_registration`] and the conformance runner share.
+///
+/// # Errors
+///
+/// The first failed check, as a typed [`Error`].
+pub fn verify_registration(
+    exp: &Expectations,
+    response: &RegistrationResponseJson,
+    backend: Backend,
+) -> Result<Registration> {
+    if response.type_ != "public-key" {
+        return Err(Error::Malformed("credential type"));
+    }
+    // The id is the base64url form of rawId.
+    if Base64UrlBytes::decode(&response.id).ok().as_ref() != Some(&response.raw_id) {
+        return Err(Error::CredentialIdMismatch);
+    }
+    let client_data_json = response.response.client_data_json.as_slice();
+    // Steps 5–10: parse C and check type, challenge, origin, cross-origin.
+    let c = CollectedClientData::parse(client_data_json)?;
+    c.check(Ceremony::Create, exp)?;
+    // Step 11: hash = SHA-256(response.clientDataJSON).
+    let client_data_hash: [u8; 32] = Sha256::digest(client_data_json).into();
+    // Step 12: CBOR-decode attestationObject into fmt, authData and attStmt.
+    let att_obj = response.response.attestation_object.as_slice();
+    let AttestationObject {
+        fmt,
+        att_stmt,
+        auth_data: auth_data_bytes,
+    } = parse_attestation_object(att_obj)?;
+    // Trailing bytes are reported after the attestation statement and the key have been
+    // checked: a statement that does not verify, or a key that does not parse, is the
+    // more precise diagnosis (an authenticator that mis-encodes its COSE key leaves
+    // bytes behind the map it announced).
+    let (auth_data, trailing) = AuthenticatorData::parse_with_trailing(&auth_data_bytes)?;
+    // Step 13: rpIdHash is SHA-256 of the rp id.
+    if auth_data.rp_id_hash[..] != Sha256::digest(exp.rp_id.as_bytes())[..] {
+        return Err(Error::RpIdMismatch);
+    }
+    // Step 14: UP is set (when presence is required).
+    if exp.user_presence_required && !auth_data.flags.user_present() {
+        return Err(Error::UserNotPresent);
+    }
+    // Step 15: UV is set when user verification is required.
+    if exp.user_verification_required && !auth_data.flags.user_verified() {
+        return Err(Error::UserVerificationRequired);
+    }
+    // Step 16: if BE is not set, BS is not set.
+    if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
+        return Err(Error::MalformedAuthenticatorData(
+            "backup state without eligibility",
+        ));
+    }
+    let attested = auth_data
+        .attested
+        .as_ref()
+        .ok_or(Error::MalformedAuthenticatorData(
+            "no attested credential data",
+        ))?;
+    // Step 19: the credential public key's alg is one of pubKeyCredParams.
+    let alg = cose_alg(attested.public_key_cose)?;
+    if !exp.allowed_algorithms.contains(&alg) {
+        return Err(Error::AlgorithmNotAllowed(alg));
+    }
+    // Step 25: the credential id is at most 1023 bytes.
+    if attested.credential_id.len() > 1023 {
+        return Err(Error::Malformed("credential id longer than 1023 bytes"));
+    }
+    // The response's rawId is the credential id that was attested.
+    if attested.credential_id != response.raw_id.as_slice() {
+        return Err(Error::CredentialIdMismatch);
+    }
+    // Steps 21–22: verify the attestation statement of its format.
+    let key = PublicKey::from_cose(attested.public_key_cose);
+    let verdict = attestation::verify(
+        &fmt,
+        &att_stmt,
+        &auth_data_bytes,
+        &auth_data,
+        &client_data_hash,
+        &key,
+        backend,
+    )?;
+    let key = key?;
+    if trailing != 0 {
+        return Err(Error::MalformedAuthenticatorData("trailing bytes"));
+    }
+    // The key parsed; keep it only for its checks.
+    let _ = key;
+    // Steps 23–24 (trust anchors) are the attestation-trust layer's job; the chain is
+    // returned unevaluated.
+    let record = CredentialRecord {
+        id: response.raw_id.clone(),
+        public_key: Base64UrlBytes(attested.public_key_cose.to_vec()),
+        alg,
+        sign_count: auth_data.sign_count,
+        transports: response.response.transports.clone(),
+        attachment: response
+            .authenticator_attachment
+            .as_deref()
+            .and_then(parse_attachment),
+        aaguid: format_aaguid(&attested.aaguid),
+        user_verified: auth_data.flags.user_verified(),
+        backup_eligible: Some(auth_data.flags.backup_eligible()),
+        backup_state: auth_data.flags.backup_state(),
+        attestation_format: verdict.fmt,
+        attestation_type: verdict.kind,
+        user_handle: None,
+        discoverable: response
+            .client_extension_results
+            .cred_props
+            .as_ref()
+            .and_then(|p| p.rk),
+    };
+    Ok(Registration {
+        record,
+        x5c: verdict.x5c,
+        flags: auth_data.flags,
+    })
+}
+
+/// A decoded attestation object (§6.5.4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttestationObject {
+    /// The attestation statement format.
+    pub fmt: String,
+    att_stmt: Vec<(Value, Value)>,
+    /// The authenticator data bytes.
+    pub auth_data: Vec<u8>,
+}
+
+impl AttestationObject {
+    /// The number of members of the attestation statement map.
+    pub fn statement_len(&self) -> usize {
+        self.att_stmt.len()
+    }
+}
+
+/// Decodes an attestation object (§6.5.4) into fmt, attStmt and authData.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] when it is not one CBOR map with those three members.
+pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
+    if cbor_item_len(bytes) != Some(bytes.len()) {
+        return Err(Error::Malformed("attestation object cbor"));
+    }
+    let value: Value = ciborium::de::from_reader(bytes)
+        .map_err(|_| Error::Malformed("attestation object cbor"))?;
+    let map = value
+        .into_map()
+        .map_err(|_| Error::Malformed("attestation object is not a map"))?;
+    let mut fmt = None;
+    let mut stmt = None;
+    let mut auth_data = None;
+    for (k, v) in map {
+        match (k.as_text(), v) {
+            (Some("fmt"), Value::Text(t)) if fmt.is_none() => fmt = Some(t),
+            (Some("attStmt"), Value::Map(m)) if stmt.is_none() => stmt = Some(m),
+            (Some("authData"), Value::Bytes(b)) if auth_data.is_none() => auth_data = Some(b),
+            (Some("fmt" | "attStmt" | "authData"), _) => {
+                return Err(Error::Malformed("attestation object member"));
+            }
+            _ => {}
+        }
+    }
+    match (fmt, stmt, auth_data) {
+        (Some(fmt), Some(att_stmt), Some(auth_data)) => Ok(AttestationObject {
+            fmt,
+            att_stmt,
+            auth_data,
+        }),
+        _ => Err(Error::Malformed("attestation object members missing")),
+    }
+}
+
+pub(crate) fn new_challenge(rng: &mut dyn SecureRandom) -> Result<Base64UrlBytes> {
+    let mut c = vec![0u8; 32];
+    rng.fill(&mut c)?;
+    Ok(Base64UrlBytes(c))
+}
+
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn attachment_str(a: Attachment) -> String {
+    match a {
+        Attachment::Platform => "platform",
+        _ => "cross-platform",
+    }
+    .to_owned()
+}
+
+fn parse_attachment(s: &str) -> Option<Attachment> {
+    match s {
+        "platform" => Some(Attachment::Platform),
+        "cross-platform" => Some(Attachment::CrossPlatform),
+        _ => None,
+    }
+}
+
+/// An AAGUID as a lowercase UUID string.
+pub(crate) fn format_aaguid(a: &[u8; 16]) -> String {
+    let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
+    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    )
+}

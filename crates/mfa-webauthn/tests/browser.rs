@@ -1,0 +1,305 @@
+//! End to end with Debian's Chromium: a page served on localhost calls
+//! `navigator.credentials.create` / `get` with options from this crate, Chromium's
+//! virtual authenticator (DevTools `WebAuthn.addVirtualAuthenticator`) answers, and the
+//! crate verifies what the browser returns.
+//!
+//! Skips with a message when /usr/bin/chromium is missing, unless
+//! `MFA_REQUIRE_EXTERNAL=1` (CI), where a missing browser fails the test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mfa_core::{OsRandom, Timestamp};
+use mfa_webauthn::cose::Algorithm;
+use mfa_webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
+use mfa_webauthn::{
+    AuthenticationRequest, Conveyance, Preference, RegistrationRequest, RelyingParty,
+};
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Browser {
+    child: Child,
+    ws: tungstenite::WebSocket<TcpStream>,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Browser {
+    fn launch(profile: &std::path::Path) -> Self {
+        let mut child = Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().expect("chromium exited").unwrap();
+            if let Some(u) = line.strip_prefix("DevTools listening on ") {
+                break u.trim().to_owned();
+            }
+        };
+        // Keep draining stderr so Chromium never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let hostport = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let stream = TcpStream::connect(&hostport).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let (ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
+        Self {
+            child,
+            ws,
+            next_id: 0,
+        }
+    }
+
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let m = self.ws.read().unwrap();
+            let tungstenite::Message::Text(t) = m else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["id"] == json!(id) {
+                assert!(v.get("error").is_none(), "{method}: {v}");
+                return v["result"].clone();
+            }
+        }
+    }
+
+    fn eval(&mut self, session: &str, expr: &str) -> Value {
+        let r = self.call(
+            Some(session),
+            "Runtime.evaluate",
+            json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
+        r["result"]["value"].clone()
+    }
+}
+
+/// Serves one tiny page on 127.0.0.1 for as long as the test runs.
+fn serve() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = "<!doctype html><title>mfa-webauthn</title><p>test";
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+struct Scenario {
+    protocol: &'static str,
+    alg: Algorithm,
+    resident_key: bool,
+    uv: bool,
+}
+
+#[test]
+fn chromium_virtual_authenticator_end_to_end() {
+    if !std::path::Path::new(CHROMIUM).exists() {
+        if std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("MFA_REQUIRE_EXTERNAL=1 but {CHROMIUM} is missing (apt-get install chromium)");
+        }
+        println!("SKIPPED chromium_virtual_authenticator_end_to_end: {CHROMIUM} not installed");
+        return;
+    }
+    let port = serve();
+    let origin = format!("http://localhost:{port}");
+    let profile =
+        std::env::temp_dir().join(format!("mfa-webauthn-chromium-{}", std::process::id()));
+    let mut browser = Browser::launch(&profile);
+    let target = browser.call(
+        None,
+        "Target.createTarget",
+        json!({"url": format!("{origin}/")}),
+    );
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({"targetId": target["targetId"], "flatten": true}),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let s = session.as_str();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while browser.eval(s, "document.readyState + location.href")
+        != json!(format!("complete{origin}/"))
+    {
+        assert!(Instant::now() < deadline, "page did not load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.call(Some(s), "WebAuthn.enable", json!({"enableUI": false}));
+
+    let scenarios = [
+        Scenario {
+            protocol: "ctap2",
+            alg: Algorithm::Es256,
+            resident_key: true,
+            uv: true,
+        },
+        Scenario {
+            protocol: "ctap2",
+            alg: Algorithm::EdDsa,
+            resident_key: false,
+            uv: false,
+        },
+        Scenario {
+            protocol: "ctap2",
+            alg: Algorithm::Rs256,
+            resident_key: true,
+            uv: true,
+        },
+        Scenario {
+            protocol: "u2f",
+            alg: Algorithm::Es256,
+            resident_key: false,
+            uv: false,
+        },
+    ];
+    let now = Timestamp::from_unix_secs(1_700_000_000);
+    for sc in scenarios {
+        let label = format!(
+            "{} {:?} rk={} uv={}",
+            sc.protocol, sc.alg, sc.resident_key, sc.uv
+        );
+        let added = browser.call(
+            Some(s),
+            "WebAuthn.addVirtualAuthenticator",
+            json!({"options": {
+                "protocol": sc.protocol,
+                "transport": if sc.protocol == "u2f" { "usb" } else { "internal" },
+                "hasResidentKey": sc.resident_key,
+                "hasUserVerification": sc.uv,
+                "isUserVerified": sc.uv,
+                "automaticPresenceSimulation": true,
+            }}),
+        );
+        let rp = RelyingParty::builder("localhost", "mfa-webauthn test")
+            .origin(origin.clone())
+            .algorithms([sc.alg])
+            .build()
+            .unwrap();
+        let mut req = RegistrationRequest::new(b"browser-user".to_vec(), "alice", "Alice");
+        req.resident_key = if sc.resident_key {
+            Preference::Required
+        } else {
+            Preference::Discouraged
+        };
+        req.user_verification = if sc.uv {
+            Preference::Required
+        } else {
+            Preference::Discouraged
+        };
+        req.attestation = Conveyance::Direct;
+        let (options, state) = rp.start_registration(&req, now, &mut OsRandom).unwrap();
+        let js = format!(
+            "(async () => {{ const o = PublicKeyCredential.parseCreationOptionsFromJSON({});
+               const c = await navigator.credentials.create({{publicKey: o}});
+               return JSON.stringify(c.toJSON()); }})()",
+            serde_json::to_string(&options).unwrap()
+        );
+        let out = browser.eval(s, &js);
+        let resp: RegistrationResponseJson = serde_json::from_str(out.as_str().unwrap()).unwrap();
+        let reg = rp
+            .finish_registration(&state, &resp, now)
+            .unwrap_or_else(|e| panic!("{label}: registration: {e}\n{out}"));
+        let mut record = reg.record;
+        assert_eq!(record.alg, sc.alg.cose_id(), "{label}");
+        assert_eq!(record.user_verified, sc.uv, "{label}");
+        println!(
+            "{label}: registered with fmt {} ({:?})",
+            record.attestation_format, record.attestation_type
+        );
+
+        // Two assertions in a row: the counter rises. Resident keys sign in without an
+        // allow list (discoverable), the others with one.
+        let mut last = record.sign_count;
+        for _ in 0..2 {
+            let req = AuthenticationRequest {
+                allow_credentials: if sc.resident_key {
+                    vec![]
+                } else {
+                    vec![record.descriptor()]
+                },
+                user_verification: if sc.uv {
+                    Preference::Required
+                } else {
+                    Preference::Discouraged
+                },
+                conditional: false,
+            };
+            let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();
+            let js = format!(
+                "(async () => {{ const o = PublicKeyCredential.parseRequestOptionsFromJSON({});
+                   const c = await navigator.credentials.get({{publicKey: o}});
+                   return JSON.stringify(c.toJSON()); }})()",
+                serde_json::to_string(&options.public_key).unwrap()
+            );
+            let out = browser.eval(s, &js);
+            let resp: AuthenticationResponseJson =
+                serde_json::from_str(out.as_str().unwrap()).unwrap();
+            let auth = rp
+                .finish_authentication(&state, &resp, &record, now)
+                .unwrap_or_else(|e| panic!("{label}: authentication: {e}\n{out}"));
+            assert!(auth.sign_count > last, "{label}: counter must rise");
+            assert_eq!(auth.user_verified, sc.uv, "{label}");
+            last = auth.sign_count;
+            record = auth.record;
+        }
+        browser.call(
+            Some(s),
+            "WebAuthn.removeVirtualAuthenticator",
+            json!({"authenticatorId": added["authenticatorId"]}),
+        );
+    }
+    drop(browser);
+    let _ = std::fs::remove_dir_all(&profile);
+}

@@ -1,0 +1,30 @@
+//! Integration tests of mfa-webauthn (one binary; modules per area).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod browser;
+mod ceremonies;
+mod conformance;
+mod wycheproof;
+
+/// The shared vectors directory, a sibling of the repository.
+pub(crate) fn vectors(rel: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/"
+    ))
+    .join(rel)
+}
+
+/// The backends this build has.
+pub(crate) fn backends() -> Vec<mfa_webauthn::crypto::Backend> {
+    #[allow(unused_mut)]
+    let mut b = vec![mfa_webauthn::crypto::Backend::RustCrypto];
+    #[cfg(feature = "aws-lc")]
+    b.push(mfa_webauthn::crypto::Backend::AwsLc);
+    b
+}

@@ -1,0 +1,57 @@
+//! Runs the WebAuthn conformance cases of a directory (format `mfa-webauthn-case/1`)
+//! through mfa-webauthn and prints one JSON line per case, then `N passed, M failed`.
+//!
+//! Run with `cargo run --release --example webauthn-conformance -- DIR [--aws-lc]`.
+//! Exits non-zero when any case with an `expected_outcome` disagrees. An example, so it
+//! prints errors plainly and exits instead of recovering.
+
+use std::process::ExitCode;
+
+use mfa_webauthn::conformance::run_dir;
+use mfa_webauthn::crypto::Backend;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(dir) = args.iter().find(|a| !a.starts_with("--")) else {
+        eprintln!("usage: webauthn-conformance DIR [--aws-lc]");
+        return ExitCode::from(2);
+    };
+    let backend = if args.iter().any(|a| a == "--aws-lc") {
+        aws_lc_backend()
+    } else {
+        Backend::RustCrypto
+    };
+    let results = match run_dir(std::path::Path::new(dir), backend) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for r in &results {
+        println!("{}", r.line());
+        match r.passed {
+            Some(true) => passed += 1,
+            Some(false) => failed += 1,
+            None => {}
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(feature = "aws-lc")]
+fn aws_lc_backend() -> Backend {
+    Backend::AwsLc
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn aws_lc_backend() -> Backend {
+    eprintln!("built without the aws-lc feature; using the default backend");
+    Backend::RustCrypto
+}
