@@ -23,7 +23,8 @@
 //!
 //! ## Enrolling and verifying a TOTP factor
 //!
-//! ```
+#![cfg_attr(feature = "std", doc = "```")]
+#![cfg_attr(not(feature = "std"), doc = "```ignore")]
 //! use mfa_core::{Factor, OsRandom, Timestamp};
 //! use mfa_otp::{TotpFactor, TotpParams, TotpRecord};
 //!
