@@ -33,7 +33,8 @@ use mfa_otp::{
     TotpParams, Window,
 };
 
-const USAGE: &str = "usage: otp <code|verify|uri|parse|qr|secret> [options] (see the example's docs)";
+const USAGE: &str =
+    "usage: otp <code|verify|uri|parse|qr|secret> [options] (see the example's docs)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,8 +76,15 @@ fn code(o: &Options) -> Result<ExitCode, String> {
         let counter = o.number("counter")?.ok_or("--hotp needs --counter N")?;
         Hotp::new(&secret, HotpParams { algorithm, digits }).code(counter)
     } else {
-        let params = TotpParams { algorithm, digits, period: o.period()?, t0: 0 };
-        Totp::new(&secret, params).code_at(o.time()?).map_err(|e| e.to_string())?
+        let params = TotpParams {
+            algorithm,
+            digits,
+            period: o.period()?,
+            t0: 0,
+        };
+        Totp::new(&secret, params)
+            .code_at(o.time()?)
+            .map_err(|e| e.to_string())?
     };
     o.finish()?;
     println!("{}", code.as_str());
@@ -94,12 +102,18 @@ fn verify(o: &Options) -> Result<ExitCode, String> {
         o.finish()?;
         Hotp::new(&secret, HotpParams { algorithm, digits }).verify(&presented, counter, look_ahead)
     } else {
-        let params = TotpParams { algorithm, digits, period: o.period()?, t0: 0 };
+        let params = TotpParams {
+            algorithm,
+            digits,
+            period: o.period()?,
+            t0: 0,
+        };
         let side = |name| -> Result<u32, String> {
             let n = o.number(name)?.unwrap_or(1);
             u32::try_from(n).map_err(|_| format!("--{name} is too large"))
         };
-        let window = Window::new(side("window-past")?, side("window-future")?).map_err(|e| e.to_string())?;
+        let window =
+            Window::new(side("window-past")?, side("window-future")?).map_err(|e| e.to_string())?;
         let (now, last) = (o.time()?, o.number("last-step")?);
         o.finish()?;
         Totp::new(&secret, params).verify(&presented, now, window, last)
@@ -124,9 +138,20 @@ fn uri(o: &Options) -> Result<ExitCode, String> {
     let (algorithm, digits) = (o.algorithm()?, o.digits()?);
     let mut uri = if o.flag("hotp") {
         let counter = o.number("counter")?.ok_or("--hotp needs --counter N")?;
-        OtpAuthUri::hotp(secret, HotpParams { algorithm, digits }, counter, Some(issuer), account)
+        OtpAuthUri::hotp(
+            secret,
+            HotpParams { algorithm, digits },
+            counter,
+            Some(issuer),
+            account,
+        )
     } else {
-        let params = TotpParams { algorithm, digits, period: o.period()?, t0: 0 };
+        let params = TotpParams {
+            algorithm,
+            digits,
+            period: o.period()?,
+            t0: 0,
+        };
         OtpAuthUri::totp(secret, params, Some(issuer), account)
     }
     .map_err(|e| e.to_string())?;
@@ -170,13 +195,19 @@ fn parse(rest: &[String]) -> Result<ExitCode, String> {
         "counter": counter,
         "image": uri.image(),
     });
-    println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn qr(rest: &[String]) -> Result<ExitCode, String> {
     let uri = parse_uri(rest)?;
-    print!("{}", uri.to_qr_terminal().map_err(|e| e.to_string())?.as_str());
+    print!(
+        "{}",
+        uri.to_qr_terminal().map_err(|e| e.to_string())?.as_str()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -209,7 +240,9 @@ impl Options {
                 o.flags.push(name.to_owned());
                 continue;
             }
-            let value = iter.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            let value = iter
+                .next()
+                .ok_or_else(|| format!("--{name} needs a value"))?;
             if o.values.insert(name.to_owned(), value.clone()).is_some() {
                 return Err(format!("--{name} given twice"));
             }
@@ -228,7 +261,10 @@ impl Options {
 
     fn number(&self, name: &str) -> Result<Option<u64>, String> {
         self.value(name)
-            .map(|v| v.parse::<u64>().map_err(|_| format!("--{name} must be a whole number ≥ 0, got {v:?}")))
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("--{name} must be a whole number ≥ 0, got {v:?}"))
+            })
             .transpose()
     }
 
@@ -243,7 +279,9 @@ impl Options {
     }
 
     fn algorithm(&self) -> Result<Algorithm, String> {
-        self.value("algorithm").map_or(Ok(Algorithm::Sha1), |a| a.parse().map_err(|e| format!("{e}")))
+        self.value("algorithm").map_or(Ok(Algorithm::Sha1), |a| {
+            a.parse().map_err(|e| format!("{e}"))
+        })
     }
 
     fn digits(&self) -> Result<Digits, String> {
@@ -261,7 +299,9 @@ impl Options {
     }
 
     fn time(&self) -> Result<u64, String> {
-        Ok(self.number("time")?.unwrap_or_else(|| SystemClock.now().unix_secs()))
+        Ok(self
+            .number("time")?
+            .unwrap_or_else(|| SystemClock.now().unix_secs()))
     }
 
     /// Refuses options and positional arguments that the command did not read.
@@ -270,7 +310,11 @@ impl Options {
         if let Some(name) = self.values.keys().find(|k| !used.contains(k)) {
             return Err(format!("unknown option --{name}"));
         }
-        if let Some(arg) = self.positional.get(usize::from(self.takes_positional)..).and_then(|p| p.first()) {
+        if let Some(arg) = self
+            .positional
+            .get(usize::from(self.takes_positional)..)
+            .and_then(|p| p.first())
+        {
             return Err(format!("unexpected argument {arg:?}"));
         }
         Ok(())
