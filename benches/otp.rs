@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::digest::KeyInit as _;
-use hmac::{Hmac, Mac as _};
+use hmac::Hmac;
 use mfa_otp::{Algorithm, Secret, Totp, TotpParams, Window};
 
 /// The RFC 6238 seeds, one per hash.

@@ -103,3 +103,8 @@ pub use params::{Algorithm, Digits, Period, UnknownAlgorithm};
 pub use secret::Secret;
 pub use totp::{Totp, TotpParams, TotpRecord, Window};
 pub use uri::{OtpAuthUri, OtpKind, UriError};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
