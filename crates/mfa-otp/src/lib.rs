@@ -61,7 +61,7 @@
 //! | feature | default | what it adds | risk |
 //! | --- | --- | --- | --- |
 //! | `std` | yes | [`TotpFactor`], [`HotpFactor`] ([`mfa_core::Factor`]), [`Secret::generate`], conversion into [`mfa_core::Error`] | none |
-//! | `qr` | no | [`OtpAuthUri::to_qr_svg`] and `to_qr_terminal` (the `qrcode` crate) | the picture holds the secret: serve it to the enrolling user only |
+//! | `qr` | no | `OtpAuthUri::to_qr_svg` and `to_qr_terminal` (the `qrcode` crate) | the picture holds the secret: serve it to the enrolling user only |
 //!
 //! Without `std` the crate is `no_std` + `alloc`: HOTP, TOTP, secrets, base32 and URIs.
 //!
