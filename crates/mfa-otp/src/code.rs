@@ -1,0 +1,110 @@
+//! Codes: formatting a generated one, parsing a presented one, and scanning a window in
+//! constant time.
+
+use alloc::string::String;
+use core::fmt;
+use core::fmt::Write as _;
+
+use subtle::{Choice, ConditionallySelectable as _, ConstantTimeEq as _};
+use zeroize::Zeroizing;
+
+use crate::hazmat::Keyed;
+use crate::params::Digits;
+
+/// A generated one-time code: a string of exactly `digits` ASCII digits, leading zeros
+/// kept (`003784`). Zeroized on drop; `Debug` prints `Code([redacted])`.
+#[derive(Clone, Eq, PartialEq)]
+pub struct Code(Zeroizing<String>);
+
+impl Code {
+    /// The code's digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn format(value: u32, digits: Digits) -> Self {
+        let reduced = u64::from(value) % digits.modulus();
+        let mut s = Zeroizing::new(String::with_capacity(usize::from(digits.get())));
+        // Writing into a String cannot fail.
+        let _ = write!(s, "{reduced:0width$}", width = usize::from(digits.get()));
+        Self(s)
+    }
+}
+
+impl fmt::Debug for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Code([redacted])")
+    }
+}
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Parses a presented code: ASCII spaces are ignored (users type `123 456`), and what is
+/// left must be exactly `digits` ASCII digits. Returns the value, or `None` when
+/// malformed. The length and format are not secret, so this may branch on them.
+pub(crate) fn parse_presented(code: &str, digits: Digits) -> Option<u64> {
+    let mut value: u64 = 0;
+    let mut count: u8 = 0;
+    for b in code.bytes() {
+        match b {
+            b' ' => {}
+            b'0'..=b'9' => {
+                count = count.checked_add(1)?;
+                if count > digits.get() {
+                    return None;
+                }
+                value = value * 10 + u64::from(b - b'0');
+            }
+            _ => return None,
+        }
+    }
+    (count == digits.get()).then_some(value)
+}
+
+/// The outcome of scanning a window.
+pub(crate) struct Scan {
+    /// The smallest counter at or after `accept_from` whose code matched.
+    pub(crate) matched: Option<u64>,
+    /// Whether a counter before `accept_from` matched (a replay, for logs).
+    pub(crate) replay: bool,
+}
+
+/// Compares `presented` with the code of every counter in `first..=last`, always all of
+/// them, in constant time with respect to the key and the presented code. Counters
+/// below `accept_from` can match only as a replay.
+pub(crate) fn scan(
+    keyed: &Keyed,
+    digits: Digits,
+    presented: u64,
+    first: u64,
+    last: u64,
+    accept_from: u64,
+) -> Scan {
+    let modulus = digits.modulus();
+    let mut found = Choice::from(0);
+    let mut replay = Choice::from(0);
+    let mut matched = 0u64;
+    let mut counter = first;
+    loop {
+        let value = u64::from(keyed.truncated(counter)) % modulus;
+        let equal = value.ct_eq(&presented);
+        // Where the window starts is public (it comes from the last accepted step).
+        let fresh = Choice::from(u8::from(counter >= accept_from));
+        let take = equal & fresh & !found;
+        matched = u64::conditional_select(&matched, &counter, take);
+        found |= take;
+        replay |= equal & !fresh;
+        if counter >= last {
+            break;
+        }
+        counter += 1;
+    }
+    Scan {
+        matched: bool::from(found).then_some(matched),
+        replay: bool::from(replay),
+    }
+}

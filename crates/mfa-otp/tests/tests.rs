@@ -1,0 +1,16 @@
+//! Integration tests of mfa-otp: one binary, one module per area.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::type_complexity,
+    reason = "tests"
+)]
+
+mod crosscheck;
+mod edge;
+mod support;
+mod uri;
+mod vectors;
