@@ -13,8 +13,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hmac::digest::KeyInit as _;
 use hmac::Hmac;
+use hmac::digest::KeyInit as _;
 use mfa_otp::{Algorithm, Secret, Totp, TotpParams, Window};
 
 /// The RFC 6238 seeds, one per hash.
