@@ -155,6 +155,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keyed_states_are_zeroized_on_drop() {
+        // `Hmac` holds two hash cores (the ipad and opad states) and a block buffer; it
+        // carries no `ZeroizeOnDrop` marker itself, but with the `zeroize` features each
+        // of its parts wipes itself when dropped.
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha1::block_api::Sha1Core>();
+        zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+        zeroized_on_drop::<sha2::block_api::Sha512VarCore>();
+        zeroized_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha1>>>();
+    }
+
+    #[test]
     fn short_digests_are_refused() {
         assert_eq!(dynamic_truncate(&[0xff; 19]), None);
         assert_eq!(dynamic_truncate(&[0xff; 20]), Some(0x7fff_ffff));
