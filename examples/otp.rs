@@ -16,8 +16,9 @@
 //! ```
 //!
 //! Every command accepts `--allow-short-secret` to read keys under 128 bits (legacy
-//! enrollments). `verify` prints the matched step and exits 0, or prints the reason on
-//! stderr and exits 1. Bad arguments print one line on stderr and exit 2.
+//! enrollments). `verify` prints the matched step (with `--hotp --counter N`: the next
+//! counter, searching `--window-future` counters ahead, default 10) and exits 0, or
+//! prints the reason on stderr and exits 1. Bad arguments print one line on stderr and exit 2.
 //!
 //! Shortcuts acceptable only because this is an example: the secret is taken on the
 //! command line (visible to other local users through the process list), `verify`

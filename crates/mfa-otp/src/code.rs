@@ -23,7 +23,7 @@ impl Code {
     }
 
     pub(crate) fn format(value: u32, digits: Digits) -> Self {
-        let reduced = u64::from(value) % digits.modulus();
+        let reduced = reduce(value, digits);
         let mut s = Zeroizing::new(String::with_capacity(usize::from(digits.get())));
         // Writing into a String cannot fail.
         let _ = write!(s, "{reduced:0width$}", width = usize::from(digits.get()));
@@ -65,9 +65,25 @@ pub(crate) fn parse_presented(code: &str, digits: Digits) -> Option<u64> {
     (count == digits.get()).then_some(value)
 }
 
+/// `value mod 10^digits` (RFC 4226 §5.3 step 3). The branch is on the public digit
+/// count; each arm divides by a constant, which compiles to a multiplication.
+#[inline(always)]
+pub(crate) fn reduce(value: u32, digits: Digits) -> u64 {
+    u64::from(match digits.get() {
+        6 => value % 1_000_000,
+        7 => value % 10_000_000,
+        8 => value % 100_000_000,
+        9 => value % 1_000_000_000,
+        // 10 digits: the 31-bit value is below 10^10 already.
+        _ => value,
+    })
+}
+
 /// The outcome of scanning a window.
 pub(crate) struct Scan {
-    /// The smallest counter at or after `accept_from` whose code matched.
+    /// The largest counter at or after `accept_from` whose code matched (two counters
+    /// of one window share a code with probability about `window / 10^digits`; taking
+    /// the later one moves the replay horizon furthest).
     pub(crate) matched: Option<u64>,
     /// Whether a counter before `accept_from` matched (a replay, for logs).
     pub(crate) replay: bool,
@@ -84,27 +100,24 @@ pub(crate) fn scan(
     last: u64,
     accept_from: u64,
 ) -> Scan {
-    let modulus = digits.modulus();
-    let mut found = Choice::from(0);
-    let mut replay = Choice::from(0);
-    let mut matched = 0u64;
-    let mut counter = first;
-    loop {
-        let value = u64::from(keyed.truncated(counter)) % modulus;
-        let equal = value.ct_eq(&presented);
-        // Where the window starts is public (it comes from the last accepted step).
-        let fresh = Choice::from(u8::from(counter >= accept_from));
-        let take = equal & fresh & !found;
-        matched = u64::conditional_select(&matched, &counter, take);
-        found |= take;
-        replay |= equal & !fresh;
-        if counter >= last {
-            break;
+    // Flags are kept as bytes and set with `conditional_assign`, which is branch-free
+    // and, unlike `Choice`'s operators, involves no optimisation barrier per step.
+    let (mut found, mut replay, mut matched) = (0u8, 0u8, 0u64);
+    keyed.for_each(first, last, |counter, truncated| {
+        let equal = reduce(truncated, digits).ct_eq(&presented);
+        // Where acceptance starts is public (the last accepted step), so branching on it
+        // leaks nothing.
+        if counter >= accept_from {
+            matched.conditional_assign(&counter, equal);
+            found.conditional_assign(&1, equal);
+        } else {
+            replay.conditional_assign(&1, equal);
         }
-        counter += 1;
-    }
+    });
+    let found = bool::from(Choice::from(found));
+    let replay = bool::from(Choice::from(replay));
     Scan {
-        matched: bool::from(found).then_some(matched),
-        replay: bool::from(replay),
+        matched: found.then_some(matched),
+        replay,
     }
 }

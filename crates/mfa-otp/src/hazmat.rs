@@ -8,7 +8,7 @@
 use alloc::string::String;
 
 use hmac::digest::KeyInit as _;
-use hmac::{Hmac, Mac as _};
+use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
@@ -100,43 +100,71 @@ impl Keyed {
     /// `Snum` of RFC 4226 §5.3 for `counter`.
     #[inline]
     pub(crate) fn truncated(&self, counter: u64) -> u32 {
-        let message = counter.to_be_bytes();
         match self {
-            Self::Sha1(mac) => {
-                let mut mac = mac.clone();
-                mac.update(&message);
-                truncate(&mac.finalize().into_bytes())
-            }
-            Self::Sha256(mac) => {
-                let mut mac = mac.clone();
-                mac.update(&message);
-                truncate(&mac.finalize().into_bytes())
-            }
-            Self::Sha512(mac) => {
-                let mut mac = mac.clone();
-                mac.update(&message);
-                truncate(&mac.finalize().into_bytes())
-            }
+            Self::Sha1(mac) => truncated_with(mac, counter),
+            Self::Sha256(mac) => truncated_with(mac, counter),
+            Self::Sha512(mac) => truncated_with(mac, counter),
+        }
+    }
+
+    /// Calls `f(counter, Snum)` for every counter of `first..=last` (none when
+    /// `first > last`), choosing the hash once rather than per counter.
+    #[inline]
+    pub(crate) fn for_each(&self, first: u64, last: u64, f: impl FnMut(u64, u32)) {
+        match self {
+            Self::Sha1(mac) => for_each_with(mac, first, last, f),
+            Self::Sha256(mac) => for_each_with(mac, first, last, f),
+            Self::Sha512(mac) => for_each_with(mac, first, last, f),
+        }
+    }
+}
+
+#[inline]
+fn truncated_with<M: Mac + Clone>(keyed: &M, counter: u64) -> u32 {
+    let mut mac = keyed.clone();
+    mac.update(&counter.to_be_bytes());
+    truncate(&mac.finalize().into_bytes())
+}
+
+#[inline]
+fn for_each_with<M: Mac + Clone>(keyed: &M, first: u64, last: u64, mut f: impl FnMut(u64, u32)) {
+    let mut counter = first;
+    while counter <= last {
+        f(counter, truncated_with(keyed, counter));
+        match counter.checked_add(1) {
+            Some(next) => counter = next,
+            None => break,
         }
     }
 }
 
 /// Dynamic truncation without indexing: reads four bytes at the offset, which for the
-/// 20-, 32- and 64-byte digests here are always present (offset ≤ 15).
+/// 20-, 32- and 64-byte digests here are always present (offset ≤ 15); a shorter
+/// digest would give 0, but none reaches here ([`dynamic_truncate`] checks).
 #[inline]
 fn truncate(digest: &[u8]) -> u32 {
     let offset = usize::from(digest.last().map_or(0, |b| b & 0x0f));
-    let value = digest
-        .iter()
-        .skip(offset)
-        .take(4)
-        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
-    value & 0x7fff_ffff
+    digest
+        .get(offset..)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .map_or(0, |b| u32::from_be_bytes(*b) & 0x7fff_ffff)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_states_are_zeroized_on_drop() {
+        // `Hmac` holds two hash cores (the ipad and opad states) and a block buffer; it
+        // carries no `ZeroizeOnDrop` marker itself, but with the `zeroize` features each
+        // of its parts wipes itself when dropped.
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<sha1::block_api::Sha1Core>();
+        zeroized_on_drop::<sha2::block_api::Sha256VarCore>();
+        zeroized_on_drop::<sha2::block_api::Sha512VarCore>();
+        zeroized_on_drop::<hmac::digest::block_api::Buffer<hmac::block_api::HmacCore<Sha1>>>();
+    }
 
     #[test]
     fn short_digests_are_refused() {

@@ -4,7 +4,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::code::{Code, parse_presented, scan};
+use crate::code::{Code, parse_presented, reduce, scan};
 use crate::error::{Error, RejectReason};
 use crate::hazmat::Keyed;
 use crate::params::{Algorithm, Digits};
@@ -69,6 +69,7 @@ impl Hotp {
     /// `counter` is the next counter the server expects (0 after enrollment). Codes for
     /// earlier counters are never accepted, so storing the returned value (with a
     /// compare-and-swap) makes each code single-use. ASCII spaces in `code` are ignored.
+    /// Should the code match two counters of the window, the later one counts.
     ///
     /// # Errors
     ///
@@ -113,8 +114,7 @@ impl Hotp {
         }
         let parse = |code| parse_presented(code, self.digits).ok_or(RejectReason::Malformed);
         let (first, second) = (parse(first)?, parse(second)?);
-        let modulus = self.digits.modulus();
-        let value = |c: u64| u64::from(self.keyed.truncated(c)) % modulus;
+        let value = |c: u64| reduce(self.keyed.truncated(c), self.digits);
         let mut found = Choice::from(0);
         let mut matched = 0u64;
         let mut previous = value(counter);

@@ -135,11 +135,6 @@ impl Digits {
     pub const fn get(self) -> u8 {
         self.0
     }
-
-    /// `10^digits`, the modulus of RFC 4226 §5.3 step 3.
-    pub(crate) const fn modulus(self) -> u64 {
-        10u64.pow(self.0 as u32)
-    }
 }
 
 impl Default for Digits {

@@ -176,7 +176,8 @@ impl Totp {
     /// last time, every step at or before it is refused (RFC 6238 §5.2: a code is
     /// accepted once), including older steps still inside the window. Store the
     /// returned step and pass it as `last_step` next time. ASCII spaces in `code` are
-    /// ignored.
+    /// ignored. Should the code match two steps of the window (a 10⁻ᵈⁱᵍⁱᵗˢ coincidence),
+    /// the later one is returned, which moves the replay horizon furthest.
     ///
     /// # Errors
     ///

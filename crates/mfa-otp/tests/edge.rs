@@ -369,3 +369,31 @@ fn input_errors_convert_to_named_invalid_input() {
     let e: mfa_core::Error = Period::new(0).unwrap_err().into();
     assert!(!e.is_rejection());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Canonical base32 round-trips, and the spellings apps produce (lower case, groups
+    /// separated by spaces or hyphens, padding) decode to the same bytes.
+    #[test]
+    fn base32_round_trips_in_every_tolerated_spelling(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..80),
+        group in 1usize..9,
+        separator in proptest::sample::select(vec![" ", "-", "  ", "\t"]),
+        padding in 0usize..10,
+    ) {
+        let secret = Secret::danger_from_short_bytes(bytes.clone()).unwrap();
+        let canonical = secret.to_base32();
+        proptest::prop_assert!(!canonical.contains('='));
+        proptest::prop_assert_eq!(canonical.len(), (bytes.len() * 8).div_ceil(5));
+        let spelled: Vec<String> = canonical
+            .as_bytes()
+            .chunks(group)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap().to_lowercase())
+            .collect();
+        let spelled = format!("{}{}", spelled.join(separator), "=".repeat(padding));
+        let decoded = Secret::danger_from_base32_short(&spelled).unwrap();
+        proptest::prop_assert_eq!(decoded.expose_secret(), bytes.as_slice());
+        proptest::prop_assert_eq!(Secret::from_base32(&spelled).is_ok(), bytes.len() >= Secret::MIN_LEN);
+    }
+}

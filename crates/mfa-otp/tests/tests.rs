@@ -11,6 +11,8 @@
 
 mod crosscheck;
 mod edge;
+#[cfg(feature = "qr")]
+mod qr;
 mod support;
 mod uri;
 mod vectors;
