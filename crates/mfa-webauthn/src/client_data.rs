@@ -42,7 +42,10 @@ impl CollectedClientData {
         let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("client data utf-8"))?;
         // §5.8.1.2: the client data is a JSON object. serde would also read a struct
         // from a JSON array of its members in order, which no client produces.
-        if !text.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{') {
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
             return Err(Error::Malformed("client data json"));
         }
         serde_json::from_str(text).map_err(|_| Error::Malformed("client data json"))
@@ -95,7 +98,11 @@ mod tests {
             CollectedClientData::parse(array),
             Err(Error::Malformed("client data json"))
         ));
-        let object = br#" {"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com"}"#;
-        assert_eq!(CollectedClientData::parse(object).unwrap().type_, "webauthn.get");
+        let object =
+            br#" {"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com"}"#;
+        assert_eq!(
+            CollectedClientData::parse(object).unwrap().type_,
+            "webauthn.get"
+        );
     }
 }
