@@ -1,8 +1,29 @@
 #![no_main]
-//! Whole authentication responses through the §7.2 verification; JSON round-trips.
+//! Whole authentication responses through the §7.2 verification, down to the signature
+//! check: the stored credentials are real keys (the testkit's `SoftAuthenticator` with
+//! `SeededRandom::new(1)` for ES256 and `new(2)` for EdDSA), and the seeds are valid
+//! assertions they made for challenge 0^32 at https://example.com.
+//!
+//! Properties: the JSON round-trips; an accepted assertion keeps the stored
+//! credential, carries UP, moves the counter forward, and is refused when replayed
+//! against the record it produced.
 use libfuzzer_sys::fuzz_target;
 use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes};
 use mfa_webauthn::{CredentialRecord, SignCountPolicy};
+
+/// (credential id, COSE key, alg) of the two stored credentials.
+const STORED: [(&str, &str, i64); 2] = [
+    (
+        "VHQ9xeJNKkE7FZWEwSJt9uzPxMqozXtjx8tW_2bNYLU",
+        "pQECAyYgASFYIJmnVdMJgykcRNkYYDwP2XH4gnKGbMP32YOie8qLSXnFIlggH4ezppy51DiJE5eRWpA3uDQARNcn_nv0wpTnnDZeeB0",
+        -7,
+    ),
+    (
+        "sjK0Y1gSMzEl6LWuPY5-RZmg34J05Ij8WOBjIOMvKMs",
+        "pAEBAycgBiFYIBkfw48TSq8bf9sfhjMLnQPpS9S6iE9JA4nelkRI6Js_",
+        -8,
+    ),
+];
 
 fuzz_target!(|data: &[u8]| {
     let Ok(resp) = serde_json::from_slice::<AuthenticationResponseJson>(data) else { return };
@@ -20,20 +41,35 @@ fuzz_target!(|data: &[u8]| {
         allowed_algorithms: vec![],
         appid: None,
     };
-    // A fixed P-256 key (the generator point) as the stored credential.
-    let key = "pQECAyYgASFYIGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWIlggT-Jjr-Ht-J4Z3-hO-l5ZKrBOmHoJbRZPOcNE6dvrQAM";
+    // The record stored for this credential id; for unknown ids, the ES256 key under
+    // the presented id, so mutated ids still reach the signature check.
+    let (_, key, alg) = STORED
+        .iter()
+        .find(|(id, _, _)| Base64UrlBytes::decode(id).unwrap() == resp.raw_id)
+        .unwrap_or(&STORED[0]);
     let record = CredentialRecord::from_parts(
         resp.raw_id.0.clone(),
         Base64UrlBytes::decode(key).unwrap().0,
-        -7,
+        *alg,
         0,
     );
-    let _ = mfa_webauthn::verify_authentication(
-        &exp,
-        &[],
-        &resp,
-        &record,
-        SignCountPolicy::Reject,
-        Default::default(),
-    );
+    let verify = |record: &CredentialRecord| {
+        mfa_webauthn::verify_authentication(
+            &exp,
+            &[],
+            &resp,
+            record,
+            SignCountPolicy::Reject,
+            Default::default(),
+        )
+    };
+    if let Ok(auth) = verify(&record) {
+        assert!(auth.flags.user_present());
+        assert_eq!(auth.record.id, record.id);
+        assert_eq!(auth.record.public_key, record.public_key);
+        assert!(auth.record.sign_count >= record.sign_count);
+        if auth.sign_count != 0 {
+            assert!(verify(&auth.record).is_err(), "replay accepted");
+        }
+    }
 });

@@ -1,15 +1,20 @@
 #![no_main]
-//! Authenticator data: a successful parse accounts for every byte and agrees with flags.
+//! Authenticator data: a successful parse accounts for every byte, agrees with the
+//! flags, and re-encodes to exactly the input; an attested credential key that parses
+//! round-trips through COSE.
 use libfuzzer_sys::fuzz_target;
+use mfa_webauthn::authdata::AuthenticatorData;
+use mfa_webauthn::cose::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(ad) = mfa_webauthn::authdata::AuthenticatorData::parse(data) {
-        assert_eq!(ad.attested.is_some(), ad.flags.attested_credential_data());
-        assert_eq!(ad.extensions.is_some(), ad.flags.extension_data());
-        let mut len = 37 + ad.extensions.map_or(0, <[u8]>::len);
-        if let Some(a) = &ad.attested {
-            len += 18 + a.credential_id.len() + a.public_key_cose.len();
-        }
-        assert_eq!(len, data.len());
+    let Ok(ad) = AuthenticatorData::parse(data) else { return };
+    assert_eq!(ad.attested.is_some(), ad.flags.attested_credential_data());
+    assert_eq!(ad.extensions.is_some(), ad.flags.extension_data());
+    assert_eq!(ad.to_vec(), data);
+    assert_eq!(AuthenticatorData::parse(&ad.to_vec()).unwrap(), ad);
+    if let Some(a) = &ad.attested
+        && let Ok(key) = PublicKey::from_cose(a.public_key_cose)
+    {
+        assert_eq!(PublicKey::from_cose(&key.to_cose()).unwrap(), key);
     }
 });

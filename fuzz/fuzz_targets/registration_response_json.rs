@@ -1,6 +1,13 @@
 #![no_main]
-//! Whole registration responses through the §7.1 verification; JSON round-trips.
+//! Whole registration responses through the §7.1 verification; the seeds are valid
+//! testkit registrations for challenge 0^32 at https://example.com, so mutations reach
+//! attestation and signature checks.
+//!
+//! Properties: the JSON round-trips; an accepted registration's record has the
+//! presented credential id, a COSE key that parses with the recorded algorithm (one of
+//! the allowed ones), and the authenticator data's counter.
 use libfuzzer_sys::fuzz_target;
+use mfa_webauthn::cose::PublicKey;
 use mfa_webauthn::json::{Base64UrlBytes, RegistrationResponseJson};
 
 fuzz_target!(|data: &[u8]| {
@@ -19,5 +26,16 @@ fuzz_target!(|data: &[u8]| {
         allowed_algorithms: vec![-7, -8, -257],
         appid: None,
     };
-    let _ = mfa_webauthn::verify_registration(&exp, &resp, Default::default());
+    if let Ok(reg) = mfa_webauthn::verify_registration(&exp, &resp, Default::default()) {
+        let record = &reg.record;
+        assert_eq!(record.id, resp.raw_id);
+        let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();
+        assert_eq!(key.alg.cose_id(), record.alg);
+        assert!(exp.allowed_algorithms.contains(&record.alg));
+        let obj = mfa_webauthn::parse_attestation_object(resp.response.attestation_object.as_slice())
+            .unwrap();
+        let ad = mfa_webauthn::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
+        assert_eq!(ad.sign_count, record.sign_count);
+        assert!(ad.flags.user_present());
+    }
 });

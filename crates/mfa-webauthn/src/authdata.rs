@@ -88,6 +88,27 @@ impl<'a> AuthenticatorData<'a> {
         Ok(parsed)
     }
 
+    /// Encodes the authenticator data: the inverse of [`AuthenticatorData::parse`], so
+    /// `parse(b)?.to_vec() == b` for every `b` that parses.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(37);
+        out.extend_from_slice(self.rp_id_hash);
+        out.push(self.flags.0);
+        out.extend_from_slice(&self.sign_count.to_be_bytes());
+        if let Some(a) = &self.attested {
+            out.extend_from_slice(&a.aaguid);
+            // A parsed credential id is at most u16::MAX bytes long.
+            let len = u16::try_from(a.credential_id.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(a.credential_id);
+            out.extend_from_slice(a.public_key_cose);
+        }
+        if let Some(ext) = self.extensions {
+            out.extend_from_slice(ext);
+        }
+        out
+    }
+
     /// Like [`AuthenticatorData::parse`], but returns the number of trailing bytes
     /// instead of failing on them, so a ceremony can decide when to report them.
     pub(crate) fn parse_with_trailing(bytes: &'a [u8]) -> Result<(Self, usize)> {

@@ -40,6 +40,14 @@ impl CollectedClientData {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         // §7.1 step 5 / §7.2 step 9: UTF-8 decode; step 6 / 10: parse the JSON.
         let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("client data utf-8"))?;
+        // §5.8.1.2: the client data is a JSON object. serde would also read a struct
+        // from a JSON array of its members in order, which no client produces.
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(Error::Malformed("client data json"));
+        }
         serde_json::from_str(text).map_err(|_| Error::Malformed("client data json"))
     }
 
@@ -74,5 +82,27 @@ impl CollectedClientData {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_data_as_json_array_is_rejected() {
+        // Found by the client_data_json fuzz target: serde accepted a struct's members
+        // as an array, so this parsed with type "webauthn.get".
+        let array = br#"["webauthn.get", "AAAA", "https://example.com"]"#;
+        assert!(matches!(
+            CollectedClientData::parse(array),
+            Err(Error::Malformed("client data json"))
+        ));
+        let object =
+            br#" {"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com"}"#;
+        assert_eq!(
+            CollectedClientData::parse(object).unwrap().type_,
+            "webauthn.get"
+        );
     }
 }

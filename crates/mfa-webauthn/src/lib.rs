@@ -3,8 +3,43 @@
 //! Registration (§7.1) and authentication (§7.2) ceremonies for passkeys and security
 //! keys, verifying what real browsers and authenticators send.
 //!
-//! See the crate README for a walk-through, the spec coverage and the features;
-//! the `testkit` module has a complete doctested flow.
+//! ## Quick start
+//!
+//! A registration and a login; the testkit's software authenticator stands in for the
+//! browser (`navigator.credentials.create()` / `.get()` and `toJSON()`), so this runs
+//! as is with the `testkit` feature.
+//!
+#![cfg_attr(feature = "testkit", doc = "```")]
+#![cfg_attr(not(feature = "testkit"), doc = "```ignore")]
+//! use mfa_core::{OsRandom, Timestamp};
+//! use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
+//! use mfa_webauthn::{AuthenticationRequest, RegistrationRequest, RelyingParty, cose::Algorithm};
+//!
+//! let rp = RelyingParty::builder("example.com", "Example")
+//!     .origin("https://example.com")
+//!     .build()?;
+//! let now = Timestamp::from_unix_secs(1_700_000_000); // never read from a clock here
+//! let mut browser = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom)?;
+//!
+//! // Registration (§7.1): options go to the page, `state` stays on the server.
+//! let req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
+//! let (options, state) = rp.start_registration(&req, now, &mut OsRandom)?;
+//! let response = browser.register(&options, "https://example.com", Fault::None)?;
+//! let record = rp.finish_registration(&state, &response, now)?.record; // store it
+//!
+//! // Authentication (§7.2): verify against the stored record, store the new one.
+//! let req = AuthenticationRequest { allow_credentials: vec![record.descriptor()], ..Default::default() };
+//! let (options, state) = rp.start_authentication(&req, now, &mut OsRandom)?;
+//! let response = browser.authenticate(&options.public_key, "https://example.com", Fault::None)?;
+//! let login = rp.finish_authentication(&state, &response, &record, now)?;
+//! assert!(login.record.sign_count > record.sign_count);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts;
+//! [`verify_registration`] / [`verify_authentication`] for the pure §7.1 / §7.2 cores;
+//! the [`mfa_core::Factor`] implementation on [`RelyingParty`]. The crate README has the
+//! spec coverage, the features and the benchmark table.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -25,6 +60,11 @@ pub mod conformance;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+
+/// The README's examples, run as doctests (they use the `testkit` authenticator).
+#[cfg(all(doctest, feature = "testkit"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use attestation::AttestationType;
 pub use authentication::{

@@ -65,6 +65,7 @@ pub enum Fault {
 enum Signer {
     Ed25519(ed25519_dalek::SigningKey),
     P256(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::RsaPrivateKey>),
 }
 
 /// A software authenticator holding one credential.
@@ -86,11 +87,12 @@ impl std::fmt::Debug for SoftAuthenticator {
 }
 
 impl SoftAuthenticator {
-    /// A new authenticator with a fresh key for `alg` (ES256 or EdDSA).
+    /// A new authenticator with a fresh key for `alg`; for RS256, the one fixed test
+    /// key [`RSA_TEST_PRIMES`] (RSA key generation is slow and needs nothing random here).
     ///
     /// # Errors
     ///
-    /// [`Error::AlgorithmNotAllowed`] for RS256; [`Error::Random`] if the source fails.
+    /// [`Error::Random`] if the source fails.
     pub fn new(alg: Algorithm, rng: &mut dyn SecureRandom) -> Result<Self> {
         let mut seed = [0u8; 32];
         let signer = loop {
@@ -104,7 +106,7 @@ impl SoftAuthenticator {
                 Algorithm::EdDsa => {
                     break Signer::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed));
                 }
-                Algorithm::Rs256 => return Err(Error::AlgorithmNotAllowed(alg.cose_id())),
+                Algorithm::Rs256 => break Signer::Rsa(Box::new(rsa_test_key()?)),
             }
         };
         let mut credential_id = vec![0u8; 32];
@@ -139,6 +141,16 @@ impl SoftAuthenticator {
                 alg: Algorithm::EdDsa,
                 key: KeyMaterial::Ed25519(k.verifying_key().to_bytes()),
             },
+            Signer::Rsa(k) => {
+                use rsa::traits::PublicKeyParts as _;
+                PublicKey {
+                    alg: Algorithm::Rs256,
+                    key: KeyMaterial::Rsa {
+                        n: k.n().to_be_bytes_trimmed_vartime().to_vec(),
+                        e: k.e().to_be_bytes_trimmed_vartime().to_vec(),
+                    },
+                }
+            }
         }
     }
 
@@ -277,8 +289,40 @@ impl SoftAuthenticator {
                 use ed25519_dalek::Signer as _;
                 k.sign(&msg).to_bytes().to_vec()
             }
+            Signer::Rsa(k) => {
+                let hashed = Sha256::digest(&msg);
+                // Signing with a validated key and a 32-byte digest cannot fail; an empty
+                // signature would be rejected by the relying party anyway.
+                k.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed)
+                    .unwrap_or_default()
+            }
         }
     }
+}
+
+/// The primes `p` and `q` (hex, 1024 bits each) of the RS256 test key, generated once
+/// for this module with Python's `cryptography` (e = 65537). Public on purpose: it
+/// signs only test data.
+pub const RSA_TEST_PRIMES: [&str; 2] = [
+    "fd5fda68f079fd748ba0db7640cea451626403bfcf7d58ff25b7abc7d96230036655123b087b28a26333e5e6c4b7cb289810c4ecef4a5bf4e6f4654fe0c504bfb7da4191b273b639d192ab9b45fbb4ed17314a4dcd651d42aaf1c38f26846720feadd5a57e42a3a664f16fbf4a7c54c21b957d837cdb00974438c4268435ca9d",
+    "d1ef1ec0382b433abda4162dad6637acc18689ae0d8844f8cf879540d95edc4343d54129d202457f0979d3ae571d5e677e0a6c58a0f1533a94cf29671f7872bcb77896f1c0006596982ea5999c4441203bb2469cfac8f4f67574faa26a0b57e3423ac8a30f62e7e1cde52a65ea88558aad2c139749e1f9943ba4f2ca3475fd15",
+];
+
+fn rsa_test_key() -> Result<rsa::RsaPrivateKey> {
+    use rsa::BoxedUint;
+    let uint = |hex: &str| {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .filter_map(|i| hex.get(i..i + 2))
+            .filter_map(|b| u8::from_str_radix(b, 16).ok())
+            .collect();
+        BoxedUint::from_be_slice(&bytes, 1024).map_err(|_| Error::Malformed("rsa test key"))
+    };
+    let [p, q] = RSA_TEST_PRIMES;
+    let e =
+        BoxedUint::from_be_slice(&[1, 0, 1], 1024).map_err(|_| Error::Malformed("rsa test key"))?;
+    rsa::RsaPrivateKey::from_p_q(uint(p)?, uint(q)?, e)
+        .map_err(|_| Error::Malformed("rsa test key"))
 }
 
 fn client_data(type_: &str, challenge: &Base64UrlBytes, origin: &str, fault: Fault) -> Vec<u8> {

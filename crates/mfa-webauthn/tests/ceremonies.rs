@@ -73,8 +73,8 @@ fn creation_options_are_the_browser_json_form() {
 }
 
 #[test]
-fn register_then_authenticate_twice_es256_and_eddsa() {
-    for alg in [Algorithm::Es256, Algorithm::EdDsa] {
+fn register_then_authenticate_twice_each_algorithm() {
+    for alg in [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256] {
         let rp = rp();
         let mut a = SoftAuthenticator::new(alg, &mut OsRandom).unwrap();
         let record = register(&rp, &mut a);
