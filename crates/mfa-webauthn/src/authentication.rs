@@ -197,23 +197,8 @@ pub fn verify_authentication(
         (Some(appid), Some(true)) => appid.as_str(),
         _ => exp.rp_id.as_str(),
     };
-    if auth_data.rp_id_hash[..] != Sha256::digest(hashed_id.as_bytes())[..] {
-        return Err(Error::RpIdMismatch);
-    }
-    // Step 16: UP is set.
-    if exp.user_presence_required && !auth_data.flags.user_present() {
-        return Err(Error::UserNotPresent);
-    }
-    // Step 17: UV is set when required.
-    if exp.user_verification_required && !auth_data.flags.user_verified() {
-        return Err(Error::UserVerificationRequired);
-    }
-    // Step 18: if BE is not set, BS is not set.
-    if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
-        return Err(Error::MalformedAuthenticatorData(
-            "backup state without eligibility",
-        ));
-    }
+    // Steps 16–18: UP is set; UV is set when required; if BE is not set, BS is not set.
+    exp.check_authenticator_data(&auth_data, hashed_id)?;
     // Step 19: BE never changes for a credential.
     if stored
         .backup_eligible

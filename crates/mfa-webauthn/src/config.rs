@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use mfa_core::InvalidInput;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
+use crate::authdata::AuthenticatorData;
 use crate::cose::Algorithm;
 use crate::crypto::Backend;
+use crate::error::{Error, Result};
 use crate::json::Base64UrlBytes;
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
@@ -44,6 +47,37 @@ pub struct Expectations {
 }
 
 impl Expectations {
+    /// The authenticator-data checks both ceremonies share (§7.1 steps 13–16, §7.2 steps
+    /// 15–18): rpIdHash is SHA-256 of `rp_id_hash_input` (the rp id, or the AppID where
+    /// the client used it), UP and UV are set when required, and BS is not set without BE.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RpIdMismatch`], [`Error::UserNotPresent`],
+    /// [`Error::UserVerificationRequired`] or [`Error::MalformedAuthenticatorData`].
+    pub(crate) fn check_authenticator_data(
+        &self,
+        auth_data: &AuthenticatorData<'_>,
+        rp_id_hash_input: &str,
+    ) -> Result<()> {
+        // rpIdHash is public: a plain comparison leaks nothing.
+        if auth_data.rp_id_hash[..] != Sha256::digest(rp_id_hash_input.as_bytes())[..] {
+            return Err(Error::RpIdMismatch);
+        }
+        if self.user_presence_required && !auth_data.flags.user_present() {
+            return Err(Error::UserNotPresent);
+        }
+        if self.user_verification_required && !auth_data.flags.user_verified() {
+            return Err(Error::UserVerificationRequired);
+        }
+        if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
+            return Err(Error::MalformedAuthenticatorData(
+                "backup state without eligibility",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `origin` is allowed (§7.1 step 9, §13.4.9).
     pub fn origin_allowed(&self, origin: &str) -> bool {
         if self.origins.iter().any(|o| o == origin) {

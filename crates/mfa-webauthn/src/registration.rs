@@ -331,24 +331,9 @@ pub fn verify_registration(
     // more precise diagnosis (an authenticator that mis-encodes its COSE key leaves
     // bytes behind the map it announced).
     let (auth_data, trailing) = AuthenticatorData::parse_with_trailing(&auth_data_bytes)?;
-    // Step 13: rpIdHash is SHA-256 of the rp id.
-    if auth_data.rp_id_hash[..] != Sha256::digest(exp.rp_id.as_bytes())[..] {
-        return Err(Error::RpIdMismatch);
-    }
-    // Step 14: UP is set (when presence is required).
-    if exp.user_presence_required && !auth_data.flags.user_present() {
-        return Err(Error::UserNotPresent);
-    }
-    // Step 15: UV is set when user verification is required.
-    if exp.user_verification_required && !auth_data.flags.user_verified() {
-        return Err(Error::UserVerificationRequired);
-    }
-    // Step 16: if BE is not set, BS is not set.
-    if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
-        return Err(Error::MalformedAuthenticatorData(
-            "backup state without eligibility",
-        ));
-    }
+    // Step 13: rpIdHash is SHA-256 of the rp id. Steps 14–16: UP is set when required;
+    // UV is set when user verification is required; if BE is not set, BS is not set.
+    exp.check_authenticator_data(&auth_data, &exp.rp_id)?;
     let attested = auth_data
         .attested
         .as_ref()
