@@ -15,7 +15,7 @@ use mfa_core::{AuthMethod, FactorCategory, FactorId, FactorKind, Timestamp};
 use serde::{Serialize, Serializer};
 
 use crate::input::{CompletedMethod, EnrolledFactor, Session};
-use crate::kinds::{KindSet, phishing_resistant_capable};
+use crate::kinds::KindSet;
 use crate::policy::Policy;
 use crate::requirement::{Aal, Level, Requirement};
 
@@ -259,9 +259,9 @@ impl<'a> View<'a> {
         }
         match req.level {
             Level::PhishingResistant => {
-                m.method.is_phishing_resistant() && phishing_resistant_capable(kind)
+                m.method.is_phishing_resistant() && kind.is_phishing_resistant()
             }
-            Level::Aal3 => m.method.is_hardware_bound() && phishing_resistant_capable(kind),
+            Level::Aal3 => m.method.is_hardware_bound() && kind.is_phishing_resistant(),
             _ => true,
         }
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cidr::Cidr;
 use crate::error::PolicyError;
-use crate::kinds::{KindSet, parse_kind_name, phishing_resistant_capable, webauthn_all};
+use crate::kinds::{KindSet, parse_kind_name, webauthn_all};
 use crate::oidc::{
     IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL, PAPE_PHISHING_RESISTANT,
 };
@@ -531,7 +531,7 @@ fn requirement(
     };
     if level >= Level::PhishingResistant
         && level != Level::Aal2
-        && !kind_set.iter().any(phishing_resistant_capable)
+        && !kind_set.iter().any(FactorKind::is_phishing_resistant)
     {
         return Err(PolicyError::invalid(
             format_args!("{prefix}kinds"),

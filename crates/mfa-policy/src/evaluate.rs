@@ -8,7 +8,7 @@ use crate::assurance::View;
 use crate::decision::{Decision, Reason, ReasonCode};
 use crate::device::{DeviceClaims, DeviceTokenError};
 use crate::input::{EnrolledFactor, Input, Subject};
-use crate::kinds::{KindSet, phishing_resistant_capable};
+use crate::kinds::KindSet;
 use crate::lockout::FailureState;
 use crate::oidc::www_authenticate;
 use crate::policy::{AcrMapping, Policy, RuleAction};
@@ -301,7 +301,7 @@ impl Policy {
 /// Whether a factor of `kind` can meet `level` at all.
 fn capable(kind: FactorKind, level: Level) -> bool {
     match level {
-        Level::PhishingResistant | Level::Aal3 => phishing_resistant_capable(kind),
+        Level::PhishingResistant | Level::Aal3 => kind.is_phishing_resistant(),
         _ => true,
     }
 }

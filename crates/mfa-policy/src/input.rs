@@ -26,7 +26,6 @@ pub struct EnrolledFactor {
     /// Its identifier.
     pub id: FactorId,
     /// Its kind.
-    #[serde(with = "crate::kinds::serde_kind")]
     pub kind: FactorKind,
     /// Whether enrollment was confirmed; unconfirmed factors count for nothing.
     #[serde(default = "yes")]

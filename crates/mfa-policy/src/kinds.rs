@@ -84,31 +84,6 @@ pub(crate) fn webauthn_all() -> KindSet {
         })
 }
 
-/// Whether a factor of this kind can prove phishing resistance: only WebAuthn
-/// (verifier-bound signatures, NIST SP 800-63B-4 §3.2.5). Push approvals are reported by
-/// `FactorKind::typical_methods` as `swk`, but an approval on a phone is not bound to the
-/// verifier's origin, so policy does not count it as phishing-resistant.
-pub(crate) fn phishing_resistant_capable(kind: FactorKind) -> bool {
-    kind.is_webauthn()
-}
-
-/// serde for a [`FactorKind`] field that also reads owned strings: `FactorKind`'s own
-/// `Deserialize` borrows (`try_from = "&str"`), which TOML and `serde_json::Value`
-/// cannot supply.
-pub(crate) mod serde_kind {
-    use mfa_core::FactorKind;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(kind: &FactorKind, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(kind.as_str())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FactorKind, D::Error> {
-        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        FactorKind::try_from(&*s).map_err(serde::de::Error::custom)
-    }
-}
-
 fn bit(kind: FactorKind) -> Option<u16> {
     FactorKind::ALL
         .iter()
