@@ -269,6 +269,20 @@ fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::Pub
             let point = <[u8; 65]>::try_from(data).map_err(|_| bad)?;
             cose::KeyMaterial::P256(point)
         }
+        Algorithm::Es384 => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok());
+            if *oid != oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY
+                || curve != Some(oid_registry::OID_NIST_EC_P384)
+            {
+                return Err(bad);
+            }
+            let point = <[u8; 97]>::try_from(data).map_err(|_| bad)?;
+            cose::KeyMaterial::P384(point)
+        }
         Algorithm::EdDsa => {
             if *oid != oid_registry::OID_SIG_ED25519 {
                 return Err(bad);

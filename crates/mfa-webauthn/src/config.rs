@@ -216,7 +216,8 @@ impl RelyingPartyBuilder {
         self
     }
 
-    /// The algorithms to offer, most preferred first (default EdDSA, ES256, RS256).
+    /// The algorithms to offer, most preferred first (default EdDSA, ES256, RS256;
+    /// add [`Algorithm::Es384`] here to accept ES384 credentials at registration).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.rp.algorithms = algorithms.into_iter().collect();
         self

@@ -16,10 +16,15 @@ pub enum Algorithm {
     Es256,
     /// RSASSA-PKCS1-v1_5 with SHA-256 (COSE -257).
     Rs256,
+    /// ECDSA P-384 with SHA-384 (COSE -35), DER signatures. Supported, but not in
+    /// [`Algorithm::DEFAULT_PREFERENCE`]: offer it with
+    /// [`RelyingPartyBuilder::algorithms`](crate::RelyingPartyBuilder::algorithms).
+    Es384,
 }
 
 impl Algorithm {
     /// The order this crate prefers when none is configured: EdDSA, ES256, RS256.
+    /// ES384 is verified too, but only offered when configured.
     pub const DEFAULT_PREFERENCE: [Algorithm; 3] = [Self::EdDsa, Self::Es256, Self::Rs256];
 
     /// The COSE algorithm identifier.
@@ -28,6 +33,7 @@ impl Algorithm {
             Self::EdDsa => -8,
             Self::Es256 => -7,
             Self::Rs256 => -257,
+            Self::Es384 => -35,
         }
     }
 
@@ -37,6 +43,7 @@ impl Algorithm {
             -8 => Some(Self::EdDsa),
             -7 => Some(Self::Es256),
             -257 => Some(Self::Rs256),
+            -35 => Some(Self::Es384),
             _ => None,
         }
     }
@@ -50,6 +57,8 @@ pub enum KeyMaterial {
     Ed25519([u8; 32]),
     /// A P-256 point in SEC1 uncompressed form (`04 || x || y`).
     P256([u8; 65]),
+    /// A P-384 point in SEC1 uncompressed form (`04 || x || y`).
+    P384([u8; 97]),
     /// An RSA public key: big-endian modulus and exponent.
     Rsa {
         /// The modulus.
@@ -107,19 +116,27 @@ impl PublicKey {
             KeyType::Assigned(k) => *k,
             KeyType::Text(_) => return Err(Error::Malformed("cose key kty")),
         };
+        // The curve an EC2 key must name for its alg (RFC 9053 §2.1: ES256 is P-256,
+        // ES384 is P-384), and its coordinates.
+        let ec2 = |curve: iana::EllipticCurve| {
+            if int_param(iana::Ec2KeyParameter::Crv.to_i64()) != Some(curve.to_i64()) {
+                return Err(Error::Malformed("cose key curve"));
+            }
+            let x = param(iana::Ec2KeyParameter::X.to_i64());
+            let y = param(iana::Ec2KeyParameter::Y.to_i64());
+            match (x, y) {
+                (Some(x), Some(y)) => Ok((x, y)),
+                _ => Err(Error::Malformed("cose ec2 key coordinates")),
+            }
+        };
         let material = match (alg, kty) {
             (Algorithm::Es256, iana::KeyType::EC2) => {
-                if int_param(iana::Ec2KeyParameter::Crv.to_i64())
-                    != Some(iana::EllipticCurve::P_256.to_i64())
-                {
-                    return Err(Error::Malformed("cose key curve"));
-                }
-                let x = param(iana::Ec2KeyParameter::X.to_i64());
-                let y = param(iana::Ec2KeyParameter::Y.to_i64());
-                let (Some(x), Some(y)) = (x, y) else {
-                    return Err(Error::Malformed("cose ec2 key coordinates"));
-                };
+                let (x, y) = ec2(iana::EllipticCurve::P_256)?;
                 p256_point(x, y)?
+            }
+            (Algorithm::Es384, iana::KeyType::EC2) => {
+                let (x, y) = ec2(iana::EllipticCurve::P_384)?;
+                p384_point(x, y)?
             }
             (Algorithm::EdDsa, iana::KeyType::OKP) => {
                 if int_param(iana::OkpKeyParameter::Crv.to_i64())
@@ -156,6 +173,14 @@ impl PublicKey {
                     y.to_vec(),
                 )
             }
+            KeyMaterial::P384(p) => {
+                let (x, y) = p.get(1..).unwrap_or_default().split_at(48);
+                coset::CoseKeyBuilder::new_ec2_pub_key(
+                    iana::EllipticCurve::P_384,
+                    x.to_vec(),
+                    y.to_vec(),
+                )
+            }
             KeyMaterial::Ed25519(x) => coset::CoseKeyBuilder::new_okp_key()
                 .param(
                     iana::OkpKeyParameter::Crv.to_i64(),
@@ -180,6 +205,7 @@ impl PublicKey {
             Algorithm::EdDsa => iana::Algorithm::EdDSA,
             Algorithm::Es256 => iana::Algorithm::ES256,
             Algorithm::Rs256 => iana::Algorithm::RS256,
+            Algorithm::Es384 => iana::Algorithm::ES384,
         };
         // Encoding a key built from byte strings and integers cannot fail.
         builder.algorithm(alg).build().to_vec().unwrap_or_default()
@@ -188,20 +214,29 @@ impl PublicKey {
 
 /// A P-256 point from its coordinates; the backend checks it is on the curve.
 pub(crate) fn p256_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
-    if x.len() != 32 || y.len() != 32 {
-        return Err(Error::Malformed("p-256 coordinate length"));
+    sec1_uncompressed::<65>(x, y)
+        .map(KeyMaterial::P256)
+        .ok_or(Error::Malformed("p-256 coordinate length"))
+}
+
+/// A P-384 point from its coordinates; the backend checks it is on the curve.
+pub(crate) fn p384_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+    sec1_uncompressed::<97>(x, y)
+        .map(KeyMaterial::P384)
+        .ok_or(Error::Malformed("p-384 coordinate length"))
+}
+
+/// `04 || x || y` when both coordinates are exactly `(N - 1) / 2` bytes long.
+fn sec1_uncompressed<const N: usize>(x: &[u8], y: &[u8]) -> Option<[u8; N]> {
+    let len = N.checked_sub(1)? / 2;
+    if x.len() != len || y.len() != len {
+        return None;
     }
-    let mut point = [0u8; 65];
-    point[0] = 4;
-    point
-        .get_mut(1..33)
-        .ok_or(Error::Malformed("p-256 point"))?
-        .copy_from_slice(x);
-    point
-        .get_mut(33..)
-        .ok_or(Error::Malformed("p-256 point"))?
-        .copy_from_slice(y);
-    Ok(KeyMaterial::P256(point))
+    let mut point = [0u8; N];
+    *point.first_mut()? = 4;
+    point.get_mut(1..=len)?.copy_from_slice(x);
+    point.get_mut(len + 1..)?.copy_from_slice(y);
+    Some(point)
 }
 
 /// An RSA key from big-endian components, stripped of leading zeros.
@@ -238,6 +273,10 @@ mod tests {
                 key: p256_point(&[1; 32], &[2; 32]).unwrap(),
             },
             PublicKey {
+                alg: Algorithm::Es384,
+                key: p384_point(&[4; 48], &[5; 48]).unwrap(),
+            },
+            PublicKey {
                 alg: Algorithm::EdDsa,
                 key: KeyMaterial::Ed25519([3; 32]),
             },
@@ -260,6 +299,45 @@ mod tests {
             Err(Error::Malformed(_))
         ));
         assert!(p256_point(&[1; 31], &[2; 32]).is_err());
+        assert!(p384_point(&[1; 48], &[2; 32]).is_err());
+        assert!(p384_point(&[1; 32], &[2; 32]).is_err());
         assert!(rsa_key(&[0xc5; 128], &[3]).is_err());
+    }
+
+    #[test]
+    fn rejects_curve_alg_mismatches() {
+        let key = |curve, len, alg| {
+            coset::CoseKeyBuilder::new_ec2_pub_key(curve, vec![1; len], vec![2; len])
+                .algorithm(alg)
+                .build()
+                .to_vec()
+                .unwrap()
+        };
+        let cases = [
+            // The curve disagrees with alg (right lengths for the named curve).
+            key(iana::EllipticCurve::P_256, 32, iana::Algorithm::ES384),
+            key(iana::EllipticCurve::P_384, 48, iana::Algorithm::ES256),
+            // The coordinates disagree with the curve.
+            key(iana::EllipticCurve::P_384, 32, iana::Algorithm::ES384),
+            key(iana::EllipticCurve::P_256, 48, iana::Algorithm::ES256),
+        ];
+        for bytes in cases {
+            assert!(matches!(
+                PublicKey::from_cose(&bytes),
+                Err(Error::Malformed(_))
+            ));
+        }
+        // An OKP key announced as ES384.
+        let okp = PublicKey {
+            alg: Algorithm::EdDsa,
+            key: KeyMaterial::Ed25519([3; 32]),
+        }
+        .to_cose();
+        let mut key = CoseKey::from_slice(&okp).unwrap();
+        key.alg = Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES384));
+        assert!(matches!(
+            PublicKey::from_cose(&key.to_vec().unwrap()),
+            Err(Error::Malformed("cose key type does not match alg"))
+        ));
     }
 }

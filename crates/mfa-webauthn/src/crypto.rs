@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq, serde::Deserialize, serde::Serialize)]
 pub enum Backend {
-    /// Pure Rust: `p256`, `ed25519-dalek`, `rsa`. The default.
+    /// Pure Rust: `p256`, `p384`, `ed25519-dalek`, `rsa`. The default.
     #[default]
     RustCrypto,
     /// `aws-lc-rs`: about four times faster, and a FIPS-validated module when built so.
@@ -24,7 +24,7 @@ pub enum Backend {
 
 /// Verifies `signature` over `message` with `key`, using `key.alg`.
 ///
-/// ES256 signatures must be strict ASN.1 DER (§6.5.6); Ed25519 signatures are checked
+/// ES256 and ES384 signatures must be strict ASN.1 DER (§6.5.6); Ed25519 signatures are checked
 /// with the strict rules (canonical `S`, no small-order keys); RS256 is PKCS#1 v1.5.
 ///
 /// # Errors
@@ -56,6 +56,16 @@ mod rust_crypto {
                     return false;
                 };
                 let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+                    return false;
+                };
+                vk.verify(message, &sig).is_ok()
+            }
+            (KeyMaterial::P384(point), Algorithm::Es384) => {
+                use p384::ecdsa::signature::Verifier as _;
+                let Ok(vk) = p384::ecdsa::VerifyingKey::from_sec1_bytes(point) else {
+                    return false;
+                };
+                let Ok(sig) = p384::ecdsa::Signature::from_der(signature) else {
                     return false;
                 };
                 vk.verify(message, &sig).is_ok()
@@ -102,6 +112,11 @@ mod aws_lc {
         match (&key.key, key.alg) {
             (KeyMaterial::P256(point), Algorithm::Es256) => {
                 UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, point)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            (KeyMaterial::P384(point), Algorithm::Es384) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_ASN1, point)
                     .verify(message, sig)
                     .is_ok()
             }

@@ -36,6 +36,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Algorithms
+//!
+//! EdDSA, ES256 and RS256 are offered by default. ES384 (COSE -35) is verified by both
+//! backends too, and offered when configured:
+//!
+//! ```
+//! use mfa_core::{OsRandom, Timestamp};
+//! use mfa_webauthn::{RegistrationRequest, RelyingParty, cose::Algorithm};
+//!
+//! let rp = RelyingParty::builder("example.com", "Example")
+//!     .origin("https://example.com")
+//!     .algorithms([Algorithm::EdDsa, Algorithm::Es256, Algorithm::Es384, Algorithm::Rs256])
+//!     .build()?;
+//! let req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//! let (options, _state) = rp.start_registration(&req, now, &mut OsRandom)?;
+//! let offered: Vec<i64> = serde_json::to_value(&options)?["pubKeyCredParams"]
+//!     .as_array()
+//!     .into_iter()
+//!     .flatten()
+//!     .filter_map(|p| p["alg"].as_i64())
+//!     .collect();
+//! assert_eq!(offered, [-8, -7, -35, -257]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts;
 //! [`verify_registration`] / [`verify_authentication`] for the pure §7.1 / §7.2 cores;
 //! the [`mfa_core::Factor`] implementation on [`RelyingParty`]. The crate README has the

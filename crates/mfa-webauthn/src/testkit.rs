@@ -65,6 +65,7 @@ pub enum Fault {
 enum Signer {
     Ed25519(ed25519_dalek::SigningKey),
     P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
     Rsa(Box<rsa::RsaPrivateKey>),
 }
 
@@ -95,9 +96,16 @@ impl SoftAuthenticator {
     /// [`Error::Random`] if the source fails.
     pub fn new(alg: Algorithm, rng: &mut dyn SecureRandom) -> Result<Self> {
         let mut seed = [0u8; 32];
+        let mut seed48 = [0u8; 48];
         let signer = loop {
             rng.fill(&mut seed)?;
             match alg {
+                Algorithm::Es384 => {
+                    rng.fill(&mut seed48)?;
+                    if let Ok(k) = p384::ecdsa::SigningKey::from_slice(&seed48) {
+                        break Signer::P384(k);
+                    }
+                }
                 Algorithm::Es256 => {
                     if let Ok(k) = p256::ecdsa::SigningKey::from_slice(&seed) {
                         break Signer::P256(k);
@@ -135,6 +143,15 @@ impl SoftAuthenticator {
                 PublicKey {
                     alg: Algorithm::Es256,
                     key: KeyMaterial::P256(p),
+                }
+            }
+            Signer::P384(k) => {
+                let point = k.verifying_key().to_sec1_point(false);
+                let mut p = [0u8; 97];
+                p.copy_from_slice(point.as_bytes());
+                PublicKey {
+                    alg: Algorithm::Es384,
+                    key: KeyMaterial::P384(p),
                 }
             }
             Signer::Ed25519(k) => PublicKey {
@@ -283,6 +300,11 @@ impl SoftAuthenticator {
             Signer::P256(k) => {
                 use p256::ecdsa::signature::Signer as _;
                 let sig: p256::ecdsa::Signature = k.sign(&msg);
+                sig.to_der().as_bytes().to_vec()
+            }
+            Signer::P384(k) => {
+                use p384::ecdsa::signature::Signer as _;
+                let sig: p384::ecdsa::Signature = k.sign(&msg);
                 sig.to_der().as_bytes().to_vec()
             }
             Signer::Ed25519(k) => {

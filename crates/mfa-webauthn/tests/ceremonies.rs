@@ -102,6 +102,42 @@ fn register_then_authenticate_twice_each_algorithm() {
 }
 
 #[test]
+fn es384_only_when_configured() {
+    // Not offered by default: an ES384 credential is refused at registration.
+    let mut a = SoftAuthenticator::new(Algorithm::Es384, &mut OsRandom).unwrap();
+    let req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
+    let (options, state) = rp().start_registration(&req, now(), &mut OsRandom).unwrap();
+    let resp = a.register(&options, ORIGIN, Fault::None).unwrap();
+    let err = rp().finish_registration(&state, &resp, now()).unwrap_err();
+    assert_eq!(err.reason_code(), Some(ReasonCode::AlgorithmNotAllowed));
+    // Offered: it registers and authenticates like the others.
+    let rp = RelyingParty::builder("example.com", "Example")
+        .origin(ORIGIN)
+        .algorithms([Algorithm::Es384, Algorithm::Es256])
+        .build()
+        .unwrap();
+    let record = register(&rp, &mut a);
+    assert_eq!(record.alg, -35);
+    let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+    let resp = a
+        .authenticate(&challenge.public_key, ORIGIN, Fault::None)
+        .unwrap();
+    let ok = rp
+        .verify(&record, &state, &resp, now(), &mut OsRandom)
+        .unwrap();
+    assert!(ok.record.sign_count > record.sign_count);
+    // A bad signature is still a bad signature.
+    let (challenge, state) = rp.start(&ok.record, now(), &mut OsRandom).unwrap();
+    let resp = a
+        .authenticate(&challenge.public_key, ORIGIN, Fault::BadSignature)
+        .unwrap();
+    let err = rp
+        .finish_authentication(&state, &resp, &ok.record, now())
+        .unwrap_err();
+    assert_eq!(err.reason_code(), Some(ReasonCode::BadSignature));
+}
+
+#[test]
 fn each_fault_is_rejected_with_its_reason() {
     let cases = [
         (Fault::BadSignature, ReasonCode::BadSignature),

@@ -3,10 +3,13 @@
 use mfa_webauthn::conformance::{CaseResult, Verdict, run_dir};
 
 /// In scope for this crate: none / packed / fido-u2f registrations and every
-/// authentication, with ES256, EdDSA or RS256 credentials. (`credential_alg` and `fmt`
+/// authentication, with ES256, ES384, EdDSA or RS256 credentials. (`credential_alg` and `fmt`
 /// are informational fields of the case; the verdict never reads them.)
 fn in_scope(r: &CaseResult) -> bool {
-    let alg_ok = matches!(r.case["credential_alg"].as_i64(), Some(-7 | -8 | -257));
+    let alg_ok = matches!(
+        r.case["credential_alg"].as_i64(),
+        Some(-7 | -8 | -257 | -35)
+    );
     let fmt_ok = r.case["type"] == "authentication"
         || matches!(r.case["fmt"].as_str(), Some("none" | "packed" | "fido-u2f"));
     // Verdicts that need trust-anchor evaluation belong to the attestation-trust issue.

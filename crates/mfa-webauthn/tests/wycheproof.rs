@@ -77,6 +77,24 @@ fn es256_wycheproof() {
 }
 
 #[test]
+fn es384_wycheproof() {
+    let n = run("ecdsa_secp384r1_sha384_test.json", |g| {
+        let x = fixed(hex(g["publicKey"]["wx"].as_str().unwrap()), 48);
+        let y = fixed(hex(g["publicKey"]["wy"].as_str().unwrap()), 48);
+        let mut point = [0u8; 97];
+        point[0] = 4;
+        point[1..49].copy_from_slice(&x);
+        point[49..].copy_from_slice(&y);
+        PublicKey {
+            alg: Algorithm::Es384,
+            key: KeyMaterial::P384(point),
+        }
+        .to_cose()
+    });
+    assert!(n >= 504 * crate::backends().len(), "ran {n}");
+}
+
+#[test]
 fn ed25519_wycheproof() {
     let n = run("ed25519_test.json", |g| {
         let pk: [u8; 32] = hex(g["publicKey"]["pk"].as_str().unwrap())
