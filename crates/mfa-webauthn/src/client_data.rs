@@ -48,6 +48,11 @@ impl CollectedClientData {
         {
             return Err(Error::Malformed("client data json"));
         }
+        // Browsers serialise well-formed strings only (§5.8.1.1), so an unpaired `\u`
+        // surrogate, even in a member we skip, marks a response no client produced.
+        if !surrogates_paired(text.as_bytes()) {
+            return Err(Error::Malformed("client data json"));
+        }
         serde_json::from_str(text).map_err(|_| Error::Malformed("client data json"))
     }
 
@@ -85,6 +90,44 @@ impl CollectedClientData {
     }
 }
 
+/// Whether every `\uD800`–`\uDBFF` escape is followed by a `\uDC00`–`\uDFFF` escape and
+/// no low surrogate escape stands alone. Other escapes are left to the JSON parser.
+fn surrogates_paired(text: &[u8]) -> bool {
+    let mut i = 0;
+    let mut want_low = false;
+    while let Some(&b) = text.get(i) {
+        if b != b'\\' {
+            if want_low {
+                return false;
+            }
+            i += 1;
+            continue;
+        }
+        match text.get(i + 1) {
+            Some(b'u') => {
+                let unit = text
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u16::from_str_radix(h, 16).ok());
+                let Some(unit) = unit else {
+                    return false;
+                };
+                let high = (0xD800..=0xDBFF).contains(&unit);
+                let low = (0xDC00..=0xDFFF).contains(&unit);
+                if want_low != low || (want_low && high) {
+                    return false;
+                }
+                want_low = high;
+                i += 6;
+            }
+            Some(_) if want_low => return false,
+            Some(_) => i += 2,
+            None => return false,
+        }
+    }
+    !want_low
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +147,35 @@ mod tests {
             CollectedClientData::parse(object).unwrap().type_,
             "webauthn.get"
         );
+    }
+
+    #[test]
+    fn lone_surrogate_in_an_unknown_member_is_rejected() {
+        // Found by the client_data_json fuzz target in CI: serde skips unknown members
+        // without decoding their escapes, so `\uDBFB` followed by plain text was
+        // accepted. No browser serialises an unpaired surrogate.
+        let base = r#"{"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com", "x": "#;
+        let parse = |tail: &str| CollectedClientData::parse(format!("{base}{tail}}}").as_bytes());
+        for bad in [
+            r#""\uDBFBFbe""#,
+            r#""\uDBFB""#,
+            r#""\uDC00""#,
+            r#""\uD800\uD800""#,
+            r#""\uD800\n""#,
+            r#""\u12""#,
+        ] {
+            assert!(
+                matches!(parse(bad), Err(Error::Malformed("client data json"))),
+                "{bad}"
+            );
+        }
+        for good in [
+            r#""\uD83D\uDE00""#,
+            r#""\u00e9 \\uDBFB""#,
+            r#""plain""#,
+            "1e400",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
     }
 }
