@@ -26,9 +26,14 @@ const STORED: [(&str, &str, i64); 2] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(resp) = serde_json::from_slice::<AuthenticationResponseJson>(data) else { return };
+    let Ok(resp) = serde_json::from_slice::<AuthenticationResponseJson>(data) else {
+        return;
+    };
     let text = serde_json::to_string(&resp).unwrap();
-    assert_eq!(serde_json::from_str::<AuthenticationResponseJson>(&text).unwrap(), resp);
+    assert_eq!(
+        serde_json::from_str::<AuthenticationResponseJson>(&text).unwrap(),
+        resp
+    );
     let exp = mfa_webauthn::Expectations {
         rp_id: "example.com".into(),
         origins: vec!["https://example.com".into()],

@@ -7,7 +7,9 @@ use mfa_webauthn::authdata::AuthenticatorData;
 use mfa_webauthn::cose::PublicKey;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(ad) = AuthenticatorData::parse(data) else { return };
+    let Ok(ad) = AuthenticatorData::parse(data) else {
+        return;
+    };
     assert_eq!(ad.attested.is_some(), ad.flags.attested_credential_data());
     assert_eq!(ad.extensions.is_some(), ad.flags.extension_data());
     assert_eq!(ad.to_vec(), data);

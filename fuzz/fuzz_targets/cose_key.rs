@@ -5,7 +5,9 @@ use libfuzzer_sys::fuzz_target;
 use mfa_webauthn::cose::{PublicKey, cose_alg};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(k) = PublicKey::from_cose(data) else { return };
+    let Ok(k) = PublicKey::from_cose(data) else {
+        return;
+    };
     let encoded = k.to_cose();
     let again = PublicKey::from_cose(&encoded).unwrap();
     assert_eq!(again, k);

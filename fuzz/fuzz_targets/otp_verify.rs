@@ -26,12 +26,28 @@ struct Input<'a> {
 }
 
 fuzz_target!(|input: Input<'_>| {
-    let Ok(secret) = Secret::danger_from_short_bytes(input.key.to_vec()) else { return };
+    let Ok(secret) = Secret::danger_from_short_bytes(input.key.to_vec()) else {
+        return;
+    };
     let algorithm = Algorithm::ALL[usize::from(input.algorithm % 3)];
-    let Ok(digits) = Digits::new(input.digits) else { return };
-    let Ok(period) = Period::new(input.period) else { return };
-    let Ok(window) = Window::new(input.past % 8, input.future % 8) else { return };
-    let totp = Totp::new(&secret, TotpParams { algorithm, digits, period, t0: input.t0 });
+    let Ok(digits) = Digits::new(input.digits) else {
+        return;
+    };
+    let Ok(period) = Period::new(input.period) else {
+        return;
+    };
+    let Ok(window) = Window::new(input.past % 8, input.future % 8) else {
+        return;
+    };
+    let totp = Totp::new(
+        &secret,
+        TotpParams {
+            algorithm,
+            digits,
+            period,
+            t0: input.t0,
+        },
+    );
     let code = match (input.use_real_code, totp.step_at(input.now)) {
         (true, Ok(step)) => {
             let s = step.saturating_add_signed(i64::from(input.offset));

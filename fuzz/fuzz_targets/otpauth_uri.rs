@@ -6,7 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use mfa_otp::OtpAuthUri;
 
 fuzz_target!(|s: &str| {
-    for parse in [OtpAuthUri::parse, OtpAuthUri::danger_parse_allow_short_secret] {
+    for parse in [
+        OtpAuthUri::parse,
+        OtpAuthUri::danger_parse_allow_short_secret,
+    ] {
         if let Ok(uri) = parse(s) {
             let built = uri.to_uri_string();
             let again = parse(&built).expect("a built URI parses");

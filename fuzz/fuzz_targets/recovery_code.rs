@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mfa_core::{OsRandom, SecretBytes};
-use mfa_recovery::{Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryCodes, RecoveryConfig, RecoveryRecord};
+use mfa_recovery::{
+    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryCodes, RecoveryConfig, RecoveryRecord,
+};
 
 struct Fixture {
     set: RecoveryCodes,
@@ -24,13 +26,28 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let keys = Keyring::new(KeyId::new("fuzz").unwrap(), SecretBytes::from(vec![9u8; 32])).unwrap();
-        let set = RecoveryCodes::new(keys.clone(), RecoveryConfig::default().with_mode(Mode::set(4).unwrap())).unwrap();
+        let keys = Keyring::new(
+            KeyId::new("fuzz").unwrap(),
+            SecretBytes::from(vec![9u8; 32]),
+        )
+        .unwrap();
+        let set = RecoveryCodes::new(
+            keys.clone(),
+            RecoveryConfig::default().with_mode(Mode::set(4).unwrap()),
+        )
+        .unwrap();
         let (set_codes, set_record) = set.generate(&mut OsRandom).unwrap().into_parts();
         let rotating = RecoveryCodes::new(keys, RecoveryConfig::rotating()).unwrap();
         let (mut codes, rot_record) = rotating.generate(&mut OsRandom).unwrap().into_parts();
         let rot_code = codes.pop().unwrap();
-        Fixture { set, set_codes, set_record, rotating, rot_code, rot_record }
+        Fixture {
+            set,
+            set_codes,
+            set_record,
+            rotating,
+            rot_code,
+            rot_record,
+        }
     })
 }
 
@@ -52,15 +69,27 @@ fn mangle(code: &str, choices: &[u8]) -> String {
 
 fn check(f: &RecoveryCodes, record: &RecoveryRecord, codes: &[RecoveryCode], input: &str) {
     let parsed = RecoveryCode::parse(input);
-    let expected = parsed.as_ref().ok().and_then(|p| codes.iter().position(|c| c == p));
+    let expected = parsed
+        .as_ref()
+        .ok()
+        .and_then(|p| codes.iter().position(|c| c == p));
     match f.verify_code(record, input, &mut OsRandom) {
         Ok(ok) => {
-            assert!(expected.is_some(), "an input that is no stored code verified");
-            assert!(f.verify_code(&ok.record, input, &mut OsRandom).is_err(), "replay accepted");
+            assert!(
+                expected.is_some(),
+                "an input that is no stored code verified"
+            );
+            assert!(
+                f.verify_code(&ok.record, input, &mut OsRandom).is_err(),
+                "replay accepted"
+            );
         }
         Err(e) => {
             assert!(expected.is_none(), "a stored code was refused: {e:?}");
-            assert!(e.is_rejection(), "input caused a non-rejection error: {e:?}");
+            assert!(
+                e.is_rejection(),
+                "input caused a non-rejection error: {e:?}"
+            );
             if parsed.is_err() {
                 assert!(matches!(e, Error::Code(_)));
             }
@@ -72,16 +101,29 @@ fuzz_target!(|data: &[u8]| {
     let fx = fixture();
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(code) = RecoveryCode::parse(s) {
-            assert!(code.expose_secret().bytes().all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b)));
+            assert!(
+                code.expose_secret()
+                    .bytes()
+                    .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b))
+            );
             assert_eq!(RecoveryCode::parse(&code.expose_grouped()).unwrap(), code);
         }
         check(&fx.set, &fx.set_record, &fx.set_codes, s);
-        check(&fx.rotating, &fx.rot_record, std::slice::from_ref(&fx.rot_code), s);
+        check(
+            &fx.rotating,
+            &fx.rot_record,
+            std::slice::from_ref(&fx.rot_code),
+            s,
+        );
     }
     if let Some((&pick, choices)) = data.split_first() {
         let code = &fx.set_codes[usize::from(pick) % fx.set_codes.len()];
         let typed = mangle(code.expose_secret(), choices);
         check(&fx.set, &fx.set_record, &fx.set_codes, &typed);
-        assert!(fx.set.verify_code(&fx.set_record, &typed, &mut OsRandom).is_ok());
+        assert!(
+            fx.set
+                .verify_code(&fx.set_record, &typed, &mut OsRandom)
+                .is_ok()
+        );
     }
 });

@@ -11,9 +11,14 @@ use mfa_webauthn::cose::PublicKey;
 use mfa_webauthn::json::{Base64UrlBytes, RegistrationResponseJson};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(resp) = serde_json::from_slice::<RegistrationResponseJson>(data) else { return };
+    let Ok(resp) = serde_json::from_slice::<RegistrationResponseJson>(data) else {
+        return;
+    };
     let text = serde_json::to_string(&resp).unwrap();
-    assert_eq!(serde_json::from_str::<RegistrationResponseJson>(&text).unwrap(), resp);
+    assert_eq!(
+        serde_json::from_str::<RegistrationResponseJson>(&text).unwrap(),
+        resp
+    );
     let exp = mfa_webauthn::Expectations {
         rp_id: "example.com".into(),
         origins: vec!["https://example.com".into()],
@@ -32,8 +37,9 @@ fuzz_target!(|data: &[u8]| {
         let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();
         assert_eq!(key.alg.cose_id(), record.alg);
         assert!(exp.allowed_algorithms.contains(&record.alg));
-        let obj = mfa_webauthn::parse_attestation_object(resp.response.attestation_object.as_slice())
-            .unwrap();
+        let obj =
+            mfa_webauthn::parse_attestation_object(resp.response.attestation_object.as_slice())
+                .unwrap();
         let ad = mfa_webauthn::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
         assert_eq!(ad.sign_count, record.sign_count);
         assert!(ad.flags.user_present());
