@@ -249,6 +249,16 @@ fn x5c_chain(v: &Value) -> Result<Vec<Vec<u8>>> {
         .collect()
 }
 
+/// The uncompressed point of an EC subject public key on `curve`, or `None` when the key
+/// is not EC, is on another curve, or has the wrong length for `N`.
+fn ec_point<const N: usize>(spki: &SubjectPublicKeyInfo<'_>, curve: &Oid<'_>) -> Option<[u8; N]> {
+    let params = spki.algorithm.parameters.as_ref()?.as_oid().ok()?;
+    if spki.algorithm.algorithm != oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY || params != *curve {
+        return None;
+    }
+    <[u8; N]>::try_from(&*spki.subject_public_key.data).ok()
+}
+
 /// A certificate's subject public key, for the given algorithm.
 fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::PublicKey> {
     let bad = Error::InvalidAttestationCertificate("public key does not match alg");
@@ -256,32 +266,10 @@ fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::Pub
     let data: &[u8] = &spki.subject_public_key.data;
     let key = match alg {
         Algorithm::Es256 => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok());
-            if *oid != oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY
-                || curve != Some(oid_registry::OID_EC_P256)
-            {
-                return Err(bad);
-            }
-            let point = <[u8; 65]>::try_from(data).map_err(|_| bad)?;
-            cose::KeyMaterial::P256(point)
+            cose::KeyMaterial::P256(ec_point(spki, &oid_registry::OID_EC_P256).ok_or(bad)?)
         }
         Algorithm::Es384 => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.as_oid().ok());
-            if *oid != oid_registry::OID_KEY_TYPE_EC_PUBLIC_KEY
-                || curve != Some(oid_registry::OID_NIST_EC_P384)
-            {
-                return Err(bad);
-            }
-            let point = <[u8; 97]>::try_from(data).map_err(|_| bad)?;
-            cose::KeyMaterial::P384(point)
+            cose::KeyMaterial::P384(ec_point(spki, &oid_registry::OID_NIST_EC_P384).ok_or(bad)?)
         }
         Algorithm::EdDsa => {
             if *oid != oid_registry::OID_SIG_ED25519 {
