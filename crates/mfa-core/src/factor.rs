@@ -1,10 +1,10 @@
 //! The one trait every factor implements.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::error::Error;
+use crate::error::{Error, InvalidInput};
 use crate::id::FactorKind;
 use crate::method::AuthMethod;
 use crate::random::SecureRandom;
@@ -30,7 +30,7 @@ use crate::random::SecureRandom;
 /// ```
 /// use mfa_core::{
 ///     AuthMethod, Error, Factor, FactorKind, RejectReason, SecretBytes, SecureRandom,
-///     Timestamp, Verified,
+///     StartOptions, Timestamp, Verified,
 /// };
 ///
 /// /// A toy factor: a fixed PIN that may be used once per minute.
@@ -49,8 +49,8 @@ use crate::random::SecureRandom;
 ///
 ///     fn kind(&self, _: &PinRecord) -> FactorKind { FactorKind::Totp }
 ///
-///     fn start(&self, _: &PinRecord, _: Timestamp, _: &mut dyn SecureRandom)
-///         -> Result<((), ()), Error> { Ok(((), ())) }
+///     fn start(&self, _: Option<&PinRecord>, _: &StartOptions, _: Timestamp,
+///              _: &mut dyn SecureRandom) -> Result<((), ()), Error> { Ok(((), ())) }
 ///
 ///     fn verify(&self, record: &PinRecord, _: &(), response: &str, now: Timestamp,
 ///               _: &mut dyn SecureRandom) -> Result<Verified<PinRecord>, Error> {
@@ -75,37 +75,47 @@ use crate::random::SecureRandom;
 /// assert!(again.unwrap_err().is_rejection());
 /// # Ok::<(), Error>(())
 /// ```
-pub trait Factor {
+pub trait Factor: Send + Sync + 'static {
     /// What the store keeps for one enrollment (secret, counters, public key, hashes).
-    type Record: Clone + Serialize + DeserializeOwned;
+    type Record: Clone + Serialize + DeserializeOwned + Send + Sync + 'static;
     /// What starting a challenge gives the client: WebAuthn request options, a masked
-    /// phone number; `()` for factors the user answers unprompted (TOTP).
-    type Challenge;
+    /// phone number; `()` for factors the user answers unprompted (TOTP). Serialisable,
+    /// so a service or an HTTP handler can send it as it is.
+    type Challenge: Serialize + Send + 'static;
     /// What the server keeps between starting a challenge and verifying the response
-    /// (a WebAuthn challenge, a hashed OOB code). Single use: the service stores it with
-    /// a TTL and takes it atomically. `()` when there is none.
-    type State: Serialize + DeserializeOwned;
+    /// (a WebAuthn challenge, a hashed OOB code). The service stores it with a TTL, may
+    /// update it while it lives (attempts left, a recorded decision), and takes it
+    /// atomically at the end. `()` when there is none.
+    type State: Serialize + DeserializeOwned + Send + Sync + 'static;
     /// The user's response: a code (`str`), a WebAuthn assertion.
-    type Response: ?Sized;
+    type Response: ?Sized + Sync;
     /// Factor-specific facts about a success beyond the record and methods (the matched
     /// TOTP step, a replacement recovery code to show once); `()` when there are none.
-    type Details;
+    type Details: Send + 'static;
     /// The factor crate's error; converts into the facade's [`Error`].
-    type Error: std::error::Error + Into<Error>;
+    type Error: core::error::Error + Into<Error> + Send + Sync + 'static;
 
     /// The kind of this enrollment. A record is needed because some kinds depend on it
     /// (a WebAuthn credential's attachment).
     fn kind(&self, record: &Self::Record) -> FactorKind;
 
-    /// Starts a challenge for `record` at `now`: what to send the client, and what to
-    /// keep server-side until the response arrives.
+    /// Starts a challenge at `now`: what to send the client, and what to keep
+    /// server-side until the response arrives.
+    ///
+    /// `record` is the enrollment being challenged, or `None` when there is none yet:
+    /// a usernameless passkey sign-in finds the credential only from the response. A
+    /// factor that needs a record refuses `None` with [`Error::Invalid`]. `options`
+    /// carry what the caller asks of this challenge; a factor refuses an option it
+    /// cannot honour rather than ignoring it.
     ///
     /// # Errors
     ///
-    /// When the record cannot be challenged (disabled, malformed) or randomness fails.
+    /// When the record cannot be challenged (disabled, malformed, missing where it is
+    /// needed), an option cannot be honoured, or randomness fails.
     fn start(
         &self,
-        record: &Self::Record,
+        record: Option<&Self::Record>,
+        options: &StartOptions,
         now: Timestamp,
         rng: &mut dyn SecureRandom,
     ) -> Result<(Self::Challenge, Self::State), Self::Error>;
@@ -130,6 +140,169 @@ pub trait Factor {
         now: Timestamp,
         rng: &mut dyn SecureRandom,
     ) -> Result<Verified<Self::Record, Self::Details>, Self::Error>;
+}
+
+/// Whether a challenge asks the authenticator to verify the user (a PIN or biometric),
+/// as WebAuthn's `userVerification` says it.
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVerification {
+    /// Ask the authenticator not to verify the user.
+    Discouraged,
+    /// Verify the user where the authenticator can.
+    #[default]
+    Preferred,
+    /// Fail unless the user is verified: a step-up that needs a multi-factor
+    /// authenticator, a passwordless sign-in.
+    Required,
+}
+
+/// The channel an out-of-band code is delivered over.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A text message to a phone number.
+    Sms,
+    /// A voice call reading the code to a phone number.
+    Voice,
+    /// An email message.
+    Email,
+}
+
+/// The sign-in a challenge belongs to, as a push approval shows it on the user's device.
+/// Every field is what the caller observed; none of it is verified here.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+pub struct SignInContext {
+    /// The application being signed in to ("Payroll").
+    pub application: Option<String>,
+    /// The client's IP address as the service saw it.
+    pub client_ip: Option<core::net::IpAddr>,
+    /// A coarse location derived from the IP ("Berlin, DE").
+    pub location: Option<String>,
+}
+
+impl SignInContext {
+    /// A context with nothing known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With the application's name.
+    #[must_use]
+    pub fn with_application(mut self, application: impl Into<String>) -> Self {
+        self.application = Some(application.into());
+        self
+    }
+
+    /// With the client's IP address.
+    #[must_use]
+    pub fn with_client_ip(mut self, ip: core::net::IpAddr) -> Self {
+        self.client_ip = Some(ip);
+        self
+    }
+
+    /// With a coarse location.
+    #[must_use]
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+}
+
+/// What the caller asks of one challenge ([`Factor::start`]). The default asks nothing
+/// special: user verification preferred, the factor's own channel, modal mediation.
+///
+/// A factor refuses an option it cannot honour (voice delivery for an email factor)
+/// with a typed error; it never accepts one and ignores it.
+///
+/// ```
+/// use mfa_core::{Channel, StartOptions, UserVerification};
+///
+/// let step_up = StartOptions::new().with_user_verification(UserVerification::Required);
+/// assert_eq!(step_up.user_verification, UserVerification::Required);
+/// let call_me = StartOptions::new().with_channel(Channel::Voice);
+/// assert_eq!(call_me.channel, Some(Channel::Voice));
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+pub struct StartOptions {
+    /// Whether the authenticator must verify the user (WebAuthn).
+    pub user_verification: UserVerification,
+    /// Deliver over this channel instead of the factor's own (a voice call to an SMS
+    /// number); `None` for the factor's own.
+    pub channel: Option<Channel>,
+    /// Conditional mediation: offer passkeys in the browser's autofill instead of a
+    /// modal prompt (WebAuthn sign-in without a record).
+    pub conditional_mediation: bool,
+    /// The sign-in being approved, for factors that show it (push).
+    pub context: SignInContext,
+}
+
+impl StartOptions {
+    /// The default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With a user-verification requirement.
+    #[must_use]
+    pub fn with_user_verification(mut self, uv: UserVerification) -> Self {
+        self.user_verification = uv;
+        self
+    }
+
+    /// With a delivery channel.
+    #[must_use]
+    pub fn with_channel(mut self, channel: Channel) -> Self {
+        self.channel = Some(channel);
+        self
+    }
+
+    /// With conditional mediation on or off.
+    #[must_use]
+    pub fn with_conditional_mediation(mut self, on: bool) -> Self {
+        self.conditional_mediation = on;
+        self
+    }
+
+    /// With the sign-in context.
+    #[must_use]
+    pub fn with_context(mut self, context: SignInContext) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// For factors the user answers unprompted (TOTP, HOTP, recovery codes): refuses
+    /// every option such a factor cannot honour, so none is silently ignored. The
+    /// context is information, not a setting, and is allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`] naming the option: required user verification, a delivery
+    /// channel, or conditional mediation.
+    pub fn ensure_unprompted(&self, factor: &'static str) -> Result<(), InvalidInput> {
+        if self.user_verification == UserVerification::Required {
+            return Err(InvalidInput::new(
+                "user verification",
+                format!("{factor} cannot verify the user"),
+            ));
+        }
+        if self.channel.is_some() {
+            return Err(InvalidInput::new(
+                "channel",
+                format!("{factor} is not delivered over a channel"),
+            ));
+        }
+        if self.conditional_mediation {
+            return Err(InvalidInput::new(
+                "conditional mediation",
+                format!("{factor} has no browser mediation"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A successful verification: the record to store and the methods proven.
@@ -162,6 +335,34 @@ impl<R, D> Verified<R, D> {
             record,
             methods,
             details,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprompted_factors_refuse_every_option_they_cannot_honour() {
+        assert!(StartOptions::new().ensure_unprompted("TOTP").is_ok());
+        let with_context =
+            StartOptions::new().with_context(SignInContext::new().with_application("Payroll"));
+        assert!(with_context.ensure_unprompted("TOTP").is_ok());
+        let refused = [
+            (
+                StartOptions::new().with_user_verification(UserVerification::Required),
+                "user verification",
+            ),
+            (StartOptions::new().with_channel(Channel::Sms), "channel"),
+            (
+                StartOptions::new().with_conditional_mediation(true),
+                "conditional mediation",
+            ),
+        ];
+        for (options, what) in refused {
+            let err = options.ensure_unprompted("TOTP").unwrap_err();
+            assert_eq!(err.what(), what);
         }
     }
 }

@@ -86,7 +86,7 @@ pub mod testkit;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
-pub use factor::{Factor, Verified};
+pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
 pub use id::{Attachment, FactorId, FactorKind, UserId};
 pub use method::{AuthMethod, FactorCategory};
 pub use random::{OsRandom, RandomError, SecureRandom};

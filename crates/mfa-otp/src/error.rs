@@ -31,6 +31,10 @@ pub enum Error {
     /// The TOTP period is zero.
     #[error("invalid period: must be at least 1 second")]
     Period,
+    /// A challenge option an OTP cannot honour ([`mfa_core::StartOptions`]).
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Options(#[from] mfa_core::InvalidInput),
     /// The operating system's random source failed.
     #[cfg(feature = "std")]
     #[error(transparent)]
@@ -200,6 +204,7 @@ impl From<Error> for mfa_core::Error {
         let what = match &e {
             Error::Rejected(r) => return Self::Rejected((*r).into()),
             Error::Random(r) => return Self::Random(r.clone()),
+            Error::Options(i) => return Self::Invalid(i.clone()),
             Error::Algorithm(_) => "algorithm",
             Error::CounterExhausted => "counter",
             Error::Digits(_) => "digits",

@@ -3,7 +3,7 @@
 
 use alloc::vec;
 
-use mfa_core::{AuthMethod, Factor, FactorKind, SecureRandom, Timestamp, Verified};
+use mfa_core::{AuthMethod, Factor, FactorKind, SecureRandom, StartOptions, Timestamp, Verified};
 
 use crate::error::Error;
 use crate::hotp::{Hotp, HotpRecord};
@@ -35,12 +35,16 @@ impl Factor for TotpFactor {
         FactorKind::Totp
     }
 
+    /// Nothing to send or keep: the user reads the code from their device. Works
+    /// without a record; refuses options an OTP cannot honour.
     fn start(
         &self,
-        _: &TotpRecord,
+        _: Option<&TotpRecord>,
+        options: &StartOptions,
         _: Timestamp,
         _: &mut dyn SecureRandom,
     ) -> Result<((), ()), Error> {
+        options.ensure_unprompted("TOTP")?;
         Ok(((), ()))
     }
 
@@ -125,12 +129,16 @@ impl Factor for HotpFactor {
         FactorKind::Hotp
     }
 
+    /// Nothing to send or keep: the user reads the code from their device. Works
+    /// without a record; refuses options an OTP cannot honour.
     fn start(
         &self,
-        _: &HotpRecord,
+        _: Option<&HotpRecord>,
+        options: &StartOptions,
         _: Timestamp,
         _: &mut dyn SecureRandom,
     ) -> Result<((), ()), Error> {
+        options.ensure_unprompted("HOTP")?;
         Ok(((), ()))
     }
 

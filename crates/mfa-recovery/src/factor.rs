@@ -1,6 +1,8 @@
 //! The factor: generate, verify-and-consume, rotate.
 
-use mfa_core::{Factor, FactorKind, RandomError, RejectReason, SecureRandom, Timestamp, Verified};
+use mfa_core::{
+    Factor, FactorKind, RandomError, RejectReason, SecureRandom, StartOptions, Timestamp, Verified,
+};
 use subtle::ConstantTimeEq;
 
 use crate::code::RecoveryCode;
@@ -280,13 +282,16 @@ impl Factor for RecoveryCodes {
         FactorKind::RecoveryCode
     }
 
-    /// Recovery codes are answered unprompted: nothing to send, nothing to keep.
+    /// Recovery codes are answered unprompted: nothing to send, nothing to keep. Works
+    /// without a record; refuses options a recovery code cannot honour.
     fn start(
         &self,
-        _record: &RecoveryRecord,
+        _record: Option<&RecoveryRecord>,
+        options: &StartOptions,
         _now: Timestamp,
         _rng: &mut dyn SecureRandom,
     ) -> Result<((), ()), Error> {
+        options.ensure_unprompted("a recovery code")?;
         Ok(((), ()))
     }
 

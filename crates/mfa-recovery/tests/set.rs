@@ -1,7 +1,7 @@
 //! A set of single-use codes (GitHub, Kratos style).
 
 use mfa_core::testkit::SeededRandom;
-use mfa_core::{AuthMethod, Factor, FactorKind, OsRandom, RejectReason, Timestamp};
+use mfa_core::{AuthMethod, Factor, FactorKind, OsRandom, RejectReason, StartOptions, Timestamp};
 use mfa_recovery::{
     CodeError, CodeFormat, Error, Mode, RecordMode, RecoveryCodes, RecoveryConfig, RecoveryRecord,
 };
@@ -165,7 +165,9 @@ fn factor_trait_and_serde_round_trip() {
     let back: RecoveryRecord = serde_json::from_str(&json).unwrap();
     assert_eq!(back, record);
     let now = Timestamp::from_unix_secs(1_700_000_000);
-    let ((), ()) = f.start(&back, now, &mut OsRandom).unwrap();
+    let ((), ()) = f
+        .start(Some(&back), &StartOptions::new(), now, &mut OsRandom)
+        .unwrap();
     let ok = f
         .verify(&back, &(), &codes[4].expose_grouped(), now, &mut OsRandom)
         .unwrap();

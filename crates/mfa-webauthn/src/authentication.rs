@@ -1,7 +1,10 @@
 //! Authentication: request options, state, the §7.2 verification, and the
 //! [`mfa_core::Factor`] implementation.
 
-use mfa_core::{AuthMethod, Factor, FactorKind, SecureRandom, Timestamp, Verified};
+use mfa_core::{
+    AuthMethod, Factor, FactorKind, SecureRandom, StartOptions, Timestamp, UserVerification,
+    Verified,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -254,16 +257,40 @@ impl Factor for RelyingParty {
         }
     }
 
+    /// With a record, asks for an assertion from that credential; without one, starts a
+    /// usernameless (discoverable-credential) sign-in with an empty allow list. The
+    /// options' user verification becomes `userVerification`; conditional mediation is
+    /// only possible without a record. A delivery channel is refused.
     fn start(
         &self,
-        record: &CredentialRecord,
+        record: Option<&CredentialRecord>,
+        options: &StartOptions,
         now: Timestamp,
         rng: &mut dyn SecureRandom,
     ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
+        if options.channel.is_some() {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "channel",
+                "a WebAuthn challenge has no delivery channel",
+            )));
+        }
+        if options.conditional_mediation && record.is_some() {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "conditional mediation",
+                "only for a sign-in without a known credential",
+            )));
+        }
         let req = AuthenticationRequest {
-            allow_credentials: vec![record.descriptor()],
-            user_verification: Preference::Preferred,
-            conditional: false,
+            allow_credentials: record
+                .map(CredentialRecord::descriptor)
+                .into_iter()
+                .collect(),
+            user_verification: match options.user_verification {
+                UserVerification::Discouraged => Preference::Discouraged,
+                UserVerification::Preferred => Preference::Preferred,
+                UserVerification::Required => Preference::Required,
+            },
+            conditional: options.conditional_mediation,
         };
         self.start_authentication(&req, now, rng)
     }

@@ -1,7 +1,7 @@
 //! Full ceremonies with the testkit's software authenticator: options JSON, state
 //! round trips, and each deliberate fault mapped to its reason code.
 
-use mfa_core::{Factor, OsRandom, RejectReason, Timestamp};
+use mfa_core::{Factor, OsRandom, RejectReason, StartOptions, Timestamp};
 use mfa_webauthn::cose::Algorithm;
 use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_webauthn::{
@@ -84,7 +84,9 @@ fn register_then_authenticate_twice_each_algorithm() {
         assert_eq!(record.user_handle.as_ref().unwrap().0, b"user-1");
         let mut record = record;
         for expected in [2, 3] {
-            let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+            let (challenge, state) = rp
+                .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+                .unwrap();
             let text = serde_json::to_string(&state).unwrap();
             let state: AuthenticationState = serde_json::from_str(&text).unwrap();
             let resp = a
@@ -118,7 +120,9 @@ fn es384_only_when_configured() {
         .unwrap();
     let record = register(&rp, &mut a);
     assert_eq!(record.alg, -35);
-    let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+    let (challenge, state) = rp
+        .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, ORIGIN, Fault::None)
         .unwrap();
@@ -127,7 +131,9 @@ fn es384_only_when_configured() {
         .unwrap();
     assert!(ok.record.sign_count > record.sign_count);
     // A bad signature is still a bad signature.
-    let (challenge, state) = rp.start(&ok.record, now(), &mut OsRandom).unwrap();
+    let (challenge, state) = rp
+        .start(Some(&ok.record), &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, ORIGIN, Fault::BadSignature)
         .unwrap();
@@ -174,7 +180,9 @@ fn each_fault_is_rejected_with_its_reason() {
         );
         // Authentication.
         let record = register(&rp, &mut a);
-        let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+        let (challenge, state) = rp
+            .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+            .unwrap();
         let resp = a
             .authenticate(&challenge.public_key, ORIGIN, fault)
             .unwrap();
@@ -197,7 +205,9 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     let rp = rp();
     let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let record = register(&rp, &mut a);
-    let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+    let (challenge, state) = rp
+        .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, ORIGIN, Fault::CounterNotIncremented)
         .unwrap();
@@ -211,7 +221,9 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     };
     assert_eq!(r.reason(), RejectReason::CounterRegression);
 
-    let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+    let (challenge, state) = rp
+        .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, "https://evil.example", Fault::None)
         .unwrap();
@@ -221,7 +233,9 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     assert_eq!(err.reason_code(), Some(ReasonCode::OriginMismatch));
 
     let late = Timestamp::from_unix_secs(now().unix_secs() + 301);
-    let (challenge, state) = rp.start(&record, now(), &mut OsRandom).unwrap();
+    let (challenge, state) = rp
+        .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, ORIGIN, Fault::None)
         .unwrap();
