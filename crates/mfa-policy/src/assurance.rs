@@ -6,7 +6,13 @@
 //! two "have" proofs; an email code and a password-reset link from the same inbox are one.
 //! The one exception is a multi-factor cryptographic authenticator (a WebAuthn
 //! credential with user verification), which proves a key and a PIN or biometric by
-//! itself.
+//! itself: it reports a key proof (`hwk`/`swk`) together with `pin`, `fpt`, `face`, … or
+//! with `mfa`, and either form counts, so a user-verified passkey alone reaches AAL2
+//! (AAL3 when its key is hardware-bound, `hwk`).
+//!
+//! This module also holds the words of requirements and levels ([`Requirement`],
+//! [`Level`], [`Aal`]), the reauthentication limits ([`ReauthLimits`]) and the `amr`
+//! set ([`AmrSet`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -17,7 +23,8 @@ use serde::{Serialize, Serializer};
 use crate::input::{CompletedMethod, EnrolledFactor, Session};
 use crate::kinds::KindSet;
 use crate::policy::Policy;
-use crate::requirement::{Aal, Level, Requirement};
+pub use crate::policy::ReauthLimits;
+pub use crate::requirement::{Aal, Level, Requirement};
 
 /// A set of RFC 8176 `amr` values (a bit set), serialised as a JSON array of strings in
 /// registry order: what goes into the `amr` claim.
@@ -99,8 +106,13 @@ impl Policy {
     }
 
     /// The RFC 8176 `amr` values for a token issued now: every method the session proved
-    /// within the AAL1 limit, plus `mfa` when they include two distinct factors (a
-    /// reported `mfa` is ignored: it is decided here).
+    /// within the AAL1 limit (`pwd`, `otp`, `sms`, `tel`, `hwk`, `swk`, `pin`, `fpt`,
+    /// `face`, `user`, … exactly as the factors reported them), plus `mfa` when the
+    /// session is multi-factor: two distinct categories from two distinct factors, or one
+    /// multi-factor authenticator (a WebAuthn credential reporting a key proof with
+    /// user verification, whether as `pin`/`fpt`/`face` or as `mfa`). A reported `mfa`
+    /// is never echoed on its own: it appears exactly when this policy judges the
+    /// session multi-factor, so a non-WebAuthn factor claiming `mfa` adds nothing.
     pub fn amr(&self, session: &Session, enrolled: &[EnrolledFactor], now: Timestamp) -> AmrSet {
         let view = View::new(self, session, enrolled, now);
         let mut set = AmrSet::default();
@@ -192,23 +204,24 @@ impl<'a> View<'a> {
             Level::Aal2 => self.policy.reauth.for_aal(Aal::Aal2),
             Level::Aal3 => self.policy.reauth.for_aal(Aal::Aal3),
         };
-        let max = if strict { max } else { Duration::MAX };
-        if strict
-            && let (Some(idle), Some(last)) = (idle, self.last_activity)
-            && self.now.saturating_since(last) > idle
-        {
+        if strict && !self.active_within(idle) {
             return false;
         }
+        let max = if strict { max } else { Duration::MAX };
         let mut categories = 0u8;
         let mut first_identity: Option<Option<&FactorId>> = None;
         let mut two_identities = false;
         let mut multi_factor_authenticator = false;
         let mut qualifying = false;
+        let mut recent = false;
         for m in self.valid(max) {
             let Some(category) = m.method.category() else {
                 continue;
             };
             categories |= category_bit(category);
+            if !strict || req.max_age.is_none_or(|age| self.now.saturating_since(m.at) <= age) {
+                recent = true;
+            }
             let identity = m.factor.as_ref();
             match first_identity {
                 None => first_identity = Some(identity),
@@ -219,11 +232,7 @@ impl<'a> View<'a> {
             let Some(kind) = self.kind_of(id) else {
                 continue;
             };
-            if m.method.is_phishing_resistant()
-                && self.valid(max).any(|o| {
-                    o.factor.as_ref() == Some(id) && o.at == m.at && o.method.is_user_verifying()
-                })
-            {
+            if self.is_multi_factor_authenticator(m, id, kind, max) {
                 multi_factor_authenticator = true;
             }
             if self.qualifies(m, kind, req, strict) {
@@ -232,13 +241,55 @@ impl<'a> View<'a> {
         }
         match req.level {
             Level::None => true,
-            Level::Aal1 => categories != 0,
+            // One factor, and with `max_age` one proven within it.
+            Level::Aal1 => categories != 0 && recent,
             _ => {
-                categories.count_ones() >= 2
-                    && (two_identities || multi_factor_authenticator)
+                (multi_factor_authenticator || (categories.count_ones() >= 2 && two_identities))
                     && qualifying
             }
         }
+    }
+
+    /// Whether the session was active within `idle` (always, without an inactivity
+    /// limit). An unknown last activity counts as expired: a caller that does not track
+    /// activity never gets past an inactivity limit.
+    pub(crate) fn active_within(self, idle: Option<Duration>) -> bool {
+        match (idle, self.last_activity) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(idle), Some(last)) => self.now.saturating_since(last) <= idle,
+        }
+    }
+
+    /// The kinds of the enrolled, confirmed, enabled factors that proved a factor
+    /// category within `max` of now.
+    pub(crate) fn proven_kinds(self, max: Duration) -> KindSet {
+        self.valid(max)
+            .filter(|m| m.method.category().is_some())
+            .filter_map(|m| m.factor.as_ref().and_then(|id| self.kind_of(id)))
+            .filter(|k| self.policy.enabled.contains(*k))
+            .collect()
+    }
+
+    /// A multi-factor cryptographic authenticator (NIST SP 800-63B-4 §3.1.7): a WebAuthn
+    /// factor that reported a key proof (`hwk`, `swk`, …) and, at the same instant, either
+    /// a user-verifying method (`pin`, `fpt`, `face`, …) or `mfa` itself (RFC 8176: the
+    /// authenticator performed multiple-factor authentication, as a user-verified passkey
+    /// reports). A factor of another kind reporting `mfa` counts for nothing.
+    fn is_multi_factor_authenticator(
+        self,
+        m: &CompletedMethod,
+        id: &FactorId,
+        kind: FactorKind,
+        max: Duration,
+    ) -> bool {
+        kind.is_phishing_resistant()
+            && m.method.is_phishing_resistant()
+            && self.valid(max).any(|o| {
+                o.factor.as_ref() == Some(id)
+                    && o.at == m.at
+                    && (o.method.is_user_verifying() || o.method == AuthMethod::Mfa)
+            })
     }
 
     fn qualifies(

@@ -7,6 +7,10 @@ use std::net::IpAddr;
 ///
 /// Host bits must be zero (`10.0.0.1/8` is refused): an operator who wrote it probably
 /// meant something else, and silently masking would hide the mistake.
+///
+/// An IPv4-mapped IPv6 network (`::ffff:203.0.113.0/120`) is the IPv4 network it maps
+/// (`203.0.113.0/24`), so it matches the same clients however the address reached the
+/// service (one shorter than /96 has host bits set and is refused).
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub struct Cidr {
     network: u128,
@@ -53,6 +57,21 @@ impl Cidr {
         let mask = prefix_mask(bits, prefix);
         if value & !mask != 0 {
             return Err(format!("{s:?} has host bits set (did you mean a /{bits}?)"));
+        }
+        if let IpAddr::V6(v6) = ip
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            let Some(prefix) = prefix.checked_sub(96) else {
+                return Err(format!(
+                    "{s:?} is an IPv4-mapped network shorter than /96, which mixes mapped and other IPv6 addresses"
+                ));
+            };
+            return Ok(Self {
+                network: u128::from(u32::from(v4)),
+                mask: prefix_mask(32, prefix),
+                v6: false,
+                prefix,
+            });
         }
         Ok(Self {
             network: value,
@@ -150,5 +169,24 @@ mod tests {
                 .contains("not a number")
         );
         assert!(Cidr::parse("").is_err());
+        // Shorter than /96, the ffff marker is in the host bits.
+        assert!(Cidr::parse("::ffff:0.0.0.0/95").is_err());
+    }
+
+    /// Regression: `::ffff:203.0.113.0/120` was an IPv6 network that no client matched,
+    /// since `contains` compares IPv4-mapped addresses as IPv4; a deny rule with it
+    /// failed open.
+    #[test]
+    fn ipv4_mapped_networks_are_their_ipv4_network() {
+        let mapped = Cidr::parse("::ffff:203.0.113.0/120").unwrap();
+        assert_eq!(mapped, Cidr::parse("203.0.113.0/24").unwrap());
+        assert_eq!(mapped.to_string(), "203.0.113.0/24");
+        assert!(mapped.contains("203.0.113.9".parse().unwrap()));
+        assert!(mapped.contains("::ffff:203.0.113.9".parse().unwrap()));
+        assert!(!mapped.contains("203.0.114.1".parse().unwrap()));
+        let all_mapped = Cidr::parse("::ffff:0.0.0.0/96").unwrap();
+        assert!(all_mapped.contains("8.8.8.8".parse().unwrap()));
+        assert!(!all_mapped.contains("2001:db8::1".parse().unwrap()));
+        assert!(Cidr::parse("::ffff:203.0.113.1/120").is_err());
     }
 }

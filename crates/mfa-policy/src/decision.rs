@@ -40,7 +40,8 @@ pub enum Decision {
     /// Ask for (another) factor.
     StepUp {
         /// The kinds the user has enrolled that would satisfy the requirement, in the
-        /// policy's order of preference.
+        /// policy's order of preference. Empty only for an `aal1` requirement (with
+        /// `max_age`), which the primary credential meets: ask for it again.
         acceptable: Vec<FactorKind>,
         /// Why.
         reason: Reason,

@@ -1,23 +1,40 @@
-//! Remembered-device tokens: "don't ask for MFA on this device for 30 days".
+//! Remembered devices: "don't ask for a second factor on this device for 30 days".
 //!
-//! # Format (version 1)
+//! A token stands in for a second factor only within what the sign-in that minted it
+//! proved: its signed claims carry that sign-in's assurance level and the kinds of the
+//! factors it used, and evaluation compares them with the requirement (see
+//! [`Policy::evaluate`](crate::Policy::evaluate), step 4). It never stands in for the
+//! first factor, for a `fresh` or `max_age` requirement, for `phishing-resistant` or
+//! `aal3`, for `aal2` beyond the AAL2 reauthentication limits counted from minting, or for
+//! a user who no longer has an enrolled factor of a kind it proved.
+//!
+//! # Format (version 2)
 //!
 //! ```text
-//! token   = "rd1." base64url(payload) "." base64url(tag)      ; no padding
-//! payload = version(1 byte = 0x01)
+//! token   = "rd2." base64url(payload) "." base64url(tag)      ; no padding
+//! payload = version(1 byte = 0x02)
 //!           user_len(1) user_id(user_len bytes, UTF-8)
 //!           device_len(1) device_id(device_len bytes, UTF-8)
 //!           issued_at(8, big-endian Unix seconds)
 //!           expires_at(8, big-endian Unix seconds)
 //!           generation(8, big-endian)
-//! tag     = HMAC-SHA-256(key, "mfa-policy/remembered-device/v1" || 0x00 || payload)
+//!           aal(1 byte: 2 or 3, the level the minting sign-in held)
+//!           kinds_count(1) { kind_len(1) kind(kind_len bytes) }   ; FactorKind names, in
+//!                                                                 ; FactorKind::ALL order
+//! tag     = HMAC-SHA-256(key, "mfa-policy/remembered-device/v2" || 0x00 || payload)
 //! ```
+//!
+//! Version 1 tokens (`rd1.`, without the level and kinds) are refused as
+//! [`DeviceTokenError::UnsupportedVersion`]: the user is asked for a second factor once
+//! and the device can be remembered again.
 //!
 //! The token is bound to the user and the device (both must match on verification), and
 //! to the user's *generation*, a counter the service stores per user and bumps to revoke
 //! every remembered device at once (after an MFA reset, a password change, a lost
-//! phone). For revoking one device, the service also keeps a
-//! [`mfa_core::store::RememberedDevice`] entry and checks it exists.
+//! phone). For revoking one device, the service keeps a
+//! [`mfa_core::store::RememberedDevice`] entry; evaluation honours a token only when the
+//! caller passes that entry in [`DeviceProof::stored`], so a forgotten device's token
+//! fails although its signature is valid.
 //!
 //! The tag is compared in constant time before any field is looked at.
 
@@ -26,13 +43,17 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use mfa_core::{SecretBytes, Timestamp, UserId};
+use mfa_core::store::RememberedDevice;
+use mfa_core::{FactorKind, SecretBytes, Timestamp, UserId};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-const PREFIX: &str = "rd1.";
-const VERSION: u8 = 1;
-const DOMAIN: &[u8] = b"mfa-policy/remembered-device/v1\0";
+use crate::kinds::KindSet;
+use crate::requirement::Aal;
+
+const PREFIX: &str = "rd2.";
+const VERSION: u8 = 2;
+const DOMAIN: &[u8] = b"mfa-policy/remembered-device/v2\0";
 const TAG_LEN: usize = 32;
 /// The shortest key accepted: the HMAC-SHA-256 output size.
 pub const MIN_KEY_LEN: usize = 32;
@@ -49,7 +70,28 @@ impl fmt::Debug for DeviceTokenKey {
     }
 }
 
+/// A remembered-device token presented with the request, and what it must be bound to.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct DeviceProof<'a> {
+    /// The token string from the device's cookie.
+    pub token: &'a str,
+    /// The device identifier the service associates with this client.
+    pub device_id: &'a str,
+    /// The user's current remembered-device generation (bumped on MFA reset).
+    pub generation: u64,
+    /// The device's server-side entry: what
+    /// [`DeviceStore::remembered_device(user, device_id, now)`](mfa_core::store::DeviceStore::remembered_device)
+    /// returned. `None` when the device was forgotten (revoked one by one, or by
+    /// `forget_all_devices`) or its entry lapsed: the token is then refused as
+    /// [`DeviceTokenError::Forgotten`] whatever its signature. An entry for another user
+    /// or device, or past its `expires_at`, is refused the same way.
+    pub stored: Option<&'a RememberedDevice>,
+}
+
 /// What a remembered-device token says.
+///
+/// Build one with [`Policy::remember_device`](crate::Policy::remember_device), which
+/// fills `aal` and `kinds` from the session that just completed MFA.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct DeviceClaims {
     /// The user it was issued to.
@@ -62,6 +104,13 @@ pub struct DeviceClaims {
     pub expires_at: Timestamp,
     /// The user's remembered-device generation at issue time.
     pub generation: u64,
+    /// The assurance level the minting sign-in held: [`Aal::Aal2`] or [`Aal::Aal3`]
+    /// ([`DeviceTokenKey::issue`] refuses `Aal1`). A token meets `mfa` and `aal2` at most,
+    /// whatever this says; `Aal3` is recorded for logs.
+    pub aal: Aal,
+    /// The kinds of the enrolled factors the minting sign-in used (never empty): the
+    /// token meets a requirement only if one of these kinds is acceptable to it.
+    pub kinds: KindSet,
 }
 
 /// Why a remembered-device token was not honoured. For logs: to the user, any failure
@@ -97,6 +146,22 @@ pub enum DeviceTokenError {
     /// The user's generation moved on (revoked, e.g. by an MFA reset).
     #[error("remembered-device token was revoked")]
     Revoked,
+    /// The device has no (matching, unexpired) server-side entry: it was forgotten.
+    #[error("remembered device was forgotten server-side")]
+    Forgotten,
+    /// The sign-in that minted the token does not meet this request's requirement (a
+    /// first factor, `phishing-resistant` or `aal3`, `aal2` past its reauthentication
+    /// limits, or factor kinds the requirement does not accept).
+    #[error("remembered-device token does not meet the requirement")]
+    Insufficient,
+    /// The user no longer has an enrolled factor of a kind the token proved (after an
+    /// MFA reset or the factor's removal).
+    #[error("the factor that minted the remembered-device token is gone")]
+    FactorRemoved,
+    /// Minting refused: the session holds no second factor (AAL2), so there is nothing
+    /// to remember.
+    #[error("no second factor to remember")]
+    NotMultiFactor,
 }
 
 impl DeviceTokenError {
@@ -105,8 +170,12 @@ impl DeviceTokenError {
         match self {
             Self::BadSignature => "bad_signature",
             Self::Expired => "expired",
+            Self::FactorRemoved => "factor_removed",
+            Self::Forgotten => "forgotten",
+            Self::Insufficient => "insufficient",
             Self::InvalidDeviceId => "invalid_device_id",
             Self::Malformed => "malformed",
+            Self::NotMultiFactor => "not_multi_factor",
             Self::NotYetValid => "not_yet_valid",
             Self::Revoked => "revoked",
             Self::UnsupportedVersion => "unsupported_version",
@@ -137,8 +206,12 @@ impl DeviceTokenKey {
     /// # Errors
     ///
     /// [`DeviceTokenError::InvalidDeviceId`] when the device id is empty, longer than
-    /// 255 bytes or has a control character.
+    /// 255 bytes or has a control character; [`DeviceTokenError::NotMultiFactor`] when
+    /// `aal` is below AAL2 or `kinds` is empty.
     pub fn issue(&self, claims: &DeviceClaims) -> Result<String, DeviceTokenError> {
+        if claims.aal < Aal::Aal2 || claims.kinds.is_empty() {
+            return Err(DeviceTokenError::NotMultiFactor);
+        }
         let device = claims.device_id.as_bytes();
         let device_len =
             u8::try_from(device.len()).map_err(|_| DeviceTokenError::InvalidDeviceId)?;
@@ -148,7 +221,7 @@ impl DeviceTokenKey {
         let user = claims.user.as_str().as_bytes();
         // UserId guarantees 1..=255 bytes.
         let user_len = u8::try_from(user.len()).map_err(|_| DeviceTokenError::Malformed)?;
-        let mut payload = Vec::with_capacity(3 + user.len() + device.len() + 24);
+        let mut payload = Vec::with_capacity(3 + user.len() + device.len() + 24 + 64);
         payload.push(VERSION);
         payload.push(user_len);
         payload.extend_from_slice(user);
@@ -157,6 +230,13 @@ impl DeviceTokenKey {
         payload.extend_from_slice(&claims.issued_at.unix_secs().to_be_bytes());
         payload.extend_from_slice(&claims.expires_at.unix_secs().to_be_bytes());
         payload.extend_from_slice(&claims.generation.to_be_bytes());
+        payload.push(aal_byte(claims.aal));
+        let kinds: Vec<&str> = claims.kinds.iter().map(FactorKind::as_str).collect();
+        payload.push(u8::try_from(kinds.len()).map_err(|_| DeviceTokenError::Malformed)?);
+        for k in kinds {
+            payload.push(u8::try_from(k.len()).map_err(|_| DeviceTokenError::Malformed)?);
+            payload.extend_from_slice(k.as_bytes());
+        }
         let tag = self.tag(&payload);
         Ok(format!(
             "{PREFIX}{}.{}",
@@ -263,6 +343,19 @@ fn decode(payload: &[u8]) -> Result<DeviceClaims, DeviceTokenError> {
     let issued_at = Timestamp::from_unix_secs(r.u64()?);
     let expires_at = Timestamp::from_unix_secs(r.u64()?);
     let generation = r.u64()?;
+    let aal = match r.byte()? {
+        1 => Aal::Aal1,
+        2 => Aal::Aal2,
+        3 => Aal::Aal3,
+        _ => return Err(DeviceTokenError::Malformed),
+    };
+    let mut kinds = KindSet::EMPTY;
+    for _ in 0..r.byte()? {
+        let len = usize::from(r.byte()?);
+        let name = std::str::from_utf8(r.take(len)?).map_err(|_| DeviceTokenError::Malformed)?;
+        let kind = FactorKind::try_from(name).map_err(|_| DeviceTokenError::Malformed)?;
+        kinds = kinds.with(kind);
+    }
     if !r.0.is_empty() {
         return Err(DeviceTokenError::Malformed);
     }
@@ -272,7 +365,17 @@ fn decode(payload: &[u8]) -> Result<DeviceClaims, DeviceTokenError> {
         issued_at,
         expires_at,
         generation,
+        aal,
+        kinds,
     })
+}
+
+fn aal_byte(aal: Aal) -> u8 {
+    match aal {
+        Aal::Aal1 => 1,
+        Aal::Aal2 => 2,
+        Aal::Aal3 => 3,
+    }
 }
 
 struct Reader<'a>(&'a [u8]);

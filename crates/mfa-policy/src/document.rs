@@ -7,17 +7,20 @@ use std::time::Duration;
 use mfa_core::FactorKind;
 use serde::{Deserialize, Serialize};
 
-use crate::cidr::Cidr;
+pub use crate::cidr::Cidr;
 use crate::error::PolicyError;
-use crate::kinds::{KindSet, parse_kind_name, webauthn_all};
+pub use crate::kinds::KindSet;
+use crate::kinds::{parse_kind_name, webauthn_all};
 use crate::oidc::{
     IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL, PAPE_PHISHING_RESISTANT,
 };
+use crate::lockout::FailureLimits;
 use crate::policy::{
-    AcrMapping, Adaptive, EnrollmentRules, FailureLimits, Pattern, Policy, ReauthLimits,
-    RememberDevice, Rule, RuleAction, SignalLevels,
+    AcrMapping, Adaptive, EnrollmentRules, Pattern, Policy, ReauthLimits, RememberDevice, Rule,
+    RuleAction, SignalLevels,
 };
-use crate::requirement::{Confidence, Level, Mode, Requirement, parse_duration};
+use crate::requirement::{Level, Requirement, parse_duration};
+pub use crate::requirement::{Confidence, Mode};
 
 /// The only document version this crate reads.
 const VERSION: u32 = 1;
@@ -103,6 +106,7 @@ struct RawFailures {
     backoff_base: Option<RawDuration>,
     backoff_max: Option<RawDuration>,
     lockout: Option<RawDuration>,
+    window: Option<RawDuration>,
 }
 
 #[derive(Clone, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
@@ -371,12 +375,23 @@ impl RawFailures {
         if lockout.is_zero() {
             return Err(PolicyError::invalid("failures.lockout", "must not be zero"));
         }
+        let window = duration("failures.window", self.window.as_ref(), d.window)?;
+        if window.is_zero() {
+            return Err(PolicyError::invalid("failures.window", "must not be zero"));
+        }
+        if window < backoff_max {
+            return Err(PolicyError::invalid(
+                "failures.window",
+                "must be at least failures.backoff_max (waiting out a backoff must not reset the count)",
+            ));
+        }
         Ok(FailureLimits {
             max_consecutive,
             backoff_after,
             backoff_base,
             backoff_max,
             lockout,
+            window,
         })
     }
 }
@@ -457,6 +472,12 @@ impl RawRule {
                     ));
                 }
                 RuleAction::Deny
+            }
+            "none" | "aal1" if self.fresh => {
+                return Err(PolicyError::invalid(
+                    at("fresh"),
+                    "has no effect below mfa (a remembered device only ever stands in for a second factor)",
+                ));
             }
             other => RuleAction::Require(requirement(
                 &at(""),

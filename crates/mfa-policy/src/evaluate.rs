@@ -7,12 +7,12 @@ use mfa_core::{FactorKind, InvalidInput, Timestamp, UserId};
 use crate::assurance::View;
 use crate::decision::{Decision, Reason, ReasonCode};
 use crate::device::{DeviceClaims, DeviceTokenError};
-use crate::input::{EnrolledFactor, Input, Subject};
+use crate::input::{EnrolledFactor, Input, Session, Subject};
 use crate::kinds::KindSet;
 use crate::lockout::FailureState;
 use crate::oidc::www_authenticate;
-use crate::policy::{AcrMapping, Policy, RuleAction};
-use crate::requirement::{Level, Mode, Requirement};
+use crate::policy::{AcrMapping, Policy, RuleAction, combine};
+use crate::requirement::{Aal, Level, Mode, Requirement};
 
 impl Policy {
     /// Decides one request.
@@ -22,23 +22,42 @@ impl Policy {
     ///    networks, risk confidence, requested `acr` values) gives the requirement, or
     ///    denies; without a match, the tenant mode does (`always`: MFA; `adaptive`: MFA
     ///    when confidence is below `adaptive.mfa_below`; `never`: nothing), and
-    ///    administrators always need MFA;
-    /// 2. requested `acr` values add a requirement (the first value the policy knows, in
+    ///    administrators need MFA. With no client IP, a `deny` rule with `networks`
+    ///    matches, and a `require` rule with `networks` adds its requirement;
+    /// 2. the *floor*: when the mode is `always` or the subject is an administrator,
+    ///    whatever rule matched is raised to at least MFA. No rule, and so no
+    ///    client-controlled input (`application`, `acr_values`, …), can lower it; only a
+    ///    `deny` rule, which is stricter, takes precedence;
+    /// 3. requested `acr` values add a requirement (the first value the policy knows, in
     ///    the relying party's order); an essential request for unknown values is denied,
     ///    and a voluntary one no enrolled factor could meet is dropped;
-    /// 3. if the session meets everything, `Allow` (or `Enroll` when an administrator has
+    /// 4. if the session meets everything, `Allow` (or `Enroll` when an administrator has
     ///    fewer factors than `enrollment.min_factors`);
-    /// 4. otherwise a valid remembered-device token stands in for the second factor,
-    ///    unless the requirement is `fresh` (rules with `fresh` or `max_age`, and all
-    ///    `acr` requirements);
-    /// 5. otherwise `StepUp` with the user's acceptable kinds, `Enroll` when they have
-    ///    none, or `Deny` when all acceptable factors are locked.
+    /// 5. otherwise a remembered-device token may stand in for the *second* factor of the
+    ///    base requirement, only within what its minting sign-in proved: the session
+    ///    holds a first factor itself; the requirement is not `fresh` (rules with `fresh`
+    ///    or `max_age`, and all `acr` requirements); it is `mfa`, or `aal2` within the
+    ///    AAL2 limits counted from minting (and the session active within `aal2_idle`),
+    ///    never `phishing-resistant` or `aal3`; one of the token's factor kinds is
+    ///    acceptable and still enrolled; and the caller passed the device's server-side
+    ///    entry ([`DeviceProof::stored`](crate::device::DeviceProof::stored));
+    /// 6. otherwise `StepUp` with the user's acceptable kinds, `Enroll` when they have
+    ///    none, or `Deny` when all acceptable factors are locked. An unmet `aal1`
+    ///    requirement (one with `max_age`) is always `StepUp`, whose `acceptable` list may
+    ///    be empty: the primary credential (password) is asked again.
     pub fn evaluate(&self, input: &Input<'_>) -> Decision {
         let confidence = self.confidence(input.request);
-        let rule = self.matching_rule(input.subject, input.request, confidence);
+        let matched = self.matching_rule(input.subject, input.request, confidence);
         let reason = |code| Reason::new(code, confidence);
+        let floor = if self.mode == Mode::Always {
+            Some(ReasonCode::ModeRequiresMfa)
+        } else if self.is_admin(input.subject) {
+            Some(ReasonCode::AdminRequiresMfa)
+        } else {
+            None
+        };
 
-        let (base, base_code, rule_name) = match rule {
+        let (mut base, mut base_code, mut rule_name) = match matched.rule {
             Some(r) => match r.action {
                 RuleAction::Deny => {
                     return Decision::Deny {
@@ -50,17 +69,32 @@ impl Policy {
                 }
                 RuleAction::Require(req) => (req, ReasonCode::RuleRequiresMfa, Some(&r.name)),
             },
-            None if self.mode == Mode::Always => {
-                (Requirement::MFA, ReasonCode::ModeRequiresMfa, None)
-            }
-            None if self.is_admin(input.subject) => {
-                (Requirement::MFA, ReasonCode::AdminRequiresMfa, None)
-            }
-            None if self.mode == Mode::Adaptive && confidence < self.adaptive.mfa_below => {
-                (Requirement::MFA, ReasonCode::RiskRequiresMfa, None)
-            }
-            None => (Requirement::NONE, ReasonCode::MfaNotRequired, None),
+            None => match floor {
+                Some(code) => (Requirement::MFA, code, None),
+                None if self.mode == Mode::Adaptive && confidence < self.adaptive.mfa_below => {
+                    (Requirement::MFA, ReasonCode::RiskRequiresMfa, None)
+                }
+                None => (Requirement::NONE, ReasonCode::MfaNotRequired, None),
+            },
         };
+        // Rules that match if the unknown IP is inside their networks only add.
+        if let Some((req, r)) = matched.maybe
+            && !req.is_none()
+        {
+            if req.level > base.level || rule_name.is_none() {
+                base_code = ReasonCode::RuleRequiresMfa;
+                rule_name = Some(&r.name);
+            }
+            base = combine(&base, &req);
+        }
+        // The floor holds whatever rule matched.
+        if let Some(code) = floor
+            && base.level < Level::Mfa
+        {
+            base = combine(&base, &Requirement::MFA);
+            base_code = code;
+        }
+        let base = base;
         let with_rule = |code| Reason {
             rule: rule_name.cloned(),
             requirement: (!base.is_none()).then_some(base),
@@ -86,7 +120,7 @@ impl Policy {
         let mut device_err = None;
         let mut remembered = false;
         if !base_met && !base.fresh && self.remember.enabled {
-            match self.check_device(input) {
+            match self.check_device(input, &base, view) {
                 Ok(_) => {
                     base_met = true;
                     remembered = true;
@@ -153,7 +187,9 @@ impl Policy {
                     .any(|f| f.kind == *k && self.open(f, input.now))
             })
             .collect();
-        if !acceptable.is_empty() {
+        // One factor (`aal1`, e.g. with `max_age`) is met by the primary credential
+        // again: step up even when no enrolled factor is acceptable, never `Enroll`.
+        if !acceptable.is_empty() || needed.level <= Level::Aal1 {
             return Decision::StepUp {
                 acceptable,
                 reason: why,
@@ -201,19 +237,25 @@ impl Policy {
     }
 
     /// Claims for a new remembered-device token issued `now`, lasting
-    /// `remember_device.days`; sign them with
-    /// [`DeviceTokenKey::issue`](crate::DeviceTokenKey::issue). `Ok(None)` when the
-    /// policy disables remembering devices.
+    /// `remember_device.days`, recording what the session proved: its assurance level
+    /// (`aal`) and the kinds of the factors it used (`kinds`). Call it right after the
+    /// sign-in's second factor; sign the claims with
+    /// [`DeviceTokenKey::issue`](crate::device::DeviceTokenKey::issue) and store a
+    /// [`RememberedDevice`](mfa_core::store::RememberedDevice) entry for the device.
+    /// `Ok(None)` when the policy disables remembering devices.
     ///
     /// # Errors
     ///
     /// [`DeviceTokenError::InvalidDeviceId`] when the device id is empty, longer than 255
-    /// bytes or has a control character.
+    /// bytes or has a control character; [`DeviceTokenError::NotMultiFactor`] when the
+    /// session does not hold AAL2 at `now` (nothing to remember).
     pub fn remember_device(
         &self,
         user: &UserId,
         device_id: &str,
         generation: u64,
+        session: &Session,
+        enrolled: &[EnrolledFactor],
         now: Timestamp,
     ) -> Result<Option<DeviceClaims>, DeviceTokenError> {
         if device_id.is_empty() || device_id.len() > 255 || device_id.chars().any(char::is_control)
@@ -223,18 +265,35 @@ impl Policy {
         if !self.remember.enabled {
             return Ok(None);
         }
+        let aal = self.assurance(session, enrolled, now);
+        let Some(aal @ (Aal::Aal2 | Aal::Aal3)) = aal else {
+            return Err(DeviceTokenError::NotMultiFactor);
+        };
+        let kinds = View::new(self, session, enrolled, now).proven_kinds(self.reauth.aal2_max);
+        if kinds.is_empty() {
+            return Err(DeviceTokenError::NotMultiFactor);
+        }
         Ok(Some(DeviceClaims {
             user: user.clone(),
             device_id: device_id.to_owned(),
             issued_at: now,
             expires_at: now.saturating_add(self.remember.lifetime),
             generation,
+            aal,
+            kinds,
         }))
     }
 
-    /// `Ok` when the input carries a token that verifies; `Err(None)` when there is no
-    /// token or no key, `Err(Some(e))` when it fails.
-    fn check_device(&self, input: &Input<'_>) -> Result<(), Option<DeviceTokenError>> {
+    /// `Ok` when the input carries a token that verifies, whose device is still
+    /// remembered server-side, and whose minting sign-in covers `req` (see
+    /// [`Policy::evaluate`], step 5); `Err(None)` when there is no token or no key,
+    /// `Err(Some(e))` when it fails.
+    fn check_device(
+        &self,
+        input: &Input<'_>,
+        req: &Requirement,
+        view: View<'_>,
+    ) -> Result<(), Option<DeviceTokenError>> {
         let (Some(proof), Some(key)) = (input.device, self.device_key.as_ref()) else {
             return Err(None);
         };
@@ -251,6 +310,48 @@ impl Policy {
         // was shortened after it was issued.
         if input.now.saturating_since(claims.issued_at) >= self.remember.lifetime {
             return Err(Some(DeviceTokenError::Expired));
+        }
+        // The device must still be remembered server-side.
+        let remembered = proof.stored.is_some_and(|d| {
+            d.user == *input.user && d.device_id == claims.device_id && input.now < d.expires_at
+        });
+        if !remembered {
+            return Err(Some(DeviceTokenError::Forgotten));
+        }
+        let insufficient = Err(Some(DeviceTokenError::Insufficient));
+        // Only ever a second factor, and only what the minting sign-in proved.
+        let first_factor = Requirement {
+            level: Level::Aal1,
+            kinds: KindSet::ALL,
+            max_age: None,
+            fresh: false,
+        };
+        if claims.aal < Aal::Aal2 || !view.check(&first_factor, true) {
+            return insufficient;
+        }
+        match req.level {
+            Level::Mfa => {}
+            Level::Aal2 => {
+                let (max, idle) = self.reauth.for_aal(Aal::Aal2);
+                if input.now.saturating_since(claims.issued_at) > max || !view.active_within(idle)
+                {
+                    return insufficient;
+                }
+            }
+            Level::None | Level::Aal1 | Level::PhishingResistant | Level::Aal3 => {
+                return insufficient;
+            }
+        }
+        let kinds = claims.kinds.intersection(req.kinds).intersection(self.enabled);
+        if kinds.is_empty() {
+            return insufficient;
+        }
+        if !input
+            .enrolled
+            .iter()
+            .any(|f| f.confirmed && kinds.contains(f.kind))
+        {
+            return Err(Some(DeviceTokenError::FactorRemoved));
         }
         Ok(())
     }
@@ -303,19 +404,6 @@ fn capable(kind: FactorKind, level: Level) -> bool {
     match level {
         Level::PhishingResistant | Level::Aal3 => kind.is_phishing_resistant(),
         _ => true,
-    }
-}
-
-/// Both requirements at once.
-fn combine(a: &Requirement, b: &Requirement) -> Requirement {
-    Requirement {
-        level: a.level.max(b.level),
-        kinds: a.kinds.intersection(b.kinds),
-        max_age: match (a.max_age, b.max_age) {
-            (Some(x), Some(y)) => Some(x.min(y)),
-            (x, y) => x.or(y),
-        },
-        fresh: a.fresh || b.fresh,
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use mfa_core::{AuthMethod, FactorId, FactorKind, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceProof;
 use crate::oidc::AcrRequest;
 
 /// Who the user is, for rules and enrollment: their groups and roles.
@@ -110,17 +111,6 @@ pub struct Request {
     pub signals: RiskSignals,
 }
 
-/// A remembered-device token presented with the request, and what it must be bound to.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub struct DeviceProof<'a> {
-    /// The token string from the device's cookie.
-    pub token: &'a str,
-    /// The device identifier the service associates with this client.
-    pub device_id: &'a str,
-    /// The user's current remembered-device generation (bumped on MFA reset).
-    pub generation: u64,
-}
-
 /// Everything one decision looks at. Borrowed, so building it costs nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct Input<'a> {
@@ -134,7 +124,8 @@ pub struct Input<'a> {
     pub session: &'a Session,
     /// The request.
     pub request: &'a Request,
-    /// A remembered-device token, if the client sent one.
+    /// A remembered-device token, if the client sent one, with the device's server-side
+    /// entry (see [`DeviceProof::stored`]).
     pub device: Option<DeviceProof<'a>>,
     /// The current time (evaluation never reads a clock).
     pub now: Timestamp,

@@ -13,8 +13,8 @@
 //!
 //! ```
 //! use mfa_core::{AuthMethod, FactorId, FactorKind, Timestamp, UserId};
-//! use mfa_policy::{CompletedMethod, Decision, EnrolledFactor, Input, Policy, ReasonCode,
-//!                  Request, Session, Subject};
+//! use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, Session, Subject};
+//! use mfa_policy::{Decision, Input, Policy, ReasonCode};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let policy = Policy::from_toml(r#"
@@ -60,15 +60,36 @@
 //!
 //! ## What it covers
 //!
-//! | area | API |
-//! | --- | --- |
-//! | policy as data, validated with the field named | [`Policy::from_toml`], [`Policy::from_json`], [`PolicyError`] |
-//! | tenant mode, first-match rules, adaptive risk | [`Policy::evaluate`], [`Policy::confidence`] |
-//! | assurance from methods actually used | [`Policy::assurance`], [`Policy::meets`], [`ReauthLimits`] |
-//! | OIDC step-up | [`AcrRequest`], [`Policy::amr`], [`Decision::Allow`]'s `acr`, [`Policy::step_up_challenge`], [`www_authenticate`] |
-//! | remember this device | [`DeviceTokenKey`], [`Policy::remember_device`] |
-//! | enrollment rules and lockout-risk advice | [`Policy::check_enroll`], [`Policy::check_remove`], [`Policy::enrollment_status`] |
-//! | failure limits | [`Policy::failure_state`], [`FailureLimits`] |
+//! The crate root holds what every caller names: [`Policy`], [`Input`], [`Decision`],
+//! [`Reason`], [`ReasonCode`] and [`PolicyError`]. Everything else is grouped by topic:
+//!
+//! | module | what | main API |
+//! | --- | --- | --- |
+//! | [`input`] | what a decision looks at | [`input::Subject`], [`input::EnrolledFactor`], [`input::Session`], [`input::CompletedMethod`], [`input::Request`], [`input::RiskSignals`] |
+//! | [`document`] | policy as data, validated with the field named | [`Policy::from_toml`], [`Policy::from_json`], [`document::PolicyDocument`], [`document::Mode`], [`document::Confidence`], [`document::KindSet`], [`document::Cidr`] |
+//! | [`assurance`] | assurance from methods actually used; `amr` | [`Policy::assurance`], [`Policy::meets`], [`Policy::amr`], [`assurance::Aal`], [`assurance::Level`], [`assurance::Requirement`], [`assurance::ReauthLimits`], [`assurance::AmrSet`] |
+//! | [`oidc`] | OIDC step-up | [`oidc::AcrRequest`], [`Decision::Allow`]'s `acr`, [`Policy::step_up_challenge`], [`oidc::www_authenticate`] |
+//! | [`device`] | remember this device | [`Policy::remember_device`], [`device::DeviceTokenKey`], [`device::DeviceClaims`], [`device::DeviceProof`] |
+//! | [`enroll`] | enrollment rules and lockout-risk advice | [`Policy::check_enroll`], [`Policy::check_remove`], [`Policy::enrollment_status`] |
+//! | [`lockout`] | failure limits | [`Policy::failure_state`], [`lockout::FailureLimits`] (with the store's counting `window`) |
+//!
+//! Tenant mode, first-match rules and adaptive risk: [`Policy::evaluate`] (its steps are
+//! the decision procedure) and [`Policy::confidence`].
+//!
+//! ## Inputs a client controls
+//!
+//! `Request::application` (the OAuth `client_id`, which anyone can put in an
+//! authorization request), `Request::acr` (`acr_values` / `claims`), `Request::action`
+//! when it comes from a request parameter, and `Request::ip` when taken from a header
+//! such as `X-Forwarded-For` are chosen by whoever sends the request. They select rules,
+//! so a rule matching them can make a request *stricter*, but it can never lower the
+//! floor: with `mode = "always"` every sign-in needs a second factor, and an
+//! administrator always needs one, whatever rule matches (a `deny` rule, being
+//! stricter, still denies). In `adaptive` and `never` mode a matching rule replaces the
+//! risk-based default for other users, so write `require = "none"` rules only on inputs
+//! the service controls. A missing IP never helps: a `deny` rule with `networks`
+//! matches it, a `require` rule with `networks` adds its requirement, and it counts as
+//! outside every trusted and inside any denied network.
 //!
 //! ## Numbers from NIST SP 800-63B
 //!
@@ -90,36 +111,22 @@
 //! encoding), `thiserror` (errors). All are the workspace's single generation.
 #![forbid(unsafe_code)]
 
-mod assurance;
+pub mod assurance;
 mod cidr;
 mod decision;
-mod device;
-mod document;
-mod enroll;
+pub mod device;
+pub mod document;
+pub mod enroll;
 mod error;
 mod evaluate;
-mod input;
+pub mod input;
 mod kinds;
-mod lockout;
-mod oidc;
+pub mod lockout;
+pub mod oidc;
 mod policy;
 mod requirement;
 
-pub use assurance::AmrSet;
-pub use cidr::Cidr;
 pub use decision::{Decision, Reason, ReasonCode};
-pub use device::{DeviceClaims, DeviceTokenError, DeviceTokenKey, MIN_KEY_LEN};
-pub use document::PolicyDocument;
-pub use enroll::{EnrollRefusal, EnrollWarning, EnrollmentStatus};
 pub use error::PolicyError;
-pub use input::{
-    CompletedMethod, DeviceProof, EnrolledFactor, Input, Request, RiskSignals, Session, Subject,
-};
-pub use kinds::KindSet;
-pub use lockout::FailureState;
-pub use oidc::{
-    AcrRequest, IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL,
-    PAPE_PHISHING_RESISTANT, www_authenticate,
-};
-pub use policy::{FailureLimits, Policy, ReauthLimits};
-pub use requirement::{Aal, Confidence, Level, Mode, Requirement};
+pub use input::Input;
+pub use policy::Policy;

@@ -1,11 +1,48 @@
 //! Failure limits: backoff, then lockout (NIST SP 800-63B-4 §3.2.2, rev3 §5.2.2: at most
 //! 100 consecutive failed attempts).
 
-use serde::Serialize;
+use std::time::Duration;
 
 use mfa_core::Timestamp;
+use serde::Serialize;
 
 use crate::policy::Policy;
+
+/// Limits on failed verifications of one factor (`[failures]` in the document).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct FailureLimits {
+    /// Consecutive failures that lock the factor (default 5; at most 100, NIST SP
+    /// 800-63B-4 §3.2.2, rev3 §5.2.2).
+    pub max_consecutive: u32,
+    /// Failures after which each further attempt waits (default 3).
+    pub backoff_after: u32,
+    /// The first wait, doubled after each further failure (default 1 s).
+    pub backoff_base: Duration,
+    /// The longest wait (default 60 s).
+    pub backoff_max: Duration,
+    /// How long a lockout lasts from the last failure (default 15 min).
+    pub lockout: Duration,
+    /// The counting window (`failures.window`, default 15 min): the `window` the service
+    /// passes to the store's [`FailureStore::record_failure`](mfa_core::store::FailureStore::record_failure),
+    /// so a failure more than this long after the previous one starts the count again at
+    /// one. Never zero, and at least `backoff_max`, so waiting out the longest backoff
+    /// does not reset the count and escape the lockout.
+    pub window: Duration,
+}
+
+impl Default for FailureLimits {
+    fn default() -> Self {
+        Self {
+            max_consecutive: 5,
+            backoff_after: 3,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            lockout: Duration::from_secs(15 * 60),
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
 
 /// Whether a factor may be tried now.
 #[non_exhaustive]

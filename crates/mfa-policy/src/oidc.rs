@@ -1,5 +1,13 @@
 //! OpenID Connect step-up: requested `acr` values in, `acr`/`amr` out, and the RFC 9470
 //! `WWW-Authenticate` challenge for APIs.
+//!
+//! The ID token's `acr` is [`Decision::Allow`](crate::Decision::Allow)'s `acr` (the
+//! requested value met, else `acr_for_aal` for the level held); its `amr` is
+//! [`Policy::amr`](crate::Policy::amr): the RFC 8176 values the session's factors
+//! reported (`pwd`, `otp`, `sms`, `tel`, `hwk`, `swk`, `pop`, `sc`, `pin`, `fpt`, `face`,
+//! `user`, …) plus `mfa` exactly when policy judges the session multi-factor: two
+//! distinct categories from distinct factors, or one user-verified WebAuthn credential
+//! (reporting `pin`/`fpt`/`face` or `mfa` with its key proof).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -108,7 +116,7 @@ impl AcrRequest {
 ///
 /// ```
 /// use std::time::Duration;
-/// let h = mfa_policy::www_authenticate(Some("api"), &["phr"], Some(Duration::from_secs(300)))?;
+/// let h = mfa_policy::oidc::www_authenticate(Some("api"), &["phr"], Some(Duration::from_secs(300)))?;
 /// assert_eq!(
 ///     h,
 ///     "Bearer realm=\"api\", error=\"insufficient_user_authentication\", \

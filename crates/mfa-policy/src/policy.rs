@@ -1,6 +1,5 @@
 //! The compiled policy: validated, with networks parsed and names lowercased.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use crate::device::DeviceTokenKey;
 use crate::document::PolicyDocument;
 use crate::error::PolicyError;
 use crate::input::{Request, Subject};
+use crate::lockout::FailureLimits;
 use crate::kinds::KindSet;
 use crate::requirement::{Aal, Confidence, Mode, Requirement};
 
@@ -129,7 +129,9 @@ impl Policy {
     }
 
     /// The risk confidence of a request, from its signals and IP address
-    /// (the lowest level any present signal maps to).
+    /// (the lowest level any present signal maps to). A request without an IP address
+    /// counts as outside every trusted network and inside a denied one (when
+    /// `adaptive.denied_networks` is set).
     pub fn confidence(&self, request: &Request) -> Confidence {
         let a = &self.adaptive;
         let s = &request.signals;
@@ -147,14 +149,13 @@ impl Policy {
         if s.recent_failures >= a.recent_failures_threshold {
             lower(a.signals.recent_failures);
         }
-        if let Some(ip) = request.ip {
-            if a.denied.iter().any(|n| n.contains(ip)) {
-                lower(a.signals.denied_network);
-            }
-            if !a.trusted.is_empty() && !a.trusted.iter().any(|n| n.contains(ip)) {
-                lower(a.signals.untrusted_network);
-            }
-        } else if !a.trusted.is_empty() {
+        // An unknown address is outside every trusted network and possibly inside a
+        // denied one.
+        let ip = request.ip;
+        if !a.denied.is_empty() && ip.is_none_or(|ip| a.denied.iter().any(|n| n.contains(ip))) {
+            lower(a.signals.denied_network);
+        }
+        if !a.trusted.is_empty() && ip.is_none_or(|ip| !a.trusted.iter().any(|n| n.contains(ip))) {
             lower(a.signals.untrusted_network);
         }
         c
@@ -189,16 +190,72 @@ impl Policy {
         self.acr.iter().find(|m| *m.value == *value)
     }
 
-    /// The first rule matching the request, if any.
+    /// The rules that decide a request: the first one that matches, and the combined
+    /// requirement of the `require` rules before it that match unless the request's
+    /// unknown IP address is outside their networks.
+    ///
+    /// An unknown client IP is treated as possibly inside every network: a `deny` rule
+    /// with `networks` matches, and a `require` rule with `networks` (its other
+    /// conditions holding) adds its requirement to whatever else applies, so it can make
+    /// the request stricter but never more lenient.
     pub(crate) fn matching_rule(
         &self,
         subject: &Subject,
         request: &Request,
         confidence: Confidence,
-    ) -> Option<&Rule> {
-        self.rules
-            .iter()
-            .find(|r| r.matches(subject, request, confidence))
+    ) -> Matched<'_> {
+        let mut maybe: Option<(Requirement, &Rule)> = None;
+        for r in &self.rules {
+            match (r.matches(subject, request, confidence), r.action) {
+                (Match::No, _) => {}
+                (Match::Yes, _) | (Match::IfIpInside, RuleAction::Deny) => {
+                    return Matched {
+                        rule: Some(r),
+                        maybe,
+                    };
+                }
+                (Match::IfIpInside, RuleAction::Require(req)) => {
+                    maybe = Some(match maybe {
+                        None => (req, r),
+                        Some((acc, first)) => (combine(&acc, &req), first),
+                    });
+                }
+            }
+        }
+        Matched { rule: None, maybe }
+    }
+}
+
+/// The outcome of rule matching.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Matched<'a> {
+    /// The first rule that matches (a `deny` rule also when the IP is unknown).
+    pub(crate) rule: Option<&'a Rule>,
+    /// Earlier `require` rules that match if the unknown IP is inside their networks:
+    /// their combined requirement, and the first of them.
+    pub(crate) maybe: Option<(Requirement, &'a Rule)>,
+}
+
+/// Whether a rule matches a request.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Match {
+    No,
+    Yes,
+    /// Every condition holds but `networks`, which cannot be decided without an IP.
+    IfIpInside,
+}
+
+/// Both requirements at once: the higher level, the kinds both accept, the shorter
+/// `max_age`, fresh if either is.
+pub(crate) fn combine(a: &Requirement, b: &Requirement) -> Requirement {
+    Requirement {
+        level: a.level.max(b.level),
+        kinds: a.kinds.intersection(b.kinds),
+        max_age: match (a.max_age, b.max_age) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        },
+        fresh: a.fresh || b.fresh,
     }
 }
 
@@ -252,25 +309,30 @@ pub(crate) struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, subject: &Subject, request: &Request, confidence: Confidence) -> bool {
+    fn matches(&self, subject: &Subject, request: &Request, confidence: Confidence) -> Match {
         let pattern_ok = |pats: &[Pattern], value: Option<&str>| {
             pats.is_empty() || value.is_some_and(|v| pats.iter().any(|p| p.matches(v)))
         };
-        pattern_ok(&self.actions, request.action.as_deref())
+        let others = pattern_ok(&self.actions, request.action.as_deref())
             && pattern_ok(&self.applications, request.application.as_deref())
             && (self.groups.is_empty() || any_name(&self.groups, &subject.groups))
             && (self.roles.is_empty() || any_name(&self.roles, &subject.roles))
-            && (self.networks.is_empty()
-                || request
-                    .ip
-                    .is_some_and(|ip: IpAddr| self.networks.iter().any(|n| n.contains(ip))))
             && (self.risk == 0 || self.risk & (1 << (confidence as u8)) != 0)
             && (self.acr_values.is_empty()
                 || request
                     .acr
                     .values
                     .iter()
-                    .any(|v| self.acr_values.iter().any(|w| w == v)))
+                    .any(|v| self.acr_values.iter().any(|w| w == v)));
+        if !others {
+            return Match::No;
+        }
+        match request.ip {
+            _ if self.networks.is_empty() => Match::Yes,
+            None => Match::IfIpInside,
+            Some(ip) if self.networks.iter().any(|n: &Cidr| n.contains(ip)) => Match::Yes,
+            Some(_) => Match::No,
+        }
     }
 }
 
@@ -321,34 +383,6 @@ pub(crate) struct EnrollmentRules {
 pub(crate) struct RememberDevice {
     pub(crate) enabled: bool,
     pub(crate) lifetime: Duration,
-}
-
-/// Limits on failed verifications of one factor.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub struct FailureLimits {
-    /// Consecutive failures that lock the factor (default 5; at most 100, NIST SP
-    /// 800-63B-4 §3.2.2, rev3 §5.2.2).
-    pub max_consecutive: u32,
-    /// Failures after which each further attempt waits (default 3).
-    pub backoff_after: u32,
-    /// The first wait, doubled after each further failure (default 1 s).
-    pub backoff_base: Duration,
-    /// The longest wait (default 60 s).
-    pub backoff_max: Duration,
-    /// How long a lockout lasts from the last failure (default 15 min).
-    pub lockout: Duration,
-}
-
-impl Default for FailureLimits {
-    fn default() -> Self {
-        Self {
-            max_consecutive: 5,
-            backoff_after: 3,
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            lockout: Duration::from_secs(15 * 60),
-        }
-    }
 }
 
 /// How long an authentication counts, per assurance level: an overall limit and an

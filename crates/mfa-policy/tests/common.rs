@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use mfa_core::{FactorId, FactorKind, Timestamp};
-use mfa_policy::{EnrolledFactor, Policy};
+use mfa_policy::Policy;
+use mfa_policy::input::EnrolledFactor;
 use serde::Deserialize;
 
 pub(crate) fn data(path: &str) -> PathBuf {

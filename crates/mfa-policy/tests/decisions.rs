@@ -1,11 +1,13 @@
 //! The decision tables in `tests/data/decisions/*.toml`: one test per file, each row
 //! evaluated and compared field by field, failures naming the row.
 
-use mfa_core::{AuthMethod, FactorId, SecretBytes, Timestamp, UserId};
-use mfa_policy::{
-    Aal, CompletedMethod, Confidence, Decision, DeviceProof, DeviceTokenKey, Input, Policy,
-    Request, Session, Subject,
-};
+use mfa_core::store::RememberedDevice;
+use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_policy::assurance::Aal;
+use mfa_policy::device::{DeviceClaims, DeviceProof, DeviceTokenKey};
+use mfa_policy::document::Confidence;
+use mfa_policy::input::{CompletedMethod, Request, Session, Subject};
+use mfa_policy::{Decision, Input, Policy};
 use serde::Deserialize;
 
 use crate::common::{RawFactor, before, policy, read, snake};
@@ -52,6 +54,13 @@ struct RawDevice {
     user: Option<String>,
     device_id: Option<String>,
     presented_device_id: Option<String>,
+    /// The kinds of the factors the minting sign-in used (signed into the token).
+    kinds: Vec<String>,
+    /// The level the minting sign-in held; AAL2 when not given.
+    aal: Option<Aal>,
+    /// Whether the service still has the device's entry (`DeviceStore`); true when not
+    /// given.
+    stored: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,22 +132,41 @@ fn run_case(
     };
     let token;
     let presented;
+    let entry;
     let device = match &case.device {
         None => None,
         Some(d) => {
             let issued = before(now_secs, &d.issued_ago);
             let device_id = d.device_id.clone().unwrap_or_else(|| "device-1".into());
             let token_user = UserId::new(d.user.as_deref().unwrap_or(user.as_str())).unwrap();
-            let claims = policy
-                .remember_device(&token_user, &device_id, d.generation, issued)
-                .unwrap()
-                .expect("remembering enabled");
+            let lifetime = policy.remember_device_for().expect("remembering enabled");
+            let claims = DeviceClaims {
+                user: token_user,
+                device_id: device_id.clone(),
+                issued_at: issued,
+                expires_at: issued.saturating_add(lifetime),
+                generation: d.generation,
+                aal: d.aal.unwrap_or(Aal::Aal2),
+                kinds: d
+                    .kinds
+                    .iter()
+                    .map(|k| k.parse::<FactorKind>().unwrap())
+                    .collect(),
+            };
             token = policy.device_key().unwrap().issue(&claims).unwrap();
             presented = d.presented_device_id.clone().unwrap_or(device_id);
+            entry = RememberedDevice {
+                user: user.clone(),
+                device_id: presented.clone(),
+                label: "test device".into(),
+                created_at: issued,
+                expires_at: issued.saturating_add(lifetime),
+            };
             Some(DeviceProof {
                 token: &token,
                 device_id: &presented,
                 generation: d.current_generation,
+                stored: d.stored.unwrap_or(true).then_some(&entry),
             })
         }
     };
@@ -194,7 +222,7 @@ fn run_case(
         return Err(got("device_error", &reason.device, &"none"));
     }
     let kinds =
-        |v: &[mfa_core::FactorKind]| v.iter().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
+        |v: &[FactorKind]| v.iter().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
     match &decision {
         Decision::StepUp { acceptable, .. } => {
             if let Some(want) = &e.acceptable
@@ -279,6 +307,11 @@ fn decisions_always_paid() {
 }
 
 #[test]
+fn decisions_fail_closed() {
+    assert!(run_table("fail-closed.toml") >= 18);
+}
+
+#[test]
 fn decisions_never_free() {
     assert!(run_table("never-free.toml") >= 6);
 }
@@ -286,7 +319,12 @@ fn decisions_never_free() {
 #[test]
 fn every_reason_code_and_decision_is_covered_by_a_table() {
     let mut seen = std::collections::BTreeSet::new();
-    for file in ["adaptive.toml", "always-paid.toml", "never-free.toml"] {
+    for file in [
+        "adaptive.toml",
+        "always-paid.toml",
+        "fail-closed.toml",
+        "never-free.toml",
+    ] {
         let table: Table = toml::from_str(&read(&format!("decisions/{file}"))).unwrap();
         for c in table.case {
             seen.insert(c.expect.reason);
@@ -317,21 +355,19 @@ fn every_reason_code_and_decision_is_covered_by_a_table() {
     }
 }
 
+fn method(method: AuthMethod, factor: Option<&str>, at: Timestamp) -> CompletedMethod {
+    CompletedMethod {
+        method,
+        factor: factor.map(|f| FactorId::new(f).unwrap()),
+        at,
+    }
+}
+
 #[test]
 fn remembered_device_ignored_without_a_key() {
     let policy = policy("always-paid.toml");
     let user = UserId::new("bob").unwrap();
     let now = Timestamp::from_unix_secs(1_700_000_000);
-    let claims = policy.remember_device(&user, "d", 0, now).unwrap().unwrap();
-    let token = key().issue(&claims).unwrap();
-    let session = Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at: now,
-        }],
-        last_activity: None,
-    };
     let enrolled = [RawFactor {
         id: "sms1".into(),
         kind: "sms".into(),
@@ -340,9 +376,32 @@ fn remembered_device_ignored_without_a_key() {
         last_failure_ago: None,
     }
     .build(1_700_000_000)];
+    let signed_in = Session {
+        methods: vec![
+            method(AuthMethod::Pwd, None, now),
+            method(AuthMethod::Sms, Some("sms1"), now),
+        ],
+        last_activity: Some(now),
+    };
+    let claims = policy
+        .remember_device(&user, "d", 0, &signed_in, &enrolled, now)
+        .unwrap()
+        .unwrap();
+    let token = key().issue(&claims).unwrap();
+    let session = Session {
+        methods: vec![method(AuthMethod::Pwd, None, now)],
+        last_activity: Some(now),
+    };
+    let entry = RememberedDevice {
+        user: user.clone(),
+        device_id: "d".into(),
+        label: String::new(),
+        created_at: now,
+        expires_at: claims.expires_at,
+    };
     let request = Request::default();
     let subject = Subject::default();
-    let input = Input {
+    let mut input = Input {
         user: &user,
         subject: &subject,
         enrolled: &enrolled,
@@ -352,6 +411,7 @@ fn remembered_device_ignored_without_a_key() {
             token: &token,
             device_id: "d",
             generation: 0,
+            stored: Some(&entry),
         }),
         now,
     };
@@ -361,4 +421,84 @@ fn remembered_device_ignored_without_a_key() {
         with_key.evaluate(&input).reason().code.as_str(),
         "remembered_device"
     );
+    // Regression (issue 9, item 1): a forgotten device's token has a valid signature but
+    // must not be honoured; before the fix `Input` could not even say so.
+    input.device = input.device.map(|d| DeviceProof { stored: None, ..d });
+    let d = with_key.evaluate(&input);
+    assert_eq!(d.as_str(), "step_up");
+    assert_eq!(d.reason().device.map(|e| e.as_str()), Some("forgotten"));
+}
+
+/// Minting records what the sign-in proved, and refuses a sign-in without a second
+/// factor: a token can only ever stand for what its minting sign-in satisfied.
+#[test]
+fn minting_records_level_and_kinds() {
+    let policy = policy("adaptive.toml").with_device_key(key());
+    let user = UserId::new("alice").unwrap();
+    let now = Timestamp::from_unix_secs(1_700_000_000);
+    let kind = |s: &str| s.parse::<FactorKind>().unwrap();
+    let enrolled = [
+        RawFactor {
+            id: "sms1".into(),
+            kind: "sms".into(),
+            confirmed: None,
+            consecutive_failures: None,
+            last_failure_ago: None,
+        }
+        .build(1_700_000_000),
+        RawFactor {
+            id: "key1".into(),
+            kind: "webauthn-cross-platform".into(),
+            confirmed: None,
+            consecutive_failures: None,
+            last_failure_ago: None,
+        }
+        .build(1_700_000_000),
+    ];
+    let pwd = method(AuthMethod::Pwd, None, now);
+    let sms = method(AuthMethod::Sms, Some("sms1"), now);
+    let with_sms = Session {
+        methods: vec![pwd.clone(), sms],
+        last_activity: Some(now),
+    };
+    let c = policy
+        .remember_device(&user, "d", 1, &with_sms, &enrolled, now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.aal, Aal::Aal2);
+    assert_eq!(c.kinds.iter().collect::<Vec<_>>(), [kind("sms")]);
+    let passkey = Session {
+        methods: vec![
+            method(AuthMethod::Hwk, Some("key1"), now),
+            method(AuthMethod::Mfa, Some("key1"), now),
+            method(AuthMethod::User, Some("key1"), now),
+        ],
+        last_activity: Some(now),
+    };
+    let c = policy
+        .remember_device(&user, "d", 1, &passkey, &enrolled, now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.aal, Aal::Aal3);
+    assert_eq!(
+        c.kinds.iter().collect::<Vec<_>>(),
+        [kind("webauthn-cross-platform")]
+    );
+    let password_only = Session {
+        methods: vec![pwd],
+        last_activity: Some(now),
+    };
+    assert_eq!(
+        policy.remember_device(&user, "d", 1, &password_only, &enrolled, now),
+        Err(mfa_policy::device::DeviceTokenError::NotMultiFactor)
+    );
+    let mut low = c.clone();
+    low.aal = Aal::Aal1;
+    assert_eq!(
+        key().issue(&low),
+        Err(mfa_policy::device::DeviceTokenError::NotMultiFactor)
+    );
+    // The claims survive the token.
+    let t = key().issue(&c).unwrap();
+    assert_eq!(key().verify(&t, &user, "d", 1, now).unwrap(), c);
 }

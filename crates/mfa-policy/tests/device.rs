@@ -5,8 +5,9 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mfa_core::{SecretBytes, Timestamp, UserId};
-use mfa_policy::{DeviceClaims, DeviceTokenError, DeviceTokenKey};
+use mfa_core::{FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_policy::assurance::Aal;
+use mfa_policy::device::{DeviceClaims, DeviceTokenError, DeviceTokenKey};
 
 fn key(byte: u8) -> DeviceTokenKey {
     DeviceTokenKey::new(SecretBytes::from(vec![byte; 32])).unwrap()
@@ -19,6 +20,8 @@ fn claims() -> DeviceClaims {
         issued_at: Timestamp::from_unix_secs(1_000),
         expires_at: Timestamp::from_unix_secs(2_000),
         generation: 3,
+        aal: Aal::Aal2,
+        kinds: [FactorKind::Totp, FactorKind::Sms].into_iter().collect(),
     }
 }
 
@@ -27,7 +30,7 @@ fn round_trip_and_bindings() {
     let k = key(7);
     let c = claims();
     let t = k.issue(&c).unwrap();
-    assert!(t.starts_with("rd1."));
+    assert!(t.starts_with("rd2."));
     let at = |s| Timestamp::from_unix_secs(s);
     assert_eq!(k.verify(&t, &c.user, "laptop-7", 3, at(1_500)).unwrap(), c);
     assert_eq!(k.verify(&t, &c.user, "laptop-7", 3, at(1_000)).unwrap(), c);
@@ -91,6 +94,7 @@ fn any_altered_byte_is_refused() {
         "",
         "rd1.",
         "rd1..",
+        "rd1.AAAA.AAAA",
         "rd2.AAAA.AAAA",
         "x",
         "rd1.AAAA",
@@ -99,7 +103,12 @@ fn any_altered_byte_is_refused() {
         assert!(k.open(bad).is_err(), "{bad:?}");
     }
     assert_eq!(
-        k.open("rd2.AA.AA"),
+        k.open("rd3.AA.AA"),
+        Err(DeviceTokenError::UnsupportedVersion)
+    );
+    // A version 1 token (no level, no kinds) is refused as such, even with a valid tag.
+    assert_eq!(
+        k.open("rd1.AQ.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
         Err(DeviceTokenError::UnsupportedVersion)
     );
 }
@@ -142,17 +151,24 @@ fn tag_matches_python_hmac() {
 import base64, hashlib, hmac, struct, sys
 tok = sys.argv[1]
 prefix, p, t = tok.split(".")
-assert prefix == "rd1"
+assert prefix == "rd2"
 pad = lambda s: s + "=" * (-len(s) % 4)
 payload = base64.urlsafe_b64decode(pad(p))
 tag = base64.urlsafe_b64decode(pad(t))
 key = bytes([0x5a]) * 32
-want = hmac.new(key, b"mfa-policy/remembered-device/v1\x00" + payload, hashlib.sha256).digest()
+want = hmac.new(key, b"mfa-policy/remembered-device/v2\x00" + payload, hashlib.sha256).digest()
 assert hmac.compare_digest(want, tag), "tag mismatch"
 v = payload[0]; ul = payload[1]; user = payload[2:2+ul]; dl = payload[2+ul]
 dev = payload[3+ul:3+ul+dl]
-iat, exp, gen = struct.unpack(">QQQ", payload[3+ul+dl:])
-print(v, user.decode(), dev.decode(), iat, exp, gen)
+o = 3 + ul + dl
+iat, exp, gen = struct.unpack(">QQQ", payload[o:o+24])
+o += 24
+aal = payload[o]; n = payload[o+1]; o += 2
+kinds = []
+for _ in range(n):
+    kl = payload[o]; kinds.append(payload[o+1:o+1+kl].decode()); o += 1 + kl
+assert o == len(payload), "trailing bytes"
+print(v, user.decode(), dev.decode(), iat, exp, gen, aal, ",".join(kinds))
 "#;
     let out = Command::new(python)
         .args(["-c", script, &token])
@@ -165,11 +181,12 @@ print(v, user.decode(), dev.decode(), iat, exp, gen)
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
-        "1 alice@example.com laptop-7 1000 2000 3"
+        "2 alice@example.com laptop-7 1000 2000 3 2 sms,totp"
     );
-    // The payload is exactly the documented layout: 1+1+17+1+8+24 bytes.
+    // The payload is exactly the documented layout: 1+1+17+1+8+24, then aal (1) and
+    // the kinds in FactorKind::ALL order: count (1), "sms" (1+3), "totp" (1+4).
     let payload = URL_SAFE_NO_PAD
         .decode(token.split('.').nth(1).unwrap())
         .unwrap();
-    assert_eq!(payload.len(), 1 + 1 + 17 + 1 + 8 + 24);
+    assert_eq!(payload.len(), 1 + 1 + 17 + 1 + 8 + 24 + 1 + 1 + 5 + 4);
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use mfa_policy::{Mode, Policy, PolicyDocument, PolicyError, ReauthLimits};
+use mfa_policy::assurance::ReauthLimits;
+use mfa_policy::document::{Mode, PolicyDocument};
+use mfa_policy::{Policy, PolicyError};
 use serde::Deserialize;
 
 use crate::common::{policy, read};
@@ -67,7 +69,7 @@ fn defaults_are_documented_values() {
         Some(Duration::from_secs(30 * 86_400))
     );
     assert_eq!(*p.reauth_limits(), ReauthLimits::NIST_REV4);
-    assert_eq!(p.enabled_kinds(), mfa_policy::KindSet::ALL);
+    assert_eq!(p.enabled_kinds(), mfa_policy::document::KindSet::ALL);
 }
 
 #[derive(Debug, Deserialize)]

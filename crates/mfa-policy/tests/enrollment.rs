@@ -1,7 +1,8 @@
 //! The enrollment table in `tests/data/enrollment.toml`.
 
 use mfa_core::{FactorId, FactorKind};
-use mfa_policy::{EnrollWarning, Subject};
+use mfa_policy::enroll::EnrollWarning;
+use mfa_policy::input::Subject;
 use serde::Deserialize;
 
 use crate::common::{RawFactor, policy, read, snake};

@@ -1,7 +1,7 @@
 //! The failure-limit table in `tests/data/failures.toml`.
 
 use mfa_core::Timestamp;
-use mfa_policy::FailureState;
+use mfa_policy::lockout::FailureState;
 use serde::Deserialize;
 
 use crate::common::{policy, read};
