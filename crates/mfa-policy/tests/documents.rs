@@ -64,6 +64,7 @@ fn defaults_are_documented_values() {
     let f = p.failure_limits();
     assert_eq!(f.max_consecutive, 5);
     assert_eq!(f.lockout, Duration::from_secs(900));
+    assert_eq!(f.window, Duration::from_secs(900));
     assert_eq!(
         p.remember_device_for(),
         Some(Duration::from_secs(30 * 86_400))
@@ -125,4 +126,40 @@ fn json_syntax_errors_have_a_position() {
         "{msg}"
     );
     assert!(msg.contains("line 2"), "{msg}");
+}
+
+/// Issue 10 item 4: the failure-counting window the service passes to the store's
+/// `record_failure` is part of the policy.
+#[test]
+fn failure_window_is_configurable() {
+    let p = Policy::from_toml("version = 1\nmode = \"always\"\n[failures]\nwindow = \"1h\"\n")
+        .unwrap();
+    assert_eq!(p.failure_limits().window, Duration::from_secs(3_600));
+    let p = Policy::from_json(r#"{"version": 1, "mode": "always", "failures": {"window": 120}}"#)
+        .unwrap();
+    assert_eq!(p.failure_limits().window, Duration::from_secs(120));
+}
+
+/// Issue 9 item 2: `max_age` on `aal1` used to be accepted and ignored; it is enforced.
+#[test]
+fn max_age_on_aal1_is_enforced() {
+    use mfa_core::{AuthMethod, Timestamp};
+    use mfa_policy::input::{CompletedMethod, Session};
+    let p = Policy::from_toml(
+        "version = 1\nmode = \"never\"\n[[acr]]\nvalue = \"urn:x:recent\"\nrequire = \"aal1\"\nmax_age = \"5m\"\n",
+    )
+    .unwrap();
+    let req = p.acr_requirement("urn:x:recent").unwrap();
+    assert_eq!(req.max_age, Some(Duration::from_secs(300)));
+    let now = Timestamp::from_unix_secs(1_000_000);
+    let session = |ago: u64| Session {
+        methods: vec![CompletedMethod {
+            method: AuthMethod::Pwd,
+            factor: None,
+            at: Timestamp::from_unix_secs(1_000_000 - ago),
+        }],
+        last_activity: Some(now),
+    };
+    assert!(p.meets(&req, &session(60), &[], now));
+    assert!(!p.meets(&req, &session(600), &[], now));
 }
