@@ -13,11 +13,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mfa_core::store::RememberedDevice;
 use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
-use mfa_policy::{
-    CompletedMethod, DeviceProof, DeviceTokenKey, EnrolledFactor, Input, Policy, Request,
-    RiskSignals, Session, Subject,
-};
+use mfa_policy::device::{DeviceProof, DeviceTokenKey};
+use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
+use mfa_policy::{Input, Policy};
 
 const ADAPTIVE: &str = include_str!("../crates/mfa-policy/tests/data/policies/adaptive.toml");
 const ADAPTIVE_JSON: &str = include_str!("../crates/mfa-policy/tests/data/policies/adaptive.json");
@@ -82,10 +82,17 @@ fn bench(c: &mut Criterion) {
         ..Request::default()
     };
     let claims = policy
-        .remember_device(&user, "laptop-7", 3, now)
+        .remember_device(&user, "laptop-7", 3, &session, &enrolled, now)
         .unwrap()
         .unwrap();
     let token = key.issue(&claims).unwrap();
+    let entry = RememberedDevice {
+        user: user.clone(),
+        device_id: "laptop-7".into(),
+        label: String::new(),
+        created_at: now,
+        expires_at: claims.expires_at,
+    };
     let input = |session, request, device| Input {
         user: &user,
         subject: &subject,
@@ -116,6 +123,7 @@ fn bench(c: &mut Criterion) {
         token: &token,
         device_id: "laptop-7",
         generation: 3,
+        stored: Some(&entry),
     };
     let remembered = input(&password_only, &signin, Some(proof));
     assert_eq!(

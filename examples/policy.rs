@@ -10,11 +10,12 @@
 
 use std::error::Error;
 
+use mfa_core::store::RememberedDevice;
 use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
-use mfa_policy::{
-    AcrRequest, CompletedMethod, Decision, DeviceProof, DeviceTokenKey, EnrolledFactor, Input,
-    Policy, Request, RiskSignals, Session, Subject,
-};
+use mfa_policy::device::{DeviceProof, DeviceTokenKey};
+use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
+use mfa_policy::oidc::{AcrRequest, PAPE_MULTI_FACTOR};
+use mfa_policy::{Decision, Input, Policy};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let path = std::env::args().nth(1).unwrap_or_else(|| {
@@ -57,15 +58,40 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut with_totp = password.clone();
     with_totp.methods.push(CompletedMethod {
         method: AuthMethod::Otp,
-        factor: Some(totp),
+        factor: Some(totp.clone()),
         at: ago(30),
     });
     let office = Some("10.1.2.3".parse()?);
     let cafe = Some("198.51.100.7".parse()?);
+    // Three days ago Alice signed in with her password and a TOTP code and asked to
+    // remember the laptop: the token records that sign-in's level and factor kinds, and
+    // the service keeps the device's entry (here in memory; a DeviceStore in a service).
+    let minted = Session {
+        methods: vec![
+            CompletedMethod {
+                method: AuthMethod::Pwd,
+                factor: None,
+                at: ago(3 * 86_400 + 60),
+            },
+            CompletedMethod {
+                method: AuthMethod::Otp,
+                factor: Some(totp.clone()),
+                at: ago(3 * 86_400),
+            },
+        ],
+        last_activity: Some(ago(3 * 86_400)),
+    };
     let claims = policy
-        .remember_device(&user, "laptop-7", 0, ago(3 * 86_400))?
+        .remember_device(&user, "laptop-7", 0, &minted, &enrolled, ago(3 * 86_400))?
         .ok_or("remembering disabled")?;
     let token = key.issue(&claims)?;
+    let entry = RememberedDevice {
+        user: user.clone(),
+        device_id: "laptop-7".into(),
+        label: "Firefox on Linux".into(),
+        created_at: claims.issued_at,
+        expires_at: claims.expires_at,
+    };
     let subject = Subject::default();
 
     let scenarios: Vec<(&str, &Session, Request, Option<DeviceProof<'_>>)> = vec![
@@ -106,6 +132,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 token: &token,
                 device_id: "laptop-7",
                 generation: 0,
+                stored: Some(&entry),
             }),
         ),
         (
@@ -123,7 +150,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             &password,
             Request {
                 ip: office,
-                acr: AcrRequest::from_acr_values(mfa_policy::PAPE_MULTI_FACTOR),
+                acr: AcrRequest::from_acr_values(PAPE_MULTI_FACTOR),
                 ..Request::default()
             },
             None,

@@ -28,10 +28,9 @@ use mfa_core::{
     UserId, Verified,
 };
 use mfa_otp::{TotpFactor, TotpParams, TotpRecord};
-use mfa_policy::{
-    CompletedMethod, Decision, DeviceProof, DeviceTokenKey, EnrolledFactor, Input, Policy, Request,
-    Session, Subject,
-};
+use mfa_policy::device::{DeviceProof, DeviceTokenKey};
+use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, Session, Subject};
+use mfa_policy::{Decision, Input, Policy};
 use mfa_recovery::{KeyId, Keyring, RecoveryCodes, RecoveryConfig};
 use mfa_store::MemoryStore;
 use mfa_webauthn::cose::Algorithm;
@@ -465,7 +464,7 @@ async fn run() -> Step {
         factor: Some(recovery_id.clone()),
     };
     let failures = store
-        .record_failure(&key, clock.now(), Duration::from_secs(900))
+        .record_failure(&key, clock.now(), policy.failure_limits().window)
         .await?;
     let limit = policy.failure_limits().max_consecutive;
     check(
@@ -475,8 +474,28 @@ async fn run() -> Step {
 
     println!("8. \"Remember this device for 30 days\"");
     let generation = 0;
+    // The token records what this sign-in (password + recovery code) proved.
+    let mut recovered = Session {
+        methods: vec![password(clock.now())],
+        last_activity: Some(clock.now()),
+    };
+    recovered
+        .methods
+        .extend(ok.methods.iter().map(|m| CompletedMethod {
+            method: *m,
+            factor: Some(recovery_id.clone()),
+            at: clock.now(),
+        }));
+    let at_mint = enrolled(&store, &user).await?;
     let claims = policy
-        .remember_device(&user, "laptop-1", generation, clock.now())?
+        .remember_device(
+            &user,
+            "laptop-1",
+            generation,
+            &recovered,
+            &at_mint,
+            clock.now(),
+        )?
         .ok_or("remembering disabled")?;
     let token = device_key.issue(&claims)?;
     store
@@ -493,10 +512,15 @@ async fn run() -> Step {
         methods: vec![password(clock.now())],
         last_activity: Some(clock.now()),
     };
+    // The device must still be remembered server-side for the token to count.
+    let entry = store
+        .remembered_device(&user, "laptop-1", clock.now())
+        .await?;
     let proof = DeviceProof {
         token: &token,
         device_id: "laptop-1",
         generation,
+        stored: entry.as_ref(),
     };
     let factors = enrolled(&store, &user).await?;
     let d = decide(&factors, &password_only, &signin, Some(proof), clock.now());

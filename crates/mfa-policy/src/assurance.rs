@@ -219,7 +219,11 @@ impl<'a> View<'a> {
                 continue;
             };
             categories |= category_bit(category);
-            if !strict || req.max_age.is_none_or(|age| self.now.saturating_since(m.at) <= age) {
+            if !strict
+                || req
+                    .max_age
+                    .is_none_or(|age| self.now.saturating_since(m.at) <= age)
+            {
                 recent = true;
             }
             let identity = m.factor.as_ref();

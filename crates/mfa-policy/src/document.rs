@@ -1,5 +1,6 @@
 //! The policy document as operators write it (TOML or JSON), and its validation into a
-//! compiled [`Policy`].
+//! compiled [`Policy`], with the words the document uses: the tenant [`Mode`], risk
+//! [`Confidence`], sets of factor kinds ([`KindSet`]) and networks ([`Cidr`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,16 +12,16 @@ pub use crate::cidr::Cidr;
 use crate::error::PolicyError;
 pub use crate::kinds::KindSet;
 use crate::kinds::{parse_kind_name, webauthn_all};
+use crate::lockout::FailureLimits;
 use crate::oidc::{
     IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL, PAPE_PHISHING_RESISTANT,
 };
-use crate::lockout::FailureLimits;
 use crate::policy::{
     AcrMapping, Adaptive, EnrollmentRules, Pattern, Policy, ReauthLimits, RememberDevice, Rule,
     RuleAction, SignalLevels,
 };
-use crate::requirement::{Level, Requirement, parse_duration};
 pub use crate::requirement::{Confidence, Mode};
+use crate::requirement::{Level, Requirement, parse_duration};
 
 /// The only document version this crate reads.
 const VERSION: u32 = 1;

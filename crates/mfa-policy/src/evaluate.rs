@@ -333,8 +333,7 @@ impl Policy {
             Level::Mfa => {}
             Level::Aal2 => {
                 let (max, idle) = self.reauth.for_aal(Aal::Aal2);
-                if input.now.saturating_since(claims.issued_at) > max || !view.active_within(idle)
-                {
+                if input.now.saturating_since(claims.issued_at) > max || !view.active_within(idle) {
                     return insufficient;
                 }
             }
@@ -342,7 +341,10 @@ impl Policy {
                 return insufficient;
             }
         }
-        let kinds = claims.kinds.intersection(req.kinds).intersection(self.enabled);
+        let kinds = claims
+            .kinds
+            .intersection(req.kinds)
+            .intersection(self.enabled);
         if kinds.is_empty() {
             return insufficient;
         }

@@ -1,4 +1,8 @@
 //! What evaluation looks at: the user, their factors, the session and the request.
+//!
+//! The service builds an [`Input`] from these for every decision; all are borrowed, so
+//! building it costs nothing. Which [`Request`] fields a client controls, and why they
+//! cannot lower a requirement, is in the [crate docs](crate#inputs-a-client-controls).
 
 use std::net::IpAddr;
 
@@ -55,8 +59,10 @@ impl EnrolledFactor {
 /// One authentication method the session completed.
 ///
 /// A password is `(pwd, no factor)`; a TOTP code is `(otp, factor f1)`; a WebAuthn
-/// assertion with user verification is two entries with the same factor and time,
-/// `(hwk, f2)` and `(pin, f2)` (or `fpt`, `face`), exactly as the factor reported them.
+/// assertion with user verification is several entries with the same factor and time,
+/// exactly as the factor reported them: `(hwk, f2)` with `(pin, f2)` (or `fpt`, `face`),
+/// or `(hwk, f2)`, `(user, f2)` and `(mfa, f2)`. Either form makes the credential a
+/// multi-factor authenticator (AAL2 alone; AAL3 with `hwk`).
 #[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompletedMethod {

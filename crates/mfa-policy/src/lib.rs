@@ -93,11 +93,11 @@
 //!
 //! ## Numbers from NIST SP 800-63B
 //!
-//! - Reauthentication ([`ReauthLimits::NIST_REV4`], the default): AAL1 30 days
+//! - Reauthentication ([`assurance::ReauthLimits::NIST_REV4`], the default): AAL1 30 days
 //!   (SP 800-63B-4 §2.1.3); AAL2 24 hours overall and 1 hour of inactivity (§2.2.3); AAL3
 //!   12 hours and 15 minutes of inactivity (§2.3.3). The 2017 values (rev3 §4.2.3: AAL2
 //!   12 hours / 30 minutes; §4.3.3: AAL3 12 hours / 15 minutes) are
-//!   [`ReauthLimits::NIST_REV3`]. All are configurable in the document.
+//!   [`assurance::ReauthLimits::NIST_REV3`]. All are configurable in the document.
 //! - Failed attempts: at most 100 consecutive failures per account (rev4 §3.2.2, rev3
 //!   §5.2.2); `failures.max_consecutive` defaults to 5 and is refused above 100.
 //! - AAL2 needs two distinct factor categories (§2.2); AAL3 additionally a

@@ -1,5 +1,10 @@
 //! Failure limits: backoff, then lockout (NIST SP 800-63B-4 §3.2.2, rev3 §5.2.2: at most
-//! 100 consecutive failed attempts).
+//! 100 consecutive failed attempts), and the window over which the store counts them.
+//!
+//! The service records each failure with the store's `record_failure(key, now,
+//! limits.window)` — per user, factor, destination or client IP, as the store defines
+//! its keys; this module names no key — and asks [`Policy::failure_state`] with the
+//! count it got back.
 
 use std::time::Duration;
 

@@ -10,8 +10,8 @@ use crate::device::DeviceTokenKey;
 use crate::document::PolicyDocument;
 use crate::error::PolicyError;
 use crate::input::{Request, Subject};
-use crate::lockout::FailureLimits;
 use crate::kinds::KindSet;
+use crate::lockout::FailureLimits;
 use crate::requirement::{Aal, Confidence, Mode, Requirement};
 
 /// A validated, compiled MFA policy. Cheap to share (`Arc<Policy>`); evaluation borrows it.

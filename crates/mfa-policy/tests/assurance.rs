@@ -115,7 +115,10 @@ fn user_verified_passkey_reporting_mfa_is_multi_factor() {
         assert!(!p.amr(&presence, &enrolled, now).contains(AuthMethod::Mfa));
     }
     // A factor that is not a WebAuthn credential claiming `mfa` proves nothing more.
-    let enrolled = [EnrolledFactor::new(FactorId::new("t").unwrap(), FactorKind::Totp)];
+    let enrolled = [EnrolledFactor::new(
+        FactorId::new("t").unwrap(),
+        FactorKind::Totp,
+    )];
     let session = Session {
         methods: vec![
             method(AuthMethod::Otp, "t", now),
@@ -133,7 +136,10 @@ fn user_verified_passkey_reporting_mfa_is_multi_factor() {
 fn unknown_last_activity_is_expired() {
     let p = policy();
     let now = Timestamp::from_unix_secs(1_000_000);
-    let enrolled = [EnrolledFactor::new(FactorId::new("t").unwrap(), FactorKind::Totp)];
+    let enrolled = [EnrolledFactor::new(
+        FactorId::new("t").unwrap(),
+        FactorKind::Totp,
+    )];
     let mut session = Session {
         methods: vec![
             CompletedMethod {

@@ -221,8 +221,7 @@ fn run_case(
     } else if reason.device.is_some() && case.device.is_none() {
         return Err(got("device_error", &reason.device, &"none"));
     }
-    let kinds =
-        |v: &[FactorKind]| v.iter().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
+    let kinds = |v: &[FactorKind]| v.iter().map(|k| k.as_str().to_owned()).collect::<Vec<_>>();
     match &decision {
         Decision::StepUp { acceptable, .. } => {
             if let Some(want) = &e.acceptable

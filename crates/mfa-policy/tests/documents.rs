@@ -132,8 +132,8 @@ fn json_syntax_errors_have_a_position() {
 /// `record_failure` is part of the policy.
 #[test]
 fn failure_window_is_configurable() {
-    let p = Policy::from_toml("version = 1\nmode = \"always\"\n[failures]\nwindow = \"1h\"\n")
-        .unwrap();
+    let p =
+        Policy::from_toml("version = 1\nmode = \"always\"\n[failures]\nwindow = \"1h\"\n").unwrap();
     assert_eq!(p.failure_limits().window, Duration::from_secs(3_600));
     let p = Policy::from_json(r#"{"version": 1, "mode": "always", "failures": {"window": 120}}"#)
         .unwrap();
