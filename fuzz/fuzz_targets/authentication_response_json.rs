@@ -45,6 +45,8 @@ fuzz_target!(|data: &[u8]| {
         allowed_top_origins: vec![],
         allowed_algorithms: vec![],
         appid: None,
+        cred_props_requested: false,
+        danger_unbound_user_handle: false,
     };
     // The record stored for this credential id; for unknown ids, the ES256 key under
     // the presented id, so mutated ids still reach the signature check.
@@ -59,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         0,
     );
     let verify = |record: &CredentialRecord| {
-        mfa_webauthn::verify_authentication(
+        mfa_webauthn::hazmat::verify_authentication(
             &exp,
             &[],
             &resp,

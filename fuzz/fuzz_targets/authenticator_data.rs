@@ -3,7 +3,7 @@
 //! flags, and re-encodes to exactly the input; an attested credential key that parses
 //! round-trips through COSE.
 use libfuzzer_sys::fuzz_target;
-use mfa_webauthn::authdata::AuthenticatorData;
+use mfa_webauthn::hazmat::authdata::AuthenticatorData;
 use mfa_webauthn::cose::PublicKey;
 
 fuzz_target!(|data: &[u8]| {

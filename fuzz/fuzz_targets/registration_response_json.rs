@@ -30,17 +30,19 @@ fuzz_target!(|data: &[u8]| {
         allowed_top_origins: vec![],
         allowed_algorithms: vec![-7, -8, -257],
         appid: None,
+        cred_props_requested: false,
+        danger_unbound_user_handle: false,
     };
-    if let Ok(reg) = mfa_webauthn::verify_registration(&exp, &resp, Default::default()) {
+    if let Ok(reg) = mfa_webauthn::hazmat::verify_registration(&exp, &resp, Default::default()) {
         let record = &reg.record;
         assert_eq!(record.id, resp.raw_id);
         let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();
         assert_eq!(key.alg.cose_id(), record.alg);
         assert!(exp.allowed_algorithms.contains(&record.alg));
         let obj =
-            mfa_webauthn::parse_attestation_object(resp.response.attestation_object.as_slice())
+            mfa_webauthn::hazmat::parse_attestation_object(resp.response.attestation_object.as_slice())
                 .unwrap();
-        let ad = mfa_webauthn::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
+        let ad = mfa_webauthn::hazmat::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
         assert_eq!(ad.sign_count, record.sign_count);
         assert!(ad.flags.user_present());
     }

@@ -70,13 +70,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attestation;
-pub mod authdata;
 mod authentication;
 mod client_data;
 mod config;
 pub mod cose;
-pub mod crypto;
+mod credential;
+mod crypto;
 mod error;
+mod factor;
+pub mod hazmat;
 pub mod json;
 mod registration;
 
@@ -93,13 +95,11 @@ pub mod testkit;
 struct ReadmeDoctests;
 
 pub use attestation::AttestationType;
-pub use authentication::{
-    Authentication, AuthenticationRequest, AuthenticationState, verify_authentication,
-};
+pub use authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 pub use client_data::CollectedClientData;
 pub use config::{Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy};
-pub use error::{Error, ReasonCode, Result};
-pub use registration::{
-    AttestationObject, Conveyance, CredentialRecord, Preference, Registration, RegistrationRequest,
-    RegistrationState, parse_attestation_object, verify_registration,
-};
+pub use credential::{CredentialRecord, Preference};
+pub use crypto::Backend;
+pub use error::{Error, FailureCode, Result};
+pub use factor::WebAuthnFactor;
+pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
