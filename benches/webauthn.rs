@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_core::{OsRandom, Timestamp};
-use mfa_webauthn::hazmat::authdata::AuthenticatorData;
-use mfa_webauthn::cose::{Algorithm, PublicKey};
 use mfa_webauthn::Backend;
+use mfa_webauthn::cose::{Algorithm, PublicKey};
+use mfa_webauthn::hazmat::authdata::AuthenticatorData;
+use mfa_webauthn::hazmat::verify_authentication;
 use mfa_webauthn::hazmat::verify_signature;
 use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes};
 use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa_webauthn::hazmat::verify_authentication;
 use mfa_webauthn::{
     AuthenticationRequest, CollectedClientData, RegistrationRequest, RelyingParty, SignCountPolicy,
 };

@@ -7,8 +7,8 @@
 
 use std::process::ExitCode;
 
-use mfa_webauthn::conformance::run_dir;
 use mfa_webauthn::Backend;
+use mfa_webauthn::conformance::run_dir;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

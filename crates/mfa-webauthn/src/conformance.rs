@@ -364,7 +364,9 @@ pub fn score(case: &Value, verdict: &Verdict) -> Option<Score> {
                 continue;
             }
             if let Some(want) = outcome.get(*field)
-                && !values.get(*field).is_some_and(|got| agrees(field, want, got))
+                && !values
+                    .get(*field)
+                    .is_some_and(|got| agrees(field, want, got))
             {
                 off.push((*field).to_owned());
             }

@@ -162,7 +162,9 @@ impl Factor for WebAuthnFactor {
         now: Timestamp,
         _rng: &mut dyn SecureRandom,
     ) -> Result<Verified<CredentialRecord, Authentication>> {
-        let auth = self.rp.finish_authentication(state, response, record, now)?;
+        let auth = self
+            .rp
+            .finish_authentication(state, response, record, now)?;
         // The state carries the challenge's requirement; the factor's own holds even for
         // a state made elsewhere.
         if self.user_verification == UserVerification::Required && !auth.user_verified {

@@ -374,4 +374,3 @@ pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
         _ => Err(Error::Malformed("attestation object members missing")),
     }
 }
-

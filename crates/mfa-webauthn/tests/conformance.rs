@@ -83,3 +83,57 @@ fn verdict_does_not_read_expected_outcome() {
         assert_eq!(again, r.verdict, "{}", r.name);
     }
 }
+
+#[test]
+fn every_schema_field_is_scored_and_trust_is_not_supported() {
+    use mfa_webauthn::conformance::{decide, score};
+    let read = |rel: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(crate::vectors(rel)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let backend = mfa_webauthn::Backend::RustCrypto;
+    // A valid `none` registration without trust anchors passes...
+    let case = read("webauthn/registration/none/spec-reg-none-es256-cross-origin.json");
+    let verdict = decide(&case, backend).unwrap();
+    assert_eq!(score(&case, &verdict), Some(Score::Passed));
+    // ...but not when a field it is scored on is missing from the verdict (before the
+    // fix a missing field counted as agreement) or differs (attestation_type was never
+    // compared).
+    let Verdict::Valid(values) = &verdict else {
+        panic!("{verdict:?}")
+    };
+    for field in [
+        "flags",
+        "attestation_type",
+        "attestation_trust",
+        "sign_count",
+    ] {
+        let mut fewer = values.clone();
+        fewer.remove(field);
+        assert_eq!(
+            score(&case, &Verdict::Valid(fewer)),
+            Some(Score::Failed(vec![field.to_owned()])),
+            "{field}"
+        );
+    }
+    let mut wrong = case.clone();
+    wrong["expected_outcome"]["attestation_type"] = "self".into();
+    assert_eq!(
+        score(&wrong, &verdict),
+        Some(Score::Failed(vec!["attestation_type".to_owned()]))
+    );
+    let mut wrong = case.clone();
+    let uv = wrong["expected_outcome"]["flags"]["UV"].as_bool().unwrap();
+    wrong["expected_outcome"]["flags"]["UV"] = (!uv).into();
+    assert!(matches!(score(&wrong, &verdict), Some(Score::Failed(_))));
+    // A case that asks for trust anchors is not supported, not passed, even though its
+    // statement verifies and every other field agrees.
+    let case = read("webauthn/registration/fido-u2f/reg-fido-u2f-es256-yubikey-4.json");
+    assert!(case["expected"]["trust_anchors"].is_array());
+    let verdict = decide(&case, backend).unwrap();
+    assert!(
+        matches!(verdict, Verdict::NotSupported { .. }),
+        "{verdict:?}"
+    );
+    assert_eq!(score(&case, &verdict), Some(Score::NotSupported));
+}

@@ -18,11 +18,31 @@ fn requirement_is_raised_never_lowered() {
     let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let record = register(&rp, &mut a);
     let cases = [
-        (UserVerification::Preferred, UserVerification::Preferred, "preferred"),
-        (UserVerification::Preferred, UserVerification::Required, "required"),
-        (UserVerification::Discouraged, UserVerification::Preferred, "preferred"),
-        (UserVerification::Required, UserVerification::Discouraged, "required"),
-        (UserVerification::Required, UserVerification::Preferred, "required"),
+        (
+            UserVerification::Preferred,
+            UserVerification::Preferred,
+            "preferred",
+        ),
+        (
+            UserVerification::Preferred,
+            UserVerification::Required,
+            "required",
+        ),
+        (
+            UserVerification::Discouraged,
+            UserVerification::Preferred,
+            "preferred",
+        ),
+        (
+            UserVerification::Required,
+            UserVerification::Discouraged,
+            "required",
+        ),
+        (
+            UserVerification::Required,
+            UserVerification::Preferred,
+            "required",
+        ),
     ];
     for (default, asked, want) in cases {
         let f = WebAuthnFactor::new(rp.clone(), default);
@@ -48,8 +68,13 @@ fn required_user_verification_is_enforced() {
     let opts = StartOptions::new().with_user_verification(UserVerification::Required);
     let (c, s) = f.start(Some(&record), &opts, now(), &mut OsRandom).unwrap();
     let resp = a.authenticate(&c.public_key, ORIGIN, Fault::None).unwrap();
-    let err = f.verify(&record, &s, &resp, now(), &mut OsRandom).unwrap_err();
-    assert_eq!(err.failure_code(), Some(FailureCode::UserVerificationRequired));
+    let err = f
+        .verify(&record, &s, &resp, now(), &mut OsRandom)
+        .unwrap_err();
+    assert_eq!(
+        err.failure_code(),
+        Some(FailureCode::UserVerificationRequired)
+    );
     // The factor's own requirement holds even for a state that did not ask for UV.
     let lax = WebAuthnFactor::new(rp.clone(), UserVerification::Preferred);
     let (c, s) = lax
@@ -60,9 +85,14 @@ fn required_user_verification_is_enforced() {
     let err = strict
         .verify(&record, &s, &resp, now(), &mut OsRandom)
         .unwrap_err();
-    assert_eq!(err.failure_code(), Some(FailureCode::UserVerificationRequired));
+    assert_eq!(
+        err.failure_code(),
+        Some(FailureCode::UserVerificationRequired)
+    );
     // Without the requirement, the same assertion verifies (UP only: no `mfa`).
-    let ok = lax.verify(&record, &s, &resp, now(), &mut OsRandom).unwrap();
+    let ok = lax
+        .verify(&record, &s, &resp, now(), &mut OsRandom)
+        .unwrap();
     assert!(!ok.methods.contains(&mfa_core::AuthMethod::Mfa));
 }
 
@@ -84,9 +114,15 @@ fn usernameless_start_and_conditional_mediation() {
     let ok = f.verify(&record, &s, &resp, now(), &mut OsRandom).unwrap();
     assert_eq!(ok.details.user_handle, record.user_handle);
     // A usernameless response without a handle is refused.
-    let (c, s) = f.start(None, &StartOptions::new(), now(), &mut OsRandom).unwrap();
-    let resp = a.authenticate(&c.public_key, ORIGIN, Fault::NoUserHandle).unwrap();
-    let err = f.verify(&ok.record, &s, &resp, now(), &mut OsRandom).unwrap_err();
+    let (c, s) = f
+        .start(None, &StartOptions::new(), now(), &mut OsRandom)
+        .unwrap();
+    let resp = a
+        .authenticate(&c.public_key, ORIGIN, Fault::NoUserHandle)
+        .unwrap();
+    let err = f
+        .verify(&ok.record, &s, &resp, now(), &mut OsRandom)
+        .unwrap_err();
     assert_eq!(err.failure_code(), Some(FailureCode::UserHandleMismatch));
     // With a record: an allow list of that credential, and no conditional mediation.
     let (c, _) = f

@@ -44,8 +44,8 @@ fn user_handle_mismatch_and_usernameless_branch() {
     let record = ok.record;
     // Another user's handle: refused, with or without an allow list.
     for usernameless in [true, false] {
-        let err = assert_auth(&rp, &mut a, &record, usernameless, Fault::WrongUserHandle)
-            .unwrap_err();
+        let err =
+            assert_auth(&rp, &mut a, &record, usernameless, Fault::WrongUserHandle).unwrap_err();
         assert_eq!(err.failure_code(), Some(FailureCode::UserHandleMismatch));
     }
     // Usernameless without a handle: nothing identifies the user.
@@ -137,7 +137,10 @@ fn amr_values_of_the_webauthn_factor() {
     // RFC 8176 values, in order: swk (nothing proves hardware binding), user (UP), and
     // mfa only when the authenticator verified the user.
     for (uv, want) in [
-        (true, &[AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa][..]),
+        (
+            true,
+            &[AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa][..],
+        ),
         (false, &[AuthMethod::Swk, AuthMethod::User][..]),
     ] {
         let rp = rp();
@@ -175,10 +178,15 @@ fn keys_that_can_never_verify_are_refused_at_registration() {
             let mut a = SoftAuthenticator::new(alg, &mut OsRandom).unwrap();
             let req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
             let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
-            let resp = a.register(&options, ORIGIN, Fault::InvalidPublicKey).unwrap();
+            let resp = a
+                .register(&options, ORIGIN, Fault::InvalidPublicKey)
+                .unwrap();
             let err = rp.finish_registration(&state, &resp, now()).unwrap_err();
             assert!(
-                matches!(err, mfa_webauthn::Error::Malformed("public key cannot verify")),
+                matches!(
+                    err,
+                    mfa_webauthn::Error::Malformed("public key cannot verify")
+                ),
                 "{alg:?} {backend:?}: {err}"
             );
         }
@@ -189,15 +197,16 @@ fn keys_that_can_never_verify_are_refused_at_registration() {
 fn unrequested_extension_outputs_are_refused() {
     let rp = rp();
     let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let registration = |cred_props: bool, edit: &dyn Fn(&mut mfa_webauthn::json::ClientExtensionResults)| {
-        let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-        let mut req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
-        req.cred_props = cred_props;
-        let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
-        let mut resp = a.register(&options, ORIGIN, Fault::None).unwrap();
-        edit(&mut resp.client_extension_results);
-        rp.finish_registration(&state, &resp, now())
-    };
+    let registration =
+        |cred_props: bool, edit: &dyn Fn(&mut mfa_webauthn::json::ClientExtensionResults)| {
+            let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+            let mut req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
+            req.cred_props = cred_props;
+            let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
+            let mut resp = a.register(&options, ORIGIN, Fault::None).unwrap();
+            edit(&mut resp.client_extension_results);
+            rp.finish_registration(&state, &resp, now())
+        };
     let rk = |e: &mut mfa_webauthn::json::ClientExtensionResults| {
         e.cred_props = Some(CredentialPropertiesOutput { rk: Some(true) });
     };
@@ -223,7 +232,9 @@ fn unrequested_extension_outputs_are_refused() {
     };
     for (edit, name) in [(&appid as &dyn Fn(&mut _), "appid"), (&rk, "credProps")] {
         let (options, state) = rp.start_authentication(&req, now(), &mut OsRandom).unwrap();
-        let mut resp = a.authenticate(&options.public_key, ORIGIN, Fault::None).unwrap();
+        let mut resp = a
+            .authenticate(&options.public_key, ORIGIN, Fault::None)
+            .unwrap();
         edit(&mut resp.client_extension_results);
         let err = rp
             .finish_authentication(&state, &resp, &record, now())
@@ -246,7 +257,10 @@ fn cross_origin_without_top_origin_is_refused_when_top_origins_are_listed() {
             .unwrap()
     };
     // Fault::CrossOrigin sends crossOrigin: true and no topOrigin.
-    for (tops, ok) in [(vec![], true), (vec!["https://top.example".to_owned()], false)] {
+    for (tops, ok) in [
+        (vec![], true),
+        (vec!["https://top.example".to_owned()], false),
+    ] {
         let rp = embedded(tops);
         let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
         let req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
