@@ -5,7 +5,8 @@
 //!
 //! Properties: the JSON round-trips; an accepted registration's record has the
 //! presented credential id, a COSE key that parses with the recorded algorithm (one of
-//! the allowed ones), and the authenticator data's counter.
+//! the allowed ones) and can verify (on its curve, not small-order), the authenticator
+//! data's counter, and no credProps claim (it was not requested).
 use libfuzzer_sys::fuzz_target;
 use mfa_webauthn::cose::PublicKey;
 use mfa_webauthn::json::{Base64UrlBytes, RegistrationResponseJson};
@@ -38,10 +39,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(record.id, resp.raw_id);
         let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();
         assert_eq!(key.alg.cose_id(), record.alg);
+        key.validate().unwrap();
+        assert_eq!(record.cred_props_rk, None);
         assert!(exp.allowed_algorithms.contains(&record.alg));
-        let obj =
-            mfa_webauthn::hazmat::parse_attestation_object(resp.response.attestation_object.as_slice())
-                .unwrap();
+        let obj = mfa_webauthn::hazmat::parse_attestation_object(
+            resp.response.attestation_object.as_slice(),
+        )
+        .unwrap();
         let ad = mfa_webauthn::hazmat::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
         assert_eq!(ad.sign_count, record.sign_count);
         assert!(ad.flags.user_present());
