@@ -20,8 +20,9 @@ use crate::json::{
 /// The inputs of an authentication.
 #[derive(Clone, Debug, Default)]
 pub struct AuthenticationRequest {
-    /// The user's credentials; empty for discoverable credentials (passkeys), where the
-    /// authenticator picks the account.
+    /// The user's credentials; empty for a usernameless sign-in with discoverable
+    /// credentials (passkeys), where the authenticator picks the account and the
+    /// response must carry its user handle.
     pub allow_credentials: Vec<CredentialDescriptor>,
     /// Whether user verification is wanted.
     pub user_verification: Preference,
@@ -35,7 +36,7 @@ pub struct AuthenticationRequest {
 pub struct AuthenticationState {
     /// The checks the response must pass.
     pub expectations: Expectations,
-    /// The credential ids that may answer; empty for discoverable credentials.
+    /// The credential ids that may answer; empty for a usernameless sign-in.
     pub allowed: Vec<Base64UrlBytes>,
     /// After this instant the state is refused.
     pub expires_at: Timestamp,

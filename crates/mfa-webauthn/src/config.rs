@@ -15,8 +15,8 @@ use crate::json::Base64UrlBytes;
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
 /// the relying party and the challenge. A [`RelyingParty`] derives it when a ceremony
-/// starts and keeps it in the (serialisable) state; [`crate::verify_registration`] and
-/// [`crate::verify_authentication`] take it directly.
+/// starts and keeps it in the (serialisable) state; [`crate::hazmat::verify_registration`] and
+/// [`crate::hazmat::verify_authentication`] take it directly.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct Expectations {
     /// The rp id; authData.rpIdHash must be its SHA-256.
@@ -142,6 +142,7 @@ pub struct RelyingParty {
     pub(crate) backend: Backend,
     pub(crate) appid: Option<String>,
     pub(crate) trust_device_bound_flag: bool,
+    pub(crate) unbound_user_handle: bool,
 }
 
 impl RelyingParty {
@@ -163,6 +164,7 @@ impl RelyingParty {
                 backend: Backend::RustCrypto,
                 appid: None,
                 trust_device_bound_flag: false,
+                unbound_user_handle: false,
             },
             app_origins: Vec::new(),
         }
@@ -209,7 +211,7 @@ impl RelyingParty {
             allowed_algorithms: self.algorithms.iter().map(|a| a.cose_id()).collect(),
             appid: self.appid.clone(),
             cred_props_requested: false,
-            danger_unbound_user_handle: false,
+            danger_unbound_user_handle: self.unbound_user_handle,
         }
     }
 }
@@ -292,6 +294,16 @@ impl RelyingPartyBuilder {
     /// proves hardware binding.
     pub fn danger_trust_device_bound_flag(mut self) -> Self {
         self.rp.trust_device_bound_flag = true;
+        self
+    }
+
+    /// Accepts a response user handle that cannot be compared because the stored record
+    /// has none (credentials migrated without one), when the sign-in had an allow list;
+    /// see [`Expectations::danger_unbound_user_handle`]. Prefer setting
+    /// [`CredentialRecord::user_handle`] on migrated records. Usernameless sign-in still
+    /// needs a stored handle.
+    pub fn danger_unbound_user_handle(mut self) -> Self {
+        self.rp.unbound_user_handle = true;
         self
     }
 

@@ -65,7 +65,9 @@ pub struct CredentialRecord {
 
 impl CredentialRecord {
     /// A record for a credential known only by id, COSE key and counter (for example
-    /// one migrated from another library). Unknown facts are left empty.
+    /// one migrated from another library). Unknown facts are left empty; set
+    /// [`user_handle`](Self::user_handle) too, or every assertion that carries a user
+    /// handle (and every usernameless one) is refused as `user_handle_mismatch`.
     pub fn from_parts(id: Vec<u8>, public_key_cose: Vec<u8>, alg: i64, sign_count: u32) -> Self {
         Self {
             id: Base64UrlBytes(id),

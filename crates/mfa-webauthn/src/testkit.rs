@@ -50,23 +50,24 @@ pub enum Fault {
     CounterNotIncremented,
     /// Claim to be in a cross-origin iframe.
     CrossOrigin,
-    /// Clear the UP flag.
-    NoUserPresence,
+    /// Registration: send a credential key that cannot verify (an EC point off its
+    /// curve, the Ed25519 identity, an even RSA modulus), with `none` attestation so
+    /// nothing else uses the key.
+    InvalidPublicKey,
     /// Authentication: send no `userHandle`.
     NoUserHandle,
-    /// Registration: send a credential key that is not a point on its curve (for
-    /// Ed25519: a small-order point), with `none` attestation so nothing else uses it.
-    InvalidPublicKey,
+    /// Clear the UP flag.
+    NoUserPresence,
     /// Append a byte after the authenticator data.
     TrailingAuthenticatorData,
     /// Answer another challenge.
     WrongChallenge,
     /// Use the wrong `clientData.type`.
     WrongClientDataType,
-    /// Authentication: send another user's `userHandle`.
-    WrongUserHandle,
     /// Scope the credential to another rp id.
     WrongRpId,
+    /// Authentication: send another user's `userHandle`.
+    WrongUserHandle,
 }
 
 enum Signer {

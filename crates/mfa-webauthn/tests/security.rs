@@ -73,7 +73,19 @@ fn a_handle_that_cannot_be_compared_is_refused() {
         );
     }
     // Without a handle in the response and with an allow list, it still verifies.
-    assert!(assert_auth(&rp, &mut a, &record, false, Fault::NoUserHandle).is_ok());
+    let ok = assert_auth(&rp, &mut a, &record, false, Fault::NoUserHandle).unwrap();
+    let record = ok.record;
+    // The explicit opt-out for migrated records: only with an allow list, and the
+    // unchecked handle is not reported as verified.
+    let lax = RelyingParty::builder("example.com", "Example")
+        .origin(ORIGIN)
+        .danger_unbound_user_handle()
+        .build()
+        .unwrap();
+    let ok = assert_auth(&lax, &mut a, &record, false, Fault::WrongUserHandle).unwrap();
+    assert_eq!(ok.user_handle, None);
+    let err = assert_auth(&lax, &mut a, &ok.record, true, Fault::None).unwrap_err();
+    assert_eq!(err.failure_code(), Some(FailureCode::UserHandleMismatch));
 }
 
 #[test]
