@@ -19,8 +19,9 @@ use crate::json::{AuthenticationResponseJson, CredentialRequestOptionsJson};
 /// - [`Factor::start`] with a record asks for an assertion from that credential; with
 ///   `None` it starts a usernameless (discoverable-credential, passkey) sign-in with an
 ///   empty allow list, and only then may it use conditional mediation.
-///   [`StartOptions::user_verification`] can raise the factor's requirement (a step-up
-///   asks for `Required`), never lower it.
+///   [`StartOptions::user_verification`] `Required` raises the factor's requirement (a
+///   step-up, a passwordless sign-in); a lower value never lowers it, and since
+///   `Preferred` is the options' default, the factor's own requirement applies then.
 /// - [`Factor::verify`] runs §7.2 ([`RelyingParty::finish_authentication`]); when the
 ///   requirement was `Required` (the factor's or the challenge's), an assertion without
 ///   the UV flag is refused. In a usernameless sign-in the service finds the record by
@@ -85,14 +86,14 @@ impl WebAuthnFactor {
     }
 }
 
-/// The stronger of two requirements.
-fn raise(a: UserVerification, b: UserVerification) -> UserVerification {
-    let rank = |u| match u {
-        UserVerification::Discouraged => 0,
-        UserVerification::Preferred => 1,
-        UserVerification::Required => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
+/// The requirement of one challenge: `Required` in the options raises the factor's;
+/// anything else leaves it (`Preferred` is also the options' default, so it cannot
+/// mean "lower this factor's requirement").
+fn effective(factor: UserVerification, asked: UserVerification) -> UserVerification {
+    match asked {
+        UserVerification::Required => UserVerification::Required,
+        _ => factor,
+    }
 }
 
 impl Factor for WebAuthnFactor {
@@ -117,9 +118,9 @@ impl Factor for WebAuthnFactor {
     }
 
     /// With a record, asks for an assertion from that credential; without one, starts a
-    /// usernameless sign-in with an empty allow list. User verification is the stronger
-    /// of the factor's and the options'; conditional mediation is only possible without
-    /// a record. A delivery channel is refused.
+    /// usernameless sign-in with an empty allow list. User verification is the factor's,
+    /// raised to `required` when the options ask for it; conditional mediation is only
+    /// possible without a record. A delivery channel is refused.
     fn start(
         &self,
         record: Option<&CredentialRecord>,
@@ -144,7 +145,7 @@ impl Factor for WebAuthnFactor {
                 .map(CredentialRecord::descriptor)
                 .into_iter()
                 .collect(),
-            user_verification: match raise(self.user_verification, options.user_verification) {
+            user_verification: match effective(self.user_verification, options.user_verification) {
                 UserVerification::Discouraged => Preference::Discouraged,
                 UserVerification::Preferred => Preference::Preferred,
                 UserVerification::Required => Preference::Required,

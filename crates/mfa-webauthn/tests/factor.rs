@@ -13,7 +13,7 @@ fn uv_of(options: &mfa_webauthn::json::CredentialRequestOptionsJson) -> &str {
 }
 
 #[test]
-fn requirement_is_raised_never_lowered() {
+fn required_in_the_options_raises_the_factor_never_lowers_it() {
     let rp = rp();
     let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let record = register(&rp, &mut a);
@@ -31,6 +31,16 @@ fn requirement_is_raised_never_lowered() {
         (
             UserVerification::Discouraged,
             UserVerification::Preferred,
+            "discouraged",
+        ),
+        (
+            UserVerification::Discouraged,
+            UserVerification::Required,
+            "required",
+        ),
+        (
+            UserVerification::Preferred,
+            UserVerification::Discouraged,
             "preferred",
         ),
         (
