@@ -19,14 +19,15 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_core::{OsRandom, Timestamp};
-use mfa_webauthn::authdata::AuthenticatorData;
+use mfa_webauthn::Backend;
 use mfa_webauthn::cose::{Algorithm, PublicKey};
-use mfa_webauthn::crypto::{Backend, verify_signature};
+use mfa_webauthn::hazmat::authdata::AuthenticatorData;
+use mfa_webauthn::hazmat::verify_authentication;
+use mfa_webauthn::hazmat::verify_signature;
 use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes};
 use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_webauthn::{
     AuthenticationRequest, CollectedClientData, RegistrationRequest, RelyingParty, SignCountPolicy,
-    verify_authentication,
 };
 use sha2::Digest as _;
 use webauthn_rs_core::WebauthnCore;

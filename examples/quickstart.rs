@@ -35,7 +35,7 @@ use mfa_recovery::{KeyId, Keyring, RecoveryCodes, RecoveryConfig};
 use mfa_store::MemoryStore;
 use mfa_webauthn::cose::Algorithm;
 use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa_webauthn::{AuthenticationRequest, RegistrationRequest, RelyingParty};
+use mfa_webauthn::{AuthenticationRequest, RegistrationRequest, RelyingParty, WebAuthnFactor};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -403,7 +403,7 @@ async fn run() -> Step {
     let auth_state = serde_json::from_slice(&pending.data)?;
     let ok = verify_and_store(
         &store,
-        &rp,
+        &WebAuthnFactor::new(rp.clone(), mfa_core::UserVerification::Preferred),
         &stored_key,
         &auth_state,
         &assertion,

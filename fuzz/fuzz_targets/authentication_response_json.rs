@@ -6,7 +6,9 @@
 //!
 //! Properties: the JSON round-trips; an accepted assertion keeps the stored
 //! credential, carries UP, moves the counter forward, and is refused when replayed
-//! against the record it produced.
+//! against the record it produced. Each input is tried usernameless (empty allow list)
+//! and with the credential allowed; the stored user handle is `user-1` (the testkit
+//! seeds'), and an accepted usernameless assertion returns exactly that handle.
 use libfuzzer_sys::fuzz_target;
 use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes};
 use mfa_webauthn::{CredentialRecord, SignCountPolicy};
@@ -45,6 +47,8 @@ fuzz_target!(|data: &[u8]| {
         allowed_top_origins: vec![],
         allowed_algorithms: vec![],
         appid: None,
+        cred_props_requested: false,
+        danger_unbound_user_handle: false,
     };
     // The record stored for this credential id; for unknown ids, the ES256 key under
     // the presented id, so mutated ids still reach the signature check.
@@ -52,29 +56,38 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .find(|(id, _, _)| Base64UrlBytes::decode(id).unwrap() == resp.raw_id)
         .unwrap_or(&STORED[0]);
-    let record = CredentialRecord::from_parts(
+    let mut record = CredentialRecord::from_parts(
         resp.raw_id.0.clone(),
         Base64UrlBytes::decode(key).unwrap().0,
         *alg,
         0,
     );
-    let verify = |record: &CredentialRecord| {
-        mfa_webauthn::verify_authentication(
-            &exp,
-            &[],
-            &resp,
-            record,
-            SignCountPolicy::Reject,
-            Default::default(),
-        )
-    };
-    if let Ok(auth) = verify(&record) {
-        assert!(auth.flags.user_present());
-        assert_eq!(auth.record.id, record.id);
-        assert_eq!(auth.record.public_key, record.public_key);
-        assert!(auth.record.sign_count >= record.sign_count);
-        if auth.sign_count != 0 {
-            assert!(verify(&auth.record).is_err(), "replay accepted");
+    record.user_handle = Some(Base64UrlBytes(b"user-1".to_vec()));
+    for allowed in [vec![], vec![record.id.clone()]] {
+        let verify = |record: &CredentialRecord| {
+            mfa_webauthn::hazmat::verify_authentication(
+                &exp,
+                &allowed,
+                &resp,
+                record,
+                SignCountPolicy::Reject,
+                Default::default(),
+            )
+        };
+        if let Ok(auth) = verify(&record) {
+            assert!(auth.flags.user_present());
+            assert_eq!(auth.record.id, record.id);
+            assert_eq!(auth.record.public_key, record.public_key);
+            assert!(auth.record.sign_count >= record.sign_count);
+            if allowed.is_empty() {
+                assert_eq!(auth.user_handle, record.user_handle, "usernameless handle");
+            }
+            if auth.user_handle.is_some() {
+                assert_eq!(auth.user_handle, resp.response.user_handle);
+            }
+            if auth.sign_count != 0 {
+                assert!(verify(&auth.record).is_err(), "replay accepted");
+            }
         }
     }
 });

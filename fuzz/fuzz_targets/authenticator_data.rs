@@ -3,8 +3,8 @@
 //! flags, and re-encodes to exactly the input; an attested credential key that parses
 //! round-trips through COSE.
 use libfuzzer_sys::fuzz_target;
-use mfa_webauthn::authdata::AuthenticatorData;
 use mfa_webauthn::cose::PublicKey;
+use mfa_webauthn::hazmat::authdata::AuthenticatorData;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(ad) = AuthenticatorData::parse(data) else {

@@ -5,7 +5,8 @@
 //!
 //! Properties: the JSON round-trips; an accepted registration's record has the
 //! presented credential id, a COSE key that parses with the recorded algorithm (one of
-//! the allowed ones), and the authenticator data's counter.
+//! the allowed ones) and can verify (on its curve, not small-order), the authenticator
+//! data's counter, and no credProps claim (it was not requested).
 use libfuzzer_sys::fuzz_target;
 use mfa_webauthn::cose::PublicKey;
 use mfa_webauthn::json::{Base64UrlBytes, RegistrationResponseJson};
@@ -30,17 +31,22 @@ fuzz_target!(|data: &[u8]| {
         allowed_top_origins: vec![],
         allowed_algorithms: vec![-7, -8, -257],
         appid: None,
+        cred_props_requested: false,
+        danger_unbound_user_handle: false,
     };
-    if let Ok(reg) = mfa_webauthn::verify_registration(&exp, &resp, Default::default()) {
+    if let Ok(reg) = mfa_webauthn::hazmat::verify_registration(&exp, &resp, Default::default()) {
         let record = &reg.record;
         assert_eq!(record.id, resp.raw_id);
         let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();
         assert_eq!(key.alg.cose_id(), record.alg);
+        key.validate().unwrap();
+        assert_eq!(record.cred_props_rk, None);
         assert!(exp.allowed_algorithms.contains(&record.alg));
-        let obj =
-            mfa_webauthn::parse_attestation_object(resp.response.attestation_object.as_slice())
-                .unwrap();
-        let ad = mfa_webauthn::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
+        let obj = mfa_webauthn::hazmat::parse_attestation_object(
+            resp.response.attestation_object.as_slice(),
+        )
+        .unwrap();
+        let ad = mfa_webauthn::hazmat::authdata::AuthenticatorData::parse(&obj.auth_data).unwrap();
         assert_eq!(ad.sign_count, record.sign_count);
         assert!(ad.flags.user_present());
     }

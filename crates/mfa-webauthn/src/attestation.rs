@@ -10,10 +10,10 @@ use ciborium::Value;
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::*;
 
-use crate::authdata::AuthenticatorData;
 use crate::cose::{self, Algorithm};
 use crate::crypto::{Backend, verify_signature};
 use crate::error::{Error, Result};
+use crate::hazmat::authdata::AuthenticatorData;
 
 /// id-fido-gen-ce-aaguid (§8.2.1).
 const OID_FIDO_AAGUID: &[u64] = &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];

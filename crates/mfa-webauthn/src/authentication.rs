@@ -1,31 +1,28 @@
-//! Authentication: request options, state, the §7.2 verification, and the
-//! [`mfa_core::Factor`] implementation.
+//! Authentication: request options, state, and the §7.2 verification.
 
-use mfa_core::{
-    AuthMethod, Factor, FactorKind, SecureRandom, StartOptions, Timestamp, UserVerification,
-    Verified,
-};
+use mfa_core::{SecureRandom, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::authdata::{AuthenticatorData, Flags};
 use crate::client_data::{Ceremony, CollectedClientData};
 use crate::config::{Expectations, RelyingParty, SignCountPolicy};
 use crate::cose::PublicKey;
+use crate::credential::{CredentialRecord, Preference, millis, new_challenge};
 use crate::crypto::{Backend, verify_signature};
 use crate::error::{Error, Result};
+use crate::hazmat::authdata::{AuthenticatorData, Flags};
 use crate::json::{
     AuthenticationResponseJson, Base64UrlBytes, CredentialDescriptor, CredentialRequestOptionsJson,
     ExtensionInputs, RequestOptionsJson,
 };
-use crate::registration::{CredentialRecord, Preference, millis, new_challenge};
 
 /// The inputs of an authentication.
 #[derive(Clone, Debug, Default)]
 pub struct AuthenticationRequest {
-    /// The user's credentials; empty for discoverable credentials (passkeys), where the
-    /// authenticator picks the account.
+    /// The user's credentials; empty for a usernameless sign-in with discoverable
+    /// credentials (passkeys), where the authenticator picks the account and the
+    /// response must carry its user handle.
     pub allow_credentials: Vec<CredentialDescriptor>,
     /// Whether user verification is wanted.
     pub user_verification: Preference,
@@ -39,7 +36,7 @@ pub struct AuthenticationRequest {
 pub struct AuthenticationState {
     /// The checks the response must pass.
     pub expectations: Expectations,
-    /// The credential ids that may answer; empty for discoverable credentials.
+    /// The credential ids that may answer; empty for a usernameless sign-in.
     pub allowed: Vec<Base64UrlBytes>,
     /// After this instant the state is refused.
     pub expires_at: Timestamp,
@@ -53,6 +50,13 @@ pub struct Authentication {
     pub record: CredentialRecord,
     /// The new signature counter.
     pub sign_count: u32,
+    /// The user handle the response carried, verified equal to the record's (§7.2 step
+    /// 6); `None` when the response had none (possible only with a non-empty allow
+    /// list). A service that found the account by this handle (a usernameless sign-in)
+    /// must check it is that account's.
+    pub user_handle: Option<Base64UrlBytes>,
+    /// UP was set.
+    pub user_present: bool,
     /// UV was set.
     pub user_verified: bool,
     /// BS: the credential is backed up now.
@@ -152,7 +156,9 @@ impl RelyingParty {
 /// The authentication procedure of §7.2 against explicit expectations: the pure core
 /// that [`RelyingParty::finish_authentication`] and the conformance runner share.
 ///
-/// `allowed` is the allow list that was sent (empty for discoverable credentials).
+/// `allowed` is the allow list that was sent; empty means the user was not identified
+/// before (a usernameless sign-in), so the response must carry a user handle equal to
+/// the record's.
 ///
 /// # Errors
 ///
@@ -179,16 +185,24 @@ pub fn verify_authentication(
     if response.raw_id != stored.id {
         return Err(Error::CredentialIdMismatch);
     }
-    // Step 6: the user handle, when given (and always for discoverable credentials),
-    // is the one the credential was created for.
+    // Step 6: in a usernameless sign-in (no allow list, the user not identified before)
+    // the response must carry a user handle; whenever it carries one, it must equal the
+    // user handle the credential was created for. A handle that cannot be compared (the
+    // record has none) is refused, unless the caller opted out for records without one
+    // and identified the user otherwise (an allow list).
     let r = &response.response;
-    match (&r.user_handle, &stored.user_handle) {
-        (Some(got), Some(want)) if !bool::from(got.0.ct_eq(&want.0)) => {
-            return Err(Error::UserHandleMismatch);
+    let user_handle = match (&r.user_handle, &stored.user_handle) {
+        (None, _) if allowed.is_empty() => return Err(Error::UserHandleMismatch),
+        (None, _) => None,
+        (Some(got), Some(want)) => {
+            if !bool::from(got.0.ct_eq(&want.0)) {
+                return Err(Error::UserHandleMismatch);
+            }
+            Some(got.clone())
         }
-        (None, Some(_)) if allowed.is_empty() => return Err(Error::UserHandleMismatch),
-        _ => {}
-    }
+        (Some(_), None) if exp.danger_unbound_user_handle && !allowed.is_empty() => None,
+        (Some(_), None) => return Err(Error::UserHandleMismatch),
+    };
     // Steps 9–14: parse C and check type, challenge, origin, cross-origin.
     let c = CollectedClientData::parse(r.client_data_json.as_slice())?;
     c.check(Ceremony::Get, exp)?;
@@ -196,10 +210,16 @@ pub fn verify_authentication(
     let auth_data = AuthenticatorData::parse(auth_data_bytes)?;
     // Step 15: rpIdHash is SHA-256 of the rp id, or of the AppID when the client says
     // it used one (§10.1.1).
+    // Step 20 (extension outputs as expected): an appid output is only expected when
+    // the AppID was sent; one that was not asked for is refused rather than ignored.
     let hashed_id = match (&exp.appid, response.client_extension_results.appid) {
         (Some(appid), Some(true)) => appid.as_str(),
+        (None, Some(_)) => return Err(Error::UnrequestedExtension("appid")),
         _ => exp.rp_id.as_str(),
     };
+    if response.client_extension_results.cred_props.is_some() {
+        return Err(Error::UnrequestedExtension("credProps"));
+    }
     // Steps 16–18: UP is set; UV is set when required; if BE is not set, BS is not set.
     exp.check_authenticator_data(&auth_data, hashed_id)?;
     // Step 19: BE never changes for a credential.
@@ -230,91 +250,11 @@ pub fn verify_authentication(
     Ok(Authentication {
         record,
         sign_count: new,
+        user_handle,
+        user_present: auth_data.flags.user_present(),
         user_verified: auth_data.flags.user_verified(),
         backup_state: auth_data.flags.backup_state(),
         flags: auth_data.flags,
         counter_regressed: regressed,
     })
-}
-
-/// WebAuthn as an `mfa_core` factor: `start` asks for an assertion from the one
-/// enrolled credential, `verify` checks it and returns the updated record.
-///
-/// Methods proven (RFC 8176): `hwk` for a device-bound credential, `swk` for a
-/// backup-eligible (synced) passkey; `user` for presence; and `mfa` when the
-/// authenticator verified the user (a PIN or biometric plus the key).
-impl Factor for RelyingParty {
-    type Record = CredentialRecord;
-    type Challenge = CredentialRequestOptionsJson;
-    type State = AuthenticationState;
-    type Response = AuthenticationResponseJson;
-    type Details = Authentication;
-    type Error = Error;
-
-    fn kind(&self, record: &CredentialRecord) -> FactorKind {
-        FactorKind::WebAuthn {
-            attachment: record.attachment,
-        }
-    }
-
-    /// With a record, asks for an assertion from that credential; without one, starts a
-    /// usernameless (discoverable-credential) sign-in with an empty allow list. The
-    /// options' user verification becomes `userVerification`; conditional mediation is
-    /// only possible without a record. A delivery channel is refused.
-    fn start(
-        &self,
-        record: Option<&CredentialRecord>,
-        options: &StartOptions,
-        now: Timestamp,
-        rng: &mut dyn SecureRandom,
-    ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
-        if options.channel.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
-                "channel",
-                "a WebAuthn challenge has no delivery channel",
-            )));
-        }
-        if options.conditional_mediation && record.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
-                "conditional mediation",
-                "only for a sign-in without a known credential",
-            )));
-        }
-        let req = AuthenticationRequest {
-            allow_credentials: record
-                .map(CredentialRecord::descriptor)
-                .into_iter()
-                .collect(),
-            user_verification: match options.user_verification {
-                UserVerification::Discouraged => Preference::Discouraged,
-                UserVerification::Preferred => Preference::Preferred,
-                UserVerification::Required => Preference::Required,
-            },
-            conditional: options.conditional_mediation,
-        };
-        self.start_authentication(&req, now, rng)
-    }
-
-    fn verify(
-        &self,
-        record: &CredentialRecord,
-        state: &AuthenticationState,
-        response: &AuthenticationResponseJson,
-        now: Timestamp,
-        _rng: &mut dyn SecureRandom,
-    ) -> Result<Verified<CredentialRecord, Authentication>> {
-        let auth = self.finish_authentication(state, response, record, now)?;
-        let mut methods = vec![if record.backup_eligible == Some(true) {
-            AuthMethod::Swk
-        } else {
-            AuthMethod::Hwk
-        }];
-        if auth.flags.user_present() {
-            methods.push(AuthMethod::User);
-        }
-        if auth.user_verified {
-            methods.push(AuthMethod::Mfa);
-        }
-        Ok(Verified::with_details(auth.record.clone(), methods, auth))
-    }
 }

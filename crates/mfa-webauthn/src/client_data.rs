@@ -80,10 +80,16 @@ impl CollectedClientData {
             if !exp.allow_cross_origin {
                 return Err(Error::CrossOriginNotAllowed);
             }
-            if let Some(top) = &self.top_origin
-                && !exp.allowed_top_origins.iter().any(|o| o == top)
-            {
-                return Err(Error::CrossOriginNotAllowed);
+            match &self.top_origin {
+                Some(top) if !exp.allowed_top_origins.iter().any(|o| o == top) => {
+                    return Err(Error::CrossOriginNotAllowed);
+                }
+                // With a top-origin list, a cross-origin response must say which
+                // top-level origin embedded it: one without topOrigin cannot be checked.
+                None if !exp.allowed_top_origins.is_empty() => {
+                    return Err(Error::CrossOriginNotAllowed);
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -6,16 +6,17 @@ use mfa_core::InvalidInput;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::authdata::AuthenticatorData;
 use crate::cose::Algorithm;
+use crate::credential::CredentialRecord;
 use crate::crypto::Backend;
 use crate::error::{Error, Result};
+use crate::hazmat::authdata::AuthenticatorData;
 use crate::json::Base64UrlBytes;
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
 /// the relying party and the challenge. A [`RelyingParty`] derives it when a ceremony
-/// starts and keeps it in the (serialisable) state; [`crate::verify_registration`] and
-/// [`crate::verify_authentication`] take it directly.
+/// starts and keeps it in the (serialisable) state; [`crate::hazmat::verify_registration`] and
+/// [`crate::hazmat::verify_authentication`] take it directly.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct Expectations {
     /// The rp id; authData.rpIdHash must be its SHA-256.
@@ -42,8 +43,20 @@ pub struct Expectations {
     #[serde(default)]
     pub allowed_algorithms: Vec<i64>,
     /// Authentication: a FIDO AppID (§10.1.1) to accept when the client reports it used.
+    /// Without one, an `appid` extension output is refused.
     #[serde(default)]
     pub appid: Option<String>,
+    /// Registration: the credProps extension (§10.1.3) was requested. Without it, a
+    /// `credProps` output is refused (§7.1 step 18); authentication never requests it.
+    #[serde(default)]
+    pub cred_props_requested: bool,
+    /// Authentication: accept a response user handle that cannot be compared because
+    /// the stored record has none (records migrated without one), **provided the user
+    /// was identified before** (a non-empty allow list); the handle is then not
+    /// returned as verified. Dangerous: the response's handle is unchecked. A
+    /// usernameless sign-in always needs a stored handle. Off by default.
+    #[serde(default)]
+    pub danger_unbound_user_handle: bool,
 }
 
 impl Expectations {
@@ -128,6 +141,8 @@ pub struct RelyingParty {
     pub(crate) sign_count: SignCountPolicy,
     pub(crate) backend: Backend,
     pub(crate) appid: Option<String>,
+    pub(crate) trust_device_bound_flag: bool,
+    pub(crate) unbound_user_handle: bool,
 }
 
 impl RelyingParty {
@@ -148,6 +163,8 @@ impl RelyingParty {
                 sign_count: SignCountPolicy::Reject,
                 backend: Backend::RustCrypto,
                 appid: None,
+                trust_device_bound_flag: false,
+                unbound_user_handle: false,
             },
             app_origins: Vec::new(),
         }
@@ -161,6 +178,20 @@ impl RelyingParty {
     /// The signature backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether `record` is proven to be a hardware-bound (device-bound, not synced)
+    /// key, which is what earns `hwk` (and so AAL3) and lets a cross-platform
+    /// attachment count: its BE flag was clear at registration **and** either its
+    /// attestation chained to a trusted anchor ([`CredentialRecord::attestation_trusted`])
+    /// or this relying party opted in with
+    /// [`RelyingPartyBuilder::danger_trust_device_bound_flag`].
+    ///
+    /// BE = 0 alone is the authenticator's word: with `none` or self attestation a
+    /// software authenticator can claim it, so it is not trusted by default.
+    pub fn is_hardware_bound(&self, record: &CredentialRecord) -> bool {
+        record.backup_eligible == Some(false)
+            && (record.attestation_trusted || self.trust_device_bound_flag)
     }
 
     pub(crate) fn expectations(
@@ -179,6 +210,8 @@ impl RelyingParty {
             allowed_top_origins: self.allowed_top_origins.clone(),
             allowed_algorithms: self.algorithms.iter().map(|a| a.cose_id()).collect(),
             appid: self.appid.clone(),
+            cred_props_requested: false,
+            danger_unbound_user_handle: self.unbound_user_handle,
         }
     }
 }
@@ -253,6 +286,27 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// Trusts an unattested BE = 0 flag as proof that a key is hardware-bound
+    /// ([`RelyingParty::is_hardware_bound`]): its assertions then report `hwk` and a
+    /// cross-platform attachment counts. Only for deployments that control their
+    /// authenticators (issued security keys) and accept that a software authenticator
+    /// can claim the same flags. Off by default, and then only a trusted attestation
+    /// proves hardware binding.
+    pub fn danger_trust_device_bound_flag(mut self) -> Self {
+        self.rp.trust_device_bound_flag = true;
+        self
+    }
+
+    /// Accepts a response user handle that cannot be compared because the stored record
+    /// has none (credentials migrated without one), when the sign-in had an allow list;
+    /// see [`Expectations::danger_unbound_user_handle`]. Prefer setting
+    /// [`CredentialRecord::user_handle`] on migrated records. Usernameless sign-in still
+    /// needs a stored handle.
+    pub fn danger_unbound_user_handle(mut self) -> Self {
+        self.rp.unbound_user_handle = true;
+        self
+    }
+
     /// Checks and returns the configuration.
     ///
     /// # Errors
@@ -308,6 +362,8 @@ mod tests {
             allowed_top_origins: vec![],
             allowed_algorithms: vec![-7],
             appid: None,
+            cred_props_requested: false,
+            danger_unbound_user_handle: false,
         }
     }
 

@@ -1,9 +1,35 @@
 //! A runner for `mfa-webauthn-case/1` conformance cases (the format of the shared
 //! WebAuthn vectors' SCHEMA.md).
 //!
-//! Each case configures an [`Expectations`] from its `expected` block alone and goes
-//! through the same [`verify_registration`] / [`verify_authentication`] a relying party
-//! uses. The verdict never looks at `expected_outcome`; [`score`] compares afterwards.
+//! Each case configures an [`Expectations`] from its `expected` block (and its
+//! `stored_credential`) alone and goes through the same [`verify_registration`] /
+//! [`verify_authentication`] a relying party uses. The verdict never looks at
+//! `expected_outcome`; [`score`] compares afterwards.
+//!
+//! # Scoring
+//!
+//! Every field of `expected_outcome` that SCHEMA.md defines is compared, and a field
+//! the verdict does not produce counts as a disagreement: `result`; `reason` for an
+//! invalid case; for a valid registration `credential_id`, `public_key_cose`, `aaguid`,
+//! `sign_count`, `attestation_type`, `attestation_trust` and `flags`; for a valid
+//! authentication `sign_count` and `flags`.
+//!
+//! - `attestation_type`: this crate reports a verified x5c chain as
+//!   [`AttestationType::Basic`](crate::AttestationType::Basic), meaning "basic or
+//!   attestation CA, not told apart" (§8.2 and §8.6 allow that uncertainty), so it agrees
+//!   with `basic` and `basic_or_attca (x5c)`, not with `attca` or `anonca`.
+//! - `attestation_trust`: trust anchors are not evaluated by this crate, so it agrees
+//!   only with a `not-evaluated` expectation.
+//! - A case that gives `expected.trust_anchors` asks for a trust check this crate cannot
+//!   make: when everything else verifies, its verdict is [`Verdict::NotSupported`], and
+//!   it scores as [`Score::NotSupported`] (never as a pass) if every field it could
+//!   check agrees, as [`Score::Failed`] otherwise.
+//!
+//! Two modelling choices, both from the inputs only: credProps is taken as requested
+//! (the format has no extension inputs, and a client returns credProps only when asked),
+//! and a `stored_credential` without `user_handle` is a relying party that tracks none,
+//! so [`Expectations::danger_unbound_user_handle`] is set for it (its allow list is the
+//! stored credential, so the user is identified before).
 
 use std::path::{Path, PathBuf};
 
@@ -12,11 +38,12 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{Expectations, SignCountPolicy};
 use crate::cose::Algorithm;
+use crate::credential::CredentialRecord;
 use crate::crypto::Backend;
-use crate::error::{Error, ReasonCode};
+use crate::error::{Error, FailureCode};
+use crate::hazmat::authdata::Flags;
+use crate::hazmat::{verify_authentication, verify_registration};
 use crate::json::{AuthenticationResponseJson, Base64UrlBytes, RegistrationResponseJson};
-use crate::registration::CredentialRecord;
-use crate::{verify_authentication, verify_registration};
 
 /// The verdict on one case.
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -24,7 +51,27 @@ pub enum Verdict {
     /// Every check passed; the extracted values, as the runner prints them.
     Valid(Map<String, Value>),
     /// A check failed.
-    Invalid(ReasonCode),
+    Invalid(FailureCode),
+    /// Every check this crate can make passed, but the case asks for one it cannot make
+    /// (a trust-anchor evaluation); the extracted values, and why.
+    NotSupported {
+        /// The check that is missing.
+        why: &'static str,
+        /// The extracted values, as for [`Verdict::Valid`].
+        values: Map<String, Value>,
+    },
+}
+
+/// How a verdict compares with the case's `expected_outcome`.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum Score {
+    /// Every scored field agrees.
+    Passed,
+    /// The fields that disagree (or that the verdict does not produce).
+    Failed(Vec<String>),
+    /// The case needs a check this crate cannot make, and every field it could check
+    /// agrees (a disagreement there is [`Score::Failed`]).
+    NotSupported,
 }
 
 /// One case's outcome.
@@ -36,8 +83,8 @@ pub struct CaseResult {
     pub name: String,
     /// The verdict.
     pub verdict: Verdict,
-    /// Whether it agrees with `expected_outcome`; `None` when the case has none.
-    pub passed: Option<bool>,
+    /// How it compares with `expected_outcome`; `None` when the case has none.
+    pub score: Option<Score>,
     /// The whole case, for filtering by informational fields.
     pub case: Value,
 }
@@ -56,8 +103,58 @@ impl CaseResult {
                 obj.insert("result".into(), json!("invalid"));
                 obj.insert("reason".into(), json!(code.as_str()));
             }
+            Verdict::NotSupported { why, values } => {
+                obj.insert("result".into(), json!("not_supported"));
+                obj.insert("why".into(), json!(why));
+                obj.extend(values.clone());
+            }
+        }
+        if let Some(Score::Failed(fields)) = &self.score {
+            obj.insert("disagrees".into(), json!(fields));
         }
         Value::Object(obj).to_string()
+    }
+
+    /// Whether the case passed.
+    pub fn passed(&self) -> bool {
+        self.score == Some(Score::Passed)
+    }
+}
+
+/// The tally of a run: what the runner's last line says.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct Tally {
+    /// Cases whose every scored field agrees.
+    pub passed: usize,
+    /// Cases with a disagreeing field.
+    pub failed: usize,
+    /// Cases that need a check this crate cannot make.
+    pub not_supported: usize,
+}
+
+impl Tally {
+    /// Counts the scored results.
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Self {
+        let mut t = Self::default();
+        for r in results {
+            match &r.score {
+                Some(Score::Passed) => t.passed += 1,
+                Some(Score::Failed(_)) => t.failed += 1,
+                Some(Score::NotSupported) => t.not_supported += 1,
+                None => {}
+            }
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} not supported",
+            self.passed, self.failed, self.not_supported
+        )
     }
 }
 
@@ -78,6 +175,8 @@ struct CaseExpected {
     allowed_algorithms: Option<Vec<i64>>,
     #[serde(default)]
     appid: Option<String>,
+    #[serde(default)]
+    trust_anchors: Option<Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -124,16 +223,20 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
                 .collect()
         }),
         appid: expected.appid,
+        cred_props_requested: true,
+        danger_unbound_user_handle: false,
     };
+    let needs_trust = expected.trust_anchors.is_some_and(|t| !t.is_empty());
     let credential = field("credential")?;
     let verdict = match kind.as_str() {
         Some("registration") => {
             match serde_json::from_value::<RegistrationResponseJson>(credential) {
-                Err(_) => Verdict::Invalid(ReasonCode::Malformed),
+                Err(_) => Verdict::Invalid(FailureCode::Malformed),
                 Ok(resp) => match verify_registration(&exp, &resp, backend) {
                     Ok(reg) => {
                         let r = reg.record;
                         let mut m = Map::new();
+                        m.insert("flags".into(), flags_json(reg.flags));
                         m.insert("credential_id".into(), json!(r.id.encode()));
                         m.insert("public_key_cose".into(), json!(r.public_key.encode()));
                         m.insert("sign_count".into(), json!(r.sign_count));
@@ -141,7 +244,15 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
                         m.insert("aaguid".into(), json!(r.aaguid));
                         m.insert("attestation_type".into(), json!(r.attestation_type));
                         m.insert("user_verified".into(), json!(r.user_verified));
-                        Verdict::Valid(m)
+                        m.insert("attestation_trust".into(), json!("not-evaluated"));
+                        if needs_trust {
+                            Verdict::NotSupported {
+                                why: "trust anchors are not evaluated",
+                                values: m,
+                            }
+                        } else {
+                            Verdict::Valid(m)
+                        }
                     }
                     Err(e) => Verdict::Invalid(code(&e)),
                 },
@@ -159,8 +270,11 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
             );
             record.backup_eligible = stored.backup_eligible;
             record.user_handle = stored.user_handle.as_deref().map(b64).transpose()?;
+            let mut exp = exp;
+            exp.cred_props_requested = false;
+            exp.danger_unbound_user_handle = record.user_handle.is_none();
             match serde_json::from_value::<AuthenticationResponseJson>(credential) {
-                Err(_) => Verdict::Invalid(ReasonCode::Malformed),
+                Err(_) => Verdict::Invalid(FailureCode::Malformed),
                 Ok(resp) => {
                     let allowed = [record.id.clone()];
                     match verify_authentication(
@@ -173,6 +287,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
                     ) {
                         Ok(a) => {
                             let mut m = Map::new();
+                            m.insert("flags".into(), flags_json(a.flags));
                             m.insert("sign_count".into(), json!(a.sign_count));
                             m.insert("user_verified".into(), json!(a.user_verified));
                             Verdict::Valid(m)
@@ -187,31 +302,116 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
     Ok(verdict)
 }
 
-fn code(e: &Error) -> ReasonCode {
-    e.reason_code().unwrap_or(ReasonCode::Malformed)
+fn code(e: &Error) -> FailureCode {
+    e.failure_code().unwrap_or(FailureCode::Malformed)
 }
 
-/// Whether `verdict` agrees with the case's `expected_outcome` (`None` without one):
-/// the result, the reason of an invalid case, and the extracted values a valid case
-/// lists (`credential_id`, `public_key_cose`, `sign_count`, `aaguid`).
-pub fn score(case: &Value, verdict: &Verdict) -> Option<bool> {
-    let outcome = case.get("expected_outcome")?;
-    let result = outcome.get("result").and_then(Value::as_str);
-    Some(match verdict {
-        Verdict::Invalid(code) => {
-            result == Some("invalid")
-                && outcome.get("reason").and_then(Value::as_str) == Some(code.as_str())
-        }
-        Verdict::Valid(extra) => {
-            result == Some("valid")
-                && ["credential_id", "public_key_cose", "sign_count", "aaguid"]
-                    .iter()
-                    .all(|k| match (outcome.get(*k), extra.get(*k)) {
-                        (Some(want), Some(got)) => want == got,
-                        _ => true,
-                    })
-        }
+/// The flags as SCHEMA.md's `flags` object spells them.
+fn flags_json(f: Flags) -> Value {
+    json!({
+        "UP": f.user_present(),
+        "UV": f.user_verified(),
+        "BE": f.backup_eligible(),
+        "BS": f.backup_state(),
+        "AT": f.attested_credential_data(),
+        "ED": f.extension_data(),
     })
+}
+
+/// The `expected_outcome` fields SCHEMA.md defines for a valid case of `kind`.
+fn valid_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "registration" => &[
+            "credential_id",
+            "public_key_cose",
+            "aaguid",
+            "sign_count",
+            "attestation_type",
+            "attestation_trust",
+            "flags",
+        ],
+        _ => &["sign_count", "flags"],
+    }
+}
+
+/// Whether an extracted value agrees with an expected one (see the module docs for
+/// `attestation_type` and `attestation_trust`).
+fn agrees(field: &str, want: &Value, got: &Value) -> bool {
+    match field {
+        "attestation_type" => match (want.as_str(), got.as_str()) {
+            (Some("basic" | "basic_or_attca (x5c)"), Some("basic")) => true,
+            (Some(w), Some(g)) => w == g,
+            _ => false,
+        },
+        "attestation_trust" => match (want.as_str(), got.as_str()) {
+            (Some(w), Some("not-evaluated")) => w.starts_with("not-evaluated"),
+            _ => false,
+        },
+        _ => want == got,
+    }
+}
+
+/// How `verdict` compares with the case's `expected_outcome` (`None` without one);
+/// see the module docs for what is scored.
+pub fn score(case: &Value, verdict: &Verdict) -> Option<Score> {
+    let outcome = case.get("expected_outcome")?;
+    let want_result = outcome.get("result").and_then(Value::as_str);
+    let kind = case.get("type").and_then(Value::as_str).unwrap_or_default();
+    let mut off = Vec::new();
+    let mut compare_values = |values: &Map<String, Value>, skip_trust: bool| {
+        for field in valid_fields(kind) {
+            if skip_trust && *field == "attestation_trust" {
+                continue;
+            }
+            if let Some(want) = outcome.get(*field)
+                && !values
+                    .get(*field)
+                    .is_some_and(|got| agrees(field, want, got))
+            {
+                off.push((*field).to_owned());
+            }
+        }
+    };
+    match verdict {
+        Verdict::Invalid(code) => {
+            if want_result != Some("invalid") {
+                off.push("result".to_owned());
+            } else if outcome.get("reason").and_then(Value::as_str) != Some(code.as_str()) {
+                off.push("reason".to_owned());
+            }
+            Some(if off.is_empty() {
+                Score::Passed
+            } else {
+                Score::Failed(off)
+            })
+        }
+        Verdict::Valid(values) => {
+            if want_result == Some("valid") {
+                compare_values(values, false);
+            } else {
+                off.push("result".to_owned());
+            }
+            Some(if off.is_empty() {
+                Score::Passed
+            } else {
+                Score::Failed(off)
+            })
+        }
+        Verdict::NotSupported { values, .. } => {
+            // The trust verdict is the missing check: an expected `untrusted_attestation`
+            // (or a trusted chain) cannot be confirmed; any other expectation is checked.
+            match (want_result, outcome.get("reason").and_then(Value::as_str)) {
+                (Some("valid"), _) => compare_values(values, true),
+                (Some("invalid"), Some("untrusted_attestation")) => {}
+                _ => off.push("result".to_owned()),
+            }
+            Some(if off.is_empty() {
+                Score::NotSupported
+            } else {
+                Score::Failed(off)
+            })
+        }
+    }
 }
 
 /// Every `*.json` case file under `dir`, recursively, in file-name order.
@@ -252,7 +452,7 @@ pub fn run_dir(dir: &Path, backend: Backend) -> Result<Vec<CaseResult>, String> 
             continue;
         }
         let verdict = decide(&case, backend).map_err(|e| format!("{}: {e}", path.display()))?;
-        let passed = score(&case, &verdict);
+        let score = score(&case, &verdict);
         results.push(CaseResult {
             path,
             name: case
@@ -261,7 +461,7 @@ pub fn run_dir(dir: &Path, backend: Backend) -> Result<Vec<CaseResult>, String> 
                 .unwrap_or_default()
                 .to_owned(),
             verdict,
-            passed,
+            score,
             case,
         });
     }

@@ -162,6 +162,29 @@ impl PublicKey {
         Ok(Self { alg, key: material })
     }
 
+    /// Checks that the key can verify anything: an EC point is on its curve (and not
+    /// the identity), an Ed25519 key decompresses and is not of small order, an RSA
+    /// modulus is odd. Backend-independent; registration calls it for every format.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Malformed`] naming the defect.
+    pub fn validate(&self) -> Result<()> {
+        let ok = match &self.key {
+            KeyMaterial::P256(p) => p256::PublicKey::from_sec1_bytes(p).is_ok(),
+            KeyMaterial::P384(p) => p384::PublicKey::from_sec1_bytes(p).is_ok(),
+            KeyMaterial::Ed25519(x) => {
+                ed25519_dalek::VerifyingKey::from_bytes(x).is_ok_and(|k| !k.is_weak())
+            }
+            KeyMaterial::Rsa { n, .. } => n.last().is_some_and(|b| b & 1 == 1),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Malformed("public key cannot verify"))
+        }
+    }
+
     /// Encodes the key as a COSE_Key (the inverse of [`PublicKey::from_cose`]).
     pub fn to_cose(&self) -> Vec<u8> {
         let builder = match &self.key {

@@ -9,8 +9,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a ceremony.
 ///
-/// Every variant that a response can cause maps to exactly one [`ReasonCode`] (the codes
-/// of the `mfa-webauthn-case/1` conformance format) through [`Error::reason_code`], and
+/// Every variant that a response can cause maps to exactly one [`FailureCode`] (the codes
+/// of the `mfa-webauthn-case/1` conformance format) through [`Error::failure_code`], and
 /// converts into an opaque [`mfa_core::Rejected`] whose log-only detail is that code.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,10 @@ pub enum Error {
     /// Both sign counts are non-zero and the new one is not greater than the stored one.
     #[error("sign count did not increase")]
     SignCountRegression,
+    /// The response carries the output of an extension that was not requested and that
+    /// this crate would otherwise act on (§7.1 step 18, §7.2 step 20).
+    #[error("unrequested {0} extension output")]
+    UnrequestedExtension(&'static str),
     /// The attestation format is not one this crate verifies.
     #[error("unsupported attestation format")]
     UnsupportedAttestationFormat,
@@ -84,27 +88,28 @@ pub enum Error {
 impl Error {
     /// The conformance reason code of this failure, or `None` for errors no response can
     /// cause (an invalid configuration, a failed random source).
-    pub fn reason_code(&self) -> Option<ReasonCode> {
+    pub fn failure_code(&self) -> Option<FailureCode> {
         Some(match self {
-            Self::AlgorithmNotAllowed(_) => ReasonCode::AlgorithmNotAllowed,
-            Self::BackupEligibilityChanged => ReasonCode::BackupEligibilityChanged,
-            Self::BadSignature => ReasonCode::BadSignature,
+            Self::AlgorithmNotAllowed(_) => FailureCode::AlgorithmNotAllowed,
+            Self::BackupEligibilityChanged => FailureCode::BackupEligibilityChanged,
+            Self::BadSignature => FailureCode::BadSignature,
             // An expired state no longer vouches for its challenge.
-            Self::ChallengeMismatch | Self::Expired => ReasonCode::ChallengeMismatch,
-            Self::ClientDataTypeMismatch => ReasonCode::ClientDataTypeMismatch,
-            Self::CredentialIdMismatch => ReasonCode::CredentialIdMismatch,
-            Self::CrossOriginNotAllowed => ReasonCode::CrossOriginNotAllowed,
-            Self::InvalidAttestationCertificate(_) => ReasonCode::InvalidAttestationCertificate,
-            Self::InvalidAttestationStatement(_) => ReasonCode::InvalidAttestationStatement,
-            Self::Malformed(_) => ReasonCode::Malformed,
-            Self::MalformedAuthenticatorData(_) => ReasonCode::MalformedAuthenticatorData,
-            Self::OriginMismatch => ReasonCode::OriginMismatch,
-            Self::RpIdMismatch => ReasonCode::RpIdMismatch,
-            Self::SignCountRegression => ReasonCode::SignCountRegression,
-            Self::UnsupportedAttestationFormat => ReasonCode::UnsupportedAttestationFormat,
-            Self::UserHandleMismatch => ReasonCode::UserHandleMismatch,
-            Self::UserNotPresent => ReasonCode::UserNotPresent,
-            Self::UserVerificationRequired => ReasonCode::UserVerificationRequired,
+            Self::ChallengeMismatch | Self::Expired => FailureCode::ChallengeMismatch,
+            Self::ClientDataTypeMismatch => FailureCode::ClientDataTypeMismatch,
+            Self::CredentialIdMismatch => FailureCode::CredentialIdMismatch,
+            Self::CrossOriginNotAllowed => FailureCode::CrossOriginNotAllowed,
+            Self::InvalidAttestationCertificate(_) => FailureCode::InvalidAttestationCertificate,
+            Self::InvalidAttestationStatement(_) => FailureCode::InvalidAttestationStatement,
+            Self::Malformed(_) => FailureCode::Malformed,
+            Self::MalformedAuthenticatorData(_) => FailureCode::MalformedAuthenticatorData,
+            Self::OriginMismatch => FailureCode::OriginMismatch,
+            Self::RpIdMismatch => FailureCode::RpIdMismatch,
+            Self::SignCountRegression => FailureCode::SignCountRegression,
+            Self::UnrequestedExtension(_) => FailureCode::Malformed,
+            Self::UnsupportedAttestationFormat => FailureCode::UnsupportedAttestationFormat,
+            Self::UserHandleMismatch => FailureCode::UserHandleMismatch,
+            Self::UserNotPresent => FailureCode::UserNotPresent,
+            Self::UserVerificationRequired => FailureCode::UserVerificationRequired,
             Self::Config(_) | Self::Random(_) => return None,
         })
     }
@@ -112,11 +117,11 @@ impl Error {
 
 impl From<Error> for mfa_core::Error {
     fn from(e: Error) -> Self {
-        let Some(code) = e.reason_code() else {
+        let Some(code) = e.failure_code() else {
             return match e {
                 Error::Config(i) => Self::Invalid(i),
                 Error::Random(r) => Self::Random(r),
-                // reason_code() is None only for the two variants above.
+                // failure_code() is None only for the two variants above.
                 _ => Self::rejected(RejectReason::Malformed),
             };
         };
@@ -132,7 +137,7 @@ impl From<Error> for mfa_core::Error {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ReasonCode {
+pub enum FailureCode {
     /// The credential's algorithm is not among the allowed ones.
     AlgorithmNotAllowed,
     /// The BE flag differs from the stored one.
@@ -175,7 +180,7 @@ pub enum ReasonCode {
     UserVerificationRequired,
 }
 
-impl ReasonCode {
+impl FailureCode {
     /// The snake_case code as SCHEMA.md spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -228,7 +233,7 @@ impl ReasonCode {
     }
 }
 
-impl fmt::Display for ReasonCode {
+impl fmt::Display for FailureCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

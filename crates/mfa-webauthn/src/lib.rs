@@ -62,21 +62,71 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts;
-//! [`verify_registration`] / [`verify_authentication`] for the pure §7.1 / §7.2 cores;
-//! the [`mfa_core::Factor`] implementation on [`RelyingParty`]. The crate README has the
-//! spec coverage, the features and the benchmark table.
+//! ## As an `mfa_core` factor
+//!
+//! [`WebAuthnFactor`] is a relying party plus the user-verification requirement its
+//! challenges start from. Without a record it starts a usernameless passkey sign-in (an
+//! empty allow list, conditional mediation allowed); the service finds the record by the
+//! response's credential id and checks that [`Authentication::user_handle`] is that
+//! account's.
+//!
+#![cfg_attr(feature = "testkit", doc = "```")]
+#![cfg_attr(not(feature = "testkit"), doc = "```ignore")]
+//! use mfa_core::{AuthMethod, Factor, OsRandom, StartOptions, Timestamp, UserVerification};
+//! use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
+//! use mfa_webauthn::{RegistrationRequest, RelyingParty, WebAuthnFactor, cose::Algorithm};
+//!
+//! let rp = RelyingParty::builder("example.com", "Example").origin("https://example.com").build()?;
+//! let now = Timestamp::from_unix_secs(1_700_000_000);
+//! let mut browser = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom)?;
+//! let req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
+//! let (options, state) = rp.start_registration(&req, now, &mut OsRandom)?;
+//! let response = browser.register(&options, "https://example.com", Fault::None)?;
+//! let record = rp.finish_registration(&state, &response, now)?.record;
+//!
+//! // Passwordless: no record yet, user verification required.
+//! let factor = WebAuthnFactor::new(rp, UserVerification::Required);
+//! let (options, state) = factor.start(None, &StartOptions::new(), now, &mut OsRandom)?;
+//! assert!(options.public_key.allow_credentials.is_empty());
+//! let response = browser.authenticate(&options.public_key, "https://example.com", Fault::None)?;
+//! // ... the service looks the record up by response.raw_id ...
+//! let ok = factor.verify(&record, &state, &response, now, &mut OsRandom)?;
+//! assert_eq!(ok.details.user_handle, record.user_handle);
+//! // Nothing attests this software key: `swk`, not `hwk`; UV makes it multi-factor.
+//! assert_eq!(ok.methods, [AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## `amr` values and what is trusted
+//!
+//! A verified assertion reports `hwk` or `swk`, then `user` (UP), then `mfa` when the UV
+//! flag is set ([`WebAuthnFactor`] has the table). `hwk` needs proof that the key is
+//! hardware-bound, and the BE = 0 flag alone is not proof: with `none` or self
+//! attestation any software authenticator can claim it. So `hwk` is reported only when
+//! the attestation chained to a trusted anchor ([`CredentialRecord::attestation_trusted`];
+//! trust anchors are a later addition, so today never) or the relying party opted in with
+//! [`RelyingPartyBuilder::danger_trust_device_bound_flag`]; see
+//! [`RelyingParty::is_hardware_bound`]. The client's `authenticatorAttachment` is
+//! unsigned too: a cross-platform claim reaches [`mfa_core::FactorKind`] only for a key
+//! proven hardware-bound. credProps' `rk` is kept as a hint
+//! ([`CredentialRecord::cred_props_rk`]), never as a fact.
+//!
+//! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts; [`hazmat`] for
+//! the pure §7.1 / §7.2 cores, the signature seam and the authenticator-data parser. The
+//! crate README has the spec coverage, the features and the benchmark table.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attestation;
-pub mod authdata;
 mod authentication;
 mod client_data;
 mod config;
 pub mod cose;
-pub mod crypto;
+mod credential;
+mod crypto;
 mod error;
+mod factor;
+pub mod hazmat;
 pub mod json;
 mod registration;
 
@@ -93,13 +143,11 @@ pub mod testkit;
 struct ReadmeDoctests;
 
 pub use attestation::AttestationType;
-pub use authentication::{
-    Authentication, AuthenticationRequest, AuthenticationState, verify_authentication,
-};
+pub use authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 pub use client_data::CollectedClientData;
 pub use config::{Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy};
-pub use error::{Error, ReasonCode, Result};
-pub use registration::{
-    AttestationObject, Conveyance, CredentialRecord, Preference, Registration, RegistrationRequest,
-    RegistrationState, parse_attestation_object, verify_registration,
-};
+pub use credential::{CredentialRecord, Preference};
+pub use crypto::Backend;
+pub use error::{Error, FailureCode, Result};
+pub use factor::WebAuthnFactor;
+pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};

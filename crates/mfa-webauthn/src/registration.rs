@@ -5,116 +5,21 @@ use mfa_core::{Attachment, SecureRandom, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::attestation::{self, AttestationType};
-use crate::authdata::{AuthenticatorData, cbor_item_len};
+use crate::attestation;
 use crate::client_data::{Ceremony, CollectedClientData};
 use crate::config::{Expectations, RelyingParty};
 use crate::cose::{PublicKey, cose_alg};
+use crate::credential::{
+    CredentialRecord, Preference, attachment_str, format_aaguid, millis, new_challenge,
+    parse_attachment,
+};
 use crate::crypto::Backend;
 use crate::error::{Error, Result};
+use crate::hazmat::authdata::{AuthenticatorData, Flags, cbor_item_len};
 use crate::json::{
     AuthenticatorSelection, Base64UrlBytes, CreationOptionsJson, CredentialDescriptor,
     CredentialParameters, ExtensionInputs, RegistrationResponseJson, RpEntity, UserEntity,
 };
-
-/// What the relying party stores for one credential (§4 "credential record"), and
-/// what an authentication updates.
-#[non_exhaustive]
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
-pub struct CredentialRecord {
-    /// The credential id.
-    pub id: Base64UrlBytes,
-    /// The credential public key, a COSE_Key exactly as the authenticator sent it.
-    pub public_key: Base64UrlBytes,
-    /// The COSE algorithm of the key.
-    pub alg: i64,
-    /// The last signature counter seen.
-    pub sign_count: u32,
-    /// Transports the client reported at registration.
-    #[serde(default)]
-    pub transports: Vec<String>,
-    /// How the authenticator was attached, when the client reported it.
-    #[serde(default)]
-    pub attachment: Option<Attachment>,
-    /// The authenticator model's AAGUID, as a UUID string.
-    pub aaguid: String,
-    /// Whether the user was verified at the last ceremony.
-    pub user_verified: bool,
-    /// BE: whether the credential may be synced (a multi-device passkey); `None` when
-    /// not tracked, which disables the §7.2 "BE must not change" check.
-    #[serde(default)]
-    pub backup_eligible: Option<bool>,
-    /// BS: whether it was backed up at the last ceremony.
-    #[serde(default)]
-    pub backup_state: bool,
-    /// The attestation statement format (`none`, `packed`, `fido-u2f`).
-    pub attestation_format: String,
-    /// The attestation type.
-    pub attestation_type: AttestationType,
-    /// The user handle the credential was created for.
-    #[serde(default)]
-    pub user_handle: Option<Base64UrlBytes>,
-    /// Whether the credential is discoverable (credProps `rk`), when reported.
-    #[serde(default)]
-    pub discoverable: Option<bool>,
-}
-
-impl CredentialRecord {
-    /// A record for a credential known only by id, COSE key and counter (for example
-    /// one migrated from another library). Unknown facts are left empty.
-    pub fn from_parts(id: Vec<u8>, public_key_cose: Vec<u8>, alg: i64, sign_count: u32) -> Self {
-        Self {
-            id: Base64UrlBytes(id),
-            public_key: Base64UrlBytes(public_key_cose),
-            alg,
-            sign_count,
-            transports: Vec::new(),
-            attachment: None,
-            aaguid: format_aaguid(&[0; 16]),
-            user_verified: false,
-            backup_eligible: None,
-            backup_state: false,
-            attestation_format: "none".to_owned(),
-            attestation_type: AttestationType::None,
-            user_handle: None,
-            discoverable: None,
-        }
-    }
-
-    /// The descriptor to list this credential in `excludeCredentials` /
-    /// `allowCredentials`.
-    pub fn descriptor(&self) -> CredentialDescriptor {
-        CredentialDescriptor {
-            id: self.id.clone(),
-            type_: "public-key".to_owned(),
-            transports: self.transports.clone(),
-        }
-    }
-}
-
-/// `required`, `preferred` or `discouraged` (§5.8.6).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preference {
-    /// Must happen; the ceremony fails otherwise.
-    Required,
-    /// Wanted, not required.
-    #[default]
-    Preferred,
-    /// Not wanted.
-    Discouraged,
-}
-
-impl Preference {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Preferred => "preferred",
-            Self::Discouraged => "discouraged",
-        }
-    }
-}
 
 /// Attestation conveyance (§5.4.7).
 #[non_exhaustive]
@@ -194,7 +99,7 @@ pub struct Registration {
     /// The attestation certificate chain (leaf first), unevaluated.
     pub x5c: Vec<Vec<u8>>,
     /// The flags byte of the authenticator data.
-    pub flags: crate::authdata::Flags,
+    pub flags: Flags,
 }
 
 impl RelyingParty {
@@ -259,9 +164,11 @@ impl RelyingParty {
                 appid: None,
             }),
         };
+        let mut expectations =
+            self.expectations(challenge, req.user_verification == Preference::Required);
+        expectations.cred_props_requested = req.cred_props;
         let state = RegistrationState {
-            expectations: self
-                .expectations(challenge, req.user_verification == Preference::Required),
+            expectations,
             user_id: Base64UrlBytes(req.user_id.clone()),
             expires_at: now.saturating_add(self.registration_timeout),
         };
@@ -368,8 +275,21 @@ pub fn verify_registration(
     if trailing != 0 {
         return Err(Error::MalformedAuthenticatorData("trailing bytes"));
     }
-    // The key parsed; keep it only for its checks.
-    let _ = key;
+    // A key that can never verify (an EC point off its curve, a small-order Ed25519
+    // point) is refused now, whatever the format and backend: `none` and x5c
+    // attestations never use the credential key, so nothing else would notice.
+    key.validate()?;
+    // Step 18: client extension outputs are as expected. Outputs of extensions this
+    // crate acts on are refused when they were not requested: `appid` belongs to
+    // authentication, and `credProps` only when asked for. Other outputs (client and
+    // authenticator) are not interpreted and are ignored, as §7.1 step 18 allows.
+    let ext = &response.client_extension_results;
+    if ext.appid.is_some() {
+        return Err(Error::UnrequestedExtension("appid"));
+    }
+    if ext.cred_props.is_some() && !exp.cred_props_requested {
+        return Err(Error::UnrequestedExtension("credProps"));
+    }
     // Steps 23–24 (trust anchors) are the attestation-trust layer's job; the chain is
     // returned unevaluated.
     let record = CredentialRecord {
@@ -388,12 +308,10 @@ pub fn verify_registration(
         backup_state: auth_data.flags.backup_state(),
         attestation_format: verdict.fmt,
         attestation_type: verdict.kind,
+        // Trust anchors are not evaluated yet (steps 23–24).
+        attestation_trusted: false,
         user_handle: None,
-        discoverable: response
-            .client_extension_results
-            .cred_props
-            .as_ref()
-            .and_then(|p| p.rk),
+        cred_props_rk: ext.cred_props.as_ref().and_then(|p| p.rk),
     };
     Ok(Registration {
         record,
@@ -455,44 +373,4 @@ pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
         }),
         _ => Err(Error::Malformed("attestation object members missing")),
     }
-}
-
-pub(crate) fn new_challenge(rng: &mut dyn SecureRandom) -> Result<Base64UrlBytes> {
-    let mut c = vec![0u8; 32];
-    rng.fill(&mut c)?;
-    Ok(Base64UrlBytes(c))
-}
-
-pub(crate) fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-pub(crate) fn attachment_str(a: Attachment) -> String {
-    match a {
-        Attachment::Platform => "platform",
-        _ => "cross-platform",
-    }
-    .to_owned()
-}
-
-fn parse_attachment(s: &str) -> Option<Attachment> {
-    match s {
-        "platform" => Some(Attachment::Platform),
-        "cross-platform" => Some(Attachment::CrossPlatform),
-        _ => None,
-    }
-}
-
-/// An AAGUID as a lowercase UUID string.
-pub(crate) fn format_aaguid(a: &[u8; 16]) -> String {
-    let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
-    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
-    format!(
-        "{}-{}-{}-{}-{}",
-        part(0..8),
-        part(8..12),
-        part(12..16),
-        part(16..20),
-        part(20..32)
-    )
 }

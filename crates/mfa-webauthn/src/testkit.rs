@@ -50,6 +50,12 @@ pub enum Fault {
     CounterNotIncremented,
     /// Claim to be in a cross-origin iframe.
     CrossOrigin,
+    /// Registration: send a credential key that cannot verify (an EC point off its
+    /// curve, the Ed25519 identity, an even RSA modulus), with `none` attestation so
+    /// nothing else uses the key.
+    InvalidPublicKey,
+    /// Authentication: send no `userHandle`.
+    NoUserHandle,
     /// Clear the UP flag.
     NoUserPresence,
     /// Append a byte after the authenticator data.
@@ -60,6 +66,8 @@ pub enum Fault {
     WrongClientDataType,
     /// Scope the credential to another rp id.
     WrongRpId,
+    /// Authentication: send another user's `userHandle`.
+    WrongUserHandle,
 }
 
 enum Signer {
@@ -75,6 +83,7 @@ pub struct SoftAuthenticator {
     credential_id: Vec<u8>,
     sign_count: u32,
     user_verified: bool,
+    backup_eligible: bool,
     user_handle: Option<Vec<u8>>,
 }
 
@@ -124,6 +133,7 @@ impl SoftAuthenticator {
             credential_id,
             sign_count: 0,
             user_verified: true,
+            backup_eligible: false,
             user_handle: None,
         })
     }
@@ -131,6 +141,12 @@ impl SoftAuthenticator {
     /// Whether the authenticator reports user verification (default true).
     pub fn set_user_verified(&mut self, uv: bool) {
         self.user_verified = uv;
+    }
+
+    /// Whether the authenticator sets BE, claiming a synced passkey (default false:
+    /// it claims to be device-bound, which nothing proves).
+    pub fn set_backup_eligible(&mut self, be: bool) {
+        self.backup_eligible = be;
     }
 
     /// The public key as a COSE_Key.
@@ -195,20 +211,49 @@ impl SoftAuthenticator {
         let id_len = u16::try_from(self.credential_id.len()).unwrap_or(u16::MAX);
         auth_data.extend_from_slice(&id_len.to_be_bytes());
         auth_data.extend_from_slice(&self.credential_id);
-        auth_data.extend_from_slice(&self.public_key().to_cose());
+        let mut key = self.public_key();
+        if fault == Fault::InvalidPublicKey {
+            key.key = match key.key {
+                // y with its last bit flipped: off the curve (y and -y differ in it).
+                KeyMaterial::P256(mut p) => {
+                    flip_last_bit(&mut p);
+                    KeyMaterial::P256(p)
+                }
+                KeyMaterial::P384(mut p) => {
+                    flip_last_bit(&mut p);
+                    KeyMaterial::P384(p)
+                }
+                // The identity (y = 1): the smallest of the small-order points.
+                KeyMaterial::Ed25519(_) => {
+                    let mut identity = [0u8; 32];
+                    identity[0] = 1;
+                    KeyMaterial::Ed25519(identity)
+                }
+                // An even modulus.
+                KeyMaterial::Rsa { mut n, e } => {
+                    if let Some(last) = n.last_mut() {
+                        *last &= 0xfe;
+                    }
+                    KeyMaterial::Rsa { n, e }
+                }
+            };
+        }
+        auth_data.extend_from_slice(&key.to_cose());
         if fault == Fault::TrailingAuthenticatorData {
             auth_data.push(0);
         }
         let sig = self.sign(&auth_data, &client_data, fault);
-        let att_stmt = Value::Map(vec![
-            (
-                Value::Text("alg".into()),
-                Value::from(self.public_key().alg.cose_id()),
-            ),
-            (Value::Text("sig".into()), Value::Bytes(sig)),
-        ]);
+        let (fmt, att_stmt) = if fault == Fault::InvalidPublicKey {
+            ("none", Value::Map(Vec::new()))
+        } else {
+            let stmt = Value::Map(vec![
+                (Value::Text("alg".into()), Value::from(key.alg.cose_id())),
+                (Value::Text("sig".into()), Value::Bytes(sig)),
+            ]);
+            ("packed", stmt)
+        };
         let att_obj = Value::Map(vec![
-            (Value::Text("fmt".into()), Value::Text("packed".into())),
+            (Value::Text("fmt".into()), Value::Text(fmt.into())),
             (Value::Text("attStmt".into()), att_stmt),
             (Value::Text("authData".into()), Value::Bytes(auth_data)),
         ]);
@@ -263,7 +308,11 @@ impl SoftAuthenticator {
                 client_data_json: Base64UrlBytes(client_data),
                 authenticator_data: Base64UrlBytes(auth_data),
                 signature: Base64UrlBytes(sig),
-                user_handle: self.user_handle.clone().map(Base64UrlBytes),
+                user_handle: match fault {
+                    Fault::NoUserHandle => None,
+                    Fault::WrongUserHandle => Some(Base64UrlBytes(b"someone-else".to_vec())),
+                    _ => self.user_handle.clone().map(Base64UrlBytes),
+                },
             },
             authenticator_attachment: Some("platform".into()),
             client_extension_results: ClientExtensionResults::default(),
@@ -283,6 +332,9 @@ impl SoftAuthenticator {
         }
         if self.user_verified {
             flags |= 0x04;
+        }
+        if self.backup_eligible {
+            flags |= 0x08;
         }
         let mut out = Sha256::digest(hashed.as_bytes()).to_vec();
         out.push(flags);
@@ -345,6 +397,12 @@ fn rsa_test_key() -> Result<rsa::RsaPrivateKey> {
         BoxedUint::from_be_slice(&[1, 0, 1], 1024).map_err(|_| Error::Malformed("rsa test key"))?;
     rsa::RsaPrivateKey::from_p_q(uint(p)?, uint(q)?, e)
         .map_err(|_| Error::Malformed("rsa test key"))
+}
+
+fn flip_last_bit(bytes: &mut [u8]) {
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 1;
+    }
 }
 
 fn client_data(type_: &str, challenge: &Base64UrlBytes, origin: &str, fault: Fault) -> Vec<u8> {

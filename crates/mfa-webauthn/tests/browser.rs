@@ -11,11 +11,12 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mfa_core::{OsRandom, Timestamp};
+use mfa_core::{Factor, OsRandom, StartOptions, Timestamp, UserVerification};
 use mfa_webauthn::cose::Algorithm;
-use mfa_webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
+use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes, RegistrationResponseJson};
 use mfa_webauthn::{
-    AuthenticationRequest, Conveyance, Preference, RegistrationRequest, RelyingParty,
+    AuthenticationRequest, Conveyance, FailureCode, Preference, RegistrationRequest, RelyingParty,
+    WebAuthnFactor,
 };
 use serde_json::{Value, json};
 
@@ -143,6 +144,22 @@ struct Scenario {
     uv: bool,
 }
 
+/// `navigator.credentials.get()` with `options`, and the credential's `toJSON()`.
+fn get(
+    browser: &mut Browser,
+    session: &str,
+    options: &mfa_webauthn::json::RequestOptionsJson,
+) -> AuthenticationResponseJson {
+    let js = format!(
+        "(async () => {{ const o = PublicKeyCredential.parseRequestOptionsFromJSON({});
+           const c = await navigator.credentials.get({{publicKey: o}});
+           return JSON.stringify(c.toJSON()); }})()",
+        serde_json::to_string(options).unwrap()
+    );
+    let out = browser.eval(session, &js);
+    serde_json::from_str(out.as_str().unwrap()).unwrap()
+}
+
 #[test]
 fn chromium_virtual_authenticator_end_to_end() {
     if !std::path::Path::new(CHROMIUM).exists() {
@@ -259,41 +276,76 @@ fn chromium_virtual_authenticator_end_to_end() {
             record.attestation_format, record.attestation_type
         );
 
-        // Two assertions in a row: the counter rises. Resident keys sign in without an
-        // allow list (discoverable), the others with one.
+        // Two assertions in a row: the counter rises. Resident keys sign in usernameless
+        // (WebAuthnFactor::start without a record: an empty allow list), the others with
+        // an allow list.
+        let uv = if sc.uv {
+            UserVerification::Required
+        } else {
+            UserVerification::Discouraged
+        };
+        let factor = WebAuthnFactor::new(rp.clone(), uv);
         let mut last = record.sign_count;
-        for _ in 0..2 {
-            let req = AuthenticationRequest {
-                allow_credentials: if sc.resident_key {
-                    vec![]
-                } else {
-                    vec![record.descriptor()]
-                },
-                user_verification: if sc.uv {
-                    Preference::Required
-                } else {
-                    Preference::Discouraged
-                },
-                conditional: false,
-            };
-            let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();
-            let js = format!(
-                "(async () => {{ const o = PublicKeyCredential.parseRequestOptionsFromJSON({});
-                   const c = await navigator.credentials.get({{publicKey: o}});
-                   return JSON.stringify(c.toJSON()); }})()",
-                serde_json::to_string(&options.public_key).unwrap()
+        for round in 0..2 {
+            let known = (!sc.resident_key).then_some(&record);
+            let (options, state) = factor
+                .start(known, &StartOptions::new(), now, &mut OsRandom)
+                .unwrap();
+            assert_eq!(
+                options.public_key.allow_credentials.is_empty(),
+                sc.resident_key
             );
-            let out = browser.eval(s, &js);
-            let resp: AuthenticationResponseJson =
-                serde_json::from_str(out.as_str().unwrap()).unwrap();
-            let auth = rp
-                .finish_authentication(&state, &resp, &record, now)
-                .unwrap_or_else(|e| panic!("{label}: authentication: {e}\n{out}"));
+            let resp = get(&mut browser, s, &options.public_key);
+            if sc.resident_key && round == 1 {
+                // The same assertion against a record of another user handle: refused.
+                let mut other = record.clone();
+                other.user_handle = Some(Base64UrlBytes(b"someone-else".to_vec()));
+                let err = factor
+                    .verify(&other, &state, &resp, now, &mut OsRandom)
+                    .unwrap_err();
+                assert_eq!(
+                    err.failure_code(),
+                    Some(FailureCode::UserHandleMismatch),
+                    "{label}"
+                );
+            }
+            let ok = factor
+                .verify(&record, &state, &resp, now, &mut OsRandom)
+                .unwrap_or_else(|e| panic!("{label}: authentication: {e}\n{resp:?}"));
+            let auth = ok.details;
             assert!(auth.sign_count > last, "{label}: counter must rise");
             assert_eq!(auth.user_verified, sc.uv, "{label}");
+            if sc.resident_key {
+                // Chromium returns the handle of a discoverable credential.
+                assert_eq!(
+                    auth.user_handle.as_ref().map(|h| h.as_slice()),
+                    Some(&b"browser-user"[..]),
+                    "{label}"
+                );
+            }
+            // Nothing attests Chromium's virtual authenticator: never `hwk`.
+            assert_eq!(ok.methods[0], mfa_core::AuthMethod::Swk, "{label}");
+            assert_eq!(
+                ok.methods.contains(&mfa_core::AuthMethod::Mfa),
+                sc.uv,
+                "{label}"
+            );
             last = auth.sign_count;
             record = auth.record;
         }
+        // A modal sign-in with an allow list still works for resident keys.
+        let req = AuthenticationRequest {
+            allow_credentials: vec![record.descriptor()],
+            user_verification: Preference::Discouraged,
+            conditional: false,
+        };
+        let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();
+        let resp = get(&mut browser, s, &options.public_key);
+        record = rp
+            .finish_authentication(&state, &resp, &record, now)
+            .unwrap_or_else(|e| panic!("{label}: allow-list authentication: {e}"))
+            .record;
+        assert!(record.sign_count > last, "{label}");
         browser.call(
             Some(s),
             "WebAuthn.removeVirtualAuthenticator",

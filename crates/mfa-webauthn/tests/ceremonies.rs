@@ -1,28 +1,32 @@
 //! Full ceremonies with the testkit's software authenticator: options JSON, state
 //! round trips, and each deliberate fault mapped to its reason code.
 
-use mfa_core::{Factor, OsRandom, RejectReason, StartOptions, Timestamp};
+use mfa_core::{Factor, OsRandom, RejectReason, StartOptions, Timestamp, UserVerification};
 use mfa_webauthn::cose::Algorithm;
 use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_webauthn::{
-    AuthenticationRequest, AuthenticationState, CredentialRecord, Preference, ReasonCode,
-    RegistrationRequest, RegistrationState, RelyingParty,
+    AuthenticationRequest, AuthenticationState, CredentialRecord, FailureCode, Preference,
+    RegistrationRequest, RegistrationState, RelyingParty, WebAuthnFactor,
 };
 
-const ORIGIN: &str = "https://example.com";
+pub(crate) const ORIGIN: &str = "https://example.com";
 
-fn rp() -> RelyingParty {
+pub(crate) fn rp() -> RelyingParty {
     RelyingParty::builder("example.com", "Example")
         .origin(ORIGIN)
         .build()
         .unwrap()
 }
 
-fn now() -> Timestamp {
+pub(crate) fn factor(rp: RelyingParty) -> WebAuthnFactor {
+    WebAuthnFactor::new(rp, UserVerification::Preferred)
+}
+
+pub(crate) fn now() -> Timestamp {
     Timestamp::from_unix_secs(1_700_000_000)
 }
 
-fn register(rp: &RelyingParty, a: &mut SoftAuthenticator) -> CredentialRecord {
+pub(crate) fn register(rp: &RelyingParty, a: &mut SoftAuthenticator) -> CredentialRecord {
     let req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
     let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
     let resp = a.register(&options, ORIGIN, Fault::None).unwrap();
@@ -84,7 +88,7 @@ fn register_then_authenticate_twice_each_algorithm() {
         assert_eq!(record.user_handle.as_ref().unwrap().0, b"user-1");
         let mut record = record;
         for expected in [2, 3] {
-            let (challenge, state) = rp
+            let (challenge, state) = factor(rp.clone())
                 .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
                 .unwrap();
             let text = serde_json::to_string(&state).unwrap();
@@ -92,12 +96,12 @@ fn register_then_authenticate_twice_each_algorithm() {
             let resp = a
                 .authenticate(&challenge.public_key, ORIGIN, Fault::None)
                 .unwrap();
-            let ok = rp
+            let ok = factor(rp.clone())
                 .verify(&record, &state, &resp, now(), &mut OsRandom)
                 .unwrap();
             assert_eq!(ok.details.sign_count, expected);
             assert_eq!(ok.record.sign_count, expected);
-            assert!(ok.methods.contains(&mfa_core::AuthMethod::Hwk));
+            assert_eq!(ok.details.user_handle.as_ref().unwrap().0, b"user-1");
             record = ok.record;
         }
     }
@@ -111,7 +115,7 @@ fn es384_only_when_configured() {
     let (options, state) = rp().start_registration(&req, now(), &mut OsRandom).unwrap();
     let resp = a.register(&options, ORIGIN, Fault::None).unwrap();
     let err = rp().finish_registration(&state, &resp, now()).unwrap_err();
-    assert_eq!(err.reason_code(), Some(ReasonCode::AlgorithmNotAllowed));
+    assert_eq!(err.failure_code(), Some(FailureCode::AlgorithmNotAllowed));
     // Offered: it registers and authenticates like the others.
     let rp = RelyingParty::builder("example.com", "Example")
         .origin(ORIGIN)
@@ -120,18 +124,18 @@ fn es384_only_when_configured() {
         .unwrap();
     let record = register(&rp, &mut a);
     assert_eq!(record.alg, -35);
-    let (challenge, state) = rp
+    let (challenge, state) = factor(rp.clone())
         .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
         .unwrap();
     let resp = a
         .authenticate(&challenge.public_key, ORIGIN, Fault::None)
         .unwrap();
-    let ok = rp
+    let ok = factor(rp.clone())
         .verify(&record, &state, &resp, now(), &mut OsRandom)
         .unwrap();
     assert!(ok.record.sign_count > record.sign_count);
     // A bad signature is still a bad signature.
-    let (challenge, state) = rp
+    let (challenge, state) = factor(rp.clone())
         .start(Some(&ok.record), &StartOptions::new(), now(), &mut OsRandom)
         .unwrap();
     let resp = a
@@ -140,25 +144,25 @@ fn es384_only_when_configured() {
     let err = rp
         .finish_authentication(&state, &resp, &ok.record, now())
         .unwrap_err();
-    assert_eq!(err.reason_code(), Some(ReasonCode::BadSignature));
+    assert_eq!(err.failure_code(), Some(FailureCode::BadSignature));
 }
 
 #[test]
 fn each_fault_is_rejected_with_its_reason() {
     let cases = [
-        (Fault::BadSignature, ReasonCode::BadSignature),
-        (Fault::CrossOrigin, ReasonCode::CrossOriginNotAllowed),
-        (Fault::NoUserPresence, ReasonCode::UserNotPresent),
+        (Fault::BadSignature, FailureCode::BadSignature),
+        (Fault::CrossOrigin, FailureCode::CrossOriginNotAllowed),
+        (Fault::NoUserPresence, FailureCode::UserNotPresent),
         (
             Fault::TrailingAuthenticatorData,
-            ReasonCode::MalformedAuthenticatorData,
+            FailureCode::MalformedAuthenticatorData,
         ),
-        (Fault::WrongChallenge, ReasonCode::ChallengeMismatch),
+        (Fault::WrongChallenge, FailureCode::ChallengeMismatch),
         (
             Fault::WrongClientDataType,
-            ReasonCode::ClientDataTypeMismatch,
+            FailureCode::ClientDataTypeMismatch,
         ),
-        (Fault::WrongRpId, ReasonCode::RpIdMismatch),
+        (Fault::WrongRpId, FailureCode::RpIdMismatch),
     ];
     let rp = rp();
     for (fault, code) in cases {
@@ -169,18 +173,18 @@ fn each_fault_is_rejected_with_its_reason() {
         let resp = a.register(&options, ORIGIN, fault).unwrap();
         let err = rp.finish_registration(&state, &resp, now()).unwrap_err();
         let want = if fault == Fault::BadSignature {
-            ReasonCode::InvalidAttestationStatement
+            FailureCode::InvalidAttestationStatement
         } else {
             code
         };
         assert_eq!(
-            err.reason_code(),
+            err.failure_code(),
             Some(want),
             "registration {fault:?}: {err}"
         );
         // Authentication.
         let record = register(&rp, &mut a);
-        let (challenge, state) = rp
+        let (challenge, state) = factor(rp.clone())
             .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
             .unwrap();
         let resp = a
@@ -190,7 +194,7 @@ fn each_fault_is_rejected_with_its_reason() {
             .finish_authentication(&state, &resp, &record, now())
             .unwrap_err();
         assert_eq!(
-            err.reason_code(),
+            err.failure_code(),
             Some(code),
             "authentication {fault:?}: {err}"
         );
@@ -205,7 +209,7 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     let rp = rp();
     let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let record = register(&rp, &mut a);
-    let (challenge, state) = rp
+    let (challenge, state) = factor(rp.clone())
         .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
         .unwrap();
     let resp = a
@@ -214,14 +218,14 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     let err = rp
         .finish_authentication(&state, &resp, &record, now())
         .unwrap_err();
-    assert_eq!(err.reason_code(), Some(ReasonCode::SignCountRegression));
+    assert_eq!(err.failure_code(), Some(FailureCode::SignCountRegression));
     let e: mfa_core::Error = err.into();
     let mfa_core::Error::Rejected(r) = e else {
         panic!()
     };
     assert_eq!(r.reason(), RejectReason::CounterRegression);
 
-    let (challenge, state) = rp
+    let (challenge, state) = factor(rp.clone())
         .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
         .unwrap();
     let resp = a
@@ -230,10 +234,10 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     let err = rp
         .finish_authentication(&state, &resp, &record, now())
         .unwrap_err();
-    assert_eq!(err.reason_code(), Some(ReasonCode::OriginMismatch));
+    assert_eq!(err.failure_code(), Some(FailureCode::OriginMismatch));
 
     let late = Timestamp::from_unix_secs(now().unix_secs() + 301);
-    let (challenge, state) = rp
+    let (challenge, state) = factor(rp.clone())
         .start(Some(&record), &StartOptions::new(), now(), &mut OsRandom)
         .unwrap();
     let resp = a
@@ -258,8 +262,8 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
         .finish_authentication(&state, &resp, &record, now())
         .unwrap_err();
     assert_eq!(
-        err.reason_code(),
-        Some(ReasonCode::UserVerificationRequired)
+        err.failure_code(),
+        Some(FailureCode::UserVerificationRequired)
     );
 }
 

@@ -9,6 +9,8 @@
 mod browser;
 mod ceremonies;
 mod conformance;
+mod factor;
+mod security;
 mod wycheproof;
 
 /// The shared vectors directory, a sibling of the repository.
@@ -21,10 +23,10 @@ pub(crate) fn vectors(rel: &str) -> std::path::PathBuf {
 }
 
 /// The backends this build has.
-pub(crate) fn backends() -> Vec<mfa_webauthn::crypto::Backend> {
+pub(crate) fn backends() -> Vec<mfa_webauthn::Backend> {
     #[allow(unused_mut)]
-    let mut b = vec![mfa_webauthn::crypto::Backend::RustCrypto];
+    let mut b = vec![mfa_webauthn::Backend::RustCrypto];
     #[cfg(feature = "aws-lc")]
-    b.push(mfa_webauthn::crypto::Backend::AwsLc);
+    b.push(mfa_webauthn::Backend::AwsLc);
     b
 }

@@ -3,7 +3,7 @@
 //! `PublicKey::from_cose`, and every test goes through `crypto::verify_signature`.
 
 use mfa_webauthn::cose::{Algorithm, KeyMaterial, PublicKey};
-use mfa_webauthn::crypto::verify_signature;
+use mfa_webauthn::hazmat::verify_signature;
 use serde_json::Value;
 
 fn hex(s: &str) -> Vec<u8> {

@@ -1,0 +1,164 @@
+//! What both ceremonies share: the stored credential record, the `required` /
+//! `preferred` / `discouraged` preference, and small helpers (challenges, timeouts,
+//! attachments, AAGUIDs).
+
+use mfa_core::{Attachment, SecureRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::attestation::AttestationType;
+use crate::error::Result;
+use crate::json::{Base64UrlBytes, CredentialDescriptor};
+
+/// What the relying party stores for one credential (§4 "credential record"), and
+/// what an authentication updates.
+#[non_exhaustive]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub struct CredentialRecord {
+    /// The credential id.
+    pub id: Base64UrlBytes,
+    /// The credential public key, a COSE_Key exactly as the authenticator sent it.
+    pub public_key: Base64UrlBytes,
+    /// The COSE algorithm of the key.
+    pub alg: i64,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// Transports the client reported at registration.
+    #[serde(default)]
+    pub transports: Vec<String>,
+    /// How the authenticator was attached, when the client reported it: the client's
+    /// unsigned `authenticatorAttachment`, so never proof of a security key on its own
+    /// (see [`WebAuthnFactor`](crate::WebAuthnFactor)'s `kind`).
+    #[serde(default)]
+    pub attachment: Option<Attachment>,
+    /// The authenticator model's AAGUID, as a UUID string.
+    pub aaguid: String,
+    /// Whether the user was verified at the last ceremony.
+    pub user_verified: bool,
+    /// BE: whether the credential may be synced (a multi-device passkey); `None` when
+    /// not tracked, which disables the §7.2 "BE must not change" check.
+    #[serde(default)]
+    pub backup_eligible: Option<bool>,
+    /// BS: whether it was backed up at the last ceremony.
+    #[serde(default)]
+    pub backup_state: bool,
+    /// The attestation statement format (`none`, `packed`, `fido-u2f`).
+    pub attestation_format: String,
+    /// The attestation type.
+    pub attestation_type: AttestationType,
+    /// Whether the attestation chain was validated to a configured trust anchor (§7.1
+    /// steps 23–24), which makes the BE flag a fact ([`RelyingParty::is_hardware_bound`]).
+    /// This crate does not evaluate trust anchors yet, so registration leaves it `false`.
+    ///
+    /// [`RelyingParty::is_hardware_bound`]: crate::RelyingParty::is_hardware_bound
+    #[serde(default)]
+    pub attestation_trusted: bool,
+    /// The user handle the credential was created for.
+    #[serde(default)]
+    pub user_handle: Option<Base64UrlBytes>,
+    /// The client's credProps `rk` output (§10.1.3), when it reported one: whether it
+    /// *says* the credential is discoverable. Unsigned client output, so a hint (for
+    /// example, whether to offer usernameless sign-in), never a fact: only a
+    /// usernameless assertion that verifies proves a credential discoverable.
+    #[serde(default, alias = "discoverable")]
+    pub cred_props_rk: Option<bool>,
+}
+
+impl CredentialRecord {
+    /// A record for a credential known only by id, COSE key and counter (for example
+    /// one migrated from another library). Unknown facts are left empty; set
+    /// [`user_handle`](Self::user_handle) too, or every assertion that carries a user
+    /// handle (and every usernameless one) is refused as `user_handle_mismatch`.
+    pub fn from_parts(id: Vec<u8>, public_key_cose: Vec<u8>, alg: i64, sign_count: u32) -> Self {
+        Self {
+            id: Base64UrlBytes(id),
+            public_key: Base64UrlBytes(public_key_cose),
+            alg,
+            sign_count,
+            transports: Vec::new(),
+            attachment: None,
+            aaguid: format_aaguid(&[0; 16]),
+            user_verified: false,
+            backup_eligible: None,
+            backup_state: false,
+            attestation_format: "none".to_owned(),
+            attestation_type: AttestationType::None,
+            attestation_trusted: false,
+            user_handle: None,
+            cred_props_rk: None,
+        }
+    }
+
+    /// The descriptor to list this credential in `excludeCredentials` /
+    /// `allowCredentials`.
+    pub fn descriptor(&self) -> CredentialDescriptor {
+        CredentialDescriptor {
+            id: self.id.clone(),
+            type_: "public-key".to_owned(),
+            transports: self.transports.clone(),
+        }
+    }
+}
+
+/// `required`, `preferred` or `discouraged` (§5.8.6).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preference {
+    /// Must happen; the ceremony fails otherwise.
+    Required,
+    /// Wanted, not required.
+    #[default]
+    Preferred,
+    /// Not wanted.
+    Discouraged,
+}
+
+impl Preference {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Preferred => "preferred",
+            Self::Discouraged => "discouraged",
+        }
+    }
+}
+
+pub(crate) fn new_challenge(rng: &mut dyn SecureRandom) -> Result<Base64UrlBytes> {
+    let mut c = vec![0u8; 32];
+    rng.fill(&mut c)?;
+    Ok(Base64UrlBytes(c))
+}
+
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn attachment_str(a: Attachment) -> String {
+    match a {
+        Attachment::Platform => "platform",
+        _ => "cross-platform",
+    }
+    .to_owned()
+}
+
+pub(crate) fn parse_attachment(s: &str) -> Option<Attachment> {
+    match s {
+        "platform" => Some(Attachment::Platform),
+        "cross-platform" => Some(Attachment::CrossPlatform),
+        _ => None,
+    }
+}
+
+/// An AAGUID as a lowercase UUID string.
+pub(crate) fn format_aaguid(a: &[u8; 16]) -> String {
+    let hex: String = a.iter().map(|b| format!("{b:02x}")).collect();
+    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default().to_owned();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    )
+}

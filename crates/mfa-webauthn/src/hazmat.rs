@@ -1,0 +1,18 @@
+//! The low-level layer, for callers who hold their own state or build their own
+//! relying party: **you take over the checks a [`RelyingParty`](crate::RelyingParty)
+//! makes around these functions** (state expiry, single use, the rp id of the state,
+//! storing the new record with a compare-and-swap, turning the result into `amr`).
+//!
+//! - [`verify_registration`] / [`verify_authentication`]: the pure §7.1 / §7.2 cores
+//!   against explicit [`Expectations`](crate::Expectations), as the conformance runner
+//!   and fuzzers call them;
+//! - [`verify_signature`]: the one signature seam (assertions, attestation statements,
+//!   the Wycheproof tests), on either [`Backend`](crate::Backend);
+//! - [`authdata`]: the authenticator-data parser and its [`Flags`](authdata::Flags);
+//! - [`parse_attestation_object`]: the CBOR attestation object, undecoded statement.
+
+pub mod authdata;
+
+pub use crate::authentication::verify_authentication;
+pub use crate::crypto::verify_signature;
+pub use crate::registration::{AttestationObject, parse_attestation_object, verify_registration};
