@@ -82,6 +82,7 @@ extern crate alloc;
 extern crate std;
 
 mod clock;
+mod codec;
 mod error;
 mod factor;
 mod id;
@@ -91,10 +92,14 @@ mod secret;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod verify;
 
 #[cfg(feature = "std")]
 pub use clock::SystemClock;
 pub use clock::{Clock, FixedClock, Timestamp};
+#[cfg(feature = "std")]
+pub use codec::JsonCodec;
+pub use codec::{DataOwner, RecordCodec};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
 pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
 pub use id::{Attachment, FactorId, FactorKind, UserId};
@@ -103,3 +108,4 @@ pub use method::{AuthMethod, FactorCategory};
 pub use random::OsRandom;
 pub use random::{RandomError, SecureRandom};
 pub use secret::SecretBytes;
+pub use verify::{Attempt, Purpose, VerifiedFactor, verify_factor};
