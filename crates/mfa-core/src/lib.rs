@@ -10,7 +10,9 @@
 //! | [`FactorKind`] | TOTP, HOTP, WebAuthn (platform or cross-platform), recovery code, SMS, email, voice, push |
 //! | [`AuthMethod`] | every RFC 8176 `amr` value, with the properties policy needs |
 //! | [`Factor`] | the one trait a factor implements: start a challenge, verify a response |
-//! | [`store`] | async store traits: versioned records, single-use challenges, failure counters, remembered devices |
+//! | [`store`] | async store traits: versioned factors with unique lookup keys, multi-step challenges, failure counters, remembered devices, per-user generations and an atomic reset |
+//! | [`verify_factor`], [`Attempt`] | the one verification loop: load, decode, verify purely, compare-and-swap; a lost race is a replay |
+//! | [`RecordCodec`], [`JsonCodec`] | how records become the bytes a store keeps (and where a service's encryption goes) |
 //! | [`Clock`], [`Timestamp`] | injected time ([`SystemClock`], [`FixedClock`]) |
 //! | [`SecureRandom`] | injected randomness ([`OsRandom`]) |
 //! | [`SecretBytes`] | zeroized, redacted, constant-time-compared secret bytes |
@@ -26,7 +28,7 @@
 //! [`FactorStore::update_factor_if_version`](store::FactorStore::update_factor_if_version):
 //! a compare-and-swap on the version it loaded. If two requests race with the same code,
 //! both may verify, but only one CAS succeeds; the loser is a replay and is rejected,
-//! never retried into a second success. This holds across processes when the store is
+//! never retried into a second success. [`verify_factor`] is that loop, written once. This holds across processes when the store is
 //! shared (PostgreSQL), because the atomicity lives in the store, not in memory.
 //!
 //! **The rejected alternative** is the one most MFA libraries take: a stateful verifier

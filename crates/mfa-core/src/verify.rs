@@ -1,5 +1,6 @@
 //! The one verification loop: load → decode → verify (pure) → compare-and-swap.
 
+use alloc::format;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -102,7 +103,8 @@ pub struct VerifiedFactor<R, D = ()> {
 /// 1. Loads the factor; none is a rejection ([`RejectReason::UnknownFactor`]). For
 ///    [`Purpose::SignIn`] an unconfirmed factor is a rejection
 ///    ([`RejectReason::FactorDisabled`]).
-/// 2. Decodes its record with `codec`.
+/// 2. Decodes its record with `codec`; a record of another kind than the factor's is
+///    [`Error::Invalid`] (a service bug, not a rejection).
 /// 3. Calls the factor's pure [`Factor::verify`]; its error converts into [`Error`]
 ///    (a rejection for anything the user caused).
 /// 4. Writes the updated record, confirmed and with `last_used_at = now`, with a
@@ -142,6 +144,20 @@ where
         id: attempt.factor_id,
     };
     let record: F::Record = codec.decode(owner, &stored.value.data)?;
+    // A service bug (verifying a TOTP row with the HOTP factor) is bad input, not a
+    // rejection. WebAuthn kinds differ only by attachment, which the row may know
+    // better than the credential record.
+    let kind = factor.kind(&record);
+    if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
+        return Err(Error::invalid(
+            "factor",
+            format!(
+                "the stored factor is {}, not {}",
+                stored.value.kind.as_str(),
+                kind.as_str()
+            ),
+        ));
+    }
     let verified = factor
         .verify(&record, attempt.state, attempt.response, attempt.now, rng)
         .map_err(Into::into)?;

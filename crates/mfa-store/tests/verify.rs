@@ -314,3 +314,25 @@ fn the_helper_future_is_send() {
     let a = Attempt::<MinutePin>::new(&user, &id, &(), "1234", T);
     assert_send(verify_factor(&store, &JsonCodec, &MinutePin, a, &mut rng));
 }
+
+#[tokio::test]
+async fn a_row_of_another_kind_is_bad_input_not_a_rejection() {
+    let store = MemoryStore::new();
+    let owner = DataOwner::Factor {
+        user: &alice(),
+        id: &pin_id(),
+    };
+    let record = PinRecord {
+        pin: "1234".into(),
+        last_minute: None,
+    };
+    let data = JsonCodec.encode(owner, &record).unwrap();
+    let rec = FactorRecord::new(alice(), pin_id(), FactorKind::Hotp, data, Timestamp::EPOCH)
+        .with_confirmed(true);
+    store.insert_factor(rec).await.unwrap();
+    let e = attempt(&store, "1234", T, Purpose::SignIn)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    assert!(!e.is_rejection());
+}
