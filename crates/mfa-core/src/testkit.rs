@@ -1249,73 +1249,134 @@ pub async fn reset_user<S: Store>(store: &S) {
     );
 }
 
-/// What one racer in [`reset_race`] did.
+/// What one racer in [`reset_race`] did: how often it succeeded before it stopped, and
+/// the error it stopped on, if any.
 #[derive(Debug)]
 enum Raced {
-    Factor(Result<Version, StoreError>),
-    Challenge(Result<Version, StoreError>),
-    Device(Result<(), StoreError>),
     Reset(Result<crate::store::ResetSummary, StoreError>),
+    Looped {
+        what: &'static str,
+        successes: usize,
+        stopped_on: Option<StoreError>,
+    },
 }
 
+/// How many rounds a racer in [`reset_race`] makes before deciding the reset never
+/// took effect.
+const MAX_ROUNDS: usize = 100_000;
+
 /// A reset races with verifications (compare-and-swaps on factors and challenges) and
-/// sign-ins remembering a device at the old generation: afterwards nothing of the user
-/// is left, whatever the order.
+/// sign-ins remembering a device at the old generation. Each of those racers keeps
+/// going, round after round, until the user's generation moves, so whenever the reset
+/// lands, some of them are in flight around it. Afterwards nothing of the user is left.
 ///
 /// # Panics
 ///
-/// When a factor, challenge or device survives the reset, or a racer fails otherwise
-/// than by losing.
+/// When a factor, challenge or device survives the reset, the reset's summary does not
+/// match what was there, or a racer fails otherwise than by losing.
 pub async fn reset_race<S: Store + 'static>(store: Arc<S>) {
     const FACTORS: usize = 8;
     let alice = user("alice");
-    let mut factors = Vec::new();
     let mut challenges = Vec::new();
     for i in 0..FACTORS {
-        let rec = factor_record("alice", &format!("f{i}"), 1, b"v1");
-        let v = insert(&*store, rec.clone()).await;
-        factors.push((rec, v));
+        insert(&*store, factor_record("alice", &format!("f{i}"), 1, b"v1")).await;
         let c = challenge(&challenge_id(200 + i as u64), owner("alice"), 10_000);
-        let v = put(&*store, c.clone()).await;
-        challenges.push((c, v));
+        put(&*store, c.clone()).await;
+        challenges.push(c);
     }
     let generation = store
         .user_state(&alice)
         .await
         .unwrap_or_else(|e| panic!("user_state failed: {e}"))
         .generation;
-    let factors = Arc::new(factors);
     let challenges = Arc::new(challenges);
-    // One resetter, then verifiers and rememberers in turn.
     let results = race(RACERS, |i| {
         let store = Arc::clone(&store);
-        let factors = Arc::clone(&factors);
         let challenges = Arc::clone(&challenges);
         async move {
+            let alice = user("alice");
+            if i == 0 {
+                // Let the other racers get going, so the reset lands among them.
+                for _ in 0..RACERS {
+                    tokio::task::yield_now().await;
+                }
+                return Raced::Reset(store.reset_user(&alice).await);
+            }
             let now = Timestamp::from_unix_secs(10);
-            match i % 3 {
-                _ if i == 0 => Raced::Reset(store.reset_user(&user("alice")).await),
-                0 => {
-                    let d = device("alice", &format!("device-{i}"), generation.get(), 1, 10_000);
-                    Raced::Device(store.remember_device(d).await)
+            let what = match i % 3 {
+                0 => "device",
+                1 => "factor",
+                _ => "challenge",
+            };
+            let mut successes = 0;
+            for round in 0..MAX_ROUNDS {
+                match store.user_state(&alice).await {
+                    Ok(s) if s.generation != generation => break,
+                    Ok(_) => {}
+                    Err(e) => panic!("user_state failed: {e}"),
                 }
-                1 => {
-                    let Some((rec, v)) = factors.get(i % FACTORS) else {
-                        panic!("fixture too small")
-                    };
-                    let mut next = rec.clone();
-                    next.data = RecordData::plain(format!("used by {i}").into_bytes());
-                    next.last_used_at = Some(now);
-                    Raced::Factor(store.update_factor_if_version(next, *v).await)
+                let step = match i % 3 {
+                    0 => {
+                        let d =
+                            device("alice", &format!("device-{i}"), generation.get(), 1, 10_000);
+                        store.remember_device(d).await.map(|()| true)
+                    }
+                    1 => match store
+                        .factor(&alice, &fid(&format!("f{}", i % FACTORS)))
+                        .await
+                    {
+                        Ok(Some(f)) => {
+                            let mut next = f.value.clone();
+                            next.data = RecordData::plain(format!("{i}/{round}").into_bytes());
+                            next.last_used_at = Some(now);
+                            match store.update_factor_if_version(next, f.version).await {
+                                Err(StoreError::Conflict) => Ok(false),
+                                other => other.map(|_| true),
+                            }
+                        }
+                        Ok(None) => Err(StoreError::NotFound),
+                        Err(e) => Err(e),
+                    },
+                    _ => {
+                        let Some(c) = challenges.get(i % FACTORS) else {
+                            panic!("fixture too small")
+                        };
+                        match store.challenge(&c.id, &c.owner, now).await {
+                            Ok(Some(cur)) => {
+                                let mut next = c.clone();
+                                next.data = RecordData::plain(format!("{i}/{round}").into_bytes());
+                                match store
+                                    .update_challenge_if_version(next, cur.version, now)
+                                    .await
+                                {
+                                    Err(StoreError::Conflict) => Ok(false),
+                                    other => other.map(|_| true),
+                                }
+                            }
+                            Ok(None) => Err(StoreError::NotFound),
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                match step {
+                    Ok(won) => successes += usize::from(won),
+                    Err(e) => {
+                        return Raced::Looped {
+                            what,
+                            successes,
+                            stopped_on: Some(e),
+                        };
+                    }
                 }
-                _ => {
-                    let Some((c, v)) = challenges.get(i % FACTORS) else {
-                        panic!("fixture too small")
-                    };
-                    let mut next = c.clone();
-                    next.data = RecordData::plain(format!("attempt by {i}").into_bytes());
-                    Raced::Challenge(store.update_challenge_if_version(next, *v, now).await)
+                if round + 1 == MAX_ROUNDS {
+                    panic!("reset_user never took effect in {MAX_ROUNDS} rounds of a racer");
                 }
+                tokio::task::yield_now().await;
+            }
+            Raced::Looped {
+                what,
+                successes,
+                stopped_on: None,
             }
         }
     })
@@ -1325,11 +1386,26 @@ pub async fn reset_race<S: Store + 'static>(store: Arc<S>) {
     for r in results {
         match r {
             Raced::Reset(Ok(s)) => summary = Some(s),
-            Raced::Device(Ok(())) => remembered += 1,
-            Raced::Factor(Ok(_) | Err(StoreError::Conflict | StoreError::NotFound))
-            | Raced::Challenge(Ok(_) | Err(StoreError::Conflict | StoreError::NotFound))
-            | Raced::Device(Err(StoreError::Conflict)) => {}
-            other => panic!("a racer failed otherwise than by losing: {other:?}"),
+            Raced::Looped {
+                what,
+                successes,
+                stopped_on,
+            } => {
+                let expected_stop = match what {
+                    // A device remembered at the old generation after the reset is refused.
+                    "device" => matches!(stopped_on, None | Some(StoreError::Conflict)),
+                    // A verification after the reset finds nothing to update.
+                    _ => matches!(stopped_on, None | Some(StoreError::NotFound)),
+                };
+                assert!(
+                    expected_stop,
+                    "a {what} racer failed otherwise than by losing: {stopped_on:?}"
+                );
+                if what == "device" && successes > 0 {
+                    remembered += 1;
+                }
+            }
+            Raced::Reset(Err(e)) => panic!("reset_user must succeed: {e}"),
         }
     }
     let Some(summary) = summary else {
@@ -1337,7 +1413,7 @@ pub async fn reset_race<S: Store + 'static>(store: Arc<S>) {
     };
     let left = store.list_factors(&alice).await.unwrap_or_default();
     assert!(left.is_empty(), "factors survived the reset: {left:?}");
-    for (c, _) in challenges.iter() {
+    for c in challenges.iter() {
         let survived = peek(&*store, &c.id, &owner("alice"), 10).await;
         assert!(
             survived.is_none(),
@@ -1363,5 +1439,5 @@ pub async fn reset_race<S: Store + 'static>(store: Arc<S>) {
         generation.next(),
         "the generation moved by exactly one"
     );
-    assert_eq!(summary.generation, Generation::new(generation.get() + 1));
+    assert_eq!(Some(summary.generation), generation.next());
 }
