@@ -72,7 +72,7 @@
 //! | feature | what it adds | risk |
 //! | --- | --- | --- |
 //! | `std` (default) | [`SystemClock`], [`OsRandom`], `Timestamp: From<SystemTime>`; without it the crate is `no_std` + `alloc` | none |
-//! | `testkit` | [`testkit`]: the store conformance suite every backend runs, a seeded RNG | test-only randomness; never use `SeededRandom` in production |
+//! | `testkit` (implies `std`) | [`testkit`]: the store conformance suite every backend runs, a seeded RNG | test-only randomness; never use `SeededRandom` in production |
 // `no_std` + `alloc` unless testing (unit tests use std's prelude and macros); the
 // `std` feature adds what needs the operating system.
 #![cfg_attr(not(test), no_std)]
