@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mfa_core::store::RememberedDevice;
+use mfa_core::store::{Generation, RememberedDevice};
 use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
 use mfa_policy::device::{DeviceProof, DeviceTokenKey};
 use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
@@ -86,13 +86,14 @@ fn bench(c: &mut Criterion) {
         .unwrap()
         .unwrap();
     let token = key.issue(&claims).unwrap();
-    let entry = RememberedDevice {
-        user: user.clone(),
-        device_id: "laptop-7".into(),
-        label: String::new(),
-        created_at: now,
-        expires_at: claims.expires_at,
-    };
+    let entry = RememberedDevice::new(
+        user.clone(),
+        "laptop-7",
+        Generation::new(claims.generation),
+        now,
+        claims.expires_at,
+    )
+    .unwrap();
     let input = |session, request, device| Input {
         user: &user,
         subject: &subject,

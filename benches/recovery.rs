@@ -18,19 +18,19 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Argon2Params, KeyId, Keyring, Mode, RecoveryCode, RecoveryCodes, RecoveryConfig,
+    Argon2Params, KeyId, Keyring, Mode, RecoveryCode, RecoveryConfig, RecoveryFactor,
 };
 use sha2::Sha256;
 
 const PEPPER: [u8; 32] = [0x42; 32];
 
-fn factor(config: RecoveryConfig) -> RecoveryCodes {
+fn factor(config: RecoveryConfig) -> RecoveryFactor {
     let keys = Keyring::new(
         KeyId::new("k1").unwrap(),
         SecretBytes::from(PEPPER.to_vec()),
     )
     .unwrap();
-    RecoveryCodes::new(keys, config).unwrap()
+    RecoveryFactor::new(keys, config).unwrap()
 }
 
 fn hmac_mode(c: &mut Criterion) {

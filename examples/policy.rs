@@ -10,7 +10,7 @@
 
 use std::error::Error;
 
-use mfa_core::store::RememberedDevice;
+use mfa_core::store::{Generation, RememberedDevice};
 use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
 use mfa_policy::device::{DeviceProof, DeviceTokenKey};
 use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
@@ -85,13 +85,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         .remember_device(&user, "laptop-7", 0, &minted, &enrolled, ago(3 * 86_400))?
         .ok_or("remembering disabled")?;
     let token = key.issue(&claims)?;
-    let entry = RememberedDevice {
-        user: user.clone(),
-        device_id: "laptop-7".into(),
-        label: "Firefox on Linux".into(),
-        created_at: claims.issued_at,
-        expires_at: claims.expires_at,
-    };
+    let entry = RememberedDevice::new(
+        user.clone(),
+        "laptop-7",
+        Generation::new(claims.generation),
+        claims.issued_at,
+        claims.expires_at,
+    )?
+    .with_label("Firefox on Linux");
     let subject = Subject::default();
 
     let scenarios: Vec<(&str, &Session, Request, Option<DeviceProof<'_>>)> = vec![

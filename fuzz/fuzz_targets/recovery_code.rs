@@ -11,14 +11,14 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryCodes, RecoveryConfig, RecoveryRecord,
+    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryFactor, RecoveryConfig, RecoveryRecord,
 };
 
 struct Fixture {
-    set: RecoveryCodes,
+    set: RecoveryFactor,
     set_codes: Vec<RecoveryCode>,
     set_record: RecoveryRecord,
-    rotating: RecoveryCodes,
+    rotating: RecoveryFactor,
     rot_code: RecoveryCode,
     rot_record: RecoveryRecord,
 }
@@ -31,13 +31,13 @@ fn fixture() -> &'static Fixture {
             SecretBytes::from(vec![9u8; 32]),
         )
         .unwrap();
-        let set = RecoveryCodes::new(
+        let set = RecoveryFactor::new(
             keys.clone(),
             RecoveryConfig::default().with_mode(Mode::set(4).unwrap()),
         )
         .unwrap();
         let (set_codes, set_record) = set.generate(&mut OsRandom).unwrap().into_parts();
-        let rotating = RecoveryCodes::new(keys, RecoveryConfig::rotating()).unwrap();
+        let rotating = RecoveryFactor::new(keys, RecoveryConfig::rotating()).unwrap();
         let (mut codes, rot_record) = rotating.generate(&mut OsRandom).unwrap().into_parts();
         let rot_code = codes.pop().unwrap();
         Fixture {
@@ -67,7 +67,7 @@ fn mangle(code: &str, choices: &[u8]) -> String {
     out
 }
 
-fn check(f: &RecoveryCodes, record: &RecoveryRecord, codes: &[RecoveryCode], input: &str) {
+fn check(f: &RecoveryFactor, record: &RecoveryRecord, codes: &[RecoveryCode], input: &str) {
     let parsed = RecoveryCode::parse(input);
     let expected = parsed
         .as_ref()

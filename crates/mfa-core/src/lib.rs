@@ -10,7 +10,9 @@
 //! | [`FactorKind`] | TOTP, HOTP, WebAuthn (platform or cross-platform), recovery code, SMS, email, voice, push |
 //! | [`AuthMethod`] | every RFC 8176 `amr` value, with the properties policy needs |
 //! | [`Factor`] | the one trait a factor implements: start a challenge, verify a response |
-//! | [`store`] | async store traits: versioned records, single-use challenges, failure counters, remembered devices |
+//! | [`store`] | async store traits: versioned factors with unique lookup keys, multi-step challenges, failure counters, remembered devices, per-user generations and an atomic reset |
+//! | [`verify_factor`], [`Attempt`] | the one verification loop: load, decode, verify purely, compare-and-swap; a lost race is a replay |
+//! | [`RecordCodec`], [`JsonCodec`] | how records become the bytes a store keeps (and where a service's encryption goes) |
 //! | [`Clock`], [`Timestamp`] | injected time ([`SystemClock`], [`FixedClock`]) |
 //! | [`SecureRandom`] | injected randomness ([`OsRandom`]) |
 //! | [`SecretBytes`] | zeroized, redacted, constant-time-compared secret bytes |
@@ -26,7 +28,7 @@
 //! [`FactorStore::update_factor_if_version`](store::FactorStore::update_factor_if_version):
 //! a compare-and-swap on the version it loaded. If two requests race with the same code,
 //! both may verify, but only one CAS succeeds; the loser is a replay and is rejected,
-//! never retried into a second success. This holds across processes when the store is
+//! never retried into a second success. [`verify_factor`] is that loop, written once. This holds across processes when the store is
 //! shared (PostgreSQL), because the atomicity lives in the store, not in memory.
 //!
 //! **The rejected alternative** is the one most MFA libraries take: a stateful verifier
@@ -69,11 +71,20 @@
 //!
 //! | feature | what it adds | risk |
 //! | --- | --- | --- |
-//! | `testkit` | [`testkit`]: the store conformance suite every backend runs, a seeded RNG | test-only randomness; never use `SeededRandom` in production |
+//! | `std` (default) | [`SystemClock`], [`OsRandom`], `Timestamp: From<SystemTime>`; without it the crate is `no_std` + `alloc` | none |
+//! | `testkit` (implies `std`) | [`testkit`]: the store conformance suite every backend runs, a seeded RNG | test-only randomness; never use `SeededRandom` in production |
+// `no_std` + `alloc` unless testing (unit tests use std's prelude and macros); the
+// `std` feature adds what needs the operating system.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
 mod clock;
+mod codec;
 mod error;
 mod factor;
 mod id;
@@ -83,11 +94,20 @@ mod secret;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod verify;
 
-pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+#[cfg(feature = "std")]
+pub use clock::SystemClock;
+pub use clock::{Clock, FixedClock, Timestamp};
+#[cfg(feature = "std")]
+pub use codec::JsonCodec;
+pub use codec::{DataOwner, RecordCodec};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
 pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
 pub use id::{Attachment, FactorId, FactorKind, UserId};
 pub use method::{AuthMethod, FactorCategory};
-pub use random::{OsRandom, RandomError, SecureRandom};
+#[cfg(feature = "std")]
+pub use random::OsRandom;
+pub use random::{RandomError, SecureRandom};
 pub use secret::SecretBytes;
+pub use verify::{Attempt, Purpose, VerifiedFactor, verify_factor};

@@ -1,48 +1,69 @@
 //! Store traits: the narrow, atomic persistence the service needs.
 //!
-//! Four concerns, each its own trait so a deployment can mix backends (factors in
-//! PostgreSQL, challenges in Redis); [`Store`] is all four together.
+//! Five concerns, each its own trait; [`Store`] is all five together.
 //!
-//! | trait | holds | atomic operation |
+//! | trait | holds | atomic operations |
 //! | --- | --- | --- |
-//! | [`FactorStore`] | enrolled factors, versioned | compare-and-swap update on the version |
-//! | [`ChallengeStore`] | pending challenges with a TTL | take: read-and-delete, once |
-//! | [`FailureStore`] | failure counters for rate limits and lockout | increment-and-read |
-//! | [`DeviceStore`] | remembered devices ("trust this browser for 30 days") | insert, revoke |
+//! | [`FactorStore`] | enrolled factors, versioned, with an optional unique [`LookupKey`] | insert refusing duplicates; compare-and-swap update |
+//! | [`ChallengeStore`] | pending challenges with a TTL, versioned while they live | compare-and-swap update; take: read-and-delete, once |
+//! | [`FailureStore`] | failure counters per user, factor, destination or client IP | increment-and-read |
+//! | [`DeviceStore`] | remembered devices ("trust this browser for 30 days") | insert guarded by the user's generation |
+//! | [`UserStore`] | per-user state: the revocation [`Generation`] | bump; reset everything of a user at once |
 //!
 //! Every method is one atomic step: a backend must never let a concurrent caller observe
-//! half of it, and a failed call changes nothing. What each method promises is written
-//! on the method; `mfa_core::testkit::conformance` (feature `testkit`) checks every
-//! promise, including under concurrency, and every backend runs it.
+//! half of it, and a failed call changes nothing. Each method says how a SQL backend does
+//! it in **one statement or one transaction**. `mfa_core::testkit::conformance` (feature
+//! `testkit`) checks every promise, including races of 32 tasks released together, and
+//! every backend runs it.
+//!
+//! Records are `#[non_exhaustive]` and built with constructors ([`FactorRecord::new`],
+//! [`PendingChallenge::new`], [`RememberedDevice::new`]), so new columns do not break
+//! backends or users. Secret payloads are [`RecordData`]: zeroized, never printed, with
+//! the service's envelope header (format, key id) that backends store without reading.
 //!
 //! The traits use `async fn` in traits returning `Send` futures, so they are static
-//! (generic) rather than object-safe: the service is generic over its store.
+//! (generic) rather than object-safe. A binary that picks its backend at run time uses
+//! `mfa_store::AnyStore::open(url)`, an enum over the compiled-in backends.
+//!
+//! [`UserStore::reset_user`] spans every concern, so one backend holds all of them for a
+//! user; a deployment that keeps challenges elsewhere (Redis) loses the single-step reset
+//! for those.
 
-use std::fmt;
-use std::future::Future;
-use std::time::Duration;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::time::Duration;
 
 use crate::clock::Timestamp;
-use crate::error::{Error, InvalidInput};
-use crate::id::{FactorId, FactorKind, UserId};
-use crate::random::SecureRandom;
+use crate::id::{FactorId, UserId};
+
+mod record;
+
+pub use record::{
+    ChallengeId, ChallengeOwner, Destination, FactorRecord, FailureKey, Failures, Generation,
+    LookupKey, LookupScope, PendingChallenge, RecordData, RememberedDevice, ResetSummary,
+    UserState, Version, Versioned,
+};
 
 /// A failure of a store operation.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// An insert found a record with the same key; nothing was written.
+    /// An insert found a record with the same key (factor id for the user, challenge
+    /// id); nothing was written.
     #[error("record already exists")]
     AlreadyExists,
-    /// A compare-and-swap found another version (another request won the race); nothing
-    /// was written. For a verification this is a replay and must be rejected, not retried.
+    /// The record's [`LookupKey`] is already held by another factor in its scope (a
+    /// WebAuthn credential registered twice); nothing was written.
+    #[error("lookup key already in use")]
+    LookupKeyTaken,
+    /// A compare-and-swap found another version, or a guarded write found another
+    /// generation (another request won the race); nothing was written. For a
+    /// verification this is a replay and must be rejected, not retried.
     #[error("record version conflict")]
     Conflict,
-    /// The record to update does not exist (any more).
+    /// The record to update does not exist (any more), or is not the named owner's.
     #[error("record not found")]
     NotFound,
     /// The backend returned data that does not decode.
@@ -50,94 +71,25 @@ pub enum StoreError {
     Corrupt(String),
     /// The backend itself failed (connection, I/O, driver error).
     #[error("store backend failed")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// The version of a stored record. Starts at 1 on insert and grows by one on every
-/// successful update; compare-and-swap checks it.
-#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Version(u64);
-
-impl Version {
-    /// The version of a freshly inserted record.
-    pub const INITIAL: Self = Self(1);
-
-    /// Wraps a raw version number (for backends reading it from a column).
-    pub const fn new(v: u64) -> Self {
-        Self(v)
-    }
-
-    /// The raw version number.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-
-    /// The next version, or `None` at `u64::MAX` (a backend must then refuse the update).
-    pub fn next(self) -> Option<Self> {
-        self.0.checked_add(1).map(Self)
-    }
-}
-
-/// A value read from a store with the version it had.
-#[derive(Clone, Debug, Eq, PartialEq)]
-pub struct Versioned<T> {
-    /// The value.
-    pub value: T,
-    /// Its version when read; pass it to the compare-and-swap.
-    pub version: Version,
-}
-
-/// One enrolled factor of one user, as the store keeps it.
-///
-/// The factor's own record (secret, counters, public key) is `data`: bytes the service
-/// serialises and, when configured, encrypts, so backends never interpret it.
-#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
-pub struct FactorRecord {
-    /// The factor's identifier, unique per user.
-    pub id: FactorId,
-    /// The owner.
-    pub user: UserId,
-    /// What kind of factor it is.
-    pub kind: FactorKind,
-    /// A name the user chose ("YubiKey on keyring").
-    pub label: String,
-    /// Whether enrollment was confirmed (a first code verified); unconfirmed factors do
-    /// not satisfy policy.
-    pub confirmed: bool,
-    /// When it was enrolled.
-    pub created_at: Timestamp,
-    /// When it last verified successfully.
-    pub last_used_at: Option<Timestamp>,
-    /// The factor's record, opaque to the store.
-    pub data: Vec<u8>,
-}
-
-impl fmt::Debug for FactorRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `data` may hold a secret (an OTP key), so only its length is shown.
-        f.debug_struct("FactorRecord")
-            .field("id", &self.id)
-            .field("user", &self.user)
-            .field("kind", &self.kind)
-            .field("label", &self.label)
-            .field("confirmed", &self.confirmed)
-            .field("created_at", &self.created_at)
-            .field("last_used_at", &self.last_used_at)
-            .field("data", &format_args!("[{} bytes]", self.data.len()))
-            .finish()
-    }
+    Backend(#[source] Box<dyn core::error::Error + Send + Sync>),
 }
 
 /// Versioned storage of enrolled factors.
+///
+/// Versions follow [`Version`]'s rule: strictly increasing per `(user, factor id)` over
+/// its whole history, removals and resets included.
 pub trait FactorStore: Send + Sync {
-    /// Inserts a new factor at [`Version::INITIAL`].
+    /// Inserts a new factor and returns its version, fresh from the store's sequence.
     ///
-    /// Atomic: either the record is stored, or nothing is.
+    /// Atomic: either the record and its lookup key are stored, or nothing is. SQL: one
+    /// `INSERT … VALUES (…, nextval(…))`, the lookup key's unique index refusing a
+    /// duplicate.
     ///
     /// # Errors
     ///
-    /// [`StoreError::AlreadyExists`] when the user already has a factor with this id.
+    /// [`StoreError::AlreadyExists`] when the user already has a factor with this id;
+    /// [`StoreError::LookupKeyTaken`] when another factor holds the lookup key in its
+    /// scope (for a [`LookupScope::PerUser`] key: another factor of the same user).
     fn insert_factor(
         &self,
         record: FactorRecord,
@@ -154,6 +106,22 @@ pub trait FactorStore: Send + Sync {
         id: &FactorId,
     ) -> impl Future<Output = Result<Option<Versioned<FactorRecord>>, StoreError>> + Send;
 
+    /// The factor holding `key`, through the store's index.
+    ///
+    /// For a [`LookupScope::Global`] key `user` narrows the result: `None` finds the
+    /// factor whoever owns it (a usernameless passkey sign-in), `Some` only if that user
+    /// owns it. A [`LookupScope::PerUser`] key is unique only within a user, so `user`
+    /// is required: with `None` the answer is `Ok(None)`. SQL: one indexed `SELECT`.
+    ///
+    /// # Errors
+    ///
+    /// Only backend failures; no match is `Ok(None)`.
+    fn factor_by_lookup_key(
+        &self,
+        key: &LookupKey,
+        user: Option<&UserId>,
+    ) -> impl Future<Output = Result<Option<Versioned<FactorRecord>>, StoreError>> + Send;
+
     /// All of a user's factors, oldest first (ties broken by id).
     ///
     /// # Errors
@@ -165,23 +133,29 @@ pub trait FactorStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Versioned<FactorRecord>>, StoreError>> + Send;
 
     /// Replaces the factor `(record.user, record.id)` with `record` **if and only if** its
-    /// current version is `expected`, and returns the new version (`expected + 1`).
+    /// current version is `expected`, and returns the new version (greater than
+    /// `expected`).
     ///
     /// Atomic compare-and-swap: of any number of concurrent calls with the same
-    /// `expected`, across processes, at most one succeeds. This is what makes an OTP
-    /// accepted once.
+    /// `expected`, across processes, at most one succeeds, and an update never
+    /// re-creates a removed factor. This is what makes an OTP accepted once. The lookup
+    /// key may change; uniqueness applies as on insert. SQL: one `UPDATE … SET version =
+    /// nextval(…) WHERE user = ? AND id = ? AND version = ?`; on zero rows, a `SELECT` in
+    /// the same transaction tells [`StoreError::Conflict`] from [`StoreError::NotFound`].
     ///
     /// # Errors
     ///
     /// [`StoreError::Conflict`] when the version differs (nothing written);
-    /// [`StoreError::NotFound`] when the factor no longer exists.
+    /// [`StoreError::NotFound`] when the factor no longer exists;
+    /// [`StoreError::LookupKeyTaken`] when a changed lookup key is held elsewhere.
     fn update_factor_if_version(
         &self,
         record: FactorRecord,
         expected: Version,
     ) -> impl Future<Output = Result<Version, StoreError>> + Send;
 
-    /// Removes one factor; `Ok(false)` when there was none.
+    /// Removes one factor and its lookup key; `Ok(false)` when there was none. SQL: one
+    /// `DELETE`.
     ///
     /// # Errors
     ///
@@ -191,102 +165,17 @@ pub trait FactorStore: Send + Sync {
         user: &UserId,
         id: &FactorId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Removes all of a user's factors (an admin's MFA reset) in one atomic step, and
-    /// returns how many there were.
-    ///
-    /// # Errors
-    ///
-    /// Only backend failures.
-    fn remove_all_factors(
-        &self,
-        user: &UserId,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// The identifier of a pending challenge: 32 random bytes, base64url. Unguessable, so it
-/// can travel to the client as a handle.
-#[derive(Clone, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct ChallengeId(String);
-
-impl ChallengeId {
-    /// A new random identifier.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Random`] when the random source fails.
-    pub fn generate(rng: &mut dyn SecureRandom) -> Result<Self, Error> {
-        let mut bytes = [0u8; 32];
-        rng.fill(&mut bytes)?;
-        Ok(Self(URL_SAFE_NO_PAD.encode(bytes)))
-    }
-
-    /// Parses an identifier received from a client.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] unless it is 43 base64url characters.
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        let ok = s.len() == 43
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidInput::new("challenge id", "must be 43 base64url characters").into())
-        }
-    }
-
-    /// The identifier as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ChallengeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChallengeId({:?})", self.0)
-    }
-}
-
-impl fmt::Display for ChallengeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A challenge waiting for its response.
-#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
-pub struct PendingChallenge {
-    /// Its identifier.
-    pub id: ChallengeId,
-    /// The user being challenged.
-    pub user: UserId,
-    /// The factor challenged, when one was chosen (a discoverable-credential WebAuthn
-    /// challenge has none).
-    pub factor: Option<FactorId>,
-    /// The factor's challenge state, serialised by the service; opaque to the store.
-    pub data: Vec<u8>,
-    /// After this instant it can no longer be taken.
-    pub expires_at: Timestamp,
-}
-
-impl fmt::Debug for PendingChallenge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingChallenge")
-            .field("id", &self.id)
-            .field("user", &self.user)
-            .field("factor", &self.factor)
-            .field("data", &format_args!("[{} bytes]", self.data.len()))
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
-/// Single-use pending challenges with a time to live.
+/// Pending challenges with a time to live, which may live through several steps.
+///
+/// Every read, update and take names the challenge's [`ChallengeOwner`], which must
+/// match exactly; a mismatch behaves as an unknown id and changes nothing. An expired
+/// challenge (`now > expires_at`) cannot be read, updated or taken.
+///
+/// Challenge versions follow [`Version`]'s rule (ids are random and never reused).
 pub trait ChallengeStore: Send + Sync {
-    /// Stores a new challenge.
+    /// Stores a new challenge and returns its version.
     ///
     /// # Errors
     ///
@@ -294,12 +183,49 @@ pub trait ChallengeStore: Send + Sync {
     fn put_challenge(
         &self,
         challenge: PendingChallenge,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
 
-    /// Removes the challenge and returns it, if it exists and `now <= expires_at`.
+    /// Reads the challenge without consuming it (a browser polling a push approval), if
+    /// it exists, belongs to `owner` and `now <= expires_at`. SQL: one `SELECT`.
+    ///
+    /// # Errors
+    ///
+    /// Only backend failures.
+    fn challenge(
+        &self,
+        id: &ChallengeId,
+        owner: &ChallengeOwner,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Option<Versioned<PendingChallenge>>, StoreError>> + Send;
+
+    /// Replaces the challenge's `data` and `expires_at` with `challenge`'s **if and only
+    /// if** it exists with the same `id`, `owner` and `factor`, has not expired at `now`,
+    /// and its version is `expected` (an attempt used, a decision recorded); returns the
+    /// new version.
+    ///
+    /// Atomic compare-and-swap: of concurrent calls with the same `expected`, at most one
+    /// succeeds; an update never re-creates a taken challenge. SQL: one `UPDATE … WHERE id
+    /// = ? AND owner IS NOT DISTINCT FROM ? AND factor IS NOT DISTINCT FROM ? AND version
+    /// = ? AND expires_at >= ?`, then a `SELECT` in the same transaction on zero rows.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the version differs; [`StoreError::NotFound`] when
+    /// the challenge is gone, expired or not `owner`'s.
+    fn update_challenge_if_version(
+        &self,
+        challenge: PendingChallenge,
+        expected: Version,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Version, StoreError>> + Send;
+
+    /// The final consumption: removes the challenge and returns it, whatever its version,
+    /// if it belongs to `owner` and `now <= expires_at`.
     ///
     /// Atomic read-and-delete: of any number of concurrent calls, across processes, at
-    /// most one gets `Some`. An expired challenge is removed and reported as `None`.
+    /// most one gets `Some`. An expired challenge of `owner` is removed and reported as
+    /// `None`; another owner's challenge is left in place. SQL: one `DELETE … WHERE id = ?
+    /// AND owner IS NOT DISTINCT FROM ? RETURNING *`, expiry checked on the returned row.
     ///
     /// # Errors
     ///
@@ -307,6 +233,7 @@ pub trait ChallengeStore: Send + Sync {
     fn take_challenge(
         &self,
         id: &ChallengeId,
+        owner: &ChallengeOwner,
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<PendingChallenge>, StoreError>> + Send;
 
@@ -321,32 +248,17 @@ pub trait ChallengeStore: Send + Sync {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// What a failure counter counts: a user's failures on one factor, or on all of them.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
-pub struct FailureKey {
-    /// The user.
-    pub user: UserId,
-    /// One factor, or `None` for the user's total.
-    pub factor: Option<FactorId>,
-}
-
-/// The state of a failure counter.
-#[derive(Clone, Copy, Debug, Eq, PartialEq, Deserialize, Serialize)]
-pub struct Failures {
-    /// Consecutive failures inside the window.
-    pub count: u32,
-    /// When the first of them happened.
-    pub first_at: Timestamp,
-    /// When the last of them happened.
-    pub last_at: Timestamp,
-}
-
-/// Failure counters for rate limiting and lockout (NIST SP 800-63B §5.2.2).
+/// Failure counters for rate limiting and lockout (NIST SP 800-63B §5.2.2), keyed by
+/// [`FailureKey`]: per user, per factor, per destination, per client IP.
+///
+/// The window is the caller's (`mfa_policy::FailureLimits::window`).
 pub trait FailureStore: Send + Sync {
     /// Records one failure at `now` and returns the counter after it.
     ///
-    /// Atomic increment: `n` concurrent calls raise the count by exactly `n`. If the last
-    /// failure was more than `window` before `now`, the count restarts at 1.
+    /// Atomic increment: `n` concurrent calls raise the count by exactly `n`, each seeing
+    /// a distinct count. If the last failure was more than `window` before `now`, the
+    /// count restarts at 1. SQL: one `INSERT … ON CONFLICT DO UPDATE SET count = CASE …
+    /// END RETURNING …`.
     ///
     /// # Errors
     ///
@@ -382,35 +294,29 @@ pub trait FailureStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A device the user asked to remember: MFA is skipped on it until `expires_at`, unless
-/// policy demands fresh MFA or the device is revoked.
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
-pub struct RememberedDevice {
-    /// The user.
-    pub user: UserId,
-    /// The device's identifier, as carried in its signed token.
-    pub device_id: String,
-    /// A description for the user's device list ("Firefox on Linux").
-    pub label: String,
-    /// When it was remembered.
-    pub created_at: Timestamp,
-    /// When remembering lapses.
-    pub expires_at: Timestamp,
-}
-
 /// Remembered devices, so they can be listed and revoked server-side.
 pub trait DeviceStore: Send + Sync {
-    /// Remembers a device, replacing any entry with the same `(user, device_id)`.
+    /// Remembers a device, replacing any entry with the same `(user, device_id)`,
+    /// **if and only if** `device.generation` is the user's current generation.
+    ///
+    /// The guard makes a sign-in that completes after a concurrent reset or "sign out
+    /// everywhere" fail instead of leaving a device behind. SQL: one transaction that
+    /// locks the user's row (`SELECT generation … FOR UPDATE`, creating the row at
+    /// generation 0 if absent), compares, and upserts the device; reset and bump lock
+    /// the same row.
     ///
     /// # Errors
     ///
-    /// Only backend failures.
+    /// [`StoreError::Conflict`] when the user's generation has moved on (nothing
+    /// written).
     fn remember_device(
         &self,
         device: RememberedDevice,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The device's entry if it exists and `now <= expires_at`.
+    /// The device's entry if it exists and `now <= expires_at`, whatever its generation
+    /// (compare [`RememberedDevice::generation`] with the user's, as the token check
+    /// does).
     ///
     /// # Errors
     ///
@@ -422,7 +328,7 @@ pub trait DeviceStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Option<RememberedDevice>, StoreError>> + Send;
 
-    /// The user's unexpired devices at `now`, oldest first.
+    /// The user's unexpired devices at `now`, oldest first, whatever their generation.
     ///
     /// # Errors
     ///
@@ -443,27 +349,66 @@ pub trait DeviceStore: Send + Sync {
         user: &UserId,
         device_id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
 
-    /// Forgets all of a user's devices in one step (after an MFA reset or a password
-    /// change); returns how many.
+/// Per-user state, and the reset that spans every concern.
+pub trait UserStore: Send + Sync {
+    /// The user's state; a user the store has never seen is at
+    /// [`Generation::INITIAL`]. SQL: one `SELECT` (no row: the initial state).
     ///
     /// # Errors
     ///
     /// Only backend failures.
-    fn forget_all_devices(
+    fn user_state(
         &self,
         user: &UserId,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UserState, StoreError>> + Send;
+
+    /// Bumps the user's generation by one and returns the new one, revoking every
+    /// remembered-device token issued before (a password change, "sign out everywhere").
+    ///
+    /// Atomic increment: `n` concurrent calls raise it by exactly `n`. Devices stay
+    /// listed with their old generation until forgotten. SQL: one `INSERT … ON CONFLICT
+    /// DO UPDATE SET generation = generation + 1 RETURNING generation`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] at the largest generation (nothing written).
+    fn bump_generation(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Generation, StoreError>> + Send;
+
+    /// An admin's MFA reset, **in one atomic step**: removes the user's factors (and
+    /// their lookup keys), the challenges they own, their remembered devices and their
+    /// `User` and `Factor` failure counters, and bumps their generation.
+    ///
+    /// No concurrent caller sees part of it: a verification's compare-and-swap either
+    /// lands before (and its factor is removed) or fails with [`StoreError::NotFound`];
+    /// a device remembered at the old generation either lands before (and is forgotten)
+    /// or fails with [`StoreError::Conflict`]. Usernameless challenges and `Destination`
+    /// and `ClientIp` counters are not the user's and stay. Removed factor ids keep their
+    /// version history ([`Version`]). SQL: one transaction that first bumps the user's
+    /// row (taking its lock), then deletes from each table.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] at the largest generation (nothing removed).
+    fn reset_user(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<ResetSummary, StoreError>> + Send;
 }
 
 /// Everything the service needs from storage.
-pub trait Store: FactorStore + ChallengeStore + FailureStore + DeviceStore {}
+pub trait Store: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore {}
 
-impl<T: FactorStore + ChallengeStore + FailureStore + DeviceStore> Store for T {}
+impl<T: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore> Store for T {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FactorKind;
 
     #[test]
     fn challenge_ids_parse_only_their_own_shape() {
@@ -480,24 +425,61 @@ mod tests {
         assert_eq!(Version::INITIAL.next(), Some(Version::new(2)));
         assert_eq!(Version::new(u64::MAX).next(), None);
         assert_eq!(serde_json::to_string(&Version::new(7)).unwrap(), "7");
+        assert_eq!(Generation::INITIAL.next(), Some(Generation::new(1)));
+        assert_eq!(Generation::new(u64::MAX).next(), None);
     }
 
     #[test]
     fn records_do_not_print_their_data() {
-        let rec = FactorRecord {
-            id: FactorId::new("f1").unwrap(),
-            user: UserId::new("u1").unwrap(),
-            kind: FactorKind::Totp,
-            label: "phone".into(),
-            confirmed: true,
-            created_at: Timestamp::EPOCH,
-            last_used_at: None,
-            data: b"JBSWY3DPEHPK3PXP".to_vec(),
-        };
+        let rec = FactorRecord::new(
+            UserId::new("u1").unwrap(),
+            FactorId::new("f1").unwrap(),
+            FactorKind::Totp,
+            RecordData::sealed(3, Some("k-2026".into()), b"JBSWY3DPEHPK3PXP".to_vec()),
+            Timestamp::EPOCH,
+        )
+        .with_label("phone")
+        .with_lookup_key(LookupKey::phone("+15551234567").unwrap());
         let dbg = format!("{rec:?}");
-        assert!(dbg.contains("[16 bytes]"));
-        assert!(!dbg.contains("74")); // 'J' as a byte value
+        assert!(dbg.contains("[16 bytes]"), "{dbg}");
+        assert!(dbg.contains("k-2026"), "{dbg}");
+        assert!(!dbg.contains("74"), "{dbg}"); // 'J' as a byte value
+        assert!(!dbg.contains("JBSW"), "{dbg}");
+        assert!(!dbg.contains("5551234567"), "{dbg}");
         let json = serde_json::to_string(&rec).unwrap();
         assert_eq!(serde_json::from_str::<FactorRecord>(&json).unwrap(), rec);
+    }
+
+    #[test]
+    fn lookup_keys_are_validated_also_when_deserialised() {
+        assert!(LookupKey::webauthn_credential(&[]).is_err());
+        assert!(LookupKey::webauthn_credential(&[0; 1024]).is_err());
+        assert!(LookupKey::webauthn_credential(&[0; 1023]).is_ok());
+        assert!(LookupKey::new(LookupScope::Global, "Upper", b"x".to_vec()).is_err());
+        assert!(LookupKey::phone("+0123").is_err());
+        assert!(LookupKey::phone("+1234567890123456").is_err());
+        assert!(LookupKey::email("a@b").is_ok());
+        assert!(LookupKey::email("a@b@c").is_err());
+        assert!(LookupKey::email("a b@c").is_err());
+        let k = LookupKey::email("a@b").unwrap();
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(serde_json::from_str::<LookupKey>(&json).unwrap(), k);
+        let bad = r#"{"scope":"global","namespace":"BAD","value":"eA"}"#;
+        assert!(serde_json::from_str::<LookupKey>(bad).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a = FailureKey::client_ip("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = FailureKey::client_ip("2001:db8:1:2:bbbb::2".parse().unwrap());
+        let c = FailureKey::client_ip("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let v4 = FailureKey::client_ip("192.0.2.7".parse().unwrap());
+        assert_eq!(v4, FailureKey::ClientIp("192.0.2.7".parse().unwrap()));
+        assert!(FailureKey::destination("").is_err());
+        assert!(FailureKey::destination("+1 555").is_err());
+        assert_eq!(v4.kind(), "client-ip");
+        assert_eq!(v4.owner(), None);
     }
 }

@@ -311,9 +311,12 @@ impl Policy {
         if input.now.saturating_since(claims.issued_at) >= self.remember.lifetime {
             return Err(Some(DeviceTokenError::Expired));
         }
-        // The device must still be remembered server-side.
+        // The device must still be remembered server-side, at the token's generation.
         let remembered = proof.stored.is_some_and(|d| {
-            d.user == *input.user && d.device_id == claims.device_id && input.now < d.expires_at
+            d.user == *input.user
+                && d.device_id == claims.device_id
+                && d.generation.get() == claims.generation
+                && input.now < d.expires_at
         });
         if !remembered {
             return Err(Some(DeviceTokenError::Forgotten));

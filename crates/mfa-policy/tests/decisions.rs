@@ -1,7 +1,7 @@
 //! The decision tables in `tests/data/decisions/*.toml`: one test per file, each row
 //! evaluated and compared field by field, failures naming the row.
 
-use mfa_core::store::RememberedDevice;
+use mfa_core::store::{Generation, RememberedDevice};
 use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
 use mfa_policy::assurance::Aal;
 use mfa_policy::device::{DeviceClaims, DeviceProof, DeviceTokenKey};
@@ -155,13 +155,15 @@ fn run_case(
             };
             token = policy.device_key().unwrap().issue(&claims).unwrap();
             presented = d.presented_device_id.clone().unwrap_or(device_id);
-            entry = RememberedDevice {
-                user: user.clone(),
-                device_id: presented.clone(),
-                label: "test device".into(),
-                created_at: issued,
-                expires_at: issued.saturating_add(lifetime),
-            };
+            entry = RememberedDevice::new(
+                user.clone(),
+                presented.clone(),
+                Generation::new(claims.generation),
+                issued,
+                issued.saturating_add(lifetime),
+            )
+            .unwrap()
+            .with_label("test device");
             Some(DeviceProof {
                 token: &token,
                 device_id: &presented,
@@ -391,13 +393,14 @@ fn remembered_device_ignored_without_a_key() {
         methods: vec![method(AuthMethod::Pwd, None, now)],
         last_activity: Some(now),
     };
-    let entry = RememberedDevice {
-        user: user.clone(),
-        device_id: "d".into(),
-        label: String::new(),
-        created_at: now,
-        expires_at: claims.expires_at,
-    };
+    let entry = RememberedDevice::new(
+        user.clone(),
+        "d",
+        Generation::new(claims.generation),
+        now,
+        claims.expires_at,
+    )
+    .unwrap();
     let request = Request::default();
     let subject = Subject::default();
     let mut input = Input {

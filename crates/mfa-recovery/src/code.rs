@@ -15,7 +15,7 @@ pub const MAX_INPUT_LEN: usize = 256;
 /// A recovery code in canonical form: Crockford base32 symbols (`0-9`, `A-Z` without `I`,
 /// `L`, `O`, `U`), upper case, without separators.
 ///
-/// - Generated codes come from [`RecoveryCodes`](crate::RecoveryCodes); a typed code
+/// - Generated codes come from [`RecoveryFactor`](crate::RecoveryFactor); a typed code
 ///   comes from [`RecoveryCode::parse`], which normalises it.
 /// - The buffer is zeroized on drop; `Debug` prints `RecoveryCode([redacted])`, and
 ///   there is no `Display`: showing a code is a deliberate call to
@@ -43,7 +43,7 @@ impl RecoveryCode {
     /// look-alikes `O` → `0` and `I`, `L` → `1` are mapped as Crockford base32 says,
     /// and whitespace and hyphens (including the Unicode dashes a word processor puts
     /// in) are dropped. The length is not checked here: it depends on the stored
-    /// record, and [`RecoveryCodes::verify_code`](crate::RecoveryCodes::verify_code)
+    /// record, and [`RecoveryFactor::verify_code`](crate::RecoveryFactor::verify_code)
     /// checks it.
     ///
     /// # Errors

@@ -214,7 +214,7 @@ impl Default for Argon2Params {
     }
 }
 
-/// What [`RecoveryCodes`](crate::RecoveryCodes) generates: mode, format and hashing.
+/// What [`RecoveryFactor`](crate::RecoveryFactor) generates: mode, format and hashing.
 ///
 /// The default is a set of ten 120-bit codes hashed with HMAC-SHA-256. The pairing is
 /// enforced when the factor is built: a code shorter than 112 bits cannot be stored

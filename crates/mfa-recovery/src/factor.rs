@@ -26,7 +26,7 @@ use crate::record::{
 /// See the [crate docs](crate) for the cost of a verification and why the storage is
 /// safe.
 #[derive(Clone, Debug)]
-pub struct RecoveryCodes {
+pub struct RecoveryFactor {
     keyring: Keyring,
     config: RecoveryConfig,
 }
@@ -75,7 +75,7 @@ pub struct RecoveryDetails {
     pub key_outdated: bool,
 }
 
-impl RecoveryCodes {
+impl RecoveryFactor {
     /// A factor that hashes new records under `keyring`'s current key and generates
     /// what `config` says.
     ///
@@ -270,7 +270,7 @@ impl RecoveryCodes {
     }
 }
 
-impl Factor for RecoveryCodes {
+impl Factor for RecoveryFactor {
     type Record = RecoveryRecord;
     type Challenge = ();
     type State = ();
@@ -295,7 +295,7 @@ impl Factor for RecoveryCodes {
         Ok(((), ()))
     }
 
-    /// [`RecoveryCodes::verify_code`]; recovery codes do not expire, so `now` is unused.
+    /// [`RecoveryFactor::verify_code`]; recovery codes do not expire, so `now` is unused.
     fn verify(
         &self,
         record: &RecoveryRecord,

@@ -68,7 +68,7 @@ impl<'de> Deserialize<'de> for KeyId {
 /// New records are hashed under the [current](Keyring::current_id) key. A record names
 /// the key it was hashed with, and verification uses that key, so rotation is: add the
 /// new key, make it current, and keep the old one until no record names it
-/// ([`RecoveryCodes::needs_rehash`](crate::RecoveryCodes::needs_rehash) tells which do).
+/// ([`RecoveryFactor::needs_rehash`](crate::RecoveryFactor::needs_rehash) tells which do).
 /// A rotating code moves to the current key on its next use; a set of codes can only
 /// move when it is regenerated, because its other codes are stored only as hashes.
 ///

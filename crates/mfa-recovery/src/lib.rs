@@ -9,12 +9,12 @@
 //!
 //! ```
 //! use mfa_core::{OsRandom, SecretBytes};
-//! use mfa_recovery::{KeyId, Keyring, RecoveryCodes, RecoveryConfig};
+//! use mfa_recovery::{KeyId, Keyring, RecoveryFactor, RecoveryConfig};
 //!
 //! # fn main() -> Result<(), mfa_core::Error> {
 //! // The pepper lives outside the database (secrets manager, env var), never in it.
 //! let pepper = SecretBytes::generate(32, &mut OsRandom)?;
-//! let factor = RecoveryCodes::new(Keyring::new(KeyId::new("k1")?, pepper)?, RecoveryConfig::default())?;
+//! let factor = RecoveryFactor::new(Keyring::new(KeyId::new("k1")?, pepper)?, RecoveryConfig::default())?;
 //!
 //! let (codes, record) = factor.generate(&mut OsRandom)?.into_parts();
 //! for code in &codes {
@@ -39,15 +39,15 @@
 //!
 //! | mode | how it is used up | choose it when |
 //! | --- | --- | --- |
-//! | [`Mode::Set`] (default: 10 codes) | each code once; [`RecoveryCodes::regenerate`] replaces the whole set | users print or save a sheet (GitHub, Kratos); the usual choice |
+//! | [`Mode::Set`] (default: 10 codes) | each code once; [`RecoveryFactor::regenerate`] replaces the whole set | users print or save a sheet (GitHub, Kratos); the usual choice |
 //! | [`Mode::Rotating`] | using the code consumes it and issues the next in the same record update; the successor is in [`RecoveryDetails::next_code`], to show once | you can show a new code at every use and want a single thing for the user to keep (NIST SP 800-63B rev4 §4.2.1.1 account recovery) |
 //!
 //! ```
 //! # use mfa_core::{OsRandom, SecretBytes};
-//! # use mfa_recovery::{KeyId, Keyring, RecoveryCodes, RecoveryConfig};
+//! # use mfa_recovery::{KeyId, Keyring, RecoveryFactor, RecoveryConfig};
 //! # fn main() -> Result<(), mfa_core::Error> {
 //! # let keys = Keyring::new(KeyId::new("k1")?, SecretBytes::generate(32, &mut OsRandom)?)?;
-//! let factor = RecoveryCodes::new(keys, RecoveryConfig::rotating())?;
+//! let factor = RecoveryFactor::new(keys, RecoveryConfig::rotating())?;
 //! let (codes, record) = factor.generate(&mut OsRandom)?.into_parts();
 //! let ok = factor.verify_code(&record, codes[0].expose_secret(), &mut OsRandom)?;
 //! let next = ok.details.next_code.as_ref().expect("rotating"); // show once
@@ -82,7 +82,7 @@
 //!   are useless to an attacker.
 //! - **Codes of 64 to 111 bits: Argon2id** (feature `argon2`,
 //!   `Hashing::Argon2id`), salted per code and keyed with the pepper as Argon2's
-//!   secret input. The pairing is enforced twice: [`RecoveryCodes::new`] refuses a
+//!   secret input. The pairing is enforced twice: [`RecoveryFactor::new`] refuses a
 //!   short format with the fast hash, and a stored record claiming it does not parse.
 //!
 //! ## What a verification costs
@@ -121,7 +121,7 @@
 //! records name it. A rotating record moves to the current key (and the current format
 //! and hashing) at its next use. A set cannot be re-hashed, since only the used code is
 //! ever seen in clear: [`RecoveryDetails::key_outdated`] and
-//! [`RecoveryCodes::needs_rehash`] tell the service to offer regeneration.
+//! [`RecoveryFactor::needs_rehash`] tell the service to offer regeneration.
 //!
 //! ## Features
 //!
@@ -148,6 +148,11 @@ pub use code::{CodeError, MAX_INPUT_LEN, RecoveryCode};
 pub use config::Argon2Params;
 pub use config::{CodeFormat, Hashing, Mode, RecoveryConfig};
 pub use error::Error;
-pub use factor::{IssuedCodes, RecoveryCodes, RecoveryDetails};
+pub use factor::{IssuedCodes, RecoveryDetails, RecoveryFactor};
+
+/// The factor's former name (before `TotpFactor`, `HotpFactor` and `WebAuthnFactor`
+/// set the naming pattern).
+#[deprecated(since = "0.1.0", note = "renamed to `RecoveryFactor`")]
+pub type RecoveryCodes = RecoveryFactor;
 pub use keyring::{KeyId, Keyring};
 pub use record::{RecordMode, RecoveryRecord};

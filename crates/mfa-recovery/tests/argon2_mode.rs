@@ -3,7 +3,7 @@
 use mfa_core::testkit::SeededRandom;
 use mfa_core::{OsRandom, RejectReason};
 use mfa_recovery::{
-    Argon2Params, CodeFormat, Error, Hashing, Mode, RecordMode, RecoveryCodes, RecoveryConfig,
+    Argon2Params, CodeFormat, Error, Hashing, Mode, RecordMode, RecoveryConfig, RecoveryFactor,
     RecoveryRecord,
 };
 
@@ -94,9 +94,9 @@ fn pairing_and_params_are_enforced() {
     // 64 bits is the floor for Argon2id; below 112 the fast hash is refused.
     let ok = RecoveryConfig::short_codes(cheap())
         .with_format(CodeFormat::with_entropy_bits(64).unwrap());
-    assert!(RecoveryCodes::new(keyring("k1", KEY1), ok).is_ok());
+    assert!(RecoveryFactor::new(keyring("k1", KEY1), ok).is_ok());
     let fast = ok.with_hashing(Hashing::HmacSha256);
-    assert!(RecoveryCodes::new(keyring("k1", KEY1), fast).is_err());
+    assert!(RecoveryFactor::new(keyring("k1", KEY1), fast).is_err());
     assert!(Argon2Params::new(4, 1, 1).is_err());
     assert!(Argon2Params::new(64, 0, 1).is_err());
     assert_eq!(Argon2Params::default().m_kib(), 19 * 1024);

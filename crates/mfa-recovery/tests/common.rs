@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use mfa_core::{RandomError, SecretBytes, SecureRandom};
-use mfa_recovery::{KeyId, Keyring, RecoveryCodes, RecoveryConfig};
+use mfa_recovery::{KeyId, Keyring, RecoveryConfig, RecoveryFactor};
 
 pub(crate) const KEY1: [u8; 32] = [0x11; 32];
 pub(crate) const KEY2: [u8; 32] = [0x22; 32];
@@ -17,8 +17,8 @@ pub(crate) fn keyring(id: &str, key: [u8; 32]) -> Keyring {
     Keyring::new(key_id(id), SecretBytes::from(key.to_vec())).unwrap()
 }
 
-pub(crate) fn factor(config: RecoveryConfig) -> RecoveryCodes {
-    RecoveryCodes::new(keyring("k1", KEY1), config).unwrap()
+pub(crate) fn factor(config: RecoveryConfig) -> RecoveryFactor {
+    RecoveryFactor::new(keyring("k1", KEY1), config).unwrap()
 }
 
 /// A source that returns the same byte forever: a broken RNG.

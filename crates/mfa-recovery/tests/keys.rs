@@ -1,7 +1,7 @@
 //! Pepper rotation: records name their key; rotating records move on use.
 
 use mfa_core::{OsRandom, SecretBytes};
-use mfa_recovery::{Error, RecoveryCodes, RecoveryConfig};
+use mfa_recovery::{Error, RecoveryConfig, RecoveryFactor};
 
 use crate::common::{KEY1, KEY2, key_id, keyring};
 
@@ -18,8 +18,8 @@ fn rings() -> (mfa_recovery::Keyring, mfa_recovery::Keyring) {
 #[test]
 fn a_set_verifies_under_its_own_key_after_rotation() {
     let (old, both) = rings();
-    let before = RecoveryCodes::new(old, RecoveryConfig::default()).unwrap();
-    let after = RecoveryCodes::new(both.clone(), RecoveryConfig::default()).unwrap();
+    let before = RecoveryFactor::new(old, RecoveryConfig::default()).unwrap();
+    let after = RecoveryFactor::new(both.clone(), RecoveryConfig::default()).unwrap();
     let (codes, record) = before.generate(&mut OsRandom).unwrap().into_parts();
     assert_eq!(record.key_id().as_str(), "k1");
     assert!(!before.needs_rehash(&record));
@@ -40,7 +40,7 @@ fn a_set_verifies_under_its_own_key_after_rotation() {
     // Once k1 is retired, the old record fails with a service error, not a rejection.
     let mut retired = both;
     retired.remove(&key_id("k1")).unwrap();
-    let only_k2 = RecoveryCodes::new(retired, RecoveryConfig::default()).unwrap();
+    let only_k2 = RecoveryFactor::new(retired, RecoveryConfig::default()).unwrap();
     let e = only_k2
         .verify_code(&ok.record, codes[1].expose_secret(), &mut OsRandom)
         .unwrap_err();
@@ -59,8 +59,8 @@ fn a_set_verifies_under_its_own_key_after_rotation() {
 #[test]
 fn a_rotating_record_moves_to_the_current_key_on_use() {
     let (old, both) = rings();
-    let before = RecoveryCodes::new(old, RecoveryConfig::rotating()).unwrap();
-    let after = RecoveryCodes::new(both, RecoveryConfig::rotating()).unwrap();
+    let before = RecoveryFactor::new(old, RecoveryConfig::rotating()).unwrap();
+    let after = RecoveryFactor::new(both, RecoveryConfig::rotating()).unwrap();
     let (codes, record) = before.generate(&mut OsRandom).unwrap().into_parts();
     let ok = after
         .verify_code(&record, codes[0].expose_secret(), &mut OsRandom)
@@ -73,8 +73,8 @@ fn a_rotating_record_moves_to_the_current_key_on_use() {
 #[test]
 fn the_key_matters() {
     // Same key id, different key bytes: nothing verifies.
-    let f1 = RecoveryCodes::new(keyring("k", KEY1), RecoveryConfig::default()).unwrap();
-    let f2 = RecoveryCodes::new(keyring("k", KEY2), RecoveryConfig::default()).unwrap();
+    let f1 = RecoveryFactor::new(keyring("k", KEY1), RecoveryConfig::default()).unwrap();
+    let f2 = RecoveryFactor::new(keyring("k", KEY2), RecoveryConfig::default()).unwrap();
     let (codes, record) = f1.generate(&mut OsRandom).unwrap().into_parts();
     for c in &codes {
         assert!(

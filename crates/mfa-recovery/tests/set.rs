@@ -3,7 +3,7 @@
 use mfa_core::testkit::SeededRandom;
 use mfa_core::{AuthMethod, Factor, FactorKind, OsRandom, RejectReason, StartOptions, Timestamp};
 use mfa_recovery::{
-    CodeError, CodeFormat, Error, Mode, RecordMode, RecoveryCodes, RecoveryConfig, RecoveryRecord,
+    CodeError, CodeFormat, Error, Mode, RecordMode, RecoveryConfig, RecoveryFactor, RecoveryRecord,
 };
 
 use crate::common::{Failing, Stuck, factor};
@@ -219,7 +219,7 @@ fn tampered_records_do_not_parse() {
 fn configuration_enforces_the_nist_pairing() {
     let keys = crate::common::keyring("k1", crate::common::KEY1);
     let short = CodeFormat::with_entropy_bits(100).unwrap();
-    let e = RecoveryCodes::new(keys, RecoveryConfig::default().with_format(short)).unwrap_err();
+    let e = RecoveryFactor::new(keys, RecoveryConfig::default().with_format(short)).unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     assert!(!e.is_rejection());
 }

@@ -5,25 +5,39 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeStore, DeviceStore, FactorRecord, FactorStore, FailureKey, FailureStore,
-    Failures, PendingChallenge, RememberedDevice, StoreError, Version, Versioned,
+    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
+    FailureKey, FailureStore, Failures, Generation, LookupKey, LookupScope, PendingChallenge,
+    RememberedDevice, ResetSummary, StoreError, UserState, UserStore, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 
-type UserFactors = BTreeMap<FactorId, Versioned<FactorRecord>>;
+/// The index entry of a lookup key: the key, and its owner for a per-user key (the
+/// `owner` column of a SQL backend's unique index).
+type IndexKey = (LookupKey, Option<UserId>);
 
 /// An in-memory [`Store`](mfa_core::store::Store): every operation runs under one lock
-/// per concern, so each is atomic within the process.
+/// over all state, so each is atomic within the process, the cross-concern
+/// [`reset_user`](UserStore::reset_user) included.
 ///
 /// State lives only as long as the value: a restart forgets every enrollment. Use it in
 /// tests and examples, or behind a single process that can afford that. Cloning is not
 /// offered; share it with an `Arc`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    factors: Mutex<HashMap<UserId, UserFactors>>,
-    challenges: Mutex<HashMap<ChallengeId, PendingChallenge>>,
-    failures: Mutex<HashMap<FailureKey, Failures>>,
-    devices: Mutex<HashMap<UserId, BTreeMap<String, RememberedDevice>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The last version handed out: one sequence for every record, so versions never
+    /// repeat for a key, removals included.
+    last_version: u64,
+    factors: HashMap<UserId, BTreeMap<FactorId, Versioned<FactorRecord>>>,
+    lookup: HashMap<IndexKey, (UserId, FactorId)>,
+    challenges: HashMap<ChallengeId, Versioned<PendingChallenge>>,
+    failures: HashMap<FailureKey, Failures>,
+    devices: HashMap<UserId, BTreeMap<String, RememberedDevice>>,
+    generations: HashMap<UserId, Generation>,
 }
 
 impl MemoryStore {
@@ -31,30 +45,80 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Locks the state. A poisoned lock can only come from a panic in one of the short
+    /// critical sections below, each of which checks everything before it changes
+    /// anything, so the data is still consistent and is used as is.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
-/// Locks a mutex. A poisoned lock can only come from a panic in one of the short
-/// critical sections below, none of which leaves a map half-updated, so the data is
-/// still consistent and is used as is.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+fn index_key(key: &LookupKey, user: &UserId) -> IndexKey {
+    let owner = match key.scope() {
+        LookupScope::PerUser => Some(user.clone()),
+        _ => None,
+    };
+    (key.clone(), owner)
+}
+
+impl State {
+    fn next_version(&mut self) -> Result<Version, StoreError> {
+        let next = Version::new(self.last_version)
+            .next()
+            .ok_or(StoreError::Conflict)?;
+        self.last_version = next.get();
+        Ok(next)
+    }
+
+    fn generation(&self, user: &UserId) -> Generation {
+        self.generations.get(user).copied().unwrap_or_default()
+    }
+
+    /// Whether `key` is held by a factor other than `(user, id)`.
+    fn key_taken(&self, key: &LookupKey, user: &UserId, id: &FactorId) -> bool {
+        self.lookup
+            .get(&index_key(key, user))
+            .is_some_and(|(u, i)| !(u == user && i == id))
+    }
+
+    fn unindex(&mut self, record: &FactorRecord) {
+        if let Some(key) = &record.lookup_key {
+            self.lookup.remove(&index_key(key, &record.user));
+        }
+    }
+
+    fn index(&mut self, record: &FactorRecord) {
+        if let Some(key) = &record.lookup_key {
+            self.lookup.insert(
+                index_key(key, &record.user),
+                (record.user.clone(), record.id.clone()),
+            );
+        }
+    }
 }
 
 impl FactorStore for MemoryStore {
     async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
-        let mut factors = lock(&self.factors);
-        let user = factors.entry(record.user.clone()).or_default();
-        if user.contains_key(&record.id) {
+        let mut s = self.lock();
+        if s.factors
+            .get(&record.user)
+            .is_some_and(|f| f.contains_key(&record.id))
+        {
             return Err(StoreError::AlreadyExists);
         }
-        user.insert(
-            record.id.clone(),
-            Versioned {
-                value: record,
-                version: Version::INITIAL,
-            },
-        );
-        Ok(Version::INITIAL)
+        if let Some(key) = &record.lookup_key
+            && s.lookup.contains_key(&index_key(key, &record.user))
+        {
+            return Err(StoreError::LookupKeyTaken);
+        }
+        let version = s.next_version()?;
+        s.index(&record);
+        s.factors
+            .entry(record.user.clone())
+            .or_default()
+            .insert(record.id.clone(), Versioned::new(record, version));
+        Ok(version)
     }
 
     async fn factor(
@@ -62,17 +126,40 @@ impl FactorStore for MemoryStore {
         user: &UserId,
         id: &FactorId,
     ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        Ok(lock(&self.factors)
+        Ok(self
+            .lock()
+            .factors
             .get(user)
             .and_then(|f| f.get(id))
             .cloned())
+    }
+
+    async fn factor_by_lookup_key(
+        &self,
+        key: &LookupKey,
+        user: Option<&UserId>,
+    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
+        let s = self.lock();
+        let owner = match (key.scope(), user) {
+            (LookupScope::PerUser, None) => return Ok(None),
+            (LookupScope::PerUser, Some(u)) => Some(u.clone()),
+            _ => None,
+        };
+        let found = s
+            .lookup
+            .get(&(key.clone(), owner))
+            .filter(|(holder, _)| user.is_none_or(|u| u == holder))
+            .and_then(|(holder, id)| s.factors.get(holder).and_then(|f| f.get(id)));
+        Ok(found.cloned())
     }
 
     async fn list_factors(
         &self,
         user: &UserId,
     ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        let mut list: Vec<_> = lock(&self.factors)
+        let mut list: Vec<_> = self
+            .lock()
+            .factors
             .get(user)
             .map(|f| f.values().cloned().collect())
             .unwrap_or_default();
@@ -86,58 +173,119 @@ impl FactorStore for MemoryStore {
         record: FactorRecord,
         expected: Version,
     ) -> Result<Version, StoreError> {
-        let mut factors = lock(&self.factors);
-        let current = factors
-            .get_mut(&record.user)
-            .and_then(|f| f.get_mut(&record.id))
+        let mut s = self.lock();
+        let current = s
+            .factors
+            .get(&record.user)
+            .and_then(|f| f.get(&record.id))
             .ok_or(StoreError::NotFound)?;
         if current.version != expected {
             return Err(StoreError::Conflict);
         }
-        let next = expected.next().ok_or(StoreError::Conflict)?;
-        *current = Versioned {
-            value: record,
-            version: next,
-        };
-        Ok(next)
+        let old = current.value.clone();
+        if let Some(key) = &record.lookup_key
+            && s.key_taken(key, &record.user, &record.id)
+        {
+            return Err(StoreError::LookupKeyTaken);
+        }
+        let version = s.next_version()?;
+        s.unindex(&old);
+        s.index(&record);
+        if let Some(slot) = s
+            .factors
+            .get_mut(&record.user)
+            .and_then(|f| f.get_mut(&record.id))
+        {
+            *slot = Versioned::new(record, version);
+        }
+        Ok(version)
     }
 
     async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        Ok(lock(&self.factors)
-            .get_mut(user)
-            .is_some_and(|f| f.remove(id).is_some()))
-    }
-
-    async fn remove_all_factors(&self, user: &UserId) -> Result<usize, StoreError> {
-        Ok(lock(&self.factors).remove(user).map_or(0, |f| f.len()))
+        let mut s = self.lock();
+        let removed = s.factors.get_mut(user).and_then(|f| f.remove(id));
+        match removed {
+            Some(old) => {
+                s.unindex(&old.value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 
 impl ChallengeStore for MemoryStore {
-    async fn put_challenge(&self, challenge: PendingChallenge) -> Result<(), StoreError> {
-        let mut challenges = lock(&self.challenges);
-        if challenges.contains_key(&challenge.id) {
+    async fn put_challenge(&self, challenge: PendingChallenge) -> Result<Version, StoreError> {
+        let mut s = self.lock();
+        if s.challenges.contains_key(&challenge.id) {
             return Err(StoreError::AlreadyExists);
         }
-        challenges.insert(challenge.id.clone(), challenge);
-        Ok(())
+        let version = s.next_version()?;
+        s.challenges
+            .insert(challenge.id.clone(), Versioned::new(challenge, version));
+        Ok(version)
+    }
+
+    async fn challenge(
+        &self,
+        id: &ChallengeId,
+        owner: &ChallengeOwner,
+        now: Timestamp,
+    ) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
+        Ok(self
+            .lock()
+            .challenges
+            .get(id)
+            .filter(|c| &c.value.owner == owner && now <= c.value.expires_at)
+            .cloned())
+    }
+
+    async fn update_challenge_if_version(
+        &self,
+        challenge: PendingChallenge,
+        expected: Version,
+        now: Timestamp,
+    ) -> Result<Version, StoreError> {
+        let mut s = self.lock();
+        let current = s
+            .challenges
+            .get(&challenge.id)
+            .filter(|c| {
+                c.value.owner == challenge.owner
+                    && c.value.factor == challenge.factor
+                    && now <= c.value.expires_at
+            })
+            .ok_or(StoreError::NotFound)?;
+        if current.version != expected {
+            return Err(StoreError::Conflict);
+        }
+        let version = s.next_version()?;
+        s.challenges
+            .insert(challenge.id.clone(), Versioned::new(challenge, version));
+        Ok(version)
     }
 
     async fn take_challenge(
         &self,
         id: &ChallengeId,
+        owner: &ChallengeOwner,
         now: Timestamp,
     ) -> Result<Option<PendingChallenge>, StoreError> {
-        Ok(lock(&self.challenges)
+        let mut s = self.lock();
+        if s.challenges.get(id).is_none_or(|c| &c.value.owner != owner) {
+            return Ok(None);
+        }
+        Ok(s.challenges
             .remove(id)
+            .map(|c| c.value)
             .filter(|c| now <= c.expires_at))
     }
 
     async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut challenges = lock(&self.challenges);
-        let before = challenges.len();
-        challenges.retain(|_, c| now <= c.expires_at);
-        Ok(before - challenges.len())
+        let mut s = self.lock();
+        let before = s.challenges.len();
+        s.challenges.retain(|_, c| now <= c.value.expires_at);
+        Ok(before - s.challenges.len())
     }
 }
 
@@ -153,13 +301,10 @@ impl FailureStore for MemoryStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
-        let mut failures = lock(&self.failures);
-        let fresh = Failures {
-            count: 1,
-            first_at: now,
-            last_at: now,
-        };
-        let f = failures
+        let mut s = self.lock();
+        let fresh = Failures::new(1, now, now);
+        let f = s
+            .failures
             .entry(key.clone())
             .and_modify(|f| {
                 if lapsed(f.last_at, now, window) {
@@ -179,21 +324,27 @@ impl FailureStore for MemoryStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Option<Failures>, StoreError> {
-        Ok(lock(&self.failures)
+        Ok(self
+            .lock()
+            .failures
             .get(key)
             .filter(|f| !lapsed(f.last_at, now, window))
             .copied())
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        lock(&self.failures).remove(key);
+        self.lock().failures.remove(key);
         Ok(())
     }
 }
 
 impl DeviceStore for MemoryStore {
     async fn remember_device(&self, device: RememberedDevice) -> Result<(), StoreError> {
-        lock(&self.devices)
+        let mut s = self.lock();
+        if s.generation(&device.user) != device.generation {
+            return Err(StoreError::Conflict);
+        }
+        s.devices
             .entry(device.user.clone())
             .or_default()
             .insert(device.device_id.clone(), device);
@@ -206,7 +357,9 @@ impl DeviceStore for MemoryStore {
         device_id: &str,
         now: Timestamp,
     ) -> Result<Option<RememberedDevice>, StoreError> {
-        Ok(lock(&self.devices)
+        Ok(self
+            .lock()
+            .devices
             .get(user)
             .and_then(|d| d.get(device_id))
             .filter(|d| now <= d.expires_at)
@@ -218,7 +371,9 @@ impl DeviceStore for MemoryStore {
         user: &UserId,
         now: Timestamp,
     ) -> Result<Vec<RememberedDevice>, StoreError> {
-        let mut list: Vec<_> = lock(&self.devices)
+        let mut list: Vec<_> = self
+            .lock()
+            .devices
             .get(user)
             .map(|d| {
                 d.values()
@@ -232,12 +387,49 @@ impl DeviceStore for MemoryStore {
     }
 
     async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.devices)
+        Ok(self
+            .lock()
+            .devices
             .get_mut(user)
             .is_some_and(|d| d.remove(device_id).is_some()))
     }
+}
 
-    async fn forget_all_devices(&self, user: &UserId) -> Result<usize, StoreError> {
-        Ok(lock(&self.devices).remove(user).map_or(0, |d| d.len()))
+impl UserStore for MemoryStore {
+    async fn user_state(&self, user: &UserId) -> Result<UserState, StoreError> {
+        Ok(UserState::new(user.clone(), self.lock().generation(user)))
+    }
+
+    async fn bump_generation(&self, user: &UserId) -> Result<Generation, StoreError> {
+        let mut s = self.lock();
+        let next = s.generation(user).next().ok_or(StoreError::Conflict)?;
+        s.generations.insert(user.clone(), next);
+        Ok(next)
+    }
+
+    async fn reset_user(&self, user: &UserId) -> Result<ResetSummary, StoreError> {
+        let mut s = self.lock();
+        // Check first, then change: a refused reset changes nothing.
+        let generation = s.generation(user).next().ok_or(StoreError::Conflict)?;
+        s.generations.insert(user.clone(), generation);
+        let factors = s.factors.remove(user).unwrap_or_default();
+        for f in factors.values() {
+            s.unindex(&f.value);
+        }
+        let owner = ChallengeOwner::User(user.clone());
+        let before = s.challenges.len();
+        s.challenges.retain(|_, c| c.value.owner != owner);
+        let challenges = before - s.challenges.len();
+        let devices = s.devices.remove(user).map_or(0, |d| d.len());
+        let before = s.failures.len();
+        s.failures.retain(|k, _| k.owner() != Some(user));
+        let failure_counters = before - s.failures.len();
+        Ok(ResetSummary::new(
+            factors.len(),
+            challenges,
+            devices,
+            failure_counters,
+            generation,
+        ))
     }
 }

@@ -1,3 +1,10 @@
 //! Integration tests of the store backends.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed unwrap is a failed test"
+)]
 
+mod any;
+mod broken;
 mod memory;
+mod verify;

@@ -1,0 +1,190 @@
+//! The one verification loop: load → decode → verify (pure) → compare-and-swap.
+
+use alloc::format;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::clock::Timestamp;
+use crate::codec::{DataOwner, RecordCodec};
+use crate::error::{Error, RejectReason, Rejected};
+use crate::factor::Factor;
+use crate::id::{FactorId, UserId};
+use crate::method::AuthMethod;
+use crate::random::SecureRandom;
+use crate::store::{FactorRecord, FactorStore, StoreError, Versioned};
+
+/// What a verification is for.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+pub enum Purpose {
+    /// A sign-in or step-up: an unconfirmed factor is refused
+    /// ([`RejectReason::FactorDisabled`]).
+    #[default]
+    SignIn,
+    /// Confirming a new enrollment with its first response: an unconfirmed factor is
+    /// accepted, and marked confirmed on success.
+    Confirm,
+}
+
+/// One response to verify against one stored factor.
+#[non_exhaustive]
+pub struct Attempt<'a, F: Factor> {
+    /// The user answering.
+    pub user: &'a UserId,
+    /// The factor answered.
+    pub factor_id: &'a FactorId,
+    /// The challenge state (taken from the challenge store), `&()` for unprompted factors.
+    pub state: &'a F::State,
+    /// The response.
+    pub response: &'a F::Response,
+    /// Sign-in or confirmation.
+    pub purpose: Purpose,
+    /// The instant of the verification.
+    pub now: Timestamp,
+}
+
+impl<'a, F: Factor> Attempt<'a, F> {
+    /// A sign-in attempt.
+    pub fn new(
+        user: &'a UserId,
+        factor_id: &'a FactorId,
+        state: &'a F::State,
+        response: &'a F::Response,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            user,
+            factor_id,
+            state,
+            response,
+            purpose: Purpose::SignIn,
+            now,
+        }
+    }
+
+    /// For another purpose.
+    #[must_use]
+    pub fn with_purpose(mut self, purpose: Purpose) -> Self {
+        self.purpose = purpose;
+        self
+    }
+}
+
+impl<F: Factor> fmt::Debug for Attempt<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The state and response may be secret; only the target is shown.
+        f.debug_struct("Attempt")
+            .field("user", self.user)
+            .field("factor_id", self.factor_id)
+            .field("purpose", &self.purpose)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A verification that was accepted **and** stored.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct VerifiedFactor<R, D = ()> {
+    /// The stored factor after the update (confirmed, `last_used_at = now`) with its new
+    /// version.
+    pub factor: Versioned<FactorRecord>,
+    /// The factor's updated record, decoded.
+    pub record: R,
+    /// The RFC 8176 `amr` values proven.
+    pub methods: Vec<AuthMethod>,
+    /// Factor-specific details of the success.
+    pub details: D,
+}
+
+/// Verifies `attempt` against the stored factor and stores the result: the service's
+/// core loop, and the only way mfa-rs verifies against a store.
+///
+/// 1. Loads the factor; none is a rejection ([`RejectReason::UnknownFactor`]). For
+///    [`Purpose::SignIn`] an unconfirmed factor is a rejection
+///    ([`RejectReason::FactorDisabled`]).
+/// 2. Decodes its record with `codec`; a record of another kind than the factor's is
+///    [`Error::Invalid`] (a service bug, not a rejection).
+/// 3. Calls the factor's pure [`Factor::verify`]; its error converts into [`Error`]
+///    (a rejection for anything the user caused).
+/// 4. Writes the updated record, confirmed and with `last_used_at = now`, with a
+///    compare-and-swap on the version loaded. **A lost race is a replay**:
+///    [`StoreError::Conflict`] becomes a rejection with [`RejectReason::Replay`], never a
+///    retry, and [`StoreError::NotFound`] (the factor was removed or reset meanwhile)
+///    becomes [`RejectReason::UnknownFactor`].
+///
+/// Failure counting is the caller's: count every [`Error::is_rejection`].
+///
+/// # Errors
+///
+/// [`Error::Rejected`] as above; [`Error::Store`] when the store fails or the record does
+/// not decode; [`Error::Random`] when the factor needs randomness and the source fails.
+pub async fn verify_factor<S, C, F>(
+    store: &S,
+    codec: &C,
+    factor: &F,
+    attempt: Attempt<'_, F>,
+    rng: &mut (dyn SecureRandom + Send),
+) -> Result<VerifiedFactor<F::Record, F::Details>, Error>
+where
+    S: FactorStore + ?Sized,
+    C: RecordCodec + ?Sized,
+    F: Factor,
+{
+    let Some(stored) = store.factor(attempt.user, attempt.factor_id).await? else {
+        return Err(Error::rejected(RejectReason::UnknownFactor));
+    };
+    if attempt.purpose == Purpose::SignIn && !stored.value.confirmed {
+        return Err(
+            Rejected::with_detail(RejectReason::FactorDisabled, "factor not confirmed").into(),
+        );
+    }
+    let owner = DataOwner::Factor {
+        user: attempt.user,
+        id: attempt.factor_id,
+    };
+    let record: F::Record = codec.decode(owner, &stored.value.data)?;
+    // A service bug (verifying a TOTP row with the HOTP factor) is bad input, not a
+    // rejection. WebAuthn kinds differ only by attachment, which the row may know
+    // better than the credential record.
+    let kind = factor.kind(&record);
+    if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
+        return Err(Error::invalid(
+            "factor",
+            format!(
+                "the stored factor is {}, not {}",
+                stored.value.kind.as_str(),
+                kind.as_str()
+            ),
+        ));
+    }
+    let verified = factor
+        .verify(&record, attempt.state, attempt.response, attempt.now, rng)
+        .map_err(Into::into)?;
+    let mut updated = stored.value.clone();
+    updated.data = codec.encode(owner, &verified.record)?;
+    updated.last_used_at = Some(attempt.now);
+    updated.confirmed = true;
+    match store
+        .update_factor_if_version(updated.clone(), stored.version)
+        .await
+    {
+        Ok(version) => Ok(VerifiedFactor {
+            factor: Versioned::new(updated, version),
+            record: verified.record,
+            methods: verified.methods,
+            details: verified.details,
+        }),
+        Err(StoreError::Conflict) => Err(Rejected::with_detail(
+            RejectReason::Replay,
+            "lost the compare-and-swap to a concurrent verification",
+        )
+        .into()),
+        Err(StoreError::NotFound) => Err(Rejected::with_detail(
+            RejectReason::UnknownFactor,
+            "factor removed during verification",
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
