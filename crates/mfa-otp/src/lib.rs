@@ -69,9 +69,11 @@
 //!
 //! `hmac`, `sha1`, `sha2` (RustCrypto, with their `zeroize` features so keyed states
 //! are wiped), `subtle` for constant-time comparison, `zeroize`, `serde`, `thiserror`;
-//! base32 is implemented here (it is 60 lines, and no crate decodes as tolerantly as
-//! authenticator apps do); `qrcode` for the `qr` feature, the most used pure-Rust QR
-//! encoder.
+//! `base32` (`no_std` + `alloc`) for RFC 4648 itself, the crate DESIGN.md names, behind
+//! a normalisation of our own that reads the spellings authenticator apps accept (any
+//! case, spaces, hyphens, missing or extra `=`) and names the first bad character, and
+//! that calls it only in ways that never leave a copy of a key in freed memory;
+//! `qrcode` for the `qr` feature, the most used pure-Rust QR encoder.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
