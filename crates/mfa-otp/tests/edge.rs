@@ -203,6 +203,30 @@ fn ten_digits_is_the_zero_padded_31_bit_value() {
 }
 
 #[test]
+fn codes_compare_by_value_in_constant_time() {
+    use subtle::ConstantTimeEq as _;
+    let secret = rfc_secret();
+    let six = Hotp::new(&secret, HotpParams::default());
+    let eight = Hotp::new(
+        &secret,
+        HotpParams {
+            algorithm: Algorithm::Sha1,
+            digits: Digits::EIGHT,
+        },
+    );
+    // RFC 4226 Appendix D, counter 0: 755224, and 84755224 with 8 digits.
+    assert_eq!(six.code(0).as_str(), "755224");
+    assert_eq!(eight.code(0).as_str(), "84755224");
+    assert!(bool::from(six.code(0).ct_eq(&six.code(0))));
+    assert_eq!(six.code(0), six.code(0));
+    assert!(!bool::from(six.code(0).ct_eq(&six.code(1))));
+    assert_ne!(six.code(0), six.code(1));
+    // The same last six digits with a different length are not the same code.
+    assert!(!bool::from(six.code(0).ct_eq(&eight.code(0))));
+    assert_ne!(six.code(0), eight.code(0));
+}
+
+#[test]
 fn hotp_resync_needs_two_consecutive_codes() {
     let hotp = Hotp::new(&rfc_secret(), HotpParams::default());
     let (a, b) = (hotp.code(57), hotp.code(58));
