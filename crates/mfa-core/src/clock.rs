@@ -1,8 +1,10 @@
 //! Injected time.
 
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+#[cfg(feature = "std")]
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +59,8 @@ impl fmt::Display for Timestamp {
     }
 }
 
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<SystemTime> for Timestamp {
     /// Whole seconds since the epoch; instants before it map to the epoch.
     fn from(t: SystemTime) -> Self {
@@ -71,10 +75,13 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
-/// The system's wall clock.
+/// The system's wall clock (feature `std`).
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
+#[cfg(feature = "std")]
 impl Clock for SystemClock {
     #[allow(
         clippy::disallowed_methods,
@@ -89,7 +96,7 @@ impl Clock for SystemClock {
 /// events. Shareable across threads.
 ///
 /// ```
-/// use std::time::Duration;
+/// use core::time::Duration;
 /// use mfa_core::{Clock, FixedClock, Timestamp};
 ///
 /// let clock = FixedClock::new(Timestamp::from_unix_secs(59));
@@ -131,7 +138,7 @@ impl Clock for FixedClock {
     }
 }
 
-impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+impl<C: Clock + ?Sized> Clock for alloc::sync::Arc<C> {
     fn now(&self) -> Timestamp {
         (**self).now()
     }
@@ -143,7 +150,7 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -1,13 +1,13 @@
 //! Errors shared by every crate of mfa-rs.
 
-use std::borrow::Cow;
-use std::fmt;
+use alloc::borrow::Cow;
+use core::fmt;
 
 use crate::random::RandomError;
 use crate::store::StoreError;
 
 /// A crate-local result alias.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Everything that can go wrong in the facade.
 ///

@@ -1,5 +1,8 @@
 //! The one trait every factor implements.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -69,9 +69,17 @@
 //!
 //! | feature | what it adds | risk |
 //! | --- | --- | --- |
+//! | `std` (default) | [`SystemClock`], [`OsRandom`], `Timestamp: From<SystemTime>`; without it the crate is `no_std` + `alloc` | none |
 //! | `testkit` | [`testkit`]: the store conformance suite every backend runs, a seeded RNG | test-only randomness; never use `SeededRandom` in production |
+// `no_std` + `alloc` unless testing (unit tests use std's prelude and macros); the
+// `std` feature adds what needs the operating system.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
 
 mod clock;
 mod error;
@@ -84,10 +92,14 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+#[cfg(feature = "std")]
+pub use clock::SystemClock;
+pub use clock::{Clock, FixedClock, Timestamp};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
 pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
 pub use id::{Attachment, FactorId, FactorKind, UserId};
 pub use method::{AuthMethod, FactorCategory};
-pub use random::{OsRandom, RandomError, SecureRandom};
+#[cfg(feature = "std")]
+pub use random::OsRandom;
+pub use random::{RandomError, SecureRandom};
 pub use secret::SecretBytes;

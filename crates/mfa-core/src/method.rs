@@ -1,7 +1,8 @@
 //! RFC 8176 authentication method reference (`amr`) values.
 
-use std::fmt;
-use std::str::FromStr;
+use alloc::format;
+use core::fmt;
+use core::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,8 @@
 //! Injected randomness.
 
-use rand::{TryCryptoRng, TryRng};
+use rand::TryCryptoRng;
+#[cfg(feature = "std")]
+use rand::TryRng;
 
 /// The operating system's random source failed.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
@@ -28,7 +30,8 @@ impl<R: TryCryptoRng + ?Sized> SecureRandom for R {
     }
 }
 
-/// The operating system's random source (`getrandom`): the one to use in production.
+/// The operating system's random source (`getrandom`): the one to use in production
+/// (feature `std`).
 ///
 /// ```
 /// use mfa_core::{OsRandom, SecureRandom};
@@ -37,9 +40,12 @@ impl<R: TryCryptoRng + ?Sized> SecureRandom for R {
 /// OsRandom.fill(&mut challenge)?;
 /// # Ok::<(), mfa_core::RandomError>(())
 /// ```
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsRandom;
 
+#[cfg(feature = "std")]
 impl TryRng for OsRandom {
     type Error = RandomError;
 
@@ -62,9 +68,10 @@ impl TryRng for OsRandom {
     }
 }
 
+#[cfg(feature = "std")]
 impl TryCryptoRng for OsRandom {}
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -1,6 +1,9 @@
 //! Secret bytes: zeroized on drop, never printed, compared in constant time.
 
-use std::fmt;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

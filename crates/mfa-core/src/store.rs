@@ -18,9 +18,13 @@
 //! The traits use `async fn` in traits returning `Send` futures, so they are static
 //! (generic) rather than object-safe: the service is generic over its store.
 
-use std::fmt;
-use std::future::Future;
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,7 +54,7 @@ pub enum StoreError {
     Corrupt(String),
     /// The backend itself failed (connection, I/O, driver error).
     #[error("store backend failed")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Backend(#[source] Box<dyn core::error::Error + Send + Sync>),
 }
 
 /// The version of a stored record. Starts at 1 on insert and grows by one on every

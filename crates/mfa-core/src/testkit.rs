@@ -19,8 +19,11 @@
     reason = "a conformance suite reports broken promises by panicking, as a test does"
 )]
 
+use std::borrow::ToOwned;
+use std::format;
 use std::sync::Arc;
 use std::time::Duration;
+use std::vec::Vec;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
