@@ -5,7 +5,8 @@
 //!
 //! - [`verify_registration`] / [`verify_authentication`]: the pure §7.1 / §7.2 cores
 //!   against explicit [`Expectations`](crate::Expectations), as the conformance runner
-//!   and fuzzers call them;
+//!   and fuzzers call them; [`verify_registration_with`] adds an
+//!   [`AttestationPolicy`](crate::AttestationPolicy) (trust anchors) and the instant;
 //! - [`verify_signature`]: the one signature seam (assertions, attestation statements,
 //!   the Wycheproof tests), on either [`Backend`](crate::Backend);
 //! - [`authdata`]: the authenticator-data parser and its [`Flags`](authdata::Flags);
@@ -15,4 +16,6 @@ pub mod authdata;
 
 pub use crate::authentication::verify_authentication;
 pub use crate::crypto::verify_signature;
-pub use crate::registration::{AttestationObject, parse_attestation_object, verify_registration};
+pub use crate::registration::{
+    AttestationObject, parse_attestation_object, verify_registration, verify_registration_with,
+};

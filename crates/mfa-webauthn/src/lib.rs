@@ -129,6 +129,7 @@ mod factor;
 pub mod hazmat;
 pub mod json;
 mod registration;
+pub mod trust;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
@@ -151,3 +152,6 @@ pub use crypto::Backend;
 pub use error::{Error, FailureCode, Result};
 pub use factor::WebAuthnFactor;
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
+pub use trust::{
+    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors,
+};

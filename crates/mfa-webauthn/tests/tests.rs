@@ -11,6 +11,7 @@ mod ceremonies;
 mod conformance;
 mod factor;
 mod security;
+mod trust;
 mod wycheproof;
 
 /// The shared vectors directory, a sibling of the repository.

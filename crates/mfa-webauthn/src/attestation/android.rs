@@ -1,0 +1,140 @@
+//! §8.4 Android key attestation.
+
+use crate::attestation::{
+    AttestationType, Input, der, extension, field, parse_leaf, same_key, sig, x5c_chain,
+};
+use crate::cose;
+use crate::error::{Error, Result};
+
+/// The key attestation extension (KeyDescription), 1.3.6.1.4.1.11129.2.1.17.
+const OID_KEY_DESCRIPTION: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 1, 17];
+/// AuthorizationList tags.
+const TAG_PURPOSE: u32 = 1;
+const TAG_ALL_APPLICATIONS: u32 = 600;
+const TAG_ORIGIN: u32 = 702;
+/// KM_ORIGIN_GENERATED and KM_PURPOSE_SIGN.
+const KM_ORIGIN_GENERATED: u64 = 0;
+const KM_PURPOSE_SIGN: u64 = 2;
+
+/// What §8.4 checks in a KeyDescription.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
+pub(crate) struct KeyDescription {
+    /// attestationChallenge.
+    pub(crate) challenge: Vec<u8>,
+    /// `allApplications` in either list.
+    pub(crate) all_applications: bool,
+    /// The origins of both lists.
+    pub(crate) origins: Vec<u64>,
+    /// The purposes of both lists.
+    pub(crate) purposes: Vec<u64>,
+}
+
+/// Parses the extension value (`KeyDescription ::= SEQUENCE { attestationVersion,
+/// attestationSecurityLevel, keymasterVersion, keymasterSecurityLevel,
+/// attestationChallenge OCTET STRING, uniqueId, softwareEnforced AuthorizationList,
+/// teeEnforced AuthorizationList, ... }`).
+pub(crate) fn parse_key_description(value: &[u8]) -> Option<KeyDescription> {
+    let (seq, rest) = der::read(value)?;
+    if !rest.is_empty() || !seq.is(0x30) {
+        return None;
+    }
+    let items = der::read_all(seq.value)?;
+    let challenge = items.get(4).filter(|t| t.is(0x04))?.value.to_vec();
+    let mut out = KeyDescription {
+        challenge,
+        ..KeyDescription::default()
+    };
+    for list in [items.get(6)?, items.get(7)?] {
+        if !list.is(0x30) {
+            return None;
+        }
+        for entry in der::read_all(list.value)? {
+            if entry.class & 0xc0 != 0x80 {
+                return None;
+            }
+            let (inner, rest) = der::read(entry.value)?;
+            if !rest.is_empty() {
+                return None;
+            }
+            match entry.number {
+                TAG_ALL_APPLICATIONS => out.all_applications = true,
+                TAG_ORIGIN if inner.is(0x02) => out.origins.push(der::uint(inner.value)?),
+                TAG_PURPOSE if inner.is(0x31) => {
+                    for p in der::read_all(inner.value)? {
+                        if !p.is(0x02) {
+                            return None;
+                        }
+                        out.purposes.push(der::uint(p.value)?);
+                    }
+                }
+                TAG_ORIGIN | TAG_PURPOSE => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(out)
+}
+
+pub(super) fn verify(
+    input: &Input<'_>,
+    credential_key: &cose::PublicKey,
+    signed: &[u8],
+) -> Result<(AttestationType, Vec<Vec<u8>>)> {
+    let alg = field(input.att_stmt, "alg")
+        .and_then(|v| v.as_integer())
+        .and_then(|i| i64::try_from(i).ok())
+        .ok_or(Error::InvalidAttestationStatement("android-key alg"))?;
+    let signature = field(input.att_stmt, "sig")
+        .and_then(ciborium::Value::as_bytes)
+        .ok_or(Error::InvalidAttestationStatement("android-key sig"))?;
+    let chain = x5c_chain(
+        field(input.att_stmt, "x5c")
+            .ok_or(Error::InvalidAttestationStatement("android-key x5c"))?,
+    )?;
+    let leaf = parse_leaf(
+        chain
+            .first()
+            .ok_or(Error::InvalidAttestationStatement("empty x5c"))?,
+    )?;
+    // sig over authenticatorData || clientDataHash with the leaf's key and alg.
+    sig::verify_statement(
+        alg,
+        leaf.public_key(),
+        signed,
+        signature,
+        input.policy,
+        input.backend,
+    )?;
+    // The credential public key is the leaf's subject public key.
+    if !same_key(&leaf, credential_key) {
+        return Err(Error::InvalidAttestationStatement(
+            "android-key credential key is not the certificate's",
+        ));
+    }
+    let ext = extension(&leaf, OID_KEY_DESCRIPTION).ok_or(Error::InvalidAttestationCertificate(
+        "android key description missing",
+    ))?;
+    let desc = parse_key_description(ext.value).ok_or(Error::InvalidAttestationCertificate(
+        "android key description",
+    ))?;
+    // attestationChallenge = clientDataHash.
+    if desc.challenge != input.client_data_hash.as_slice() {
+        return Err(Error::InvalidAttestationCertificate(
+            "android attestation challenge",
+        ));
+    }
+    // No allApplications; origin KM_ORIGIN_GENERATED; purpose includes KM_PURPOSE_SIGN
+    // (the union of teeEnforced and softwareEnforced, §8.4).
+    if desc.all_applications {
+        return Err(Error::InvalidAttestationCertificate(
+            "android key for all applications",
+        ));
+    }
+    if desc.origins.is_empty() || desc.origins.iter().any(|&o| o != KM_ORIGIN_GENERATED) {
+        return Err(Error::InvalidAttestationCertificate("android key origin"));
+    }
+    if !desc.purposes.contains(&KM_PURPOSE_SIGN) {
+        return Err(Error::InvalidAttestationCertificate("android key purpose"));
+    }
+    Ok((AttestationType::Basic, chain))
+}

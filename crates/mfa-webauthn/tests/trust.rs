@@ -1,0 +1,214 @@
+//! Attestation trust: anchors, the RS1 opt-in, required trust and `hwk`.
+
+use base64::Engine as _;
+use mfa_core::Timestamp;
+use mfa_webauthn::hazmat::verify_registration_with;
+use mfa_webauthn::json::RegistrationResponseJson;
+use mfa_webauthn::{
+    AttestationPolicy, AttestationTrust, Error, Expectations, RelyingParty, TrustAnchor,
+    TrustAnchors,
+};
+
+struct Case {
+    exp: Expectations,
+    response: RegistrationResponseJson,
+    anchors: Vec<TrustAnchor>,
+    now: Timestamp,
+}
+
+fn case(rel: &str) -> Case {
+    let text = std::fs::read_to_string(crate::vectors(rel)).unwrap();
+    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let e = &c["expected"];
+    let mut exp: Expectations = serde_json::from_value(serde_json::json!({
+        "rp_id": e["rp_id"],
+        "origins": e["origins"],
+        "challenge": e["challenge"],
+        "user_presence_required": true,
+        "user_verification_required": false,
+        "allowed_algorithms": e["allowed_algorithms"],
+    }))
+    .unwrap();
+    exp.cred_props_requested = true;
+    let anchors = e["trust_anchors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(a.as_str().unwrap())
+                .unwrap();
+            TrustAnchor::from_der(der).unwrap()
+        })
+        .collect();
+    // 2024-01-01T00:00:00Z, the verification_time of the cases used here.
+    assert_eq!(e["verification_time"], "2024-01-01T00:00:00Z");
+    Case {
+        exp,
+        response: serde_json::from_value(c["credential"].clone()).unwrap(),
+        anchors,
+        now: Timestamp::from_unix_secs(1_704_067_200),
+    }
+}
+
+fn policy(anchors: &[TrustAnchor]) -> AttestationPolicy {
+    let set = anchors
+        .iter()
+        .fold(TrustAnchors::new(), |s, a| s.with(a.clone()));
+    AttestationPolicy {
+        anchors: Some(std::sync::Arc::new(set)),
+        ..AttestationPolicy::default()
+    }
+}
+
+const TPM_RS1: &str = "webauthn/registration/tpm/reg-tpm-es256-lenovo-thinkpad.json";
+const U2F: &str = "webauthn/registration/fido-u2f/reg-fido-u2f-es256-yubikey-4.json";
+
+#[test]
+fn rs1_attestation_is_refused_by_default_and_accepted_with_the_opt_in() {
+    let c = case(TPM_RS1);
+    for backend in crate::backends() {
+        let default = policy(&c.anchors);
+        assert!(!default.danger_allow_rs1_attestation);
+        let err =
+            verify_registration_with(&c.exp, &c.response, &default, c.now, backend).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidAttestationStatement(m) if m.contains("rs1")),
+            "{err:?}"
+        );
+        let opted = AttestationPolicy {
+            danger_allow_rs1_attestation: true,
+            ..default
+        };
+        let reg = verify_registration_with(&c.exp, &c.response, &opted, c.now, backend).unwrap();
+        assert_eq!(reg.trust, AttestationTrust::Trusted);
+        assert_eq!(
+            reg.record.attestation_type,
+            mfa_webauthn::AttestationType::AttCa
+        );
+    }
+    // The relying party's policy follows its builder.
+    let rp =
+        |b: mfa_webauthn::RelyingPartyBuilder| b.origin("https://example.com").build().unwrap();
+    assert!(
+        !rp(RelyingParty::builder("example.com", "Ex"))
+            .attestation_policy()
+            .danger_allow_rs1_attestation
+    );
+    assert!(
+        rp(RelyingParty::builder("example.com", "Ex").danger_allow_rs1_attestation())
+            .attestation_policy()
+            .danger_allow_rs1_attestation
+    );
+}
+
+#[test]
+fn trusted_chain_sets_attestation_trusted_and_hwk_follows() {
+    let c = case(U2F);
+    let rp = RelyingParty::builder("example.com", "Ex")
+        .origin("https://example.com")
+        .build()
+        .unwrap();
+    let reg = verify_registration_with(
+        &c.exp,
+        &c.response,
+        &policy(&c.anchors),
+        c.now,
+        rp.backend(),
+    )
+    .unwrap();
+    assert_eq!(reg.trust, AttestationTrust::Trusted);
+    assert!(reg.record.attestation_trusted);
+    assert_eq!(reg.record.backup_eligible, Some(false));
+    assert!(rp.is_hardware_bound(&reg.record));
+    // Without anchors the same statement verifies but is not evaluated: no hwk.
+    let reg = verify_registration_with(
+        &c.exp,
+        &c.response,
+        &AttestationPolicy::default(),
+        c.now,
+        rp.backend(),
+    )
+    .unwrap();
+    assert_eq!(reg.trust, AttestationTrust::NotEvaluated);
+    assert!(!reg.record.attestation_trusted);
+    assert!(!rp.is_hardware_bound(&reg.record));
+}
+
+#[test]
+fn anchors_are_scoped_by_format_and_aaguid() {
+    let c = case(U2F);
+    let root = c.anchors.first().unwrap().clone();
+    let backend = mfa_webauthn::Backend::default();
+    let run = |set: TrustAnchors| {
+        let p = AttestationPolicy {
+            anchors: Some(std::sync::Arc::new(set)),
+            ..AttestationPolicy::default()
+        };
+        verify_registration_with(&c.exp, &c.response, &p, c.now, backend).map(|r| r.trust)
+    };
+    // The root only for tpm: no opinion on fido-u2f.
+    assert_eq!(
+        run(TrustAnchors::new().with_for_format("tpm", root.clone())).unwrap(),
+        AttestationTrust::NotEvaluated
+    );
+    assert_eq!(
+        run(TrustAnchors::new().with_for_format("fido-u2f", root.clone())).unwrap(),
+        AttestationTrust::Trusted
+    );
+    // fido-u2f authenticators report the zero AAGUID.
+    assert_eq!(
+        run(TrustAnchors::new().with_for_aaguid([0; 16], root.clone())).unwrap(),
+        AttestationTrust::Trusted
+    );
+    assert_eq!(
+        run(TrustAnchors::new().with_for_aaguid([1; 16], root)).unwrap(),
+        AttestationTrust::NotEvaluated
+    );
+    // A root for the statement that the chain does not reach: untrusted, not invalid.
+    let apple = std::fs::read_to_string(crate::vectors(
+        "webauthn/trust-anchors/apple-webauthn-root-ca-0915dd5c.pem",
+    ))
+    .unwrap();
+    let apple = TrustAnchor::from_pem(&apple).unwrap();
+    assert!(matches!(
+        run(TrustAnchors::new().with(apple)),
+        Err(Error::UntrustedAttestation(_))
+    ));
+}
+
+#[test]
+fn required_trust_refuses_unevaluated_attestation() {
+    let c = case(U2F);
+    let required = AttestationPolicy {
+        require_trusted: true,
+        ..policy(&c.anchors)
+    };
+    let backend = mfa_webauthn::Backend::default();
+    assert!(verify_registration_with(&c.exp, &c.response, &required, c.now, backend).is_ok());
+    // Roots for another format only: nothing vouches for this statement.
+    let other = AttestationPolicy {
+        anchors: Some(std::sync::Arc::new(
+            TrustAnchors::new().with_for_format("tpm", c.anchors.first().unwrap().clone()),
+        )),
+        require_trusted: true,
+        ..AttestationPolicy::default()
+    };
+    let err = verify_registration_with(&c.exp, &c.response, &other, c.now, backend).unwrap_err();
+    assert!(matches!(err, Error::UntrustedAttestation(_)), "{err:?}");
+    assert_eq!(
+        err.failure_code(),
+        Some(mfa_webauthn::FailureCode::UntrustedAttestation)
+    );
+    // Requiring trust without any anchor is a configuration error.
+    assert!(
+        RelyingParty::builder("example.com", "Ex")
+            .origin("https://example.com")
+            .require_trusted_attestation()
+            .build()
+            .is_err()
+    );
+    // Malformed anchors are refused when configured.
+    assert!(TrustAnchor::from_der(vec![0x30, 0x00]).is_err());
+    assert!(TrustAnchor::from_pem("not pem").is_err());
+}
