@@ -18,11 +18,11 @@ use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::trust::{AttestationPolicy, AttestationTrust};
 
-mod android;
-mod apple;
+pub(crate) mod android;
+pub(crate) mod apple;
 pub(crate) mod chain;
 pub(crate) mod der;
-mod safetynet;
+pub(crate) mod safetynet;
 pub(crate) mod sig;
 pub(crate) mod tpm;
 

@@ -2,7 +2,7 @@
 //! WebAuthn vectors' SCHEMA.md).
 //!
 //! Each case configures an [`Expectations`] from its `expected` block (and its
-//! `stored_credential`) alone and goes through the same [`verify_registration`] /
+//! `stored_credential`) alone and goes through the same [`verify_registration_with`] /
 //! [`verify_authentication`] a relying party uses. The verdict never looks at
 //! `expected_outcome`; [`score`] compares afterwards.
 //!
@@ -61,8 +61,9 @@ pub enum Verdict {
     Valid(Map<String, Value>),
     /// A check failed.
     Invalid(FailureCode),
-    /// Every check this crate can make passed, but the case asks for one it cannot make
-    /// (a trust-anchor evaluation); the extracted values, and why.
+    /// Every check this crate can make passed, but the case asks for one it cannot make;
+    /// the extracted values, and why. Trust anchors are evaluated now, so no case of
+    /// `mfa-webauthn-case/1` produces it; it stays for inputs a later schema adds.
     NotSupported {
         /// The check that is missing.
         why: &'static str,

@@ -72,7 +72,7 @@ impl TrustAnchor {
     pub fn from_der(der: impl Into<Vec<u8>>) -> Result<Self, InvalidInput> {
         let der = der.into();
         match X509Certificate::from_der(&der) {
-            Ok((rest, _)) if rest.is_empty() => Ok(Self { der: der.into() }),
+            Ok(([], _)) => Ok(Self { der: der.into() }),
             _ => Err(InvalidInput::new(
                 "trust anchor",
                 "not one DER X.509 certificate",

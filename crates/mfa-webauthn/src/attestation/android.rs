@@ -17,23 +17,24 @@ const KM_ORIGIN_GENERATED: u64 = 0;
 const KM_PURPOSE_SIGN: u64 = 2;
 
 /// What §8.4 checks in a KeyDescription.
+#[non_exhaustive]
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
-pub(crate) struct KeyDescription {
+pub struct KeyDescription {
     /// attestationChallenge.
-    pub(crate) challenge: Vec<u8>,
+    pub challenge: Vec<u8>,
     /// `allApplications` in either list.
-    pub(crate) all_applications: bool,
+    pub all_applications: bool,
     /// The origins of both lists.
-    pub(crate) origins: Vec<u64>,
+    pub origins: Vec<u64>,
     /// The purposes of both lists.
-    pub(crate) purposes: Vec<u64>,
+    pub purposes: Vec<u64>,
 }
 
 /// Parses the extension value (`KeyDescription ::= SEQUENCE { attestationVersion,
 /// attestationSecurityLevel, keymasterVersion, keymasterSecurityLevel,
 /// attestationChallenge OCTET STRING, uniqueId, softwareEnforced AuthorizationList,
 /// teeEnforced AuthorizationList, ... }`).
-pub(crate) fn parse_key_description(value: &[u8]) -> Option<KeyDescription> {
+pub fn parse_key_description(value: &[u8]) -> Option<KeyDescription> {
     let (seq, rest) = der::read(value)?;
     if !rest.is_empty() || !seq.is(0x30) {
         return None;
@@ -123,8 +124,9 @@ pub(super) fn verify(
             "android attestation challenge",
         ));
     }
-    // No allApplications; origin KM_ORIGIN_GENERATED; purpose includes KM_PURPOSE_SIGN
-    // (the union of teeEnforced and softwareEnforced, §8.4).
+    // No allApplications; origin is KM_ORIGIN_GENERATED and purpose is KM_PURPOSE_SIGN
+    // (in the union of teeEnforced and softwareEnforced, §8.4: a key that may also
+    // decrypt or be imported is refused).
     if desc.all_applications {
         return Err(Error::InvalidAttestationCertificate(
             "android key for all applications",
@@ -133,7 +135,7 @@ pub(super) fn verify(
     if desc.origins.is_empty() || desc.origins.iter().any(|&o| o != KM_ORIGIN_GENERATED) {
         return Err(Error::InvalidAttestationCertificate("android key origin"));
     }
-    if !desc.purposes.contains(&KM_PURPOSE_SIGN) {
+    if desc.purposes.is_empty() || desc.purposes.iter().any(|&p| p != KM_PURPOSE_SIGN) {
         return Err(Error::InvalidAttestationCertificate("android key purpose"));
     }
     Ok((AttestationType::Basic, chain))

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 const OID_APPLE_NONCE: &[u64] = &[1, 2, 840, 113_635, 100, 8, 2];
 
 /// The nonce of the extension value: `SEQUENCE { [1] EXPLICIT OCTET STRING }`.
-pub(crate) fn nonce_of_extension(value: &[u8]) -> Option<&[u8]> {
+pub fn nonce_of_extension(value: &[u8]) -> Option<&[u8]> {
     let (seq, rest) = der::read(value)?;
     if !rest.is_empty() || !seq.is(0x30) {
         return None;

@@ -51,6 +51,11 @@ pub(crate) struct Validated {
 ///
 /// [`Error::UntrustedAttestation`] naming the first failure when no path validates.
 pub(crate) fn validate(chain: &[Vec<u8>], anchors: &[&[u8]], now: i64) -> Result<Validated> {
+    // Bound the work an attacker-supplied chain can cause (each step may try every
+    // certificate's signature).
+    if chain.len() > MAX_INTERMEDIATES + 2 {
+        return Err(Error::UntrustedAttestation("chain too long"));
+    }
     let certs: Vec<X509Certificate<'_>> = chain
         .iter()
         .map(|d| parse(d))
@@ -317,4 +322,165 @@ pub(crate) fn rsa_from_parts(n: &[u8], e: &[u8], max_bits: usize) -> Option<rsa:
     let n = BoxedUint::from_be_slice(&n, width(&n)).ok()?;
     let e = BoxedUint::from_be_slice(&e, width(&e)).ok()?;
     rsa::RsaPublicKey::new(n, e).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fixtures from `tests/data/x509/gen.sh` (OpenSSL): a 4096-bit RSA root, a P-384
+    //! intermediate with pathlen 0 signed with SHA-384, P-256 leaves, and intermediates
+    //! that break one rule each.
+    use super::*;
+
+    macro_rules! der {
+        ($name:literal) => {
+            include_bytes!(concat!("../../tests/data/x509/", $name, ".der")).to_vec()
+        };
+    }
+
+    /// 2030-01-01T00:00:00Z: every fixture but `leaf-expired` is valid then.
+    const T2030: i64 = 1_893_456_000;
+
+    fn check(chain: &[Vec<u8>], root: &[u8], now: i64) -> Result<Validated> {
+        validate(chain, &[root], now)
+    }
+
+    fn reason(r: Result<Validated>) -> &'static str {
+        match r {
+            Err(Error::UntrustedAttestation(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rsa4096_sha384_and_p384_sha384_chain_validates_in_any_order() {
+        let root = der!("root-rsa4096");
+        let (leaf, int) = (der!("leaf-p256"), der!("int-p384"));
+        assert!(check(&[leaf.clone(), int.clone()], &root, T2030).is_ok());
+        // The root itself at the end of the statement's chain.
+        assert!(check(&[leaf.clone(), int.clone(), root.clone()], &root, T2030).is_ok());
+        // Intermediates need not be in order, and unrelated extras are skipped.
+        let other = der!("other-root-p256");
+        assert!(check(&[leaf.clone(), other.clone(), int.clone()], &root, T2030).is_ok());
+        // The anchor index is reported among several.
+        assert_eq!(
+            validate(&[leaf, int], &[&other, &root], T2030).unwrap(),
+            Validated { anchor: 1 }
+        );
+    }
+
+    #[test]
+    fn wrong_root_missing_intermediate_and_bad_signature_are_untrusted() {
+        let root = der!("root-rsa4096");
+        let (leaf, int) = (der!("leaf-p256"), der!("int-p384"));
+        assert!(
+            check(
+                &[leaf.clone(), int.clone()],
+                &der!("other-root-p256"),
+                T2030
+            )
+            .is_err()
+        );
+        assert!(check(std::slice::from_ref(&leaf), &root, T2030).is_err());
+        // Flip a bit of the leaf's signature (its last byte).
+        let mut bad = leaf.clone();
+        if let Some(b) = bad.last_mut() {
+            *b ^= 1;
+        }
+        assert_eq!(
+            reason(check(&[bad, int.clone()], &root, T2030)),
+            "certificate signature"
+        );
+        // Flip a bit of the intermediate's signature: the root's RSA check fails.
+        let mut bad = int;
+        if let Some(b) = bad.last_mut() {
+            *b ^= 1;
+        }
+        assert_eq!(
+            reason(check(&[leaf, bad], &root, T2030)),
+            "certificate signature"
+        );
+    }
+
+    #[test]
+    fn validity_is_checked_at_the_given_instant() {
+        let root = der!("root-rsa4096");
+        let int = der!("int-p384");
+        assert_eq!(
+            reason(check(&[der!("leaf-expired"), int.clone()], &root, T2030)),
+            "certificate not valid at verification time"
+        );
+        // 2024-06-01, before the leaf's notBefore (2025-01-01).
+        assert_eq!(
+            reason(check(
+                &[der!("leaf-p256"), int.clone()],
+                &root,
+                1_717_200_000
+            )),
+            "certificate not valid at verification time"
+        );
+        // After the root expired (2046-11-26) the intermediate and leaf still are, but
+        // the anchor is not.
+        assert!(check(&[der!("leaf-p256"), int], &root, 2_500_000_000).is_err());
+    }
+
+    #[test]
+    fn constraints_are_enforced() {
+        let root = der!("root-rsa4096");
+        // int-p384 has pathlen 0, so it may not issue the intermediate int2-p256.
+        assert_eq!(
+            reason(check(
+                &[der!("leaf-under-int2"), der!("int2-p256"), der!("int-p384")],
+                &root,
+                T2030
+            )),
+            "path length exceeded"
+        );
+        assert_eq!(
+            reason(check(
+                &[der!("leaf-under-not-ca"), der!("int-not-ca")],
+                &root,
+                T2030
+            )),
+            "issuer is not a ca"
+        );
+        assert_eq!(
+            reason(check(
+                &[der!("leaf-under-no-certsign"), der!("int-no-certsign")],
+                &root,
+                T2030
+            )),
+            "issuer key usage"
+        );
+        assert_eq!(
+            reason(check(
+                &[
+                    der!("leaf-under-unknown-critical"),
+                    der!("int-unknown-critical")
+                ],
+                &root,
+                T2030
+            )),
+            "unknown critical extension"
+        );
+    }
+
+    #[test]
+    fn long_or_garbage_chains_are_refused_without_panicking() {
+        let root = der!("root-rsa4096");
+        let leaf = der!("leaf-p256");
+        let many = vec![leaf.clone(); MAX_INTERMEDIATES + 3];
+        assert_eq!(reason(check(&many, &root, T2030)), "chain too long");
+        assert_eq!(reason(check(&[], &root, T2030)), "no certificate");
+        assert_eq!(
+            reason(check(&[vec![0x30, 0x00]], &root, T2030)),
+            "unparsable certificate"
+        );
+        // A certificate with trailing bytes is not one certificate.
+        let mut trailing = leaf;
+        trailing.push(0);
+        assert_eq!(
+            reason(check(&[trailing], &root, T2030)),
+            "unparsable certificate"
+        );
+    }
 }

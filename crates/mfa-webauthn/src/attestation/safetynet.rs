@@ -13,22 +13,23 @@ use crate::error::{Error, Result};
 const FRESHNESS_MS: u64 = 60_000;
 
 /// A parsed SafetyNet JWS, before any check.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Jws {
+pub struct Jws {
     /// The header's `alg`.
-    pub(crate) alg: String,
+    pub alg: String,
     /// The header's `x5c`, DER, leaf first.
-    pub(crate) x5c: Vec<Vec<u8>>,
+    pub x5c: Vec<Vec<u8>>,
     /// The payload.
-    pub(crate) payload: serde_json::Value,
+    pub payload: serde_json::Value,
     /// `header.payload`, the signed bytes.
-    pub(crate) signing_input: Vec<u8>,
+    pub signing_input: Vec<u8>,
     /// The signature.
-    pub(crate) signature: Vec<u8>,
+    pub signature: Vec<u8>,
 }
 
 /// Parses a compact JWS (`b64url(header).b64url(payload).b64url(signature)`).
-pub(crate) fn parse_jws(response: &[u8]) -> Option<Jws> {
+pub fn parse_jws(response: &[u8]) -> Option<Jws> {
     let text = std::str::from_utf8(response).ok()?;
     let mut parts = text.split('.');
     let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
@@ -81,9 +82,9 @@ fn issued_to_attest_android(cert: &X509Certificate<'_>) -> bool {
 pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> Result<(AttestationType, Vec<Vec<u8>>)> {
     let bad = Error::InvalidAttestationStatement;
     // ver is a non-empty text; response is the JWS.
-    if !field(input.att_stmt, "ver")
+    if field(input.att_stmt, "ver")
         .and_then(ciborium::Value::as_text)
-        .is_some_and(|v| !v.is_empty())
+        .is_none_or(str::is_empty)
     {
         return Err(bad("safetynet ver"));
     }

@@ -65,8 +65,9 @@ impl<'a> Reader<'a> {
 }
 
 /// The public key of a `TPMT_PUBLIC`.
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub(crate) enum TpmKey {
+pub enum TpmKey {
     /// RSA: modulus and exponent (0 in the structure means 65537).
     Rsa {
         /// The modulus.
@@ -86,16 +87,17 @@ pub(crate) enum TpmKey {
 }
 
 /// The parts of a `TPMT_PUBLIC` §8.3 uses.
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub(crate) struct PubArea {
+pub struct PubArea {
     /// nameAlg.
-    pub(crate) name_alg: u16,
+    pub name_alg: u16,
     /// The key.
-    pub(crate) key: TpmKey,
+    pub key: TpmKey,
 }
 
 /// Parses a `TPMT_PUBLIC` (TPM 2.0 Part 2 §12.2.4), refusing trailing bytes.
-pub(crate) fn parse_pub_area(bytes: &[u8]) -> Option<PubArea> {
+pub fn parse_pub_area(bytes: &[u8]) -> Option<PubArea> {
     let mut r = Reader(bytes);
     let kind = r.u16()?;
     let name_alg = r.u16()?;
@@ -135,21 +137,22 @@ pub(crate) fn parse_pub_area(bytes: &[u8]) -> Option<PubArea> {
 }
 
 /// The parts of a `TPMS_ATTEST` §8.3 uses.
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq)]
-pub(crate) struct CertInfo {
+pub struct CertInfo {
     /// magic.
-    pub(crate) magic: u32,
+    pub magic: u32,
     /// type.
-    pub(crate) kind: u16,
+    pub kind: u16,
     /// extraData.
-    pub(crate) extra_data: Vec<u8>,
+    pub extra_data: Vec<u8>,
     /// attested.name (TPMS_CERTIFY_INFO).
-    pub(crate) name: Vec<u8>,
+    pub name: Vec<u8>,
 }
 
 /// Parses a `TPMS_ATTEST` of type certify (TPM 2.0 Part 2 §10.12.12), refusing
 /// trailing bytes.
-pub(crate) fn parse_cert_info(bytes: &[u8]) -> Option<CertInfo> {
+pub fn parse_cert_info(bytes: &[u8]) -> Option<CertInfo> {
     let mut r = Reader(bytes);
     let magic = r.u32()?;
     let kind = r.u16()?;
