@@ -111,8 +111,9 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the user id is empty or longer than 64 bytes;
-    /// [`Error::Random`] when the random source fails.
+    /// [`Error::Config`] when the user id is empty or longer than 64 bytes, or trusted
+    /// attestation is required and the request asks for `none` conveyance (the client
+    /// would strip the attestation); [`Error::Random`] when the random source fails.
     pub fn start_registration(
         &self,
         req: &RegistrationRequest,
@@ -123,6 +124,14 @@ impl RelyingParty {
             return Err(Error::Config(mfa_core::InvalidInput::new(
                 "user id",
                 "must be 1 to 64 bytes",
+            )));
+        }
+        // A relying party that requires trusted attestation must ask for one: with
+        // `none` conveyance the client strips it, and every registration would fail.
+        if self.require_trusted_attestation && req.attestation == Conveyance::None {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "attestation",
+                "trusted attestation is required: request direct, indirect or enterprise conveyance",
             )));
         }
         let challenge = new_challenge(rng)?;

@@ -10,6 +10,7 @@ mod browser;
 mod ceremonies;
 mod conformance;
 mod factor;
+mod formats;
 mod security;
 mod trust;
 mod wycheproof;

@@ -105,14 +105,16 @@ fn rs1_attestation_is_refused_by_default_and_accepted_with_the_opt_in() {
 #[test]
 fn trusted_chain_sets_attestation_trusted_and_hwk_follows() {
     let c = case(U2F);
+    // The relying party's configured anchors are what its registrations use.
     let rp = RelyingParty::builder("example.com", "Ex")
         .origin("https://example.com")
+        .trust_anchors(TrustAnchors::new().with(c.anchors.first().unwrap().clone()))
         .build()
         .unwrap();
     let reg = verify_registration_with(
         &c.exp,
         &c.response,
-        &policy(&c.anchors),
+        &rp.attestation_policy(),
         c.now,
         rp.backend(),
     )
@@ -200,6 +202,27 @@ fn required_trust_refuses_unevaluated_attestation() {
         err.failure_code(),
         Some(mfa_webauthn::FailureCode::UntrustedAttestation)
     );
+    // A relying party requiring trust refuses to start a registration asking for no
+    // attestation, and starts one asking for direct attestation.
+    let rp = RelyingParty::builder("example.com", "Ex")
+        .origin("https://example.com")
+        .trust_anchors(TrustAnchors::new().with(c.anchors.first().unwrap().clone()))
+        .require_trusted_attestation()
+        .build()
+        .unwrap();
+    assert!(rp.attestation_policy().require_trusted);
+    assert!(rp.attestation_policy().anchors.is_some());
+    let mut req = mfa_webauthn::RegistrationRequest::new(b"u".to_vec(), "u", "U");
+    let now = Timestamp::from_unix_secs(1_704_067_200);
+    assert!(matches!(
+        rp.start_registration(&req, now, &mut mfa_core::OsRandom),
+        Err(Error::Config(_))
+    ));
+    req.attestation = mfa_webauthn::Conveyance::Direct;
+    let (options, _) = rp
+        .start_registration(&req, now, &mut mfa_core::OsRandom)
+        .unwrap();
+    assert_eq!(options.attestation, "direct");
     // Requiring trust without any anchor is a configuration error.
     assert!(
         RelyingParty::builder("example.com", "Ex")
