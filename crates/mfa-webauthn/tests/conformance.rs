@@ -47,7 +47,7 @@ fn shared_webauthn_cases_in_scope_all_pass() {
                 |r| matches!(&r.verdict, Verdict::Valid(v) if v["attestation_trust"] == "trusted"),
             )
             .count();
-        assert!(trusted >= 55, "only {trusted} trusted");
+        assert_eq!(trusted, 58, "trusted");
         let valid = scope
             .iter()
             .filter(|r| matches!(r.verdict, Verdict::Valid(_)))
