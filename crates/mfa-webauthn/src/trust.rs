@@ -180,7 +180,10 @@ impl TrustAnchorSource for TrustAnchors {
 /// The attestation policy of a registration: trust anchors and the format options
 /// that are policy choices. The pure core
 /// [`hazmat::verify_registration_with`](crate::hazmat::verify_registration_with) takes
-/// it; a [`RelyingParty`](crate::RelyingParty) builds it from its configuration.
+/// it; a [`RelyingParty`](crate::RelyingParty) builds it from its configuration
+/// ([`RelyingParty::attestation_policy`](crate::RelyingParty::attestation_policy)).
+/// Start from [`AttestationPolicy::default`] and set the fields.
+#[non_exhaustive]
 #[derive(Clone, Debug)]
 pub struct AttestationPolicy {
     /// Where roots come from (none by default: nothing is evaluated).
@@ -208,6 +211,13 @@ impl Default for AttestationPolicy {
 }
 
 impl AttestationPolicy {
+    /// The default policy with `source` as its trust anchors.
+    #[must_use]
+    pub fn with_anchors(mut self, source: impl TrustAnchorSource + 'static) -> Self {
+        self.anchors = Some(Arc::new(source));
+        self
+    }
+
     /// The roots for a statement, DER.
     pub(crate) fn roots(&self, fmt: &str, aaguid: &[u8; 16]) -> Vec<TrustAnchor> {
         self.anchors

@@ -55,10 +55,7 @@ fn policy(anchors: &[TrustAnchor]) -> AttestationPolicy {
     let set = anchors
         .iter()
         .fold(TrustAnchors::new(), |s, a| s.with(a.clone()));
-    AttestationPolicy {
-        anchors: Some(std::sync::Arc::new(set)),
-        ..AttestationPolicy::default()
-    }
+    AttestationPolicy::default().with_anchors(set)
 }
 
 const TPM_RS1: &str = "webauthn/registration/tpm/reg-tpm-es256-lenovo-thinkpad.json";
@@ -76,10 +73,8 @@ fn rs1_attestation_is_refused_by_default_and_accepted_with_the_opt_in() {
             matches!(err, Error::InvalidAttestationStatement(m) if m.contains("rs1")),
             "{err:?}"
         );
-        let opted = AttestationPolicy {
-            danger_allow_rs1_attestation: true,
-            ..default
-        };
+        let mut opted = default;
+        opted.danger_allow_rs1_attestation = true;
         let reg = verify_registration_with(&c.exp, &c.response, &opted, c.now, backend).unwrap();
         assert_eq!(reg.trust, AttestationTrust::Trusted);
         assert_eq!(
@@ -143,10 +138,7 @@ fn anchors_are_scoped_by_format_and_aaguid() {
     let root = c.anchors.first().unwrap().clone();
     let backend = mfa_webauthn::Backend::default();
     let run = |set: TrustAnchors| {
-        let p = AttestationPolicy {
-            anchors: Some(std::sync::Arc::new(set)),
-            ..AttestationPolicy::default()
-        };
+        let p = AttestationPolicy::default().with_anchors(set);
         verify_registration_with(&c.exp, &c.response, &p, c.now, backend).map(|r| r.trust)
     };
     // The root only for tpm: no opinion on fido-u2f.
@@ -182,20 +174,15 @@ fn anchors_are_scoped_by_format_and_aaguid() {
 #[test]
 fn required_trust_refuses_unevaluated_attestation() {
     let c = case(U2F);
-    let required = AttestationPolicy {
-        require_trusted: true,
-        ..policy(&c.anchors)
-    };
+    let mut required = policy(&c.anchors);
+    required.require_trusted = true;
     let backend = mfa_webauthn::Backend::default();
     assert!(verify_registration_with(&c.exp, &c.response, &required, c.now, backend).is_ok());
     // Roots for another format only: nothing vouches for this statement.
-    let other = AttestationPolicy {
-        anchors: Some(std::sync::Arc::new(
-            TrustAnchors::new().with_for_format("tpm", c.anchors.first().unwrap().clone()),
-        )),
-        require_trusted: true,
-        ..AttestationPolicy::default()
-    };
+    let mut other = AttestationPolicy::default().with_anchors(
+        TrustAnchors::new().with_for_format("tpm", c.anchors.first().unwrap().clone()),
+    );
+    other.require_trusted = true;
     let err = verify_registration_with(&c.exp, &c.response, &other, c.now, backend).unwrap_err();
     assert!(matches!(err, Error::UntrustedAttestation(_)), "{err:?}");
     assert_eq!(

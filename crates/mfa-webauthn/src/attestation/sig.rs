@@ -48,9 +48,20 @@ pub(crate) fn verify_statement(
     backend: Backend,
 ) -> Result<()> {
     let bad = Error::InvalidAttestationStatement("attestation signature");
+    // First, whatever verifies it: RS1 needs the opt-in even if the COSE seam learns it.
+    if alg == RS1 && !policy.danger_allow_rs1_attestation {
+        return Err(Error::InvalidAttestationStatement(
+            "rs1 (sha-1) attestation signatures are not allowed",
+        ));
+    }
     if let Some(a) = Algorithm::from_cose_id(alg) {
         let key = spki_key(spki, a)?;
         return verify_signature(backend, &key, msg, sig).map_err(|_| bad);
+    }
+    if !matches!(alg, RS1 | RS384 | RS512) {
+        return Err(Error::InvalidAttestationStatement(
+            "unsupported attestation alg",
+        ));
     }
     let Some(key) = chain::rsa_public_key(spki, 8192) else {
         return Err(Error::InvalidAttestationCertificate(
@@ -58,16 +69,11 @@ pub(crate) fn verify_statement(
         ));
     };
     let ok = match alg {
-        RS1 if policy.danger_allow_rs1_attestation => key.verify(
+        RS1 => key.verify(
             rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
             &sha1::Sha1::digest(msg),
             sig,
         ),
-        RS1 => {
-            return Err(Error::InvalidAttestationStatement(
-                "rs1 (sha-1) attestation signatures are not allowed",
-            ));
-        }
         RS384 => key.verify(
             rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
             &sha2::Sha384::digest(msg),
@@ -78,11 +84,7 @@ pub(crate) fn verify_statement(
             &sha2::Sha512::digest(msg),
             sig,
         ),
-        _ => {
-            return Err(Error::InvalidAttestationStatement(
-                "unsupported attestation alg",
-            ));
-        }
+        _ => return Err(bad),
     };
     ok.map_err(|_| bad)
 }
