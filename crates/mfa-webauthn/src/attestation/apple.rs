@@ -56,3 +56,29 @@ pub(super) fn verify(
     }
     Ok((AttestationType::AnonCa, chain))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonce_extension_shape() {
+        let mut good = vec![0x30, 0x24, 0xa1, 0x22, 0x04, 0x20];
+        good.extend([5; 32]);
+        assert_eq!(nonce_of_extension(&good), Some(&[5u8; 32][..]));
+        // [1] must be constructed (EXPLICIT), the inner value an OCTET STRING, and
+        // nothing may follow at any level.
+        let mut primitive = good.clone();
+        primitive[2] = 0x81;
+        assert_eq!(nonce_of_extension(&primitive), None);
+        let mut not_octets = good.clone();
+        not_octets[4] = 0x0c;
+        assert_eq!(nonce_of_extension(&not_octets), None);
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(nonce_of_extension(&trailing), None);
+        let mut other_tag = good;
+        other_tag[2] = 0xa2;
+        assert_eq!(nonce_of_extension(&other_tag), None);
+    }
+}

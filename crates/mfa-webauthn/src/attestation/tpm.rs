@@ -311,3 +311,88 @@ pub(super) fn verify(
     aik_requirements(&aik, input)?;
     Ok((AttestationType::AttCa, chain))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tpm2b(b: &[u8]) -> Vec<u8> {
+        let mut out = u16::try_from(b.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(b);
+        out
+    }
+
+    fn ecc_pub_area(symmetric: &[u8], scheme: &[u8], kdf: &[u8]) -> Vec<u8> {
+        [
+            &TPM_ALG_ECC.to_be_bytes()[..],
+            &TPM_ALG_SHA256.to_be_bytes(),
+            &0x0006_0472_u32.to_be_bytes(),
+            &tpm2b(&[]),
+            symmetric,
+            scheme,
+            &TPM_ECC_NIST_P256.to_be_bytes(),
+            kdf,
+            &tpm2b(&[1; 32]),
+            &tpm2b(&[2; 32]),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn pub_area_parameters_with_and_without_null_algorithms() {
+        let null = TPM_ALG_NULL.to_be_bytes();
+        let p = parse_pub_area(&ecc_pub_area(&null, &null, &null)).unwrap();
+        assert_eq!(p.name_alg, TPM_ALG_SHA256);
+        assert_eq!(
+            p.key,
+            TpmKey::Ecc {
+                curve: TPM_ECC_NIST_P256,
+                x: vec![1; 32],
+                y: vec![2; 32]
+            }
+        );
+        // AES-128-CFB symmetric, ECDSA-SHA256 scheme, a KDF with its hash: the extra
+        // fields are read, and the key is the same.
+        let aes = [0x00, 0x06, 0x00, 0x80, 0x00, 0x43];
+        let ecdsa = [0x00, 0x18, 0x00, 0x0b];
+        let kdf = [0x00, 0x20, 0x00, 0x0b];
+        assert_eq!(
+            parse_pub_area(&ecc_pub_area(&aes, &ecdsa, &kdf)).unwrap(),
+            p
+        );
+        // Trailing bytes, truncation, and an unknown type are refused.
+        let mut bytes = ecc_pub_area(&null, &null, &null);
+        bytes.push(0);
+        assert_eq!(parse_pub_area(&bytes), None);
+        bytes.truncate(bytes.len() - 2);
+        assert_eq!(parse_pub_area(&bytes), None);
+        let mut bytes = ecc_pub_area(&null, &null, &null);
+        bytes[1] = 0x25;
+        assert_eq!(parse_pub_area(&bytes), None);
+    }
+
+    #[test]
+    fn cert_info_must_be_a_certify_structure() {
+        let info = |kind: u16| {
+            [
+                &TPM_GENERATED.to_be_bytes()[..],
+                &kind.to_be_bytes(),
+                &tpm2b(b"signer"),
+                &tpm2b(&[9; 32]),
+                &[0; 17],
+                &[0; 8],
+                &tpm2b(&[3; 34]),
+                &tpm2b(b"qualified"),
+            ]
+            .concat()
+        };
+        let c = parse_cert_info(&info(TPM_ST_ATTEST_CERTIFY)).unwrap();
+        assert_eq!(c.extra_data, [9; 32]);
+        assert_eq!(c.name, [3; 34]);
+        // A quote (0x8018) is not a certify structure.
+        assert_eq!(parse_cert_info(&info(0x8018)), None);
+        let mut trailing = info(TPM_ST_ATTEST_CERTIFY);
+        trailing.push(0);
+        assert_eq!(parse_cert_info(&trailing), None);
+    }
+}
