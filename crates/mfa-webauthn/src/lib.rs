@@ -154,5 +154,5 @@ pub use error::{Error, FailureCode, Result};
 pub use factor::WebAuthnFactor;
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
-    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors,
+    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors, TrustQuery,
 };

@@ -106,14 +106,29 @@ impl TrustAnchor {
     }
 }
 
+/// What a [`TrustAnchorSource`] is asked about: the statement's format and the
+/// authenticator's identifiers, as FIDO metadata (MDS3) indexes them.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct TrustQuery<'a> {
+    /// The attestation statement format (`packed`, `tpm`, `fido-u2f`, ...).
+    pub fmt: &'a str,
+    /// The AAGUID of the attested credential data (all zero for U2F authenticators).
+    pub aaguid: [u8; 16],
+    /// The leaf certificate's key identifier as MDS3 defines
+    /// `attestationCertificateKeyIdentifiers`: SHA-1 of its subjectPublicKey bits (how
+    /// metadata identifies U2F authenticators, which have no AAGUID). `None` when the
+    /// leaf cannot be parsed.
+    pub certificate_key_id: Option<[u8; 20]>,
+}
+
 /// Where the roots for an attestation come from. Implement it to back trust with
-/// metadata (for example a FIDO MDS3 blob, by AAGUID); [`TrustAnchors`] is the
-/// in-memory implementation.
+/// metadata (for example a FIDO MDS3 blob, by AAGUID or certificate key id);
+/// [`TrustAnchors`] is the in-memory implementation.
 pub trait TrustAnchorSource: fmt::Debug + Send + Sync {
-    /// The roots a statement of format `fmt` (`packed`, `tpm`, ...) from an
-    /// authenticator with `aaguid` may chain to. Empty: this source has no opinion, and
-    /// the attestation is not evaluated.
-    fn anchors_for(&self, fmt: &str, aaguid: &[u8; 16]) -> Vec<TrustAnchor>;
+    /// The roots the statement described by `query` may chain to. Empty: this source
+    /// has no opinion, and the attestation is not evaluated.
+    fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor>;
 }
 
 #[derive(Clone, Debug, Eq, PartialEq)]
@@ -164,17 +179,25 @@ impl TrustAnchors {
 }
 
 impl TrustAnchorSource for TrustAnchors {
-    fn anchors_for(&self, fmt: &str, aaguid: &[u8; 16]) -> Vec<TrustAnchor> {
+    fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor> {
         self.anchors
             .iter()
             .filter(|(scope, _)| match scope {
                 Scope::Any => true,
-                Scope::Format(f) => f == fmt,
-                Scope::Aaguid(a) => a == aaguid,
+                Scope::Format(f) => f == query.fmt,
+                Scope::Aaguid(a) => *a == query.aaguid,
             })
             .map(|(_, a)| a.clone())
             .collect()
     }
+}
+
+/// SHA-1 of a certificate's subjectPublicKey bits (MDS3's
+/// `attestationCertificateKeyIdentifiers`).
+fn certificate_key_id(der: &[u8]) -> Option<[u8; 20]> {
+    use sha1::Digest as _;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(sha1::Sha1::digest(&*cert.public_key().subject_public_key.data).into())
 }
 
 /// The attestation policy of a registration: trust anchors and the format options
@@ -218,11 +241,11 @@ impl AttestationPolicy {
         self
     }
 
-    /// The roots for a statement, DER.
-    pub(crate) fn roots(&self, fmt: &str, aaguid: &[u8; 16]) -> Vec<TrustAnchor> {
+    /// The roots for a statement.
+    fn roots(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor> {
         self.anchors
             .as_ref()
-            .map(|s| s.anchors_for(fmt, aaguid))
+            .map(|s| s.anchors_for(query))
             .unwrap_or_default()
     }
 
@@ -235,10 +258,13 @@ impl AttestationPolicy {
         chain: &[Vec<u8>],
         now: Option<u64>,
     ) -> crate::Result<AttestationTrust> {
-        let roots = if chain.is_empty() {
-            Vec::new()
-        } else {
-            self.roots(fmt, aaguid)
+        let roots = match chain.first() {
+            None => Vec::new(),
+            Some(leaf) => self.roots(&TrustQuery {
+                fmt,
+                aaguid: *aaguid,
+                certificate_key_id: certificate_key_id(leaf),
+            }),
         };
         if roots.is_empty() {
             if self.require_trusted {

@@ -222,3 +222,68 @@ fn required_trust_refuses_unevaluated_attestation() {
     assert!(TrustAnchor::from_der(vec![0x30, 0x00]).is_err());
     assert!(TrustAnchor::from_pem("not pem").is_err());
 }
+
+/// A source that records what it was asked and answers from a fixed root when the
+/// leaf's key identifier is the one it knows, as an MDS3-backed source would for U2F.
+#[derive(Debug)]
+struct ByKeyId {
+    key_id: [u8; 20],
+    root: TrustAnchor,
+    asked: std::sync::Mutex<Vec<(String, [u8; 16])>>,
+}
+
+impl mfa_webauthn::TrustAnchorSource for ByKeyId {
+    fn anchors_for(&self, q: &mfa_webauthn::TrustQuery<'_>) -> Vec<TrustAnchor> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((q.fmt.to_owned(), q.aaguid));
+        if q.certificate_key_id == Some(self.key_id) {
+            vec![self.root.clone()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[test]
+fn a_custom_source_is_asked_by_format_aaguid_and_certificate_key_id() {
+    use sha1::Digest as _;
+    let c = case(U2F);
+    let reg = verify_registration_with(
+        &c.exp,
+        &c.response,
+        &AttestationPolicy::default(),
+        c.now,
+        Default::default(),
+    )
+    .unwrap();
+    let leaf = reg.x5c.first().unwrap();
+    // The P-256 SPKI's BIT STRING: 03 42 00, then the uncompressed point.
+    let at = leaf
+        .windows(3)
+        .rposition(|w| w == [0x03, 0x42, 0x00])
+        .unwrap()
+        + 3;
+    let point = &leaf[at..at + 65];
+    assert_eq!(point[0], 0x04);
+    let key_id: [u8; 20] = sha1::Sha1::digest(point).into();
+    let run = |key_id: [u8; 20]| {
+        let source = std::sync::Arc::new(ByKeyId {
+            key_id,
+            root: c.anchors.first().unwrap().clone(),
+            asked: Default::default(),
+        });
+        let mut p = AttestationPolicy::default();
+        p.anchors = Some(source.clone());
+        let trust = verify_registration_with(&c.exp, &c.response, &p, c.now, Default::default())
+            .unwrap()
+            .trust;
+        let asked = source.asked.lock().unwrap().clone();
+        (trust, asked)
+    };
+    let (trust, asked) = run(key_id);
+    assert_eq!(trust, AttestationTrust::Trusted);
+    assert_eq!(asked, [("fido-u2f".to_owned(), [0; 16])]);
+    assert_eq!(run([0; 20]).0, AttestationTrust::NotEvaluated);
+}
