@@ -160,6 +160,7 @@ fn packed<'k>(
             // Verify sig over authenticatorData || clientDataHash with attestnCert's key
             // and alg.
             sig::verify_statement(alg, leaf.public_key(), signed, sig, policy, backend)?;
+            leaf_may_sign(&leaf)?;
             // Verify attestnCert meets §8.2.1, including the AAGUID extension rule.
             packed_certificate_requirements(&leaf, auth_data)?;
             Ok((AttestationType::Basic, chain))
@@ -234,6 +235,18 @@ pub(crate) fn aaguid_extension(
     Ok(())
 }
 
+/// A certificate whose key signed the statement may sign: a key usage extension, when
+/// present and readable, includes digitalSignature.
+pub(crate) fn leaf_may_sign(cert: &X509Certificate<'_>) -> Result<()> {
+    match cert.key_usage() {
+        Ok(Some(ku)) if !ku.value.digital_signature() => Err(Error::InvalidAttestationCertificate(
+            "key usage without digitalSignature",
+        )),
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::InvalidAttestationCertificate("key usage")),
+    }
+}
+
 /// The leaf of an x5c chain, parsed.
 pub(crate) fn parse_leaf(der: &[u8]) -> Result<X509Certificate<'_>> {
     X509Certificate::from_der(der)
@@ -301,6 +314,7 @@ fn fido_u2f(
     .concat();
     verify_signature(backend, &cert_key, &verification_data, sig)
         .map_err(|_| Error::InvalidAttestationStatement("fido-u2f signature"))?;
+    leaf_may_sign(&leaf)?;
     Ok((AttestationType::Basic, chain))
 }
 
@@ -372,4 +386,20 @@ pub(crate) fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Resul
 pub(crate) fn field<'a>(map: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
     map.iter()
         .find_map(|(k, v)| (k.as_text() == Some(name)).then_some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_leaf_needs_digital_signature_when_key_usage_is_present() {
+        let leaf = include_bytes!("../tests/data/x509/leaf-p256.der");
+        let ca_only = include_bytes!("../tests/data/x509/int-p384.der");
+        assert!(leaf_may_sign(&parse_leaf(leaf).unwrap()).is_ok());
+        assert!(matches!(
+            leaf_may_sign(&parse_leaf(ca_only).unwrap()),
+            Err(Error::InvalidAttestationCertificate(_))
+        ));
+    }
 }

@@ -1,7 +1,8 @@
 //! §8.4 Android key attestation.
 
 use crate::attestation::{
-    AttestationType, Input, der, extension, field, parse_leaf, same_key, sig, x5c_chain,
+    AttestationType, Input, der, extension, field, leaf_may_sign, parse_leaf, same_key, sig,
+    x5c_chain,
 };
 use crate::cose;
 use crate::error::{Error, Result};
@@ -131,6 +132,7 @@ pub(super) fn verify(
         input.policy,
         input.backend,
     )?;
+    leaf_may_sign(&leaf)?;
     // The credential public key is the leaf's subject public key.
     if !same_key(&leaf, credential_key) {
         return Err(Error::InvalidAttestationStatement(

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::Digest as _;
 use x509_parser::prelude::*;
 
-use crate::attestation::{AttestationType, Input, field, parse_leaf, sig};
+use crate::attestation::{AttestationType, Input, field, leaf_may_sign, parse_leaf, sig};
 use crate::error::{Error, Result};
 
 /// How far the JWS timestamp may be from the verification instant, in milliseconds.
@@ -116,6 +116,7 @@ pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> Result<(AttestationTyp
         input.policy,
         input.backend,
     )?;
+    leaf_may_sign(&leaf)?;
     // The timestamp is within a minute of the verification instant.
     let ts = jws
         .payload

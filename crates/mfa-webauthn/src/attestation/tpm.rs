@@ -6,7 +6,7 @@ use sha2::Digest as _;
 use x509_parser::prelude::*;
 
 use crate::attestation::{
-    AttestationType, Input, aaguid_extension, field, parse_leaf, sig, x5c_chain,
+    AttestationType, Input, aaguid_extension, field, leaf_may_sign, parse_leaf, sig, x5c_chain,
 };
 use crate::cose::{self, KeyMaterial};
 use crate::error::{Error, Result};
@@ -309,6 +309,7 @@ pub(super) fn verify(
         input.backend,
     )?;
     aik_requirements(&aik, input)?;
+    leaf_may_sign(&aik)?;
     Ok((AttestationType::AttCa, chain))
 }
 
