@@ -11,7 +11,8 @@
 //!   the Wycheproof tests), on either [`Backend`](crate::Backend);
 //! - [`authdata`]: the authenticator-data parser and its [`Flags`](authdata::Flags);
 //! - [`parse_attestation_object`]: the CBOR attestation object, undecoded statement;
-//! - [`formats`]: the TPM, Android and SafetyNet structures inside statements.
+//! - [`formats`]: the TPM, Android and SafetyNet structures inside statements;
+//! - [`validate_certificate_path`]: the attestation chain validation, alone.
 
 pub mod authdata;
 
@@ -31,3 +32,4 @@ pub use crate::crypto::verify_signature;
 pub use crate::registration::{
     AttestationObject, parse_attestation_object, verify_registration, verify_registration_with,
 };
+pub use crate::trust::validate_certificate_path;

@@ -192,6 +192,25 @@ impl TrustAnchorSource for TrustAnchors {
     }
 }
 
+/// Validates a certificate path (§7.1 step 24) as registration does: `chain` is the
+/// leaf, then the certificates the statement supplied in any order (the root itself
+/// may be among them); it must reach one of `anchors` at `now`. Returns the index of
+/// the anchor reached. For callers that evaluate a [`Registration::x5c`](crate::Registration::x5c)
+/// themselves; the crate README lists what is checked.
+///
+/// # Errors
+///
+/// [`Error::UntrustedAttestation`] naming the first failure when no path validates.
+pub fn validate_certificate_path(
+    chain: &[Vec<u8>],
+    anchors: &[TrustAnchor],
+    now: mfa_core::Timestamp,
+) -> crate::Result<usize> {
+    let ders: Vec<&[u8]> = anchors.iter().map(TrustAnchor::der).collect();
+    let now = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
+    crate::attestation::chain::validate(chain, &ders, now).map(|v| v.anchor)
+}
+
 /// SHA-1 of a certificate's subjectPublicKey bits (MDS3's
 /// `attestationCertificateKeyIdentifiers`).
 fn certificate_key_id(der: &[u8]) -> Option<[u8; 20]> {
@@ -272,11 +291,9 @@ impl AttestationPolicy {
             }
             return Ok(AttestationTrust::NotEvaluated);
         }
-        let ders: Vec<&[u8]> = roots.iter().map(TrustAnchor::der).collect();
         // Without a verification instant no validity period can be checked.
         let now = now.ok_or(Error::UntrustedAttestation("no verification time"))?;
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        crate::attestation::chain::validate(chain, &ders, now)?;
+        validate_certificate_path(chain, &roots, mfa_core::Timestamp::from_unix_secs(now))?;
         Ok(AttestationTrust::Trusted)
     }
 }

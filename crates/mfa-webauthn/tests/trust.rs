@@ -287,3 +287,28 @@ fn a_custom_source_is_asked_by_format_aaguid_and_certificate_key_id() {
     assert_eq!(asked, [("fido-u2f".to_owned(), [0; 16])]);
     assert_eq!(run([0; 20]).0, AttestationTrust::NotEvaluated);
 }
+
+#[test]
+fn certificate_paths_validate_through_the_public_seam() {
+    use mfa_webauthn::hazmat::validate_certificate_path;
+    let fixture = |name: &str| {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/x509")
+                .join(format!("{name}.der")),
+        )
+        .unwrap()
+    };
+    let root = TrustAnchor::from_der(fixture("root-rsa4096")).unwrap();
+    let other = TrustAnchor::from_der(fixture("other-root-p256")).unwrap();
+    let chain = [fixture("leaf-p256"), fixture("int-p384")];
+    let t2030 = Timestamp::from_unix_secs(1_893_456_000);
+    assert_eq!(
+        validate_certificate_path(&chain, &[other.clone(), root], t2030).unwrap(),
+        1
+    );
+    assert!(matches!(
+        validate_certificate_path(&chain, &[other], t2030),
+        Err(Error::UntrustedAttestation(_))
+    ));
+}
