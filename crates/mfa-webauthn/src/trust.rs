@@ -131,6 +131,14 @@ pub trait TrustAnchorSource: fmt::Debug + Send + Sync {
     fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor>;
 }
 
+/// A shared source (for example one metadata source refreshed in the background and
+/// used by several relying parties).
+impl<T: TrustAnchorSource + ?Sized> TrustAnchorSource for Arc<T> {
+    fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor> {
+        (**self).anchors_for(query)
+    }
+}
+
 #[derive(Clone, Debug, Eq, PartialEq)]
 enum Scope {
     Any,

@@ -100,10 +100,12 @@ fn rs1_attestation_is_refused_by_default_and_accepted_with_the_opt_in() {
 #[test]
 fn trusted_chain_sets_attestation_trusted_and_hwk_follows() {
     let c = case(U2F);
-    // The relying party's configured anchors are what its registrations use.
+    // The relying party's configured anchors are what its registrations use (here a
+    // source shared through an Arc, as several relying parties would share one).
+    let shared = std::sync::Arc::new(TrustAnchors::new().with(c.anchors.first().unwrap().clone()));
     let rp = RelyingParty::builder("example.com", "Ex")
         .origin("https://example.com")
-        .trust_anchors(TrustAnchors::new().with(c.anchors.first().unwrap().clone()))
+        .trust_anchors(shared.clone())
         .build()
         .unwrap();
     let reg = verify_registration_with(
