@@ -328,7 +328,7 @@ impl RelyingPartyBuilder {
 
     /// The roots attestation chains are validated against (§7.1 steps 23–24), for
     /// example a [`TrustAnchors`](crate::TrustAnchors) set. Where the source has roots
-    /// for a statement (by format and AAGUID), its chain must validate to one of them
+    /// for a statement (asked by format, AAGUID and certificate key id), its chain must validate to one of them
     /// at the registration's `now`, or the registration fails with
     /// [`Error::UntrustedAttestation`](crate::Error::UntrustedAttestation); a chain that
     /// validates makes [`CredentialRecord::attestation_trusted`] true.
@@ -339,8 +339,9 @@ impl RelyingPartyBuilder {
 
     /// Refuses every registration whose attestation is not trusted: `none` and self
     /// attestation, and chains for which the trust anchors have no root. Needs
-    /// [`trust_anchors`](Self::trust_anchors), and registration requests asking for
-    /// `direct` (or `enterprise`) attestation.
+    /// [`trust_anchors`](Self::trust_anchors) ([`build`](Self::build) refuses it
+    /// without), and registration requests that ask for attestation:
+    /// [`RelyingParty::start_registration`] refuses [`Conveyance::None`](crate::Conveyance::None).
     pub fn require_trusted_attestation(mut self) -> Self {
         self.rp.require_trusted_attestation = true;
         self
@@ -360,8 +361,8 @@ impl RelyingPartyBuilder {
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
-    /// (or `http://localhost`), an app origin has an unknown scheme, or no algorithm is
-    /// offered.
+    /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
+    /// offered, or trusted attestation is required without trust anchors.
     pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
         if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
             return Err(InvalidInput::new("rp id", "must be a bare domain"));
