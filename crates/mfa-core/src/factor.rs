@@ -120,6 +120,29 @@ pub trait Factor: Send + Sync + 'static {
         rng: &mut dyn SecureRandom,
     ) -> Result<(Self::Challenge, Self::State), Self::Error>;
 
+    /// The state to store, with a compare-and-swap on the challenge's version, *before*
+    /// a response is checked: `Some` for factors that count attempts (an out-of-band
+    /// code's attempts left), `None` (the default) for factors that do not.
+    ///
+    /// The service calls this, writes the returned state with a compare-and-swap, and only
+    /// after that write succeeds calls [`verify`](Factor::verify) with the state it wrote.
+    /// Because the attempt is paid for before the check, a lost race costs an attempt
+    /// instead of granting one: 64 concurrent guesses against a 5-attempt challenge get
+    /// 5 checks, whatever the timing.
+    ///
+    /// # Errors
+    ///
+    /// A rejection when no attempt is left or the challenge has expired: the service
+    /// then takes (deletes) the challenge and reports the failure.
+    fn begin_attempt(
+        &self,
+        state: &Self::State,
+        now: Timestamp,
+    ) -> Result<Option<Self::State>, Self::Error> {
+        let _ = (state, now);
+        Ok(None)
+    }
+
     /// Verifies `response` against `record` and the challenge `state` at `now`.
     ///
     /// On success returns the record to store in place of the old one (it must be
