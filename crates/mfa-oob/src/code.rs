@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{
-    AuthMethod, Channel, Factor, FactorKind, InvalidInput, RandomError, RejectReason,
-    SecretBytes, SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
+    AuthMethod, Channel, Factor, FactorKind, InvalidInput, RandomError, RejectReason, SecretBytes,
+    SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -70,7 +70,10 @@ impl OobConfig {
     /// [`InvalidInput`] outside 1 to 60 minutes.
     pub fn with_ttl(mut self, ttl: Duration) -> Result<Self, InvalidInput> {
         if !(60..=3600).contains(&ttl.as_secs()) {
-            return Err(InvalidInput::new("code lifetime", "must be 1 to 60 minutes"));
+            return Err(InvalidInput::new(
+                "code lifetime",
+                "must be 1 to 60 minutes",
+            ));
         }
         self.ttl = ttl;
         Ok(self)
@@ -545,7 +548,10 @@ impl Factor for OobCodes {
         rng: &mut dyn SecureRandom,
     ) -> Result<(OobChallenge, OobState), Error> {
         let record = record.ok_or_else(|| {
-            InvalidInput::new("record", "an out-of-band code needs an enrolled destination")
+            InvalidInput::new(
+                "record",
+                "an out-of-band code needs an enrolled destination",
+            )
         })?;
         if options.user_verification == UserVerification::Required {
             return Err(InvalidInput::new(
@@ -645,8 +651,8 @@ fn code_tag(
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret())
         .map_err(|_| InvalidInput::new("code key", "refused by HMAC-SHA-256"))?;
     let dest = destination.as_str().as_bytes();
-    let len = u16::try_from(dest.len())
-        .map_err(|_| DestinationError::Email("longer than 254 bytes"))?;
+    let len =
+        u16::try_from(dest.len()).map_err(|_| DestinationError::Email("longer than 254 bytes"))?;
     mac.update(CODE_DOMAIN);
     mac.update(&nonce.0);
     mac.update(&[destination.kind_byte()]);

@@ -93,7 +93,8 @@ impl PhoneNumber {
         if s.len() > MAX_PHONE_INPUT {
             return Err(DestinationError::Phone("too long"));
         }
-        let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/');
+        let allowed =
+            |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/');
         let (plus, rest) = match s.strip_prefix('+') {
             Some(rest) => (true, rest),
             None => (false, s),
@@ -127,14 +128,8 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&number) {
             return Err(DestinationError::Phone("not a valid number"));
         }
-        use phonenumber::Type;
-        match number.number_type(&DATABASE) {
-            Type::Mobile
-            | Type::FixedLine
-            | Type::FixedLineOrMobile
-            | Type::PersonalNumber
-            | Type::Voip => {}
-            _ => return Err(DestinationError::UnsupportedNumberType),
+        if !can_receive_codes(&number) {
+            return Err(DestinationError::UnsupportedNumberType);
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
         Self::from_parts(e164, number.code().value())
@@ -167,11 +162,7 @@ impl PhoneNumber {
     /// fewer): `+1 ••• ••• 4567`.
     pub fn masked(&self) -> String {
         let cc = self.country_code.to_string();
-        let national = self
-            .e164
-            .get(1 + cc.len()..)
-            .unwrap_or_default()
-            .as_bytes();
+        let national = self.e164.get(1 + cc.len()..).unwrap_or_default().as_bytes();
         let shown = if national.len() <= 6 { 2 } else { 4 };
         let hidden = national.len().saturating_sub(shown);
         let mut out = format!("+{cc}");
@@ -193,6 +184,62 @@ impl PhoneNumber {
         ));
         out
     }
+}
+
+/// Whether a valid number is of a type that can receive a text or a call without
+/// costing the sender: it matches the fixed-line, mobile, VoIP or personal-number
+/// pattern of its region and none of the costly ones (premium rate, toll free, shared
+/// cost, UAN, pager, voicemail, short code, emergency).
+///
+/// Written against the metadata rather than with `PhoneNumber::number_type`, which in
+/// `phonenumber` 0.3.10 drops a national number's leading zeros (Italian fixed lines
+/// come out `Unknown`); the national number is taken here with its zeros, as the
+/// crate's own `is_valid` does. The Python cross-check caught the difference.
+fn can_receive_codes(number: &phonenumber::PhoneNumber) -> bool {
+    let national = number.national().to_string();
+    let Some(regions) = DATABASE.by_code(&number.code().value()) else {
+        return false;
+    };
+    let matches =
+        |x: Option<&phonenumber::metadata::Descriptor>| x.is_some_and(|x| x.is_match(&national));
+    let costly = |d: &phonenumber::metadata::Descriptors| {
+        [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.uan(),
+            d.pager(),
+            d.voicemail(),
+            d.short_code(),
+            d.emergency(),
+        ]
+        .into_iter()
+        .any(matches)
+    };
+    let usable = |d: &phonenumber::metadata::Descriptors| {
+        [d.fixed_line(), d.mobile(), d.voip(), d.personal_number()]
+            .into_iter()
+            .any(matches)
+    };
+    // The region, as libphonenumber picks it among those sharing a calling code: the
+    // only one, else in order the first whose leading digits match or, for a region
+    // without leading digits, the first where the number has a type.
+    let region = if let [only] = regions.as_slice() {
+        Some(*only)
+    } else {
+        regions.iter().copied().find(|m| match m.leading_digits() {
+            Some(p) => p.find(&national).is_some_and(|f| f.start() == 0),
+            None => {
+                let d = m.descriptors();
+                d.general().is_match(&national) && (usable(d) || costly(d))
+            }
+        })
+    };
+    let receivable = |m: &phonenumber::Metadata| {
+        let d = m.descriptors();
+        d.general().is_match(&national) && usable(d) && !costly(d)
+    };
+    region.is_some_and(receivable)
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -218,7 +265,9 @@ impl<'de> Deserialize<'de> for PhoneNumber {
         let s = String::deserialize(d)?;
         let n = Self::parse(&s, None).map_err(serde::de::Error::custom)?;
         if n.e164 != s {
-            return Err(serde::de::Error::custom("phone number is not in E.164 form"));
+            return Err(serde::de::Error::custom(
+                "phone number is not in E.164 form",
+            ));
         }
         Ok(n)
     }
@@ -276,7 +325,9 @@ impl EmailAddress {
         }
         let atext = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-.".contains(&b);
         if !local.bytes().all(atext) {
-            return Err(Email("the part before @ has a character that is not accepted"));
+            return Err(Email(
+                "the part before @ has a character that is not accepted",
+            ));
         }
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(Email("misplaced dot before @"));
@@ -322,7 +373,9 @@ pub(crate) fn check_domain(domain: &str) -> Result<(), &'static str> {
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
-            return Err("a domain label is empty, too long or has a character that is not accepted");
+            return Err(
+                "a domain label is empty, too long or has a character that is not accepted",
+            );
         }
     }
     if labels
@@ -524,11 +577,18 @@ mod tests {
         let ok = [
             ("a@example.com", "a@example.com"),
             ("A.B+tag@Sub.Example.ORG", "A.B+tag@sub.example.org"),
-            ("o'neil@xn--bcher-kva.example", "o'neil@xn--bcher-kva.example"),
+            (
+                "o'neil@xn--bcher-kva.example",
+                "o'neil@xn--bcher-kva.example",
+            ),
             ("x@a-b.co", "x@a-b.co"),
         ];
         for (input, want) in ok {
-            assert_eq!(EmailAddress::parse(input).unwrap().as_str(), want, "{input}");
+            assert_eq!(
+                EmailAddress::parse(input).unwrap().as_str(),
+                want,
+                "{input}"
+            );
         }
         let bad = [
             "",

@@ -117,7 +117,10 @@ mod tests {
         assert!(!e.is_rejection());
         let core: mfa_core::Error = e.into();
         assert!(!core.is_rejection());
-        assert!(core.to_string().starts_with("invalid send limit: "), "{core}");
+        assert!(
+            core.to_string().starts_with("invalid send limit: "),
+            "{core}"
+        );
         assert!(!mfa_core::Error::from(Error::Pending).is_rejection());
     }
 }

@@ -223,7 +223,9 @@ pub mod testkit;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use code::{ChannelProperties, OobChallenge, OobCodes, OobConfig, OobDetails, OobRecord, OobState};
+pub use code::{
+    ChannelProperties, OobChallenge, OobCodes, OobConfig, OobDetails, OobRecord, OobState,
+};
 pub use destination::{
     Destination, DestinationError, EmailAddress, MASK, MAX_EMAIL_LEN, MAX_PHONE_INPUT, PhoneNumber,
 };
@@ -233,6 +235,5 @@ pub use message::{OutboxSender, OutgoingMessage, SendError, Sender, Templates};
 pub use push::{
     Answer, DevicePublicKey, EncodingError, EnrollmentChallenge, EnrollmentRequest,
     MAX_NUMBER_DIGITS, PushChallenge, PushConfig, PushDetails, PushFactor, PushNotification,
-    PushRecord, PushResponse, PushState, PushStatus, PushTransport, RESPONSE_DOMAIN,
-    TransactionId,
+    PushRecord, PushResponse, PushState, PushStatus, PushTransport, RESPONSE_DOMAIN, TransactionId,
 };

@@ -210,7 +210,10 @@ impl SendLimits {
     /// [`InvalidInput`] when it is zero.
     pub fn with_max_sends_per_challenge(mut self, max: u32) -> Result<Self, InvalidInput> {
         if max == 0 {
-            return Err(InvalidInput::new("sends per challenge", "must be at least 1"));
+            return Err(InvalidInput::new(
+                "sends per challenge",
+                "must be at least 1",
+            ));
         }
         self.max_sends_per_challenge = max;
         Ok(self)
@@ -245,7 +248,9 @@ impl SendLimits {
         match &self.countries {
             CountryCodes::All => Ok(()),
             CountryCodes::Only(codes) if codes.contains(&n.country_code()) => Ok(()),
-            CountryCodes::Only(_) => Err(DestinationError::CountryNotAllowed(n.country_code()).into()),
+            CountryCodes::Only(_) => {
+                Err(DestinationError::CountryNotAllowed(n.country_code()).into())
+            }
         }
     }
 

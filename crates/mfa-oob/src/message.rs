@@ -46,7 +46,10 @@ impl Templates {
     ///
     /// [`InvalidInput`] when the service name is empty, over 64 bytes or has a control
     /// character, or the origin is not a host name of at least two labels.
-    pub fn new(service: impl Into<String>, origin: impl Into<String>) -> Result<Self, InvalidInput> {
+    pub fn new(
+        service: impl Into<String>,
+        origin: impl Into<String>,
+    ) -> Result<Self, InvalidInput> {
         let service = service.into();
         if service.is_empty() || service.len() > 64 || service.chars().any(char::is_control) {
             return Err(InvalidInput::new(
@@ -133,7 +136,10 @@ impl Templates {
             )
         };
         let (subject, body) = match channel {
-            Channel::Email => (Some(fill(&self.email_subject, "")), fill(&self.email_body, code)),
+            Channel::Email => (
+                Some(fill(&self.email_subject, "")),
+                fill(&self.email_body, code),
+            ),
             Channel::Voice => {
                 let spoken: Zeroizing<String> = Zeroizing::new(
                     code.chars()
@@ -245,7 +251,8 @@ pub trait Sender: Send + Sync {
     /// # Errors
     ///
     /// [`SendError`] when the provider refuses or fails.
-    fn send(&self, message: &OutgoingMessage) -> impl Future<Output = Result<(), SendError>> + Send;
+    fn send(&self, message: &OutgoingMessage)
+    -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// A [`Sender`] that writes each message to a file in a directory: for examples, tests
@@ -297,7 +304,10 @@ impl OutboxSender {
 
 impl Sender for OutboxSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<(), SendError> {
-        let n = self.counter.fetch_add(1, Ordering::SeqCst).saturating_add(1);
+        let n = self
+            .counter
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
         // Destinations are normalised: E.164 or a plain address, safe in a file name
         // once `/` (legal in an address) is replaced.
         let to = message.to.as_str().replace(['/', '\\'], "_");
@@ -319,7 +329,8 @@ impl Sender for OutboxSender {
     }
 }
 
-const DEFAULT_SMS: &str = "{code} is your {service} verification code. It expires in {minutes} minutes. Never share it.";
+const DEFAULT_SMS: &str =
+    "{code} is your {service} verification code. It expires in {minutes} minutes. Never share it.";
 const DEFAULT_VOICE: &str = "Hello. Your {service} verification code is: {code}. Again, your code is: {code}. It expires in {minutes} minutes.";
 const DEFAULT_EMAIL_SUBJECT: &str = "Your {service} verification code";
 const DEFAULT_EMAIL_BODY: &str = "Your {service} verification code is:\n\n    {code}\n\nIt expires in {minutes} minutes. If you did not try to sign in, ignore this message and consider changing your password.";

@@ -70,7 +70,10 @@ impl PushConfig {
     /// [`InvalidInput`] outside 30 s to 10 minutes.
     pub fn with_ttl(mut self, ttl: Duration) -> Result<Self, InvalidInput> {
         if !(30..=600).contains(&ttl.as_secs()) {
-            return Err(InvalidInput::new("push lifetime", "must be 30 s to 10 minutes"));
+            return Err(InvalidInput::new(
+                "push lifetime",
+                "must be 30 s to 10 minutes",
+            ));
         }
         self.ttl = ttl;
         Ok(self)
@@ -83,7 +86,10 @@ impl PushConfig {
     /// [`InvalidInput`] outside 2..=8.
     pub fn with_digits(mut self, digits: u8) -> Result<Self, InvalidInput> {
         if !(2..=8).contains(&digits) {
-            return Err(InvalidInput::new("number digits", "must be between 2 and 8"));
+            return Err(InvalidInput::new(
+                "number digits",
+                "must be between 2 and 8",
+            ));
         }
         self.digits = digits;
         Ok(self)
@@ -96,7 +102,10 @@ impl PushConfig {
     /// [`InvalidInput`] outside 10 s to 10 minutes.
     pub fn with_completion_window(mut self, window: Duration) -> Result<Self, InvalidInput> {
         if !(10..=600).contains(&window.as_secs()) {
-            return Err(InvalidInput::new("completion window", "must be 10 s to 10 minutes"));
+            return Err(InvalidInput::new(
+                "completion window",
+                "must be 10 s to 10 minutes",
+            ));
         }
         self.completion_window = window;
         Ok(self)
@@ -166,7 +175,11 @@ impl DevicePublicKey {
 
 impl fmt::Debug for DevicePublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DevicePublicKey({})", URL_SAFE_NO_PAD.encode(self.to_sec1()))
+        write!(
+            f,
+            "DevicePublicKey({})",
+            URL_SAFE_NO_PAD.encode(self.to_sec1())
+        )
     }
 }
 
@@ -691,7 +704,10 @@ impl PushFactor {
         let earliest = state.created_at.unix_secs().saturating_sub(skew);
         let latest = now.unix_secs().saturating_add(skew);
         if response.time < earliest || response.time > latest {
-            return Err(Error::rejected_because(RejectReason::Expired, "device time"));
+            return Err(Error::rejected_because(
+                RejectReason::Expired,
+                "device time",
+            ));
         }
         let decision = match response.answer {
             Answer::Deny => Decision::Denied(now),
@@ -749,10 +765,12 @@ impl Factor for PushFactor {
         now: Timestamp,
         rng: &mut dyn SecureRandom,
     ) -> Result<(PushChallenge, PushState), Error> {
-        let record = record
-            .ok_or_else(|| InvalidInput::new("record", "a push needs an enrolled device"))?;
+        let record =
+            record.ok_or_else(|| InvalidInput::new("record", "a push needs an enrolled device"))?;
         if options.channel.is_some() {
-            return Err(InvalidInput::new("channel", "a push is not delivered over a channel").into());
+            return Err(
+                InvalidInput::new("channel", "a push is not delivered over a channel").into(),
+            );
         }
         if options.user_verification == UserVerification::Required {
             return Err(InvalidInput::new(

@@ -106,7 +106,13 @@ impl SoftwareDevice {
             return Err(InvalidInput::new("number", "must be 1 to 8 digits").into());
         }
         let nonce = nonce(notification)?;
-        Ok(self.answer(notification.transaction, nonce, Answer::Approve, number, time))
+        Ok(self.answer(
+            notification.transaction,
+            nonce,
+            Answer::Approve,
+            number,
+            time,
+        ))
     }
 
     /// Denies `notification` ("No, it's not me").
@@ -134,7 +140,14 @@ impl SoftwareDevice {
         number: &str,
         time: Timestamp,
     ) -> PushResponse {
-        PushResponse::sign(&self.key, transaction, nonce, answer, number, time.unix_secs())
+        PushResponse::sign(
+            &self.key,
+            transaction,
+            nonce,
+            answer,
+            number,
+            time.unix_secs(),
+        )
     }
 }
 
@@ -157,7 +170,10 @@ impl RecordingTransport {
 
     /// The notifications pushed so far.
     pub fn sent(&self) -> Vec<PushNotification> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -183,7 +199,10 @@ impl RecordingSender {
 
     /// The messages sent so far.
     pub fn sent(&self) -> Vec<OutgoingMessage> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 

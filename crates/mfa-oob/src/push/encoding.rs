@@ -95,9 +95,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<PushResponse, EncodingError> {
     if domain != RESPONSE_DOMAIN {
         return Err(EncodingError::Domain);
     }
-    let (tx, rest) = rest.split_first_chunk::<32>().ok_or(EncodingError::Truncated)?;
-    let (nonce, rest) = rest.split_first_chunk::<32>().ok_or(EncodingError::Truncated)?;
-    let (&[decision, n], rest) = rest.split_first_chunk::<2>().ok_or(EncodingError::Truncated)?;
+    let (tx, rest) = rest
+        .split_first_chunk::<32>()
+        .ok_or(EncodingError::Truncated)?;
+    let (nonce, rest) = rest
+        .split_first_chunk::<32>()
+        .ok_or(EncodingError::Truncated)?;
+    let (&[decision, n], rest) = rest
+        .split_first_chunk::<2>()
+        .ok_or(EncodingError::Truncated)?;
     let answer = match decision {
         1 => Answer::Approve,
         2 => Answer::Deny,
