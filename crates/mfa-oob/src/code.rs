@@ -426,19 +426,23 @@ impl OobCodes {
         if state.destination != record.destination {
             return Err(Error::rejected(RejectReason::WrongDestination));
         }
-        let code: Zeroizing<String> = Zeroizing::new(
-            input
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect(),
-        );
-        if code.len() != usize::from(state.digits) || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::rejected_because(
-                RejectReason::Malformed,
-                "not a code of the right length",
-            ));
+        // The digits, on the stack: whitespace and hyphens dropped, anything else refused.
+        let mut buf = Zeroizing::new([0u8; MAX_DIGITS]);
+        let mut len = 0usize;
+        for c in input.chars().filter(|c| !c.is_whitespace() && *c != '-') {
+            let slot = buf.get_mut(len).filter(|_| c.is_ascii_digit());
+            let Some(slot) = slot else {
+                return Err(malformed());
+            };
+            // An ASCII digit is one byte.
+            *slot = u8::try_from(c).map_err(|_| malformed())?;
+            len += 1;
         }
-        let tag = code_tag(&self.key, &state.nonce, &state.destination, &code)?;
+        let code = buf.get(..len).ok_or_else(malformed)?;
+        if len != usize::from(state.digits) {
+            return Err(malformed());
+        }
+        let tag = code_tag(&self.key, &state.nonce, &state.destination, code)?;
         if !bool::from(tag.0.ct_eq(&state.tag.0)) {
             return Err(Error::rejected(RejectReason::WrongCode));
         }
@@ -485,7 +489,7 @@ impl OobCodes {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce)?;
         let nonce = Bytes(nonce);
-        let tag = code_tag(&self.key, &nonce, &record.destination, &code)?;
+        let tag = code_tag(&self.key, &nonce, &record.destination, code.as_bytes())?;
         let ttl = self.config.ttl;
         let expires_at = now
             .checked_add(ttl)
@@ -611,6 +615,10 @@ fn methods(channel: Channel) -> Vec<AuthMethod> {
     }
 }
 
+fn malformed() -> Error {
+    Error::rejected_because(RejectReason::Malformed, "not a code of the right length")
+}
+
 fn check_version(state: &OobState) -> Result<(), Error> {
     if state.v != STATE_VERSION {
         return Err(InvalidInput::new("challenge state", "unknown version").into());
@@ -646,7 +654,7 @@ fn code_tag(
     key: &SecretBytes,
     nonce: &Bytes<NONCE_LEN>,
     destination: &Destination,
-    code: &str,
+    code: &[u8],
 ) -> Result<Bytes<TAG_LEN>, Error> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret())
         .map_err(|_| InvalidInput::new("code key", "refused by HMAC-SHA-256"))?;
@@ -658,7 +666,7 @@ fn code_tag(
     mac.update(&[destination.kind_byte()]);
     mac.update(&len.to_be_bytes());
     mac.update(dest);
-    mac.update(code.as_bytes());
+    mac.update(code);
     Ok(Bytes(mac.finalize().into_bytes().into()))
 }
 
@@ -666,6 +674,8 @@ const STATE_VERSION: u8 = 1;
 const NONCE_LEN: usize = 16;
 const TAG_LEN: usize = 32;
 const MAX_DRAWS: usize = 64;
+/// The most digits a code may have.
+const MAX_DIGITS: usize = 10;
 /// Domain separation: no other use of the key can produce a code tag.
 const CODE_DOMAIN: &[u8] = b"mfa-oob v1 code hmac-sha256\0";
 
