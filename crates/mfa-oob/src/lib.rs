@@ -39,7 +39,7 @@
 //!
 //! ## Quick start: a push with number matching
 //!
-//! The testkit's [`SoftwareDevice`](testkit::SoftwareDevice) plays the phone app.
+//! The testkit's `SoftwareDevice` (feature `testkit`) plays the phone app.
 //!
 #![cfg_attr(feature = "testkit", doc = "```")]
 #![cfg_attr(not(feature = "testkit"), doc = "```ignore")]
@@ -203,7 +203,7 @@
 //!
 //! | feature | what it adds | risk |
 //! | --- | --- | --- |
-//! | `testkit` | [`testkit`]: a software push device, recording transport and sender | test-only: keys in memory, codes kept in clear |
+//! | `testkit` | the `testkit` module: a software push device, recording transport and sender | test-only: keys in memory, codes kept in clear |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -83,6 +83,8 @@ fn approve_with_the_right_number_then_complete_once() {
     );
 
     assert_eq!(s.push.status(&state, at(1)), PushStatus::Pending);
+    let json = serde_json::to_string(&state).unwrap();
+    assert_eq!(serde_json::from_str::<PushState>(&json).unwrap(), state);
     let pending = s
         .push
         .verify(&s.record, &state, &ch.transaction(), at(1), &mut OsRandom);
