@@ -68,6 +68,8 @@ use crate::random::SecureRandom;
 ///
 /// let rec = PinRecord { pin: SecretBytes::from(b"1234".as_slice()), last_minute: None };
 /// let now = Timestamp::from_unix_secs(600);
+/// // A factor that counts no attempts keeps the default: nothing to store first.
+/// assert!(MinutePin.begin_attempt(&(), now)?.is_none());
 /// let ok = MinutePin.verify(&rec, &(), "1234", now, &mut mfa_core::OsRandom)?;
 /// assert_eq!(ok.methods, [AuthMethod::Pin]);
 /// // The updated record refuses the same minute: a replay.

@@ -107,7 +107,10 @@
 //! used (a resend never buys guesses), enforces the cooldown and the sends per
 //! challenge from the state, and returns the new state to store the same way (read,
 //! resend, compare-and-swap). Give the challenge store the new state's
-//! [`expires_at`](OobState::expires_at) as its TTL.
+//! [`expires_at`](OobState::expires_at) as its TTL. A *new* challenge starts with
+//! fresh attempts, so the failures that must survive it live in the store's failure
+//! counters (per user, and per destination as the normalised
+//! [`Destination::as_str`]): refuse to start while they are over your lockout limit.
 //!
 //! A push transaction is stored the same way: [`PushFactor::record_response`] returns
 //! the state with the decision, stored by compare-and-swap (so two answers cannot
