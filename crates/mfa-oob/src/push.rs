@@ -157,6 +157,10 @@ impl PushConfig {
 pub struct PushNotification {
     /// The provider's token for the device.
     pub push_token: String,
+    /// The account the sign-in is for, as the device should show it ("alice@example.com").
+    /// The factor does not know users: the service sets it (from the pending
+    /// challenge's user) before pushing; `None` until then.
+    pub account: Option<String>,
     /// The transaction to answer.
     pub transaction: TransactionId,
     /// The nonce to sign, base64url.
@@ -509,6 +513,7 @@ impl Factor for PushFactor {
         };
         let notification = PushNotification {
             push_token: record.push_token.clone(),
+            account: None,
             transaction,
             nonce: URL_SAFE_NO_PAD.encode(nonce),
             context: options.context.clone(),

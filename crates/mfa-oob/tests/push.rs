@@ -506,12 +506,15 @@ fn bad_encodings_are_typed_errors() {
 async fn the_transport_carries_the_notification_to_the_device() {
     let s = setup();
     let transport = RecordingTransport::new();
-    let (ch, state, n) = begin(&s);
+    let (ch, state, mut n) = begin(&s);
+    assert_eq!(n.account, None);
+    n.account = Some("alice@example.com".into()); // the service knows the user
     transport.push(&n).await.unwrap();
     let delivered = transport.sent().pop().unwrap();
     // As the device would receive it, over JSON.
     let json = serde_json::to_string(&delivered).unwrap();
     let on_device: PushNotification = serde_json::from_str(&json).unwrap();
+    assert_eq!(on_device.account.as_deref(), Some("alice@example.com"));
     let resp = s.device.approve(&on_device, ch.number(), at(2)).unwrap();
     let state = s
         .push
