@@ -560,6 +560,32 @@ mod tests {
         }
     }
 
+    /// `phonenumber` 0.3.10's `number_type` classifies from the national number without
+    /// its leading zeros, so Italian fixed lines (national numbers starting with 0) come
+    /// out `Unknown`; classifying with it refused them. Found by the Python cross-check.
+    #[test]
+    fn italian_fixed_lines_keep_their_leading_zero_and_are_accepted() {
+        let rome = PhoneNumber::parse("06 1234 5678", Some("IT")).unwrap();
+        assert_eq!(rome.e164(), "+390612345678");
+        assert_eq!(
+            PhoneNumber::parse("+39 02 1234 5678", None).unwrap().e164(),
+            "+390212345678"
+        );
+        // The bug being worked around, so this test notices when it is fixed upstream.
+        let raw = phonenumber::parse(None, "+390612345678").unwrap();
+        assert_eq!(raw.number_type(&DATABASE), phonenumber::Type::Unknown);
+    }
+
+    /// Regions sharing a calling code (+1: US, CA and the Caribbean) are told apart the
+    /// way libphonenumber does, so a Canadian number is classified with Canada's data.
+    #[test]
+    fn shared_calling_codes_pick_the_right_region() {
+        for (n, region) in [("(506) 234-5678", "CA"), ("(201) 555-0123", "US")] {
+            assert!(PhoneNumber::parse(n, Some(region)).is_ok(), "{n}");
+        }
+        assert!(PhoneNumber::parse("+1 506 234 5678", None).is_ok());
+    }
+
     #[test]
     fn costly_number_types_are_refused() {
         // UK premium rate (09) and US toll free (800).
