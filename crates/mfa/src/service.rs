@@ -458,6 +458,11 @@ impl<S: Store> Service<S> {
         &self.store
     }
 
+    /// Takes the store back (to rebuild the service with another key set, say).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
