@@ -52,8 +52,11 @@ pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let audit = Arc::new(MemoryAudit::new());
     let notes = Arc::new(MemoryNotifier::new());
-    let device_key = DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom).unwrap()).unwrap();
-    let policy = Policy::from_toml(POLICY).unwrap().with_device_key(device_key);
+    let device_key =
+        DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom).unwrap()).unwrap();
+    let policy = Policy::from_toml(POLICY)
+        .unwrap()
+        .with_device_key(device_key);
     let pepper = Keyring::new(
         KeyId::new("pepper-1").unwrap(),
         SecretBytes::generate(32, &mut OsRandom).unwrap(),
