@@ -359,7 +359,7 @@ pub enum Challenge {
         /// The handle of the stored challenge.
         challenge_id: ChallengeId,
         /// The request options.
-        options: CredentialRequestOptionsJson,
+        options: Box<CredentialRequestOptionsJson>,
     },
 }
 
@@ -490,8 +490,10 @@ impl<S: Store> Service<S> {
     }
 
     async fn notify(&self, user: &UserId, notice: SecurityNotice) {
-        if let Some(n) = &self.notifier {
-            if let Err(e) = n.notify(user, &notice).await {
+        if let Some(n) = &self.notifier
+            && let Err(e) = n.notify(user, &notice).await
+        {
+            {
                 tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered");
             }
         }
@@ -1356,7 +1358,7 @@ impl<S: Store> Service<S> {
                 Ok(Challenge::WebAuthn {
                     factor_id: Some(factor_id.clone()),
                     challenge_id,
-                    options,
+                    options: Box::new(options),
                 })
             }
         }
@@ -1380,7 +1382,7 @@ impl<S: Store> Service<S> {
         Ok(Challenge::WebAuthn {
             factor_id: None,
             challenge_id,
-            options,
+            options: Box::new(options),
         })
     }
 
@@ -1760,18 +1762,17 @@ impl<S: Store> Service<S> {
             .store
             .failures(&FailureKey::factor(user, factor_id), now, limits.window)
             .await
+            && f.count == limits.max_consecutive
         {
-            if f.count == limits.max_consecutive {
-                let mut event = AuditEvent::new(
-                    now,
-                    Some(user),
-                    EventKind::Locked {
-                        until: now.saturating_add(limits.lockout),
-                    },
-                );
-                event.factor = Some(factor_id.clone());
-                self.emit(event);
-            }
+            let mut event = AuditEvent::new(
+                now,
+                Some(user),
+                EventKind::Locked {
+                    until: now.saturating_add(limits.lockout),
+                },
+            );
+            event.factor = Some(factor_id.clone());
+            self.emit(event);
         }
         e
     }

@@ -3,12 +3,10 @@
 //! The same test against the SQL tables (reading the raw columns) is pending on the
 //! SQLite/PostgreSQL backends; here the stored bytes are read from the memory store.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{harness, harness_with, keys, password};
+use crate::common::{harness, harness_with, keys, password};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::{KeySet, OtpEnrollment, Response, ServiceError};

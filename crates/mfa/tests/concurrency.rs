@@ -6,12 +6,10 @@
 //! service instances once the SQL backends land (pending: the stores work); here they
 //! run on the memory store.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Harness, ORIGIN, harness, password};
+use crate::common::{Harness, ORIGIN, harness, password};
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;

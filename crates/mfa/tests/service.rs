@@ -1,11 +1,9 @@
 //! The service's life cycle on the memory store: enroll, confirm, verify, list, rename,
 //! remove, reset, lockout, devices, audit and notifications.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ORIGIN, harness, password};
+use crate::common::{ORIGIN, harness, password};
 use mfa::audit::{EventKind, SecurityNotice};
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::assurance::Aal;
@@ -31,7 +29,10 @@ fn rejected(e: &ServiceError, reason: RejectReason) -> bool {
 }
 
 /// Alice with a confirmed TOTP factor; returns the enrollment and the AAL2 session.
-async fn with_totp<S: Store>(h: &common::Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
+async fn with_totp<S: Store>(
+    h: &crate::common::Harness<S>,
+    user: &UserId,
+) -> (OtpEnrollment, Session) {
     let now = h.clock.now();
     let e = h
         .service

@@ -1,6 +1,5 @@
 //! Shared set-up: a service over any store, a clock the test moves, an in-memory audit
 //! log and outbox, and a software authenticator.
-#![allow(dead_code, reason = "each test file uses part of it")]
 
 use std::sync::Arc;
 
