@@ -68,3 +68,8 @@ pub use mfa_otp as otp;
 pub use mfa_policy as policy;
 pub use mfa_recovery as recovery;
 pub use mfa_webauthn as webauthn;
+
+/// The README's walk-through, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
