@@ -677,17 +677,45 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h.service.enroll_hotp(&alice, "token", &password(now)).await.unwrap();
+    let e = h
+        .service
+        .enroll_hotp(&alice, "token", &password(now))
+        .await
+        .unwrap();
     assert!(e.uri.starts_with("otpauth://hotp/"), "{}", &*e.uri);
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
     let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
     let at = |c: u64| hotp.code(c).as_str().to_owned();
-    h.service.confirm(&alice, &e.factor_id, &at(0)).await.unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &at(0))
+        .await
+        .unwrap();
     let s = password(now);
-    assert!(h.service.verify(&alice, &e.factor_id, Response::Code(&at(0)), &s).await.is_err());
-    h.service.verify(&alice, &e.factor_id, Response::Code(&at(1)), &s).await.unwrap();
-    assert!(h.service.verify(&alice, &e.factor_id, Response::Code(&at(1)), &s).await.is_err());
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(0)), &s)
+            .await
+            .is_err()
+    );
+    h.service
+        .verify(&alice, &e.factor_id, Response::Code(&at(1)), &s)
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(1)), &s)
+            .await
+            .is_err()
+    );
     // Within the look-ahead; the skipped counters are gone.
-    h.service.verify(&alice, &e.factor_id, Response::Code(&at(5)), &s).await.unwrap();
-    assert!(h.service.verify(&alice, &e.factor_id, Response::Code(&at(3)), &s).await.is_err());
+    h.service
+        .verify(&alice, &e.factor_id, Response::Code(&at(5)), &s)
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(3)), &s)
+            .await
+            .is_err()
+    );
 }

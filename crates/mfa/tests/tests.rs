@@ -9,4 +9,5 @@
 mod at_rest;
 mod common;
 mod concurrency;
+mod fail_closed;
 mod service;
