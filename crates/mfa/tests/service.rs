@@ -384,6 +384,15 @@ async fn recovery_codes_are_used_once_and_regenerating_replaces_the_set() {
             .iter()
             .any(|e| e.event == EventKind::RecoveryCodeUsed { remaining: 9 })
     );
+    // No event or notice carries a code.
+    let logged = format!(
+        "{}{:?}",
+        serde_json::to_string(&h.audit.events()).unwrap(),
+        h.notes.sent()
+    );
+    for c in &set.codes {
+        assert!(!logged.contains(c.expose_secret()), "{logged}");
+    }
     // Regenerate: every old code stops working.
     let second = set.codes[1].expose_secret().to_owned();
     let fresh = h
@@ -718,4 +727,60 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn the_policy_decides_and_names_the_factor_to_challenge() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let subject = Subject::default();
+    let signin = Request {
+        action: Some("signin".into()),
+        ..Request::default()
+    };
+    let now = h.clock.now();
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &password(now), &signin, None)
+        .await
+        .unwrap();
+    assert_eq!(d.as_str(), "enroll");
+    let (e, aal2) = with_totp(&h, &alice).await;
+    let now = h.clock.now();
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &password(now), &signin, None)
+        .await
+        .unwrap();
+    assert_eq!(d.as_str(), "step_up");
+    let pick = h
+        .service
+        .preferred_factor(&alice, &d)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pick.id, e.factor_id);
+    let Challenge::Code { factor_id, kind } = h
+        .service
+        .start_challenge(&alice, &pick.id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("a code challenge");
+    };
+    assert_eq!((factor_id, kind), (e.factor_id.clone(), FactorKind::Totp));
+    // An option a code cannot honour is refused, not ignored.
+    let uv = StartOptions::new().with_user_verification(mfa_core::UserVerification::Required);
+    assert!(
+        h.service
+            .start_challenge(&alice, &pick.id, &uv)
+            .await
+            .is_err()
+    );
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &aal2, &signin, None)
+        .await
+        .unwrap();
+    assert!(d.is_allow(), "{d:?}");
 }
