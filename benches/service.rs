@@ -1,0 +1,119 @@
+//! The service's TOTP verification on the memory store against the pure verifier.
+//!
+//! `service` is `mfa::Service::verify` end to end: the lockout gate (two counter reads,
+//! two atomic increments), the factor load, AES-256-GCM decryption and JSON decoding,
+//! the pure verifier, re-encryption, the compare-and-swap, clearing the counters, and
+//! the `amr` / assurance computation of the outcome. `pure` is
+//! `mfa_otp::TotpFactor::verify` on a decoded record. Both get a fresh code each
+//! iteration (computed in the untimed setup), so no iteration is a replay. The service
+//! runs on a current-thread tokio runtime; `block_on_floor` is that runtime's own cost
+//! per call, included in `service`.
+//!
+//! Run with `cargo bench -p mfa-benches --bench service`; the goal (issue 13) is
+//! `service / pure <= 1.3`.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark"
+)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use mfa::policy::Policy;
+use mfa::policy::input::{CompletedMethod, Session};
+use mfa::{KeySet, Response, Service};
+use mfa_core::{AuthMethod, Clock, Factor, FixedClock, OsRandom, Timestamp, UserId};
+use mfa_otp::{Secret, TotpFactor, TotpParams, TotpRecord};
+use mfa_store::MemoryStore;
+
+fn session(at: Timestamp) -> Session {
+    Session {
+        methods: vec![CompletedMethod {
+            method: AuthMethod::Pwd,
+            factor: None,
+            at,
+        }],
+        last_activity: Some(at),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+    let service = Service::builder(MemoryStore::new())
+        .shared_clock(clock.clone())
+        .policy(Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap())
+        .keys(KeySet::generate("k1", &mut OsRandom).unwrap())
+        .issuer("Bench")
+        .build()
+        .unwrap();
+    let user = UserId::new("alice@example.com").unwrap();
+    let enrollment = rt
+        .block_on(service.enroll_totp(&user, "phone", &session(clock.now())))
+        .unwrap();
+    let secret = Secret::from_base32(&enrollment.secret_base32).unwrap();
+    let record = TotpRecord::new(secret, TotpParams::default());
+    let totp = record.totp();
+    let first = totp.code_at(clock.now().unix_secs()).unwrap();
+    rt.block_on(service.confirm(&user, &enrollment.factor_id, first.as_str()))
+        .unwrap();
+    let id = enrollment.factor_id.clone();
+    let signed_in = session(clock.now());
+
+    let mut g = c.benchmark_group("totp_verify");
+    let mut next = clock.now();
+    g.bench_function("service", |b| {
+        b.iter_batched(
+            // Setups run a batch ahead of the routines: each input carries its instant,
+            // and the routine moves the shared clock there (one atomic store).
+            || {
+                next = next.saturating_add(Duration::from_secs(30));
+                (totp.code_at(next.unix_secs()).unwrap(), next)
+            },
+            |(code, at)| {
+                clock.set(at);
+                // About one step in 500,000 shares its code with a neighbour in the
+                // window, matches one step ahead and makes the next code a replay: the
+                // outcome is not unwrapped.
+                black_box(rt.block_on(service.verify(
+                    &user,
+                    &id,
+                    Response::Code(code.as_str()),
+                    &signed_in,
+                )))
+                .is_ok()
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let factor = TotpFactor::default();
+    let mut now = clock.now();
+    let mut last = record.clone();
+    g.bench_function("pure", |b| {
+        b.iter_batched(
+            || {
+                now = now.saturating_add(Duration::from_secs(30));
+                (totp.code_at(now.unix_secs()).unwrap(), now)
+            },
+            |(code, at)| {
+                if let Ok(v) = factor.verify(&last, &(), code.as_str(), at, &mut OsRandom) {
+                    last = black_box(v.record);
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("block_on_floor", |b| {
+        b.iter(|| rt.block_on(async { black_box(1u8) }));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,283 @@
+//! Audit events and security notifications.
+//!
+//! Every state change and every verification outcome becomes an [`AuditEvent`], given to
+//! the configured [`AuditSink`] and emitted through `tracing` (target `mfa::audit`, level
+//! `INFO`, `WARN` for failures, lockouts and denied pushes). An event carries ids, kinds,
+//! labels, counts and times — **never a secret**: no code, no key, no TOTP secret, no
+//! challenge, no token.
+//!
+//! A [`Notifier`] tells the user (through their contact: email, SMS, push; the notifier
+//! resolves it from the user id) when a factor is added or removed, a recovery code is
+//! used, or their MFA is reset. A failed notification is logged and never undoes the
+//! operation.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use mfa_core::{AuthMethod, FactorId, FactorKind, Timestamp, UserId};
+use serde::Serialize;
+
+/// What happened.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A factor was enrolled (unconfirmed until its first response, except WebAuthn
+    /// whose registration ceremony is its confirmation).
+    Enrolled,
+    /// An enrollment was confirmed and now signs in.
+    Confirmed,
+    /// A verification succeeded.
+    Verified {
+        /// The RFC 8176 methods proven.
+        methods: Vec<AuthMethod>,
+    },
+    /// A verification failed.
+    Failed {
+        /// Why, for logs only (`wrong_code`, `replay`, `unknown_factor`, …).
+        reason: &'static str,
+    },
+    /// Too many failures: the factor (or the user) is locked.
+    Locked {
+        /// When the lockout ends.
+        until: Timestamp,
+    },
+    /// An administrator cleared the failure counters.
+    Unlocked,
+    /// A recovery code was used.
+    RecoveryCodeUsed {
+        /// Codes left.
+        remaining: usize,
+    },
+    /// The recovery-code set was replaced.
+    RecoveryCodesRegenerated,
+    /// A factor was renamed.
+    FactorRenamed,
+    /// A factor was removed.
+    FactorRemoved,
+    /// The user's MFA was reset.
+    Reset {
+        /// Factors removed.
+        factors: usize,
+        /// Remembered devices forgotten.
+        devices: usize,
+    },
+    /// A device was remembered.
+    DeviceRemembered {
+        /// The device id.
+        device_id: String,
+    },
+    /// A remembered device was forgotten.
+    DeviceForgotten {
+        /// The device id.
+        device_id: String,
+    },
+    /// A push approval was denied by the user: possible fraud (MFA fatigue). Emitted once
+    /// push lands with mfa-oob.
+    PushDenied,
+    /// Records were re-sealed under the active key.
+    Rekeyed {
+        /// How many.
+        records: usize,
+    },
+}
+
+impl EventKind {
+    /// A stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Enrolled => "enrolled",
+            Self::Confirmed => "confirmed",
+            Self::Verified { .. } => "verified",
+            Self::Failed { .. } => "failed",
+            Self::Locked { .. } => "locked",
+            Self::Unlocked => "unlocked",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::FactorRenamed => "factor_renamed",
+            Self::FactorRemoved => "factor_removed",
+            Self::Reset { .. } => "reset",
+            Self::DeviceRemembered { .. } => "device_remembered",
+            Self::DeviceForgotten { .. } => "device_forgotten",
+            Self::PushDenied => "push_denied",
+            Self::Rekeyed { .. } => "rekeyed",
+        }
+    }
+
+    fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Self::Failed { .. } | Self::Locked { .. } | Self::PushDenied
+        )
+    }
+}
+
+/// One audit event. Never carries a secret.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// When.
+    pub at: Timestamp,
+    /// The user, when known (a failed usernameless sign-in has none).
+    pub user: Option<UserId>,
+    /// The factor, when one is concerned.
+    pub factor: Option<FactorId>,
+    /// Its kind.
+    pub kind: Option<FactorKind>,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: EventKind,
+}
+
+impl AuditEvent {
+    pub(crate) fn new(at: Timestamp, user: Option<&UserId>, event: EventKind) -> Self {
+        Self {
+            at,
+            user: user.cloned(),
+            factor: None,
+            kind: None,
+            event,
+        }
+    }
+
+    pub(crate) fn factor(mut self, id: &FactorId, kind: FactorKind) -> Self {
+        self.factor = Some(id.clone());
+        self.kind = Some(kind);
+        self
+    }
+
+    pub(crate) fn emit(&self, sink: Option<&dyn AuditSink>) {
+        let user = self.user.as_ref().map(UserId::as_str);
+        let factor = self.factor.as_ref().map(FactorId::as_str);
+        let kind = self.kind.map(FactorKind::as_str);
+        let name = self.event.as_str();
+        if self.event.is_warning() {
+            tracing::warn!(target: "mfa::audit", event = name, user, factor, kind, detail = ?self.event);
+        } else {
+            tracing::info!(target: "mfa::audit", event = name, user, factor, kind, detail = ?self.event);
+        }
+        if let Some(sink) = sink {
+            sink.record(self);
+        }
+    }
+}
+
+/// Where audit events go (a database table, a SIEM). Called synchronously after the
+/// operation; keep it cheap (queue the event) and never fail the caller.
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    fn record(&self, event: &AuditEvent);
+}
+
+/// A security notification to the user.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum SecurityNotice {
+    /// A factor was added to the account.
+    FactorAdded {
+        /// Its kind.
+        kind: FactorKind,
+        /// Its label.
+        label: String,
+    },
+    /// A factor was removed.
+    FactorRemoved {
+        /// Its kind.
+        kind: FactorKind,
+        /// Its label.
+        label: String,
+    },
+    /// A recovery code was used to sign in.
+    RecoveryCodeUsed {
+        /// Codes left.
+        remaining: usize,
+    },
+    /// The recovery codes were replaced.
+    RecoveryCodesRegenerated,
+    /// All of the user's MFA was reset.
+    MfaReset,
+}
+
+/// A notification could not be delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("notification not delivered: {0}")]
+pub struct NotifyError(pub Box<dyn std::error::Error + Send + Sync>);
+
+/// The future a [`Notifier`] returns.
+pub type NotifyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), NotifyError>> + Send + 'a>>;
+
+/// Sends security notifications to the user's contact.
+///
+/// The service knows only the user id; the notifier looks up where to send (the
+/// account's email, a verified phone). **Interim**: mfa-oob defines the `Sender` that
+/// delivers OOB codes; when it lands this trait is meant to be implemented on top of it
+/// (or replaced by it).
+pub trait Notifier: Send + Sync {
+    /// Sends `notice` to `user`.
+    fn notify<'a>(&'a self, user: &'a UserId, notice: &'a SecurityNotice) -> NotifyFuture<'a>;
+}
+
+/// Keeps events in memory (tests, examples).
+#[derive(Default)]
+pub struct MemoryAudit(std::sync::Mutex<Vec<AuditEvent>>);
+
+impl fmt::Debug for MemoryAudit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MemoryAudit")
+    }
+}
+
+impl MemoryAudit {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The events so far.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl AuditSink for MemoryAudit {
+    fn record(&self, event: &AuditEvent) {
+        if let Ok(mut e) = self.0.lock() {
+            e.push(event.clone());
+        }
+    }
+}
+
+/// Keeps notices in memory (tests, examples).
+#[derive(Default)]
+pub struct MemoryNotifier(std::sync::Mutex<Vec<(UserId, SecurityNotice)>>);
+
+impl fmt::Debug for MemoryNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MemoryNotifier")
+    }
+}
+
+impl MemoryNotifier {
+    /// An empty outbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The notices sent so far.
+    pub fn sent(&self) -> Vec<(UserId, SecurityNotice)> {
+        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Notifier for MemoryNotifier {
+    fn notify<'a>(&'a self, user: &'a UserId, notice: &'a SecurityNotice) -> NotifyFuture<'a> {
+        Box::pin(async move {
+            if let Ok(mut e) = self.0.lock() {
+                e.push((user.clone(), notice.clone()));
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The service's error.
+
+use mfa_core::Timestamp;
+use mfa_policy::assurance::Aal;
+use mfa_policy::device::DeviceTokenError;
+use mfa_policy::enroll::EnrollRefusal;
+
+/// Why a service call failed.
+///
+/// What to show the end user: [`ServiceError::Core`] with a rejection is one opaque
+/// "that did not work" (its [`mfa_core::RejectReason`] is for logs); `Locked` and
+/// `Backoff` may be shown with their time; the rest are the caller's or the operator's
+/// concern.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A rejection (no oracle), bad input, a random-source failure, or a store failure
+    /// (including [`mfa_core::store::StoreError::Corrupt`] for an envelope that does not
+    /// open: tampered, or moved from another row).
+    #[error(transparent)]
+    Core(#[from] mfa_core::Error),
+    /// Too many failures: no verification is attempted until `until` (or an admin's
+    /// [`unlock`](crate::Service::unlock)). Attempts while locked are counted too.
+    #[error("too many failed attempts; locked until {}", .until.unix_secs())]
+    Locked {
+        /// When the lockout ends if no further attempt is made.
+        until: Timestamp,
+    },
+    /// Failures are being throttled: try again at `until`. Not counted.
+    #[error("too many failed attempts; wait until {}", .until.unix_secs())]
+    Backoff {
+        /// The earliest next attempt.
+        until: Timestamp,
+    },
+    /// Changing the account's factors needs a session at the account's assurance level
+    /// (NIST SP 800-63B rev4 §4.1.2): sign in with a second factor first.
+    #[error("this needs a session at {}", .required.as_str())]
+    StepUpRequired {
+        /// The level the session must hold.
+        required: Aal,
+    },
+    /// The policy's enrollment rules refuse this change.
+    #[error(transparent)]
+    Enroll(#[from] EnrollRefusal),
+    /// The user has no factor with this id (management calls; verification rejects
+    /// instead, without saying why).
+    #[error("no such factor")]
+    UnknownFactor,
+    /// The WebAuthn credential is already registered (to this or another user; §7.1
+    /// step 26).
+    #[error("this credential is already registered")]
+    CredentialAlreadyRegistered,
+    /// The user already has recovery codes: regenerate them instead.
+    #[error("recovery codes already enrolled; regenerate them instead")]
+    RecoveryCodesExist,
+    /// The service was built without what this call needs (a WebAuthn relying party,
+    /// a recovery keyring, an issuer, a device key).
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
+    /// The factor kind is not built into this service yet (SMS, voice, email and push
+    /// arrive with mfa-oob).
+    #[error("factor kind {0} is not supported by this service yet")]
+    Unsupported(&'static str),
+    /// A remembered-device token could not be issued.
+    #[error(transparent)]
+    DeviceToken(#[from] DeviceTokenError),
+    /// Another request changed the record at the same time; nothing was written. Try
+    /// again.
+    #[error("concurrent change; try again")]
+    Conflict,
+}
+
+impl ServiceError {
+    /// Whether this is a failed verification (or a refusal by lockout), as opposed to
+    /// bad input or an infrastructure failure.
+    pub fn is_rejection(&self) -> bool {
+        match self {
+            Self::Core(e) => e.is_rejection(),
+            Self::Locked { .. } | Self::Backoff { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<mfa_core::store::StoreError> for ServiceError {
+    fn from(e: mfa_core::store::StoreError) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+impl From<mfa_core::InvalidInput> for ServiceError {
+    fn from(e: mfa_core::InvalidInput) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+impl From<mfa_core::Rejected> for ServiceError {
+    fn from(e: mfa_core::Rejected) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+impl From<mfa_core::RandomError> for ServiceError {
+    fn from(e: mfa_core::RandomError) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+/// The service's result.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -1,0 +1,267 @@
+//! Secrets at rest: what the store holds is sealed, bound to its row, and re-sealable.
+//!
+//! The same test against the SQL tables (reading the raw columns) is pending on the
+//! SQLite/PostgreSQL backends; here the stored bytes are read from the memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::{harness, harness_with, keys, password};
+use mfa::envelope::FORMAT_AES256GCM_V1;
+use mfa::otp::{Secret, TotpParams, TotpRecord};
+use mfa::{KeySet, OtpEnrollment, Response, ServiceError};
+use mfa_core::store::{FactorStore, RecordData, StoreError};
+use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
+use mfa_store::MemoryStore;
+
+fn code(e: &OtpEnrollment, at: u64) -> String {
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    TotpRecord::new(secret, TotpParams::default())
+        .totp()
+        .code_at(at)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+fn corrupt(e: &ServiceError) -> bool {
+    matches!(
+        e,
+        ServiceError::Core(mfa_core::Error::Store(StoreError::Corrupt(_)))
+    )
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    let raw_secret = Secret::from_base32(&e.secret_base32).unwrap();
+    let row = h
+        .service
+        .store()
+        .factor(&alice, &e.factor_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(row.data.format(), FORMAT_AES256GCM_V1);
+    assert_eq!(row.data.key_id(), Some("k1"));
+    let bytes = row.data.expose_bytes();
+    assert!(!contains(bytes, raw_secret.expose_secret()));
+    assert!(!contains(bytes, e.secret_base32.as_bytes()));
+    assert!(!contains(bytes, b"secret"), "no JSON field names in clear");
+    // Nor anywhere in the row as a backend would serialise it.
+    let json = serde_json::to_string(&row).unwrap();
+    assert!(!json.contains(&*e.secret_base32));
+    // Two writes of the same record never repeat a nonce / ciphertext.
+    h.service
+        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    let again = h
+        .service
+        .store()
+        .factor(&alice, &e.factor_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_ne!(again.data.expose_bytes().get(..12), bytes.get(..12));
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let bob = UserId::new("bob").unwrap();
+    let now = h.clock.now();
+    let a = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    let a2 = h
+        .service
+        .enroll_totp(&alice, "tablet", &password(now))
+        .await
+        .unwrap();
+    let b = h
+        .service
+        .enroll_totp(&bob, "phone", &password(now))
+        .await
+        .unwrap();
+    let store = h.service.store();
+    let alice_row = store.factor(&alice, &a.factor_id).await.unwrap().unwrap();
+    let alice_code = code(&a, now.unix_secs());
+
+    // Alice's sealed record copied into Bob's row: Alice's code must not confirm it.
+    let bob_row = store.factor(&bob, &b.factor_id).await.unwrap().unwrap();
+    let mut moved = bob_row.value.clone();
+    moved.data = alice_row.value.data.clone();
+    store
+        .update_factor_if_version(moved, bob_row.version)
+        .await
+        .unwrap();
+    let err = h
+        .service
+        .confirm(&bob, &b.factor_id, &alice_code)
+        .await
+        .unwrap_err();
+    assert!(corrupt(&err), "{err:?}");
+
+    // Into another factor id of the same user.
+    let a2_row = store.factor(&alice, &a2.factor_id).await.unwrap().unwrap();
+    let mut moved = a2_row.value.clone();
+    moved.data = alice_row.value.data.clone();
+    store
+        .update_factor_if_version(moved, a2_row.version)
+        .await
+        .unwrap();
+    let err = h
+        .service
+        .confirm(&alice, &a2.factor_id, &alice_code)
+        .await
+        .unwrap_err();
+    assert!(corrupt(&err), "{err:?}");
+
+    // One flipped bit, a relabelled key id, an unknown format, a truncated envelope.
+    let data = &alice_row.value.data;
+    let mut flipped = data.expose_bytes().to_vec();
+    flipped[20] ^= 1;
+    let variants = [
+        RecordData::sealed(data.format(), data.key_id().map(str::to_owned), flipped),
+        RecordData::sealed(
+            data.format(),
+            Some("k0".into()),
+            data.expose_bytes().to_vec(),
+        ),
+        RecordData::sealed(
+            7,
+            data.key_id().map(str::to_owned),
+            data.expose_bytes().to_vec(),
+        ),
+        RecordData::sealed(data.format(), data.key_id().map(str::to_owned), vec![0; 20]),
+        RecordData::plain(b"{}".to_vec()),
+    ];
+    for bad in variants {
+        let row = store.factor(&alice, &a.factor_id).await.unwrap().unwrap();
+        let mut tampered = row.value.clone();
+        tampered.data = bad;
+        store
+            .update_factor_if_version(tampered, row.version)
+            .await
+            .unwrap();
+        let err = h
+            .service
+            .confirm(&alice, &a.factor_id, &alice_code)
+            .await
+            .unwrap_err();
+        assert!(corrupt(&err), "{err:?}");
+        assert!(
+            h.service.list_factors(&alice).await.is_ok(),
+            "listing reads no TOTP record"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_key_under_the_same_id_does_not_open_old_records() {
+    let h = harness_with(MemoryStore::new(), keys("k1"));
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    let clock = h.clock.clone();
+    let store = Arc::into_inner(h.service).unwrap().into_store();
+
+    // A service restarted with a fresh key that reuses the id "k1".
+    let wrong = harness_with(store, keys("k1"));
+    clock.advance(Duration::from_secs(30));
+    let err = wrong
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::Code(&code(&e, clock.now().unix_secs() + 30)),
+            &password(now),
+        )
+        .await
+        .unwrap_err();
+    assert!(corrupt(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
+    let old = SecretBytes::generate(32, &mut OsRandom).unwrap();
+    let new = SecretBytes::generate(32, &mut OsRandom).unwrap();
+    let h = harness_with(MemoryStore::new(), KeySet::new("k1", old.clone()).unwrap());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    let store = Arc::into_inner(h.service).unwrap().into_store();
+
+    let rotated = KeySet::new("k1", old.clone())
+        .unwrap()
+        .with_key("k2", new.clone())
+        .unwrap()
+        .with_active("k2")
+        .unwrap();
+    let h2 = harness_with(store, rotated);
+    assert_eq!(h2.service.rekey_user(&alice).await.unwrap(), 1);
+    assert_eq!(
+        h2.service.rekey_user(&alice).await.unwrap(),
+        0,
+        "nothing left to move"
+    );
+    let row = h2
+        .service
+        .store()
+        .factor(&alice, &e.factor_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(row.data.key_id(), Some("k2"));
+    let store = Arc::into_inner(h2.service).unwrap().into_store();
+
+    // k1 retired: the record still opens, and the code still verifies.
+    let h3 = harness_with(store, KeySet::new("k2", new).unwrap());
+    h3.clock.advance(Duration::from_secs(60));
+    let at = h3.clock.now();
+    let v = h3
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::Code(&code(&e, at.unix_secs())),
+            &password(at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.factor.id, e.factor_id);
+}

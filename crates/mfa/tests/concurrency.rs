@@ -1,0 +1,251 @@
+//! 64 requests at once through the service: one code, one recovery code and one
+//! WebAuthn assertion each succeed exactly once; 64 wrong codes count 64 failures and
+//! lock the factor.
+//!
+//! Written against any `Store`, so the same functions run on PostgreSQL with two
+//! service instances once the SQL backends land (pending: the stores work); here they
+//! run on the memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::{Harness, ORIGIN, harness, password};
+use mfa::otp::{Secret, TotpParams, TotpRecord};
+use mfa::policy::input::Session;
+use mfa::webauthn::cose::Algorithm;
+use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
+use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
+use mfa_core::store::{FailureKey, Store};
+use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_store::MemoryStore;
+use tokio::sync::Barrier;
+
+const N: usize = 64;
+
+fn code(e: &OtpEnrollment, at: u64) -> String {
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    TotpRecord::new(secret, TotpParams::default())
+        .totp()
+        .code_at(at)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(user, "phone", &password(now))
+        .await
+        .unwrap();
+    h.service
+        .confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(30));
+    let now = h.clock.now();
+    let v = h
+        .service
+        .verify(
+            user,
+            &e.factor_id,
+            Response::Code(&code(&e, now.unix_secs())),
+            &password(now),
+        )
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(30));
+    (e, v.session)
+}
+
+/// Runs `N` verifications of one code at once; returns the outcomes.
+async fn race_code<S: Store + 'static>(
+    service: &Arc<Service<S>>,
+    user: &UserId,
+    factor: &FactorId,
+    code: &str,
+) -> Vec<Result<(), ServiceError>> {
+    let barrier = Arc::new(Barrier::new(N));
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let (service, barrier) = (service.clone(), barrier.clone());
+        let (user, factor, code) = (user.clone(), factor.clone(), code.to_owned());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            service
+                .verify(&user, &factor, Response::Code(&code), &Session::default())
+                .await
+                .map(|_| ())
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn exactly_one_success(outcomes: &[Result<(), ServiceError>]) {
+    let ok = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{outcomes:?}");
+    for r in outcomes.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(r.is_rejection(), "every loser is a rejection: {r:?}");
+    }
+}
+
+/// The generic scenarios, for any store.
+async fn one_totp_code_once<S: Store + 'static>(store: S) {
+    let h = harness(store);
+    let alice = UserId::new("alice").unwrap();
+    let (e, _) = with_totp(&h, &alice).await;
+    let c = code(&e, h.clock.now().unix_secs());
+    exactly_one_success(&race_code(&h.service, &alice, &e.factor_id, &c).await);
+}
+
+async fn one_recovery_code_once<S: Store + 'static>(store: S) {
+    let h = harness(store);
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    let set = h
+        .service
+        .enroll_recovery_codes(&alice, &aal2)
+        .await
+        .unwrap();
+    h.service
+        .confirm_recovery_codes(&alice, &set.factor_id)
+        .await
+        .unwrap();
+    let c = set.codes[3].expose_secret().to_owned();
+    exactly_one_success(&race_code(&h.service, &alice, &set.factor_id, &c).await);
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    let rec = listed.iter().find(|f| f.id == set.factor_id).unwrap();
+    assert_eq!(rec.remaining_codes, Some(9));
+}
+
+async fn one_assertion_once<S: Store + 'static>(store: S) {
+    let h = harness(store);
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let (cid, options) = h
+        .service
+        .begin_webauthn_registration(&alice, "key", None, &aal2)
+        .await
+        .unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let info = h
+        .service
+        .finish_webauthn_registration(&alice, &cid, &reg)
+        .await
+        .unwrap();
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = h
+        .service
+        .start_challenge(&alice, &info.id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("a WebAuthn challenge")
+    };
+    let assertion = key
+        .authenticate(&options.public_key, ORIGIN, Fault::None)
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(N));
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let (service, barrier) = (h.service.clone(), barrier.clone());
+        let (user, factor, cid, a) = (
+            alice.clone(),
+            info.id.clone(),
+            challenge_id.clone(),
+            assertion.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let r = Response::WebAuthn {
+                challenge_id: &cid,
+                response: &a,
+            };
+            service
+                .verify(&user, &factor, r, &Session::default())
+                .await
+                .map(|_| ())
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    exactly_one_success(&out);
+}
+
+async fn wrong_codes_count_and_lock<S: Store + 'static>(store: S) {
+    let h = harness(store);
+    let alice = UserId::new("alice").unwrap();
+    let (e, _) = with_totp(&h, &alice).await;
+    let right = code(&e, h.clock.now().unix_secs());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let outcomes = race_code(&h.service, &alice, &e.factor_id, wrong).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|r| r.as_ref().is_err_and(ServiceError::is_rejection))
+    );
+    let window = h.service.policy().failure_limits().window;
+    let now = h.clock.now();
+    let fails = h
+        .service
+        .store()
+        .failures(&FailureKey::factor(&alice, &e.factor_id), now, window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fails.count, 64);
+    // Locked: even the right code is refused, unverified.
+    let err = h
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::Code(&right),
+            &Session::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    // At most max_consecutive of the 64 were verified; the rest were refused as locked.
+    let locked = outcomes
+        .iter()
+        .filter(|r| matches!(r, Err(ServiceError::Locked { .. })))
+        .count();
+    let max = h.service.policy().failure_limits().max_consecutive as usize;
+    assert!(locked >= N - max, "{locked} refused unverified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_one_totp_code_once() {
+    one_totp_code_once(MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_one_recovery_code_once() {
+    one_recovery_code_once(MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_one_assertion_once() {
+    one_assertion_once(MemoryStore::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_wrong_codes_count_and_lock() {
+    wrong_codes_count_and_lock(MemoryStore::new()).await;
+}

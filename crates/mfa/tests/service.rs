@@ -1,0 +1,786 @@
+//! The service's life cycle on the memory store: enroll, confirm, verify, list, rename,
+//! remove, reset, lockout, devices, audit and notifications.
+
+use std::time::Duration;
+
+use crate::common::{ORIGIN, harness, password};
+use mfa::audit::{EventKind, SecurityNotice};
+use mfa::otp::{Secret, TotpParams, TotpRecord};
+use mfa::policy::assurance::Aal;
+use mfa::policy::enroll::EnrollRefusal;
+use mfa::policy::input::{Request, Session, Subject};
+use mfa::webauthn::cose::Algorithm;
+use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
+use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
+use mfa_core::store::Store;
+use mfa_core::{
+    Attachment, AuthMethod, Clock, FactorKind, OsRandom, RejectReason, StartOptions, UserId,
+};
+use mfa_store::MemoryStore;
+
+fn code(e: &OtpEnrollment, at: u64) -> String {
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    let rec = TotpRecord::new(secret, TotpParams::default());
+    rec.totp().code_at(at).unwrap().as_str().to_owned()
+}
+
+fn rejected(e: &ServiceError, reason: RejectReason) -> bool {
+    matches!(e, ServiceError::Core(mfa_core::Error::Rejected(r)) if r.reason() == reason)
+}
+
+/// Alice with a confirmed TOTP factor; returns the enrollment and the AAL2 session.
+async fn with_totp<S: Store>(
+    h: &crate::common::Harness<S>,
+    user: &UserId,
+) -> (OtpEnrollment, Session) {
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(user, "phone", &password(now))
+        .await
+        .unwrap();
+    h.service
+        .confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(30));
+    let now = h.clock.now();
+    let v = h
+        .service
+        .verify(
+            user,
+            &e.factor_id,
+            Response::Code(&code(&e, now.unix_secs())),
+            &password(now),
+        )
+        .await
+        .unwrap();
+    (e, v.session)
+}
+
+#[tokio::test]
+async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    assert!(
+        e.uri.starts_with("otpauth://totp/Bank%20Example:alice?"),
+        "{}",
+        &*e.uri
+    );
+    let first = code(&e, now.unix_secs());
+    // Unconfirmed: it does not sign in.
+    let err = h
+        .service
+        .verify(&alice, &e.factor_id, Response::Code(&first), &password(now))
+        .await
+        .unwrap_err();
+    assert!(rejected(&err, RejectReason::FactorDisabled), "{err:?}");
+    assert!(!h.service.list_factors(&alice).await.unwrap()[0].confirmed);
+    let info = h
+        .service
+        .confirm(&alice, &e.factor_id, &first)
+        .await
+        .unwrap();
+    assert!(info.confirmed);
+    // The confirming code was used.
+    let err = h
+        .service
+        .verify(&alice, &e.factor_id, Response::Code(&first), &password(now))
+        .await
+        .unwrap_err();
+    assert!(rejected(&err, RejectReason::Replay), "{err:?}");
+    h.clock.advance(Duration::from_secs(30));
+    let now = h.clock.now();
+    let v = h
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::Code(&code(&e, now.unix_secs())),
+            &password(now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.methods, [AuthMethod::Otp]);
+    assert_eq!(v.aal, Some(Aal::Aal2));
+    assert_eq!(v.amr.to_strings(), ["mfa", "otp", "pwd"]);
+    assert_eq!(v.factor.last_used_at, Some(now));
+    let events: Vec<_> = h
+        .audit
+        .events()
+        .into_iter()
+        .map(|e| e.event.as_str())
+        .collect();
+    assert_eq!(
+        events,
+        ["enrolled", "failed", "confirmed", "failed", "verified"]
+    );
+    assert!(matches!(
+        h.notes.sent().as_slice(),
+        [(u, SecurityNotice::FactorAdded { kind: FactorKind::Totp, .. })] if *u == alice
+    ));
+}
+
+#[tokio::test]
+async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    // No session at all: refused even for the first factor (AAL1 needed).
+    let err = h
+        .service
+        .enroll_totp(&alice, "phone", &Session::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::StepUpRequired {
+                required: Aal::Aal1
+            }
+        ),
+        "{err:?}"
+    );
+    // A platform authenticator is never the first factor.
+    let err = h
+        .service
+        .begin_webauthn_registration(
+            &alice,
+            "Touch ID",
+            Some(Attachment::Platform),
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Enroll(EnrollRefusal::PlatformNeedsAnotherFactor)
+        ),
+        "{err:?}"
+    );
+    let (_, aal2) = with_totp(&h, &alice).await;
+    // With a confirmed factor, a password-only session is no longer enough.
+    let err = h
+        .service
+        .enroll_recovery_codes(&alice, &password(h.clock.now()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::StepUpRequired {
+                required: Aal::Aal2
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(h.service.enroll_recovery_codes(&alice, &aal2).await.is_ok());
+    assert!(matches!(
+        h.service
+            .enroll_recovery_codes(&alice, &aal2)
+            .await
+            .unwrap_err(),
+        ServiceError::RecoveryCodesExist
+    ));
+}
+
+#[tokio::test]
+async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let (cid, options) = h
+        .service
+        .begin_webauthn_registration(&alice, "Touch ID", Some(Attachment::Platform), &aal2)
+        .await
+        .unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let info = h
+        .service
+        .finish_webauthn_registration(&alice, &cid, &reg)
+        .await
+        .unwrap();
+    assert!(info.confirmed && info.kind.is_webauthn());
+    // The same challenge is used up.
+    assert!(
+        h.service
+            .finish_webauthn_registration(&alice, &cid, &reg)
+            .await
+            .is_err()
+    );
+
+    // Sign in with the passkey, by name.
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = h
+        .service
+        .start_challenge(&alice, &info.id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key
+        .authenticate(&options.public_key, ORIGIN, Fault::None)
+        .unwrap();
+    let v = h
+        .service
+        .verify(
+            &alice,
+            &info.id,
+            Response::WebAuthn {
+                challenge_id: &challenge_id,
+                response: &assertion,
+            },
+            &Session::default(),
+        )
+        .await
+        .unwrap();
+    assert!(v.methods.contains(&AuthMethod::Swk), "{:?}", v.methods);
+
+    // Usernameless: the user is learned from the credential.
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = h
+        .service
+        .start_passkey_signin(&StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key
+        .authenticate(&options.public_key, ORIGIN, Fault::None)
+        .unwrap();
+    let v = h
+        .service
+        .finish_passkey_signin(&challenge_id, &assertion, &Session::default())
+        .await
+        .unwrap();
+    assert_eq!(v.user, alice);
+    assert_eq!(v.factor.id, info.id);
+    // Once.
+    assert!(
+        h.service
+            .finish_passkey_signin(&challenge_id, &assertion, &Session::default())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_same_credential_cannot_be_registered_by_another_user() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let mallory = UserId::new("mallory").unwrap();
+    let (_, a) = with_totp(&h, &alice).await;
+    let (_, m) = with_totp(&h, &mallory).await;
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let (cid, options) = h
+        .service
+        .begin_webauthn_registration(&alice, "key", None, &a)
+        .await
+        .unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    h.service
+        .finish_webauthn_registration(&alice, &cid, &reg)
+        .await
+        .unwrap();
+    // The same authenticator key answers Mallory's ceremony with the same credential id.
+    let (mcid, moptions) = h
+        .service
+        .begin_webauthn_registration(&mallory, "key", None, &m)
+        .await
+        .unwrap();
+    let copy = key.register(&moptions, ORIGIN, Fault::None).unwrap();
+    assert_eq!(
+        copy.raw_id, reg.raw_id,
+        "the soft authenticator has one credential"
+    );
+    let err = h
+        .service
+        .finish_webauthn_registration(&mallory, &mcid, &copy)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::CredentialAlreadyRegistered),
+        "{err:?}"
+    );
+    let rows = h.service.list_factors(&mallory).await.unwrap();
+    assert!(rows.iter().all(|f| !f.kind.is_webauthn()), "{rows:?}");
+}
+
+#[tokio::test]
+async fn recovery_codes_are_used_once_and_regenerating_replaces_the_set() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    let set = h
+        .service
+        .enroll_recovery_codes(&alice, &aal2)
+        .await
+        .unwrap();
+    assert_eq!(set.codes.len(), 10);
+    let first = set.codes[0].expose_secret().to_owned();
+    // Unconfirmed: not usable yet.
+    assert!(
+        h.service
+            .verify(&alice, &set.factor_id, Response::Code(&first), &aal2)
+            .await
+            .is_err()
+    );
+    let info = h
+        .service
+        .confirm_recovery_codes(&alice, &set.factor_id)
+        .await
+        .unwrap();
+    assert_eq!(info.remaining_codes, Some(10));
+    let v = h
+        .service
+        .verify(
+            &alice,
+            &set.factor_id,
+            Response::Code(&first),
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.recovery.as_ref().map(|r| r.remaining), Some(9));
+    assert!(
+        h.service
+            .verify(&alice, &set.factor_id, Response::Code(&first), &aal2)
+            .await
+            .is_err()
+    );
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .find(|f| f.id == set.factor_id)
+            .unwrap()
+            .remaining_codes,
+        Some(9)
+    );
+    assert!(
+        h.notes
+            .sent()
+            .iter()
+            .any(|(_, n)| *n == SecurityNotice::RecoveryCodeUsed { remaining: 9 })
+    );
+    assert!(
+        h.audit
+            .events()
+            .iter()
+            .any(|e| e.event == EventKind::RecoveryCodeUsed { remaining: 9 })
+    );
+    // No event or notice carries a code.
+    let logged = format!(
+        "{}{:?}",
+        serde_json::to_string(&h.audit.events()).unwrap(),
+        h.notes.sent()
+    );
+    for c in &set.codes {
+        assert!(!logged.contains(c.expose_secret()), "{logged}");
+    }
+    // Regenerate: every old code stops working.
+    let second = set.codes[1].expose_secret().to_owned();
+    let fresh = h
+        .service
+        .regenerate_recovery_codes(&alice, &aal2)
+        .await
+        .unwrap();
+    assert_eq!(fresh.codes.len(), 10);
+    assert!(
+        h.service
+            .verify(&alice, &set.factor_id, Response::Code(&second), &aal2)
+            .await
+            .is_err()
+    );
+    let new = fresh.codes[0].expose_secret().to_owned();
+    assert!(
+        h.service
+            .verify(&alice, &fresh.factor_id, Response::Code(&new), &aal2)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn list_rename_and_remove_with_the_last_factor_guarded() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (e, aal2) = with_totp(&h, &alice).await;
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].label, "phone");
+    let json = serde_json::to_string(&listed).unwrap();
+    assert!(!json.contains(&*e.secret_base32), "{json}");
+    let renamed = h
+        .service
+        .rename_factor(&alice, &e.factor_id, "work phone")
+        .await
+        .unwrap();
+    assert_eq!(renamed.label, "work phone");
+    assert!(
+        h.service
+            .rename_factor(&alice, &e.factor_id, "bad\nlabel")
+            .await
+            .is_err()
+    );
+    let subject = Subject::default();
+    // Mode "always": the last factor stays.
+    let err = h
+        .service
+        .remove_factor(&alice, &subject, &aal2, &e.factor_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Enroll(EnrollRefusal::LastFactorWhileRequired)
+        ),
+        "{err:?}"
+    );
+    let codes = h
+        .service
+        .enroll_recovery_codes(&alice, &aal2)
+        .await
+        .unwrap();
+    h.service
+        .confirm_recovery_codes(&alice, &codes.factor_id)
+        .await
+        .unwrap();
+    let t2 = h
+        .service
+        .enroll_totp(&alice, "tablet", &aal2)
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &t2.factor_id, &code(&t2, h.clock.now().unix_secs()))
+        .await
+        .unwrap();
+    h.service
+        .remove_factor(&alice, &subject, &aal2, &e.factor_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.service
+            .remove_factor(&alice, &subject, &aal2, &e.factor_id)
+            .await
+            .unwrap_err(),
+        ServiceError::UnknownFactor
+    ));
+    assert!(
+        h.notes
+            .sent()
+            .iter()
+            .any(|(_, n)| matches!(n, SecurityNotice::FactorRemoved { .. }))
+    );
+    assert!(
+        h.audit
+            .events()
+            .iter()
+            .any(|e| e.event == EventKind::FactorRemoved)
+    );
+}
+
+#[tokio::test]
+async fn reset_removes_everything_at_once_and_revokes_remembered_devices() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (e, aal2) = with_totp(&h, &alice).await;
+    let token = h
+        .service
+        .remember_device(&alice, &aal2, "laptop-1", "Firefox")
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .check_device(&alice, "laptop-1", &token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(h.service.list_devices(&alice).await.unwrap().len(), 1);
+    // A failure on the books.
+    let _ = h
+        .service
+        .verify(&alice, &e.factor_id, Response::Code("000000"), &aal2)
+        .await;
+    let summary = h.service.reset_user(&alice).await.unwrap();
+    assert_eq!((summary.factors, summary.devices), (1, 1));
+    assert!(summary.failure_counters >= 1);
+    assert!(h.service.list_factors(&alice).await.unwrap().is_empty());
+    assert!(
+        h.service
+            .check_device(&alice, "laptop-1", &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let d = h
+        .service
+        .evaluate(
+            &alice,
+            &Subject::default(),
+            &password(h.clock.now()),
+            &Request::default(),
+            Some((&token, "laptop-1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.as_str(), "enroll");
+    assert!(
+        h.notes
+            .sent()
+            .iter()
+            .any(|(_, n)| *n == SecurityNotice::MfaReset)
+    );
+    assert!(h.audit.events().iter().any(|e| matches!(
+        e.event,
+        EventKind::Reset {
+            factors: 1,
+            devices: 1
+        }
+    )));
+}
+
+#[tokio::test]
+async fn remembered_devices_need_the_store_entry_as_well_as_the_signature() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    // A password-only session has nothing to remember.
+    assert!(
+        h.service
+            .remember_device(&alice, &password(h.clock.now()), "d", "")
+            .await
+            .is_err()
+    );
+    let token = h
+        .service
+        .remember_device(&alice, &aal2, "laptop-1", "Firefox")
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .check_device(&alice, "laptop-1", &token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        h.service
+            .check_device(&alice, "laptop-2", &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let d = h
+        .service
+        .evaluate(
+            &alice,
+            &Subject::default(),
+            &password(h.clock.now()),
+            &Request::default(),
+            Some((&token, "laptop-1")),
+        )
+        .await
+        .unwrap();
+    assert!(d.is_allow(), "{d:?}");
+    assert!(h.service.forget_device(&alice, "laptop-1").await.unwrap());
+    assert!(
+        h.service
+            .check_device(&alice, "laptop-1", &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(h.service.list_devices(&alice).await.unwrap().is_empty());
+    assert!(h.audit.events().iter().any(
+        |e| matches!(&e.event, EventKind::DeviceForgotten { device_id } if device_id == "laptop-1")
+    ));
+}
+
+#[tokio::test]
+async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (e, _) = with_totp(&h, &alice).await;
+    h.clock.advance(Duration::from_secs(30));
+    let now = h.clock.now();
+    for _ in 0..5 {
+        let err = h
+            .service
+            .verify(
+                &alice,
+                &e.factor_id,
+                Response::Code("000000"),
+                &password(now),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_rejection());
+    }
+    let right = code(&e, now.unix_secs());
+    let err = h
+        .service
+        .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(
+        h.audit
+            .events()
+            .iter()
+            .any(|e| matches!(e.event, EventKind::Locked { .. }))
+    );
+    h.service.unlock(&alice, Some(&e.factor_id)).await.unwrap();
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_another_users_factor_is_an_unknown_factor() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let bob = UserId::new("bob").unwrap();
+    let (e, _) = with_totp(&h, &alice).await;
+    let now = h.clock.now();
+    let err = h
+        .service
+        .verify(
+            &bob,
+            &e.factor_id,
+            Response::Code(&code(&e, now.unix_secs())),
+            &password(now),
+        )
+        .await
+        .unwrap_err();
+    assert!(rejected(&err, RejectReason::UnknownFactor), "{err:?}");
+}
+
+#[test]
+fn the_service_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Service<MemoryStore>>();
+}
+
+#[tokio::test]
+async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_hotp(&alice, "token", &password(now))
+        .await
+        .unwrap();
+    assert!(e.uri.starts_with("otpauth://hotp/"), "{}", &*e.uri);
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
+    let at = |c: u64| hotp.code(c).as_str().to_owned();
+    h.service
+        .confirm(&alice, &e.factor_id, &at(0))
+        .await
+        .unwrap();
+    let s = password(now);
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(0)), &s)
+            .await
+            .is_err()
+    );
+    h.service
+        .verify(&alice, &e.factor_id, Response::Code(&at(1)), &s)
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(1)), &s)
+            .await
+            .is_err()
+    );
+    // Within the look-ahead; the skipped counters are gone.
+    h.service
+        .verify(&alice, &e.factor_id, Response::Code(&at(5)), &s)
+        .await
+        .unwrap();
+    assert!(
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(&at(3)), &s)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_policy_decides_and_names_the_factor_to_challenge() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let subject = Subject::default();
+    let signin = Request {
+        action: Some("signin".into()),
+        ..Request::default()
+    };
+    let now = h.clock.now();
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &password(now), &signin, None)
+        .await
+        .unwrap();
+    assert_eq!(d.as_str(), "enroll");
+    let (e, aal2) = with_totp(&h, &alice).await;
+    let now = h.clock.now();
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &password(now), &signin, None)
+        .await
+        .unwrap();
+    assert_eq!(d.as_str(), "step_up");
+    let pick = h
+        .service
+        .preferred_factor(&alice, &d)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pick.id, e.factor_id);
+    let Challenge::Code { factor_id, kind } = h
+        .service
+        .start_challenge(&alice, &pick.id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("a code challenge");
+    };
+    assert_eq!((factor_id, kind), (e.factor_id.clone(), FactorKind::Totp));
+    // An option a code cannot honour is refused, not ignored.
+    let uv = StartOptions::new().with_user_verification(mfa_core::UserVerification::Required);
+    assert!(
+        h.service
+            .start_challenge(&alice, &pick.id, &uv)
+            .await
+            .is_err()
+    );
+    let d = h
+        .service
+        .evaluate(&alice, &subject, &aal2, &signin, None)
+        .await
+        .unwrap();
+    assert!(d.is_allow(), "{d:?}");
+}
