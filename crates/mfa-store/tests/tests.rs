@@ -7,4 +7,9 @@
 mod any;
 mod broken;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod support;
 mod verify;
