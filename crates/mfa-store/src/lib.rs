@@ -60,13 +60,19 @@ mod any;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "redis")]
+mod redis_store;
+mod split;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use any::{AnyStore, OpenError};
 pub use memory::MemoryStore;
+pub use split::{HotStore, Split};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisOptions, RedisStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]

@@ -11,5 +11,7 @@ mod memory;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(all(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod redis_hot;
 mod support;
 mod verify;
