@@ -13,8 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use crate::sql::{
-    self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message,
-    backend,
+    self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
 /// The migrations, in order: `(version, description, SQL)`.
@@ -158,9 +157,12 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         // One lock per schema: hashtext(current_schema()).
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))", &[])
-            .await
-            .map_err(backend)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema()))",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS mfa_schema_version (
                  version     INTEGER PRIMARY KEY,
@@ -171,7 +173,10 @@ impl PostgresStore {
         .await
         .map_err(backend)?;
         let row = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM mfa_schema_version", &[])
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM mfa_schema_version",
+                &[],
+            )
             .await
             .map_err(backend)?;
         let mut current: i32 = row.try_get(0).map_err(backend)?;
@@ -241,7 +246,8 @@ fn pg(e: tokio_postgres::Error) -> StoreError {
 }
 
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
-    row.try_get(i).map_err(|e| StoreError::Corrupt(e.to_string()))
+    row.try_get(i)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn factor_row(row: &Row) -> Result<Versioned<FactorRecord>, StoreError> {
@@ -281,7 +287,8 @@ fn challenge_row(row: &Row) -> Result<Versioned<PendingChallenge>, StoreError> {
 const DEVICE_COLUMNS: &str = "user_id, device_id, label, generation, created_at, expires_at";
 
 fn device_row(row: &Row) -> Result<RememberedDevice, StoreError> {
-    let user = UserId::new(get::<String>(row, 0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let user =
+        UserId::new(get::<String>(row, 0)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let d = RememberedDevice::new(
         user,
         get::<String>(row, 1)?,
@@ -293,7 +300,10 @@ fn device_row(row: &Row) -> Result<RememberedDevice, StoreError> {
     Ok(d.with_label(get::<String>(row, 2)?))
 }
 
-fn first<T>(rows: Vec<Row>, f: impl Fn(&Row) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+fn first<T>(
+    rows: Vec<Row>,
+    f: impl Fn(&Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
     rows.first().map(f).transpose()
 }
 
@@ -358,7 +368,10 @@ impl FactorStore for PostgresStore {
             (_, Some(u)) => u.clone(),
             (_, None) => {
                 // A global key, whoever holds it.
-                let c = sql::lookup_cols(key, &UserId::new("-").map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                let c = sql::lookup_cols(
+                    key,
+                    &UserId::new("-").map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
                 let rows = self
                     .query(
                         &format!(
@@ -385,7 +398,10 @@ impl FactorStore for PostgresStore {
         first(rows, factor_row)
     }
 
-    async fn list_factors(&self, user: &UserId) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
+    async fn list_factors(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
         let rows = self
             .query(
                 &format!(
@@ -573,7 +589,10 @@ impl ChallengeStore for PostgresStore {
             .prepare_cached("DELETE FROM mfa_challenges WHERE expires_at < $1")
             .await
             .map_err(pg)?;
-        let n = client.execute(&stmt, &[&sql::now_i64(now)]).await.map_err(pg)?;
+        let n = client
+            .execute(&stmt, &[&sql::now_i64(now)])
+            .await
+            .map_err(pg)?;
         Ok(rows_affected(n))
     }
 }
@@ -595,7 +614,13 @@ impl FailureStore for PostgresStore {
                  first_at = CASE WHEN $4 - f.last_at > $5 THEN $4 ELSE f.first_at END, \
                  last_at = CASE WHEN $4 - f.last_at > $5 THEN $4 ELSE GREATEST(f.last_at, $4) END \
                  RETURNING count, first_at, last_at",
-                &[&kind, &owner, &subject, &sql::now_i64(now), &sql::window_secs(window)],
+                &[
+                    &kind,
+                    &owner,
+                    &subject,
+                    &sql::now_i64(now),
+                    &sql::window_secs(window),
+                ],
             )
             .await?;
         first(rows, |r| sql::failures(get(r, 0)?, get(r, 1)?, get(r, 2)?))?
@@ -613,7 +638,13 @@ impl FailureStore for PostgresStore {
             .query(
                 "SELECT count, first_at, last_at FROM mfa_failures WHERE kind = $1 \
                  AND owner = $2 AND subject = $3 AND NOT ($4 - last_at > $5)",
-                &[&kind, &owner, &subject, &sql::now_i64(now), &sql::window_secs(window)],
+                &[
+                    &kind,
+                    &owner,
+                    &subject,
+                    &sql::now_i64(now),
+                    &sql::window_secs(window),
+                ],
             )
             .await?;
         first(rows, |r| sql::failures(get(r, 0)?, get(r, 1)?, get(r, 2)?))

@@ -385,7 +385,10 @@ fn failure_parts(key: &FailureKey) -> (&'static str, String, String) {
         FailureKey::Destination(d) => (String::new(), d.as_str().to_owned()),
         FailureKey::ClientIp(ip) => (String::new(), ip.to_string()),
         other => (
-            other.owner().map(|u| u.as_str().to_owned()).unwrap_or_default(),
+            other
+                .owner()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
             format!("{other:?}"),
         ),
     };
@@ -393,7 +396,10 @@ fn failure_parts(key: &FailureKey) -> (&'static str, String, String) {
 }
 
 /// Rebuilds a challenge from the fields `o, f, v, fmt, k, d, exp`.
-fn decode_challenge(id: &ChallengeId, h: &[Vec<u8>]) -> Result<Versioned<PendingChallenge>, StoreError> {
+fn decode_challenge(
+    id: &ChallengeId,
+    h: &[Vec<u8>],
+) -> Result<Versioned<PendingChallenge>, StoreError> {
     let [o, f, v, fmt, k, d, exp] = h else {
         return Err(StoreError::Corrupt("challenge hash".into()));
     };
@@ -408,7 +414,12 @@ fn decode_challenge(id: &ChallengeId, h: &[Vec<u8>]) -> Result<Versioned<Pending
     };
     let format = u16::try_from(number(fmt)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let data = RecordData::sealed(format, unopt(k)?, d.clone());
-    let mut c = PendingChallenge::new(id.clone(), owner, data, Timestamp::from_unix_secs(number(exp)?));
+    let mut c = PendingChallenge::new(
+        id.clone(),
+        owner,
+        data,
+        Timestamp::from_unix_secs(number(exp)?),
+    );
     if let Some(f) = unopt(f)? {
         c = c.with_factor(FactorId::new(f).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }

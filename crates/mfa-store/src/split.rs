@@ -95,7 +95,10 @@ impl<D: Store, H: HotStore> FactorStore for Split<D, H> {
         self.durable.factor_by_lookup_key(key, user).await
     }
 
-    async fn list_factors(&self, user: &UserId) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
+    async fn list_factors(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
         self.durable.list_factors(user).await
     }
 
@@ -104,7 +107,9 @@ impl<D: Store, H: HotStore> FactorStore for Split<D, H> {
         record: FactorRecord,
         expected: Version,
     ) -> Result<Version, StoreError> {
-        self.durable.update_factor_if_version(record, expected).await
+        self.durable
+            .update_factor_if_version(record, expected)
+            .await
     }
 
     async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {

@@ -157,7 +157,11 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-pub(crate) fn data(format: i32, key_id: Option<String>, bytes: Vec<u8>) -> Result<RecordData, StoreError> {
+pub(crate) fn data(
+    format: i32,
+    key_id: Option<String>,
+    bytes: Vec<u8>,
+) -> Result<RecordData, StoreError> {
     let format = u16::try_from(format).map_err(|e| corrupt("data_format", e))?;
     Ok(RecordData::sealed(format, key_id, bytes))
 }
@@ -172,9 +176,15 @@ impl FactorRow {
         let id = FactorId::new(self.factor_id).map_err(|e| corrupt("factor_id", e))?;
         let kind = FactorKind::try_from(self.kind.as_str()).map_err(|e| corrupt("kind", e))?;
         let data = data(self.data_format, self.data_key_id, self.data)?;
-        let mut rec = FactorRecord::new(user, id, kind, data, timestamp(self.created_at, "created_at")?)
-            .with_label(self.label)
-            .with_confirmed(self.confirmed);
+        let mut rec = FactorRecord::new(
+            user,
+            id,
+            kind,
+            data,
+            timestamp(self.created_at, "created_at")?,
+        )
+        .with_label(self.label)
+        .with_confirmed(self.confirmed);
         rec.last_used_at = self
             .last_used_at
             .map(|t| timestamp(t, "last_used_at"))
@@ -225,7 +235,8 @@ impl ChallengeRow {
             None => ChallengeOwner::Usernameless,
         };
         let data = data(self.data_format, self.data_key_id, self.data)?;
-        let mut c = PendingChallenge::new(id, owner, data, timestamp(self.expires_at, "expires_at")?);
+        let mut c =
+            PendingChallenge::new(id, owner, data, timestamp(self.expires_at, "expires_at")?);
         if let Some(f) = self.factor_id {
             c = c.with_factor(FactorId::new(f).map_err(|e| corrupt("factor_id", e))?);
         }
@@ -243,14 +254,21 @@ pub(crate) fn failure_cols(key: &FailureKey) -> (&'static str, String, String) {
         FailureKey::ClientIp(ip) => (String::new(), ip.to_string()),
         // FailureKey is non_exhaustive: a future variant counts under its kind name.
         other => (
-            other.owner().map(|u| u.as_str().to_owned()).unwrap_or_default(),
+            other
+                .owner()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
             format!("{other:?}"),
         ),
     };
     (key.kind(), owner, subject)
 }
 
-pub(crate) fn failures(count: i32, first: i64, last: i64) -> Result<mfa_core::store::Failures, StoreError> {
+pub(crate) fn failures(
+    count: i32,
+    first: i64,
+    last: i64,
+) -> Result<mfa_core::store::Failures, StoreError> {
     let count = u32::try_from(count).map_err(|e| corrupt("count", e))?;
     Ok(mfa_core::store::Failures::new(
         count,

@@ -13,8 +13,7 @@ use mfa_core::{FactorId, Timestamp, UserId};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::sql::{
-    self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message,
-    backend,
+    self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
 /// The migrations, in order: `(version, description, SQL)`.
@@ -380,7 +379,10 @@ impl FactorStore for SqliteStore {
         .await
     }
 
-    async fn list_factors(&self, user: &UserId) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
+    async fn list_factors(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
         let u = user.as_str().to_owned();
         self.run(move |conn| {
             let mut stmt = conn
@@ -566,8 +568,11 @@ impl ChallengeStore for SqliteStore {
     async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
         let now = sql::now_i64(now);
         self.write(move |tx| {
-            tx.execute("DELETE FROM mfa_challenges WHERE expires_at < ?1", params![now])
-                .map_err(lite)
+            tx.execute(
+                "DELETE FROM mfa_challenges WHERE expires_at < ?1",
+                params![now],
+            )
+            .map_err(lite)
         })
         .await
     }
@@ -667,7 +672,9 @@ fn bump(tx: &Transaction<'_>, user: &str) -> Result<Generation, StoreError> {
         .query_row(params![user], |r| r.get(0))
         .optional()
         .map_err(lite)?;
-    g.map(sql::generation).transpose()?.ok_or(StoreError::Conflict)
+    g.map(sql::generation)
+        .transpose()?
+        .ok_or(StoreError::Conflict)
 }
 
 impl DeviceStore for SqliteStore {

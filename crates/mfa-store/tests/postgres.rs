@@ -179,7 +179,12 @@ async fn postgres_connection_killed_in_the_middle_of_a_reset_leaves_the_old_stat
     let alice = UserId::new("alice").unwrap();
     for i in 0..3 {
         store
-            .insert_factor(testkit::factor_record("alice", &format!("f{i}"), i, b"secret"))
+            .insert_factor(testkit::factor_record(
+                "alice",
+                &format!("f{i}"),
+                i,
+                b"secret",
+            ))
             .await
             .unwrap();
     }
@@ -278,7 +283,10 @@ async fn postgres_unreachable_is_a_typed_backend_error() {
     )
     .unwrap();
     let r = store
-        .factor(&UserId::new("u").unwrap(), &mfa_core::FactorId::new("f").unwrap())
+        .factor(
+            &UserId::new("u").unwrap(),
+            &mfa_core::FactorId::new("f").unwrap(),
+        )
         .await;
     assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
 }

@@ -31,7 +31,8 @@ struct TestRedis {
 impl TestRedis {
     async fn new(test: &str) -> Option<Self> {
         let url = server(VAR, test)?;
-        let probe = RedisStore::connect(&url, RedisOptions::default().prefix(unique("mfa_probe"))).await;
+        let probe =
+            RedisStore::connect(&url, RedisOptions::default().prefix(unique("mfa_probe"))).await;
         if let Err(e) = probe {
             unreachable(test, "Redis", &e);
             return None;
@@ -62,7 +63,8 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let prefixes = std::mem::take(&mut *self.prefixes.lock().unwrap_or_else(|e| e.into_inner()));
+        let prefixes =
+            std::mem::take(&mut *self.prefixes.lock().unwrap_or_else(|e| e.into_inner()));
         let url = self.url.clone();
         let done = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -145,8 +147,14 @@ async fn redis_races_across_two_clients() {
     };
     let prefix = redis.prefix();
     let schema = db.schema().await;
-    let a = Arc::new(Split::new(db.store_in(&schema).await, redis.store_in(&prefix).await));
-    let b = Arc::new(Split::new(db.store_in(&schema).await, redis.store_in(&prefix).await));
+    let a = Arc::new(Split::new(
+        db.store_in(&schema).await,
+        redis.store_in(&prefix).await,
+    ));
+    let b = Arc::new(Split::new(
+        db.store_in(&schema).await,
+        redis.store_in(&prefix).await,
+    ));
     races_across_instances(a, b).await;
 }
 
@@ -173,12 +181,36 @@ async fn redis_challenges_expire_by_the_callers_clock_and_are_swept() {
         ids.push(id);
     }
     let t = Timestamp::from_unix_secs;
-    assert!(store.challenge(&ids[0], &owner, t(100)).await.unwrap().is_some());
-    assert!(store.challenge(&ids[0], &owner, t(101)).await.unwrap().is_none());
+    assert!(
+        store
+            .challenge(&ids[0], &owner, t(100))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .challenge(&ids[0], &owner, t(101))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.purge_expired_challenges(t(250)).await.unwrap(), 2);
     assert_eq!(store.purge_expired_challenges(t(250)).await.unwrap(), 0);
-    assert!(store.take_challenge(&ids[1], &owner, t(0)).await.unwrap().is_none());
-    assert!(store.take_challenge(&ids[2], &owner, t(250)).await.unwrap().is_some());
+    assert!(
+        store
+            .take_challenge(&ids[1], &owner, t(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .take_challenge(&ids[2], &owner, t(250))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -188,36 +220,85 @@ async fn redis_unreachable_fails_closed() {
     assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
 }
 
+/// A TCP proxy to `target` that can be cut: a Redis that goes away under the store.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let tasks = Arc::clone(&tasks);
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let conn = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    tasks.lock().unwrap().push(conn);
+                }
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
+    /// Closes every connection and stops listening.
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_fails_counters_closed() {
     let Some(redis) = TestRedis::new("redis_going_away_fails_counters_closed").await else {
         return;
     };
-    let store = redis.store().await;
+    let target = redis
+        .url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 6379)));
+    let proxy = Proxy::start(target).await;
+    let prefix = redis.prefix();
+    let store = RedisStore::connect(
+        &format!("redis://{}", proxy.addr),
+        RedisOptions::default().prefix(&prefix),
+    )
+    .await
+    .unwrap();
     let key = FailureKey::user(&UserId::new("mallory").unwrap());
     let w = Duration::from_secs(600);
     let t = Timestamp::from_unix_secs(10);
     assert_eq!(store.record_failure(&key, t, w).await.unwrap().count, 1);
-    // Kill this store's connection from the server side: the next calls fail with a
-    // backend error (or succeed after reconnecting), never report zero failures.
-    let mut admin = redis::Client::open(redis.url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: redis::Value = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    for _ in 0..3 {
-        match store.failures(&key, t, w).await {
-            Ok(f) => assert_eq!(f.map(|f| f.count), Some(1), "never a lost count"),
-            Err(e) => assert!(matches!(e, StoreError::Backend(_)), "{e:?}"),
-        }
-    }
+    assert_eq!(store.record_failure(&key, t, w).await.unwrap().count, 2);
+    proxy.cut();
+    // Redis is gone: counting, reading the count and taking a challenge are backend
+    // errors, never "no failures" or a challenge.
+    let r = store.record_failure(&key, t, w).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    let r = store.failures(&key, t, w).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    let id = ChallengeId::generate(&mut SeededRandom::new(3)).unwrap();
+    let r = store
+        .take_challenge(&id, &ChallengeOwner::Usernameless, t)
+        .await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    // The count itself survived on the server.
+    let direct = redis.store_in(&prefix).await;
+    assert_eq!(
+        direct.failures(&key, t, w).await.unwrap().map(|f| f.count),
+        Some(2)
+    );
 }

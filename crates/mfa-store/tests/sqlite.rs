@@ -57,7 +57,11 @@ async fn sqlite_races_across_two_connections() {
 async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     let db = TempDb::new();
     let store = SqliteStore::open(&db.0).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), 1, "migrating again is a no-op");
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        1,
+        "migrating again is a no-op"
+    );
     let conn = rusqlite::Connection::open(&db.0).unwrap();
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -98,10 +102,16 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     drop(store);
     let again = SqliteStore::open(&db.0).await.unwrap();
     let f = again
-        .factor(&UserId::new("alice").unwrap(), &mfa_core::FactorId::new("f").unwrap())
+        .factor(
+            &UserId::new("alice").unwrap(),
+            &mfa_core::FactorId::new("f").unwrap(),
+        )
         .await
         .unwrap();
-    assert_eq!(f.map(|f| f.value.data.expose_bytes().to_vec()), Some(b"kept".to_vec()));
+    assert_eq!(
+        f.map(|f| f.value.data.expose_bytes().to_vec()),
+        Some(b"kept".to_vec())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +121,12 @@ async fn sqlite_failure_in_the_middle_of_a_reset_leaves_the_old_state_whole() {
     let alice = UserId::new("alice").unwrap();
     for i in 0..3 {
         store
-            .insert_factor(testkit::factor_record("alice", &format!("f{i}"), i, b"secret"))
+            .insert_factor(testkit::factor_record(
+                "alice",
+                &format!("f{i}"),
+                i,
+                b"secret",
+            ))
             .await
             .unwrap();
     }

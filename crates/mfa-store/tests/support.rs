@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, FactorStore, FailureKey, FailureStore,
-    LookupKey, PendingChallenge, RecordData, StoreError,
+    ChallengeId, ChallengeOwner, ChallengeStore, FactorStore, FailureKey, FailureStore, LookupKey,
+    PendingChallenge, RecordData, StoreError,
 };
 use mfa_core::testkit::{self, SeededRandom};
 use mfa_core::{Timestamp, UserId};

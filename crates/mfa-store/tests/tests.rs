@@ -9,9 +9,9 @@ mod broken;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 #[cfg(all(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod redis_hot;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod support;
 mod verify;
