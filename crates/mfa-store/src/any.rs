@@ -60,6 +60,10 @@ pub enum OpenError {
 /// so adding one is not a breaking change.
 #[non_exhaustive]
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a process holds one AnyStore; boxing would change the Memory variant's type"
+)]
 pub enum AnyStore {
     /// [`MemoryStore`], from `memory://`.
     Memory(MemoryStore),

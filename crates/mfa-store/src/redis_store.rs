@@ -1,6 +1,8 @@
 //! The Redis backend for hot state: pending challenges and failure counters.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use mfa_core::Clock as _;
 
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, FailureKey, FailureStore, Failures,
@@ -239,13 +241,12 @@ fn owner_arg(owner: &ChallengeOwner) -> String {
     }
 }
 
-/// Milliseconds from the wall clock until `at`, plus the grace, capped.
+/// Milliseconds from the wall clock until `at`, plus the grace, capped. Only the
+/// sweep uses the wall clock (Redis' TTLs run on it); expiry is decided on the caller's
+/// `now`.
 fn ttl_until(at: Timestamp) -> u64 {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let secs = at.unix_secs().saturating_sub(wall);
-    ttl_ms(Duration::from_secs(secs))
+    let wall = mfa_core::SystemClock.now();
+    ttl_ms(at.saturating_since(wall))
 }
 
 fn ttl_ms(d: Duration) -> u64 {

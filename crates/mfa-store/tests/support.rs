@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, FactorStore, FailureKey, FailureStore, LookupKey,
@@ -16,14 +16,18 @@ use tokio::sync::Barrier;
 /// How many tasks the cross-instance races start.
 pub(crate) const RACERS: usize = 64;
 
-/// A name no other test (or test run) uses: process id, a counter and the clock.
+/// A name no other test (or test run) uses: process id, a random salt and a counter.
 pub(crate) fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+    // A per-process random number, so runs that reuse a process id do not collide.
+    static SALT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let salt = SALT.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        u32::try_from(h >> 32).unwrap_or(0)
+    });
+    format!("{prefix}_{}_{salt}_{n}", std::process::id())
 }
 
 /// The server named by `var`, or `None` after saying the test skips. With
