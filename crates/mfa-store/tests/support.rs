@@ -24,7 +24,9 @@ pub(crate) fn unique(prefix: &str) -> String {
     static SALT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let salt = SALT.get_or_init(|| {
         use std::hash::{BuildHasher, Hasher};
-        let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let h = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         u32::try_from(h >> 32).unwrap_or(0)
     });
     format!("{prefix}_{}_{salt}_{n}", std::process::id())
