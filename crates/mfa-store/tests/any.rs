@@ -13,28 +13,75 @@ async fn memory_urls_open_a_memory_store() {
     }
 }
 
-#[tokio::test]
-async fn planned_backends_are_a_typed_error_naming_their_feature() {
-    let cases = [
-        ("sqlite:///var/lib/mfa.db", "sqlite", "sqlite"),
-        ("postgres://mfa@db/mfa", "postgres", "postgres"),
-        ("postgresql://mfa@db/mfa", "postgres", "postgres"),
-        ("redis://cache:6379", "redis", "redis"),
-        ("rediss://cache:6380", "redis", "redis"),
-    ];
-    for (url, want_scheme, want_feature) in cases {
-        match AnyStore::open(url).await {
-            Err(OpenError::NotCompiledIn { scheme, feature }) => {
-                assert_eq!((scheme, feature), (want_scheme, want_feature), "{url}");
-            }
-            other => panic!("{url}: expected NotCompiledIn, got {other:?}"),
-        }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_urls_open_their_store() {
+    use mfa_core::store::FactorStore;
+
+    let path = std::env::temp_dir().join(format!("{}.sqlite3", crate::support::unique("mfa_any")));
+    let url = format!("sqlite://{}", path.display());
+    let store = AnyStore::open(&url).await.unwrap();
+    assert_eq!(store.scheme(), "sqlite");
+    store
+        .insert_factor(mfa_core::testkit::factor_record("alice", "f", 1, b"x"))
+        .await
+        .unwrap();
+    drop(store);
+    // Persistent: opening the URL again finds the factor.
+    let again = AnyStore::open(&url).await.unwrap();
+    let f = again
+        .factor(
+            &mfa_core::UserId::new("alice").unwrap(),
+            &mfa_core::FactorId::new("f").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(f.is_some());
+    if let Ok(redis) = std::env::var("MFA_TEST_REDIS_URL") {
+        let split = AnyStore::open_split(&url, &redis).await.unwrap();
+        assert_eq!(split.scheme(), "sqlite+redis");
     }
-    let msg = AnyStore::open("sqlite://x").await.unwrap_err().to_string();
-    assert!(
-        msg.contains("sqlite") && msg.contains("not compiled"),
-        "{msg}"
-    );
+    drop(again);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    // Redis alone is not a whole store; composing needs a Redis URL second.
+    for url in ["redis://cache:6379", "rediss://cache:6380"] {
+        assert!(
+            matches!(
+                AnyStore::open(url).await,
+                Err(OpenError::Invalid {
+                    scheme: "redis",
+                    ..
+                })
+            ),
+            "{url}"
+        );
+    }
+    assert!(matches!(
+        AnyStore::open_split("sqlite://x.db", "postgres://db").await,
+        Err(OpenError::Invalid { .. })
+    ));
+    assert!(matches!(
+        AnyStore::open_split("memory://", "redis://127.0.0.1:1").await,
+        Err(OpenError::Invalid { .. }) | Err(OpenError::Backend(_))
+    ));
+    for url in ["sqlite://", "sqlite:", "sqlite://x.db?mode=ro"] {
+        assert!(
+            matches!(
+                AnyStore::open(url).await,
+                Err(OpenError::Invalid {
+                    scheme: "sqlite",
+                    ..
+                })
+            ),
+            "{url}"
+        );
+    }
+    // A server that is not there is a typed backend error.
+    assert!(matches!(
+        AnyStore::open("postgres://nobody@127.0.0.1:1/none").await,
+        Err(OpenError::Backend(_))
+    ));
 }
 
 #[tokio::test]

@@ -7,4 +7,11 @@
 mod any;
 mod broken;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(all(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod redis_hot;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod support;
 mod verify;

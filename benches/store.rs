@@ -1,0 +1,475 @@
+//! Store throughput against a floor measured in the same run (the mfa-store README's
+//! speed table).
+//!
+//! * PostgreSQL: TOTP-shaped verifications (read the factor, conditional write of the
+//!   new version) at 1, 8 and 32 concurrent tasks through one `PostgresStore`, beside
+//!   `pgbench` running the same two statements at the same concurrency. Also counts the
+//!   round trips per verification and per take through a counting TCP proxy (a round
+//!   trip is the client sending after the server answered).
+//! * SQLite (one file, WAL): the same shape through `SqliteStore`, beside a bare
+//!   rusqlite loop running the same statements on the same file.
+//! * Redis: challenge takes and failure increments through `RedisStore`, beside
+//!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency.
+//!
+//! Run with `MFA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
+//! MFA_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p mfa-benches --bench store`;
+//! `MFA_BENCH_SECS` sets each measurement's length (default 3 s). A backend whose URL is
+//! not set is skipped. Works in its own schema / key prefix and removes it.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_precision_loss,
+    clippy::indexing_slicing,
+    clippy::too_many_lines,
+    reason = "benchmark"
+)]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mfa_core::store::{
+    ChallengeId, ChallengeOwner, ChallengeStore, FactorRecord, FactorStore, FailureKey,
+    FailureStore, PendingChallenge, RecordData,
+};
+use mfa_core::{FactorId, FactorKind, OsRandom, Timestamp, UserId};
+use mfa_store::{PostgresOptions, PostgresStore, RedisOptions, RedisStore, SqliteStore};
+
+const USERS: u64 = 1_000;
+const CONCURRENCY: [usize; 3] = [1, 8, 32];
+const DATA: &[u8] = &[0x5a; 64];
+
+fn secs() -> u64 {
+    std::env::var("MFA_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+fn record(u: u64) -> FactorRecord {
+    FactorRecord::new(
+        UserId::new(format!("u{u}")).unwrap(),
+        FactorId::new("totp").unwrap(),
+        FactorKind::Totp,
+        RecordData::plain(DATA.to_vec()),
+        Timestamp::from_unix_secs(1_700_000_000),
+    )
+    .with_confirmed(true)
+}
+
+/// A cheap per-task sequence of user numbers.
+fn next_user(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1);
+    (*state >> 33) % USERS + 1
+}
+
+/// Runs `tasks` tasks calling `op` until the time is up; returns operations per second.
+async fn throughput<S, F, Fut>(store: Arc<S>, tasks: usize, op: F) -> f64
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, u64) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (store, stop, done) = (Arc::clone(&store), Arc::clone(&stop), Arc::clone(&done));
+        handles.push(tokio::spawn(async move {
+            let mut state = t as u64 + 1;
+            while !stop.load(Ordering::Relaxed) {
+                op(Arc::clone(&store), next_user(&mut state)).await;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs())).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One TOTP-shaped verification: read the factor, write the next version if unchanged.
+async fn verify<S: FactorStore>(store: Arc<S>, u: u64) {
+    let user = UserId::new(format!("u{u}")).unwrap();
+    let id = FactorId::new("totp").unwrap();
+    let Some(f) = store.factor(&user, &id).await.unwrap() else {
+        panic!("missing factor u{u}")
+    };
+    let mut next = f.value;
+    next.last_used_at = Some(Timestamp::from_unix_secs(1_700_000_030));
+    // A lost race is a rejected replay, as in the service; it still costs the two trips.
+    let _ = store.update_factor_if_version(next, f.version).await;
+}
+
+fn row(name: &str, tasks: usize, ours: f64, floor: f64, floor_name: &str) {
+    println!(
+        "{name:<28} tasks {tasks:>2}: {ours:>9.0}/s   {floor_name} {floor:>9.0}/s   ratio {:.2}",
+        ours / floor
+    );
+}
+
+/// The `SELECT` and `UPDATE` PostgresStore sends, with literal values, for pgbench.
+fn pgbench_script() -> String {
+    let data: String = DATA.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "\\set u random(1, {USERS})\n\
+         SELECT version AS v, user_id, factor_id, kind, label, confirmed, created_at, \
+         last_used_at, lookup_scope, lookup_namespace, lookup_value, data_format, data_key_id, \
+         data FROM mfa_factors WHERE user_id = 'u' || :u AND factor_id = 'totp' \\gset\n\
+         UPDATE mfa_factors SET version = nextval('mfa_version_seq'), kind = 'totp', \
+         label = '', confirmed = true, created_at = 1700000000, last_used_at = 1700000030, \
+         lookup_scope = NULL, lookup_namespace = NULL, lookup_value = NULL, lookup_owner = NULL, \
+         data_format = 0, data_key_id = NULL, data = '\\x{data}'::bytea \
+         WHERE user_id = 'u' || :u AND factor_id = 'totp' AND version = :v RETURNING version;\n"
+    )
+}
+
+fn pgbench(url: &str, schema: &str, clients: usize, script: &std::path::Path) -> f64 {
+    let threads = clients.min(2);
+    let out = Command::new("pgbench")
+        .env("PGOPTIONS", format!("-c search_path={schema}"))
+        .args(["-n", "-M", "prepared", "-c", &clients.to_string()])
+        .args(["-j", &threads.to_string(), "-T", &secs().to_string(), "-f"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("pgbench runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no tps in pgbench output: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// A TCP proxy that counts round trips: each time the client sends after the server
+/// last sent (or first), one more.
+async fn counting_proxy(target: String) -> (String, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let trips = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&trips);
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let outbound = tokio::net::TcpStream::connect(&target).await.unwrap();
+            let (mut ci, mut co) = inbound.into_split();
+            let (mut si, mut so) = outbound.into_split();
+            // true: the server spoke last.
+            let server_last = Arc::new(AtomicBool::new(true));
+            let (sl, trips) = (Arc::clone(&server_last), Arc::clone(&counter));
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                while let Ok(n @ 1..) = ci.read(&mut buf).await {
+                    if sl.swap(false, Ordering::SeqCst) {
+                        trips.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if so.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                while let Ok(n @ 1..) = si.read(&mut buf).await {
+                    server_last.store(true, Ordering::SeqCst);
+                    if co.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, trips)
+}
+
+async fn postgres(url: &str) {
+    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let schema = format!("mfa_bench_{}", std::process::id());
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let store = PostgresStore::connect(
+        url,
+        PostgresOptions::default()
+            .schema(schema.clone())
+            .max_connections(32),
+    )
+    .await
+    .unwrap();
+    for u in 1..=USERS {
+        store.insert_factor(record(u)).await.unwrap();
+    }
+    let script = std::env::temp_dir().join(format!("{schema}.pgbench"));
+    std::fs::write(&script, pgbench_script()).unwrap();
+    let store = Arc::new(store);
+    // Warm the pool and every connection's statement cache.
+    throughput(Arc::clone(&store), 32, verify).await;
+
+    // Round trips, through a counting proxy, with one connection whose statements are
+    // already prepared.
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let (proxy, trips) = counting_proxy(format!("{host}:{port}")).await;
+    let proxied_url = url.replacen(&format!("{host}:{port}"), &proxy, 1);
+    let counted = Arc::new(
+        PostgresStore::connect(
+            &proxied_url,
+            PostgresOptions::default()
+                .schema(schema.clone())
+                .max_connections(1),
+        )
+        .await
+        .unwrap(),
+    );
+    let owner = ChallengeOwner::Usernameless;
+    let challenge = || {
+        PendingChallenge::new(
+            ChallengeId::generate(&mut OsRandom).unwrap(),
+            owner.clone(),
+            RecordData::plain(b"c".to_vec()),
+            Timestamp::from_unix_secs(u64::from(u32::MAX)),
+        )
+    };
+    // Warm: prepare every statement once on the one connection.
+    verify(Arc::clone(&counted), 1).await;
+    let c = challenge();
+    counted.put_challenge(c.clone()).await.unwrap();
+    counted
+        .take_challenge(&c.id, &owner, Timestamp::from_unix_secs(1))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..1_000 {
+        let c = challenge();
+        counted.put_challenge(c.clone()).await.unwrap();
+        ids.push(c.id);
+    }
+    let before = trips.load(Ordering::SeqCst);
+    for u in 1..=1_000 {
+        verify(Arc::clone(&counted), u).await;
+    }
+    let mid = trips.load(Ordering::SeqCst);
+    for id in &ids {
+        let taken = counted
+            .take_challenge(id, &owner, Timestamp::from_unix_secs(1))
+            .await
+            .unwrap();
+        assert!(taken.is_some());
+    }
+    let after = trips.load(Ordering::SeqCst);
+    println!(
+        "postgres: {:.2} round trips per verification, {:.2} per take",
+        (mid - before) as f64 / 1_000.0,
+        (after - mid) as f64 / 1_000.0
+    );
+    drop(counted);
+
+    for tasks in CONCURRENCY {
+        let ours = throughput(Arc::clone(&store), tasks, verify).await;
+        let floor = tokio::task::block_in_place(|| pgbench(url, &schema, tasks, &script));
+        row("postgres verification", tasks, ours, floor, "pgbench");
+    }
+    let _ = std::fs::remove_file(&script);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+/// The statements SqliteStore runs for a verification, on a connection of its own.
+fn sqlite_floor(path: &std::path::Path) -> f64 {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs());
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut state = 7;
+    while Instant::now() < deadline {
+        let u = format!("u{}", next_user(&mut state));
+        let version: i64 = conn
+            .prepare_cached(
+                "SELECT version, user_id, factor_id, kind, label, confirmed, created_at, \
+                 last_used_at, lookup_scope, lookup_namespace, lookup_value, data_format, \
+                 data_key_id, data FROM mfa_factors WHERE user_id = ?1 AND factor_id = 'totp'",
+            )
+            .unwrap()
+            .query_row([&u], |r| r.get(0))
+            .unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let v: i64 = tx
+            .prepare_cached(
+                "UPDATE mfa_sequence SET value = value + 1 WHERE id = 1 RETURNING value",
+            )
+            .unwrap()
+            .query_row([], |r| r.get(0))
+            .unwrap();
+        tx.prepare_cached(
+            "UPDATE mfa_factors SET version = ?3, kind = 'totp', label = '', confirmed = 1, \
+             created_at = 1700000000, last_used_at = 1700000030, lookup_scope = NULL, \
+             lookup_namespace = NULL, lookup_value = NULL, lookup_owner = NULL, \
+             data_format = 0, data_key_id = NULL, data = ?4 \
+             WHERE user_id = ?1 AND factor_id = 'totp' AND version = ?2",
+        )
+        .unwrap()
+        .execute(rusqlite::params![u, version, v, DATA])
+        .unwrap();
+        tx.commit().unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn sqlite() {
+    let path = std::env::temp_dir().join(format!("mfa_bench_{}.sqlite3", std::process::id()));
+    let store = SqliteStore::open(&path).await.unwrap();
+    for u in 1..=USERS {
+        store.insert_factor(record(u)).await.unwrap();
+    }
+    let store = Arc::new(store);
+    for tasks in CONCURRENCY {
+        // The floor right before each row, so both see the same disk load.
+        let floor = tokio::task::block_in_place(|| sqlite_floor(&path));
+        let ours = throughput(Arc::clone(&store), tasks, verify).await;
+        row(
+            "sqlite verification",
+            tasks,
+            ours,
+            floor,
+            "rusqlite loop (1 conn)",
+        );
+    }
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
+    let rest = url.trim_start_matches("redis://");
+    let hostport = rest.split('/').next().unwrap_or("127.0.0.1:6379");
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "6379"));
+    let n = 20_000 * secs();
+    let out = Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-c", &clients.to_string()])
+        .args(["-n", &n.to_string(), "-r", "100000", "--csv"])
+        .args(command)
+        .output()
+        .expect("redis-benchmark runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| !l.starts_with("\"test\""))
+        .find_map(|l| l.split(',').nth(1))
+        .map(|f| f.trim_matches('"').to_owned())
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in redis-benchmark output: {text}"))
+}
+
+async fn redis(url: &str) {
+    let prefix = format!("mfa_bench_{}", std::process::id());
+    let store = Arc::new(
+        RedisStore::connect(url, RedisOptions::default().prefix(prefix.clone()))
+            .await
+            .unwrap(),
+    );
+    let increment = |store: Arc<RedisStore>, u: u64| async move {
+        let key = FailureKey::user(&UserId::new(format!("u{u}")).unwrap());
+        store
+            .record_failure(
+                &key,
+                Timestamp::from_unix_secs(1_700_000_000),
+                Duration::from_secs(900),
+            )
+            .await
+            .unwrap();
+    };
+    // A take needs a challenge: each operation puts one and takes it; the take is
+    // timed with the put, so the floor is GETDEL plus a SET.
+    let take = |store: Arc<RedisStore>, _u: u64| async move {
+        let id = ChallengeId::generate(&mut OsRandom).unwrap();
+        let owner = ChallengeOwner::Usernameless;
+        let c = PendingChallenge::new(
+            id.clone(),
+            owner.clone(),
+            RecordData::plain(b"c".to_vec()),
+            Timestamp::from_unix_secs(1_700_000_300),
+        );
+        store.put_challenge(c).await.unwrap();
+        let got = store
+            .take_challenge(&id, &owner, Timestamp::from_unix_secs(1_700_000_000))
+            .await
+            .unwrap();
+        assert!(got.is_some());
+    };
+    throughput(Arc::clone(&store), 8, increment).await;
+    for tasks in CONCURRENCY {
+        let ours = throughput(Arc::clone(&store), tasks, increment).await;
+        let floor = tokio::task::block_in_place(|| {
+            redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:b:__rand_int__")])
+        });
+        row("redis failure increment", tasks, ours, floor, "INCR");
+    }
+    for tasks in CONCURRENCY {
+        let ours = throughput(Arc::clone(&store), tasks, take).await;
+        let set = tokio::task::block_in_place(|| {
+            redis_benchmark(
+                url,
+                tasks,
+                &["SET", &format!("{prefix}:t:__rand_int__"), "x"],
+            )
+        });
+        let getdel = tokio::task::block_in_place(|| {
+            redis_benchmark(url, tasks, &["GETDEL", &format!("{prefix}:t:__rand_int__")])
+        });
+        // Two round trips in sequence: the harmonic combination of the two rates.
+        let floor = 1.0 / (1.0 / set + 1.0 / getdel);
+        row("redis challenge put+take", tasks, ours, floor, "SET+GETDEL");
+    }
+    store.delete_all().await.unwrap();
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        if std::env::args().any(|a| a == "--list") {
+            return;
+        }
+        match std::env::var("MFA_TEST_POSTGRES_URL") {
+            Ok(url) => postgres(&url).await,
+            Err(_) => println!("postgres: skipped (MFA_TEST_POSTGRES_URL is not set)"),
+        }
+        sqlite().await;
+        match std::env::var("MFA_TEST_REDIS_URL") {
+            Ok(url) => redis(&url).await,
+            Err(_) => println!("redis: skipped (MFA_TEST_REDIS_URL is not set)"),
+        }
+    });
+}

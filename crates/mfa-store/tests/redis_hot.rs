@@ -1,0 +1,304 @@
+//! RedisStore, composed with PostgreSQL and with SQLite through `Split`: the
+//! conformance suite, races through two clients, expiry and sweeping, and fail-closed
+//! behaviour when Redis is unreachable. Each test works under key prefixes of its own,
+//! deleted at the end.
+//!
+//! Needs `MFA_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`), and for the composed
+//! PostgreSQL store `MFA_TEST_POSTGRES_URL`; without them the tests say they skip.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mfa_core::store::{
+    ChallengeId, ChallengeOwner, ChallengeStore, FailureKey, FailureStore, PendingChallenge,
+    RecordData, StoreError,
+};
+use mfa_core::testkit::{self, SeededRandom};
+use mfa_core::{Timestamp, UserId};
+use mfa_store::{RedisOptions, RedisStore, Split, SqliteStore};
+
+use crate::postgres::TestDb;
+use crate::support::{races_across_instances, server, unique, unreachable};
+
+const VAR: &str = "MFA_TEST_REDIS_URL";
+
+/// The test server and the prefixes a test used (their keys are deleted on drop).
+struct TestRedis {
+    url: String,
+    prefixes: Mutex<Vec<String>>,
+}
+
+impl TestRedis {
+    async fn new(test: &str) -> Option<Self> {
+        let url = server(VAR, test)?;
+        let probe =
+            RedisStore::connect(&url, RedisOptions::default().prefix(unique("mfa_probe"))).await;
+        if let Err(e) = probe {
+            unreachable(test, "Redis", &e);
+            return None;
+        }
+        Some(Self {
+            url,
+            prefixes: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn prefix(&self) -> String {
+        let p = unique("mfa_test");
+        self.prefixes.lock().unwrap().push(p.clone());
+        p
+    }
+
+    async fn store_in(&self, prefix: &str) -> RedisStore {
+        RedisStore::connect(&self.url, RedisOptions::default().prefix(prefix))
+            .await
+            .unwrap()
+    }
+
+    async fn store(&self) -> RedisStore {
+        let p = self.prefix();
+        self.store_in(&p).await
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let prefixes =
+            std::mem::take(&mut *self.prefixes.lock().unwrap_or_else(|e| e.into_inner()));
+        let url = self.url.clone();
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for p in prefixes {
+                    let s = RedisStore::connect(&url, RedisOptions::default().prefix(p))
+                        .await
+                        .unwrap();
+                    s.delete_all().await.unwrap();
+                }
+            });
+        })
+        .join();
+        if done.is_err() {
+            eprintln!("could not delete the test keys");
+        }
+    }
+}
+
+struct TempDb(std::path::PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_plus_redis_passes_the_conformance_suite() {
+    let test = "postgres_plus_redis_passes_the_conformance_suite";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let Some(db) = TestDb::new(test).await else {
+        return;
+    };
+    testkit::conformance(|| {
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(async { Split::new(db.store().await, redis.store().await) })
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_plus_redis_passes_the_conformance_suite() {
+    let test = "sqlite_plus_redis_passes_the_conformance_suite";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let files = Mutex::new(Vec::new());
+    testkit::conformance(|| {
+        let db = TempDb(std::env::temp_dir().join(format!("{}.sqlite3", unique("mfa_split"))));
+        let durable = SqliteStore::open_blocking(&db.0).unwrap();
+        files.lock().unwrap().push(db);
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(async { Split::new(durable, redis.store().await) })
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_races_across_two_clients() {
+    let test = "redis_races_across_two_clients";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let Some(db) = TestDb::new(test).await else {
+        return;
+    };
+    let prefix = redis.prefix();
+    let schema = db.schema().await;
+    let a = Arc::new(Split::new(
+        db.store_in(&schema).await,
+        redis.store_in(&prefix).await,
+    ));
+    let b = Arc::new(Split::new(
+        db.store_in(&schema).await,
+        redis.store_in(&prefix).await,
+    ));
+    races_across_instances(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_challenges_expire_by_the_callers_clock_and_are_swept() {
+    let Some(redis) = TestRedis::new("redis_challenges_expire").await else {
+        return;
+    };
+    let store = redis.store().await;
+    let owner = ChallengeOwner::User(UserId::new("alice").unwrap());
+    let mut rng = SeededRandom::new(9);
+    let mut ids = Vec::new();
+    for exp in [100, 200, 300] {
+        let id = ChallengeId::generate(&mut rng).unwrap();
+        store
+            .put_challenge(PendingChallenge::new(
+                id.clone(),
+                owner.clone(),
+                RecordData::plain(b"c".to_vec()),
+                Timestamp::from_unix_secs(exp),
+            ))
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let t = Timestamp::from_unix_secs;
+    assert!(
+        store
+            .challenge(&ids[0], &owner, t(100))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .challenge(&ids[0], &owner, t(101))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.purge_expired_challenges(t(250)).await.unwrap(), 2);
+    assert_eq!(store.purge_expired_challenges(t(250)).await.unwrap(), 0);
+    assert!(
+        store
+            .take_challenge(&ids[1], &owner, t(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .take_challenge(&ids[2], &owner, t(250))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn redis_unreachable_fails_closed() {
+    // Nothing listens on port 1: connecting fails typed, quickly.
+    let r = RedisStore::connect("redis://127.0.0.1:1", RedisOptions::default()).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+}
+
+/// A TCP proxy to `target` that can be cut: a Redis that goes away under the store.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let tasks = Arc::clone(&tasks);
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let conn = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    tasks.lock().unwrap().push(conn);
+                }
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
+    /// Closes every connection and stops listening.
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_fails_counters_closed() {
+    let Some(redis) = TestRedis::new("redis_going_away_fails_counters_closed").await else {
+        return;
+    };
+    let target = redis
+        .url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 6379)));
+    let proxy = Proxy::start(target).await;
+    let prefix = redis.prefix();
+    let store = RedisStore::connect(
+        &format!("redis://{}", proxy.addr),
+        RedisOptions::default().prefix(&prefix),
+    )
+    .await
+    .unwrap();
+    let key = FailureKey::user(&UserId::new("mallory").unwrap());
+    let w = Duration::from_secs(600);
+    let t = Timestamp::from_unix_secs(10);
+    assert_eq!(store.record_failure(&key, t, w).await.unwrap().count, 1);
+    assert_eq!(store.record_failure(&key, t, w).await.unwrap().count, 2);
+    proxy.cut();
+    // Redis is gone: counting, reading the count and taking a challenge are backend
+    // errors, never "no failures" or a challenge.
+    let r = store.record_failure(&key, t, w).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    let r = store.failures(&key, t, w).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    let id = ChallengeId::generate(&mut SeededRandom::new(3)).unwrap();
+    let r = store
+        .take_challenge(&id, &ChallengeOwner::Usernameless, t)
+        .await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    // The count itself survived on the server.
+    let direct = redis.store_in(&prefix).await;
+    assert_eq!(
+        direct.failures(&key, t, w).await.unwrap().map(|f| f.count),
+        Some(2)
+    );
+}
