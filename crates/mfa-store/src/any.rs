@@ -14,7 +14,7 @@ use crate::memory::MemoryStore;
 use crate::postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "redis")]
 use crate::redis_store::{RedisOptions, RedisStore};
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", any(feature = "postgres", feature = "sqlite")))]
 use crate::split::Split;
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
@@ -191,6 +191,13 @@ impl AnyStore {
     /// As [`AnyStore::open`] for either URL; [`OpenError::Invalid`] when the first URL
     /// is not a durable store or the second not Redis.
     #[cfg(feature = "redis")]
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "sqlite")),
+        allow(
+            unused_variables,
+            reason = "without a durable backend nothing composes"
+        )
+    )]
     pub async fn open_split(durable_url: &str, redis_url: &str) -> Result<Self, OpenError> {
         let hot_scheme = redis_url
             .split_once(':')

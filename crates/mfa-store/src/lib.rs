@@ -90,6 +90,10 @@ mod postgres;
 mod redis_store;
 mod split;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, reason = "Redis alone uses only the error helpers")
+)]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -281,6 +281,7 @@ pub(crate) fn generation(v: i64) -> Result<mfa_core::store::Generation, StoreErr
     to_u64(v, "generation").map(mfa_core::store::Generation::new)
 }
 
+#[cfg(feature = "postgres")]
 pub(crate) fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
