@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryFactor, RecoveryConfig, RecoveryRecord,
+    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryRecord,
 };
 
 struct Fixture {
