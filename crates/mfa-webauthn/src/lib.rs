@@ -129,6 +129,7 @@ mod error;
 mod factor;
 pub mod hazmat;
 pub mod json;
+pub mod metadata;
 mod registration;
 pub mod trust;
 
@@ -152,7 +153,9 @@ pub use credential::{CredentialRecord, Preference};
 pub use crypto::Backend;
 pub use error::{Error, FailureCode, Result};
 pub use factor::WebAuthnFactor;
+pub use metadata::{MetadataLoader, MetadataTrustStore};
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
-    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors, TrustQuery,
+    AttestationPolicy, AttestationTrust, AuthenticatorPolicy, AuthenticatorRefusal, TrustAnchor,
+    TrustAnchorSource, TrustAnchors, TrustQuery,
 };
