@@ -112,6 +112,15 @@
 //! proven hardware-bound. credProps' `rk` is kept as a hint
 //! ([`CredentialRecord::cred_props_rk`]), never as a fact.
 //!
+//! ## Metadata (FIDO MDS3)
+//!
+//! [`MetadataLoader`] verifies a BLOB the operator downloaded (JWS `alg` allow list,
+//! `x5c` to GlobalSign Root CA - R3 or the caller's roots, a `no` above the loaded one)
+//! and compiles it into a [`MetadataTrustStore`], a [`TrustAnchorSource`] for
+//! [`RelyingPartyBuilder::trust_anchors`]; the builder's AAGUID allow / deny lists,
+//! refused statuses and minimum certification level then apply at registration
+//! ([`Error::AuthenticatorRefused`]). See [`metadata`].
+//!
 //! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts; [`hazmat`] for
 //! the pure §7.1 / §7.2 cores, the signature seam and the authenticator-data parser. The
 //! crate README has the spec coverage, the features and the benchmark table.

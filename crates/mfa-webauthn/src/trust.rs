@@ -385,9 +385,9 @@ impl AttestationPolicy {
         }
         let trust = self.chain_trust(&query, chain, now)?;
         let trusted = trust == AttestationTrust::Trusted;
-        if !policy.allowed_aaguids.is_empty()
-            && !(trusted && policy.allowed_aaguids.contains(aaguid))
-        {
+        let listed = policy.allowed_aaguids.is_empty()
+            || (trusted && policy.allowed_aaguids.contains(aaguid));
+        if !listed {
             return refuse(AuthenticatorRefusal::NotAllowed);
         }
         if let Some(required) = policy.minimum_certification_level {
