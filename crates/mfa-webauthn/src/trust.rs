@@ -367,7 +367,8 @@ impl AttestationPolicy {
     ) -> crate::Result<AttestationTrust> {
         let policy = &self.authenticators;
         let refuse = |r| Err(Error::AuthenticatorRefused(r));
-        if *aaguid != [0; 16] && policy.denied_aaguids.contains(aaguid) {
+        // The all-zero AAGUID (U2F, anonymised `none`) can be denied like any other.
+        if policy.denied_aaguids.contains(aaguid) {
             return refuse(AuthenticatorRefusal::Denied);
         }
         let query = TrustQuery {

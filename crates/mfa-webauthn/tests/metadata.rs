@@ -711,3 +711,16 @@ fn payloads_parse_through_the_hazmat_seam() {
     assert!(parse_metadata_payload(b"{}").is_err());
     assert!(parse_metadata_payload(b"\xff").is_err());
 }
+
+#[test]
+fn denying_the_zero_aaguid_refuses_u2f_and_anonymised_authenticators() {
+    // A deny list is never ignored: the all-zero AAGUID of U2F counts too.
+    let c = case(U2F);
+    let store = store_with(json!([]));
+    let policy = rp(store)
+        .deny_aaguids([[0; 16]])
+        .build()
+        .unwrap()
+        .attestation_policy();
+    assert_eq!(refusal(register(&c, &policy)), AuthenticatorRefusal::Denied);
+}
