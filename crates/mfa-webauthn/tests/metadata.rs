@@ -724,3 +724,45 @@ fn denying_the_zero_aaguid_refuses_u2f_and_anonymised_authenticators() {
         .attestation_policy();
     assert_eq!(refusal(register(&c, &policy)), AuthenticatorRefusal::Denied);
 }
+
+#[test]
+fn mutated_payloads_never_panic_and_verified_loads_agree_with_the_parse() {
+    // What the `mds_blob` fuzz target checks, on deterministic mutations of one seed:
+    // every byte replaced or deleted; every 37th mutation is also signed and loaded,
+    // and must succeed or fail exactly as the unverified parse does.
+    use mfa_webauthn::hazmat::parse_metadata_payload;
+    let root = fixture("other-root.der");
+    let mut e = entry(NANO, &[&root], &["FIDO_CERTIFIED_L2", "NEW"]);
+    e["attestationCertificateKeyIdentifiers"] = json!(["923881fe2f214ee465484371aeb72e97f5a58e0a"]);
+    let seed = payload(4, json!([e])).to_string().into_bytes();
+    let mut n = 0usize;
+    for i in 0..seed.len() {
+        for m in [None, Some(b'"'), Some(b'0'), Some(b'}'), Some(b'-')] {
+            let mut p = seed.clone();
+            match m {
+                None => {
+                    p.remove(i);
+                }
+                Some(b) => p[i] = b,
+            }
+            let parsed = parse_metadata_payload(&p);
+            n += 1;
+            if n % 37 == 0 {
+                let jws = sign_es256(
+                    &header("ES256", &chain()),
+                    &p,
+                    &fixture("mds-signer.scalar"),
+                )
+                .unwrap();
+                match (loader().load(&jws, NOW), &parsed) {
+                    (Ok(store), Ok(s)) => {
+                        assert_eq!((store.no(), store.entries().len()), (s.no, s.entries))
+                    }
+                    (Err(a), Err(b)) => assert_eq!(&a, b),
+                    (a, b) => panic!("{a:?} / {b:?}"),
+                }
+            }
+        }
+    }
+    assert!(n > 5_000);
+}
