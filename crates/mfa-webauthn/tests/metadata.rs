@@ -747,7 +747,7 @@ fn mutated_payloads_never_panic_and_verified_loads_agree_with_the_parse() {
             }
             let parsed = parse_metadata_payload(&p);
             n += 1;
-            if n % 37 == 0 {
+            if n.is_multiple_of(37) {
                 let jws = sign_es256(
                     &header("ES256", &chain()),
                     &p,
