@@ -32,7 +32,7 @@ const SCALAR: &[u8] = include_bytes!("../crates/mfa-webauthn/tests/data/mds/mds-
 const OTHER: &[u8] = include_bytes!("../crates/mfa-webauthn/tests/data/mds/other-root.der");
 /// 2027-01-01T00:00:00Z, inside the fixtures' validity.
 const NOW: Timestamp = Timestamp::from_unix_secs(1_798_761_600);
-const ENTRIES: u32 = 1500;
+const ENTRIES: usize = 1500;
 
 fn payload() -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -40,7 +40,7 @@ fn payload() -> String {
     let icon = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(560));
     let entries: Vec<_> = (0..ENTRIES)
         .map(|i| {
-            let aaguid = format!("{i:08x}-0000-4000-8000-{:012x}", u64::from(i) * 7919);
+            let aaguid = format!("{i:08x}-0000-4000-8000-{:012x}", i * 7919);
             json!({
                 "aaguid": aaguid,
                 "metadataStatement": {
@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let loader = MetadataLoader::new().with_roots_only([TrustAnchor::from_der(ROOT).unwrap()]);
     let store = loader.load(&blob, NOW).unwrap();
-    assert_eq!(store.entries().len(), ENTRIES as usize);
+    assert_eq!(store.entries().len(), ENTRIES);
     assert!(blob.len() > 10_000_000, "{}", blob.len());
     eprintln!(
         "mds: BLOB {} bytes, payload {} bytes, {} entries",
