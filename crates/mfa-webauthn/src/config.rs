@@ -12,7 +12,8 @@ use crate::crypto::Backend;
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::json::Base64UrlBytes;
-use crate::trust::{AttestationPolicy, TrustAnchorSource};
+use crate::metadata::{AuthenticatorStatus, CertificationLevel};
+use crate::trust::{AttestationPolicy, AuthenticatorPolicy, TrustAnchorSource};
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
 /// the relying party and the challenge. A [`RelyingParty`] derives it when a ceremony
@@ -147,6 +148,7 @@ pub struct RelyingParty {
     pub(crate) trust_anchors: Option<std::sync::Arc<dyn TrustAnchorSource>>,
     pub(crate) require_trusted_attestation: bool,
     pub(crate) allow_rs1_attestation: bool,
+    pub(crate) authenticators: AuthenticatorPolicy,
 }
 
 impl RelyingParty {
@@ -172,6 +174,7 @@ impl RelyingParty {
                 trust_anchors: None,
                 require_trusted_attestation: false,
                 allow_rs1_attestation: false,
+                authenticators: AuthenticatorPolicy::default(),
             },
             app_origins: Vec::new(),
         }
@@ -210,6 +213,7 @@ impl RelyingParty {
             require_trusted: self.require_trusted_attestation,
             danger_allow_rs1_attestation: self.allow_rs1_attestation,
             require_cts_profile_match: true,
+            authenticators: self.authenticators.clone(),
         }
     }
 
@@ -356,14 +360,61 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// Accepts only these authenticator models (AAGUIDs), and only with a trusted
+    /// attestation: the AAGUID of `none` or self attestation is the authenticator's
+    /// claim. Implies [`require_trusted_attestation`](Self::require_trusted_attestation)
+    /// (so it needs trust anchors, for example a
+    /// [`MetadataTrustStore`](crate::MetadataTrustStore)). Refusals are
+    /// [`Error::AuthenticatorRefused`](crate::Error::AuthenticatorRefused) with
+    /// [`AuthenticatorRefusal::NotAllowed`](crate::AuthenticatorRefusal::NotAllowed).
+    pub fn allow_aaguids(mut self, aaguids: impl IntoIterator<Item = [u8; 16]>) -> Self {
+        self.rp.authenticators.allowed_aaguids.extend(aaguids);
+        self
+    }
+
+    /// Refuses these authenticator models (AAGUIDs), whatever the attestation
+    /// ([`AuthenticatorRefusal::Denied`](crate::AuthenticatorRefusal::Denied)).
+    pub fn deny_aaguids(mut self, aaguids: impl IntoIterator<Item = [u8; 16]>) -> Self {
+        self.rp.authenticators.denied_aaguids.extend(aaguids);
+        self
+    }
+
+    /// Requires a trusted attestation whose metadata (a
+    /// [`TrustAnchorSource::metadata_for`] answer, e.g. from a
+    /// [`MetadataTrustStore`](crate::MetadataTrustStore)) states at least `level`.
+    /// Implies [`require_trusted_attestation`](Self::require_trusted_attestation).
+    pub fn minimum_certification_level(mut self, level: CertificationLevel) -> Self {
+        self.rp.authenticators.minimum_certification_level = Some(level);
+        self
+    }
+
+    /// The metadata statuses that refuse an authenticator (replacing the default
+    /// [`AuthenticatorStatus::refused_by_default`]: revoked, the four compromises and
+    /// user-verification bypass). An empty list refuses on no status.
+    pub fn refused_statuses(
+        mut self,
+        statuses: impl IntoIterator<Item = AuthenticatorStatus>,
+    ) -> Self {
+        self.rp.authenticators.refused_statuses = statuses.into_iter().collect();
+        self
+    }
+
     /// Checks and returns the configuration.
     ///
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
     /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
-    /// offered, or trusted attestation is required without trust anchors.
+    /// offered, or trusted attestation is required (also through an AAGUID allow list
+    /// or a minimum certification level) without trust anchors.
     pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
+        // An allow list or a certification level can only be met by a trusted
+        // attestation: require one, so `none` conveyance is refused at the start.
+        if !self.rp.authenticators.allowed_aaguids.is_empty()
+            || self.rp.authenticators.minimum_certification_level.is_some()
+        {
+            self.rp.require_trusted_attestation = true;
+        }
         if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
             return Err(InvalidInput::new("rp id", "must be a bare domain"));
         }

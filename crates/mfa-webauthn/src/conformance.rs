@@ -280,6 +280,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
         require_trusted: false,
         danger_allow_rs1_attestation: true,
         require_cts_profile_match: expected.require_cts_profile_match,
+        ..AttestationPolicy::default()
     };
     let credential = field("credential")?;
     let verdict = match kind.as_str() {

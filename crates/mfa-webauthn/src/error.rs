@@ -79,6 +79,11 @@ pub enum Error {
     /// attestation is required and the statement is not trusted.
     #[error("untrusted attestation: {0}")]
     UntrustedAttestation(&'static str),
+    /// The relying party's [`AuthenticatorPolicy`](crate::trust::AuthenticatorPolicy)
+    /// refuses this authenticator (AAGUID lists, metadata status, certification level).
+    /// Code `untrusted_attestation`; the facade's reason is `requirement_not_met`.
+    #[error("authenticator refused: {0}")]
+    AuthenticatorRefused(crate::trust::AuthenticatorRefusal),
     /// android-safetynet: `ctsProfileMatch` is false while the policy requires it.
     #[error("safetynet cts profile mismatch")]
     CtsProfileMismatch,
@@ -115,7 +120,9 @@ impl Error {
             Self::SignCountRegression => FailureCode::SignCountRegression,
             Self::UnrequestedExtension(_) => FailureCode::Malformed,
             Self::UnsupportedAttestationFormat => FailureCode::UnsupportedAttestationFormat,
-            Self::UntrustedAttestation(_) => FailureCode::UntrustedAttestation,
+            Self::UntrustedAttestation(_) | Self::AuthenticatorRefused(_) => {
+                FailureCode::UntrustedAttestation
+            }
             Self::CtsProfileMismatch => FailureCode::CtsProfileMismatch,
             Self::UserHandleMismatch => FailureCode::UserHandleMismatch,
             Self::UserNotPresent => FailureCode::UserNotPresent,
@@ -137,6 +144,7 @@ impl From<Error> for mfa_core::Error {
         };
         let reason = match e {
             Error::Expired => RejectReason::Expired,
+            Error::AuthenticatorRefused(_) => RejectReason::RequirementNotMet,
             _ => code.reject_reason(),
         };
         Self::Rejected(Rejected::with_detail(reason, code.as_str()))

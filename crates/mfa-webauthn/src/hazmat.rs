@@ -12,7 +12,9 @@
 //! - [`authdata`]: the authenticator-data parser and its [`Flags`](authdata::Flags);
 //! - [`parse_attestation_object`]: the CBOR attestation object, undecoded statement;
 //! - [`formats`]: the TPM, Android and SafetyNet structures inside statements;
-//! - [`validate_certificate_path`]: the attestation chain validation, alone.
+//! - [`validate_certificate_path`]: the attestation chain validation, alone;
+//! - [`parse_metadata_payload`]: an MDS3 payload parsed and compiled without its
+//!   signature, summarised (no trust store comes out of it).
 
 pub mod authdata;
 
@@ -33,3 +35,17 @@ pub use crate::registration::{
     AttestationObject, parse_attestation_object, verify_registration, verify_registration_with,
 };
 pub use crate::trust::validate_certificate_path;
+
+/// Parses and compiles an MDS3 BLOB payload (the JSON inside the JWS) **without
+/// verifying any signature**, with every strict rule of
+/// [`MetadataLoader::load`](crate::MetadataLoader::load), and returns only a summary.
+/// For inspection and fuzzing; load BLOBs with [`MetadataLoader`](crate::MetadataLoader).
+///
+/// # Errors
+///
+/// The first [`MetadataError`](crate::metadata::MetadataError) of the payload.
+pub fn parse_metadata_payload(
+    json: &[u8],
+) -> Result<crate::metadata::PayloadSummary, crate::metadata::MetadataError> {
+    crate::metadata::parse_payload_summary(json)
+}

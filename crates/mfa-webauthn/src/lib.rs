@@ -112,6 +112,15 @@
 //! proven hardware-bound. credProps' `rk` is kept as a hint
 //! ([`CredentialRecord::cred_props_rk`]), never as a fact.
 //!
+//! ## Metadata (FIDO MDS3)
+//!
+//! [`MetadataLoader`] verifies a BLOB the operator downloaded (JWS `alg` allow list,
+//! `x5c` to GlobalSign Root CA - R3 or the caller's roots, a `no` above the loaded one)
+//! and compiles it into a [`MetadataTrustStore`], a [`TrustAnchorSource`] for
+//! [`RelyingPartyBuilder::trust_anchors`]; the builder's AAGUID allow / deny lists,
+//! refused statuses and minimum certification level then apply at registration
+//! ([`Error::AuthenticatorRefused`]). See [`metadata`].
+//!
 //! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts; [`hazmat`] for
 //! the pure §7.1 / §7.2 cores, the signature seam and the authenticator-data parser. The
 //! crate README has the spec coverage, the features and the benchmark table.
@@ -129,6 +138,7 @@ mod error;
 mod factor;
 pub mod hazmat;
 pub mod json;
+pub mod metadata;
 mod registration;
 pub mod trust;
 
@@ -152,7 +162,9 @@ pub use credential::{CredentialRecord, Preference};
 pub use crypto::Backend;
 pub use error::{Error, FailureCode, Result};
 pub use factor::WebAuthnFactor;
+pub use metadata::{MetadataLoader, MetadataTrustStore};
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
-    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors, TrustQuery,
+    AttestationPolicy, AttestationTrust, AuthenticatorPolicy, AuthenticatorRefusal, TrustAnchor,
+    TrustAnchorSource, TrustAnchors, TrustQuery,
 };

@@ -3,9 +3,10 @@
 //!
 //! A [`TrustAnchorSource`] answers "which roots may this attestation chain to?" for a
 //! statement's format and AAGUID. [`TrustAnchors`] is the in-memory source (roots for
-//! every authenticator, for one format, or for one AAGUID); a metadata-backed source
-//! (FIDO MDS3) can implement the same trait later and plug into
-//! [`RelyingPartyBuilder::trust_anchors`](crate::RelyingPartyBuilder::trust_anchors).
+//! every authenticator, for one format, or for one AAGUID); the metadata-backed source
+//! is [`MetadataTrustStore`](crate::metadata::MetadataTrustStore) (FIDO MDS3), which
+//! also answers [`TrustAnchorSource::metadata_for`] with status reports. Either plugs
+//! into [`RelyingPartyBuilder::trust_anchors`](crate::RelyingPartyBuilder::trust_anchors).
 //!
 //! The rule, for each registration:
 //! - the source has roots for the statement: its chain must validate to one of them at
@@ -15,6 +16,12 @@
 //!   attestation is [`AttestationTrust::NotEvaluated`], which is refused only when the
 //!   relying party requires trusted attestation
 //!   ([`RelyingPartyBuilder::require_trusted_attestation`](crate::RelyingPartyBuilder::require_trusted_attestation)).
+//!
+//! Then the [`AuthenticatorPolicy`] applies ([`AuthenticatorRefusal`] on failure): the
+//! AAGUID deny list (on the claimed AAGUID, whatever the trust), refused metadata
+//! statuses (revoked, compromised, user-verification bypass by default), the AAGUID
+//! allow list and a minimum certification level (both only satisfied by a trusted
+//! attestation: the AAGUID of `none` or self attestation is never trusted).
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,6 +30,7 @@ use mfa_core::InvalidInput;
 use x509_parser::prelude::*;
 
 use crate::error::Error;
+use crate::metadata::{AuthenticatorMetadata, AuthenticatorStatus, CertificationLevel};
 
 /// What the trust evaluation concluded for a verified attestation statement.
 #[non_exhaustive]
@@ -129,6 +137,15 @@ pub trait TrustAnchorSource: fmt::Debug + Send + Sync {
     /// The roots the statement described by `query` may chain to. Empty: this source
     /// has no opinion, and the attestation is not evaluated.
     fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor>;
+
+    /// What metadata says about the authenticator `query` describes (status reports,
+    /// certification level), for the [`AuthenticatorPolicy`]. `None` (the default): no
+    /// metadata. Asked for every registration, also for `none` and self attestation
+    /// (then without a certificate key id): a status can refuse a claimed AAGUID, but
+    /// only a trusted chain satisfies an allow list or a certification level.
+    fn metadata_for(&self, _query: &TrustQuery<'_>) -> Option<AuthenticatorMetadata> {
+        None
+    }
 }
 
 /// A shared source (for example one metadata source refreshed in the background and
@@ -136,6 +153,10 @@ pub trait TrustAnchorSource: fmt::Debug + Send + Sync {
 impl<T: TrustAnchorSource + ?Sized> TrustAnchorSource for Arc<T> {
     fn anchors_for(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor> {
         (**self).anchors_for(query)
+    }
+
+    fn metadata_for(&self, query: &TrustQuery<'_>) -> Option<AuthenticatorMetadata> {
+        (**self).metadata_for(query)
     }
 }
 
@@ -247,6 +268,9 @@ pub struct AttestationPolicy {
     pub danger_allow_rs1_attestation: bool,
     /// android-safetynet: require `ctsProfileMatch` (on by default).
     pub require_cts_profile_match: bool,
+    /// Which authenticators are accepted (AAGUID lists, metadata statuses,
+    /// certification level), applied after the chain.
+    pub authenticators: AuthenticatorPolicy,
 }
 
 impl Default for AttestationPolicy {
@@ -256,6 +280,70 @@ impl Default for AttestationPolicy {
             require_trusted: false,
             danger_allow_rs1_attestation: false,
             require_cts_profile_match: true,
+            authenticators: AuthenticatorPolicy::default(),
+        }
+    }
+}
+
+/// Which authenticator models a relying party accepts at registration. The default
+/// refuses the statuses of [`AuthenticatorStatus::refused_by_default`] and nothing else.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct AuthenticatorPolicy {
+    /// When not empty, only these AAGUIDs, and only with a trusted attestation.
+    pub allowed_aaguids: Vec<[u8; 16]>,
+    /// Never these AAGUIDs (checked on the claimed AAGUID, before anything else).
+    pub denied_aaguids: Vec<[u8; 16]>,
+    /// Refuse an authenticator whose metadata has any report with one of these
+    /// statuses (any report, not only the latest: a later `UPDATE_AVAILABLE` does not
+    /// fix the devices already out there).
+    pub refused_statuses: Vec<AuthenticatorStatus>,
+    /// Require a trusted attestation whose metadata states at least this level.
+    pub minimum_certification_level: Option<CertificationLevel>,
+}
+
+impl Default for AuthenticatorPolicy {
+    fn default() -> Self {
+        Self {
+            allowed_aaguids: Vec::new(),
+            denied_aaguids: Vec::new(),
+            refused_statuses: AuthenticatorStatus::refused_by_default(),
+            minimum_certification_level: None,
+        }
+    }
+}
+
+/// Why the [`AuthenticatorPolicy`] refused an authenticator
+/// ([`Error::AuthenticatorRefused`]).
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum AuthenticatorRefusal {
+    /// The AAGUID is on the deny list.
+    Denied,
+    /// An allow list is configured and the AAGUID is not on it, or the attestation is
+    /// not trusted (so its AAGUID is only a claim).
+    NotAllowed,
+    /// The metadata reports a refused status.
+    Status(AuthenticatorStatus),
+    /// A minimum certification level is configured and the attestation is not trusted,
+    /// or its metadata states a lower level (or none).
+    CertificationLevel {
+        /// The configured minimum.
+        required: CertificationLevel,
+        /// What the metadata of a trusted attestation states.
+        found: Option<CertificationLevel>,
+    },
+}
+
+impl fmt::Display for AuthenticatorRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Denied => f.write_str("aaguid denied"),
+            Self::NotAllowed => f.write_str("aaguid not allowed or not attested"),
+            Self::Status(s) => write!(f, "metadata status {s}"),
+            Self::CertificationLevel { required, found } => {
+                write!(f, "certification level {found:?} below {required:?}")
+            }
         }
     }
 }
@@ -268,14 +356,6 @@ impl AttestationPolicy {
         self
     }
 
-    /// The roots for a statement.
-    fn roots(&self, query: &TrustQuery<'_>) -> Vec<TrustAnchor> {
-        self.anchors
-            .as_ref()
-            .map(|s| s.anchors_for(query))
-            .unwrap_or_default()
-    }
-
     /// §7.1 step 24 for a statement of `fmt` with `chain` (leaf first; empty for
     /// `none` and self attestation) at `now` (Unix seconds; `None` when the caller gave no instant).
     pub(crate) fn evaluate(
@@ -285,13 +365,54 @@ impl AttestationPolicy {
         chain: &[Vec<u8>],
         now: Option<u64>,
     ) -> crate::Result<AttestationTrust> {
-        let roots = match chain.first() {
-            None => Vec::new(),
-            Some(leaf) => self.roots(&TrustQuery {
-                fmt,
-                aaguid: *aaguid,
-                certificate_key_id: certificate_key_id(leaf),
-            }),
+        let policy = &self.authenticators;
+        let refuse = |r| Err(Error::AuthenticatorRefused(r));
+        // The all-zero AAGUID (U2F, anonymised `none`) can be denied like any other.
+        if policy.denied_aaguids.contains(aaguid) {
+            return refuse(AuthenticatorRefusal::Denied);
+        }
+        let query = TrustQuery {
+            fmt,
+            aaguid: *aaguid,
+            certificate_key_id: chain.first().and_then(|leaf| certificate_key_id(leaf)),
+        };
+        let metadata = self.anchors.as_ref().and_then(|s| s.metadata_for(&query));
+        if let Some(status) = metadata.as_ref().and_then(|m| {
+            m.statuses
+                .iter()
+                .find(|s| policy.refused_statuses.contains(s))
+        }) {
+            return refuse(AuthenticatorRefusal::Status(status.clone()));
+        }
+        let trust = self.chain_trust(&query, chain, now)?;
+        let trusted = trust == AttestationTrust::Trusted;
+        let listed = policy.allowed_aaguids.is_empty()
+            || (trusted && policy.allowed_aaguids.contains(aaguid));
+        if !listed {
+            return refuse(AuthenticatorRefusal::NotAllowed);
+        }
+        if let Some(required) = policy.minimum_certification_level {
+            let found = metadata.and_then(|m| m.certification_level);
+            if !trusted || found.is_none_or(|f| f < required) {
+                return refuse(AuthenticatorRefusal::CertificationLevel {
+                    required,
+                    found: found.filter(|_| trusted),
+                });
+            }
+        }
+        Ok(trust)
+    }
+
+    /// §7.1 step 24 proper: the chain against the source's roots for `query`.
+    fn chain_trust(
+        &self,
+        query: &TrustQuery<'_>,
+        chain: &[Vec<u8>],
+        now: Option<u64>,
+    ) -> crate::Result<AttestationTrust> {
+        let roots = match (chain.first(), &self.anchors) {
+            (Some(_), Some(source)) => source.anchors_for(query),
+            _ => Vec::new(),
         };
         if roots.is_empty() {
             if self.require_trusted {

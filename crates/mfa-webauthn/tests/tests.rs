@@ -11,6 +11,7 @@ mod ceremonies;
 mod conformance;
 mod factor;
 mod formats;
+mod metadata;
 mod security;
 mod trust;
 mod wycheproof;
