@@ -154,8 +154,13 @@ impl fmt::Debug for Rejected {
 pub enum RejectReason {
     /// The response was bound to another challenge, origin or relying party.
     BindingMismatch,
+    /// A push approval was denied on the user's device: a possible fraud attempt, worth
+    /// an audit event and a notice to the user.
+    Denied,
     /// The challenge or code has expired.
     Expired,
+    /// A challenge's attempts are used up; a new challenge is needed.
+    Exhausted,
     /// The factor is disabled or not yet confirmed.
     FactorDisabled,
     /// Too many recent failures; the factor or user is locked out.
@@ -176,6 +181,9 @@ pub enum RejectReason {
     UnknownFactor,
     /// The code or response is simply wrong.
     WrongCode,
+    /// The code was sent to another destination (phone number, email address) than the
+    /// one it is checked against.
+    WrongDestination,
 }
 
 impl RejectReason {
@@ -185,7 +193,9 @@ impl RejectReason {
             Self::BadSignature => "bad_signature",
             Self::BindingMismatch => "binding_mismatch",
             Self::CounterRegression => "counter_regression",
+            Self::Denied => "denied",
             Self::Expired => "expired",
+            Self::Exhausted => "exhausted",
             Self::FactorDisabled => "factor_disabled",
             Self::LockedOut => "locked_out",
             Self::Malformed => "malformed",
@@ -194,6 +204,7 @@ impl RejectReason {
             Self::UnknownChallenge => "unknown_challenge",
             Self::UnknownFactor => "unknown_factor",
             Self::WrongCode => "wrong_code",
+            Self::WrongDestination => "wrong_destination",
         }
     }
 }
@@ -214,7 +225,9 @@ mod tests {
             RejectReason::BadSignature,
             RejectReason::BindingMismatch,
             RejectReason::CounterRegression,
+            RejectReason::Denied,
             RejectReason::Expired,
+            RejectReason::Exhausted,
             RejectReason::FactorDisabled,
             RejectReason::LockedOut,
             RejectReason::Malformed,
@@ -223,6 +236,7 @@ mod tests {
             RejectReason::UnknownChallenge,
             RejectReason::UnknownFactor,
             RejectReason::WrongCode,
+            RejectReason::WrongDestination,
         ];
         for reason in reasons {
             let err = Error::rejected(reason);

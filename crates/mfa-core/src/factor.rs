@@ -71,6 +71,8 @@ use crate::random::SecureRandom;
 ///
 /// let rec = PinRecord { pin: SecretBytes::from(b"1234".as_slice()), last_minute: None };
 /// let now = Timestamp::from_unix_secs(600);
+/// // A factor that counts no attempts keeps the default: nothing to store first.
+/// assert!(MinutePin.begin_attempt(&(), now)?.is_none());
 /// let ok = MinutePin.verify(&rec, &(), "1234", now, &mut mfa_core::OsRandom)?;
 /// assert_eq!(ok.methods, [AuthMethod::Pin]);
 /// // The updated record refuses the same minute: a replay.
@@ -122,6 +124,29 @@ pub trait Factor: Send + Sync + 'static {
         now: Timestamp,
         rng: &mut dyn SecureRandom,
     ) -> Result<(Self::Challenge, Self::State), Self::Error>;
+
+    /// The state to store, with a compare-and-swap on the challenge's version, *before*
+    /// a response is checked: `Some` for factors that count attempts (an out-of-band
+    /// code's attempts left), `None` (the default) for factors that do not.
+    ///
+    /// The service calls this, writes the returned state with a compare-and-swap, and only
+    /// after that write succeeds calls [`verify`](Factor::verify) with the state it wrote.
+    /// Because the attempt is paid for before the check, a lost race costs an attempt
+    /// instead of granting one: 64 concurrent guesses against a 5-attempt challenge get
+    /// 5 checks, whatever the timing.
+    ///
+    /// # Errors
+    ///
+    /// A rejection when no attempt is left or the challenge has expired: the service
+    /// then takes (deletes) the challenge and reports the failure.
+    fn begin_attempt(
+        &self,
+        state: &Self::State,
+        now: Timestamp,
+    ) -> Result<Option<Self::State>, Self::Error> {
+        let _ = (state, now);
+        Ok(None)
+    }
 
     /// Verifies `response` against `record` and the challenge `state` at `now`.
     ///

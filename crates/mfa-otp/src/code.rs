@@ -5,7 +5,7 @@ use alloc::string::String;
 use core::fmt;
 use core::fmt::Write as _;
 
-use subtle::{Choice, ConditionallySelectable as _, ConstantTimeEq as _};
+use subtle::{Choice, ConditionallySelectable as _, ConstantTimeEq};
 use zeroize::Zeroizing;
 
 use crate::hazmat::Keyed;
@@ -13,7 +13,21 @@ use crate::params::Digits;
 
 /// A generated one-time code: a string of exactly `digits` ASCII digits, leading zeros
 /// kept (`003784`). Zeroized on drop; `Debug` prints `Code([redacted])`.
-#[derive(Clone, Eq, PartialEq)]
+///
+/// `==` is constant-time in the digits ([`ConstantTimeEq`]): comparing a generated code
+/// with one a user typed leaks no prefix through timing. Only the lengths, which are the
+/// public digit counts, are compared with a branch.
+///
+/// ```
+/// use mfa_otp::{Hotp, HotpParams, Secret};
+///
+/// let secret = Secret::from_bytes(b"12345678901234567890".to_vec())?;
+/// let key = Hotp::new(&secret, HotpParams::default());
+/// assert_eq!(key.code(0), key.code(0));
+/// assert_ne!(key.code(0), key.code(1));
+/// # Ok::<(), mfa_otp::SecretError>(())
+/// ```
+#[derive(Clone)]
 pub struct Code(Zeroizing<String>);
 
 impl Code {
@@ -30,6 +44,22 @@ impl Code {
         Self(s)
     }
 }
+
+impl ConstantTimeEq for Code {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        // `[u8]::ct_eq` returns false for different lengths without reading the bytes,
+        // and otherwise compares every byte without branching on them.
+        self.0.as_bytes().ct_eq(other.0.as_bytes())
+    }
+}
+
+impl PartialEq for Code {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for Code {}
 
 impl fmt::Debug for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

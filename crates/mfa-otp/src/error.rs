@@ -1,7 +1,11 @@
-//! The crate's errors: typed input errors that name what was wrong, and one opaque
-//! rejection for failed verifications.
+//! The crate's errors: typed input errors that name what was wrong, and the facade's
+//! opaque [`Rejected`] for failed verifications.
 
+use alloc::string::ToString as _;
 use core::fmt;
+
+use mfa_core::{InvalidInput, RandomError};
+pub use mfa_core::{RejectReason, Rejected};
 
 use crate::params::UnknownAlgorithm;
 use crate::uri::UriError;
@@ -12,41 +16,43 @@ use crate::uri::UriError;
 ///
 /// - every variant except [`Error::Rejected`] is bad input or configuration (a malformed
 ///   secret, 11 digits, a time before `T0`); its message names what was wrong.
-/// - [`Error::Rejected`]: a code did not verify. Its message is always
-///   `verification failed`; the cause is for logs only ([`Rejected::reason`]).
+/// - [`Error::Rejected`]: a code did not verify. It is [`mfa_core::Rejected`]: its
+///   message is always `verification failed`; the cause is for logs only
+///   ([`Rejected::reason`]: [`RejectReason::Malformed`], [`RejectReason::Replay`] or
+///   [`RejectReason::WrongCode`]).
 ///
-/// With the `std` feature it converts into [`mfa_core::Error`].
+/// It converts into [`mfa_core::Error`] variant by variant: a rejection stays the same
+/// [`Rejected`], a random-source failure the same [`RandomError`], and every input error
+/// becomes an [`InvalidInput`] with the field name and problem this error displays.
+///
+/// ```
+/// use mfa_otp::{Digits, Error};
+///
+/// let e = Digits::new(11).unwrap_err();
+/// assert_eq!(e.to_string(), "invalid digits: must be between 6 and 10, got 11");
+/// let mfa_core::Error::Invalid(input) = mfa_core::Error::from(e) else { unreachable!() };
+/// assert_eq!((input.what(), input.problem()), ("digits", "must be between 6 and 10, got 11"));
+/// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub enum Error {
     /// An algorithm name other than SHA1, SHA256 or SHA512.
-    #[error(transparent)]
-    Algorithm(#[from] UnknownAlgorithm),
+    Algorithm(UnknownAlgorithm),
     /// A counter cannot move past `u64::MAX`: the HOTP key is used up.
-    #[error("invalid counter: no counter follows u64::MAX")]
     CounterExhausted,
     /// The number of digits is outside 6 to 10.
-    #[error("invalid digits: must be between 6 and 10, got {0}")]
     Digits(u64),
     /// The TOTP period is zero.
-    #[error("invalid period: must be at least 1 second")]
     Period,
     /// A challenge option an OTP cannot honour ([`mfa_core::StartOptions`]).
-    #[cfg(feature = "std")]
-    #[error(transparent)]
-    Options(#[from] mfa_core::InvalidInput),
-    /// The operating system's random source failed.
-    #[cfg(feature = "std")]
-    #[error(transparent)]
-    Random(#[from] mfa_core::RandomError),
+    Options(InvalidInput),
+    /// The random source failed.
+    Random(RandomError),
     /// A code did not verify; opaque to the end user.
-    #[error(transparent)]
-    Rejected(#[from] Rejected),
+    Rejected(Rejected),
     /// A shared secret could not be decoded or is too short.
-    #[error("invalid secret: {0}")]
-    Secret(#[from] SecretError),
+    Secret(SecretError),
     /// `now` is before the TOTP epoch `T0`, so there is no time step.
-    #[error("invalid time: {now} is before t0 {t0}")]
     TimeBeforeT0 {
         /// The time given, in Unix seconds.
         now: u64,
@@ -54,10 +60,8 @@ pub enum Error {
         t0: u64,
     },
     /// An otpauth:// URI could not be parsed or built.
-    #[error(transparent)]
-    Uri(#[from] UriError),
+    Uri(UriError),
     /// A verification window is larger than the crate allows.
-    #[error("invalid window: at most {max} steps on each side, got {got}")]
     Window {
         /// The largest window allowed.
         max: u32,
@@ -71,6 +75,126 @@ impl Error {
     /// limits), as opposed to bad input or configuration.
     pub fn is_rejection(&self) -> bool {
         matches!(self, Self::Rejected(_))
+    }
+
+    /// The field the error is about, as [`InvalidInput::what`] names it.
+    fn field(&self) -> &'static str {
+        match self {
+            Self::Algorithm(_) => "algorithm",
+            Self::CounterExhausted => "counter",
+            Self::Digits(_) => "digits",
+            Self::Period => "period",
+            Self::Secret(_) => "secret",
+            Self::TimeBeforeT0 { .. } => "time",
+            Self::Uri(_) => UriError::FIELD,
+            Self::Window { .. } => "window",
+            Self::Options(e) => e.what(),
+            Self::Random(_) => "random source",
+            Self::Rejected(_) => "code",
+        }
+    }
+
+    /// Writes what was wrong with [`Error::field`]: for input errors, the part of the
+    /// message after `invalid <field>: `.
+    fn fmt_problem(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Algorithm(_) => f.write_str(UnknownAlgorithm::PROBLEM),
+            Self::CounterExhausted => f.write_str("no counter follows u64::MAX"),
+            Self::Digits(got) => write!(f, "must be between 6 and 10, got {got}"),
+            Self::Period => f.write_str("must be at least 1 second"),
+            Self::Secret(e) => fmt::Display::fmt(e, f),
+            Self::TimeBeforeT0 { now, t0 } => write!(f, "{now} is before t0 {t0}"),
+            Self::Uri(e) => e.fmt_problem(f),
+            Self::Window { max, got } => {
+                write!(f, "at most {max} steps on each side, got {got}")
+            }
+            Self::Options(e) => f.write_str(e.problem()),
+            Self::Random(e) => fmt::Display::fmt(e, f),
+            Self::Rejected(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// [`Error::fmt_problem`] as a value that displays.
+struct Problem<'a>(&'a Error);
+
+impl fmt::Display for Problem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_problem(f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The facade's errors display as they are.
+            Self::Options(e) => fmt::Display::fmt(e, f),
+            Self::Random(e) => fmt::Display::fmt(e, f),
+            Self::Rejected(e) => fmt::Display::fmt(e, f),
+            _ => write!(f, "invalid {}: {}", self.field(), Problem(self)),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Secret(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UnknownAlgorithm> for Error {
+    fn from(e: UnknownAlgorithm) -> Self {
+        Self::Algorithm(e)
+    }
+}
+
+impl From<InvalidInput> for Error {
+    fn from(e: InvalidInput) -> Self {
+        Self::Options(e)
+    }
+}
+
+impl From<RandomError> for Error {
+    fn from(e: RandomError) -> Self {
+        Self::Random(e)
+    }
+}
+
+impl From<Rejected> for Error {
+    fn from(e: Rejected) -> Self {
+        Self::Rejected(e)
+    }
+}
+
+impl From<RejectReason> for Error {
+    fn from(reason: RejectReason) -> Self {
+        Self::Rejected(Rejected::new(reason))
+    }
+}
+
+impl From<SecretError> for Error {
+    fn from(e: SecretError) -> Self {
+        Self::Secret(e)
+    }
+}
+
+impl From<UriError> for Error {
+    fn from(e: UriError) -> Self {
+        Self::Uri(e)
+    }
+}
+
+impl From<Error> for mfa_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Rejected(r) => Self::Rejected(r),
+            Error::Random(r) => Self::Random(r),
+            Error::Options(i) => Self::Invalid(i),
+            input => Self::invalid(input.field(), Problem(&input).to_string()),
+        }
     }
 }
 
@@ -102,124 +226,4 @@ pub enum SecretError {
         /// The length of the secret given, in bits.
         bits: usize,
     },
-}
-
-/// A code that did not verify.
-///
-/// Its `Display` is always `verification failed`, whatever the cause, so an end user (or
-/// an attacker) learns nothing from it. The precise [`RejectReason`] is for audit logs.
-///
-/// ```
-/// use mfa_otp::{Hotp, HotpParams, Secret};
-///
-/// let secret = Secret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?;
-/// let key = Hotp::new(&secret, HotpParams::default());
-/// let err = key.verify("000000", 0, 0).unwrap_err();
-/// assert_eq!(err.to_string(), "verification failed");
-/// # Ok::<(), mfa_otp::Error>(())
-/// ```
-#[derive(Clone, Copy, Eq, PartialEq, thiserror::Error)]
-#[error("verification failed")]
-pub struct Rejected {
-    reason: RejectReason,
-}
-
-impl Rejected {
-    /// A rejection for the given reason.
-    pub const fn new(reason: RejectReason) -> Self {
-        Self { reason }
-    }
-
-    /// Why the code was refused; for audit logs only, never for the end user.
-    pub const fn reason(&self) -> RejectReason {
-        self.reason
-    }
-}
-
-impl fmt::Debug for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rejected")
-            .field("reason", &self.reason)
-            .finish()
-    }
-}
-
-/// Why a code was refused. For logs and metrics only: see [`Rejected`].
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
-pub enum RejectReason {
-    /// The code is not a string of exactly the configured number of ASCII digits.
-    Malformed,
-    /// The code matched a step (or counter) at or before the last accepted one.
-    Replay,
-    /// The code matched nothing in the window.
-    WrongCode,
-}
-
-impl RejectReason {
-    /// A stable snake_case name for logs and metrics (the same as `mfa_core`'s).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Replay => "replay",
-            Self::WrongCode => "wrong_code",
-        }
-    }
-}
-
-impl fmt::Display for RejectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl From<RejectReason> for Error {
-    fn from(reason: RejectReason) -> Self {
-        Self::Rejected(Rejected::new(reason))
-    }
-}
-
-#[cfg(feature = "std")]
-impl From<RejectReason> for mfa_core::RejectReason {
-    fn from(reason: RejectReason) -> Self {
-        match reason {
-            RejectReason::Malformed => Self::Malformed,
-            RejectReason::Replay => Self::Replay,
-            RejectReason::WrongCode => Self::WrongCode,
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl From<Rejected> for mfa_core::Rejected {
-    fn from(r: Rejected) -> Self {
-        Self::new(r.reason.into())
-    }
-}
-
-#[cfg(feature = "std")]
-impl From<Error> for mfa_core::Error {
-    fn from(e: Error) -> Self {
-        use std::string::ToString as _;
-        let what = match &e {
-            Error::Rejected(r) => return Self::Rejected((*r).into()),
-            Error::Random(r) => return Self::Random(r.clone()),
-            Error::Options(i) => return Self::Invalid(i.clone()),
-            Error::Algorithm(_) => "algorithm",
-            Error::CounterExhausted => "counter",
-            Error::Digits(_) => "digits",
-            Error::Period => "period",
-            Error::Secret(_) => "secret",
-            Error::TimeBeforeT0 { .. } => "time",
-            Error::Uri(_) => "otpauth uri",
-            Error::Window { .. } => "window",
-        };
-        // The message already starts with "invalid <what>: "; keep only the problem.
-        let message = e.to_string();
-        let problem = message
-            .split_once(": ")
-            .map_or(message.as_str(), |(_, p)| p)
-            .to_string();
-        Self::invalid(what, problem)
-    }
 }

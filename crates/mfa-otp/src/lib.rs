@@ -19,7 +19,9 @@
 //! - **otpauth:// URIs** ([`OtpAuthUri`]) built and parsed, with typed errors; QR codes
 //!   as SVG or terminal text with the `qr` feature.
 //! - **[`mfa_core::Factor`]** for both ([`TotpFactor`], [`HotpFactor`]), so the `mfa`
-//!   service stores the updated record with a compare-and-swap.
+//!   service stores the updated record with a compare-and-swap. Failed verifications
+//!   are the facade's own [`Rejected`] with a log-only [`RejectReason`] (re-exported
+//!   here), and every [`Error`] converts into [`mfa_core::Error`] variant by variant.
 //!
 //! ## Enrolling and verifying a TOTP factor
 //!
@@ -60,18 +62,24 @@
 //!
 //! | feature | default | what it adds | risk |
 //! | --- | --- | --- | --- |
-//! | `std` | yes | [`TotpFactor`], [`HotpFactor`] ([`mfa_core::Factor`]), [`Secret::generate`], conversion into [`mfa_core::Error`] | none |
+//! | `std` | yes | `mfa-core`'s `std` feature (`OsRandom`, `SystemClock`) and `std` in `thiserror` | none |
 //! | `qr` | no | `OtpAuthUri::to_qr_svg` and `to_qr_terminal` (the `qrcode` crate) | the picture holds the secret: serve it to the enrolling user only |
 //!
-//! Without `std` the crate is `no_std` + `alloc`: HOTP, TOTP, secrets, base32 and URIs.
+//! Without `std` the crate is `no_std` + `alloc` and loses nothing of its own: HOTP,
+//! TOTP, secrets (generated from any [`SecureRandom`](mfa_core::SecureRandom)), base32,
+//! URIs, the `Factor` implementations and the conversion into [`mfa_core::Error`], over
+//! `mfa-core` built without `std`. CI builds it with
+//! `cargo build -p mfa-otp --no-default-features`.
 //!
 //! ## Dependencies
 //!
-//! `hmac`, `sha1`, `sha2` (RustCrypto, with their `zeroize` features so keyed states
+//! `mfa-core` (the facade, without its `std` feature unless ours is on); `hmac`, `sha1`, `sha2` (RustCrypto, with their `zeroize` features so keyed states
 //! are wiped), `subtle` for constant-time comparison, `zeroize`, `serde`, `thiserror`;
-//! base32 is implemented here (it is 60 lines, and no crate decodes as tolerantly as
-//! authenticator apps do); `qrcode` for the `qr` feature, the most used pure-Rust QR
-//! encoder.
+//! `base32` (`no_std` + `alloc`) for RFC 4648 itself, the crate DESIGN.md names, behind
+//! a normalisation of our own that reads the spellings authenticator apps accept (any
+//! case, spaces, hyphens, missing or extra `=`) and names the first bad character, and
+//! that calls it only in ways that never leave a copy of a key in freed memory;
+//! `qrcode` for the `qr` feature, the most used pure-Rust QR encoder.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -83,7 +91,6 @@ extern crate std;
 mod base32;
 mod code;
 mod error;
-#[cfg(feature = "std")]
 mod factor;
 pub mod hazmat;
 mod hotp;
@@ -96,7 +103,6 @@ mod uri;
 
 pub use code::Code;
 pub use error::{Error, RejectReason, Rejected, SecretError};
-#[cfg(feature = "std")]
 pub use factor::{HotpFactor, TotpFactor};
 pub use hotp::{Hotp, HotpParams, HotpRecord};
 pub use params::{Algorithm, Digits, Period, UnknownAlgorithm};

@@ -56,8 +56,13 @@ impl fmt::Display for Algorithm {
 
 /// The error of parsing an [`Algorithm`].
 #[derive(Clone, Copy, Debug, Eq, PartialEq, thiserror::Error)]
-#[error("invalid algorithm: expected SHA1, SHA256 or SHA512")]
+#[error("invalid algorithm: {}", Self::PROBLEM)]
 pub struct UnknownAlgorithm;
+
+impl UnknownAlgorithm {
+    /// What was wrong, without the `invalid algorithm: ` prefix.
+    pub(crate) const PROBLEM: &'static str = "expected SHA1, SHA256 or SHA512";
+}
 
 impl FromStr for Algorithm {
     type Err = UnknownAlgorithm;

@@ -4,28 +4,38 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use mfa_core::{SecretBytes, SecureRandom};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::base32;
-#[cfg(feature = "std")]
-use crate::error::Error;
-use crate::error::SecretError;
+use crate::error::{Error, SecretError};
 
 /// The shared secret of an HOTP or TOTP enrollment (the HMAC key, RFC 4226 §5.1 `K`).
 ///
 /// - At least 128 bits (RFC 4226 §4 "MUST"); [`Secret::generate`] draws 160 bits (the
 ///   RFC's recommendation) from a [`SecureRandom`](mfa_core::SecureRandom) such as
-///   [`OsRandom`](mfa_core::OsRandom). Shorter keys exist in the wild (the Google
+///   `mfa_core::OsRandom` (feature `std`). Shorter keys exist in the wild (the Google
 ///   Authenticator wiki's `JBSWY3DPEHPK3PXP` is 80 bits); accept one only through the
 ///   `danger_` constructors, for importing legacy enrollments, never for new ones.
-/// - Zeroized on drop; `Debug` prints `Secret([redacted])`; no `Display`.
+/// - Held in the facade's [`SecretBytes`]: zeroized on drop; `Debug` prints
+///   `Secret([redacted])`; no `Display`. [`Secret::as_secret_bytes`] and
+///   `SecretBytes::from(secret)` hand it to code that speaks `mfa-core`;
+///   `Secret::try_from(secret_bytes)` checks the 128-bit minimum on the way back.
 /// - Equality is constant-time in the contents.
 /// - serde writes canonical base32 (what an authenticator app shows). Deserialising
 ///   accepts any non-empty length, since stored records are trusted and may hold a
 ///   legacy key imported with a `danger_` constructor; encrypt them at rest.
-#[derive(Clone, ZeroizeOnDrop)]
-pub struct Secret(Zeroizing<Vec<u8>>);
+///
+/// It is a type of its own rather than `SecretBytes` itself for what an OTP key needs
+/// and `SecretBytes` does not promise: never empty, at least 128 bits unless built
+/// through a `danger_` constructor, base32 in and out (stored records and otpauth://
+/// URIs hold base32, where `SecretBytes` serialises as base64url).
+#[derive(Clone)]
+pub struct Secret(SecretBytes);
+
+// The one field is a `SecretBytes`, which zeroizes its buffer when dropped.
+impl ZeroizeOnDrop for Secret {}
 
 impl Secret {
     /// The smallest secret accepted by the safe constructors: 16 bytes (128 bits).
@@ -33,13 +43,13 @@ impl Secret {
     /// The length [`Secret::generate`] uses: 20 bytes (160 bits, RFC 4226 §4).
     pub const DEFAULT_LEN: usize = 20;
 
-    /// A fresh 20-byte secret from `rng` (use [`mfa_core::OsRandom`] in production).
+    /// A fresh 20-byte secret from `rng` (use `mfa_core::OsRandom`, feature `std`, in
+    /// production).
     ///
     /// # Errors
     ///
     /// [`Error::Random`] when the random source fails.
-    #[cfg(feature = "std")]
-    pub fn generate(rng: &mut dyn mfa_core::SecureRandom) -> Result<Self, Error> {
+    pub fn generate(rng: &mut dyn SecureRandom) -> Result<Self, Error> {
         Self::generate_len(Self::DEFAULT_LEN, rng)
     }
 
@@ -50,12 +60,11 @@ impl Secret {
     ///
     /// [`SecretError::TooShort`] when `len` is under 16; [`Error::Random`] when the
     /// random source fails.
-    #[cfg(feature = "std")]
-    pub fn generate_len(len: usize, rng: &mut dyn mfa_core::SecureRandom) -> Result<Self, Error> {
+    pub fn generate_len(len: usize, rng: &mut dyn SecureRandom) -> Result<Self, Error> {
         check_len(len)?;
         let mut bytes = Zeroizing::new(alloc::vec![0u8; len]);
         rng.fill(&mut bytes)?;
-        Ok(Self(bytes))
+        Ok(Self(into_secret_bytes(bytes)))
     }
 
     /// Wraps raw key bytes of at least 16 bytes. The buffer moves in; no copy is left.
@@ -64,9 +73,7 @@ impl Secret {
     ///
     /// [`SecretError::TooShort`] when shorter than 128 bits.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, SecretError> {
-        let bytes = Zeroizing::new(bytes);
-        check_len(bytes.len())?;
-        Ok(Self(bytes))
+        SecretBytes::new(bytes).try_into()
     }
 
     /// Decodes a base32 secret as authenticator apps do (any case, spaces, hyphens,
@@ -88,7 +95,7 @@ impl Secret {
     /// A [`SecretError`] naming the bad character, a length that encodes no whole
     /// bytes, misplaced padding, an empty input or a key under 128 bits.
     pub fn from_base32(text: &str) -> Result<Self, SecretError> {
-        let bytes = base32::decode(text)?;
+        let bytes = into_secret_bytes(base32::decode(text)?);
         check_len(bytes.len())?;
         Ok(Self(bytes))
     }
@@ -100,7 +107,7 @@ impl Secret {
     ///
     /// [`SecretError::Empty`] when `bytes` is empty.
     pub fn danger_from_short_bytes(bytes: Vec<u8>) -> Result<Self, SecretError> {
-        let bytes = Zeroizing::new(bytes);
+        let bytes = SecretBytes::new(bytes);
         if bytes.is_empty() {
             return Err(SecretError::Empty);
         }
@@ -114,17 +121,22 @@ impl Secret {
     ///
     /// A [`SecretError`] when the text is not base32 or is empty.
     pub fn danger_from_base32_short(text: &str) -> Result<Self, SecretError> {
-        Ok(Self(base32::decode(text)?))
+        Ok(Self(into_secret_bytes(base32::decode(text)?)))
     }
 
     /// The canonical base32 form (upper case, no padding): what a user types into an
     /// authenticator app that cannot scan a QR code. It is the secret: never log it.
     pub fn to_base32(&self) -> Zeroizing<String> {
-        base32::encode(&self.0)
+        base32::encode(self.0.expose_secret())
     }
 
     /// The raw key bytes. Keep the borrow short and never log them.
     pub fn expose_secret(&self) -> &[u8] {
+        self.0.expose_secret()
+    }
+
+    /// The key as the facade's [`SecretBytes`].
+    pub fn as_secret_bytes(&self) -> &SecretBytes {
         &self.0
     }
 
@@ -137,6 +149,12 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// Moves decoded or generated bytes into a [`SecretBytes`] without copying them: the
+/// `Vec` itself moves, and the emptied `Zeroizing` holds nothing.
+fn into_secret_bytes(mut bytes: Zeroizing<Vec<u8>>) -> SecretBytes {
+    SecretBytes::new(core::mem::take(&mut *bytes))
 }
 
 fn check_len(len: usize) -> Result<(), SecretError> {
@@ -156,9 +174,9 @@ impl fmt::Debug for Secret {
 
 impl ConstantTimeEq for Secret {
     fn ct_eq(&self, other: &Self) -> Choice {
-        // Slices of different lengths compare unequal without reading the contents; the
-        // length of a key is not secret.
-        self.0.as_slice().ct_eq(other.0.as_slice())
+        // `SecretBytes` compares slices of different lengths as unequal without reading
+        // the contents; the length of a key is not secret.
+        self.0.ct_eq(&other.0)
     }
 }
 
@@ -169,6 +187,22 @@ impl PartialEq for Secret {
 }
 
 impl Eq for Secret {}
+
+impl From<Secret> for SecretBytes {
+    fn from(secret: Secret) -> Self {
+        secret.0
+    }
+}
+
+impl TryFrom<SecretBytes> for Secret {
+    type Error = SecretError;
+
+    /// Requires at least 128 bits, as [`Secret::from_bytes`] does.
+    fn try_from(bytes: SecretBytes) -> Result<Self, SecretError> {
+        check_len(bytes.len())?;
+        Ok(Self(bytes))
+    }
+}
 
 impl serde::Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -255,7 +255,6 @@ impl TotpRecord {
     /// # Errors
     ///
     /// [`Error::Random`] when the random source fails.
-    #[cfg(feature = "std")]
     pub fn generate(
         params: TotpParams,
         rng: &mut dyn mfa_core::SecureRandom,

@@ -22,30 +22,21 @@ use crate::totp::{TotpParams, TotpRecord};
 
 /// Why an otpauth:// URI was refused; the message names what was wrong.
 #[non_exhaustive]
-#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub enum UriError {
     /// The account name is empty or not allowed in a label.
-    #[error("invalid otpauth uri: account {0}")]
     Account(&'static str),
     /// The `algorithm` parameter is not SHA1, SHA256 or SHA512 (in any case).
-    #[error("invalid otpauth uri: algorithm {0:?} is not SHA1, SHA256 or SHA512")]
     Algorithm(String),
     /// The `counter` parameter is not a whole number that fits in 64 bits.
-    #[error("invalid otpauth uri: counter {0:?} is not a number from 0 to 2^64-1")]
     Counter(String),
     /// The `digits` parameter is not a number from 6 to 10.
-    #[error("invalid otpauth uri: digits {0:?} is not a number from 6 to 10")]
     Digits(String),
     /// A known parameter appears more than once.
-    #[error("invalid otpauth uri: parameter {0} appears more than once")]
     DuplicateParameter(&'static str),
     /// The issuer is empty or not allowed in a label.
-    #[error("invalid otpauth uri: issuer {0}")]
     Issuer(&'static str),
     /// The label's issuer prefix and the `issuer` parameter disagree.
-    #[error(
-        "invalid otpauth uri: label issuer {label:?} differs from issuer parameter {parameter:?}"
-    )]
     IssuerMismatch {
         /// The issuer prefix of the label.
         label: String,
@@ -53,40 +44,28 @@ pub enum UriError {
         parameter: String,
     },
     /// There is no `/` and label after the type.
-    #[error("invalid otpauth uri: no label after the type")]
     MissingLabel,
     /// An `hotp` URI has no `counter` parameter.
-    #[error("invalid otpauth uri: hotp requires a counter parameter")]
     MissingCounter,
     /// There is no `secret` parameter.
-    #[error("invalid otpauth uri: no secret parameter")]
     MissingSecret,
     /// A parameter has no `=`.
-    #[error("invalid otpauth uri: parameter {0:?} has no '='")]
     Parameter(String),
     /// A `%` not followed by two hex digits, or bytes that are not UTF-8 once decoded.
-    #[error("invalid otpauth uri: bad percent-encoding in the {0}")]
     PercentEncoding(&'static str),
     /// The `period` parameter is not a whole number of seconds ≥ 1.
-    #[error("invalid otpauth uri: period {0:?} is not a number of seconds from 1 to 2^64-1")]
     Period(String),
     /// The URI does not start with `otpauth://`.
-    #[error("invalid otpauth uri: does not start with otpauth://")]
     Scheme,
     /// The `secret` parameter is not an acceptable base32 key.
-    #[error("invalid otpauth uri: secret is {0}")]
     Secret(SecretError),
     /// A TOTP enrollment with `T0` other than 0, which the format cannot express.
-    #[error("invalid otpauth uri: t0 must be 0, the format has no parameter for it")]
     T0,
     /// The URI does not fit in a QR code (feature `qr`).
-    #[error("invalid otpauth uri: too long for a QR code")]
     TooLongForQr,
     /// The type is neither `totp` nor `hotp`.
-    #[error("invalid otpauth uri: type {0:?} is not totp or hotp")]
     Type(String),
     /// A record of one type was asked of a URI of the other.
-    #[error("invalid otpauth uri: it is {found}, not {wanted}")]
     WrongType {
         /// The type asked for.
         wanted: &'static str,
@@ -94,6 +73,51 @@ pub enum UriError {
         found: &'static str,
     },
 }
+
+impl UriError {
+    /// The field name in messages and in [`mfa_core::InvalidInput::what`].
+    pub(crate) const FIELD: &'static str = "otpauth uri";
+
+    /// Writes what was wrong, the part of the message after `invalid otpauth uri: `.
+    pub(crate) fn fmt_problem(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Account(v) => write!(f, "account {v}"),
+            Self::Algorithm(v) => write!(f, "algorithm {v:?} is not SHA1, SHA256 or SHA512"),
+            Self::Counter(v) => write!(f, "counter {v:?} is not a number from 0 to 2^64-1"),
+            Self::Digits(v) => write!(f, "digits {v:?} is not a number from 6 to 10"),
+            Self::DuplicateParameter(v) => write!(f, "parameter {v} appears more than once"),
+            Self::Issuer(v) => write!(f, "issuer {v}"),
+            Self::IssuerMismatch { label, parameter } => write!(
+                f,
+                "label issuer {label:?} differs from issuer parameter {parameter:?}"
+            ),
+            Self::MissingLabel => f.write_str("no label after the type"),
+            Self::MissingCounter => f.write_str("hotp requires a counter parameter"),
+            Self::MissingSecret => f.write_str("no secret parameter"),
+            Self::Parameter(v) => write!(f, "parameter {v:?} has no '='"),
+            Self::PercentEncoding(v) => write!(f, "bad percent-encoding in the {v}"),
+            Self::Period(v) => write!(
+                f,
+                "period {v:?} is not a number of seconds from 1 to 2^64-1"
+            ),
+            Self::Scheme => f.write_str("does not start with otpauth://"),
+            Self::Secret(v) => write!(f, "secret is {v}"),
+            Self::T0 => f.write_str("t0 must be 0, the format has no parameter for it"),
+            Self::TooLongForQr => f.write_str("too long for a QR code"),
+            Self::Type(v) => write!(f, "type {v:?} is not totp or hotp"),
+            Self::WrongType { wanted, found } => write!(f, "it is {found}, not {wanted}"),
+        }
+    }
+}
+
+impl fmt::Display for UriError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: ", Self::FIELD)?;
+        self.fmt_problem(f)
+    }
+}
+
+impl core::error::Error for UriError {}
 
 /// The type-specific part of an otpauth:// URI.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]

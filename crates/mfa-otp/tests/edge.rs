@@ -203,6 +203,30 @@ fn ten_digits_is_the_zero_padded_31_bit_value() {
 }
 
 #[test]
+fn codes_compare_by_value_in_constant_time() {
+    use subtle::ConstantTimeEq as _;
+    let secret = rfc_secret();
+    let six = Hotp::new(&secret, HotpParams::default());
+    let eight = Hotp::new(
+        &secret,
+        HotpParams {
+            algorithm: Algorithm::Sha1,
+            digits: Digits::EIGHT,
+        },
+    );
+    // RFC 4226 Appendix D, counter 0: 755224, and 84755224 with 8 digits.
+    assert_eq!(six.code(0).as_str(), "755224");
+    assert_eq!(eight.code(0).as_str(), "84755224");
+    assert!(bool::from(six.code(0).ct_eq(&six.code(0))));
+    assert_eq!(six.code(0), six.code(0));
+    assert!(!bool::from(six.code(0).ct_eq(&six.code(1))));
+    assert_ne!(six.code(0), six.code(1));
+    // The same last six digits with a different length are not the same code.
+    assert!(!bool::from(six.code(0).ct_eq(&eight.code(0))));
+    assert_ne!(six.code(0), eight.code(0));
+}
+
+#[test]
 fn hotp_resync_needs_two_consecutive_codes() {
     let hotp = Hotp::new(&rfc_secret(), HotpParams::default());
     let (a, b) = (hotp.code(57), hotp.code(58));
@@ -257,7 +281,7 @@ fn totp_factor_moves_the_last_step_and_refuses_replays() {
         .unwrap_err();
     let core: mfa_core::Error = replay.into();
     match core {
-        mfa_core::Error::Rejected(r) => assert_eq!(r.reason(), mfa_core::RejectReason::Replay),
+        mfa_core::Error::Rejected(r) => assert_eq!(r.reason(), RejectReason::Replay),
         other => panic!("{other:?}"),
     }
     // The next step's code is accepted 30 s later.
@@ -368,6 +392,100 @@ fn input_errors_convert_to_named_invalid_input() {
     );
     let e: mfa_core::Error = Period::new(0).unwrap_err().into();
     assert!(!e.is_rejection());
+
+    // Every kind of input error becomes an `InvalidInput` whose field and problem are
+    // exactly what the error displays, including problems that themselves hold ": ".
+    let s = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+    let uv =
+        mfa_core::StartOptions::new().with_user_verification(mfa_core::UserVerification::Required);
+    let cases: Vec<(Error, &str)> = vec![
+        ("md5".parse::<Algorithm>().unwrap_err().into(), "algorithm"),
+        (Error::CounterExhausted, "counter"),
+        (Digits::new(5).unwrap_err(), "digits"),
+        (Period::new(0).unwrap_err(), "period"),
+        (
+            Secret::from_base32("JBSWY3DPEHPK3PXP").unwrap_err().into(),
+            "secret",
+        ),
+        (Secret::from_base32("ab:c").unwrap_err().into(), "secret"),
+        (
+            Totp::new(
+                &rfc_secret(),
+                TotpParams {
+                    t0: 100,
+                    ..TotpParams::default()
+                },
+            )
+            .code_at(99)
+            .unwrap_err(),
+            "time",
+        ),
+        (
+            mfa_otp::OtpAuthUri::parse("https://example.com")
+                .unwrap_err()
+                .into(),
+            "otpauth uri",
+        ),
+        (
+            mfa_otp::OtpAuthUri::parse(&format!("otpauth://totp/A:%20b?secret={s}&issuer=A:%20x"))
+                .unwrap_err()
+                .into(),
+            "otpauth uri",
+        ),
+        (Window::new(1_000_000, 0).unwrap_err(), "window"),
+        (
+            TotpFactor::default()
+                .start(None, &uv, Timestamp::from_unix_secs(0), &mut OsRandom)
+                .unwrap_err(),
+            "user verification",
+        ),
+    ];
+    for (e, what) in cases {
+        let shown = e.to_string();
+        assert!(!e.is_rejection(), "{shown}");
+        let core = mfa_core::Error::from(e);
+        assert_eq!(core.to_string(), shown);
+        let mfa_core::Error::Invalid(input) = core else {
+            panic!("{shown}: not Invalid");
+        };
+        assert_eq!(input.what(), what, "{shown}");
+        assert_eq!(format!("invalid {what}: {}", input.problem()), shown);
+    }
+}
+
+#[test]
+fn rejections_and_secrets_are_the_facades_types() {
+    // The rejection is mfa_core's own `Rejected`: it converts as it is.
+    let key = Hotp::new(&rfc_secret(), HotpParams::default());
+    let Error::Rejected(rejected) = key.verify("000000", 0, 0).unwrap_err() else {
+        panic!("not a rejection");
+    };
+    let same: mfa_core::Rejected = rejected.clone();
+    assert_eq!(same.reason(), RejectReason::WrongCode);
+    assert_eq!(same.detail(), None);
+    match mfa_core::Error::from(Error::Rejected(rejected.clone())) {
+        mfa_core::Error::Rejected(r) => assert_eq!(r, rejected),
+        other => panic!("{other:?}"),
+    }
+    // A random-source failure stays one.
+    assert!(matches!(
+        mfa_core::Error::from(Error::Random(mfa_core::RandomError)),
+        mfa_core::Error::Random(_)
+    ));
+
+    // Secret <-> SecretBytes, with the 128-bit floor checked on the way in.
+    let secret = rfc_secret();
+    assert_eq!(
+        secret.as_secret_bytes().expose_secret(),
+        secret.expose_secret()
+    );
+    let bytes = mfa_core::SecretBytes::from(secret.clone());
+    assert_eq!(bytes.expose_secret(), b"12345678901234567890");
+    assert_eq!(Secret::try_from(bytes).unwrap(), secret);
+    assert_eq!(
+        Secret::try_from(mfa_core::SecretBytes::from(vec![1u8; 10])).unwrap_err(),
+        SecretError::TooShort { bits: 80 }
+    );
 }
 
 proptest::proptest! {

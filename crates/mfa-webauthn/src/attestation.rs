@@ -1,12 +1,14 @@
-//! Attestation statement formats of this crate (WebAuthn L3 §8): `none` (§8.7),
-//! `packed` (§8.2, self and x5c) and `fido-u2f` (§8.6).
+//! Attestation statement formats (WebAuthn L3 §8): `none` (§8.7), `packed` (§8.2, self
+//! and x5c), `tpm` (§8.3), `android-key` (§8.4), `android-safetynet` (§8.5),
+//! `fido-u2f` (§8.6) and `apple` (§8.8); then the trust evaluation of the chain
+//! (`chain`, [`crate::trust`]).
 //!
 //! Certificates are parsed with `x509-parser` (a well-kept, lenient-by-design DER
 //! parser: real attestation certificates carry small DER defects that strict parsers
-//! refuse). Trust-anchor evaluation is not done here: a valid statement whose chain is
-//! not evaluated is reported as [`AttestationType::Basic`] with the chain kept.
+//! refuse).
 
 use ciborium::Value;
+use mfa_core::Timestamp;
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::*;
 
@@ -14,6 +16,15 @@ use crate::cose::{self, Algorithm};
 use crate::crypto::{Backend, verify_signature};
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
+use crate::trust::{AttestationPolicy, AttestationTrust};
+
+pub(crate) mod android;
+pub(crate) mod apple;
+pub(crate) mod chain;
+pub(crate) mod der;
+pub(crate) mod safetynet;
+pub(crate) mod sig;
+pub(crate) mod tpm;
 
 /// id-fido-gen-ce-aaguid (§8.2.1).
 const OID_FIDO_AAGUID: &[u64] = &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];
@@ -23,9 +34,17 @@ const OID_FIDO_AAGUID: &[u64] = &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4];
 #[derive(Clone, Copy, Debug, Eq, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttestationType {
-    /// A certificate chain (basic or attestation-CA; they cannot be told apart without
-    /// metadata). Not evaluated against trust anchors by this crate.
+    /// Basic attestation: a certificate chain of the authenticator model (`packed` with
+    /// x5c, where basic and attestation-CA cannot be told apart without metadata;
+    /// `fido-u2f`, `android-key`, `android-safetynet`).
     Basic,
+    /// Attestation CA: the authenticator's attestation identity key is certified by a
+    /// CA (`tpm`).
+    #[serde(rename = "attca")]
+    AttCa,
+    /// Anonymization CA: a per-credential certificate from the vendor's CA (`apple`).
+    #[serde(rename = "anonca")]
+    AnonCa,
     /// No attestation (`none`).
     None,
     /// Self attestation: signed by the credential key itself.
@@ -39,9 +58,23 @@ pub(crate) struct Verdict {
     pub(crate) fmt: String,
     pub(crate) kind: AttestationType,
     pub(crate) x5c: Vec<Vec<u8>>,
+    pub(crate) trust: AttestationTrust,
 }
 
-/// §7.1 steps 21–22: dispatch on `fmt` (case-sensitive) and verify the statement.
+/// What a format's verification needs besides the statement.
+pub(crate) struct Input<'a> {
+    pub(crate) att_stmt: &'a [(Value, Value)],
+    pub(crate) auth_data: &'a AuthenticatorData<'a>,
+    pub(crate) client_data_hash: &'a [u8; 32],
+    pub(crate) policy: &'a AttestationPolicy,
+    /// The verification instant, when the caller gave one.
+    pub(crate) now: Option<Timestamp>,
+    pub(crate) backend: Backend,
+}
+
+/// §7.1 steps 21–24: dispatch on `fmt` (case-sensitive), verify the statement, then
+/// evaluate its chain against the policy's anchors at `now` (Unix seconds).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn verify(
     fmt: &str,
     att_stmt: &[(Value, Value)],
@@ -49,8 +82,19 @@ pub(crate) fn verify(
     auth_data: &AuthenticatorData<'_>,
     client_data_hash: &[u8; 32],
     credential_key: &Result<cose::PublicKey>,
+    policy: &AttestationPolicy,
+    now: Option<Timestamp>,
     backend: Backend,
 ) -> Result<Verdict> {
+    let input = Input {
+        att_stmt,
+        auth_data,
+        client_data_hash,
+        policy,
+        now,
+        backend,
+    };
+    let now_secs = now.map(Timestamp::unix_secs);
     // Formats that need the credential key get its parse error; `packed` with x5c
     // does not need it.
     let key = || credential_key.as_ref().map_err(clone_error);
@@ -63,14 +107,25 @@ pub(crate) fn verify(
             }
             (AttestationType::None, Vec::new())
         }
-        "packed" => packed(att_stmt, &signed, auth_data, key, backend)?,
+        "packed" => packed(att_stmt, &signed, auth_data, key, policy, backend)?,
         "fido-u2f" => fido_u2f(att_stmt, auth_data, client_data_hash, key()?, backend)?,
+        "tpm" => tpm::verify(&input, key()?, &signed)?,
+        "android-key" => android::verify(&input, key()?, &signed)?,
+        "android-safetynet" => safetynet::verify(&input, &signed)?,
+        "apple" => apple::verify(&input, key()?, &signed)?,
         _ => return Err(Error::UnsupportedAttestationFormat),
     };
+    let aaguid = auth_data
+        .attested
+        .as_ref()
+        .map(|a| a.aaguid)
+        .unwrap_or_default();
+    let trust = policy.evaluate(fmt, &aaguid, &x5c, now_secs)?;
     Ok(Verdict {
         fmt: fmt.to_owned(),
         kind,
         x5c,
+        trust,
     })
 }
 
@@ -80,6 +135,7 @@ fn packed<'k>(
     signed: &[u8],
     auth_data: &AuthenticatorData<'_>,
     credential_key: impl Fn() -> Result<&'k cose::PublicKey>,
+    policy: &AttestationPolicy,
     backend: Backend,
 ) -> Result<(AttestationType, Vec<Vec<u8>>)> {
     // Verify attStmt is valid CBOR with the syntax above.
@@ -103,11 +159,8 @@ fn packed<'k>(
                 .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))?;
             // Verify sig over authenticatorData || clientDataHash with attestnCert's key
             // and alg.
-            let alg = Algorithm::from_cose_id(alg)
-                .ok_or(Error::InvalidAttestationStatement("unsupported packed alg"))?;
-            let key = spki_key(leaf.public_key(), alg)?;
-            verify_signature(backend, &key, signed, sig)
-                .map_err(|_| Error::InvalidAttestationStatement("packed signature"))?;
+            sig::verify_statement(alg, leaf.public_key(), signed, sig, policy, backend)?;
+            leaf_may_sign(&leaf)?;
             // Verify attestnCert meets §8.2.1, including the AAGUID extension rule.
             packed_certificate_requirements(&leaf, auth_data)?;
             Ok((AttestationType::Basic, chain))
@@ -153,8 +206,21 @@ fn packed_certificate_requirements(
             "subject organisational unit",
         ));
     }
-    // If id-fido-gen-ce-aaguid is present it MUST NOT be critical and MUST equal the
-    // AAGUID in authenticatorData.
+    aaguid_extension(cert, auth_data)?;
+    // Basic Constraints: CA MUST be false.
+    match cert.basic_constraints() {
+        Ok(Some(bc)) if bc.value.ca => Err(Error::InvalidAttestationCertificate("ca certificate")),
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::InvalidAttestationCertificate("basic constraints")),
+    }
+}
+
+/// If id-fido-gen-ce-aaguid is present it MUST NOT be critical and MUST equal the
+/// AAGUID in authenticatorData (§8.2.1, §8.3.1).
+pub(crate) fn aaguid_extension(
+    cert: &X509Certificate<'_>,
+    auth_data: &AuthenticatorData<'_>,
+) -> Result<()> {
     let aaguid_oid = Oid::from(OID_FIDO_AAGUID)
         .map_err(|_| Error::InvalidAttestationCertificate("aaguid oid"))?;
     for ext in cert.extensions() {
@@ -166,12 +232,41 @@ fn packed_certificate_requirements(
             }
         }
     }
-    // Basic Constraints: CA MUST be false.
-    match cert.basic_constraints() {
-        Ok(Some(bc)) if bc.value.ca => Err(Error::InvalidAttestationCertificate("ca certificate")),
+    Ok(())
+}
+
+/// A certificate whose key signed the statement may sign: a key usage extension, when
+/// present and readable, includes digitalSignature.
+pub(crate) fn leaf_may_sign(cert: &X509Certificate<'_>) -> Result<()> {
+    match cert.key_usage() {
+        Ok(Some(ku)) if !ku.value.digital_signature() => Err(Error::InvalidAttestationCertificate(
+            "key usage without digitalSignature",
+        )),
         Ok(_) => Ok(()),
-        Err(_) => Err(Error::InvalidAttestationCertificate("basic constraints")),
+        Err(_) => Err(Error::InvalidAttestationCertificate("key usage")),
     }
+}
+
+/// The leaf of an x5c chain, parsed.
+pub(crate) fn parse_leaf(der: &[u8]) -> Result<X509Certificate<'_>> {
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))
+}
+
+/// The value of the extension `arcs` of `cert`, if present.
+pub(crate) fn extension<'a>(
+    cert: &'a X509Certificate<'_>,
+    arcs: &[u64],
+) -> Option<&'a X509Extension<'a>> {
+    cert.extensions()
+        .iter()
+        .find(|e| e.oid.iter().is_some_and(|it| it.eq(arcs.iter().copied())))
+}
+
+/// Whether `cert`'s subject public key is `key` (same algorithm family and bytes).
+pub(crate) fn same_key(cert: &X509Certificate<'_>, key: &cose::PublicKey) -> bool {
+    spki_key(cert.public_key(), key.alg).is_ok_and(|k| k.key == key.key)
 }
 
 /// §8.6 fido-u2f.
@@ -219,11 +314,12 @@ fn fido_u2f(
     .concat();
     verify_signature(backend, &cert_key, &verification_data, sig)
         .map_err(|_| Error::InvalidAttestationStatement("fido-u2f signature"))?;
+    leaf_may_sign(&leaf)?;
     Ok((AttestationType::Basic, chain))
 }
 
 /// The errors a COSE key parse can give, copied for the formats that need the key.
-fn clone_error(e: &Error) -> Error {
+pub(crate) fn clone_error(e: &Error) -> Error {
     match e {
         Error::AlgorithmNotAllowed(a) => Error::AlgorithmNotAllowed(*a),
         Error::Malformed(m) => Error::Malformed(m),
@@ -231,13 +327,13 @@ fn clone_error(e: &Error) -> Error {
     }
 }
 
-fn first_str<'a, 'b: 'a>(
+pub(crate) fn first_str<'a, 'b: 'a>(
     mut it: impl Iterator<Item = &'a AttributeTypeAndValue<'b>>,
 ) -> Option<String> {
     it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
 }
 
-fn x5c_chain(v: &Value) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn x5c_chain(v: &Value) -> Result<Vec<Vec<u8>>> {
     v.as_array()
         .ok_or(Error::InvalidAttestationStatement("x5c not an array"))?
         .iter()
@@ -260,7 +356,7 @@ fn ec_point<const N: usize>(spki: &SubjectPublicKeyInfo<'_>, curve: &Oid<'_>) ->
 }
 
 /// A certificate's subject public key, for the given algorithm.
-fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::PublicKey> {
+pub(crate) fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::PublicKey> {
     let bad = Error::InvalidAttestationCertificate("public key does not match alg");
     let oid = &spki.algorithm.algorithm;
     let data: &[u8] = &spki.subject_public_key.data;
@@ -290,4 +386,20 @@ fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::Pub
 pub(crate) fn field<'a>(map: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
     map.iter()
         .find_map(|(k, v)| (k.as_text() == Some(name)).then_some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_leaf_needs_digital_signature_when_key_usage_is_present() {
+        let leaf = include_bytes!("../tests/data/x509/leaf-p256.der");
+        let ca_only = include_bytes!("../tests/data/x509/int-p384.der");
+        assert!(leaf_may_sign(&parse_leaf(leaf).unwrap()).is_ok());
+        assert!(matches!(
+            leaf_may_sign(&parse_leaf(ca_only).unwrap()),
+            Err(Error::InvalidAttestationCertificate(_))
+        ));
+    }
 }

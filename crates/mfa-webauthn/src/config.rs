@@ -12,6 +12,7 @@ use crate::crypto::Backend;
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::json::Base64UrlBytes;
+use crate::trust::{AttestationPolicy, TrustAnchorSource};
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
 /// the relying party and the challenge. A [`RelyingParty`] derives it when a ceremony
@@ -143,6 +144,9 @@ pub struct RelyingParty {
     pub(crate) appid: Option<String>,
     pub(crate) trust_device_bound_flag: bool,
     pub(crate) unbound_user_handle: bool,
+    pub(crate) trust_anchors: Option<std::sync::Arc<dyn TrustAnchorSource>>,
+    pub(crate) require_trusted_attestation: bool,
+    pub(crate) allow_rs1_attestation: bool,
 }
 
 impl RelyingParty {
@@ -165,6 +169,9 @@ impl RelyingParty {
                 appid: None,
                 trust_device_bound_flag: false,
                 unbound_user_handle: false,
+                trust_anchors: None,
+                require_trusted_attestation: false,
+                allow_rs1_attestation: false,
             },
             app_origins: Vec::new(),
         }
@@ -192,6 +199,18 @@ impl RelyingParty {
     pub fn is_hardware_bound(&self, record: &CredentialRecord) -> bool {
         record.backup_eligible == Some(false)
             && (record.attestation_trusted || self.trust_device_bound_flag)
+    }
+
+    /// The attestation policy registrations are verified with: the configured trust
+    /// anchors, whether trusted attestation is required, and the RS1 opt-in (the
+    /// argument of [`crate::hazmat::verify_registration_with`]).
+    pub fn attestation_policy(&self) -> AttestationPolicy {
+        AttestationPolicy {
+            anchors: self.trust_anchors.clone(),
+            require_trusted: self.require_trusted_attestation,
+            danger_allow_rs1_attestation: self.allow_rs1_attestation,
+            require_cts_profile_match: true,
+        }
     }
 
     pub(crate) fn expectations(
@@ -307,13 +326,43 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// The roots attestation chains are validated against (§7.1 steps 23–24), for
+    /// example a [`TrustAnchors`](crate::TrustAnchors) set. Where the source has roots
+    /// for a statement (asked by format, AAGUID and certificate key id), its chain must validate to one of them
+    /// at the registration's `now`, or the registration fails with
+    /// [`Error::UntrustedAttestation`](crate::Error::UntrustedAttestation); a chain that
+    /// validates makes [`CredentialRecord::attestation_trusted`] true.
+    pub fn trust_anchors(mut self, source: impl TrustAnchorSource + 'static) -> Self {
+        self.rp.trust_anchors = Some(std::sync::Arc::new(source));
+        self
+    }
+
+    /// Refuses every registration whose attestation is not trusted: `none` and self
+    /// attestation, and chains for which the trust anchors have no root. Needs
+    /// [`trust_anchors`](Self::trust_anchors) ([`build`](Self::build) refuses it
+    /// without), and registration requests that ask for attestation:
+    /// [`RelyingParty::start_registration`] refuses [`Conveyance::None`](crate::Conveyance::None).
+    pub fn require_trusted_attestation(mut self) -> Self {
+        self.rp.require_trusted_attestation = true;
+        self
+    }
+
+    /// Accepts RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) **attestation statement**
+    /// signatures, which Windows Hello TPMs use for `tpm` statements. SHA-1 is broken
+    /// for collisions, so they are refused by default (`invalid_attestation_statement`).
+    /// This does not make RS1 credential keys acceptable.
+    pub fn danger_allow_rs1_attestation(mut self) -> Self {
+        self.rp.allow_rs1_attestation = true;
+        self
+    }
+
     /// Checks and returns the configuration.
     ///
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
-    /// (or `http://localhost`), an app origin has an unknown scheme, or no algorithm is
-    /// offered.
+    /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
+    /// offered, or trusted attestation is required without trust anchors.
     pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
         if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
             return Err(InvalidInput::new("rp id", "must be a bare domain"));
@@ -341,6 +390,12 @@ impl RelyingPartyBuilder {
         }
         if self.rp.algorithms.is_empty() {
             return Err(InvalidInput::new("algorithms", "at least one is required"));
+        }
+        if self.rp.require_trusted_attestation && self.rp.trust_anchors.is_none() {
+            return Err(InvalidInput::new(
+                "require_trusted_attestation",
+                "needs trust anchors",
+            ));
         }
         Ok(self.rp)
     }

@@ -41,13 +41,15 @@ pub struct CredentialRecord {
     /// BS: whether it was backed up at the last ceremony.
     #[serde(default)]
     pub backup_state: bool,
-    /// The attestation statement format (`none`, `packed`, `fido-u2f`).
+    /// The attestation statement format (`none`, `packed`, `tpm`, `android-key`,
+    /// `android-safetynet`, `fido-u2f`, `apple`).
     pub attestation_format: String,
     /// The attestation type.
     pub attestation_type: AttestationType,
     /// Whether the attestation chain was validated to a configured trust anchor (§7.1
     /// steps 23–24), which makes the BE flag a fact ([`RelyingParty::is_hardware_bound`]).
-    /// This crate does not evaluate trust anchors yet, so registration leaves it `false`.
+    /// Registration sets it when [`Registration::trust`](crate::Registration::trust) is
+    /// [`AttestationTrust::Trusted`](crate::AttestationTrust::Trusted).
     ///
     /// [`RelyingParty::is_hardware_bound`]: crate::RelyingParty::is_hardware_bound
     #[serde(default)]

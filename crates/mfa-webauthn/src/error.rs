@@ -74,6 +74,14 @@ pub enum Error {
     /// The attestation format is not one this crate verifies.
     #[error("unsupported attestation format")]
     UnsupportedAttestationFormat,
+    /// Trust anchors apply to the statement and its chain does not validate to one at
+    /// the verification instant (signature, validity, constraints), or trusted
+    /// attestation is required and the statement is not trusted.
+    #[error("untrusted attestation: {0}")]
+    UntrustedAttestation(&'static str),
+    /// android-safetynet: `ctsProfileMatch` is false while the policy requires it.
+    #[error("safetynet cts profile mismatch")]
+    CtsProfileMismatch,
     /// The userHandle differs from the stored credential's user handle.
     #[error("user handle mismatch")]
     UserHandleMismatch,
@@ -107,6 +115,8 @@ impl Error {
             Self::SignCountRegression => FailureCode::SignCountRegression,
             Self::UnrequestedExtension(_) => FailureCode::Malformed,
             Self::UnsupportedAttestationFormat => FailureCode::UnsupportedAttestationFormat,
+            Self::UntrustedAttestation(_) => FailureCode::UntrustedAttestation,
+            Self::CtsProfileMismatch => FailureCode::CtsProfileMismatch,
             Self::UserHandleMismatch => FailureCode::UserHandleMismatch,
             Self::UserNotPresent => FailureCode::UserNotPresent,
             Self::UserVerificationRequired => FailureCode::UserVerificationRequired,
@@ -152,7 +162,7 @@ pub enum FailureCode {
     CredentialIdMismatch,
     /// Cross-origin use that the policy does not allow.
     CrossOriginNotAllowed,
-    /// Android SafetyNet ctsProfileMatch false while required (not produced by this crate).
+    /// Android SafetyNet ctsProfileMatch false while required.
     CtsProfileMismatch,
     /// A certificate breaks its format's requirements.
     InvalidAttestationCertificate,
@@ -170,7 +180,7 @@ pub enum FailureCode {
     SignCountRegression,
     /// An unknown attestation format.
     UnsupportedAttestationFormat,
-    /// The chain does not validate to a trust anchor (not produced by this crate).
+    /// The chain does not validate to a trust anchor.
     UntrustedAttestation,
     /// The userHandle differs from the stored one.
     UserHandleMismatch,

@@ -103,8 +103,9 @@
 //! flag is set ([`WebAuthnFactor`] has the table). `hwk` needs proof that the key is
 //! hardware-bound, and the BE = 0 flag alone is not proof: with `none` or self
 //! attestation any software authenticator can claim it. So `hwk` is reported only when
-//! the attestation chained to a trusted anchor ([`CredentialRecord::attestation_trusted`];
-//! trust anchors are a later addition, so today never) or the relying party opted in with
+//! the attestation chained to a configured trust anchor
+//! ([`RelyingPartyBuilder::trust_anchors`], [`CredentialRecord::attestation_trusted`]) or
+//! the relying party opted in with
 //! [`RelyingPartyBuilder::danger_trust_device_bound_flag`]; see
 //! [`RelyingParty::is_hardware_bound`]. The client's `authenticatorAttachment` is
 //! unsigned too: a cross-platform claim reaches [`mfa_core::FactorKind`] only for a key
@@ -129,6 +130,7 @@ mod factor;
 pub mod hazmat;
 pub mod json;
 mod registration;
+pub mod trust;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
@@ -151,3 +153,6 @@ pub use crypto::Backend;
 pub use error::{Error, FailureCode, Result};
 pub use factor::WebAuthnFactor;
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
+pub use trust::{
+    AttestationPolicy, AttestationTrust, TrustAnchor, TrustAnchorSource, TrustAnchors, TrustQuery,
+};

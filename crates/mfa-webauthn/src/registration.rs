@@ -20,6 +20,7 @@ use crate::json::{
     AuthenticatorSelection, Base64UrlBytes, CreationOptionsJson, CredentialDescriptor,
     CredentialParameters, ExtensionInputs, RegistrationResponseJson, RpEntity, UserEntity,
 };
+use crate::trust::{AttestationPolicy, AttestationTrust};
 
 /// Attestation conveyance (§5.4.7).
 #[non_exhaustive]
@@ -96,8 +97,10 @@ pub struct RegistrationState {
 pub struct Registration {
     /// The credential record to store.
     pub record: CredentialRecord,
-    /// The attestation certificate chain (leaf first), unevaluated.
+    /// The attestation certificate chain (leaf first), as the statement sent it.
     pub x5c: Vec<Vec<u8>>,
+    /// What the trust evaluation concluded (§7.1 steps 23–24).
+    pub trust: AttestationTrust,
     /// The flags byte of the authenticator data.
     pub flags: Flags,
 }
@@ -108,8 +111,9 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the user id is empty or longer than 64 bytes;
-    /// [`Error::Random`] when the random source fails.
+    /// [`Error::Config`] when the user id is empty or longer than 64 bytes, or trusted
+    /// attestation is required and the request asks for `none` conveyance (the client
+    /// would strip the attestation); [`Error::Random`] when the random source fails.
     pub fn start_registration(
         &self,
         req: &RegistrationRequest,
@@ -120,6 +124,14 @@ impl RelyingParty {
             return Err(Error::Config(mfa_core::InvalidInput::new(
                 "user id",
                 "must be 1 to 64 bytes",
+            )));
+        }
+        // A relying party that requires trusted attestation must ask for one: with
+        // `none` conveyance the client strips it, and every registration would fail.
+        if self.require_trusted_attestation && req.attestation == Conveyance::None {
+            return Err(Error::Config(mfa_core::InvalidInput::new(
+                "attestation",
+                "trusted attestation is required: request direct, indirect or enterprise conveyance",
             )));
         }
         let challenge = new_challenge(rng)?;
@@ -196,14 +208,19 @@ impl RelyingParty {
         if state.expectations.rp_id != self.rp_id {
             return Err(Error::RpIdMismatch);
         }
-        let mut reg = verify_registration(&state.expectations, response, self.backend)?;
+        let policy = self.attestation_policy();
+        let mut reg =
+            verify_registration_with(&state.expectations, response, &policy, now, self.backend)?;
         reg.record.user_handle = Some(state.user_id.clone());
         Ok(reg)
     }
 }
 
-/// The registration procedure of §7.1 against explicit expectations: the pure core
-/// that [`RelyingParty::finish_registration`] and the conformance runner share.
+/// The registration procedure of §7.1 against explicit expectations, with the default
+/// [`AttestationPolicy`] (no trust anchors, so chains are not evaluated, and no
+/// time-dependent check: an `android-safetynet` statement, whose timestamp must be
+/// checked against a verification instant, is refused). See
+/// [`verify_registration_with`].
 ///
 /// # Errors
 ///
@@ -211,6 +228,36 @@ impl RelyingParty {
 pub fn verify_registration(
     exp: &Expectations,
     response: &RegistrationResponseJson,
+    backend: Backend,
+) -> Result<Registration> {
+    verify_registration_at(exp, response, &AttestationPolicy::default(), None, backend)
+}
+
+/// The registration procedure of §7.1 against explicit expectations and an attestation
+/// policy, at the verification instant `now` (certificate validity, the SafetyNet
+/// timestamp): the pure core that [`RelyingParty::finish_registration`] and the
+/// conformance runner share.
+///
+/// # Errors
+///
+/// The first failed check, as a typed [`Error`]; [`Error::UntrustedAttestation`] when
+/// the policy's anchors apply and the chain does not validate to one, or trusted
+/// attestation is required and the statement is not trusted.
+pub fn verify_registration_with(
+    exp: &Expectations,
+    response: &RegistrationResponseJson,
+    policy: &AttestationPolicy,
+    now: Timestamp,
+    backend: Backend,
+) -> Result<Registration> {
+    verify_registration_at(exp, response, policy, Some(now), backend)
+}
+
+fn verify_registration_at(
+    exp: &Expectations,
+    response: &RegistrationResponseJson,
+    policy: &AttestationPolicy,
+    now: Option<Timestamp>,
     backend: Backend,
 ) -> Result<Registration> {
     if response.type_ != "public-key" {
@@ -269,6 +316,8 @@ pub fn verify_registration(
         &auth_data,
         &client_data_hash,
         &key,
+        policy,
+        now,
         backend,
     )?;
     let key = key?;
@@ -290,8 +339,7 @@ pub fn verify_registration(
     if ext.cred_props.is_some() && !exp.cred_props_requested {
         return Err(Error::UnrequestedExtension("credProps"));
     }
-    // Steps 23–24 (trust anchors) are the attestation-trust layer's job; the chain is
-    // returned unevaluated.
+    // Steps 23–24 (trust anchors) were evaluated with the statement: `verdict.trust`.
     let record = CredentialRecord {
         id: response.raw_id.clone(),
         public_key: Base64UrlBytes(attested.public_key_cose.to_vec()),
@@ -308,14 +356,14 @@ pub fn verify_registration(
         backup_state: auth_data.flags.backup_state(),
         attestation_format: verdict.fmt,
         attestation_type: verdict.kind,
-        // Trust anchors are not evaluated yet (steps 23–24).
-        attestation_trusted: false,
+        attestation_trusted: verdict.trust == AttestationTrust::Trusted,
         user_handle: None,
         cred_props_rk: ext.cred_props.as_ref().and_then(|p| p.rk),
     };
     Ok(Registration {
         record,
         x5c: verdict.x5c,
+        trust: verdict.trust,
         flags: auth_data.flags,
     })
 }

@@ -2,17 +2,14 @@
 
 use mfa_webauthn::conformance::{CaseResult, Score, Tally, Verdict, run_dir};
 
-/// In scope for this crate: none / packed / fido-u2f registrations and every
-/// authentication, with ES256, ES384, EdDSA or RS256 credentials. Reads only the
-/// informational `type`, `fmt` and `credential_alg`, never `expected_outcome`.
+/// In scope for this crate: every format, with ES256, ES384, EdDSA or RS256
+/// credentials. Reads only the informational `credential_alg`, never
+/// `expected_outcome`.
 fn in_scope(r: &CaseResult) -> bool {
-    let alg_ok = matches!(
+    matches!(
         r.case["credential_alg"].as_i64(),
         Some(-7 | -8 | -257 | -35)
-    );
-    let fmt_ok = r.case["type"] == "authentication"
-        || matches!(r.case["fmt"].as_str(), Some("none" | "packed" | "fido-u2f"));
-    alg_ok && fmt_ok
+    )
 }
 
 /// Whether the case asks for a trust-anchor evaluation (an input, not the outcome).
@@ -28,12 +25,11 @@ fn shared_webauthn_cases_in_scope_all_pass() {
         let results = run_dir(&crate::vectors("webauthn"), backend).unwrap();
         assert!(results.len() >= 168, "found {} cases", results.len());
         let (scope, out): (Vec<_>, Vec<_>) = results.iter().partition(|r| in_scope(r));
-        assert_eq!(scope.len(), 126, "in scope");
-        // In scope, nothing disagrees: a case either passes on every scored field, or
-        // it needs a trust check and every other field agrees.
+        assert_eq!(scope.len(), 159, "in scope");
+        // In scope, every case passes on every scored field, trust included.
         let failed: Vec<_> = scope
             .iter()
-            .filter(|r| matches!(r.score, Some(Score::Failed(_)) | None))
+            .filter(|r| !r.passed())
             .map(|r| r.line())
             .collect();
         assert!(
@@ -41,18 +37,17 @@ fn shared_webauthn_cases_in_scope_all_pass() {
             "{backend:?}: in-scope failures:\n{}",
             failed.join("\n")
         );
-        // Not supported is exactly the valid-so-far cases that ask for trust anchors;
-        // every case without anchors passes.
-        for r in &scope {
-            if r.score == Some(Score::NotSupported) {
-                assert!(needs_trust(r), "{}", r.line());
-            }
-            if !needs_trust(r) {
-                assert!(r.passed(), "{}", r.line());
-            }
-        }
         let tally = Tally::of(scope.iter().copied());
-        assert!(tally.passed >= 90, "{tally}");
+        assert_eq!(tally.passed, 159, "{tally}");
+        // The trust cases were evaluated, not skipped: every valid one is `trusted`.
+        let trusted = scope
+            .iter()
+            .filter(|r| needs_trust(r))
+            .filter(
+                |r| matches!(&r.verdict, Verdict::Valid(v) if v["attestation_trust"] == "trusted"),
+            )
+            .count();
+        assert_eq!(trusted, 58, "trusted");
         let valid = scope
             .iter()
             .filter(|r| matches!(r.verdict, Verdict::Valid(_)))
@@ -85,7 +80,7 @@ fn verdict_does_not_read_expected_outcome() {
 }
 
 #[test]
-fn every_schema_field_is_scored_and_trust_is_not_supported() {
+fn every_schema_field_is_scored_and_trust_is_evaluated() {
     use mfa_webauthn::conformance::{decide, score};
     let read = |rel: &str| -> serde_json::Value {
         let text = std::fs::read_to_string(crate::vectors(rel)).unwrap();
@@ -126,14 +121,43 @@ fn every_schema_field_is_scored_and_trust_is_not_supported() {
     let uv = wrong["expected_outcome"]["flags"]["UV"].as_bool().unwrap();
     wrong["expected_outcome"]["flags"]["UV"] = (!uv).into();
     assert!(matches!(score(&wrong, &verdict), Some(Score::Failed(_))));
-    // A case that asks for trust anchors is not supported, not passed, even though its
-    // statement verifies and every other field agrees.
+    // A case that asks for trust anchors is evaluated: its chain validates to the
+    // Yubico root at verification_time and it passes with `trusted` (before trust
+    // evaluation it was only "not supported").
     let case = read("webauthn/registration/fido-u2f/reg-fido-u2f-es256-yubikey-4.json");
     assert!(case["expected"]["trust_anchors"].is_array());
     let verdict = decide(&case, backend).unwrap();
-    assert!(
-        matches!(verdict, Verdict::NotSupported { .. }),
-        "{verdict:?}"
+    let Verdict::Valid(values) = &verdict else {
+        panic!("{verdict:?}")
+    };
+    assert_eq!(values["attestation_trust"], "trusted");
+    assert_eq!(score(&case, &verdict), Some(Score::Passed));
+    // A `not-evaluated` trust does not agree with an expected `trusted` one.
+    let mut untrusted_values = values.clone();
+    untrusted_values.insert("attestation_trust".into(), "not-evaluated".into());
+    assert_eq!(
+        score(&case, &Verdict::Valid(untrusted_values)),
+        Some(Score::Failed(vec!["attestation_trust".to_owned()]))
     );
-    assert_eq!(score(&case, &verdict), Some(Score::NotSupported));
+    // Another root: the chain does not validate, `untrusted_attestation`.
+    let apple = std::fs::read_to_string(crate::vectors(
+        "webauthn/trust-anchors/apple-webauthn-root-ca-0915dd5c.pem",
+    ))
+    .unwrap();
+    let der = mfa_webauthn::TrustAnchor::from_pem(&apple).unwrap();
+    let mut other = case.clone();
+    use base64::Engine as _;
+    other["expected"]["trust_anchors"] =
+        serde_json::json!([base64::engine::general_purpose::STANDARD.encode(der.der())]);
+    assert_eq!(
+        decide(&other, backend).unwrap(),
+        Verdict::Invalid(mfa_webauthn::FailureCode::UntrustedAttestation)
+    );
+    // After the certificates expired: untrusted as well.
+    let mut late = case.clone();
+    late["expected"]["verification_time"] = "2200-01-01T00:00:00Z".into();
+    assert_eq!(
+        decide(&late, backend).unwrap(),
+        Verdict::Invalid(mfa_webauthn::FailureCode::UntrustedAttestation)
+    );
 }

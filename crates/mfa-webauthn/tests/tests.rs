@@ -10,7 +10,9 @@ mod browser;
 mod ceremonies;
 mod conformance;
 mod factor;
+mod formats;
 mod security;
+mod trust;
 mod wycheproof;
 
 /// The shared vectors directory, a sibling of the repository.

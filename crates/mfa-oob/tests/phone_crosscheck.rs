@@ -1,0 +1,283 @@
+//! Phone-number normalisation cross-checked with Python's `phonenumbers` (Google's
+//! libphonenumber, independently ported), both ways:
+//!
+//! 1. every corpus entry (many countries, national and international forms, with and
+//!    without punctuation, valid and invalid) is parsed by both; they must agree on
+//!    accepted or refused and on the E.164 form (Python's verdict is `is_valid` and a
+//!    number type this crate accepts);
+//! 2. every number Python accepts is formatted by Python in its NATIONAL,
+//!    INTERNATIONAL and E164 forms, and each must parse here to the same E.164;
+//! 3. every E.164 form produced here parses in Python to itself.
+//!
+//! CI pins `phonenumbers` to the metadata version of the `phonenumber` crate
+//! (9.0.33). When Python or the module is missing the test prints why and skips,
+//! unless `MFA_REQUIRE_EXTERNAL=1`, where it fails.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use mfa_oob::PhoneNumber;
+use serde_json::{Value, json};
+
+/// (default region, input). National forms carry their region; international ones
+/// `None`.
+const CORPUS: &[(Option<&str>, &str)] = &[
+    (Some("US"), "(201) 555-0123"),
+    (Some("US"), "201.555.0123"),
+    (Some("US"), "2015550123"),
+    (Some("US"), "1 201 555 0123"),
+    (None, "+1 (415) 555-2671"),
+    (Some("CA"), "(506) 234-5678"),
+    (Some("GB"), "07400 123456"),
+    (Some("GB"), "0121 234 5678"),
+    (None, "+44 (0)7400 123456"),
+    (None, "+447400123456"),
+    (Some("DE"), "01512 3456789"),
+    (Some("DE"), "030 123456"),
+    (Some("DE"), "030/1234567"),
+    (None, "+49 1512 3456789"),
+    (Some("FR"), "06 12 34 56 78"),
+    (Some("FR"), "01.23.45.67.89"),
+    (None, "+33 6 12 34 56 78"),
+    (Some("IT"), "312 345 6789"),
+    (Some("IT"), "02 1234 5678"),
+    (None, "+39 06 1234 5678"),
+    (Some("ES"), "612 34 56 78"),
+    (Some("ES"), "810 12 34 56"),
+    (Some("NL"), "06 12345678"),
+    (Some("NL"), "010-123 4567"),
+    (Some("BE"), "0470 12 34 56"),
+    (Some("BE"), "012 34 56 78"),
+    (Some("CH"), "078 123 45 67"),
+    (Some("CH"), "044 668 18 00"),
+    (Some("AT"), "0664 123456"),
+    (Some("AT"), "01 234567890"),
+    (Some("SE"), "070-123 45 67"),
+    (Some("SE"), "08-12 34 56"),
+    (Some("NO"), "406 12 345"),
+    (Some("NO"), "21 23 45 67"),
+    (Some("DK"), "32 12 34 56"),
+    (Some("FI"), "041 2345678"),
+    (Some("PL"), "512 345 678"),
+    (Some("PL"), "12 345 67 89"),
+    (Some("PT"), "912 345 678"),
+    (Some("IE"), "085 012 3456"),
+    (Some("GR"), "691 234 5678"),
+    (Some("CZ"), "601 123 456"),
+    (Some("HU"), "06 20 123 4567"),
+    (Some("RO"), "0712 034 567"),
+    (Some("RU"), "8 (912) 345-67-89"),
+    (Some("RU"), "8 (301) 123-45-67"),
+    (None, "+7 912 345 67 89"),
+    (Some("UA"), "050 123 4567"),
+    (Some("TR"), "0501 234 56 78"),
+    (Some("IL"), "050-234-5678"),
+    (Some("AE"), "050 123 4567"),
+    (Some("SA"), "051 234 5678"),
+    (Some("IN"), "081234 56789"),
+    (Some("IN"), "011 2345 6789"),
+    (None, "+91 98765 43210"),
+    (Some("PK"), "0301 2345678"),
+    (Some("BD"), "01812-345678"),
+    (Some("CN"), "131 2345 6789"),
+    (Some("CN"), "010 1234 5678"),
+    (Some("JP"), "090-1234-5678"),
+    (Some("JP"), "03-1234-5678"),
+    (Some("KR"), "010-2000-0000"),
+    (Some("KR"), "02-212-3456"),
+    (Some("TW"), "0912 345 678"),
+    (Some("HK"), "5123 4567"),
+    (Some("SG"), "8123 4567"),
+    (Some("MY"), "012-345 6789"),
+    (Some("TH"), "081 234 5678"),
+    (Some("VN"), "0912 345 678"),
+    (Some("PH"), "0905 123 4567"),
+    (Some("ID"), "0812-345-678"),
+    (Some("AU"), "0412 345 678"),
+    (Some("AU"), "(02) 1234 5678"),
+    (None, "+61 412 345 678"),
+    (Some("NZ"), "021 123 4567"),
+    (Some("NZ"), "03-234 5678"),
+    (Some("MX"), "222 123 4567"),
+    (Some("BR"), "(11) 96123-4567"),
+    (Some("BR"), "(11) 2345-6789"),
+    (Some("AR"), "011 15-2345-6789"),
+    (Some("AR"), "011 2345-6789"),
+    (Some("CL"), "2 2123 4567"),
+    (Some("CO"), "321 1234567"),
+    (Some("PE"), "912 345 678"),
+    (Some("ZA"), "071 123 4567"),
+    (Some("ZA"), "010 123 4567"),
+    (Some("NG"), "0802 123 4567"),
+    (Some("KE"), "0712 123456"),
+    (Some("EG"), "0100 123 4567"),
+    (Some("MA"), "0650-123456"),
+    // Invalid or refused: too short, too long, unknown country code, bare digits,
+    // toll free, premium rate, shared cost.
+    (None, "+1 201 555 012"),
+    (None, "+44 7400 12345"),
+    (None, "+44 7400 1234567"),
+    (None, "+999 1234567"),
+    (None, "+49 30"),
+    (Some("US"), "12345"),
+    (Some("US"), "000 000 0000"),
+    (None, "+1 (800) 253-0000"),
+    (None, "+44 909 879 0000"),
+    (Some("GB"), "0845 46 47"),
+    (Some("FR"), "08 99 12 34 56"),
+    (Some("DE"), "0900 1 234567"),
+];
+
+/// Python's number types (`phonenumbers.PhoneNumberType`) this crate accepts: fixed
+/// line, mobile, either, VoIP, personal number.
+const ACCEPTED_TYPES: &[i64] = &[0, 1, 2, 6, 7];
+
+const SCRIPT: &str = r#"
+import json, sys
+import phonenumbers as p
+F = p.PhoneNumberFormat
+out = []
+for case in json.load(sys.stdin):
+    r = {}
+    try:
+        n = p.parse(case["input"], case["region"])
+        r["valid"] = p.is_valid_number(n)
+        r["type"] = p.number_type(n)
+        r["extension"] = bool(n.extension)
+        r["e164"] = p.format_number(n, F.E164)
+        region = p.region_code_for_number(n)
+        r["region"] = region
+        r["national"] = p.format_number(n, F.NATIONAL)
+        r["international"] = p.format_number(n, F.INTERNATIONAL)
+    except p.NumberParseException:
+        r["valid"] = False
+    ours = case.get("ours")
+    if ours:
+        n = p.parse(ours, None)
+        r["ours_back"] = p.format_number(n, F.E164) if p.is_valid_number(n) else None
+    out.append(r)
+json.dump(out, sys.stdout)
+"#;
+
+/// Whether Python's `phonenumbers` is importable; otherwise skips (false) with a
+/// message, or fails under `MFA_REQUIRE_EXTERNAL=1`.
+fn phonenumbers_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import phonenumbers"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    assert!(
+        std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+        "MFA_REQUIRE_EXTERNAL=1 but Python's phonenumbers is missing"
+    );
+    let _ = std::io::stderr().write_all(
+        b"SKIPPED: python3 with phonenumbers is not installed, so the phone-number \
+          cross-check did not run (pip install phonenumbers==9.0.33, or set \
+          MFA_REQUIRE_EXTERNAL=1 to make this a failure)\n",
+    );
+    false
+}
+
+fn run_python(cases: &[Value]) -> Vec<Value> {
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), &cases).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "phonenumbers script failed");
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results.len(), cases.len());
+    results
+}
+
+/// Whether `s` passes this crate's character filter (Python's national formats of a
+/// few countries use other characters).
+fn filterable(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_digit() || " +-().//".contains(c))
+}
+
+#[test]
+fn phone_numbers_agree_with_python_phonenumbers_both_ways() {
+    if !phonenumbers_available() {
+        return;
+    }
+    let ours: Vec<Result<PhoneNumber, _>> = CORPUS
+        .iter()
+        .map(|(region, input)| PhoneNumber::parse(input, *region))
+        .collect();
+    let cases: Vec<Value> = CORPUS
+        .iter()
+        .zip(&ours)
+        .map(|((region, input), o)| {
+            json!({
+                "region": region,
+                "input": input,
+                "ours": o.as_ref().ok().map(|n| n.e164().to_owned()),
+            })
+        })
+        .collect();
+    let theirs = run_python(&cases);
+
+    // 1. Same verdict and the same E.164 form.
+    let mut accepted = 0;
+    let mut countries = std::collections::BTreeSet::new();
+    let mut second = Vec::new();
+    for (i, (((region, input), o), t)) in CORPUS.iter().zip(&ours).zip(&theirs).enumerate() {
+        let python_accepts = t["valid"] == true
+            && t["extension"] == false
+            && ACCEPTED_TYPES.contains(&t["type"].as_i64().unwrap());
+        match o {
+            Ok(n) => {
+                assert!(
+                    python_accepts,
+                    "#{i} {region:?} {input:?}: we accept {n:?}, Python: {t}"
+                );
+                assert_eq!(n.e164(), t["e164"], "#{i} {input:?}");
+                // 3. Our E.164 parses in Python to itself.
+                assert_eq!(t["ours_back"], n.e164(), "#{i} {input:?}");
+                accepted += 1;
+                countries.insert(n.country_code());
+                second.push(t.clone());
+            }
+            Err(e) => assert!(
+                !python_accepts,
+                "#{i} {region:?} {input:?}: we refuse ({e}), Python: {t}"
+            ),
+        }
+    }
+    assert!(accepted >= 70, "only {accepted} corpus numbers accepted");
+    assert!(countries.len() >= 40, "only {} countries", countries.len());
+
+    // 2. Python's own formattings of every accepted number parse here to the same E.164.
+    let mut checked = 0;
+    for t in &second {
+        let e164 = t["e164"].as_str().unwrap();
+        let region = t["region"].as_str();
+        for (form, region) in [
+            (t["national"].as_str().unwrap(), region),
+            (t["international"].as_str().unwrap(), None),
+            (e164, None),
+        ] {
+            if !filterable(form) {
+                continue;
+            }
+            let n = PhoneNumber::parse(form, region)
+                .unwrap_or_else(|e| panic!("{form:?} ({region:?}) from Python: {e}"));
+            assert_eq!(n.e164(), e164, "{form:?}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3 * accepted - 10,
+        "only {checked} formatted forms checked"
+    );
+}
