@@ -43,20 +43,22 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use mfa::audit::MemoryAudit;
+use mfa::core::store::ChallengeId;
 use mfa::core::{
     AuthMethod, Clock, FactorId, FactorKind, OsRandom, SecretBytes, SecureRandom, StartOptions,
     SystemClock, UserId, UserVerification,
 };
+use mfa::policy::Decision;
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
-use mfa::policy::input::{CompletedMethod, EnrolledFactor, Request as PolicyRequest, Session, Subject};
+use mfa::policy::input::{
+    CompletedMethod, EnrolledFactor, Request as PolicyRequest, Session, Subject,
+};
 use mfa::recovery::{KeyId, Keyring, RecoveryCode, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
 use mfa::{Challenge, KeySet, Response as MfaResponse, Service, ServiceError};
-use mfa::audit::MemoryAudit;
-use mfa::core::store::ChallengeId;
-use mfa::policy::Decision;
 use mfa_axum::{LoadError, MfaSession, RequireMfaLayer, SessionLoader, phishing_resistant};
 use mfa_store::AnyStore;
 use serde::Deserialize;
@@ -190,12 +192,14 @@ impl From<ServiceError> for ApiError {
                 StatusCode::CONFLICT,
                 "The policy does not allow this factor now (a passkey on this device needs another factor first).",
             ),
-            ServiceError::CredentialAlreadyRegistered => {
-                ApiError(StatusCode::CONFLICT, "This authenticator is already registered.")
-            }
-            e if e.is_rejection() => {
-                ApiError(StatusCode::BAD_REQUEST, "That did not work. Check it and try again.")
-            }
+            ServiceError::CredentialAlreadyRegistered => ApiError(
+                StatusCode::CONFLICT,
+                "This authenticator is already registered.",
+            ),
+            e if e.is_rejection() => ApiError(
+                StatusCode::BAD_REQUEST,
+                "That did not work. Check it and try again.",
+            ),
             _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong."),
         }
     }
@@ -313,9 +317,10 @@ impl App {
     /// A new session id for a session whose privilege changes (no session fixation).
     fn rotate(&self, sid: &str) -> Result<(String, String), ApiError> {
         let mut sessions = lock(&self.sessions);
-        let old = sessions
-            .remove(sid)
-            .ok_or(ApiError(StatusCode::UNAUTHORIZED, "Reload the page and try again."))?;
+        let old = sessions.remove(sid).ok_or(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "Reload the page and try again.",
+        ))?;
         let new = random_token()?;
         sessions.insert(new.clone(), old);
         let c = set_cookie(SESSION_COOKIE, &new, None);
@@ -362,7 +367,12 @@ impl App {
             Decision::Allow { .. } => Stage::SignedIn,
             Decision::Enroll { .. } => Stage::Enroll,
             Decision::StepUp { .. } => Stage::SecondFactor,
-            _ => return Err(ApiError(StatusCode::FORBIDDEN, "Sign-in refused by policy.")),
+            _ => {
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    "Sign-in refused by policy.",
+                ));
+            }
         })
     }
 
@@ -379,9 +389,18 @@ impl App {
 
 fn security_headers(res: &mut Response) {
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
@@ -395,7 +414,8 @@ async fn headers_mw(req: axum::extract::Request, next: axum::middleware::Next) -
 fn page(app: &App, headers: &HeaderMap, html: &'static str) -> Response {
     match app.ensure_session(headers) {
         Ok((_, set)) => {
-            let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            let mut res =
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
             if let Some(c) = set
                 && let Ok(v) = HeaderValue::from_str(&c)
             {
@@ -409,9 +429,11 @@ fn page(app: &App, headers: &HeaderMap, html: &'static str) -> Response {
 
 macro_rules! page_route {
     ($file:literal) => {
-        get(|State(app): State<Arc<App>>, headers: HeaderMap| async move {
-            page(&app, &headers, include_str!(concat!("web_demo/", $file)))
-        })
+        get(
+            |State(app): State<Arc<App>>, headers: HeaderMap| async move {
+                page(&app, &headers, include_str!(concat!("web_demo/", $file)))
+            },
+        )
     };
 }
 
@@ -435,7 +457,10 @@ async fn me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response,
         "stage": stage.as_str(),
         "admin": user.as_ref().is_some_and(|u| u.as_str() == app.admin),
     });
-    Ok(with_cookie(Json(body).into_response(), &set.into_iter().collect::<Vec<_>>()))
+    Ok(with_cookie(
+        Json(body).into_response(),
+        &set.into_iter().collect::<Vec<_>>(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -464,7 +489,10 @@ async fn signup(
         ));
     }
     if c.password.chars().count() < 8 || c.password.len() > 256 {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "A password has 8 to 256 characters."));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "A password has 8 to 256 characters.",
+        ));
     }
     let id = UserId::new(c.username.as_str())?;
     let mut salt = [0u8; 16];
@@ -513,7 +541,10 @@ async fn start_signed_in(
         s.stage = stage;
         s.session = session;
     })?;
-    Ok(with_cookie(Json(json!({ "stage": stage.as_str() })).into_response(), &[c]))
+    Ok(with_cookie(
+        Json(json!({ "stage": stage.as_str() })).into_response(),
+        &[c],
+    ))
 }
 
 async fn signin(
@@ -593,7 +624,9 @@ async fn totp_begin(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
         .enroll_totp(&user, "Authenticator app", &session)
         .await?;
     let secret = e.secret_base32.to_string();
-    app.with(&sid, |s| s.pending_totp = Some((e.factor_id.clone(), e.qr_svg.clone())))?;
+    app.with(&sid, |s| {
+        s.pending_totp = Some((e.factor_id.clone(), e.qr_svg.clone()))
+    })?;
     Ok(Json(json!({ "secret": secret, "qr": "/api/totp/qr.svg" })).into_response())
 }
 
@@ -619,7 +652,10 @@ async fn totp_confirm(
     let sid = app.post_session(&headers)?;
     let (user, _) = app.user_at(&sid, &[Stage::Enroll, Stage::SignedIn])?;
     let pending = app.with(&sid, |s| s.pending_totp.as_ref().map(|p| p.0.clone()))?;
-    let factor = pending.ok_or(ApiError(StatusCode::BAD_REQUEST, "Start the enrollment first."))?;
+    let factor = pending.ok_or(ApiError(
+        StatusCode::BAD_REQUEST,
+        "Start the enrollment first.",
+    ))?;
     let info = app.svc.confirm(&user, &factor, c.code.trim()).await?;
     // The first code proved possession of the new factor: it counts for this session.
     let now = app.now();
@@ -636,7 +672,12 @@ async fn totp_confirm(
 }
 
 /// Re-evaluates the sign-in gate after a verification.
-async fn restage(app: &App, sid: &str, user: &UserId, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn restage(
+    app: &App,
+    sid: &str,
+    user: &UserId,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let session = app.with(sid, |s| s.session.clone())?;
     let stage = app.gate(user, &session, headers).await?;
     app.with(sid, |s| s.stage = stage)?;
@@ -665,7 +706,10 @@ async fn passkey_register_finish(
     let sid = app.post_session(&headers)?;
     let (user, _) = app.user_at(&sid, &[Stage::Enroll, Stage::SignedIn])?;
     let pending = app.with(&sid, |s| s.pending_registration.take())?;
-    let challenge = pending.ok_or(ApiError(StatusCode::BAD_REQUEST, "Start the enrollment first."))?;
+    let challenge = pending.ok_or(ApiError(
+        StatusCode::BAD_REQUEST,
+        "Start the enrollment first.",
+    ))?;
     let info = app
         .svc
         .finish_webauthn_registration(&user, &challenge, &response)
@@ -675,16 +719,25 @@ async fn passkey_register_finish(
 
 /// Starts a passkey assertion: a usernameless sign-in when anonymous, the second factor
 /// or a step-up when signed in (the credential must then be this user's).
-async fn passkey_begin(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn passkey_begin(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
-    let challenge = app.svc.start_passkey_signin(&StartOptions::default()).await?;
+    let challenge = app
+        .svc
+        .start_passkey_signin(&StartOptions::default())
+        .await?;
     let Challenge::WebAuthn {
         challenge_id,
         options,
         ..
     } = challenge
     else {
-        return Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong."));
+        return Err(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong.",
+        ));
     };
     app.with(&sid, |s| s.pending_assertion = Some(challenge_id))?;
     Ok(Json(json!({ "options": options })).into_response())
@@ -697,10 +750,18 @@ async fn passkey_finish(
 ) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
     let (pending, current, session) = app.with(&sid, |s| {
-        (s.pending_assertion.take(), s.user.clone(), s.session.clone())
+        (
+            s.pending_assertion.take(),
+            s.user.clone(),
+            s.session.clone(),
+        )
     })?;
     let challenge = pending.ok_or(ApiError(StatusCode::BAD_REQUEST, "Start again."))?;
-    let session = if current.is_some() { session } else { Session::default() };
+    let session = if current.is_some() {
+        session
+    } else {
+        Session::default()
+    };
     let v = app
         .svc
         .finish_passkey_signin(&challenge, &response, &session)
@@ -723,7 +784,10 @@ async fn passkey_finish(
                 s.session = v.session;
                 s.stage = stage;
             })?;
-            Ok(with_cookie(Json(json!({ "stage": stage.as_str() })).into_response(), &[c]))
+            Ok(with_cookie(
+                Json(json!({ "stage": stage.as_str() })).into_response(),
+                &[c],
+            ))
         }
     }
 }
@@ -754,7 +818,10 @@ async fn verify_code(
         .await?
         .into_iter()
         .find(|f| f.kind == wanted && f.confirmed)
-        .ok_or(ApiError(StatusCode::BAD_REQUEST, "That did not work. Check it and try again."))?;
+        .ok_or(ApiError(
+            StatusCode::BAD_REQUEST,
+            "That did not work. Check it and try again.",
+        ))?;
     let v = app
         .svc
         .verify(&user, &factor.id, MfaResponse::Code(&body.code), &session)
@@ -776,7 +843,13 @@ async fn verify_code(
         let label = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map_or("A browser", |ua| if ua.contains("Chrome") { "Chromium" } else { "A browser" });
+            .map_or("A browser", |ua| {
+                if ua.contains("Chrome") {
+                    "Chromium"
+                } else {
+                    "A browser"
+                }
+            });
         let token = app
             .svc
             .remember_device(&user, &v.session, &device_id, label)
@@ -789,7 +862,10 @@ async fn verify_code(
     Ok(with_cookie(res, &cookies))
 }
 
-async fn recovery_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn recovery_list(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (sid, _) = app.ensure_session(&headers)?;
     let (user, _) = app.user_at(&sid, &[Stage::SignedIn])?;
     let codes: Vec<Value> = lock(&app.users)
@@ -821,10 +897,16 @@ async fn recovery_generate(
     } else {
         let set = app.svc.enroll_recovery_codes(&user, &session).await?;
         // The page shows the codes with "save them now": the set is active at once.
-        app.svc.confirm_recovery_codes(&user, &set.factor_id).await?;
+        app.svc
+            .confirm_recovery_codes(&user, &set.factor_id)
+            .await?;
         set
     };
-    let shown: Vec<String> = set.codes.iter().map(|c| c.expose_grouped().to_string()).collect();
+    let shown: Vec<String> = set
+        .codes
+        .iter()
+        .map(|c| c.expose_grouped().to_string())
+        .collect();
     let hints = set
         .codes
         .iter()
@@ -891,7 +973,10 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     app.post_session(&headers)?;
     if p.to.is_empty() || p.to.len() > 64 || p.amount.parse::<u32>().is_err() {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "Enter a payee and a whole amount."));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "Enter a payee and a whole amount.",
+        ));
     }
     Ok(Json(json!({
         "sent": format!("Sent {} EUR to {}", p.amount, p.to),
@@ -1000,10 +1085,12 @@ impl SessionLoader for Loader {
         let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Ok(None);
         };
-        let found = lock(&self.0.sessions).get(sid).and_then(|s| match (&s.user, s.stage) {
-            (Some(u), Stage::SignedIn) => Some((u.clone(), s.session.clone())),
-            _ => None,
-        });
+        let found = lock(&self.0.sessions)
+            .get(sid)
+            .and_then(|s| match (&s.user, s.stage) {
+                (Some(u), Stage::SignedIn) => Some((u.clone(), s.session.clone())),
+                _ => None,
+            });
         let Some((user, session)) = found else {
             return Ok(None);
         };
@@ -1046,11 +1133,17 @@ fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>> {
         .route("/admin", page_route!("admin.html").layer(admin.clone()))
         .route(
             "/static/app.js",
-            static_file(include_str!("web_demo/app.js"), "text/javascript; charset=utf-8"),
+            static_file(
+                include_str!("web_demo/app.js"),
+                "text/javascript; charset=utf-8",
+            ),
         )
         .route(
             "/static/style.css",
-            static_file(include_str!("web_demo/style.css"), "text/css; charset=utf-8"),
+            static_file(
+                include_str!("web_demo/style.css"),
+                "text/css; charset=utf-8",
+            ),
         )
         .route("/api/me", get(me))
         .route("/api/signup", post(signup))
@@ -1061,7 +1154,10 @@ fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>> {
         .route("/api/totp/qr.svg", get(totp_qr))
         .route("/api/totp/confirm", post(totp_confirm))
         .route("/api/passkey/register/begin", post(passkey_register_begin))
-        .route("/api/passkey/register/finish", post(passkey_register_finish))
+        .route(
+            "/api/passkey/register/finish",
+            post(passkey_register_finish),
+        )
         .route("/api/passkey/begin", post(passkey_begin))
         .route("/api/passkey/finish", post(passkey_finish))
         .route("/api/verify", post(verify_code))
@@ -1117,8 +1213,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
-async fn build_app(args: &Args) -> Result<Arc<App>, Box<dyn std::error::Error>> {
-    let origin = format!("http://localhost:{}", args.port);
+async fn build_app(port: u16, admin: &str) -> Result<Arc<App>, Box<dyn std::error::Error>> {
+    let origin = format!("http://localhost:{port}");
     let store = AnyStore::open("memory://").await?;
     let audit = Arc::new(MemoryAudit::new());
     let device_key = DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom)?)?;
@@ -1146,8 +1242,23 @@ async fn build_app(args: &Args) -> Result<Arc<App>, Box<dyn std::error::Error>> 
         sessions: Mutex::new(HashMap::new()),
         password_failures: Mutex::new(HashMap::new()),
         origin,
-        admin: args.admin.clone(),
+        admin: admin.to_owned(),
     }))
+}
+
+/// Serves the demo on `listener` (its port names the origin WebAuthn checks) until the
+/// process ends. The browser test runs this in-process.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    admin: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let port = listener.local_addr()?.port();
+    let app = build_app(port, admin).await?;
+    let router = router(app)?;
+    // The line the browser test's standalone mode waits for.
+    println!("web_demo listening on http://localhost:{port}/ (127.0.0.1 only)");
+    axum::serve(listener, router).await?;
+    Ok(())
 }
 
 #[tokio::main]
@@ -1160,15 +1271,9 @@ async fn main() -> ExitCode {
         }
     };
     let run = async {
-        let app = build_app(&args).await?;
-        let router = router(app)?;
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
-        let port = listener.local_addr()?.port();
-        // The port line is what the browser test waits for.
-        println!("web_demo listening on http://localhost:{port}/ (127.0.0.1 only)");
-        axum::serve(listener, router).await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
+        serve(listener, &args.admin).await
     };
     match run.await {
         Ok(()) => ExitCode::SUCCESS,

@@ -262,6 +262,7 @@ async function showFactors() {
 async function showRecovery() {
   const { codes } = await getJson('/api/recovery');
   const ul = $('#recovery-list');
+  $('#recovery-list-title').hidden = codes.length === 0;
   $('#recovery-generate').textContent = codes.length ? 'Regenerate recovery codes' : 'Generate recovery codes';
   ul.replaceChildren(...codes.map((c) => {
     const li = el('li', c.hint, c.used ? 'used' : '');
