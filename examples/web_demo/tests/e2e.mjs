@@ -165,12 +165,13 @@ async function run(page, base) {
   await goto(page, base, '/');
   await screenshot(page, 'sign-in');
   const secret = await signUpWithTotp(page, base, 'alice', password);
+  let aliceStep;
   await page.fill('#totp-confirm-code', totp(secret, currentStep() + 20));
   await page.click('#totp-confirm-form button[type=submit]');
   await page.waitForSelector('#message.error');
   check((await text(page, '#message')).includes('did not work'), 'a wrong TOTP code is refused without saying why');
   await screenshot(page, 'totp-enroll');
-  await confirmTotp(page, base, 'alice', secret);
+  aliceStep = await confirmTotp(page, base, 'alice', secret);
 
   console.log('enroll a passkey');
   await page.click('#passkey-add');
@@ -257,13 +258,43 @@ async function run(page, base) {
   await signOut(page, base);
   await signInPassword(page, base, 'alice', password, '/mfa');
 
-  console.log('admin: audit log, reset alice');
-  await goto(page, base, '/');
-  await signUpAdmin(page, base, password);
+  console.log('lockout: wrong codes lock the factor; an admin unlocks it');
+  let locked = '';
+  let backoffs = 0;
+  for (let i = 0; i < 20 && !locked.includes('locked'); i += 1) {
+    locked = await submitCode(page, '#totp-form', '#totp-code', totp(secret, currentStep() + 40 + i));
+    // After three failures each attempt waits (1 s, doubling): wait it out.
+    if (locked.includes('wait a moment')) { backoffs += 1; await page.waitForTimeout(1100); }
+  }
+  check(backoffs > 0, 'failures past the third back off');
+  check(locked.includes('locked'), 'wrong TOTP codes lock alice: ' + locked);
+  const refused = await submitCode(page, '#totp-form', '#totp-code', totp(secret, nextStep(aliceStep)));
+  check(refused.includes('locked'), 'even the right code is refused while locked');
+  await screenshot(page, 'locked');
+
+  console.log('admin: audit log, unlock and reset alice');
+  const adminStep = await signUpAdmin(page, base, password);
   await goto(page, base, '/admin');
   check((await text(page, '#users')).includes('alice'), 'the admin page lists alice');
   const audit = await text(page, '#audit');
-  check(audit.includes('verified') || audit.includes('confirmed'), 'the audit log shows events');
+  check(audit.includes('locked') && audit.includes('verified') && audit.includes('confirmed'),
+    'the audit log shows the lockout, verifications and enrollments');
+  await page.click('#users button[data-user="alice"][data-action="unlock"]');
+  await page.waitForFunction(() => document.querySelector('#message').textContent.includes('Unlocked alice'), null, { timeout: TIMEOUT });
+  check((await text(page, '#audit')).includes('unlocked'), 'the unlock is in the audit log');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/mfa');
+  aliceStep = nextStep(aliceStep);
+  await page.fill('#totp-code', totp(secret, aliceStep));
+  await page.click('#totp-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as alice', 'after the unlock alice signs in with her TOTP code');
+  await signOut(page, base);
+  await signInPassword(page, base, 'admin', password, '/mfa');
+  await page.fill('#totp-code', totp(adminStep.secret, nextStep(adminStep.step)));
+  await page.click('#totp-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  await goto(page, base, '/admin');
   await page.click('#users button[data-user="alice"][data-action="reset"]');
   await page.waitForFunction(() => document.querySelector('#message').textContent.includes('MFA reset for alice'), null, { timeout: TIMEOUT });
   check(true, 'alice is reset');
@@ -274,12 +305,28 @@ async function run(page, base) {
   await screenshot(page, 'enroll-again');
 }
 
+// The TOTP step to type after `used`: the current one, or the next (inside the
+// verifier's one-step look-ahead) when `used` is current, since a code works once.
+function nextStep(used) {
+  return Math.max(currentStep(), used + 1);
+}
+
+// Submits a code form and returns the message the page shows.
+async function submitCode(page, form, input, code) {
+  await page.$eval('#message', (m) => { m.textContent = ''; m.className = ''; });
+  await page.fill(input, code);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForFunction(() => document.querySelector('#message').textContent.length > 0, null, { timeout: TIMEOUT });
+  return text(page, '#message');
+}
+
 async function signUpAdmin(page, base, password) {
   // The admin page needs an MFA session of the `admin` user.
   const ctx = page.context();
   await ctx.clearCookies();
   const secret = await signUpWithTotp(page, base, 'admin', password);
-  await confirmTotp(page, base, 'admin', secret);
+  const step = await confirmTotp(page, base, 'admin', secret);
+  return { secret, step };
 }
 
 async function main() {
