@@ -16,7 +16,7 @@
 //! user's MFA, unlock a user and read the audit log.
 //!
 //! Security: a per-session CSRF token on every state-changing request (and the `Origin`
-//! checked when sent), `HttpOnly; SameSite=Strict` cookies, a session id rotated at
+//! checked when sent), `__Host-` cookies with `Secure; HttpOnly; SameSite=Strict`, a session id rotated at
 //! sign-in, a Content-Security-Policy without inline scripts or styles, the service's
 //! lockout on every factor plus a per-account limit on password guesses, and no secret
 //! in any log line (the demo logs nothing per request).
@@ -79,9 +79,9 @@ require = "phishing-resistant"
 max_age = "5m"
 "#;
 
-const SESSION_COOKIE: &str = "demo_sid";
-const DEVICE_ID_COOKIE: &str = "demo_device";
-const DEVICE_TOKEN_COOKIE: &str = "demo_device_token";
+const SESSION_COOKIE: &str = "__Host-demo_sid";
+const DEVICE_ID_COOKIE: &str = "__Host-demo_device";
+const DEVICE_TOKEN_COOKIE: &str = "__Host-demo_device_token";
 /// Password guesses per account before a five-minute pause.
 const PASSWORD_LIMIT: u32 = 5;
 const PASSWORD_PAUSE: Duration = Duration::from_secs(300);
@@ -153,7 +153,7 @@ impl DemoSession {
     }
 }
 
-struct App {
+pub(crate) struct App {
     svc: Svc,
     audit: Arc<MemoryAudit>,
     clock: SystemClock,
@@ -232,7 +232,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn set_cookie(name: &str, value: &str, max_age: Option<Duration>) -> String {
     let age = max_age.map_or(String::new(), |d| format!("; Max-Age={}", d.as_secs()));
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}")
+    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}")
 }
 
 fn hash_password(password: &str, salt: &[u8; 16]) -> Result<[u8; 32], ApiError> {
@@ -1103,7 +1103,7 @@ impl SessionLoader for Loader {
     }
 }
 
-fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>> {
+pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_toml(POLICY)?);
     let payment = RequireMfaLayer::builder(
         Arc::clone(&policy),
@@ -1213,7 +1213,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
-async fn build_app(port: u16, admin: &str) -> Result<Arc<App>, Box<dyn std::error::Error>> {
+pub(crate) async fn build_app(
+    port: u16,
+    admin: &str,
+) -> Result<Arc<App>, Box<dyn std::error::Error>> {
     let origin = format!("http://localhost:{port}");
     let store = AnyStore::open("memory://").await?;
     let audit = Arc::new(MemoryAudit::new());

@@ -191,16 +191,16 @@ const pages = {
     onClick('#passkey-add', async () => {
       if (!webauthnAvailable()) throw new Error('This browser has no passkey support.');
       await passkeyRegistration();
-      say('Passkey added.', 'ok');
       await showFactors();
+      say('Passkey added.', 'ok');
     });
     onClick('#recovery-generate', async () => {
       const r = await post('/api/recovery/generate');
+      await showRecovery();
+      await showFactors();
       const list = $('#recovery-new-list');
       list.replaceChildren(...r.codes.map((c) => el('li', c)));
       $('#recovery-new').hidden = false;
-      await showRecovery();
-      await showFactors();
     });
     if (new URLSearchParams(location.search).get('added') === 'totp') {
       say('Authenticator app added. You are signed in.', 'ok');
@@ -283,7 +283,7 @@ async function showDevices() {
     const b = el('button', 'Forget', 'secondary small');
     b.type = 'button';
     b.addEventListener('click', async () => {
-      try { await post('/api/devices/forget', { id: d.id }); await showDevices(); } catch (e) { say(e.message); }
+      try { await post('/api/devices/forget', { id: d.id }); await showDevices(); say('Device forgotten.', 'ok'); } catch (e) { say(e.message); }
     });
     li.append(' ', b);
     return li;
@@ -305,9 +305,9 @@ async function showUsers() {
       b.addEventListener('click', async () => {
         try {
           await post(path, { user: u.user });
-          say((label === 'Reset MFA' ? 'MFA reset for ' : 'Unlocked ') + u.user + '.', 'ok');
           await showUsers();
           await showAudit();
+          say((label === 'Reset MFA' ? 'MFA reset for ' : 'Unlocked ') + u.user + '.', 'ok');
         } catch (e) { say(e.message); }
       });
       td.append(b, ' ');
