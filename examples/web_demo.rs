@@ -85,6 +85,8 @@ const DEVICE_TOKEN_COOKIE: &str = "__Host-demo_device_token";
 /// Password guesses per account before a five-minute pause.
 const PASSWORD_LIMIT: u32 = 5;
 const PASSWORD_PAUSE: Duration = Duration::from_secs(300);
+/// Sessions kept in memory before anonymous ones are dropped.
+const MAX_SESSIONS: usize = 10_000;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -267,7 +269,14 @@ impl App {
             return Ok((sid.to_owned(), None));
         }
         let sid = random_token()?;
-        lock(&self.sessions).insert(sid.clone(), DemoSession::new()?);
+        let mut sessions = lock(&self.sessions);
+        // Anonymous sessions cost a page load each: past the cap they are dropped
+        // (their pages ask for a reload), never the signed-in ones.
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.retain(|_, s| s.user.is_some());
+        }
+        sessions.insert(sid.clone(), DemoSession::new()?);
+        drop(sessions);
         let c = set_cookie(SESSION_COOKIE, &sid, None);
         Ok((sid, Some(c)))
     }
