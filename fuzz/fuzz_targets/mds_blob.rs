@@ -35,8 +35,11 @@ fuzz_target!(|data: &[u8]| {
             let _ = loader.load(rest, NOW);
         }
         _ => {
-            let Ok(blob) = sign_es256(&header("ES256", &[SIGNER.to_vec(), INT.to_vec()]), rest, SCALAR)
-            else {
+            let Ok(blob) = sign_es256(
+                &header("ES256", &[SIGNER.to_vec(), INT.to_vec()]),
+                rest,
+                SCALAR,
+            ) else {
                 return;
             };
             let loaded = loader.load(&blob, NOW);

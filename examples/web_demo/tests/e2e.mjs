@@ -1,0 +1,368 @@
+// End-to-end test of examples/web_demo in Debian's Chromium, driven by playwright-core
+// (no browser download), with Chromium's virtual authenticator over CDP.
+//
+//   WEB_DEMO_BIN=target/debug/examples/web_demo node e2e.mjs
+//   WEB_DEMO_URL=http://localhost:8080 node e2e.mjs    (a demo already running, fresh)
+//
+// Environment: WEB_DEMO_URL or WEB_DEMO_BIN (one is required), CHROMIUM (default
+// /usr/bin/chromium), SCREENSHOTS (default ../../../docs/screenshots). Exits non-zero
+// on the first step that does not show what it should. The TOTP codes are computed
+// here with Node's crypto module (RFC 6238), independently of the Rust code.
+
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.WEB_DEMO_BIN;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = resolve(process.env.SCREENSHOTS || join(here, '../../../docs/screenshots'));
+const TIMEOUT = 15_000;
+
+function fail(msg) { throw new Error(msg); }
+function check(ok, what) {
+  if (!ok) fail('not as expected: ' + what);
+  console.log('  ok: ' + what);
+}
+
+// ---------------------------------------------------------------- TOTP (RFC 6238)
+
+function base32Decode(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of s.replace(/=+$/, '').toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) fail('secret is not base32: ' + c);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(bin % 1_000_000).padStart(6, '0');
+}
+
+const currentStep = () => Math.floor(Date.now() / 1000 / 30);
+
+// ---------------------------------------------------------------- server
+
+function freePort() {
+  return new Promise((ok, err) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+    s.on('error', err);
+  });
+}
+
+async function startServer() {
+  if (process.env.WEB_DEMO_URL) return { child: null, base: process.env.WEB_DEMO_URL.replace(/\/$/, '') };
+  if (!BIN) fail('set WEB_DEMO_URL (a running demo) or WEB_DEMO_BIN (the built web_demo example)');
+  const port = await freePort();
+  const child = spawn(BIN, ['--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((ok, err) => {
+    const timer = setTimeout(() => err(new Error('web_demo did not start')), 30_000);
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('listening')) { clearTimeout(timer); ok(); }
+    });
+    child.on('exit', (code) => err(new Error('web_demo exited with ' + code)));
+  });
+  return { child, base: `http://localhost:${port}` };
+}
+
+// ---------------------------------------------------------------- helpers
+
+let shot = 0;
+async function screenshot(page, name) {
+  shot += 1;
+  const file = join(SHOTS, `${String(shot).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+async function ready(page) {
+  await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+}
+
+async function goto(page, base, path) {
+  await page.goto(base + path);
+  await ready(page);
+}
+
+async function text(page, sel) {
+  return (await page.textContent(sel, { timeout: TIMEOUT })) ?? '';
+}
+
+async function waitUrl(page, base, path) {
+  await page.waitForURL((u) => u.pathname === path, { timeout: TIMEOUT });
+  await ready(page);
+  check(new URL(page.url()).pathname === path, `at ${path}`);
+}
+
+async function signOut(page, base) {
+  await goto(page, base, '/account');
+  await page.click('#signout');
+  await waitUrl(page, base, '/');
+}
+
+async function signInPassword(page, base, user, password, expect) {
+  await goto(page, base, '/');
+  // Set without focusing: focusing the user name field starts passkey autofill
+  // (conditional mediation), which the virtual authenticator answers at once.
+  await page.$eval('#signin-username', (e, v) => { e.value = v; }, user);
+  await page.fill('#signin-password', password);
+  await page.click('#signin-form button[type=submit]');
+  await waitUrl(page, base, expect);
+}
+
+async function signUpWithTotp(page, base, user, password) {
+  await goto(page, base, '/');
+  await page.fill('#signup-username', user);
+  await page.fill('#signup-password', password);
+  await page.click('#signup-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  check(await page.isVisible('#enroll-note'), `${user}: a new account is asked to enroll`);
+  await page.click('#totp-start');
+  await page.waitForSelector('#totp-enroll:not([hidden])');
+  const secret = (await text(page, '#totp-secret')).trim();
+  check(/^[A-Z2-7]{16,}=*$/.test(secret), `${user}: the page shows the TOTP secret in base32`);
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#totp-qr');
+    return img.complete && img.naturalWidth > 0;
+  });
+  check(true, `${user}: the QR code (SVG) loaded`);
+  return secret;
+}
+
+async function confirmTotp(page, base, user, secret) {
+  const step = currentStep();
+  await page.fill('#totp-confirm-code', totp(secret, step));
+  await page.click('#totp-confirm-form button[type=submit]');
+  await page.waitForURL((u) => u.search.includes('added=totp'), { timeout: TIMEOUT });
+  await ready(page);
+  check((await text(page, '#message')).includes('Authenticator app added'), `${user}: TOTP confirmed with a code computed in Node`);
+  check(!(await page.isVisible('#enroll-note')), `${user}: signed in after enrolling`);
+  return step;
+}
+
+// ---------------------------------------------------------------- the run
+
+async function run(page, base) {
+  const password = 'correct horse battery staple';
+
+  console.log('sign up, enroll TOTP');
+  await goto(page, base, '/');
+  await screenshot(page, 'sign-in');
+  const secret = await signUpWithTotp(page, base, 'alice', password);
+  let aliceStep;
+  await page.fill('#totp-confirm-code', totp(secret, currentStep() + 20));
+  await page.click('#totp-confirm-form button[type=submit]');
+  await page.waitForSelector('#message.error');
+  check((await text(page, '#message')).includes('did not work'), 'a wrong TOTP code is refused without saying why');
+  await screenshot(page, 'totp-enroll');
+  aliceStep = await confirmTotp(page, base, 'alice', secret);
+
+  console.log('enroll a passkey');
+  await page.click('#passkey-add');
+  await page.waitForFunction(() => document.querySelector('#message').textContent.includes('Passkey added'), null, { timeout: TIMEOUT });
+  await page.waitForSelector('#factors li[data-kind^="webauthn"]', { timeout: TIMEOUT });
+  check(true, 'the passkey is listed');
+
+  console.log('recovery codes');
+  await page.click('#recovery-generate');
+  await page.waitForSelector('#recovery-new:not([hidden]) li');
+  const codes = await page.$$eval('#recovery-new-list li', (lis) => lis.map((l) => l.textContent));
+  check(codes.length >= 8, `${codes.length} recovery codes shown once`);
+  check((await page.$$('#recovery-list li.used')).length === 0, 'no code is marked used yet');
+  await screenshot(page, 'account');
+
+  console.log('payment: API challenge, browser step-up');
+  const api = await page.evaluate(async () => {
+    const me = await (await fetch('/api/me')).json();
+    const r = await fetch('/api/pay', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf },
+      body: JSON.stringify({ to: 'Bob', amount: '25' }),
+    });
+    return { status: r.status, challenge: r.headers.get('WWW-Authenticate') };
+  });
+  check(api.status === 401, 'an API call to pay without step-up gets 401');
+  check(api.challenge.includes('error="insufficient_user_authentication"') && api.challenge.includes('max_age="300"'),
+    'with the RFC 9470 challenge: ' + api.challenge);
+  const forged = await page.evaluate(async () => (await fetch('/api/pay', {
+    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': 'forged' }, body: '{}',
+  })).status);
+  check(forged === 401 || forged === 403, 'a request with a wrong CSRF token is refused');
+  await page.goto(base + '/pay');
+  await waitUrl(page, base, '/step-up');
+  check(new URL(page.url()).searchParams.get('next') === '/pay', 'the browser is sent to the step-up page, next=/pay');
+  check((await text(page, '#stepup-reason')).includes('phishing-resistant'), 'the step-up page names the requirement');
+  await screenshot(page, 'step-up');
+  await page.click('#stepup-passkey');
+  await waitUrl(page, base, '/pay');
+  await page.fill('#pay-to', 'Bob');
+  await page.fill('#pay-amount', '25');
+  await page.click('#pay-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#pay-result').textContent.length > 0, null, { timeout: TIMEOUT });
+  check((await text(page, '#pay-result')) === 'Sent 25 EUR to Bob', 'the payment is sent after the passkey step-up');
+  await screenshot(page, 'payment');
+
+  console.log('sign in with the passkey alone');
+  await signOut(page, base);
+  await page.click('#passkey-signin');
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as alice', 'usernameless passkey sign-in found alice');
+  await signOut(page, base);
+  await page.focus('#signin-username');
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as alice', 'passkey autofill (conditional mediation) signs alice in');
+
+  console.log('recovery code as second factor, remember the device');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/mfa');
+  await screenshot(page, 'second-factor');
+  await page.fill('#recovery-code', codes[0]);
+  await page.check('#remember');
+  await page.click('#recovery-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  await page.waitForSelector('#recovery-list li.used');
+  const used = await page.$$eval('#recovery-list li.used', (lis) => lis.map((l) => l.textContent));
+  check(used.length === 1 && used[0].startsWith(codes[0].replace(/[^0-9A-Z]/g, '').slice(0, 4)), 'the used recovery code is marked used');
+  check((await text(page, '#factors')).includes(`${codes.length - 1} codes left`), 'one code fewer is left');
+  check((await page.$$('#devices li button')).length === 1, 'this device is remembered');
+  await screenshot(page, 'recovery-used');
+  await page.click('#recovery-generate');
+  await page.waitForSelector('#recovery-new:not([hidden]) li');
+  const fresh = await page.$$eval('#recovery-new-list li', (lis) => lis.map((l) => l.textContent));
+  check(fresh.length === codes.length && !fresh.includes(codes[1]), 'regenerating shows a new set of codes');
+  await page.waitForFunction(() => document.querySelectorAll('#recovery-list li.used').length === 0, null, { timeout: TIMEOUT });
+  check(true, 'the new set has no used code');
+
+  console.log('a remembered device skips the second factor; forget it');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/account');
+  check((await text(page, '#devices')).includes('this device'), 'signed in without a second factor on the remembered device');
+  await page.click('#devices li button');
+  await page.waitForFunction(() => document.querySelector('#devices').textContent.includes('No remembered devices'), null, { timeout: TIMEOUT });
+  check(true, 'the device is forgotten');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/mfa');
+
+  console.log('lockout: wrong codes lock the factor; an admin unlocks it');
+  let locked = '';
+  let backoffs = 0;
+  for (let i = 0; i < 20 && !locked.includes('locked'); i += 1) {
+    locked = await submitCode(page, '#totp-form', '#totp-code', totp(secret, currentStep() + 40 + i));
+    // After three failures each attempt waits (1 s, doubling): wait it out.
+    if (locked.includes('wait a moment')) { backoffs += 1; await page.waitForTimeout(1100); }
+  }
+  check(backoffs > 0, 'failures past the third back off');
+  check(locked.includes('locked'), 'wrong TOTP codes lock alice: ' + locked);
+  const refused = await submitCode(page, '#totp-form', '#totp-code', totp(secret, nextStep(aliceStep)));
+  check(refused.includes('locked'), 'even the right code is refused while locked');
+  await screenshot(page, 'locked');
+
+  console.log('admin: audit log, unlock and reset alice');
+  const adminStep = await signUpAdmin(page, base, password);
+  await goto(page, base, '/admin');
+  check((await text(page, '#users')).includes('alice'), 'the admin page lists alice');
+  const audit = await text(page, '#audit');
+  check(audit.includes('locked') && audit.includes('verified') && audit.includes('confirmed'),
+    'the audit log shows the lockout, verifications and enrollments');
+  await page.click('#users button[data-user="alice"][data-action="unlock"]');
+  await page.waitForFunction(() => document.querySelector('#message').textContent.includes('Unlocked alice'), null, { timeout: TIMEOUT });
+  check((await text(page, '#audit')).includes('unlocked'), 'the unlock is in the audit log');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/mfa');
+  aliceStep = nextStep(aliceStep);
+  await page.fill('#totp-code', totp(secret, aliceStep));
+  await page.click('#totp-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as alice', 'after the unlock alice signs in with her TOTP code');
+  await signOut(page, base);
+  await signInPassword(page, base, 'admin', password, '/mfa');
+  await page.fill('#totp-code', totp(adminStep.secret, nextStep(adminStep.step)));
+  await page.click('#totp-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  await goto(page, base, '/admin');
+  await page.click('#users button[data-user="alice"][data-action="reset"]');
+  await page.waitForFunction(() => document.querySelector('#message').textContent.includes('MFA reset for alice'), null, { timeout: TIMEOUT });
+  check(true, 'alice is reset');
+  await screenshot(page, 'admin');
+  await signOut(page, base);
+  await signInPassword(page, base, 'alice', password, '/account');
+  check(await page.isVisible('#enroll-note'), 'after the reset, sign-in asks alice to enroll again');
+  await screenshot(page, 'enroll-again');
+}
+
+// The TOTP step to type after `used`: the current one, or the next (inside the
+// verifier's one-step look-ahead) when `used` is current, since a code works once.
+function nextStep(used) {
+  return Math.max(currentStep(), used + 1);
+}
+
+// Submits a code form and returns the message the page shows.
+async function submitCode(page, form, input, code) {
+  await page.$eval('#message', (m) => { m.textContent = ''; m.className = ''; });
+  await page.fill(input, code);
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForFunction(() => document.querySelector('#message').textContent.length > 0, null, { timeout: TIMEOUT });
+  return text(page, '#message');
+}
+
+async function signUpAdmin(page, base, password) {
+  // The admin page needs an MFA session of the `admin` user.
+  const ctx = page.context();
+  await ctx.clearCookies();
+  const secret = await signUpWithTotp(page, base, 'admin', password);
+  const step = await confirmTotp(page, base, 'admin', secret);
+  return { secret, step };
+}
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true });
+  const { child, base } = await startServer();
+  const profile = mkdtempSync(join(tmpdir(), 'web-demo-chromium-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1000, height: 760 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = context.pages()[0] ?? await context.newPage();
+    page.setDefaultTimeout(TIMEOUT);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+      },
+    });
+    await run(page, base);
+    console.log(`web_demo e2e: every step behaved as expected (${shot} screenshots in ${SHOTS})`);
+  } finally {
+    if (context) await context.close();
+    if (child) child.kill();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error('web_demo e2e FAILED: ' + (e.stack || e));
+  process.exit(1);
+});
