@@ -485,8 +485,9 @@ fn lockout_and_unlock() {
     let env = Env::new();
     let (id, secret) = env.totp("bob");
     let mut now = T0 + 30;
-    // Wrong codes until the factor locks (the default policy's limit), past any backoff.
-    for _ in 0..20 {
+    // Wrong codes, each past the longest backoff (60 s), so every one is counted: the
+    // default policy locks the factor at the fifth, for 15 minutes.
+    for _ in 0..5 {
         let o = env.at(
             now,
             &[
@@ -494,13 +495,15 @@ fn lockout_and_unlock() {
             ],
         );
         rejected(&o);
-        now += 1;
+        now += 61;
     }
-    // Locked: even the right code is refused, with the same message.
+    // Locked, not throttled: past any backoff the right code is refused, with the same
+    // message.
     rejected(&env.at(
         now,
         &["verify", "--user", "bob", "--code", &code(&secret, now)],
     ));
+    now += 61;
     env.ok(now, &["unlock", "--user", "bob"]);
     let next = (now / 30 + 1) * 30;
     let session = env.path("session.json");
