@@ -11,7 +11,7 @@ use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::*;
 
 use crate::cose::{self, Algorithm};
-use crate::crypto::{Backend, verify_signature};
+use crate::crypto::{Backend, verify_signature, verify_with_policy};
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
 
@@ -42,6 +42,11 @@ pub(crate) struct Verdict {
 }
 
 /// §7.1 steps 21–22: dispatch on `fmt` (case-sensitive) and verify the statement.
+/// `allow_rs1`: the relying party's `danger_allow_rs1` opt-in (RS1 packed statements).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the statement's inputs and the policy"
+)]
 pub(crate) fn verify(
     fmt: &str,
     att_stmt: &[(Value, Value)],
@@ -50,6 +55,7 @@ pub(crate) fn verify(
     client_data_hash: &[u8; 32],
     credential_key: &Result<cose::PublicKey>,
     backend: Backend,
+    allow_rs1: bool,
 ) -> Result<Verdict> {
     // Formats that need the credential key get its parse error; `packed` with x5c
     // does not need it.
@@ -63,7 +69,7 @@ pub(crate) fn verify(
             }
             (AttestationType::None, Vec::new())
         }
-        "packed" => packed(att_stmt, &signed, auth_data, key, backend)?,
+        "packed" => packed(att_stmt, &signed, auth_data, key, backend, allow_rs1)?,
         "fido-u2f" => fido_u2f(att_stmt, auth_data, client_data_hash, key()?, backend)?,
         _ => return Err(Error::UnsupportedAttestationFormat),
     };
@@ -81,6 +87,7 @@ fn packed<'k>(
     auth_data: &AuthenticatorData<'_>,
     credential_key: impl Fn() -> Result<&'k cose::PublicKey>,
     backend: Backend,
+    allow_rs1: bool,
 ) -> Result<(AttestationType, Vec<Vec<u8>>)> {
     // Verify attStmt is valid CBOR with the syntax above.
     let alg = field(att_stmt, "alg")
@@ -106,7 +113,8 @@ fn packed<'k>(
             let alg = Algorithm::from_cose_id(alg)
                 .ok_or(Error::InvalidAttestationStatement("unsupported packed alg"))?;
             let key = spki_key(leaf.public_key(), alg)?;
-            verify_signature(backend, &key, signed, sig)
+            // RS1 only with the relying party's danger_allow_rs1 opt-in.
+            verify_with_policy(backend, allow_rs1, &key, signed, sig)
                 .map_err(|_| Error::InvalidAttestationStatement("packed signature"))?;
             // Verify attestnCert meets §8.2.1, including the AAGUID extension rule.
             packed_certificate_requirements(&leaf, auth_data)?;
@@ -118,7 +126,7 @@ fn packed<'k>(
             if alg != credential_key.alg.cose_id() {
                 return Err(Error::InvalidAttestationStatement("self attestation alg"));
             }
-            verify_signature(backend, credential_key, signed, sig)
+            verify_with_policy(backend, allow_rs1, credential_key, signed, sig)
                 .map_err(|_| Error::InvalidAttestationStatement("self attestation signature"))?;
             Ok((AttestationType::SelfAttestation, Vec::new()))
         }
@@ -271,17 +279,29 @@ fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::Pub
         Algorithm::Es384 => {
             cose::KeyMaterial::P384(ec_point(spki, &oid_registry::OID_NIST_EC_P384).ok_or(bad)?)
         }
+        Algorithm::Es512 => cose::KeyMaterial::P521(Box::new(
+            ec_point(spki, &oid_registry::OID_NIST_EC_P521).ok_or(bad)?,
+        )),
         Algorithm::EdDsa => {
             if *oid != oid_registry::OID_SIG_ED25519 {
                 return Err(bad);
             }
             cose::KeyMaterial::Ed25519(<[u8; 32]>::try_from(data).map_err(|_| bad)?)
         }
-        Algorithm::Rs256 => match spki.parsed() {
+        Algorithm::Ed448 => {
+            if *oid != oid_registry::OID_SIG_ED448 {
+                return Err(bad);
+            }
+            cose::KeyMaterial::Ed448(Box::new(<[u8; 57]>::try_from(data).map_err(|_| bad)?))
+        }
+        // RS1 statements are refused by `verify_signature`.
+        a if a.is_rsa() => match spki.parsed() {
             Ok(public_key::PublicKey::RSA(rsa)) => cose::rsa_key(rsa.modulus, rsa.exponent)
                 .map_err(|_| Error::InvalidAttestationCertificate("rsa key size"))?,
             _ => return Err(bad),
         },
+        // ML-DSA attestation certificates: not read here.
+        _ => return Err(bad),
     };
     Ok(cose::PublicKey { alg, key })
 }

@@ -57,6 +57,13 @@ pub struct Expectations {
     /// usernameless sign-in always needs a stored handle. Off by default.
     #[serde(default)]
     pub danger_unbound_user_handle: bool,
+    /// Accept RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) signatures: RS1 credential
+    /// keys at registration (when also offered) and authentication, and RS1 packed
+    /// attestation statements. Dangerous: SHA-1 is broken for collisions. Off by
+    /// default, and then an RS1 key is [`Error::InsecureAlgorithm`] and an RS1
+    /// statement does not verify.
+    #[serde(default)]
+    pub danger_allow_rs1: bool,
 }
 
 impl Expectations {
@@ -143,6 +150,7 @@ pub struct RelyingParty {
     pub(crate) appid: Option<String>,
     pub(crate) trust_device_bound_flag: bool,
     pub(crate) unbound_user_handle: bool,
+    pub(crate) allow_rs1: bool,
 }
 
 impl RelyingParty {
@@ -165,6 +173,7 @@ impl RelyingParty {
                 appid: None,
                 trust_device_bound_flag: false,
                 unbound_user_handle: false,
+                allow_rs1: false,
             },
             app_origins: Vec::new(),
         }
@@ -212,6 +221,7 @@ impl RelyingParty {
             appid: self.appid.clone(),
             cred_props_requested: false,
             danger_unbound_user_handle: self.unbound_user_handle,
+            danger_allow_rs1: self.allow_rs1,
         }
     }
 }
@@ -250,7 +260,10 @@ impl RelyingPartyBuilder {
     }
 
     /// The algorithms to offer, most preferred first (default EdDSA, ES256, RS256;
-    /// add [`Algorithm::Es384`] here to accept ES384 credentials at registration).
+    /// add [`Algorithm::Es384`], [`Algorithm::Es512`], the PS and RS variants,
+    /// [`Algorithm::Ed448`] or [`Algorithm::MlDsa44`] here to accept such credentials at
+    /// registration). [`build`](Self::build) refuses an algorithm the backend cannot
+    /// verify, and [`Algorithm::Rs1`] without [`danger_allow_rs1`](Self::danger_allow_rs1).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.rp.algorithms = algorithms.into_iter().collect();
         self
@@ -307,13 +320,27 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// Accepts RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) credentials: stored RS1
+    /// keys verify at authentication, and RS1 may be offered with
+    /// [`algorithms`](Self::algorithms) (this does not add it to the offer). For old
+    /// TPMs that only sign with SHA-1; SHA-1 is broken for collisions, so an attacker
+    /// who can make an authenticator sign a chosen message may forge another. Off by
+    /// default: RS1 keys are then refused with [`Error::InsecureAlgorithm`], and packed
+    /// attestation statements signed with RS1 do not verify; with it, both are accepted.
+    pub fn danger_allow_rs1(mut self) -> Self {
+        self.rp.allow_rs1 = true;
+        self
+    }
+
     /// Checks and returns the configuration.
     ///
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
-    /// (or `http://localhost`), an app origin has an unknown scheme, or no algorithm is
-    /// offered.
+    /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
+    /// offered, an offered algorithm is not verified by the backend
+    /// ([`Backend::supports`]), or RS1 is offered without
+    /// [`danger_allow_rs1`](Self::danger_allow_rs1).
     pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
         if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
             return Err(InvalidInput::new("rp id", "must be a bare domain"));
@@ -342,6 +369,23 @@ impl RelyingPartyBuilder {
         if self.rp.algorithms.is_empty() {
             return Err(InvalidInput::new("algorithms", "at least one is required"));
         }
+        if self.rp.algorithms.contains(&Algorithm::Rs1) && !self.rp.allow_rs1 {
+            return Err(InvalidInput::new(
+                "algorithms",
+                "RS1 (SHA-1) needs danger_allow_rs1()",
+            ));
+        }
+        if !self
+            .rp
+            .algorithms
+            .iter()
+            .all(|&a| self.rp.backend.supports(a))
+        {
+            return Err(InvalidInput::new(
+                "algorithms",
+                "an offered algorithm is not supported by the backend",
+            ));
+        }
         Ok(self.rp)
     }
 }
@@ -364,6 +408,7 @@ mod tests {
             appid: None,
             cred_props_requested: false,
             danger_unbound_user_handle: false,
+            danger_allow_rs1: false,
         }
     }
 

@@ -206,6 +206,11 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
     let kind = field("type")?;
     let expected: CaseExpected =
         serde_json::from_value(field("expected")?).map_err(|e| format!("expected: {e}"))?;
+    // A case whose relying party offers RS1 (-65535) has opted in to it.
+    let danger_allow_rs1 = expected
+        .allowed_algorithms
+        .as_ref()
+        .is_some_and(|a| a.contains(&Algorithm::Rs1.cose_id()));
     let exp = Expectations {
         rp_id: expected.rp_id,
         origins: expected.origins,
@@ -225,6 +230,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
         appid: expected.appid,
         cred_props_requested: true,
         danger_unbound_user_handle: false,
+        danger_allow_rs1,
     };
     let needs_trust = expected.trust_anchors.is_some_and(|t| !t.is_empty());
     let credential = field("credential")?;
