@@ -7,7 +7,7 @@
 //! The four files of ES256, ES384, Ed25519 and RS256 are in the shared vectors. The
 //! files of the other algorithms (same Wycheproof commit, `testvectors_v1/`) are read
 //! from the shared vectors when present there, else from `$MFA_WYCHEPROOF_DIR`; without
-//! either the test says so and passes, unless `MFA_REQUIRE_EXTERNAL=1`.
+//! either the test says so and passes, unless `MFA_REQUIRE_WYCHEPROOF=1`.
 
 use coset::CborSerializable as _;
 use mfa_webauthn::cose::{Algorithm, KeyMaterial, PublicKey};
@@ -52,7 +52,7 @@ fn locate(file: &str) -> Option<std::path::PathBuf> {
 fn run_optional(file: &str, cose_for_group: impl Fn(&Value) -> Vec<u8>) -> Option<usize> {
     if locate(file).is_none() {
         assert!(
-            std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+            std::env::var("MFA_REQUIRE_WYCHEPROOF").as_deref() != Ok("1"),
             "wycheproof/{file} not found (shared vectors or $MFA_WYCHEPROOF_DIR)"
         );
         eprintln!(
