@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq as _;
 use crate::client_data::{Ceremony, CollectedClientData};
 use crate::config::{Expectations, RelyingParty, SignCountPolicy};
 use crate::credential::{CredentialRecord, Preference, millis, new_challenge};
-use crate::crypto::{Backend, verify_with_policy};
+use crate::crypto::Backend;
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::{AuthenticatorData, Flags};
 use crate::json::{
@@ -229,17 +229,15 @@ pub fn verify_authentication(
         return Err(Error::BackupEligibilityChanged);
     }
     // Steps 21–22: sig verifies over authData || SHA-256(cData) with the stored key.
-    // The record keeps its decoded key (`CredentialRecord::decoded_public_key`).
-    let key = stored.decoded_public_key()?;
     let hash = Sha256::digest(r.client_data_json.as_slice());
     let mut signed = Vec::with_capacity(auth_data_bytes.len().saturating_add(32));
     signed.extend_from_slice(auth_data_bytes);
     signed.extend_from_slice(&hash);
-    // RS1 keys only with the relying party's opt-in (`danger_allow_rs1`).
-    verify_with_policy(
+    // With the key the record keeps decoded (and, with aws-lc, parsed); RS1 keys only
+    // with the relying party's opt-in (`danger_allow_rs1`).
+    stored.verify_with(
         backend,
         exp.danger_allow_rs1,
-        &key,
         &signed,
         r.signature.as_slice(),
     )?;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attestation::AttestationType;
 use crate::cose::PublicKey;
+use crate::crypto::{Backend, Prepared, verify_prepared, verify_with_policy};
 use crate::error::Result;
 use crate::json::{Base64UrlBytes, CredentialDescriptor};
 
@@ -65,7 +66,8 @@ pub struct CredentialRecord {
     /// usernameless assertion that verifies proves a credential discoverable.
     #[serde(default, alias = "discoverable")]
     pub cred_props_rk: Option<bool>,
-    /// `public_key` decoded, so that a login does not decode the COSE key again. Not
+    /// `public_key` decoded (and, for the aws-lc backend, parsed by aws-lc), so that a
+    /// login does not decode the COSE key again. Not
     /// serialised (the stored form is unchanged; a deserialised record decodes on its
     /// first use and keeps the result), ignored by `==`, shared by clones (the record an
     /// authentication returns keeps it), and used only while `public_key` still holds
@@ -81,6 +83,8 @@ pub(crate) struct KeyCache(OnceLock<Arc<CachedKey>>);
 struct CachedKey {
     cose: Vec<u8>,
     key: PublicKey,
+    /// The backend's parsed form, made on first use.
+    prepared: Prepared,
 }
 
 impl KeyCache {
@@ -88,6 +92,7 @@ impl KeyCache {
         Self(OnceLock::from(Arc::new(CachedKey {
             cose: cose.to_vec(),
             key,
+            prepared: Prepared::default(),
         })))
     }
 }
@@ -146,24 +151,65 @@ impl CredentialRecord {
     ///
     /// What [`PublicKey::from_cose`] returns for the stored bytes.
     pub fn decoded_public_key(&self) -> Result<Cow<'_, PublicKey>> {
+        Ok(match self.cached()? {
+            Ok(c) => Cow::Borrowed(&c.key),
+            Err(key) => Cow::Owned(key),
+        })
+    }
+
+    /// The cached key when it is (now) the key of `public_key`, else the freshly
+    /// decoded key of the changed bytes.
+    fn cached(&self) -> Result<std::result::Result<&CachedKey, PublicKey>> {
         let bytes = self.public_key.as_slice();
-        if let Some(c) = self.key_cache.0.get() {
-            if c.cose == bytes {
-                return Ok(Cow::Borrowed(&c.key));
+        let c = match self.key_cache.0.get() {
+            Some(c) => c,
+            None => {
+                let key = PublicKey::from_cose(bytes)?;
+                self.key_cache.0.get_or_init(|| {
+                    Arc::new(CachedKey {
+                        cose: bytes.to_vec(),
+                        key,
+                        prepared: Prepared::default(),
+                    })
+                })
             }
-            return PublicKey::from_cose(bytes).map(Cow::Owned);
-        }
-        let key = PublicKey::from_cose(bytes)?;
-        let c = self.key_cache.0.get_or_init(|| {
-            Arc::new(CachedKey {
-                cose: bytes.to_vec(),
-                key,
-            })
-        });
+        };
         if c.cose == bytes {
-            Ok(Cow::Borrowed(&c.key))
+            Ok(Ok(c))
         } else {
-            PublicKey::from_cose(bytes).map(Cow::Owned)
+            PublicKey::from_cose(bytes).map(Err)
+        }
+    }
+
+    /// Verifies `signature` over `message` with the record's key, as an assertion is
+    /// (the key decoded once, and with aws-lc parsed once), and as
+    /// [`hazmat::verify_signature`](crate::hazmat::verify_signature) would answer: the
+    /// signature seam of a login, alone.
+    ///
+    /// # Errors
+    ///
+    /// What [`decoded_public_key`](Self::decoded_public_key) and
+    /// [`hazmat::verify_signature`](crate::hazmat::verify_signature) return.
+    pub fn verify_signature(
+        &self,
+        backend: Backend,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        self.verify_with(backend, false, message, signature)
+    }
+
+    /// [`verify_signature`](Self::verify_signature) with the RS1 opt-in.
+    pub(crate) fn verify_with(
+        &self,
+        backend: Backend,
+        allow_rs1: bool,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        match self.cached()? {
+            Ok(c) => verify_prepared(backend, allow_rs1, &c.key, &c.prepared, message, signature),
+            Err(key) => verify_with_policy(backend, allow_rs1, &key, message, signature),
         }
     }
 

@@ -30,6 +30,8 @@ impl Backend {
     /// key, and [`verify_signature`] answers [`Error::AlgorithmNotSupported`] (never a
     /// silent fallback to the other backend).
     pub fn supports(self, alg: Algorithm) -> bool {
+        #[cfg(not(feature = "aws-lc"))]
+        let _ = alg;
         match self {
             Self::RustCrypto => true,
             #[cfg(feature = "aws-lc")]
@@ -245,11 +247,94 @@ mod rust_crypto {
     }
 }
 
+/// A key prepared for repeated verification: aws-lc's parsed key (its `EVP_PKEY`, with
+/// the RSA Montgomery context it computes on first use), kept with a credential
+/// record's decoded key. Made at the key's second verification: parsing costs more
+/// than one unprepared verification saves, so a record used once (read from storage
+/// for one login) never pays for it. The pure-Rust backend has nothing to prepare.
+#[derive(Default)]
+pub(crate) struct Prepared {
+    #[cfg(feature = "aws-lc")]
+    used: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "aws-lc")]
+    aws_lc: std::sync::OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>,
+}
+
+/// [`verify_with_policy`] with what `prepared` keeps for `key` (which it was made
+/// for): the same checks and the same answers, without parsing the key again.
+pub(crate) fn verify_prepared(
+    backend: Backend,
+    allow_rs1: bool,
+    key: &PublicKey,
+    prepared: &Prepared,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    #[cfg(feature = "aws-lc")]
+    if backend == Backend::AwsLc
+        && (key.alg != Algorithm::Rs1 || allow_rs1)
+        && backend.supports(key.alg)
+        && prepared
+            .used
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        && let Some(parsed) = prepared.aws_lc.get_or_init(|| aws_lc::prepare(key))
+    {
+        return if parsed.verify_sig(message, signature).is_ok() {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        };
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    let _ = prepared;
+    verify_with_policy(backend, allow_rs1, key, message, signature)
+}
+
 #[cfg(feature = "aws-lc")]
 mod aws_lc {
-    use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+    use aws_lc_rs::signature::{
+        self, ParsedPublicKey, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey,
+        VerificationAlgorithm,
+    };
 
     use super::{Algorithm, KeyMaterial, PublicKey};
+
+    fn rsa_params(alg: Algorithm) -> Option<&'static RsaParameters> {
+        Some(match alg {
+            Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::Rs1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+
+    /// The parsed key, or `None` when aws-lc refuses it (then every verification
+    /// goes the unprepared way, which refuses it too).
+    pub(super) fn prepare(key: &PublicKey) -> Option<ParsedPublicKey> {
+        let (alg, bytes): (&'static dyn VerificationAlgorithm, &[u8]) = match (&key.key, key.alg) {
+            (KeyMaterial::P256(p), Algorithm::Es256) => (&signature::ECDSA_P256_SHA256_ASN1, p),
+            (KeyMaterial::P384(p), Algorithm::Es384) => (&signature::ECDSA_P384_SHA384_ASN1, p),
+            (KeyMaterial::P521(p), Algorithm::Es512) => {
+                (&signature::ECDSA_P521_SHA512_ASN1, &p[..])
+            }
+            (KeyMaterial::Ed25519(p), Algorithm::EdDsa) => (&signature::ED25519, p),
+            (KeyMaterial::MlDsa44(p), Algorithm::MlDsa44) => (&signature::ML_DSA_44, &p[..]),
+            (KeyMaterial::Rsa { n, e }, alg) => {
+                return RsaPublicKeyComponents {
+                    n: n.as_slice(),
+                    e: e.as_slice(),
+                }
+                .to_parsed_public_key(rsa_params(alg)?)
+                .ok();
+            }
+            _ => return None,
+        };
+        ParsedPublicKey::new(alg, bytes).ok()
+    }
 
     pub(super) fn verify(key: &PublicKey, message: &[u8], sig: &[u8]) -> bool {
         match (&key.key, key.alg) {
@@ -279,15 +364,8 @@ mod aws_lc {
                     .is_ok()
             }
             (KeyMaterial::Rsa { n, e }, alg) => {
-                let params = match alg {
-                    Algorithm::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    Algorithm::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    Algorithm::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    Algorithm::Rs1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                    Algorithm::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
-                    Algorithm::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
-                    Algorithm::Ps512 => &signature::RSA_PSS_2048_8192_SHA512,
-                    _ => return false,
+                let Some(params) = rsa_params(alg) else {
+                    return false;
                 };
                 RsaPublicKeyComponents {
                     n: n.as_slice(),

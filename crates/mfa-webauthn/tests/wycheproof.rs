@@ -1,6 +1,8 @@
 //! Wycheproof signature vectors through the COSE-key → signature path that assertions
 //! use: each group's key is encoded as a COSE_Key, parsed back with
-//! `PublicKey::from_cose`, and every test goes through `crypto::verify_signature`, on
+//! `PublicKey::from_cose`, and every test goes through `crypto::verify_signature` and
+//! through `CredentialRecord::verify_signature` (the login path: the key decoded and,
+//! with aws-lc, parsed once per group), which must answer the same, on
 //! every backend that supports the algorithm (Ed448: pure Rust only; aws-lc must answer
 //! `AlgorithmNotSupported` for every Ed448 test).
 //!
@@ -73,6 +75,9 @@ fn run(file: &str, cose_for_group: impl Fn(&Value) -> Vec<u8>) -> usize {
             let cose = cose_for_group(group);
             // A key the COSE layer refuses (a wrong length): every test must be invalid.
             let key = PublicKey::from_cose(&cose);
+            // And through a credential record, as a login verifies: the key decoded once
+            // and (aws-lc) parsed once for the whole group.
+            let record = mfa_webauthn::CredentialRecord::from_parts(vec![1], cose.clone(), 0, 0);
             for t in group["tests"].as_array().unwrap() {
                 // ML-DSA tests with a context string: WebAuthn signs with the empty one.
                 if t.get("ctx").is_some_and(|c| c.as_str() != Some("")) {
@@ -90,6 +95,13 @@ fn run(file: &str, cose_for_group: impl Fn(&Value) -> Vec<u8>) -> usize {
                     continue;
                 };
                 let res = verify_signature(backend, key, &msg, &sig);
+                let via_record = record.verify_signature(backend, &msg, &sig);
+                assert_eq!(
+                    format!("{res:?}"),
+                    format!("{via_record:?}"),
+                    "{file} {backend:?} tcId {}: the record's path answers differently",
+                    t["tcId"]
+                );
                 if !backend.supports(key.alg) {
                     assert!(
                         matches!(res, Err(mfa_webauthn::Error::AlgorithmNotSupported(_))),
