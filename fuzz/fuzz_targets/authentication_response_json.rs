@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         appid: None,
         cred_props_requested: false,
         danger_unbound_user_handle: false,
+        danger_allow_rs1: false,
     };
     // The record stored for this credential id; for unknown ids, the ES256 key under
     // the presented id, so mutated ids still reach the signature check.

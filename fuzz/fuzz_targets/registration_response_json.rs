@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         appid: None,
         cred_props_requested: false,
         danger_unbound_user_handle: false,
+        danger_allow_rs1: false,
     };
     if let Ok(reg) = mfa_webauthn::hazmat::verify_registration(&exp, &resp, Default::default()) {
         let record = &reg.record;

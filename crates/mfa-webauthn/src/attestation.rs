@@ -13,7 +13,7 @@ use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::*;
 
 use crate::cose::{self, Algorithm};
-use crate::crypto::{Backend, verify_signature};
+use crate::crypto::{Backend, verify_signature, verify_with_policy};
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::trust::{AttestationPolicy, AttestationTrust};
@@ -74,7 +74,15 @@ pub(crate) struct Input<'a> {
 
 /// §7.1 steps 21–24: dispatch on `fmt` (case-sensitive), verify the statement, then
 /// evaluate its chain against the policy's anchors at `now` (Unix seconds).
-#[allow(clippy::too_many_arguments)]
+///
+/// RS1: a statement signed by an attestation certificate's key needs the policy's
+/// `danger_allow_rs1_attestation`; a packed self attestation is signed by the
+/// credential key and needs `allow_rs1_credential` (the relying party's
+/// `danger_allow_rs1`, which registration already required of an RS1 credential key).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the statement's inputs and the policy"
+)]
 pub(crate) fn verify(
     fmt: &str,
     att_stmt: &[(Value, Value)],
@@ -85,6 +93,7 @@ pub(crate) fn verify(
     policy: &AttestationPolicy,
     now: Option<Timestamp>,
     backend: Backend,
+    allow_rs1_credential: bool,
 ) -> Result<Verdict> {
     let input = Input {
         att_stmt,
@@ -107,7 +116,15 @@ pub(crate) fn verify(
             }
             (AttestationType::None, Vec::new())
         }
-        "packed" => packed(att_stmt, &signed, auth_data, key, policy, backend)?,
+        "packed" => packed(
+            att_stmt,
+            &signed,
+            auth_data,
+            key,
+            policy,
+            backend,
+            allow_rs1_credential,
+        )?,
         "fido-u2f" => fido_u2f(att_stmt, auth_data, client_data_hash, key()?, backend)?,
         "tpm" => tpm::verify(&input, key()?, &signed)?,
         "android-key" => android::verify(&input, key()?, &signed)?,
@@ -137,6 +154,7 @@ fn packed<'k>(
     credential_key: impl Fn() -> Result<&'k cose::PublicKey>,
     policy: &AttestationPolicy,
     backend: Backend,
+    allow_rs1_credential: bool,
 ) -> Result<(AttestationType, Vec<Vec<u8>>)> {
     // Verify attStmt is valid CBOR with the syntax above.
     let alg = field(att_stmt, "alg")
@@ -159,6 +177,7 @@ fn packed<'k>(
                 .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))?;
             // Verify sig over authenticatorData || clientDataHash with attestnCert's key
             // and alg.
+            // RS1 only with the policy's danger_allow_rs1_attestation opt-in.
             sig::verify_statement(alg, leaf.public_key(), signed, sig, policy, backend)?;
             leaf_may_sign(&leaf)?;
             // Verify attestnCert meets §8.2.1, including the AAGUID extension rule.
@@ -171,7 +190,8 @@ fn packed<'k>(
             if alg != credential_key.alg.cose_id() {
                 return Err(Error::InvalidAttestationStatement("self attestation alg"));
             }
-            verify_signature(backend, credential_key, signed, sig)
+            // Signed by the credential key: RS1 as the credential key's opt-in.
+            verify_with_policy(backend, allow_rs1_credential, credential_key, signed, sig)
                 .map_err(|_| Error::InvalidAttestationStatement("self attestation signature"))?;
             Ok((AttestationType::SelfAttestation, Vec::new()))
         }
@@ -367,17 +387,36 @@ pub(crate) fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Resul
         Algorithm::Es384 => {
             cose::KeyMaterial::P384(ec_point(spki, &oid_registry::OID_NIST_EC_P384).ok_or(bad)?)
         }
+        Algorithm::Es512 => cose::KeyMaterial::P521(Box::new(
+            ec_point(spki, &oid_registry::OID_NIST_EC_P521).ok_or(bad)?,
+        )),
         Algorithm::EdDsa => {
             if *oid != oid_registry::OID_SIG_ED25519 {
                 return Err(bad);
             }
             cose::KeyMaterial::Ed25519(<[u8; 32]>::try_from(data).map_err(|_| bad)?)
         }
-        Algorithm::Rs256 => match spki.parsed() {
+        Algorithm::Ed448 => {
+            if *oid != oid_registry::OID_SIG_ED448 {
+                return Err(bad);
+            }
+            cose::KeyMaterial::Ed448(Box::new(<[u8; 57]>::try_from(data).map_err(|_| bad)?))
+        }
+        // Exhaustive on purpose: a new `Algorithm` must decide here how a certificate
+        // carries its key. RS1 is refused by the verification unless opted in.
+        Algorithm::Rs256
+        | Algorithm::Rs384
+        | Algorithm::Rs512
+        | Algorithm::Rs1
+        | Algorithm::Ps256
+        | Algorithm::Ps384
+        | Algorithm::Ps512 => match spki.parsed() {
             Ok(public_key::PublicKey::RSA(rsa)) => cose::rsa_key(rsa.modulus, rsa.exponent)
                 .map_err(|_| Error::InvalidAttestationCertificate("rsa key size"))?,
             _ => return Err(bad),
         },
+        // ML-DSA attestation certificates (no settled X.509 profile yet): refused.
+        Algorithm::MlDsa44 => return Err(bad),
     };
     Ok(cose::PublicKey { alg, key })
 }

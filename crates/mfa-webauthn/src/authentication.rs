@@ -7,9 +7,8 @@ use subtle::ConstantTimeEq as _;
 
 use crate::client_data::{Ceremony, CollectedClientData};
 use crate::config::{Expectations, RelyingParty, SignCountPolicy};
-use crate::cose::PublicKey;
 use crate::credential::{CredentialRecord, Preference, millis, new_challenge};
-use crate::crypto::{Backend, verify_signature};
+use crate::crypto::Backend;
 use crate::error::{Error, Result};
 use crate::hazmat::authdata::{AuthenticatorData, Flags};
 use crate::json::{
@@ -230,12 +229,18 @@ pub fn verify_authentication(
         return Err(Error::BackupEligibilityChanged);
     }
     // Steps 21–22: sig verifies over authData || SHA-256(cData) with the stored key.
-    let key = PublicKey::from_cose(stored.public_key.as_slice())?;
     let hash = Sha256::digest(r.client_data_json.as_slice());
     let mut signed = Vec::with_capacity(auth_data_bytes.len().saturating_add(32));
     signed.extend_from_slice(auth_data_bytes);
     signed.extend_from_slice(&hash);
-    verify_signature(backend, &key, &signed, r.signature.as_slice())?;
+    // With the key the record keeps decoded (and, with aws-lc, parsed); RS1 keys only
+    // with the relying party's opt-in (`danger_allow_rs1`).
+    stored.verify_with(
+        backend,
+        exp.danger_allow_rs1,
+        &signed,
+        r.signature.as_slice(),
+    )?;
     // Step 23: if either counter is non-zero, the new one must be greater.
     let new = auth_data.sign_count;
     let regressed = (new != 0 || stored.sign_count != 0) && new <= stored.sign_count;

@@ -59,6 +59,14 @@ pub struct Expectations {
     /// usernameless sign-in always needs a stored handle. Off by default.
     #[serde(default)]
     pub danger_unbound_user_handle: bool,
+    /// Accept RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) credential keys: at
+    /// registration (when also offered), in a `packed` self attestation (signed by that
+    /// key), and at authentication. Dangerous: SHA-1 is broken for collisions. Off by
+    /// default, and then an RS1 key is [`Error::InsecureAlgorithm`]. RS1 statements
+    /// signed by an attestation certificate are a separate opt-in,
+    /// [`AttestationPolicy::danger_allow_rs1_attestation`](crate::AttestationPolicy::danger_allow_rs1_attestation).
+    #[serde(default)]
+    pub danger_allow_rs1: bool,
 }
 
 impl Expectations {
@@ -149,6 +157,7 @@ pub struct RelyingParty {
     pub(crate) require_trusted_attestation: bool,
     pub(crate) allow_rs1_attestation: bool,
     pub(crate) authenticators: AuthenticatorPolicy,
+    pub(crate) allow_rs1: bool,
 }
 
 impl RelyingParty {
@@ -175,6 +184,7 @@ impl RelyingParty {
                 require_trusted_attestation: false,
                 allow_rs1_attestation: false,
                 authenticators: AuthenticatorPolicy::default(),
+                allow_rs1: false,
             },
             app_origins: Vec::new(),
         }
@@ -235,6 +245,7 @@ impl RelyingParty {
             appid: self.appid.clone(),
             cred_props_requested: false,
             danger_unbound_user_handle: self.unbound_user_handle,
+            danger_allow_rs1: self.allow_rs1,
         }
     }
 }
@@ -273,7 +284,10 @@ impl RelyingPartyBuilder {
     }
 
     /// The algorithms to offer, most preferred first (default EdDSA, ES256, RS256;
-    /// add [`Algorithm::Es384`] here to accept ES384 credentials at registration).
+    /// add [`Algorithm::Es384`], [`Algorithm::Es512`], the PS and RS variants,
+    /// [`Algorithm::Ed448`] or [`Algorithm::MlDsa44`] here to accept such credentials at
+    /// registration). [`build`](Self::build) refuses an algorithm the backend cannot
+    /// verify, and [`Algorithm::Rs1`] without [`danger_allow_rs1`](Self::danger_allow_rs1).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.rp.algorithms = algorithms.into_iter().collect();
         self
@@ -354,7 +368,9 @@ impl RelyingPartyBuilder {
     /// Accepts RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) **attestation statement**
     /// signatures, which Windows Hello TPMs use for `tpm` statements. SHA-1 is broken
     /// for collisions, so they are refused by default (`invalid_attestation_statement`).
-    /// This does not make RS1 credential keys acceptable.
+    /// This covers every statement signed by an attestation certificate's key (`packed`
+    /// with x5c, `tpm` AIK, ...), once per registration; it does not make RS1 credential
+    /// keys acceptable (that is [`danger_allow_rs1`](Self::danger_allow_rs1)).
     pub fn danger_allow_rs1_attestation(mut self) -> Self {
         self.rp.allow_rs1_attestation = true;
         self
@@ -399,14 +415,31 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// Accepts RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) **credential keys**:
+    /// stored RS1 keys verify at every authentication, and RS1 may be offered with
+    /// [`algorithms`](Self::algorithms) (this does not add it to the offer). For old
+    /// TPMs that only sign with SHA-1; SHA-1 is broken for collisions, so an attacker
+    /// who can make an authenticator sign a chosen message may forge another. Off by
+    /// default: RS1 keys are then refused with [`Error::InsecureAlgorithm`]. A `packed`
+    /// self attestation is signed by the credential key, so it follows this opt-in;
+    /// statements signed by an attestation certificate follow
+    /// [`danger_allow_rs1_attestation`](Self::danger_allow_rs1_attestation) instead.
+    pub fn danger_allow_rs1(mut self) -> Self {
+        self.rp.allow_rs1 = true;
+        self
+    }
+
     /// Checks and returns the configuration.
     ///
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
     /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
-    /// offered, or trusted attestation is required (also through an AAGUID allow list
-    /// or a minimum certification level) without trust anchors.
+    /// offered, an offered algorithm is not verified by the backend
+    /// ([`Backend::supports`]), RS1 is offered without
+    /// [`danger_allow_rs1`](Self::danger_allow_rs1), or trusted attestation is required
+    /// (also through an AAGUID allow list or a minimum certification level) without trust
+    /// anchors.
     pub fn build(mut self) -> Result<RelyingParty, InvalidInput> {
         // An allow list or a certification level can only be met by a trusted
         // attestation: require one, so `none` conveyance is refused at the start.
@@ -448,6 +481,23 @@ impl RelyingPartyBuilder {
                 "needs trust anchors",
             ));
         }
+        if self.rp.algorithms.contains(&Algorithm::Rs1) && !self.rp.allow_rs1 {
+            return Err(InvalidInput::new(
+                "algorithms",
+                "RS1 (SHA-1) needs danger_allow_rs1()",
+            ));
+        }
+        if !self
+            .rp
+            .algorithms
+            .iter()
+            .all(|&a| self.rp.backend.supports(a))
+        {
+            return Err(InvalidInput::new(
+                "algorithms",
+                "an offered algorithm is not supported by the backend",
+            ));
+        }
         Ok(self.rp)
     }
 }
@@ -470,6 +520,7 @@ mod tests {
             appid: None,
             cred_props_requested: false,
             danger_unbound_user_handle: false,
+            danger_allow_rs1: false,
         }
     }
 

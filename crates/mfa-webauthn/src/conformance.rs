@@ -32,6 +32,10 @@
 //! ([`AttestationPolicy::danger_allow_rs1_attestation`]), as SCHEMA.md's policy notes
 //! expect for Windows Hello TPMs; a relying party refuses them unless it opts in too
 //! ([`RelyingPartyBuilder::danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation)).
+//! RS1 credential keys are the other opt-in
+//! ([`Expectations::danger_allow_rs1`]): the runner sets it only for a case whose
+//! relying party offers RS1 (-65535) in `allowed_algorithms`, as a relying party must
+//! opt in to offer it.
 //!
 //! Two modelling choices, both from the inputs only: credProps is taken as requested
 //! (the format has no extension inputs, and a client returns credProps only when asked),
@@ -243,6 +247,11 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
     let kind = field("type")?;
     let expected: CaseExpected =
         serde_json::from_value(field("expected")?).map_err(|e| format!("expected: {e}"))?;
+    // A case whose relying party offers RS1 (-65535) has opted in to it.
+    let danger_allow_rs1 = expected
+        .allowed_algorithms
+        .as_ref()
+        .is_some_and(|a| a.contains(&Algorithm::Rs1.cose_id()));
     let exp = Expectations {
         rp_id: expected.rp_id,
         origins: expected.origins,
@@ -262,6 +271,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
         appid: expected.appid,
         cred_props_requested: true,
         danger_unbound_user_handle: false,
+        danger_allow_rs1,
     };
     let mut anchors = TrustAnchors::new();
     for a in expected.trust_anchors.iter().flatten() {

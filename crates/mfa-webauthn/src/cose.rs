@@ -7,6 +7,14 @@ use coset::{CborSerializable as _, CoseKey, KeyType, Label, RegisteredLabelWithP
 use crate::error::{Error, Result};
 
 /// A COSE signature algorithm this crate can verify.
+///
+/// Which [`Backend`](crate::Backend) verifies which algorithm:
+/// [`Backend::supports`](crate::Backend::supports). RS1 (SHA-1) is refused unless the
+/// relying party opted in with
+/// [`RelyingPartyBuilder::danger_allow_rs1`](crate::RelyingPartyBuilder::danger_allow_rs1)
+/// (credential keys) or
+/// [`danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation)
+/// (attestation statements).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq, serde::Deserialize, serde::Serialize)]
 pub enum Algorithm {
@@ -20,12 +28,58 @@ pub enum Algorithm {
     /// [`Algorithm::DEFAULT_PREFERENCE`]: offer it with
     /// [`RelyingPartyBuilder::algorithms`](crate::RelyingPartyBuilder::algorithms).
     Es384,
+    /// ECDSA P-521 with SHA-512 (COSE -36), DER signatures. Not offered by default.
+    Es512,
+    /// RSASSA-PSS with SHA-256, MGF1 with SHA-256, salt length 32 (COSE -37, RFC 8230).
+    /// Not offered by default.
+    Ps256,
+    /// RSASSA-PSS with SHA-384, MGF1 with SHA-384, salt length 48 (COSE -38). Not
+    /// offered by default.
+    Ps384,
+    /// RSASSA-PSS with SHA-512, MGF1 with SHA-512, salt length 64 (COSE -39). Not
+    /// offered by default.
+    Ps512,
+    /// RSASSA-PKCS1-v1_5 with SHA-384 (COSE -258). Not offered by default.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512 (COSE -259). Not offered by default.
+    Rs512,
+    /// RSASSA-PKCS1-v1_5 with SHA-1 (COSE -65535, WebAuthn §5.8.5 legacy TPMs). SHA-1
+    /// is broken for collisions: refused at registration and authentication unless the
+    /// relying party calls
+    /// [`RelyingPartyBuilder::danger_allow_rs1`](crate::RelyingPartyBuilder::danger_allow_rs1)
+    /// ([`Error::InsecureAlgorithm`] otherwise) for credential keys; attestation
+    /// statements signed by a certificate with RS1 need
+    /// [`RelyingPartyBuilder::danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation).
+    Rs1,
+    /// EdDSA over Ed448 (COSE -53, the fully specified Ed448 of RFC 9864). Pure-Rust
+    /// backend only (`ed448-goldilocks`); aws-lc has no Ed448. Not offered by default.
+    Ed448,
+    /// ML-DSA-44 (COSE -48, FIPS 204, COSE key type AKP), pure mode with an empty
+    /// context. Both backends. Not offered by default.
+    MlDsa44,
 }
 
 impl Algorithm {
     /// The order this crate prefers when none is configured: EdDSA, ES256, RS256.
-    /// ES384 is verified too, but only offered when configured.
+    /// The other algorithms are verified too, but only offered when configured.
     pub const DEFAULT_PREFERENCE: [Algorithm; 3] = [Self::EdDsa, Self::Es256, Self::Rs256];
+
+    /// Every algorithm this crate knows, RS1 included (it still needs the opt-in).
+    pub const ALL: [Algorithm; 13] = [
+        Self::EdDsa,
+        Self::Es256,
+        Self::Rs256,
+        Self::Es384,
+        Self::Es512,
+        Self::Ps256,
+        Self::Ps384,
+        Self::Ps512,
+        Self::Rs384,
+        Self::Rs512,
+        Self::Rs1,
+        Self::Ed448,
+        Self::MlDsa44,
+    ];
 
     /// The COSE algorithm identifier.
     pub fn cose_id(self) -> i64 {
@@ -34,20 +88,40 @@ impl Algorithm {
             Self::Es256 => -7,
             Self::Rs256 => -257,
             Self::Es384 => -35,
+            Self::Es512 => -36,
+            Self::Ps256 => -37,
+            Self::Ps384 => -38,
+            Self::Ps512 => -39,
+            Self::Rs384 => -258,
+            Self::Rs512 => -259,
+            Self::Rs1 => -65535,
+            Self::Ed448 => -53,
+            Self::MlDsa44 => -48,
         }
     }
 
     /// The algorithm with the given COSE identifier, if this crate supports it.
     pub fn from_cose_id(id: i64) -> Option<Self> {
-        match id {
-            -8 => Some(Self::EdDsa),
-            -7 => Some(Self::Es256),
-            -257 => Some(Self::Rs256),
-            -35 => Some(Self::Es384),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|a| a.cose_id() == id)
+    }
+
+    /// Whether the algorithm uses an RSA key (PKCS#1 v1.5 or PSS).
+    pub fn is_rsa(self) -> bool {
+        matches!(
+            self,
+            Self::Rs256
+                | Self::Rs384
+                | Self::Rs512
+                | Self::Rs1
+                | Self::Ps256
+                | Self::Ps384
+                | Self::Ps512
+        )
     }
 }
+
+/// The length of an ML-DSA-44 public key (FIPS 204 table 2).
+pub const ML_DSA_44_PUBLIC_KEY_LEN: usize = 1312;
 
 /// Public key material, checked for shape (lengths, curve) at parse time.
 #[non_exhaustive]
@@ -59,6 +133,12 @@ pub enum KeyMaterial {
     P256([u8; 65]),
     /// A P-384 point in SEC1 uncompressed form (`04 || x || y`).
     P384([u8; 97]),
+    /// A P-521 point in SEC1 uncompressed form (`04 || x || y`, 66-byte coordinates).
+    P521(Box<[u8; 133]>),
+    /// An Ed448 public key (RFC 8032 encoding).
+    Ed448(Box<[u8; 57]>),
+    /// An ML-DSA-44 public key (FIPS 204 `pkEncode`).
+    MlDsa44(Box<[u8; ML_DSA_44_PUBLIC_KEY_LEN]>),
     /// An RSA public key: big-endian modulus and exponent.
     Rsa {
         /// The modulus.
@@ -138,6 +218,10 @@ impl PublicKey {
                 let (x, y) = ec2(iana::EllipticCurve::P_384)?;
                 p384_point(x, y)?
             }
+            (Algorithm::Es512, iana::KeyType::EC2) => {
+                let (x, y) = ec2(iana::EllipticCurve::P_521)?;
+                p521_point(x, y)?
+            }
             (Algorithm::EdDsa, iana::KeyType::OKP) => {
                 if int_param(iana::OkpKeyParameter::Crv.to_i64())
                     != Some(iana::EllipticCurve::Ed25519.to_i64())
@@ -149,7 +233,25 @@ impl PublicKey {
                     .ok_or(Error::Malformed("cose okp key"))?;
                 KeyMaterial::Ed25519(x)
             }
-            (Algorithm::Rs256, iana::KeyType::RSA) => {
+            (Algorithm::Ed448, iana::KeyType::OKP) => {
+                if int_param(iana::OkpKeyParameter::Crv.to_i64())
+                    != Some(iana::EllipticCurve::Ed448.to_i64())
+                {
+                    return Err(Error::Malformed("cose key curve"));
+                }
+                let x = param(iana::OkpKeyParameter::X.to_i64())
+                    .and_then(|x| <[u8; 57]>::try_from(x).ok())
+                    .ok_or(Error::Malformed("cose okp key"))?;
+                KeyMaterial::Ed448(Box::new(x))
+            }
+            (Algorithm::MlDsa44, iana::KeyType::AKP) => {
+                // AKP's `pub` parameter (label -1), the FIPS 204 encoded public key.
+                let pk = param(iana::AkpKeyParameter::Pub.to_i64())
+                    .and_then(|x| <[u8; ML_DSA_44_PUBLIC_KEY_LEN]>::try_from(x).ok())
+                    .ok_or(Error::Malformed("cose akp key"))?;
+                KeyMaterial::MlDsa44(Box::new(pk))
+            }
+            (a, iana::KeyType::RSA) if a.is_rsa() => {
                 let n = param(iana::RsaKeyParameter::N.to_i64());
                 let e = param(iana::RsaKeyParameter::E.to_i64());
                 let (Some(n), Some(e)) = (n, e) else {
@@ -173,9 +275,17 @@ impl PublicKey {
         let ok = match &self.key {
             KeyMaterial::P256(p) => p256::PublicKey::from_sec1_bytes(p).is_ok(),
             KeyMaterial::P384(p) => p384::PublicKey::from_sec1_bytes(p).is_ok(),
+            KeyMaterial::P521(p) => p521::PublicKey::from_sec1_bytes(&p[..]).is_ok(),
             KeyMaterial::Ed25519(x) => {
                 ed25519_dalek::VerifyingKey::from_bytes(x).is_ok_and(|k| !k.is_weak())
             }
+            // Decompresses, and is not the identity.
+            KeyMaterial::Ed448(x) => {
+                crate::crypto::ed448_encoding_canonical(&x[..])
+                    && ed448_goldilocks::VerifyingKey::from_bytes(x.as_ref()).is_ok()
+            }
+            // Every 1312-byte string is a well-formed ML-DSA-44 key (rho || packed t1).
+            KeyMaterial::MlDsa44(_) => true,
             KeyMaterial::Rsa { n, .. } => n.last().is_some_and(|b| b & 1 == 1),
         };
         if ok {
@@ -204,6 +314,29 @@ impl PublicKey {
                     y.to_vec(),
                 )
             }
+            KeyMaterial::P521(p) => {
+                let (x, y) = p.get(1..).unwrap_or_default().split_at(66);
+                coset::CoseKeyBuilder::new_ec2_pub_key(
+                    iana::EllipticCurve::P_521,
+                    x.to_vec(),
+                    y.to_vec(),
+                )
+            }
+            KeyMaterial::Ed448(x) => coset::CoseKeyBuilder::new_okp_key()
+                .param(
+                    iana::OkpKeyParameter::Crv.to_i64(),
+                    ciborium::Value::from(iana::EllipticCurve::Ed448.to_i64()),
+                )
+                .param(
+                    iana::OkpKeyParameter::X.to_i64(),
+                    ciborium::Value::Bytes(x.to_vec()),
+                ),
+            KeyMaterial::MlDsa44(pk) => coset::CoseKeyBuilder::new()
+                .key_type(iana::KeyType::AKP)
+                .param(
+                    iana::AkpKeyParameter::Pub.to_i64(),
+                    ciborium::Value::Bytes(pk.to_vec()),
+                ),
             KeyMaterial::Ed25519(x) => coset::CoseKeyBuilder::new_okp_key()
                 .param(
                     iana::OkpKeyParameter::Crv.to_i64(),
@@ -224,14 +357,12 @@ impl PublicKey {
                     ciborium::Value::Bytes(e.clone()),
                 ),
         };
-        let alg = match self.alg {
-            Algorithm::EdDsa => iana::Algorithm::EdDSA,
-            Algorithm::Es256 => iana::Algorithm::ES256,
-            Algorithm::Rs256 => iana::Algorithm::RS256,
-            Algorithm::Es384 => iana::Algorithm::ES384,
-        };
+        let mut key = builder.build();
+        key.alg = Some(RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::from_i64(self.alg.cose_id()).unwrap_or(iana::Algorithm::Reserved),
+        ));
         // Encoding a key built from byte strings and integers cannot fail.
-        builder.algorithm(alg).build().to_vec().unwrap_or_default()
+        key.to_vec().unwrap_or_default()
     }
 }
 
@@ -247,6 +378,14 @@ pub(crate) fn p384_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
     sec1_uncompressed::<97>(x, y)
         .map(KeyMaterial::P384)
         .ok_or(Error::Malformed("p-384 coordinate length"))
+}
+
+/// A P-521 point from its coordinates (66 bytes each); the backend checks it is on
+/// the curve.
+pub(crate) fn p521_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+    sec1_uncompressed::<133>(x, y)
+        .map(|p| KeyMaterial::P521(Box::new(p)))
+        .ok_or(Error::Malformed("p-521 coordinate length"))
 }
 
 /// `04 || x || y` when both coordinates are exactly `(N - 1) / 2` bytes long.
@@ -307,7 +446,33 @@ mod tests {
                 alg: Algorithm::Rs256,
                 key: rsa_key(&[0xc5; 256], &[1, 0, 1]).unwrap(),
             },
+            PublicKey {
+                alg: Algorithm::Es512,
+                key: p521_point(&[6; 66], &[7; 66]).unwrap(),
+            },
+            PublicKey {
+                alg: Algorithm::Ed448,
+                key: KeyMaterial::Ed448(Box::new([8; 57])),
+            },
+            PublicKey {
+                alg: Algorithm::MlDsa44,
+                key: KeyMaterial::MlDsa44(Box::new([9; ML_DSA_44_PUBLIC_KEY_LEN])),
+            },
         ];
+        let mut keys = keys.to_vec();
+        for alg in [
+            Algorithm::Ps256,
+            Algorithm::Ps384,
+            Algorithm::Ps512,
+            Algorithm::Rs384,
+            Algorithm::Rs512,
+            Algorithm::Rs1,
+        ] {
+            keys.push(PublicKey {
+                alg,
+                key: rsa_key(&[0xc5; 256], &[1, 0, 1]).unwrap(),
+            });
+        }
         for k in keys {
             let bytes = k.to_cose();
             assert_eq!(PublicKey::from_cose(&bytes).unwrap(), k);
@@ -325,6 +490,12 @@ mod tests {
         assert!(p384_point(&[1; 48], &[2; 32]).is_err());
         assert!(p384_point(&[1; 32], &[2; 32]).is_err());
         assert!(rsa_key(&[0xc5; 128], &[3]).is_err());
+        assert!(p521_point(&[1; 65], &[2; 66]).is_err());
+        // Every algorithm id maps back to itself; unknown ids are refused.
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_cose_id(a.cose_id()), Some(a));
+        }
+        assert_eq!(Algorithm::from_cose_id(-49), None);
     }
 
     #[test]
@@ -343,6 +514,9 @@ mod tests {
             // The coordinates disagree with the curve.
             key(iana::EllipticCurve::P_384, 32, iana::Algorithm::ES384),
             key(iana::EllipticCurve::P_256, 48, iana::Algorithm::ES256),
+            key(iana::EllipticCurve::P_521, 48, iana::Algorithm::ES512),
+            key(iana::EllipticCurve::P_384, 66, iana::Algorithm::ES512),
+            key(iana::EllipticCurve::P_521, 66, iana::Algorithm::ES384),
         ];
         for bytes in cases {
             assert!(matches!(

@@ -2,10 +2,15 @@
 //! `preferred` / `discouraged` preference, and small helpers (challenges, timeouts,
 //! attachments, AAGUIDs).
 
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
 use mfa_core::{Attachment, SecureRandom};
 use serde::{Deserialize, Serialize};
 
 use crate::attestation::AttestationType;
+use crate::cose::PublicKey;
+use crate::crypto::{Backend, Prepared, verify_prepared, verify_with_policy};
 use crate::error::Result;
 use crate::json::{Base64UrlBytes, CredentialDescriptor};
 
@@ -63,6 +68,54 @@ pub struct CredentialRecord {
     /// usernameless assertion that verifies proves a credential discoverable.
     #[serde(default, alias = "discoverable")]
     pub cred_props_rk: Option<bool>,
+    /// `public_key` decoded (and, for the aws-lc backend, parsed by aws-lc), so that a
+    /// login does not decode the COSE key again. Not
+    /// serialised (the stored form is unchanged; a deserialised record decodes on its
+    /// first use and keeps the result), ignored by `==`, shared by clones (the record an
+    /// authentication returns keeps it), and used only while `public_key` still holds
+    /// the bytes it was decoded from.
+    #[serde(skip)]
+    pub(crate) key_cache: KeyCache,
+}
+
+/// The decoded credential key and the COSE bytes it came from.
+#[derive(Clone, Default)]
+pub(crate) struct KeyCache(OnceLock<Arc<CachedKey>>);
+
+struct CachedKey {
+    cose: Vec<u8>,
+    key: PublicKey,
+    /// The backend's parsed form, made on first use.
+    prepared: Prepared,
+}
+
+impl KeyCache {
+    fn filled(cose: &[u8], key: PublicKey) -> Self {
+        Self(OnceLock::from(Arc::new(CachedKey {
+            cose: cose.to_vec(),
+            key,
+            prepared: Prepared::default(),
+        })))
+    }
+}
+
+impl PartialEq for KeyCache {
+    /// A cache is not part of a record's value.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyCache {}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "KeyCache(decoded)"
+        } else {
+            "KeyCache(empty)"
+        })
+    }
 }
 
 impl CredentialRecord {
@@ -87,7 +140,86 @@ impl CredentialRecord {
             attestation_trusted: false,
             user_handle: None,
             cred_props_rk: None,
+            key_cache: KeyCache::default(),
         }
+    }
+
+    /// The credential public key, decoded from [`public_key`](Self::public_key) on first
+    /// use and kept with the record (clones share it), so repeated logins against the
+    /// same record object do not decode the COSE key again. When `public_key` has been
+    /// changed since, the new bytes are decoded (and not kept).
+    ///
+    /// # Errors
+    ///
+    /// What [`PublicKey::from_cose`] returns for the stored bytes.
+    pub fn decoded_public_key(&self) -> Result<Cow<'_, PublicKey>> {
+        Ok(match self.cached()? {
+            Ok(c) => Cow::Borrowed(&c.key),
+            Err(key) => Cow::Owned(key),
+        })
+    }
+
+    /// The cached key when it is (now) the key of `public_key`, else the freshly
+    /// decoded key of the changed bytes.
+    fn cached(&self) -> Result<std::result::Result<&CachedKey, PublicKey>> {
+        let bytes = self.public_key.as_slice();
+        let c = match self.key_cache.0.get() {
+            Some(c) => c,
+            None => {
+                let key = PublicKey::from_cose(bytes)?;
+                self.key_cache.0.get_or_init(|| {
+                    Arc::new(CachedKey {
+                        cose: bytes.to_vec(),
+                        key,
+                        prepared: Prepared::default(),
+                    })
+                })
+            }
+        };
+        if c.cose == bytes {
+            Ok(Ok(c))
+        } else {
+            PublicKey::from_cose(bytes).map(Err)
+        }
+    }
+
+    /// Verifies `signature` over `message` with the record's key, as an assertion is
+    /// (the key decoded once, and with aws-lc parsed once), and as
+    /// [`hazmat::verify_signature`](crate::hazmat::verify_signature) would answer: the
+    /// signature seam of a login, alone.
+    ///
+    /// # Errors
+    ///
+    /// What [`decoded_public_key`](Self::decoded_public_key) and
+    /// [`hazmat::verify_signature`](crate::hazmat::verify_signature) return.
+    pub fn verify_signature(
+        &self,
+        backend: Backend,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        self.verify_with(backend, false, message, signature)
+    }
+
+    /// [`verify_signature`](Self::verify_signature) with the RS1 opt-in.
+    pub(crate) fn verify_with(
+        &self,
+        backend: Backend,
+        allow_rs1: bool,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        match self.cached()? {
+            Ok(c) => verify_prepared(backend, allow_rs1, &c.key, &c.prepared, message, signature),
+            Err(key) => verify_with_policy(backend, allow_rs1, &key, message, signature),
+        }
+    }
+
+    /// Keeps `key`, the decoded form of `public_key`, with the record (registration has
+    /// decoded it already).
+    pub(crate) fn with_decoded_key(mut self, key: PublicKey) -> Self {
+        self.key_cache = KeyCache::filled(self.public_key.as_slice(), key);
+        self
     }
 
     /// The descriptor to list this credential in `excludeCredentials` /

@@ -18,6 +18,10 @@ pub enum Error {
     /// The credential's algorithm is not one the relying party allows.
     #[error("credential algorithm {0} is not allowed")]
     AlgorithmNotAllowed(i64),
+    /// The configured [`Backend`](crate::Backend) does not verify this COSE algorithm
+    /// (Ed448 with aws-lc); see [`Backend::supports`](crate::Backend::supports).
+    #[error("algorithm {0} is not supported by this backend")]
+    AlgorithmNotSupported(i64),
     /// The authenticator's backup-eligibility flag differs from the stored one.
     #[error("backup eligibility changed")]
     BackupEligibilityChanged,
@@ -49,6 +53,14 @@ pub enum Error {
     /// The attestation statement does not verify.
     #[error("invalid attestation statement: {0}")]
     InvalidAttestationStatement(&'static str),
+    /// An RS1 (SHA-1, COSE -65535) credential key without the relying party's
+    /// [`danger_allow_rs1`](crate::RelyingPartyBuilder::danger_allow_rs1) opt-in, or an
+    /// RS1 signature given to [`verify_signature`](crate::hazmat::verify_signature).
+    /// (RS1 attestation statements without
+    /// [`danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation)
+    /// are [`Error::InvalidAttestationStatement`].)
+    #[error("insecure algorithm {0} refused")]
+    InsecureAlgorithm(i64),
     /// The credential JSON, clientDataJSON, CBOR or COSE key cannot be parsed.
     #[error("malformed {0}")]
     Malformed(&'static str),
@@ -103,7 +115,9 @@ impl Error {
     /// cause (an invalid configuration, a failed random source).
     pub fn failure_code(&self) -> Option<FailureCode> {
         Some(match self {
-            Self::AlgorithmNotAllowed(_) => FailureCode::AlgorithmNotAllowed,
+            Self::AlgorithmNotAllowed(_)
+            | Self::AlgorithmNotSupported(_)
+            | Self::InsecureAlgorithm(_) => FailureCode::AlgorithmNotAllowed,
             Self::BackupEligibilityChanged => FailureCode::BackupEligibilityChanged,
             Self::BadSignature => FailureCode::BadSignature,
             // An expired state no longer vouches for its challenge.

@@ -38,8 +38,14 @@
 //!
 //! ## Algorithms
 //!
-//! EdDSA, ES256 and RS256 are offered by default. ES384 (COSE -35) is verified by both
-//! backends too, and offered when configured:
+//! EdDSA, ES256 and RS256 are offered by default. ES384, ES512, PS256/384/512,
+//! RS384/512, Ed448 and ML-DSA-44 are verified too, and offered when configured
+//! ([`Backend::supports`] says which backend verifies which: aws-lc has no Ed448). RS1
+//! (SHA-1) credential keys need [`RelyingPartyBuilder::danger_allow_rs1`], and RS1
+//! attestation statements (signed by a certificate's key)
+//! [`RelyingPartyBuilder::danger_allow_rs1_attestation`]: two risks, two opt-ins, both
+//! off by default. Verification uses the key
+//! the record keeps decoded ([`CredentialRecord::decoded_public_key`]).
 //!
 //! ```
 //! use mfa_core::{OsRandom, Timestamp};

@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use crate::attestation;
 use crate::client_data::{Ceremony, CollectedClientData};
 use crate::config::{Expectations, RelyingParty};
-use crate::cose::{PublicKey, cose_alg};
+use crate::cose::{Algorithm, PublicKey, cose_alg};
 use crate::credential::{
     CredentialRecord, Preference, attachment_str, format_aaguid, millis, new_challenge,
     parse_attachment,
@@ -299,6 +299,14 @@ fn verify_registration_at(
     if !exp.allowed_algorithms.contains(&alg) {
         return Err(Error::AlgorithmNotAllowed(alg));
     }
+    // RS1 only with the relying party's opt-in; and only a key this backend can verify
+    // at every later login.
+    if alg == Algorithm::Rs1.cose_id() && !exp.danger_allow_rs1 {
+        return Err(Error::InsecureAlgorithm(alg));
+    }
+    if Algorithm::from_cose_id(alg).is_some_and(|a| !backend.supports(a)) {
+        return Err(Error::AlgorithmNotSupported(alg));
+    }
     // Step 25: the credential id is at most 1023 bytes.
     if attested.credential_id.len() > 1023 {
         return Err(Error::Malformed("credential id longer than 1023 bytes"));
@@ -319,6 +327,7 @@ fn verify_registration_at(
         policy,
         now,
         backend,
+        exp.danger_allow_rs1,
     )?;
     let key = key?;
     if trailing != 0 {
@@ -359,7 +368,9 @@ fn verify_registration_at(
         attestation_trusted: verdict.trust == AttestationTrust::Trusted,
         user_handle: None,
         cred_props_rk: ext.cred_props.as_ref().and_then(|p| p.rk),
-    };
+        key_cache: Default::default(),
+    }
+    .with_decoded_key(key);
     Ok(Registration {
         record,
         x5c: verdict.x5c,

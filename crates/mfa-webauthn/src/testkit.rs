@@ -74,7 +74,10 @@ enum Signer {
     Ed25519(ed25519_dalek::SigningKey),
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
-    Rsa(Box<rsa::RsaPrivateKey>),
+    P521(Box<p521::ecdsa::SigningKey>),
+    Ed448(Box<ed448_goldilocks::SigningKey>),
+    /// RS256, RS384, RS512 or RS1 (PKCS#1 v1.5).
+    Rsa(Box<rsa::RsaPrivateKey>, Algorithm),
 }
 
 /// A software authenticator holding one credential.
@@ -97,15 +100,20 @@ impl std::fmt::Debug for SoftAuthenticator {
 }
 
 impl SoftAuthenticator {
-    /// A new authenticator with a fresh key for `alg`; for RS256, the one fixed test
-    /// key [`RSA_TEST_PRIMES`] (RSA key generation is slow and needs nothing random here).
+    /// A new authenticator with a fresh key for `alg` (ES256, ES384, ES512, EdDSA,
+    /// Ed448); for RS256, RS384, RS512 and RS1 the one fixed test key
+    /// [`RSA_TEST_PRIMES`] (RSA key generation is slow and needs nothing random here).
+    /// RS1 registers with `none` attestation.
     ///
     /// # Errors
     ///
-    /// [`Error::Random`] if the source fails.
+    /// [`Error::Random`] if the source fails; [`Error::AlgorithmNotSupported`] for PS256,
+    /// PS384, PS512 and ML-DSA-44, which it does not sign with.
     pub fn new(alg: Algorithm, rng: &mut dyn SecureRandom) -> Result<Self> {
         let mut seed = [0u8; 32];
         let mut seed48 = [0u8; 48];
+        let mut seed66 = [0u8; 66];
+        let mut seed57 = [0u8; 57];
         let signer = loop {
             rng.fill(&mut seed)?;
             match alg {
@@ -123,7 +131,22 @@ impl SoftAuthenticator {
                 Algorithm::EdDsa => {
                     break Signer::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed));
                 }
-                Algorithm::Rs256 => break Signer::Rsa(Box::new(rsa_test_key()?)),
+                Algorithm::Es512 => {
+                    rng.fill(&mut seed66)?;
+                    if let Ok(k) = p521::ecdsa::SigningKey::from_slice(&seed66) {
+                        break Signer::P521(Box::new(k));
+                    }
+                }
+                Algorithm::Ed448 => {
+                    rng.fill(&mut seed57)?;
+                    if let Ok(k) = ed448_goldilocks::SigningKey::try_from(&seed57[..]) {
+                        break Signer::Ed448(Box::new(k));
+                    }
+                }
+                Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 | Algorithm::Rs1 => {
+                    break Signer::Rsa(Box::new(rsa_test_key()?), alg);
+                }
+                _ => return Err(Error::AlgorithmNotSupported(alg.cose_id())),
             }
         };
         let mut credential_id = vec![0u8; 32];
@@ -174,10 +197,27 @@ impl SoftAuthenticator {
                 alg: Algorithm::EdDsa,
                 key: KeyMaterial::Ed25519(k.verifying_key().to_bytes()),
             },
-            Signer::Rsa(k) => {
+            Signer::P521(k) => {
+                let point = k.verifying_key().to_sec1_point(false);
+                let mut p = [0u8; 133];
+                p.copy_from_slice(point.as_bytes());
+                PublicKey {
+                    alg: Algorithm::Es512,
+                    key: KeyMaterial::P521(Box::new(p)),
+                }
+            }
+            Signer::Ed448(k) => {
+                let mut p = [0u8; 57];
+                p.copy_from_slice(k.verifying_key().as_bytes());
+                PublicKey {
+                    alg: Algorithm::Ed448,
+                    key: KeyMaterial::Ed448(Box::new(p)),
+                }
+            }
+            Signer::Rsa(k, alg) => {
                 use rsa::traits::PublicKeyParts as _;
                 PublicKey {
-                    alg: Algorithm::Rs256,
+                    alg: *alg,
                     key: KeyMaterial::Rsa {
                         n: k.n().to_be_bytes_trimmed_vartime().to_vec(),
                         e: k.e().to_be_bytes_trimmed_vartime().to_vec(),
@@ -223,12 +263,24 @@ impl SoftAuthenticator {
                     flip_last_bit(&mut p);
                     KeyMaterial::P384(p)
                 }
+                KeyMaterial::P521(mut p) => {
+                    flip_last_bit(&mut p[..]);
+                    KeyMaterial::P521(p)
+                }
+                // The identity (y = 1).
+                KeyMaterial::Ed448(_) => {
+                    let mut identity = [0u8; 57];
+                    identity[0] = 1;
+                    KeyMaterial::Ed448(Box::new(identity))
+                }
                 // The identity (y = 1): the smallest of the small-order points.
                 KeyMaterial::Ed25519(_) => {
                     let mut identity = [0u8; 32];
                     identity[0] = 1;
                     KeyMaterial::Ed25519(identity)
                 }
+                // Not produced by this authenticator.
+                k @ KeyMaterial::MlDsa44(_) => k,
                 // An even modulus.
                 KeyMaterial::Rsa { mut n, e } => {
                     if let Some(last) = n.last_mut() {
@@ -243,7 +295,7 @@ impl SoftAuthenticator {
             auth_data.push(0);
         }
         let sig = self.sign(&auth_data, &client_data, fault);
-        let (fmt, att_stmt) = if fault == Fault::InvalidPublicKey {
+        let (fmt, att_stmt) = if fault == Fault::InvalidPublicKey || key.alg == Algorithm::Rs1 {
             ("none", Value::Map(Vec::new()))
         } else {
             let stmt = Value::Map(vec![
@@ -363,12 +415,34 @@ impl SoftAuthenticator {
                 use ed25519_dalek::Signer as _;
                 k.sign(&msg).to_bytes().to_vec()
             }
-            Signer::Rsa(k) => {
-                let hashed = Sha256::digest(&msg);
-                // Signing with a validated key and a 32-byte digest cannot fail; an empty
+            Signer::P521(k) => {
+                use p521::ecdsa::signature::Signer as _;
+                let sig: p521::ecdsa::Signature = k.sign(&msg);
+                sig.to_der().as_bytes().to_vec()
+            }
+            Signer::Ed448(k) => {
+                use ed448_goldilocks::signature::Signer as _;
+                let sig: ed448_goldilocks::Signature = k.sign(&msg);
+                sig.to_bytes().to_vec()
+            }
+            Signer::Rsa(k, alg) => {
+                use rsa::Pkcs1v15Sign;
+                use sha2::{Sha384, Sha512};
+                // Signing with a validated key and a digest cannot fail; an empty
                 // signature would be rejected by the relying party anyway.
-                k.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed)
-                    .unwrap_or_default()
+                match alg {
+                    Algorithm::Rs384 => {
+                        k.sign(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(&msg))
+                    }
+                    Algorithm::Rs512 => {
+                        k.sign(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(&msg))
+                    }
+                    Algorithm::Rs1 => {
+                        k.sign(Pkcs1v15Sign::new::<sha1::Sha1>(), &sha1::Sha1::digest(&msg))
+                    }
+                    _ => k.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&msg)),
+                }
+                .unwrap_or_default()
             }
         }
     }

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod algorithms;
 mod browser;
 mod ceremonies;
 mod conformance;
