@@ -17,13 +17,20 @@ mod security;
 mod trust;
 mod wycheproof;
 
-/// The shared vectors directory, a sibling of the repository.
+/// The shared vectors directory, a sibling of the repository. A checkout without it gets
+/// one message naming the missing directory rather than a bare "No such file".
 pub(crate) fn vectors(rel: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(
+    let root = std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/vectors/"
-    ))
-    .join(rel)
+    ));
+    assert!(
+        root.is_dir(),
+        "the shared test vectors are missing: expected {} (a `shared/` directory beside \
+         the checkout, see the README)",
+        root.display()
+    );
+    root.join(rel)
 }
 
 /// The backends this build has.
