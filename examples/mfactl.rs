@@ -358,7 +358,7 @@ struct EnrollArgs {
     #[arg(long)]
     user: String,
     /// The user's name for the factor.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     label: String,
 }
 
@@ -367,8 +367,8 @@ struct ConfirmArgs {
     /// The user id.
     #[arg(long)]
     user: String,
-    /// The factor id `enroll` printed.
-    #[arg(long)]
+    /// The factor id `enroll` printed (it may start with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     factor: String,
     /// The code the authenticator shows.
     #[arg(long)]
@@ -380,8 +380,8 @@ struct FactorArgs {
     /// The user id.
     #[arg(long)]
     user: String,
-    /// The factor id.
-    #[arg(long)]
+    /// The factor id (it may start with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     factor: String,
 }
 
@@ -401,7 +401,7 @@ struct VerifyArgs {
     #[arg(long)]
     recovery_code: Option<String>,
     /// The factor (default: the user's only confirmed TOTP or HOTP factor).
-    #[arg(long, conflicts_with = "recovery_code")]
+    #[arg(long, conflicts_with = "recovery_code", allow_hyphen_values = true)]
     factor: Option<String>,
     /// Write the session after the verification here (0600), for `--session`.
     #[arg(long, value_name = "FILE")]
@@ -413,11 +413,11 @@ struct RenameArgs {
     /// The user id.
     #[arg(long)]
     user: String,
-    /// The factor id.
-    #[arg(long)]
+    /// The factor id (it may start with `-`).
+    #[arg(long, allow_hyphen_values = true)]
     factor: String,
     /// The new name.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     label: String,
 }
 
@@ -427,7 +427,7 @@ struct UnlockArgs {
     #[arg(long)]
     user: String,
     /// Only this factor's counter (besides the user's); default every factor's.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     factor: Option<String>,
 }
 

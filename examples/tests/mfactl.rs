@@ -655,3 +655,59 @@ proptest::proptest! {
         proptest::prop_assert!(exists(&env.keys));
     }
 }
+
+/// Factor ids are base64url, so one in 32 starts with `-`; clap must take it as the value
+/// of `--factor`, not as an unknown option (a flaky failure of the concurrency test once).
+#[test]
+fn factor_ids_starting_with_a_hyphen_are_values() {
+    let env = Env::new();
+    for args in [
+        &[
+            "confirm",
+            "--user",
+            "dave",
+            "--factor",
+            "-kb27EPj6QMMybRMLxdKSw",
+            "--code",
+            "123456",
+        ][..],
+        &[
+            "verify",
+            "--user",
+            "dave",
+            "--factor",
+            "-kb27EPj6QMMybRMLxdKSw",
+            "--code",
+            "123456",
+        ],
+        &[
+            "rename",
+            "--user",
+            "dave",
+            "--factor",
+            "-kb27EPj6QMMybRMLxdKSw",
+            "--label",
+            "-x",
+        ],
+        &[
+            "remove",
+            "--user",
+            "dave",
+            "--factor",
+            "-kb27EPj6QMMybRMLxdKSw",
+        ],
+        &[
+            "unlock",
+            "--user",
+            "dave",
+            "--factor",
+            "-kb27EPj6QMMybRMLxdKSw",
+        ],
+    ] {
+        let o = env.at(T0, args);
+        assert!(
+            !o.stderr.contains("unexpected argument"),
+            "{args:?} was not parsed: {o:?}"
+        );
+    }
+}
