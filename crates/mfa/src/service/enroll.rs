@@ -1,0 +1,423 @@
+//! Enrollment and confirmation of every kind.
+
+use super::*;
+
+impl<S: Store> Service<S> {
+    // ---------------------------------------------------------------- enrollment
+
+    /// Starts a TOTP enrollment: a fresh secret, its `otpauth://` URI (and QR code with
+    /// feature `qr`), stored unconfirmed until [`confirm`](Self::confirm) accepts the
+    /// first code.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::StepUpRequired`], [`ServiceError::Enroll`], a bad label or
+    /// account name, or a store failure.
+    pub async fn enroll_totp(
+        &self,
+        user: &UserId,
+        label: &str,
+        session: &Session,
+    ) -> Result<OtpEnrollment> {
+        check_label(label)?;
+        let now = self.now();
+        let issuer = self.issuer()?;
+        self.check_enroll(user, session, FactorKind::Totp, now)
+            .await?;
+        let record = TotpRecord::generate(TotpParams::default(), &mut self.rng.handle())
+            .map_err(Into::<Error>::into)?;
+        let uri = record
+            .otpauth_uri(issuer, user.as_str())
+            .map_err(Into::<Error>::into)?;
+        let enrollment = self
+            .store_otp(
+                user,
+                label,
+                FactorKind::Totp,
+                &record,
+                &uri,
+                &record.secret,
+                now,
+            )
+            .await?;
+        Ok(enrollment)
+    }
+
+    /// Starts an HOTP enrollment, as [`enroll_totp`](Self::enroll_totp).
+    ///
+    /// # Errors
+    ///
+    /// As [`enroll_totp`](Self::enroll_totp).
+    pub async fn enroll_hotp(
+        &self,
+        user: &UserId,
+        label: &str,
+        session: &Session,
+    ) -> Result<OtpEnrollment> {
+        check_label(label)?;
+        let now = self.now();
+        let issuer = self.issuer()?;
+        self.check_enroll(user, session, FactorKind::Hotp, now)
+            .await?;
+        let secret = Secret::generate(&mut self.rng.handle()).map_err(Into::<Error>::into)?;
+        let params = HotpParams::default();
+        let record = HotpRecord::new(secret.clone(), params);
+        let uri = OtpAuthUri::hotp(secret.clone(), params, 0, Some(issuer), user.as_str())
+            .map_err(|e| Error::from(mfa_otp::Error::from(e)))?;
+        self.store_otp(user, label, FactorKind::Hotp, &record, &uri, &secret, now)
+            .await
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal helper of the two OTP enrollments"
+    )]
+    async fn store_otp<R: Serialize>(
+        &self,
+        user: &UserId,
+        label: &str,
+        kind: FactorKind,
+        record: &R,
+        uri: &OtpAuthUri,
+        secret: &Secret,
+        now: Timestamp,
+    ) -> Result<OtpEnrollment> {
+        let id = FactorId::generate(&mut self.rng.handle())?;
+        let data = self.encode_factor(user, &id, kind, record)?;
+        let row = FactorRecord::new(user.clone(), id.clone(), kind, data, now).with_label(label);
+        self.insert_new(row).await?;
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
+        Ok(OtpEnrollment {
+            factor_id: id,
+            uri: uri.to_uri_string(),
+            secret_base32: secret.to_base32(),
+            #[cfg(feature = "qr")]
+            qr_svg: uri
+                .to_qr_svg()
+                .map_err(|e| Error::from(mfa_otp::Error::from(e)))?,
+        })
+    }
+
+    /// Confirms a TOTP or HOTP enrollment with its first code (counted against the
+    /// failure limits like any verification). A recovery-code set is confirmed with
+    /// [`confirm_recovery_codes`](Self::confirm_recovery_codes), WebAuthn with
+    /// [`finish_webauthn_registration`](Self::finish_webauthn_registration).
+    ///
+    /// # Errors
+    ///
+    /// A rejection for a wrong code, [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff),
+    /// or a store failure.
+    pub async fn confirm(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        code: &str,
+    ) -> Result<FactorInfo> {
+        let now = self.now();
+        self.gate(user, factor_id, now).await?;
+        let result = async {
+            let row = self.load_for_verify(user, factor_id).await?;
+            let kind = row.value.kind;
+            let stored = match BuiltinFactor::for_kind(kind)? {
+                BuiltinFactor::Totp => {
+                    self.verify_row(&self.totp, row, &(), code, Purpose::Confirm, now)
+                        .await?
+                        .0
+                }
+                BuiltinFactor::Hotp => {
+                    self.verify_row(&self.hotp, row, &(), code, Purpose::Confirm, now)
+                        .await?
+                        .0
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "factor",
+                        "confirm a TOTP or HOTP factor with a code",
+                    )
+                    .into());
+                }
+            };
+            Ok(stored)
+        }
+        .await;
+        match result {
+            Ok(stored) => {
+                self.clear_failures(user, factor_id).await;
+                let kind = stored.value.kind;
+                self.emit(
+                    AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(factor_id, kind),
+                );
+                self.notify(
+                    user,
+                    SecurityNotice::FactorAdded {
+                        kind,
+                        label: stored.value.label.clone(),
+                    },
+                )
+                .await;
+                Ok(FactorInfo::from_row(&stored.value, None))
+            }
+            Err(e) => Err(self.failed(user, factor_id, e, now).await),
+        }
+    }
+
+    /// Generates recovery codes (shown once), stored unconfirmed until the user says
+    /// they saved them ([`confirm_recovery_codes`](Self::confirm_recovery_codes)).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::RecoveryCodesExist`] when the user has a set (use
+    /// [`regenerate_recovery_codes`](Self::regenerate_recovery_codes)), the enrollment
+    /// checks, or a store failure.
+    pub async fn enroll_recovery_codes(
+        &self,
+        user: &UserId,
+        session: &Session,
+    ) -> Result<RecoveryEnrollment> {
+        let now = self.now();
+        let factor = self.recovery_factor()?;
+        let rows = self
+            .check_enroll(user, session, FactorKind::RecoveryCode, now)
+            .await?;
+        if rows
+            .iter()
+            .any(|r| r.value.kind == FactorKind::RecoveryCode)
+        {
+            return Err(ServiceError::RecoveryCodesExist);
+        }
+        let (codes, record) = factor
+            .generate(&mut self.rng.handle())
+            .map_err(Into::<Error>::into)?
+            .into_parts();
+        let id = FactorId::generate(&mut self.rng.handle())?;
+        let data = self.encode_factor(user, &id, FactorKind::RecoveryCode, &record)?;
+        let row = FactorRecord::new(
+            user.clone(),
+            id.clone(),
+            FactorKind::RecoveryCode,
+            data,
+            now,
+        )
+        .with_label("Recovery codes");
+        self.insert_new(row).await?;
+        self.emit(
+            AuditEvent::new(now, Some(user), EventKind::Enrolled)
+                .factor(&id, FactorKind::RecoveryCode),
+        );
+        Ok(RecoveryEnrollment {
+            factor_id: id,
+            codes,
+        })
+    }
+
+    /// The user saved their recovery codes: the set becomes active.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownFactor`] unless `factor_id` is the user's recovery-code
+    /// factor; [`ServiceError::Conflict`] on a concurrent change; a store failure.
+    pub async fn confirm_recovery_codes(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+    ) -> Result<FactorInfo> {
+        let now = self.now();
+        let row = self
+            .store
+            .factor(user, factor_id)
+            .await?
+            .ok_or(ServiceError::UnknownFactor)?;
+        if row.value.kind != FactorKind::RecoveryCode {
+            return Err(ServiceError::UnknownFactor);
+        }
+        let record: RecoveryRecord = self.decode_factor(&row.value)?;
+        if !row.value.confirmed {
+            let mut updated = row.value.clone();
+            updated.confirmed = true;
+            self.cas(updated.clone(), row.version).await?;
+            self.emit(
+                AuditEvent::new(now, Some(user), EventKind::Confirmed)
+                    .factor(factor_id, FactorKind::RecoveryCode),
+            );
+            self.notify(
+                user,
+                SecurityNotice::FactorAdded {
+                    kind: FactorKind::RecoveryCode,
+                    label: updated.label.clone(),
+                },
+            )
+            .await;
+            return Ok(FactorInfo::from_row(&updated, Some(record.remaining())));
+        }
+        Ok(FactorInfo::from_row(&row.value, Some(record.remaining())))
+    }
+
+    /// Replaces the user's whole recovery-code set: every old code stops working at once.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownFactor`] when the user has no set, the assurance check,
+    /// [`ServiceError::Conflict`] on a concurrent change, or a store failure.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user: &UserId,
+        session: &Session,
+    ) -> Result<RecoveryEnrollment> {
+        let now = self.now();
+        let factor = self.recovery_factor()?;
+        let (rows, enrolled) = self.enrolled(user).await?;
+        self.require_assurance(session, &enrolled, now)?;
+        let row = rows
+            .into_iter()
+            .find(|r| r.value.kind == FactorKind::RecoveryCode)
+            .ok_or(ServiceError::UnknownFactor)?;
+        let previous: RecoveryRecord = self.decode_factor(&row.value)?;
+        let (codes, record) = factor
+            .regenerate(&previous, &mut self.rng.handle())
+            .map_err(Into::<Error>::into)?
+            .into_parts();
+        let mut updated = row.value.clone();
+        updated.data = self.encode_factor(user, &updated.id, FactorKind::RecoveryCode, &record)?;
+        updated.confirmed = true;
+        self.cas(updated.clone(), row.version).await?;
+        self.emit(
+            AuditEvent::new(now, Some(user), EventKind::RecoveryCodesRegenerated)
+                .factor(&updated.id, FactorKind::RecoveryCode),
+        );
+        self.notify(user, SecurityNotice::RecoveryCodesRegenerated)
+            .await;
+        Ok(RecoveryEnrollment {
+            factor_id: updated.id,
+            codes,
+        })
+    }
+
+    /// Starts a WebAuthn registration: creation options for
+    /// `navigator.credentials.create()` and the handle of the stored state. `attachment`
+    /// asks for a platform authenticator (allowed by the default policy only once
+    /// another factor is enrolled) or a roaming one; `None` lets the user choose.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`] without a relying party, the enrollment checks,
+    /// or a store failure.
+    pub async fn begin_webauthn_registration(
+        &self,
+        user: &UserId,
+        label: &str,
+        attachment: Option<Attachment>,
+        session: &Session,
+    ) -> Result<(ChallengeId, CreationOptionsJson)> {
+        check_label(label)?;
+        let now = self.now();
+        let factor = self.webauthn()?;
+        let kind = FactorKind::WebAuthn { attachment };
+        let rows = self.check_enroll(user, session, kind, now).await?;
+        // One user handle per account (so an authenticator keeps one passkey per
+        // account), random and never personal data; existing credentials are excluded.
+        let mut handle = None;
+        let mut exclude = Vec::new();
+        for row in rows.iter().filter(|r| r.value.kind.is_webauthn()) {
+            let cred: CredentialRecord = self.decode_factor(&row.value)?;
+            exclude.push(cred.descriptor());
+            if handle.is_none() {
+                handle = cred.user_handle.map(|h| h.0);
+            }
+        }
+        let handle = match handle {
+            Some(h) => h,
+            None => {
+                let mut h = vec![0u8; 32];
+                self.rng.fill(&mut h)?;
+                h
+            }
+        };
+        let mut req = RegistrationRequest::new(handle, user.as_str(), user.as_str());
+        req.attachment = attachment;
+        req.exclude_credentials = exclude;
+        let (options, state) = factor
+            .relying_party()
+            .start_registration(&req, now, &mut self.rng.handle())
+            .map_err(Into::<Error>::into)?;
+        let id = ChallengeId::generate(&mut self.rng.handle())?;
+        let owner = ChallengeOwner::User(user.clone());
+        let expires_at = state.expires_at;
+        let pending = PendingRegistration {
+            state,
+            label: label.to_owned(),
+        };
+        let data = self
+            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_REGISTRATION))
+            .encode(
+                DataOwner::Challenge {
+                    owner: &owner,
+                    id: &id,
+                },
+                &pending,
+            )?;
+        self.store
+            .put_challenge(PendingChallenge::new(id.clone(), owner, data, expires_at))
+            .await?;
+        Ok((id, options))
+    }
+
+    /// Finishes a WebAuthn registration: verifies the response (§7.1), checks the
+    /// enrollment rules against the authenticator's actual attachment, and stores the
+    /// credential with its id as a global lookup key, so no credential is registered
+    /// twice, by anyone (§7.1 step 26). The factor is active at once.
+    ///
+    /// # Errors
+    ///
+    /// A rejection for an unknown, expired or used challenge or a response that does
+    /// not verify; [`ServiceError::CredentialAlreadyRegistered`]; [`ServiceError::Enroll`].
+    pub async fn finish_webauthn_registration(
+        &self,
+        user: &UserId,
+        challenge_id: &ChallengeId,
+        response: &RegistrationResponseJson,
+    ) -> Result<FactorInfo> {
+        let now = self.now();
+        let factor = self.webauthn()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let pending = self
+            .store
+            .take_challenge(challenge_id, &owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        let pending: PendingRegistration = self
+            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_REGISTRATION))
+            .decode(
+                DataOwner::Challenge {
+                    owner: &owner,
+                    id: challenge_id,
+                },
+                &pending.data,
+            )?;
+        let registration = factor
+            .relying_party()
+            .finish_registration(&pending.state, response, now)
+            .map_err(Into::<Error>::into)?;
+        let record = registration.record;
+        let kind = factor.kind(&record);
+        let (_, enrolled) = self.enrolled(user).await?;
+        self.policy.check_enroll(&enrolled, kind)?;
+        let id = FactorId::generate(&mut self.rng.handle())?;
+        let data = self.encode_factor(user, &id, kind, &record)?;
+        let row = FactorRecord::new(user.clone(), id.clone(), kind, data, now)
+            .with_label(pending.label.clone())
+            .with_lookup_key(LookupKey::webauthn_credential(&record.id.0)?)
+            .with_confirmed(true);
+        self.insert_new(row.clone()).await?;
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(&id, kind));
+        self.notify(
+            user,
+            SecurityNotice::FactorAdded {
+                kind,
+                label: pending.label,
+            },
+        )
+        .await;
+        Ok(FactorInfo::from_row(&row, None))
+    }
+}

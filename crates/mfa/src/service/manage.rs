@@ -1,0 +1,301 @@
+//! Listing, renaming, removing, resetting, unlocking, re-keying; policy decisions.
+
+use super::*;
+
+impl<S: Store> Service<S> {
+    // ---------------------------------------------------------------- management
+
+    /// The user's factors, oldest first. Never a secret.
+    ///
+    /// # Errors
+    ///
+    /// A store failure, or a recovery record that does not open.
+    pub async fn list_factors(&self, user: &UserId) -> Result<Vec<FactorInfo>> {
+        let rows = self.store.list_factors(user).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let remaining = if row.value.kind == FactorKind::RecoveryCode {
+                let rec: RecoveryRecord = self.decode_factor(&row.value)?;
+                Some(rec.remaining())
+            } else {
+                None
+            };
+            out.push(FactorInfo::from_row(&row.value, remaining));
+        }
+        Ok(out)
+    }
+
+    /// Renames a factor.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownFactor`], a bad label, [`ServiceError::Conflict`] after
+    /// repeated concurrent changes, or a store failure.
+    pub async fn rename_factor(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        label: &str,
+    ) -> Result<FactorInfo> {
+        check_label(label)?;
+        let now = self.now();
+        for _ in 0..3 {
+            let row = self
+                .store
+                .factor(user, factor_id)
+                .await?
+                .ok_or(ServiceError::UnknownFactor)?;
+            let mut updated = row.value.clone();
+            updated.label = label.to_owned();
+            match self
+                .store
+                .update_factor_if_version(updated.clone(), row.version)
+                .await
+            {
+                Ok(_) => {
+                    self.emit(
+                        AuditEvent::new(now, Some(user), EventKind::FactorRenamed)
+                            .factor(factor_id, updated.kind),
+                    );
+                    return Ok(FactorInfo::from_row(&updated, None));
+                }
+                // Only the label changes, so retrying on a fresh load loses nothing.
+                Err(StoreError::Conflict) => {}
+                Err(StoreError::NotFound) => return Err(ServiceError::UnknownFactor),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Removes a factor, unless the policy's enrollment rules refuse (the last factor of
+    /// a user who must have MFA). Needs a session at the account's assurance level.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownFactor`], [`ServiceError::Enroll`],
+    /// [`ServiceError::StepUpRequired`], or a store failure.
+    pub async fn remove_factor(
+        &self,
+        user: &UserId,
+        subject: &Subject,
+        session: &Session,
+        factor_id: &FactorId,
+    ) -> Result<()> {
+        let now = self.now();
+        let (rows, enrolled) = self.enrolled(user).await?;
+        let row = rows
+            .iter()
+            .find(|r| r.value.id == *factor_id)
+            .ok_or(ServiceError::UnknownFactor)?;
+        self.require_assurance(session, &enrolled, now)?;
+        match self.policy.check_remove(subject, &enrolled, factor_id) {
+            Ok(_) => {}
+            Err(EnrollRefusal::UnknownFactor) => return Err(ServiceError::UnknownFactor),
+            Err(e) => return Err(e.into()),
+        }
+        if !self.store.remove_factor(user, factor_id).await? {
+            return Err(ServiceError::UnknownFactor);
+        }
+        let kind = row.value.kind;
+        self.clear_failures(user, factor_id).await;
+        self.emit(
+            AuditEvent::new(now, Some(user), EventKind::FactorRemoved).factor(factor_id, kind),
+        );
+        self.notify(
+            user,
+            SecurityNotice::FactorRemoved {
+                kind,
+                label: row.value.label.clone(),
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// An administrator's MFA reset, in one atomic store operation: factors, challenges,
+    /// remembered devices and failure counters gone, generation bumped (revoking every
+    /// remembered-device token), so the next sign-in enrolls from scratch.
+    ///
+    /// # Errors
+    ///
+    /// A store failure (nothing was removed).
+    pub async fn reset_user(&self, user: &UserId) -> Result<ResetSummary> {
+        let now = self.now();
+        let summary = self.store.reset_user(user).await?;
+        self.emit(AuditEvent::new(
+            now,
+            Some(user),
+            EventKind::Reset {
+                factors: summary.factors,
+                devices: summary.devices,
+            },
+        ));
+        self.notify(user, SecurityNotice::MfaReset).await;
+        Ok(summary)
+    }
+
+    /// An administrator's unlock: clears the user's failure counter and that of
+    /// `factor_id` (or of every factor of the user when `None`).
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn unlock(&self, user: &UserId, factor_id: Option<&FactorId>) -> Result<()> {
+        let now = self.now();
+        self.store.clear_failures(&FailureKey::user(user)).await?;
+        match factor_id {
+            Some(id) => {
+                self.store
+                    .clear_failures(&FailureKey::factor(user, id))
+                    .await?
+            }
+            None => {
+                for row in self.store.list_factors(user).await? {
+                    self.store
+                        .clear_failures(&FailureKey::factor(user, &row.value.id))
+                        .await?;
+                }
+            }
+        }
+        let mut event = AuditEvent::new(now, Some(user), EventKind::Unlocked);
+        event.factor = factor_id.cloned();
+        self.emit(event);
+        Ok(())
+    }
+
+    /// Re-seals every factor record of `user` that is not under the active key; returns
+    /// how many were re-sealed. Pending challenges are not re-sealed: they expire within
+    /// minutes, so keep an old key in the set for one challenge lifetime after
+    /// rotating. (The store traits have no "every user" listing; run this per user, or
+    /// lazily at sign-in.)
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open (its key was removed from the set), a store failure,
+    /// or [`ServiceError::Conflict`] after repeated concurrent changes.
+    pub async fn rekey_user(&self, user: &UserId) -> Result<usize> {
+        let now = self.now();
+        let mut count = 0;
+        for row in self.store.list_factors(user).await? {
+            if self.keys.is_current(&row.value.data) {
+                continue;
+            }
+            let mut row = row;
+            let mut done = false;
+            for _ in 0..3 {
+                let value: serde_json::Value = self.decode_factor(&row.value)?;
+                let mut updated = row.value.clone();
+                updated.data = self.encode_factor(user, &updated.id, updated.kind, &value)?;
+                match self
+                    .store
+                    .update_factor_if_version(updated, row.version)
+                    .await
+                {
+                    Ok(_) => {
+                        done = true;
+                        break;
+                    }
+                    Err(StoreError::Conflict) => {
+                        match self.store.factor(user, &row.value.id).await? {
+                            Some(fresh) if !self.keys.is_current(&fresh.value.data) => row = fresh,
+                            _ => break,
+                        }
+                    }
+                    Err(StoreError::NotFound) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if done {
+                count += 1;
+            }
+        }
+        if count > 0 {
+            self.emit(AuditEvent::new(
+                now,
+                Some(user),
+                EventKind::Rekeyed { records: count },
+            ));
+        }
+        Ok(count)
+    }
+
+    // ---------------------------------------------------------------- decisions
+
+    /// The policy's decision for this request (`Allow`, `StepUp`, `Enroll`, `Deny`),
+    /// with the user's factors, failure counters and remembered device (`device`: the
+    /// token and device id the client sent) read from the store.
+    ///
+    /// # Errors
+    ///
+    /// A store failure: the caller must then refuse the request (fail closed).
+    pub async fn evaluate(
+        &self,
+        user: &UserId,
+        subject: &Subject,
+        session: &Session,
+        request: &Request,
+        device: Option<(&str, &str)>,
+    ) -> Result<Decision> {
+        let now = self.now();
+        let window = self.policy.failure_limits().window;
+        let (_, mut enrolled) = self.enrolled(user).await?;
+        for f in &mut enrolled {
+            if let Some(fails) = self
+                .store
+                .failures(&FailureKey::factor(user, &f.id), now, window)
+                .await?
+            {
+                f.consecutive_failures = fails.count;
+                f.last_failure_at = Some(fails.last_at);
+            }
+        }
+        let mut stored = None;
+        let mut generation = 0;
+        if let Some((_, device_id)) = device {
+            stored = self.store.remembered_device(user, device_id, now).await?;
+            generation = self.store.user_state(user).await?.generation.get();
+        }
+        let proof = device.map(|(token, device_id)| DeviceProof {
+            token,
+            device_id,
+            generation,
+            stored: stored.as_ref(),
+        });
+        Ok(self.policy.evaluate(&Input {
+            user,
+            subject,
+            enrolled: &enrolled,
+            session,
+            request,
+            device: proof,
+            now,
+        }))
+    }
+
+    /// The factor to challenge for a `StepUp` decision: the user's first confirmed
+    /// factor of the first acceptable kind, in the policy's order of preference.
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn preferred_factor(
+        &self,
+        user: &UserId,
+        decision: &Decision,
+    ) -> Result<Option<FactorInfo>> {
+        let Decision::StepUp { acceptable, .. } = decision else {
+            return Ok(None);
+        };
+        let rows = self.store.list_factors(user).await?;
+        for kind in acceptable {
+            if let Some(r) = rows
+                .iter()
+                .find(|r| r.value.confirmed && r.value.kind == *kind)
+            {
+                return Ok(Some(FactorInfo::from_row(&r.value, None)));
+            }
+        }
+        Ok(None)
+    }
+}

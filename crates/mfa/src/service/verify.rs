@@ -1,0 +1,549 @@
+//! Challenges, verification and the lockout gate.
+
+use super::*;
+
+impl<S: Store> Service<S> {
+    // ---------------------------------------------------------------- challenge / verify
+
+    /// Starts a challenge for one of the user's factors. For codes nothing is sent or
+    /// stored; for WebAuthn the state is sealed and stored, redeemable once by this user.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
+    /// the factor cannot honour, or a store failure.
+    pub async fn start_challenge(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        options: &StartOptions,
+    ) -> Result<Challenge> {
+        let now = self.now();
+        let row = self
+            .store
+            .factor(user, factor_id)
+            .await?
+            .ok_or(ServiceError::UnknownFactor)?;
+        if !row.value.confirmed {
+            return Err(ServiceError::UnknownFactor);
+        }
+        let kind = row.value.kind;
+        match BuiltinFactor::for_kind(kind)? {
+            BuiltinFactor::Totp | BuiltinFactor::Hotp | BuiltinFactor::RecoveryCode => {
+                options.ensure_unprompted(kind.as_str())?;
+                Ok(Challenge::Code {
+                    factor_id: factor_id.clone(),
+                    kind,
+                })
+            }
+            BuiltinFactor::WebAuthn => {
+                let factor = self.webauthn()?;
+                let record: CredentialRecord = self.decode_factor(&row.value)?;
+                let (options, state) = factor
+                    .start(Some(&record), options, now, &mut self.rng.handle())
+                    .map_err(Into::<Error>::into)?;
+                let owner = ChallengeOwner::User(user.clone());
+                let challenge_id = self
+                    .put_authentication(owner, Some(factor_id), &state)
+                    .await?;
+                Ok(Challenge::WebAuthn {
+                    factor_id: Some(factor_id.clone()),
+                    challenge_id,
+                    options: Box::new(options),
+                })
+            }
+        }
+    }
+
+    /// Starts a usernameless passkey sign-in: the user is learned from the credential.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`], an option WebAuthn cannot honour, or a store
+    /// failure.
+    pub async fn start_passkey_signin(&self, options: &StartOptions) -> Result<Challenge> {
+        let now = self.now();
+        let factor = self.webauthn()?;
+        let (options, state) = factor
+            .start(None, options, now, &mut self.rng.handle())
+            .map_err(Into::<Error>::into)?;
+        let challenge_id = self
+            .put_authentication(ChallengeOwner::Usernameless, None, &state)
+            .await?;
+        Ok(Challenge::WebAuthn {
+            factor_id: None,
+            challenge_id,
+            options: Box::new(options),
+        })
+    }
+
+    async fn put_authentication(
+        &self,
+        owner: ChallengeOwner,
+        factor: Option<&FactorId>,
+        state: &AuthenticationState,
+    ) -> Result<ChallengeId> {
+        let id = ChallengeId::generate(&mut self.rng.handle())?;
+        let data = self
+            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_AUTHENTICATION))
+            .encode(
+                DataOwner::Challenge {
+                    owner: &owner,
+                    id: &id,
+                },
+                state,
+            )?;
+        let mut pending = PendingChallenge::new(id.clone(), owner, data, state.expires_at);
+        if let Some(f) = factor {
+            pending = pending.with_factor(f.clone());
+        }
+        self.store.put_challenge(pending).await?;
+        Ok(id)
+    }
+
+    async fn take_authentication(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        factor: Option<&FactorId>,
+        now: Timestamp,
+    ) -> Result<AuthenticationState> {
+        let pending = self
+            .store
+            .take_challenge(id, owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        if pending.factor.as_ref() != factor {
+            return Err(Rejected::with_detail(
+                RejectReason::UnknownFactor,
+                "challenge for another factor",
+            )
+            .into());
+        }
+        Ok(self
+            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_AUTHENTICATION))
+            .decode(DataOwner::Challenge { owner, id }, &pending.data)?)
+    }
+
+    /// Verifies the user's response for one of their factors, after the lockout check.
+    /// On success the failure counters are cleared and the outcome carries the methods,
+    /// the updated session, its `amr` values and assurance level, and for a recovery
+    /// code what is left.
+    ///
+    /// # Errors
+    ///
+    /// A rejection (no oracle: wrong, replayed, unknown, unconfirmed all look alike),
+    /// [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff), or a store failure
+    /// — which fails closed: nothing is verified when the counters cannot be read or
+    /// written.
+    pub async fn verify(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        response: Response<'_>,
+        session: &Session,
+    ) -> Result<Verification> {
+        let now = self.now();
+        self.gate(user, factor_id, now).await?;
+        match self.verify_inner(user, factor_id, response, now).await {
+            Ok(ok) => self.succeeded(user, factor_id, ok, session, now).await,
+            Err(e) => Err(self.failed(user, factor_id, e, now).await),
+        }
+    }
+
+    /// Finishes a usernameless passkey sign-in: finds the credential by its id (the
+    /// global lookup key), checks the user's lockout, verifies, and checks the returned
+    /// user handle is that account's.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify).
+    pub async fn finish_passkey_signin(
+        &self,
+        challenge_id: &ChallengeId,
+        response: &AuthenticationResponseJson,
+        session: &Session,
+    ) -> Result<Verification> {
+        let now = self.now();
+        let factor = self.webauthn()?;
+        let key = LookupKey::webauthn_credential(&response.raw_id.0)?;
+        let Some(row) = self.store.factor_by_lookup_key(&key, None).await? else {
+            // Consume the challenge anyway, so it cannot be retried.
+            let _ = self
+                .store
+                .take_challenge(challenge_id, &ChallengeOwner::Usernameless, now)
+                .await;
+            let err: ServiceError = Error::rejected(RejectReason::UnknownFactor).into();
+            self.emit(AuditEvent::new(
+                now,
+                None,
+                EventKind::Failed {
+                    reason: reject_reason(&err),
+                },
+            ));
+            return Err(err);
+        };
+        let user = row.value.user.clone();
+        let factor_id = row.value.id.clone();
+        self.gate(&user, &factor_id, now).await?;
+        let result = async {
+            let state = self
+                .take_authentication(&ChallengeOwner::Usernameless, challenge_id, None, now)
+                .await?;
+            if !row.value.confirmed || !row.value.kind.is_webauthn() {
+                return Err(Error::rejected(RejectReason::FactorDisabled).into());
+            }
+            let (stored, _, verified) = self
+                .verify_row(factor, row, &state, response, Purpose::SignIn, now)
+                .await?;
+            if verified.details.user_handle.is_none() {
+                return Err(Rejected::with_detail(
+                    RejectReason::WrongCode,
+                    "usernameless assertion without a user handle",
+                )
+                .into());
+            }
+            Ok(Outcome {
+                row: stored,
+                methods: verified.methods,
+                recovery: None,
+            })
+        }
+        .await;
+        match result {
+            Ok(ok) => self.succeeded(&user, &factor_id, ok, session, now).await,
+            Err(e) => Err(self.failed(&user, &factor_id, e, now).await),
+        }
+    }
+
+    async fn verify_inner(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        response: Response<'_>,
+        now: Timestamp,
+    ) -> Result<Outcome> {
+        let row = self.load_for_verify(user, factor_id).await?;
+        let kind = row.value.kind;
+        let wrong_shape = || -> ServiceError {
+            Rejected::with_detail(
+                RejectReason::WrongCode,
+                "response of another shape than the factor",
+            )
+            .into()
+        };
+        match (BuiltinFactor::for_kind(kind)?, response) {
+            (BuiltinFactor::Totp, Response::Code(code)) => {
+                let (row, _, v) = self
+                    .verify_row(&self.totp, row, &(), code, Purpose::SignIn, now)
+                    .await?;
+                Ok(Outcome {
+                    row,
+                    methods: v.methods,
+                    recovery: None,
+                })
+            }
+            (BuiltinFactor::Hotp, Response::Code(code)) => {
+                let (row, _, v) = self
+                    .verify_row(&self.hotp, row, &(), code, Purpose::SignIn, now)
+                    .await?;
+                Ok(Outcome {
+                    row,
+                    methods: v.methods,
+                    recovery: None,
+                })
+            }
+            (BuiltinFactor::RecoveryCode, Response::Code(code)) => {
+                let factor = self.recovery_factor()?;
+                let (row, record, v) = self
+                    .verify_row(factor, row, &(), code, Purpose::SignIn, now)
+                    .await?;
+                let remaining = record.remaining();
+                Ok(Outcome {
+                    row,
+                    methods: v.methods,
+                    recovery: Some(RecoveryUse {
+                        remaining,
+                        next_code: v.details.next_code,
+                    }),
+                })
+            }
+            (
+                BuiltinFactor::WebAuthn,
+                Response::WebAuthn {
+                    challenge_id,
+                    response,
+                },
+            ) => {
+                let factor = self.webauthn()?;
+                let owner = ChallengeOwner::User(user.clone());
+                let state = self
+                    .take_authentication(&owner, challenge_id, Some(factor_id), now)
+                    .await?;
+                let (row, _, v) = self
+                    .verify_row(factor, row, &state, response, Purpose::SignIn, now)
+                    .await?;
+                Ok(Outcome {
+                    row,
+                    methods: v.methods,
+                    recovery: None,
+                })
+            }
+            _ => Err(wrong_shape()),
+        }
+    }
+
+    pub(super) async fn load_for_verify(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+    ) -> Result<Versioned<FactorRecord>> {
+        Ok(self
+            .store
+            .factor(user, factor_id)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?)
+    }
+
+    /// `mfa_core::verify_factor`'s steps (decode, verify purely, compare-and-swap; a
+    /// lost race is a replay), starting from the row the service already loaded to pick
+    /// the factor, so a verification reads the store once.
+    pub(super) async fn verify_row<F: Factor>(
+        &self,
+        factor: &F,
+        stored: Versioned<FactorRecord>,
+        state: &F::State,
+        response: &F::Response,
+        purpose: Purpose,
+        now: Timestamp,
+    ) -> Result<(
+        Versioned<FactorRecord>,
+        F::Record,
+        mfa_core::Verified<F::Record, F::Details>,
+    )> {
+        if purpose == Purpose::SignIn && !stored.value.confirmed {
+            return Err(Rejected::with_detail(
+                RejectReason::FactorDisabled,
+                "factor not confirmed",
+            )
+            .into());
+        }
+        if purpose == Purpose::Confirm && stored.value.confirmed {
+            return Err(Error::invalid("factor", "already confirmed").into());
+        }
+        let record: F::Record = self.decode_factor(&stored.value)?;
+        let kind = factor.kind(&record);
+        if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
+            return Err(Error::invalid("factor", "the stored factor is of another kind").into());
+        }
+        let verified = factor
+            .verify(&record, state, response, now, &mut self.rng.handle())
+            .map_err(Into::<Error>::into)?;
+        let mut updated = stored.value.clone();
+        updated.data =
+            self.encode_factor(&updated.user, &updated.id, updated.kind, &verified.record)?;
+        updated.last_used_at = Some(now);
+        updated.confirmed = true;
+        match self
+            .store
+            .update_factor_if_version(updated.clone(), stored.version)
+            .await
+        {
+            Ok(version) => Ok((
+                Versioned::new(updated, version),
+                verified.record.clone(),
+                verified,
+            )),
+            Err(StoreError::Conflict) => Err(Rejected::with_detail(
+                RejectReason::Replay,
+                "lost the compare-and-swap to a concurrent verification",
+            )
+            .into()),
+            Err(StoreError::NotFound) => Err(Rejected::with_detail(
+                RejectReason::UnknownFactor,
+                "factor removed during verification",
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn succeeded(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        ok: Outcome,
+        session: &Session,
+        now: Timestamp,
+    ) -> Result<Verification> {
+        self.clear_failures(user, factor_id).await;
+        let kind = ok.row.value.kind;
+        self.emit(
+            AuditEvent::new(
+                now,
+                Some(user),
+                EventKind::Verified {
+                    methods: ok.methods.clone(),
+                },
+            )
+            .factor(factor_id, kind),
+        );
+        if let Some(r) = &ok.recovery {
+            self.emit(
+                AuditEvent::new(
+                    now,
+                    Some(user),
+                    EventKind::RecoveryCodeUsed {
+                        remaining: r.remaining,
+                    },
+                )
+                .factor(factor_id, kind),
+            );
+            self.notify(
+                user,
+                SecurityNotice::RecoveryCodeUsed {
+                    remaining: r.remaining,
+                },
+            )
+            .await;
+        }
+        let mut session = session.clone();
+        for m in &ok.methods {
+            session.methods.push(CompletedMethod {
+                method: *m,
+                factor: Some(factor_id.clone()),
+                at: now,
+            });
+        }
+        session.last_activity = Some(now);
+        let (_, enrolled) = self.enrolled(user).await?;
+        let amr = self.policy.amr(&session, &enrolled, now);
+        let aal = self.policy.assurance(&session, &enrolled, now);
+        Ok(Verification {
+            user: user.clone(),
+            factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining)),
+            methods: ok.methods,
+            session,
+            amr,
+            aal,
+            recovery: ok.recovery,
+        })
+    }
+
+    /// Audits a failed verification (the attempt was already counted by the gate) and
+    /// reports a lockout it caused.
+    pub(super) async fn failed(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        e: ServiceError,
+        now: Timestamp,
+    ) -> ServiceError {
+        let mut event = AuditEvent::new(
+            now,
+            Some(user),
+            EventKind::Failed {
+                reason: reject_reason(&e),
+            },
+        );
+        event.factor = Some(factor_id.clone());
+        self.emit(event);
+        let limits = self.policy.failure_limits();
+        if let Ok(Some(f)) = self
+            .store
+            .failures(&FailureKey::factor(user, factor_id), now, limits.window)
+            .await
+            && f.count == limits.max_consecutive
+        {
+            let mut event = AuditEvent::new(
+                now,
+                Some(user),
+                EventKind::Locked {
+                    until: now.saturating_add(limits.lockout),
+                },
+            );
+            event.factor = Some(factor_id.clone());
+            self.emit(event);
+        }
+        e
+    }
+
+    pub(super) async fn clear_failures(&self, user: &UserId, factor_id: &FactorId) {
+        for key in [FailureKey::factor(user, factor_id), FailureKey::user(user)] {
+            if let Err(e) = self.store.clear_failures(&key).await {
+                // The success stands; the counter only stays higher than it should.
+                tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "failure counter not cleared");
+            }
+        }
+    }
+
+    /// The lockout gate, before any verification: every attempt that gets past a
+    /// backoff is counted **before** verifying (increment-and-read), so of any number of
+    /// concurrent attempts at most the limit are verified; a success clears the count.
+    pub(super) async fn gate(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let limits = *self.policy.failure_limits();
+        let fkey = FailureKey::factor(user, factor_id);
+        let ukey = FailureKey::user(user);
+        // Fail closed: a store error here refuses the attempt unverified.
+        let fprev = self.store.failures(&fkey, now, limits.window).await?;
+        let uprev = self.store.failures(&ukey, now, limits.window).await?;
+        let fstate =
+            self.policy
+                .failure_state(fprev.map_or(0, |f| f.count), fprev.map(|f| f.last_at), now);
+        let ulocked = uprev.and_then(|u| {
+            let until = u.last_at.saturating_add(limits.lockout);
+            (u.count >= self.user_limit && now < until).then_some(until)
+        });
+        if let FailureState::Backoff { until } = fstate {
+            return Err(ServiceError::Backoff { until });
+        }
+        let f = self.store.record_failure(&fkey, now, limits.window).await?;
+        let u = self.store.record_failure(&ukey, now, limits.window).await?;
+        let locked_until = now.saturating_add(limits.lockout);
+        if let FailureState::LockedOut { .. } = fstate {
+            self.emit_locked(user, factor_id, locked_until, now);
+            return Err(ServiceError::Locked {
+                until: locked_until,
+            });
+        }
+        if ulocked.is_some() {
+            self.emit_locked(user, factor_id, locked_until, now);
+            return Err(ServiceError::Locked {
+                until: locked_until,
+            });
+        }
+        // Attempts running at the same time: judge by the count they reached together.
+        let fbefore = fprev.map_or(0, |x| x.count);
+        if f.count != fbefore.saturating_add(1) {
+            match self
+                .policy
+                .failure_state(f.count.saturating_sub(1), Some(now), now)
+            {
+                FailureState::Open => {}
+                FailureState::Backoff { until } => return Err(ServiceError::Backoff { until }),
+                _ => {
+                    return Err(ServiceError::Locked {
+                        until: locked_until,
+                    });
+                }
+            }
+        }
+        if u.count > self.user_limit {
+            return Err(ServiceError::Locked {
+                until: locked_until,
+            });
+        }
+        Ok(())
+    }
+
+    fn emit_locked(&self, user: &UserId, factor_id: &FactorId, until: Timestamp, now: Timestamp) {
+        let mut event = AuditEvent::new(now, Some(user), EventKind::Locked { until });
+        event.factor = Some(factor_id.clone());
+        self.emit(event);
+    }
+}
