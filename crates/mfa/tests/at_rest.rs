@@ -1,7 +1,7 @@
 //! Secrets at rest: what the store holds is sealed, bound to its row, and re-sealable.
 //!
-//! The same test against the SQL tables (reading the raw columns) is pending on the
-//! SQLite/PostgreSQL backends; here the stored bytes are read from the memory store.
+//! Here the stored bytes are read from the memory store; `raw_tables.rs` reads the SQL
+//! tables of SQLite and PostgreSQL themselves.
 
 use std::sync::Arc;
 use std::time::Duration;

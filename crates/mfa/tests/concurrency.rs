@@ -2,14 +2,17 @@
 //! WebAuthn assertion each succeed exactly once; 64 wrong codes count 64 failures and
 //! lock the factor.
 //!
-//! Written against any `Store`, so the same functions run on PostgreSQL with two
-//! service instances once the SQL backends land (pending: the stores work); here they
-//! run on the memory store.
+//! Written against any `Store` and two service instances: here both instances are one
+//! service over the memory store; `postgres.rs` runs the same scenarios with two
+//! instances over two connection pools on one PostgreSQL schema.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{Harness, ORIGIN, harness, password};
+
+/// The instances a scenario's racers alternate between.
+pub(crate) type Instances<S> = (Harness<S>, Arc<Service<S>>);
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
@@ -61,15 +64,15 @@ async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnr
 
 /// Runs `N` verifications of one code at once; returns the outcomes.
 async fn race_code<S: Store + 'static>(
-    service: &Arc<Service<S>>,
+    services: [&Arc<Service<S>>; 2],
     user: &UserId,
     factor: &FactorId,
     code: &str,
 ) -> Vec<Result<(), ServiceError>> {
     let barrier = Arc::new(Barrier::new(N));
     let mut tasks = Vec::new();
-    for _ in 0..N {
-        let (service, barrier) = (service.clone(), barrier.clone());
+    for i in 0..N {
+        let (service, barrier) = (services[i % 2].clone(), barrier.clone());
         let (user, factor, code) = (user.clone(), factor.clone(), code.to_owned());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
@@ -95,16 +98,14 @@ fn exactly_one_success(outcomes: &[Result<(), ServiceError>]) {
 }
 
 /// The generic scenarios, for any store.
-async fn one_totp_code_once<S: Store + 'static>(store: S) {
-    let h = harness(store);
+pub(crate) async fn one_totp_code_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (e, _) = with_totp(&h, &alice).await;
     let c = code(&e, h.clock.now().unix_secs());
-    exactly_one_success(&race_code(&h.service, &alice, &e.factor_id, &c).await);
+    exactly_one_success(&race_code([&h.service, &second], &alice, &e.factor_id, &c).await);
 }
 
-async fn one_recovery_code_once<S: Store + 'static>(store: S) {
-    let h = harness(store);
+pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
     let set = h
@@ -117,14 +118,13 @@ async fn one_recovery_code_once<S: Store + 'static>(store: S) {
         .await
         .unwrap();
     let c = set.codes[3].expose_secret().to_owned();
-    exactly_one_success(&race_code(&h.service, &alice, &set.factor_id, &c).await);
+    exactly_one_success(&race_code([&h.service, &second], &alice, &set.factor_id, &c).await);
     let listed = h.service.list_factors(&alice).await.unwrap();
     let rec = listed.iter().find(|f| f.id == set.factor_id).unwrap();
     assert_eq!(rec.remaining_codes, Some(9));
 }
 
-async fn one_assertion_once<S: Store + 'static>(store: S) {
-    let h = harness(store);
+pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
@@ -156,8 +156,9 @@ async fn one_assertion_once<S: Store + 'static>(store: S) {
         .unwrap();
     let barrier = Arc::new(Barrier::new(N));
     let mut tasks = Vec::new();
-    for _ in 0..N {
-        let (service, barrier) = (h.service.clone(), barrier.clone());
+    for i in 0..N {
+        let service = if i % 2 == 0 { &h.service } else { &second }.clone();
+        let barrier = barrier.clone();
         let (user, factor, cid, a) = (
             alice.clone(),
             info.id.clone(),
@@ -183,8 +184,7 @@ async fn one_assertion_once<S: Store + 'static>(store: S) {
     exactly_one_success(&out);
 }
 
-async fn wrong_codes_count_and_lock<S: Store + 'static>(store: S) {
-    let h = harness(store);
+pub(crate) async fn wrong_codes_count_and_lock<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (e, _) = with_totp(&h, &alice).await;
     let right = code(&e, h.clock.now().unix_secs());
@@ -193,7 +193,7 @@ async fn wrong_codes_count_and_lock<S: Store + 'static>(store: S) {
     } else {
         "000000"
     };
-    let outcomes = race_code(&h.service, &alice, &e.factor_id, wrong).await;
+    let outcomes = race_code([&h.service, &second], &alice, &e.factor_id, wrong).await;
     assert!(
         outcomes
             .iter()
@@ -230,22 +230,30 @@ async fn wrong_codes_count_and_lock<S: Store + 'static>(store: S) {
     assert!(locked >= N - max, "{locked} refused unverified");
 }
 
+/// One memory store; both "instances" are the same service (the memory store cannot be
+/// shared between two).
+fn memory() -> Instances<MemoryStore> {
+    let h = harness(MemoryStore::new());
+    let second = h.service.clone();
+    (h, second)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_totp_code_once() {
-    one_totp_code_once(MemoryStore::new()).await;
+    one_totp_code_once(memory()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_recovery_code_once() {
-    one_recovery_code_once(MemoryStore::new()).await;
+    one_recovery_code_once(memory()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_assertion_once() {
-    one_assertion_once(MemoryStore::new()).await;
+    one_assertion_once(memory()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_wrong_codes_count_and_lock() {
-    wrong_codes_count_and_lock(MemoryStore::new()).await;
+    wrong_codes_count_and_lock(memory()).await;
 }

@@ -10,4 +10,6 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod postgres;
+mod raw_tables;
 mod service;

@@ -48,35 +48,84 @@ pub(crate) fn harness<S: Store>(store: S) -> Harness<S> {
 }
 
 pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
+    let secrets = Secrets::generate();
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let audit = Arc::new(MemoryAudit::new());
     let notes = Arc::new(MemoryNotifier::new());
-    let device_key =
-        DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom).unwrap()).unwrap();
-    let policy = Policy::from_toml(POLICY)
-        .unwrap()
-        .with_device_key(device_key);
-    let pepper = Keyring::new(
-        KeyId::new("pepper-1").unwrap(),
-        SecretBytes::generate(32, &mut OsRandom).unwrap(),
-    )
-    .unwrap();
-    let service = Service::builder(store)
-        .shared_clock(clock.clone())
-        .policy(policy)
-        .keys(keys)
-        .issuer("Bank Example")
-        .relying_party(rp(), UserVerification::Preferred)
-        .recovery(pepper, RecoveryConfig::default())
-        .audit(audit.clone())
-        .notifier(notes.clone())
-        .build()
-        .unwrap();
+    let service = secrets.build(store, keys, &clock, &audit, &notes);
     Harness {
         service: Arc::new(service),
         clock,
         audit,
         notes,
+    }
+}
+
+/// Two service instances of one deployment (the same keys, pepper, device key, clock,
+/// audit log and outbox) over two stores, which the caller points at one database.
+pub(crate) fn harness_pair<S: Store>(a: S, b: S) -> (Harness<S>, Arc<Service<S>>) {
+    let secrets = Secrets::generate();
+    let h = {
+        let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+        let audit = Arc::new(MemoryAudit::new());
+        let notes = Arc::new(MemoryNotifier::new());
+        let service = secrets.build(a, secrets.keys(), &clock, &audit, &notes);
+        Harness {
+            service: Arc::new(service),
+            clock,
+            audit,
+            notes,
+        }
+    };
+    let second = secrets.build(b, secrets.keys(), &h.clock, &h.audit, &h.notes);
+    (h, Arc::new(second))
+}
+
+/// The secrets a deployment's instances share.
+struct Secrets {
+    seal: SecretBytes,
+    device: SecretBytes,
+    pepper: SecretBytes,
+}
+
+impl Secrets {
+    fn generate() -> Self {
+        let key = || SecretBytes::generate(32, &mut OsRandom).unwrap();
+        Self {
+            seal: key(),
+            device: key(),
+            pepper: key(),
+        }
+    }
+
+    fn keys(&self) -> KeySet {
+        KeySet::new("k1", self.seal.clone()).unwrap()
+    }
+
+    fn build<S: Store>(
+        &self,
+        store: S,
+        keys: KeySet,
+        clock: &Arc<FixedClock>,
+        audit: &Arc<MemoryAudit>,
+        notes: &Arc<MemoryNotifier>,
+    ) -> Service<S> {
+        let device_key = DeviceTokenKey::new(self.device.clone()).unwrap();
+        let policy = Policy::from_toml(POLICY)
+            .unwrap()
+            .with_device_key(device_key);
+        let pepper = Keyring::new(KeyId::new("pepper-1").unwrap(), self.pepper.clone()).unwrap();
+        Service::builder(store)
+            .shared_clock(clock.clone())
+            .policy(policy)
+            .keys(keys)
+            .issuer("Bank Example")
+            .relying_party(rp(), UserVerification::Preferred)
+            .recovery(pepper, RecoveryConfig::default())
+            .audit(audit.clone())
+            .notifier(notes.clone())
+            .build()
+            .unwrap()
     }
 }
 
