@@ -249,8 +249,7 @@ impl RecordCodec for Sealer<'_> {
             serde_json::to_vec(value)
                 .map_err(|_| Error::invalid("record", "cannot be serialised"))?,
         );
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce)?;
+        let nonce: [u8; NONCE_LEN] = self.rng.fill_nonce()?;
         let ad = associated_data(owner, self.binding, key_id);
         let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
         out.extend_from_slice(&nonce);

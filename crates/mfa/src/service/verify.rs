@@ -146,7 +146,10 @@ impl<S: Store> Service<S> {
         let now = self.now();
         self.gate(user, factor_id, now).await?;
         match self.verify_inner(user, factor_id, response, now).await {
-            Ok(ok) => self.succeeded(user, factor_id, ok, session, now).await,
+            Ok((ok, enrolled)) => {
+                self.succeeded(user, factor_id, ok, Some(enrolled), session, now)
+                    .await
+            }
             Err(e) => Err(self.failed(user, factor_id, e, now).await),
         }
     }
@@ -211,7 +214,10 @@ impl<S: Store> Service<S> {
         }
         .await;
         match result {
-            Ok(ok) => self.succeeded(&user, &factor_id, ok, session, now).await,
+            Ok(ok) => {
+                self.succeeded(&user, &factor_id, ok, None, session, now)
+                    .await
+            }
             Err(e) => Err(self.failed(&user, &factor_id, e, now).await),
         }
     }
@@ -222,8 +228,20 @@ impl<S: Store> Service<S> {
         factor_id: &FactorId,
         response: Response<'_>,
         now: Timestamp,
-    ) -> Result<Outcome> {
-        let row = self.load_for_verify(user, factor_id).await?;
+    ) -> Result<(Outcome, Vec<EnrolledFactor>)> {
+        // One listing serves both the factor and, after a success, the enrolled set the
+        // outcome's `amr` and assurance level are judged against.
+        let mut enrolled = Vec::new();
+        let mut found = None;
+        for row in self.store.list_factors(user).await? {
+            let mut e = EnrolledFactor::new(row.value.id.clone(), row.value.kind);
+            e.confirmed = row.value.confirmed;
+            enrolled.push(e);
+            if row.value.id == *factor_id {
+                found = Some(row);
+            }
+        }
+        let row = found.ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
         let kind = row.value.kind;
         let wrong_shape = || -> ServiceError {
             Rejected::with_detail(
@@ -232,7 +250,7 @@ impl<S: Store> Service<S> {
             )
             .into()
         };
-        match (BuiltinFactor::for_kind(kind)?, response) {
+        let outcome = match (BuiltinFactor::for_kind(kind)?, response) {
             (BuiltinFactor::Totp, Response::Code(code)) => {
                 let (row, _, v) = self
                     .verify_row(&self.totp, row, &(), code, Purpose::SignIn, now)
@@ -290,7 +308,8 @@ impl<S: Store> Service<S> {
                 })
             }
             _ => Err(wrong_shape()),
-        }
+        }?;
+        Ok((outcome, enrolled))
     }
 
     pub(super) async fn load_for_verify(
@@ -339,14 +358,15 @@ impl<S: Store> Service<S> {
         let verified = factor
             .verify(&record, state, response, now, &mut self.rng.handle())
             .map_err(Into::<Error>::into)?;
-        let mut updated = stored.value.clone();
+        let expected = stored.version;
+        let mut updated = stored.value;
         updated.data =
             self.encode_factor(&updated.user, &updated.id, updated.kind, &verified.record)?;
         updated.last_used_at = Some(now);
         updated.confirmed = true;
         match self
             .store
-            .update_factor_if_version(updated.clone(), stored.version)
+            .update_factor_if_version(updated.clone(), expected)
             .await
         {
             Ok(version) => Ok((
@@ -373,6 +393,7 @@ impl<S: Store> Service<S> {
         user: &UserId,
         factor_id: &FactorId,
         ok: Outcome,
+        enrolled: Option<Vec<EnrolledFactor>>,
         session: &Session,
         now: Timestamp,
     ) -> Result<Verification> {
@@ -416,7 +437,16 @@ impl<S: Store> Service<S> {
             });
         }
         session.last_activity = Some(now);
-        let (_, enrolled) = self.enrolled(user).await?;
+        let enrolled = match enrolled {
+            Some(mut enrolled) => {
+                // The factor just verified is confirmed now.
+                for e in enrolled.iter_mut().filter(|e| e.id == *factor_id) {
+                    e.confirmed = true;
+                }
+                enrolled
+            }
+            None => self.enrolled(user).await?.1,
+        };
         let amr = self.policy.amr(&session, &enrolled, now);
         let aal = self.policy.assurance(&session, &enrolled, now);
         Ok(Verification {
