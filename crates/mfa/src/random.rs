@@ -108,7 +108,9 @@ mod tests {
         for _ in 0..(NONCE_BUFFER / 12 + 5) {
             seen.extend_from_slice(&rng.fill_nonce::<12>().unwrap());
         }
-        let expected: Vec<u8> = (1..=seen.len()).map(|i| u8::try_from(i % 256).unwrap()).collect();
+        let expected: Vec<u8> = (1..=seen.len())
+            .map(|i| u8::try_from(i % 256).unwrap())
+            .collect();
         // The buffer is refilled whole, so the bytes after a refill skip the unused tail.
         let per_buffer = NONCE_BUFFER / 12 * 12;
         assert_eq!(seen[..per_buffer], expected[..per_buffer]);
