@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use mfa::audit::{MemoryAudit, MemoryNotifier};
+use mfa::audit::MemoryAudit;
+use mfa::oob::testkit::RecordingSender;
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::{CompletedMethod, Session};
@@ -29,7 +30,8 @@ pub(crate) struct Harness<S> {
     pub service: Arc<Service<S>>,
     pub clock: Arc<FixedClock>,
     pub audit: Arc<MemoryAudit>,
-    pub notes: Arc<MemoryNotifier>,
+    /// Every message sent: codes and security notices.
+    pub sender: Arc<RecordingSender>,
 }
 
 pub(crate) fn rp() -> RelyingParty {
@@ -50,7 +52,7 @@ pub(crate) fn harness<S: Store>(store: S) -> Harness<S> {
 pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let audit = Arc::new(MemoryAudit::new());
-    let notes = Arc::new(MemoryNotifier::new());
+    let sender = Arc::new(RecordingSender::new());
     let device_key =
         DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom).unwrap()).unwrap();
     let policy = Policy::from_toml(POLICY)
@@ -69,14 +71,14 @@ pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
         .relying_party(rp(), UserVerification::Preferred)
         .recovery(pepper, RecoveryConfig::default())
         .audit(audit.clone())
-        .notifier(notes.clone())
+        .sender(sender.clone())
         .build()
         .unwrap();
     Harness {
         service: Arc::new(service),
         clock,
         audit,
-        notes,
+        sender,
     }
 }
 
