@@ -10,4 +10,5 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod oob;
 mod service;
