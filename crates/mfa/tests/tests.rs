@@ -11,4 +11,5 @@ mod common;
 mod concurrency;
 mod fail_closed;
 mod oob;
+mod oob_postgres;
 mod service;
