@@ -719,3 +719,38 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn kinds_without_their_factor_are_not_configured() {
+    let build = |with_codes: bool| {
+        let b = mfa::Service::builder(MemoryStore::new())
+            .policy(mfa::policy::Policy::from_toml(POLICY).unwrap())
+            .keys(keys("k1"));
+        if with_codes {
+            let key = mfa_core::SecretBytes::generate(32, &mut OsRandom).unwrap();
+            b.oob_codes(mfa::oob::OobCodes::new(key, oob_config()).unwrap())
+                .build()
+        } else {
+            b.build()
+        }
+    };
+    // Codes without a sender: refused at build time.
+    assert!(matches!(
+        build(true).unwrap_err(),
+        ServiceError::NotConfigured(_)
+    ));
+    let service = build(false).unwrap();
+    let alice = UserId::new("alice").unwrap();
+    let session = password(mfa_core::SystemClock.now());
+    let err = service
+        .enroll_oob(&alice, Channel::Sms, PHONE, None, "p", &session)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");
+    let err = service
+        .begin_push_enrollment(&alice, "p", &session)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");
+    assert!(service.list_factors(&alice).await.unwrap().is_empty());
+}
