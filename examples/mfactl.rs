@@ -7,16 +7,18 @@
 //!
 //! ```text
 //! mfactl [--store URL] [--keys FILE] [--now UNIX] [--policy FILE] [--session FILE]
-//!        [--issuer NAME] [--outbox DIR] [--json] <command>
+//!        [--issuer NAME] [--outbox DIR] [--sms-countries LIST] [--origin HOST] [--json]
+//!        <command>
 //!
 //! mfactl migrate
 //! mfactl keys init FILE            a new key file (0600): one data key, one pepper
 //! mfactl keys rotate FILE          a new active data key; old keys stay to open old records
 //! mfactl rekey --user U            re-seal U's factors under the active data key
 //! mfactl enroll totp|hotp --user U [--label L]
-//! mfactl enroll sms|email ...      exit 2: not supported yet (mfa-oob is not wired in)
+//! mfactl enroll sms --user U --phone P [--region R] [--label L]    sends a code (--outbox)
+//! mfactl enroll email --user U --email E [--label L]                sends a code (--outbox)
 //! mfactl confirm --user U --factor F --code C
-//! mfactl challenge --user U --factor F
+//! mfactl challenge --user U --factor F      for SMS and email: sends a code (--outbox)
 //! mfactl verify --user U (--code C [--factor F] | --recovery-code C) [--save-session FILE]
 //! mfactl recovery generate --user U
 //! mfactl list --user U
@@ -58,8 +60,16 @@
 //!
 //! **Clock**: `--now UNIX` fixes the clock (replays, tests); default the system clock.
 //!
-//! **`--outbox DIR`** names the directory sender for SMS and email codes. The service
-//! does not send codes yet, so the option is refused (exit 2) rather than ignored.
+//! **`--outbox DIR`** names the directory sender for SMS and email codes and security
+//! notices (mfa-oob's `OutboxSender`: one file per message, `000001-sms-+12015550123.txt`).
+//! Every SMS or email command (`enroll sms|email`, and `confirm`, `challenge`, `verify`
+//! of such a factor) needs it and exits 2 without it. With it, security notices (a
+//! factor added or removed, a reset) go to the user's confirmed email, else SMS number.
+//! `--origin HOST` (default `example.com`) is the site the SMS's last line binds the
+//! code to. `--sms-countries` (default `1,44`) lists the country calling codes SMS may go to;
+//! mfa-oob allows none by default (SMS pumping). The code key is the key file's `oob`
+//! ring (written by `keys init`; a key file from before it has none, and SMS and email
+//! commands then exit 2). `verify --factor F --code C` answers the factor's latest code.
 //!
 //! Shortcuts acceptable only because this is an example: codes are taken on the command
 //! line (visible in the process list).
@@ -74,17 +84,19 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mfa::oob::{OobCodes, OobConfig, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
 use mfa::policy::input::{CompletedMethod, Session, Subject};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::{KeySet, Response, Service, ServiceError};
 use mfa_core::{
-    AuthMethod, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes, StartOptions,
-    SystemClock, Timestamp, UserId,
+    AuthMethod, Channel, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes,
+    StartOptions, SystemClock, Timestamp, UserId,
 };
 use mfa_store::AnyStore;
 use serde::{Deserialize, Serialize};
@@ -271,9 +283,20 @@ struct Global {
     /// The issuer shown in authenticator apps.
     #[arg(long, global = true, default_value = "mfa-rs", value_name = "NAME")]
     issuer: String,
-    /// The directory sender for SMS and email codes (not supported yet: refused).
+    /// The directory sender for SMS and email codes and security notices.
     #[arg(long, global = true, value_name = "DIR")]
     outbox: Option<PathBuf>,
+    /// The country calling codes SMS may go to, comma-separated.
+    #[arg(long, global = true, default_value = "1,44", value_name = "LIST")]
+    sms_countries: String,
+    /// The site's host name SMS codes are bound to (`@HOST #123456`, for autofill).
+    #[arg(
+        long,
+        global = true,
+        default_value = "example.com",
+        value_name = "HOST"
+    )]
+    origin: String,
     /// Print one JSON object on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -344,9 +367,9 @@ enum EnrollKind {
     Totp,
     /// A counter-based token (RFC 4226).
     Hotp,
-    /// Codes by SMS (not supported yet).
+    /// Codes by SMS (`--phone`, needs `--outbox`).
     Sms,
-    /// Codes by email (not supported yet).
+    /// Codes by email (`--email`, needs `--outbox`).
     Email,
 }
 
@@ -360,6 +383,16 @@ struct EnrollArgs {
     /// The user's name for the factor.
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     label: String,
+    /// The phone number (`enroll sms`): international (`+1 201 555 0123`) or national
+    /// with `--region`.
+    #[arg(long, allow_hyphen_values = true)]
+    phone: Option<String>,
+    /// The region of a national phone number (`US`, `GB`).
+    #[arg(long)]
+    region: Option<String>,
+    /// The email address (`enroll email`).
+    #[arg(long, allow_hyphen_values = true)]
+    email: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -448,6 +481,9 @@ struct KeyFile {
     version: u32,
     data: KeyRing,
     pepper: KeyRing,
+    /// The key SMS and email codes are hashed under (absent in files from before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oob: Option<KeyRing>,
 }
 
 fn fresh_key() -> Result<Zeroizing<String>, Failure> {
@@ -577,6 +613,7 @@ fn keys_command(command: &KeysCommand, now: u64) -> Result<Value, Failure> {
         KeysCommand::Init(a) => {
             let data_id = key_id(now, "data")?;
             let pepper_id = key_id(now, "pepper")?;
+            let oob_id = key_id(now, "oob")?;
             let file = KeyFile {
                 version: 1,
                 data: KeyRing {
@@ -587,6 +624,10 @@ fn keys_command(command: &KeysCommand, now: u64) -> Result<Value, Failure> {
                     active: pepper_id.clone(),
                     keys: BTreeMap::from([(pepper_id, fresh_key()?.to_string())]),
                 },
+                oob: Some(KeyRing {
+                    active: oob_id.clone(),
+                    keys: BTreeMap::from([(oob_id, fresh_key()?.to_string())]),
+                }),
             };
             let text = Zeroizing::new(serde_json::to_string_pretty(&file).map_err(Failure::bad)?);
             write_private(&a.file, text.as_bytes(), false)?;
@@ -656,7 +697,70 @@ fn build_service(
     if global.now.is_some() {
         builder = builder.clock(FixedClock::new(now));
     }
+    if let Some(dir) = &global.outbox {
+        let ring = file.oob.as_ref().ok_or_else(|| {
+            Failure::bad("key file: no oob key (written by `keys init` since SMS and email codes)")
+        })?;
+        let key = ring
+            .keys
+            .get(&ring.active)
+            .ok_or_else(|| Failure::bad("key file: the active oob key is missing"))?;
+        let key = decode_key("oob", &ring.active, key)?;
+        let mut countries = Vec::new();
+        for c in global
+            .sms_countries
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            countries.push(c.parse::<u16>().map_err(|_| {
+                Failure::bad(format!(
+                    "--sms-countries: {c:?} is not a country calling code"
+                ))
+            })?);
+        }
+        let limits = SendLimits::new()
+            .with_allowed_country_codes(countries)
+            .map_err(Failure::bad)?;
+        let templates =
+            Templates::new(global.issuer.clone(), global.origin.clone()).map_err(Failure::bad)?;
+        let codes = OobCodes::new(key, OobConfig::new(templates).with_limits(limits))
+            .map_err(|e| Failure::bad(format!("oob: {e}")))?;
+        let outbox = OutboxSender::new(dir)
+            .map_err(|e| Failure::bad(format!("--outbox {}: {e}", dir.display())))?;
+        builder = builder.sender(Arc::new(outbox)).oob_codes(codes);
+    }
     Ok(builder.build()?)
+}
+
+/// Refuses an SMS or email command without `--outbox`, saying so.
+fn need_outbox(global: &Global, kind: FactorKind) -> Result<(), Failure> {
+    let oob = matches!(
+        kind,
+        FactorKind::Sms | FactorKind::Voice | FactorKind::Email
+    );
+    if oob && global.outbox.is_none() {
+        return Err(Failure::bad(format!(
+            "{} codes need --outbox DIR (the directory sender)",
+            kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// The kind of one of `user`'s factors, for [`need_outbox`]; unknown factors pass
+/// (the service says so).
+async fn kind_of(
+    service: &Service<AnyStore>,
+    user: &UserId,
+    id: &FactorId,
+) -> Result<Option<FactorKind>, Failure> {
+    Ok(service
+        .list_factors(user)
+        .await?
+        .into_iter()
+        .find(|f| f.id == *id)
+        .map(|f| f.kind))
 }
 
 fn session(global: &Global, now: Timestamp) -> Result<Session, Failure> {
@@ -696,25 +800,15 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         Some(secs) => Timestamp::from_unix_secs(secs),
         None => SystemClock.now(),
     };
-    if global.outbox.is_some() {
-        return Err(Failure::bad(
-            "--outbox: SMS and email codes are not supported by the service yet",
-        ));
-    }
     if let Command::Keys(k) = &cli.command {
         return keys_command(k, now.unix_secs());
     }
-    if let Command::Enroll(EnrollArgs {
-        kind: kind @ (EnrollKind::Sms | EnrollKind::Email),
-        ..
-    }) = &cli.command
-    {
-        let name = if matches!(kind, EnrollKind::Sms) {
-            "sms"
-        } else {
-            "email"
-        };
-        return Err(Failure::bad(format!("enroll {name}: not supported yet")));
+    if let Command::Enroll(EnrollArgs { kind, .. }) = &cli.command {
+        match kind {
+            EnrollKind::Sms => need_outbox(&global, FactorKind::Sms)?,
+            EnrollKind::Email => need_outbox(&global, FactorKind::Email)?,
+            EnrollKind::Totp | EnrollKind::Hotp => {}
+        }
     }
     let store = open_store(&global).await?;
     if let Command::Migrate = cli.command {
@@ -734,7 +828,28 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
                 EnrollKind::Totp => service.enroll_totp(&u, &a.label, &session).await?,
                 EnrollKind::Hotp => service.enroll_hotp(&u, &a.label, &session).await?,
                 EnrollKind::Sms | EnrollKind::Email => {
-                    return Err(Failure::bad("not supported yet"));
+                    let (channel, to) = match a.kind {
+                        EnrollKind::Sms => (Channel::Sms, a.phone.as_deref()),
+                        _ => (Channel::Email, a.email.as_deref()),
+                    };
+                    let to = to.ok_or_else(|| {
+                        Failure::bad(if channel == Channel::Sms {
+                            "enroll sms: pass --phone P"
+                        } else {
+                            "enroll email: pass --email E"
+                        })
+                    })?;
+                    let e = service
+                        .enroll_oob(&u, channel, to, a.region.as_deref(), &a.label, &session)
+                        .await?;
+                    return Ok(json!({
+                        "ok": true,
+                        "factor": e.factor_id.as_str(),
+                        "kind": e.kind.as_str(),
+                        "destination": e.destination,
+                        "challenge": e.challenge_id.as_str(),
+                        "expires_at": e.expires_at.unix_secs(),
+                    }));
                 }
             };
             Ok(json!({
@@ -745,22 +860,32 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             }))
         }
         Command::Confirm(a) => {
-            let info = service
-                .confirm(&user(&a.user)?, &factor(&a.factor)?, &a.code)
-                .await?;
+            let (u, f) = (user(&a.user)?, factor(&a.factor)?);
+            if let Some(kind) = kind_of(&service, &u, &f).await? {
+                need_outbox(&global, kind)?;
+            }
+            let info = service.confirm(&u, &f, &a.code).await?;
             Ok(json!({"ok": true, "factor": factor_json(&info)}))
         }
         Command::Challenge(a) => {
+            let (u, f) = (user(&a.user)?, factor(&a.factor)?);
+            if let Some(kind) = kind_of(&service, &u, &f).await? {
+                need_outbox(&global, kind)?;
+            }
             let c = service
-                .start_challenge(
-                    &user(&a.user)?,
-                    &factor(&a.factor)?,
-                    &StartOptions::default(),
-                )
+                .start_challenge(&u, &f, &StartOptions::default())
                 .await?;
             Ok(json!({"ok": true, "challenge": serde_json::to_value(&c).map_err(Failure::bad)?}))
         }
-        Command::Verify(a) => verify(&service, &session, a).await,
+        Command::Verify(a) => {
+            if let Some(f) = &a.factor {
+                let (u, f) = (user(&a.user)?, factor(f)?);
+                if let Some(kind) = kind_of(&service, &u, &f).await? {
+                    need_outbox(&global, kind)?;
+                }
+            }
+            verify(&service, &session, a).await
+        }
         Command::Recovery(RecoveryCommand::Generate(a)) => {
             let u = user(&a.user)?;
             let has = service

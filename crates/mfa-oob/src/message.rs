@@ -10,7 +10,7 @@ use mfa_core::{Channel, InvalidInput};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::destination::{Destination, channel_name, check_domain};
+use crate::destination::{Destination, DestinationError, channel_name, check_domain};
 
 /// The texts of the messages, with placeholders `{code}`, `{service}` and
 /// `{minutes}` (the code's lifetime, rounded up).
@@ -190,6 +190,29 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// A message without a code: a security notice ("a factor was added to your
+    /// account") for the same [`Sender`] that delivers codes. `subject` is used for
+    /// email only; [`expose_code`](Self::expose_code) is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`DestinationError::ChannelMismatch`] when `channel` cannot reach `to`.
+    pub fn notice(
+        channel: Channel,
+        to: Destination,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Result<Self, DestinationError> {
+        to.check_channel(channel)?;
+        Ok(Self {
+            channel,
+            to,
+            subject: (channel == Channel::Email).then(|| subject.into()),
+            body: Zeroizing::new(body.into()),
+            code: Zeroizing::new(String::new()),
+        })
+    }
+
     /// The channel to deliver over.
     pub fn channel(&self) -> Channel {
         self.channel
@@ -258,7 +281,8 @@ pub trait Sender: Send + Sync {
 /// A [`Sender`] that writes each message to a file in a directory: for examples, tests
 /// and demos, never production (the codes sit in clear on disk).
 ///
-/// File names are `000001-sms-+12015550123.txt` (a counter, the channel, the
+/// File names are `000001-sms-+12015550123.txt` (a counter that continues after the
+/// files already in the directory and never overwrites one, the channel, the
 /// destination); the content is `To:`, `Channel:`, an optional `Subject:` line, an
 /// empty line and the body.
 #[derive(Debug)]
@@ -276,9 +300,20 @@ impl OutboxSender {
     pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
+        // Continue after the files already there, so several processes (a command-line
+        // tool run once per command) keep one order.
+        let last = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.to_str()?;
+                name.split('-').next()?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             dir,
-            counter: AtomicU64::new(0),
+            counter: AtomicU64::new(last),
         })
     }
 
@@ -304,14 +339,9 @@ impl OutboxSender {
 
 impl Sender for OutboxSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<(), SendError> {
-        let n = self
-            .counter
-            .fetch_add(1, Ordering::SeqCst)
-            .saturating_add(1);
         // Destinations are normalised: E.164 or a plain address, safe in a file name
         // once `/` (legal in an address) is replaced.
         let to = message.to.as_str().replace(['/', '\\'], "_");
-        let name = format!("{n:06}-{}-{to}.txt", channel_name(message.channel));
         let mut text = Zeroizing::new(format!(
             "To: {}\nChannel: {}\n",
             message.to,
@@ -325,7 +355,28 @@ impl Sender for OutboxSender {
         text.push('\n');
         text.push_str(&message.body);
         text.push('\n');
-        std::fs::write(self.dir.join(name), text.as_bytes()).map_err(SendError::new)
+        // A new file only: another process writing into the same directory takes the
+        // next number.
+        for _ in 0..1000 {
+            let n = self
+                .counter
+                .fetch_add(1, Ordering::SeqCst)
+                .saturating_add(1);
+            let name = format!("{n:06}-{}-{to}.txt", channel_name(message.channel));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(self.dir.join(name))
+            {
+                Ok(mut file) => {
+                    use std::io::Write as _;
+                    return file.write_all(text.as_bytes()).map_err(SendError::new);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(SendError::new(e)),
+            }
+        }
+        Err(SendError::new("outbox: no free file name"))
     }
 }
 

@@ -9,14 +9,18 @@
 //!
 //! | call | what it does |
 //! | --- | --- |
-//! | [`Service::builder`] → [`ServiceBuilder::build`] | store, policy, keys; optional clock, random source, relying party, recovery keyring, issuer, audit sink, notifier |
+//! | [`Service::builder`] → [`ServiceBuilder::build`] | store, policy, keys; optional clock, random source, relying party, recovery keyring, issuer, audit sink, [`sender`](ServiceBuilder::sender), [`oob_codes`](ServiceBuilder::oob_codes), [`push`](ServiceBuilder::push) |
 //! | [`Service::enroll_totp`] / [`enroll_hotp`](Service::enroll_hotp) → [`Service::confirm`] | secret, `otpauth://` URI (and QR); active after the first correct code |
+//! | [`Service::enroll_oob`] → [`Service::confirm`] | SMS, voice, email: normalised destination, per-user lookup key, code sent; active after the code |
+//! | [`Service::begin_push_enrollment`] → [`finish_push_enrollment`](Service::finish_push_enrollment) | the device signs the challenge with the key it registers |
 //! | [`Service::begin_webauthn_registration`] → [`finish_webauthn_registration`](Service::finish_webauthn_registration) | platform or roaming; credential ids unique through the lookup key |
 //! | [`Service::enroll_recovery_codes`] → [`confirm_recovery_codes`](Service::confirm_recovery_codes); [`regenerate_recovery_codes`](Service::regenerate_recovery_codes) | shown once; regenerating replaces the whole set |
 //! | [`Service::list_factors`], [`rename_factor`](Service::rename_factor), [`remove_factor`](Service::remove_factor) | never a secret; removal guarded by the policy |
 //! | [`Service::reset_user`], [`unlock`](Service::unlock), [`rekey_user`](Service::rekey_user) | administration |
 //! | [`Service::evaluate`], [`preferred_factor`](Service::preferred_factor) | the policy's `Allow` / `StepUp` / `Enroll` / `Deny` |
-//! | [`Service::start_challenge`] / [`start_passkey_signin`](Service::start_passkey_signin) → [`verify`](Service::verify) / [`finish_passkey_signin`](Service::finish_passkey_signin) | lockout first; the outcome carries `amr`, the AAL, the factor, recovery codes left |
+//! | [`Service::start_challenge`] / [`start_passkey_signin`](Service::start_passkey_signin) → [`verify`](Service::verify) / [`finish_passkey_signin`](Service::finish_passkey_signin) | lockout first; the outcome carries `amr`, the AAL, the factor, recovery codes left; SMS/voice/email codes are sent (after the send caps) and checked by the attempt loop, once |
+//! | [`Service::resend_code`] | a new code for the same challenge (attempts kept), or a voice call instead |
+//! | [`Service::respond_push`], [`push_status`](Service::push_status) | the device's signed answer (a denial is audited as [`EventKind::PushDenied`]); the browser's poll, not consuming |
 //! | [`Service::remember_device`], [`check_device`](Service::check_device), [`list_devices`](Service::list_devices), [`forget_device`](Service::forget_device) | signed token **and** the store entry |
 //!
 //! ## Fail-closed behaviour
@@ -40,11 +44,19 @@
 //! ## Factors
 //!
 //! [`BuiltinFactor`] lists what the service dispatches to: TOTP, HOTP, WebAuthn,
-//! recovery codes. SMS, voice, email and push are refused with
-//! [`ServiceError::Unsupported`] until mfa-oob lands; they slot in as new variants, a
-//! two-phase enrollment (send, then confirm) through the same challenge store, and a
-//! [`FactorInfo::destination`] mask. Security notifications go through the interim
-//! [`Notifier`] trait, to be unified with mfa-oob's `Sender`.
+//! recovery codes, out-of-band codes (SMS, voice, email: mfa-oob's `OobCodes`) and push
+//! (mfa-oob's `PushFactor`). A kind whose factor is not configured fails with
+//! [`ServiceError::NotConfigured`]. [`FactorInfo::destination`] is the masked phone
+//! number or address (the device name for push). Phone numbers go only to the country
+//! calling codes the `SendLimits` allow, and that list starts **empty**: configure it,
+//! or every phone enrollment is refused ([`ServiceError::Limited`]).
+//!
+//! ## Security notices
+//!
+//! A [`SecurityNotice`] (factor added or removed, recovery code used, recovery codes
+//! regenerated, MFA reset, push denied) goes through the same `mfa_oob::Sender` as the
+//! codes, to the user's first confirmed email factor, else their first confirmed SMS or
+//! voice number; a user with neither gets none.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -54,16 +66,18 @@ mod error;
 mod random;
 mod service;
 
-pub use audit::{AuditEvent, AuditSink, EventKind, Notifier, SecurityNotice};
+pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    BuiltinFactor, Challenge, FactorInfo, OtpEnrollment, RecoveryEnrollment, RecoveryUse, Response,
-    Service, ServiceBuilder, Verification,
+    BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, OobEnrollment,
+    OtpEnrollment, PushEnrollment, RecoveryEnrollment, RecoveryUse, Response, SendFuture, Service,
+    ServiceBuilder, Verification,
 };
 
 // The crates whose types appear in this API.
 pub use mfa_core as core;
+pub use mfa_oob as oob;
 pub use mfa_otp as otp;
 pub use mfa_policy as policy;
 pub use mfa_recovery as recovery;

@@ -10,6 +10,8 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod oob;
+mod oob_postgres;
 mod postgres;
 mod raw_tables;
 mod service;
