@@ -1,6 +1,6 @@
-//! 64 requests at once through the service: one code, one recovery code and one
-//! WebAuthn assertion each succeed exactly once; 64 wrong codes count 64 failures and
-//! lock the factor.
+//! 64 requests at once through the service: one TOTP code, one recovery code, one
+//! WebAuthn assertion, one SMS code and one approved push each succeed exactly once; 64
+//! wrong codes count 64 failures and lock the factor.
 //!
 //! Written against any `Store` and two service instances: here both instances are one
 //! service over the memory store; `postgres.rs` runs the same scenarios with two
@@ -9,21 +9,53 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{Harness, ORIGIN, harness, password};
-
-/// The instances a scenario's racers alternate between.
-pub(crate) type Instances<S> = (Harness<S>, Arc<Service<S>>);
+use crate::common::{
+    Harness, ORIGIN, POLICY, RACE_POLICY, harness_oob, keys, oob_config, password,
+};
+use mfa::oob::PushStatus;
+use mfa::oob::testkit::SoftwareDevice;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
 use mfa_core::store::{FailureKey, Store};
-use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_core::{Channel, Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 use tokio::sync::Barrier;
 
 const N: usize = 64;
+
+/// The instances a scenario's racers alternate between.
+pub(crate) type Instances<S> = (Harness<S>, Arc<Service<S>>);
+
+/// Releases `N` verifications at once, alternating between the two instances;
+/// `verify` makes the call for one racer.
+async fn race<S, F, Fut>(
+    services: [&Arc<Service<S>>; 2],
+    verify: F,
+) -> Vec<Result<(), ServiceError>>
+where
+    S: Store + 'static,
+    F: Fn(Arc<Service<S>>) -> Fut,
+    Fut: Future<Output = Result<(), ServiceError>> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(N));
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let call = verify(services[i % 2].clone());
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            call.await
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
 
 fn code(e: &OtpEnrollment, at: u64) -> String {
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
@@ -62,31 +94,23 @@ async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnr
     (e, v.session)
 }
 
-/// Runs `N` verifications of one code at once; returns the outcomes.
+/// `N` verifications of one code at once.
 async fn race_code<S: Store + 'static>(
     services: [&Arc<Service<S>>; 2],
     user: &UserId,
     factor: &FactorId,
     code: &str,
 ) -> Vec<Result<(), ServiceError>> {
-    let barrier = Arc::new(Barrier::new(N));
-    let mut tasks = Vec::new();
-    for i in 0..N {
-        let (service, barrier) = (services[i % 2].clone(), barrier.clone());
+    race(services, |service| {
         let (user, factor, code) = (user.clone(), factor.clone(), code.to_owned());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+        async move {
             service
                 .verify(&user, &factor, Response::Code(&code), &Session::default())
                 .await
                 .map(|_| ())
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
+        }
+    })
+    .await
 }
 
 fn exactly_one_success(outcomes: &[Result<(), ServiceError>]) {
@@ -154,19 +178,14 @@ pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instance
     let assertion = key
         .authenticate(&options.public_key, ORIGIN, Fault::None)
         .unwrap();
-    let barrier = Arc::new(Barrier::new(N));
-    let mut tasks = Vec::new();
-    for i in 0..N {
-        let service = if i % 2 == 0 { &h.service } else { &second }.clone();
-        let barrier = barrier.clone();
+    let out = race([&h.service, &second], |service| {
         let (user, factor, cid, a) = (
             alice.clone(),
             info.id.clone(),
             challenge_id.clone(),
             assertion.clone(),
         );
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+        async move {
             let r = Response::WebAuthn {
                 challenge_id: &cid,
                 response: &a,
@@ -175,12 +194,9 @@ pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instance
                 .verify(&user, &factor, r, &Session::default())
                 .await
                 .map(|_| ())
-        }));
-    }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
+        }
+    })
+    .await;
     exactly_one_success(&out);
 }
 
@@ -230,30 +246,149 @@ pub(crate) async fn wrong_codes_count_and_lock<S: Store + 'static>((h, second): 
     assert!(locked >= N - max, "{locked} refused unverified");
 }
 
+pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances<S>) {
+    let alice = UserId::new("alice").unwrap();
+    let e = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Sms,
+            "+12015550123",
+            None,
+            "phone",
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap();
+    second
+        .confirm(&alice, &e.factor_id, &h.last_code_to("+12015550123"))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    let Challenge::OobCode { challenge_id, .. } = h
+        .service
+        .start_challenge(&alice, &e.factor_id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("not a code challenge")
+    };
+    let code = h.last_code_to("+12015550123");
+    let out = race([&h.service, &second], |service| {
+        let (user, factor, id, code) = (
+            alice.clone(),
+            e.factor_id.clone(),
+            challenge_id.clone(),
+            code.clone(),
+        );
+        async move {
+            let r = Response::OobCode {
+                challenge_id: &id,
+                code: &code,
+            };
+            service
+                .verify(&user, &factor, r, &Session::default())
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    exactly_one_success(&out);
+}
+
+pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>) {
+    let alice = UserId::new("alice").unwrap();
+    let device = SoftwareDevice::new("phone", "fcm-token", &mut OsRandom).unwrap();
+    let enrollment = h
+        .service
+        .begin_push_enrollment(&alice, "phone", &password(h.clock.now()))
+        .await
+        .unwrap();
+    let info = second
+        .finish_push_enrollment(
+            &alice,
+            &enrollment.challenge_id,
+            &device.enrollment_request(&enrollment.challenge),
+        )
+        .await
+        .unwrap();
+    let Challenge::Push {
+        challenge_id,
+        number,
+        ..
+    } = h
+        .service
+        .start_challenge(&alice, &info.id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("not a push")
+    };
+    let notification = h.transport.sent().last().unwrap().clone();
+    let answer = device
+        .approve(&notification, &number, h.clock.now())
+        .unwrap();
+    assert_eq!(
+        second.respond_push(&alice, &answer).await.unwrap(),
+        PushStatus::Approved
+    );
+    assert_eq!(
+        h.service.push_status(&alice, &challenge_id).await.unwrap(),
+        PushStatus::Approved
+    );
+    let out = race([&h.service, &second], |service| {
+        let (user, factor, id) = (alice.clone(), info.id.clone(), challenge_id.clone());
+        async move {
+            service
+                .verify(
+                    &user,
+                    &factor,
+                    Response::Push { challenge_id: &id },
+                    &Session::default(),
+                )
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    exactly_one_success(&out);
+}
+
 /// One memory store; both "instances" are the same service (the memory store cannot be
-/// shared between two).
-fn memory() -> Instances<MemoryStore> {
-    let h = harness(MemoryStore::new());
+/// shared between two). Single-use races get a failure limit above `N`, so every racer
+/// reaches the store and the single use is the store's alone.
+fn memory(policy: &str) -> Instances<MemoryStore> {
+    let h = harness_oob(MemoryStore::new(), keys("k1"), oob_config(), policy);
     let second = h.service.clone();
     (h, second)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_totp_code_once() {
-    one_totp_code_once(memory()).await;
+    one_totp_code_once(memory(RACE_POLICY)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_recovery_code_once() {
-    one_recovery_code_once(memory()).await;
+    one_recovery_code_once(memory(RACE_POLICY)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_one_assertion_once() {
-    one_assertion_once(memory()).await;
+    one_assertion_once(memory(RACE_POLICY)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_wrong_codes_count_and_lock() {
-    wrong_codes_count_and_lock(memory()).await;
+    wrong_codes_count_and_lock(memory(POLICY)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_one_sms_code_once() {
+    one_sms_code_once(memory(RACE_POLICY)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_one_push_once() {
+    one_push_once(memory(RACE_POLICY)).await;
 }

@@ -1,6 +1,6 @@
 //! The service on PostgreSQL with two service instances (two connection pools on one
-//! schema): the 64-way races of `concurrency.rs` and the raw tables read back for
-//! secrets. Each test works in a schema of its own, dropped at the end.
+//! schema): the 64-way races of `concurrency.rs` (TOTP, recovery code, WebAuthn, SMS,
+//! push, wrong codes), and the schema `raw_tables.rs` reads back for secrets. Each test works in a schema of its own, dropped at the end.
 //!
 //! Needs `MFA_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`);
 //! without it the tests print that they skip, and with `MFA_REQUIRE_EXTERNAL=1` they fail.
@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mfa_store::{PostgresOptions, PostgresStore};
 use tokio_postgres::NoTls;
 
-use crate::common::harness_pair;
+use crate::common::{POLICY, RACE_POLICY, harness_pair};
 use crate::concurrency::{
-    Instances, one_assertion_once, one_recovery_code_once, one_totp_code_once,
-    wrong_codes_count_and_lock,
+    Instances, one_assertion_once, one_push_once, one_recovery_code_once, one_sms_code_once,
+    one_totp_code_once, wrong_codes_count_and_lock,
 };
 
 const VAR: &str = "MFA_TEST_POSTGRES_URL";
@@ -77,8 +77,8 @@ impl Schema {
     }
 
     /// Two service instances of one deployment over two pools on this schema.
-    pub(crate) async fn instances(&self) -> Instances<PostgresStore> {
-        harness_pair(self.store().await, self.store().await)
+    pub(crate) async fn instances(&self, policy: &str) -> Instances<PostgresStore> {
+        harness_pair(self.store().await, self.store().await, policy)
     }
 
     /// A connection of the test's own, reading the raw tables.
@@ -121,7 +121,7 @@ async fn postgres_two_instances_one_totp_code_once() {
     let Some(db) = Schema::new("postgres_two_instances_one_totp_code_once").await else {
         return;
     };
-    one_totp_code_once(db.instances().await).await;
+    one_totp_code_once(db.instances(RACE_POLICY).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -129,7 +129,7 @@ async fn postgres_two_instances_one_recovery_code_once() {
     let Some(db) = Schema::new("postgres_two_instances_one_recovery_code_once").await else {
         return;
     };
-    one_recovery_code_once(db.instances().await).await;
+    one_recovery_code_once(db.instances(RACE_POLICY).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -137,7 +137,7 @@ async fn postgres_two_instances_one_assertion_once() {
     let Some(db) = Schema::new("postgres_two_instances_one_assertion_once").await else {
         return;
     };
-    one_assertion_once(db.instances().await).await;
+    one_assertion_once(db.instances(RACE_POLICY).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -145,5 +145,21 @@ async fn postgres_two_instances_wrong_codes_count_and_lock() {
     let Some(db) = Schema::new("postgres_two_instances_wrong_codes_count_and_lock").await else {
         return;
     };
-    wrong_codes_count_and_lock(db.instances().await).await;
+    wrong_codes_count_and_lock(db.instances(POLICY).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_one_sms_code_once() {
+    let Some(db) = Schema::new("postgres_two_instances_one_sms_code_once").await else {
+        return;
+    };
+    one_sms_code_once(db.instances(RACE_POLICY).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_instances_one_approved_push_once() {
+    let Some(db) = Schema::new("postgres_two_instances_one_approved_push_once").await else {
+        return;
+    };
+    one_push_once(db.instances(RACE_POLICY).await).await;
 }

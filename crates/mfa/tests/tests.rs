@@ -11,7 +11,6 @@ mod common;
 mod concurrency;
 mod fail_closed;
 mod oob;
-mod oob_postgres;
 mod postgres;
 mod raw_tables;
 mod service;

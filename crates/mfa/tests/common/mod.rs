@@ -31,6 +31,17 @@ max_consecutive = 5
 backoff_after = 0
 "#;
 
+/// For single-use races: every one of 64 racers gets past the lockout gate (the per-user
+/// limit defaults to three times this, at most 100).
+pub(crate) const RACE_POLICY: &str = r#"
+version = 1
+mode = "always"
+
+[failures]
+max_consecutive = 100
+backoff_after = 0
+"#;
+
 pub(crate) struct Harness<S> {
     pub service: Arc<Service<S>>,
     pub clock: Arc<FixedClock>,
@@ -83,11 +94,11 @@ pub(crate) fn harness_oob<S: Store>(
 /// Two service instances of one deployment (the same keys, code-hashing key, pepper,
 /// device key, clock, audit log, sender and push transport) over two stores, which the
 /// caller points at one database.
-pub(crate) fn harness_pair<S: Store>(a: S, b: S) -> (Harness<S>, Arc<Service<S>>) {
+pub(crate) fn harness_pair<S: Store>(a: S, b: S, policy: &str) -> (Harness<S>, Arc<Service<S>>) {
     let secrets = Secrets::generate();
     let shared = Shared::new();
-    let first = secrets.build(a, secrets.keys(), oob_config(), POLICY, &shared);
-    let second = secrets.build(b, secrets.keys(), oob_config(), POLICY, &shared);
+    let first = secrets.build(a, secrets.keys(), oob_config(), policy, &shared);
+    let second = secrets.build(b, secrets.keys(), oob_config(), policy, &shared);
     (shared.into_harness(first), Arc::new(second))
 }
 
@@ -167,7 +178,10 @@ impl Secrets {
             .audit(shared.audit.clone())
             .sender(shared.sender.clone())
             .oob_codes(codes)
-            .push(PushFactor::new(PushConfig::default()), shared.transport.clone())
+            .push(
+                PushFactor::new(PushConfig::default()),
+                shared.transport.clone(),
+            )
             .build()
             .unwrap()
     }
