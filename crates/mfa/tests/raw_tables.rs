@@ -1,11 +1,12 @@
 //! Secrets at rest, read from the SQL tables themselves: after a user enrolls TOTP, HOTP,
-//! recovery codes and a security key (and leaves a registration pending, so a challenge
-//! row exists), no table of SQLite or PostgreSQL holds any secret in any common encoding,
+//! recovery codes, a security key, an SMS number and a push device (and leaves a
+//! registration pending, so a challenge row exists), no table of SQLite or PostgreSQL holds any secret in any common encoding,
 //! and every record and challenge column is an AES-256-GCM envelope with a key id.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mfa::envelope::FORMAT_AES256GCM_V1;
+use mfa::oob::testkit::SoftwareDevice;
 use mfa::otp::Secret;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
@@ -123,6 +124,45 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .finish_webauthn_registration(&alice, &cid, &reg)
         .await
         .unwrap();
+    // An SMS number (its code hash lives in a sealed challenge until confirmed; the
+    // number itself is the per-user lookup key, personal data rather than a secret) and
+    // a push device, whose key the record holds.
+    let sms = h
+        .service
+        .enroll_oob(
+            &alice,
+            mfa_core::Channel::Sms,
+            "+12015550123",
+            None,
+            "sms",
+            &session,
+        )
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &sms.factor_id, &h.last_code_to("+12015550123"))
+        .await
+        .unwrap();
+    let device =
+        SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
+    let push = h
+        .service
+        .begin_push_enrollment(&alice, "push", &session)
+        .await
+        .unwrap();
+    h.service
+        .finish_push_enrollment(
+            &alice,
+            &push.challenge_id,
+            &device.enrollment_request(&push.challenge),
+        )
+        .await
+        .unwrap();
+    secrets.add("the push device's key", &device.public_key().to_sec1());
+    secrets.add_text(
+        "the push device's token",
+        "push-token-for-the-raw-tables-test",
+    );
     // A second registration left pending: its challenge row stays in the table.
     let (_, pending) = h
         .service
@@ -187,11 +227,7 @@ async fn sqlite_tables_hold_no_secret() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(
-        sealed.len(),
-        4 + 1,
-        "four factors and the pending challenge"
-    );
+    assert_eq!(sealed.len(), 6 + 1, "six factors and the pending challenge");
     for (format, key) in sealed {
         assert_eq!(format, i64::from(FORMAT_AES256GCM_V1));
         assert_eq!(key.as_deref(), Some("k1"));
@@ -269,11 +305,7 @@ async fn postgres_tables_hold_no_secret() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        sealed.len(),
-        4 + 1,
-        "four factors and the pending challenge"
-    );
+    assert_eq!(sealed.len(), 6 + 1, "six factors and the pending challenge");
     for row in sealed {
         let format: i32 = row.get(0);
         let key: Option<String> = row.get(1);

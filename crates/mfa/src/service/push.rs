@@ -8,6 +8,8 @@ use mfa_oob::{
 };
 
 use super::oob::SendFuture;
+use sha2::Digest as _;
+
 use super::*;
 
 const PURPOSE_PUSH_ENROLLMENT: &str = "push-enrollment";
@@ -132,10 +134,12 @@ impl<S: Store> Service<S> {
         self.policy.check_enroll(&enrolled, FactorKind::Push)?;
         let id = FactorId::generate(&mut self.rng.handle())?;
         let data = self.encode_factor(user, &id, FactorKind::Push, &record)?;
+        // One device key, one enrollment, by anyone: the key's SHA-256 is the global
+        // lookup value, so the key itself is only ever stored sealed.
         let key = LookupKey::new(
             mfa_core::store::LookupScope::Global,
             "push-device",
-            record.public_key().to_sec1(),
+            sha2::Sha256::digest(record.public_key().to_sec1()).to_vec(),
         )?;
         let row = FactorRecord::new(user.clone(), id.clone(), FactorKind::Push, data, now)
             .with_label(pending.label.clone())
