@@ -744,6 +744,49 @@ impl<S: Store> Service<S> {
             .decode(owner, &row.data)?)
     }
 
+    /// Seals a challenge state kept for `purpose`, bound to its owner and id.
+    fn seal_state<T: Serialize>(
+        &self,
+        purpose: &'static str,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        state: &T,
+    ) -> Result<mfa_core::store::RecordData> {
+        Ok(self
+            .sealer(Binding::Purpose(purpose))
+            .encode(DataOwner::Challenge { owner, id }, state)?)
+    }
+
+    /// Opens a challenge state sealed by [`seal_state`](Self::seal_state).
+    fn open_state<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &'static str,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        data: &mfa_core::store::RecordData,
+    ) -> Result<T> {
+        Ok(self
+            .sealer(Binding::Purpose(purpose))
+            .decode(DataOwner::Challenge { owner, id }, data)?)
+    }
+
+    /// Takes a pending challenge once and opens its state; an unknown, expired or
+    /// already used one is `Rejected(Expired)`.
+    async fn take_state<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: &'static str,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<T> {
+        let pending = self
+            .store
+            .take_challenge(id, owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        self.open_state(purpose, owner, id, &pending.data)
+    }
+
     async fn enrolled(
         &self,
         user: &UserId,

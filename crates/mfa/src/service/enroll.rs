@@ -361,15 +361,7 @@ impl<S: Store> Service<S> {
             state,
             label: label.to_owned(),
         };
-        let data = self
-            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_REGISTRATION))
-            .encode(
-                DataOwner::Challenge {
-                    owner: &owner,
-                    id: &id,
-                },
-                &pending,
-            )?;
+        let data = self.seal_state(PURPOSE_WEBAUTHN_REGISTRATION, &owner, &id, &pending)?;
         self.store
             .put_challenge(PendingChallenge::new(id.clone(), owner, data, expires_at))
             .await?;
@@ -394,20 +386,9 @@ impl<S: Store> Service<S> {
         let now = self.now();
         let factor = self.webauthn()?;
         let owner = ChallengeOwner::User(user.clone());
-        let pending = self
-            .store
-            .take_challenge(challenge_id, &owner, now)
-            .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
         let pending: PendingRegistration = self
-            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_REGISTRATION))
-            .decode(
-                DataOwner::Challenge {
-                    owner: &owner,
-                    id: challenge_id,
-                },
-                &pending.data,
-            )?;
+            .take_state(PURPOSE_WEBAUTHN_REGISTRATION, &owner, challenge_id, now)
+            .await?;
         let registration = factor
             .relying_party()
             .finish_registration(&pending.state, response, now)

@@ -432,9 +432,7 @@ impl<S: Store> Service<S> {
         id: &ChallengeId,
         state: &OobState,
     ) -> Result<mfa_core::store::RecordData> {
-        Ok(self
-            .sealer(Binding::Purpose(PURPOSE_OOB_CODE))
-            .encode(DataOwner::Challenge { owner, id }, state)?)
+        self.seal_state(PURPOSE_OOB_CODE, owner, id, state)
     }
 
     fn open_code_state(
@@ -443,9 +441,7 @@ impl<S: Store> Service<S> {
         id: &ChallengeId,
         data: &mfa_core::store::RecordData,
     ) -> Result<OobState> {
-        Ok(self
-            .sealer(Binding::Purpose(PURPOSE_OOB_CODE))
-            .decode(DataOwner::Challenge { owner, id }, data)?)
+        self.open_state(PURPOSE_OOB_CODE, owner, id, data)
     }
 
     // ---------------------------------------------------------------- verification

@@ -75,18 +75,11 @@ impl<S: Store> Service<S> {
         let id = ChallengeId::generate(&mut self.rng.handle())?;
         let owner = ChallengeOwner::User(user.clone());
         let expires_at = now.saturating_add(ENROLLMENT_TTL);
-        let data = self
-            .sealer(Binding::Purpose(PURPOSE_PUSH_ENROLLMENT))
-            .encode(
-                DataOwner::Challenge {
-                    owner: &owner,
-                    id: &id,
-                },
-                &PendingPushEnrollment {
-                    challenge,
-                    label: label.to_owned(),
-                },
-            )?;
+        let pending = PendingPushEnrollment {
+            challenge,
+            label: label.to_owned(),
+        };
+        let data = self.seal_state(PURPOSE_PUSH_ENROLLMENT, &owner, &id, &pending)?;
         self.store
             .put_challenge(PendingChallenge::new(id.clone(), owner, data, expires_at))
             .await?;
@@ -115,20 +108,9 @@ impl<S: Store> Service<S> {
         let now = self.now();
         let (factor, _) = self.push_factor()?;
         let owner = ChallengeOwner::User(user.clone());
-        let pending = self
-            .store
-            .take_challenge(challenge_id, &owner, now)
-            .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
         let pending: PendingPushEnrollment = self
-            .sealer(Binding::Purpose(PURPOSE_PUSH_ENROLLMENT))
-            .decode(
-                DataOwner::Challenge {
-                    owner: &owner,
-                    id: challenge_id,
-                },
-                &pending.data,
-            )?;
+            .take_state(PURPOSE_PUSH_ENROLLMENT, &owner, challenge_id, now)
+            .await?;
         let record = factor.enroll(&pending.challenge, request, now)?;
         let (_, enrolled) = self.enrolled(user).await?;
         self.policy.check_enroll(&enrolled, FactorKind::Push)?;
@@ -414,9 +396,7 @@ impl<S: Store> Service<S> {
         id: &ChallengeId,
         state: &PushState,
     ) -> Result<mfa_core::store::RecordData> {
-        Ok(self
-            .sealer(Binding::Purpose(PURPOSE_PUSH))
-            .encode(DataOwner::Challenge { owner, id }, state)?)
+        self.seal_state(PURPOSE_PUSH, owner, id, state)
     }
 
     fn open_push_state(
@@ -425,8 +405,6 @@ impl<S: Store> Service<S> {
         id: &ChallengeId,
         data: &mfa_core::store::RecordData,
     ) -> Result<PushState> {
-        Ok(self
-            .sealer(Binding::Purpose(PURPOSE_PUSH))
-            .decode(DataOwner::Challenge { owner, id }, data)?)
+        self.open_state(PURPOSE_PUSH, owner, id, data)
     }
 }

@@ -92,15 +92,7 @@ impl<S: Store> Service<S> {
         state: &AuthenticationState,
     ) -> Result<ChallengeId> {
         let id = ChallengeId::generate(&mut self.rng.handle())?;
-        let data = self
-            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_AUTHENTICATION))
-            .encode(
-                DataOwner::Challenge {
-                    owner: &owner,
-                    id: &id,
-                },
-                state,
-            )?;
+        let data = self.seal_state(PURPOSE_WEBAUTHN_AUTHENTICATION, &owner, &id, state)?;
         let mut pending = PendingChallenge::new(id.clone(), owner, data, state.expires_at);
         if let Some(f) = factor {
             pending = pending.with_factor(f.clone());
@@ -128,9 +120,7 @@ impl<S: Store> Service<S> {
             )
             .into());
         }
-        Ok(self
-            .sealer(Binding::Purpose(PURPOSE_WEBAUTHN_AUTHENTICATION))
-            .decode(DataOwner::Challenge { owner, id }, &pending.data)?)
+        self.open_state(PURPOSE_WEBAUTHN_AUTHENTICATION, owner, id, &pending.data)
     }
 
     /// Verifies the user's response for one of their factors, after the lockout check.
