@@ -16,7 +16,7 @@
 //! | [`Service::begin_webauthn_registration`] → [`finish_webauthn_registration`](Service::finish_webauthn_registration) | platform or roaming; credential ids unique through the lookup key |
 //! | [`Service::enroll_recovery_codes`] → [`confirm_recovery_codes`](Service::confirm_recovery_codes); [`regenerate_recovery_codes`](Service::regenerate_recovery_codes) | shown once; regenerating replaces the whole set |
 //! | [`Service::list_factors`], [`rename_factor`](Service::rename_factor), [`remove_factor`](Service::remove_factor) | never a secret; removal guarded by the policy |
-//! | [`Service::reset_user`], [`unlock`](Service::unlock), [`rekey_user`](Service::rekey_user) | administration |
+//! | [`Service::reset_user`], [`unlock`](Service::unlock), [`lockout_status`](Service::lockout_status), [`rekey_user`](Service::rekey_user) | administration: reset, unlock, read the failure counters and lockout states, re-seal |
 //! | [`Service::evaluate`], [`preferred_factor`](Service::preferred_factor) | the policy's `Allow` / `StepUp` / `Enroll` / `Deny` |
 //! | [`Service::start_challenge`] / [`start_passkey_signin`](Service::start_passkey_signin) → [`verify`](Service::verify) / [`finish_passkey_signin`](Service::finish_passkey_signin) | lockout first; the outcome carries `amr`, the AAL, the factor, recovery codes left; SMS/voice/email codes are sent (after the send caps) and checked by the attempt loop, once |
 //! | [`Service::resend_code`] | a new code for the same challenge (attempts kept), or a voice call instead |
@@ -70,9 +70,9 @@ pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, OobEnrollment,
-    OtpEnrollment, PushEnrollment, RecoveryEnrollment, RecoveryUse, Response, SendFuture, Service,
-    ServiceBuilder, Verification,
+    BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, FactorLockout,
+    LockoutStatus, OobEnrollment, OtpEnrollment, PushEnrollment, RecoveryEnrollment, RecoveryUse,
+    Response, SendFuture, Service, ServiceBuilder, Verification,
 };
 
 // The crates whose types appear in this API.

@@ -372,6 +372,49 @@ impl FactorInfo {
     }
 }
 
+/// A user's failure counters as [`Service::lockout_status`] reads them.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct LockoutStatus {
+    /// Consecutive failures over all of the user's factors within the window.
+    pub user_failures: u32,
+    /// The per-user limit ([`ServiceBuilder::user_failure_limit`]).
+    pub user_limit: u32,
+    /// Until when the per-user limit locks every factor, if it does now.
+    pub user_locked_until: Option<Timestamp>,
+    /// Each factor's own count and state (open, backing off, locked).
+    pub factors: Vec<FactorLockout>,
+}
+
+/// One factor's failure count and lockout state.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct FactorLockout {
+    /// The factor.
+    pub factor_id: FactorId,
+    /// Consecutive failures within the window.
+    pub failures: u32,
+    /// Open, backing off, or locked, with until when.
+    #[serde(serialize_with = "failure_state_json")]
+    pub state: FailureState,
+}
+
+fn failure_state_json<S: serde::Serializer>(
+    state: &FailureState,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let (name, until) = match state {
+        FailureState::Backoff { until } => ("backoff", Some(until.unix_secs())),
+        FailureState::LockedOut { until } => ("locked", Some(until.unix_secs())),
+        _ => ("open", None),
+    };
+    let mut st = s.serialize_struct("FailureState", 2)?;
+    st.serialize_field("state", name)?;
+    st.serialize_field("until", &until)?;
+    st.end()
+}
+
 /// A new TOTP or HOTP enrollment: what to show the user once. Inactive until
 /// [`Service::confirm`] accepts its first code.
 #[non_exhaustive]

@@ -9,6 +9,7 @@ use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::assurance::Aal;
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Request, Session, Subject};
+use mfa::policy::lockout::FailureState;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
@@ -631,7 +632,27 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
             .iter()
             .any(|e| matches!(e.event, EventKind::Locked { .. }))
     );
+    // An administrator sees why: six attempts counted (the refused one too), locked for
+    // the policy's lockout from the last one; the user limit not reached.
+    let status = h.service.lockout_status(&alice).await.unwrap();
+    let lockout = h.service.policy().failure_limits().lockout;
+    assert_eq!(status.factors.len(), 1);
+    assert_eq!(status.factors[0].factor_id, e.factor_id);
+    assert_eq!(status.factors[0].failures, 6);
+    assert_eq!(
+        status.factors[0].state,
+        FailureState::LockedOut {
+            until: now.saturating_add(lockout)
+        }
+    );
+    assert_eq!(status.user_failures, 6);
+    assert_eq!(status.user_locked_until, None);
+    let json = serde_json::to_value(&status).unwrap();
+    assert_eq!(json["factors"][0]["state"]["state"], "locked");
     h.service.unlock(&alice, Some(&e.factor_id)).await.unwrap();
+    let status = h.service.lockout_status(&alice).await.unwrap();
+    assert_eq!((status.user_failures, status.factors[0].failures), (0, 0));
+    assert!(status.factors[0].state.is_open());
     assert!(
         h.service
             .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))

@@ -170,6 +170,45 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
+    /// What the lockout gate would say now, for an administrator's view: the user's
+    /// failures over all factors and each factor's own, with the state each is in.
+    /// Reading changes nothing (an attempt is only counted by a verification).
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn lockout_status(&self, user: &UserId) -> Result<LockoutStatus> {
+        let now = self.now();
+        let limits = *self.policy.failure_limits();
+        let user_failures = self
+            .store
+            .failures(&FailureKey::user(user), now, limits.window)
+            .await?;
+        let user_locked_until = user_failures.and_then(|u| {
+            let until = u.last_at.saturating_add(limits.lockout);
+            (u.count >= self.user_limit && now < until).then_some(until)
+        });
+        let mut factors = Vec::new();
+        for row in self.store.list_factors(user).await? {
+            let f = self
+                .store
+                .failures(&FailureKey::factor(user, &row.value.id), now, limits.window)
+                .await?;
+            let count = f.map_or(0, |f| f.count);
+            factors.push(FactorLockout {
+                factor_id: row.value.id,
+                failures: count,
+                state: self.policy.failure_state(count, f.map(|f| f.last_at), now),
+            });
+        }
+        Ok(LockoutStatus {
+            user_failures: user_failures.map_or(0, |u| u.count),
+            user_limit: self.user_limit,
+            user_locked_until,
+            factors,
+        })
+    }
+
     /// Re-seals every factor record of `user` that is not under the active key; returns
     /// how many were re-sealed. Pending challenges are not re-sealed: they expire within
     /// minutes, so keep an old key in the set for one challenge lifetime after
