@@ -26,6 +26,7 @@
 //! mfactl remove --user U --factor F
 //! mfactl reset --user U
 //! mfactl unlock --user U [--factor F]
+//! mfactl lockout --user U                 # failure counts and lockout states; counts nothing
 //! ```
 //!
 //! **Exit status**: 0 on success; 1 when a verification (`verify`, `confirm`) is
@@ -332,6 +333,9 @@ enum Command {
     Reset(UserArgs),
     /// Clear failure counters (the user's, and one factor's or all of them).
     Unlock(UnlockArgs),
+    /// Show the user's failure counters and whether each factor is open, backing off
+    /// or locked (counts nothing).
+    Lockout(UserArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -942,6 +946,10 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             let f = a.factor.as_deref().map(factor).transpose()?;
             service.unlock(&user(&a.user)?, f.as_ref()).await?;
             Ok(json!({"ok": true}))
+        }
+        Command::Lockout(a) => {
+            let status = service.lockout_status(&user(&a.user)?).await?;
+            Ok(json!({"ok": true, "lockout": status}))
         }
     }
 }

@@ -513,7 +513,22 @@ fn lockout_and_unlock() {
         &["verify", "--user", "bob", "--code", &code(&secret, now)],
     ));
     now += 61;
+    // `lockout` shows why, and counts nothing itself: six attempts (the refused right
+    // code too), the factor locked.
+    let status = env.ok(now, &["lockout", "--user", "bob"]);
+    let again = env.ok(now, &["lockout", "--user", "bob"]);
+    assert_eq!(status, again, "reading the counters counts nothing");
+    assert_eq!(status["lockout"]["factors"][0]["failures"], 6, "{status}");
+    assert_eq!(
+        status["lockout"]["factors"][0]["state"]["state"], "locked",
+        "{status}"
+    );
     env.ok(now, &["unlock", "--user", "bob"]);
+    let status = env.ok(now, &["lockout", "--user", "bob"]);
+    assert_eq!(
+        status["lockout"]["factors"][0]["state"]["state"], "open",
+        "{status}"
+    );
     let next = (now / 30 + 1) * 30;
     let session = env.path("session.json");
     env.ok(
@@ -637,7 +652,7 @@ proptest::proptest! {
     fn garbage_never_panics(
         sub in proptest::sample::select(vec![
             "migrate", "rekey", "enroll", "confirm", "challenge", "verify", "recovery",
-            "list", "rename", "remove", "reset", "unlock", "keys",
+            "list", "rename", "remove", "reset", "unlock", "lockout", "keys",
         ]),
         words in proptest::collection::vec(
             proptest::prop_oneof![
