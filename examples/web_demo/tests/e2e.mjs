@@ -4,6 +4,9 @@
 //   WEB_DEMO_BIN=target/debug/examples/web_demo node e2e.mjs
 //   WEB_DEMO_URL=http://localhost:8080 node e2e.mjs    (a demo already running, fresh)
 //
+// With WEB_DEMO_BIN the demo runs on a fresh temporary data directory (its SQLite file
+// and key file), removed at the end.
+//
 // Environment: WEB_DEMO_URL or WEB_DEMO_BIN (one is required), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOTS (default ../../../docs/screenshots). Exits non-zero
 // on the first step that does not show what it should. The TOTP codes are computed
@@ -71,7 +74,10 @@ async function startServer() {
   if (process.env.WEB_DEMO_URL) return { child: null, base: process.env.WEB_DEMO_URL.replace(/\/$/, '') };
   if (!BIN) fail('set WEB_DEMO_URL (a running demo) or WEB_DEMO_BIN (the built web_demo example)');
   const port = await freePort();
-  const child = spawn(BIN, ['--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const data = mkdtempSync(join(tmpdir(), 'web-demo-data-'));
+  const child = spawn(BIN, ['--port', String(port), '--data-dir', data],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.on('exit', () => rmSync(data, { recursive: true, force: true }));
   await new Promise((ok, err) => {
     const timer = setTimeout(() => err(new Error('web_demo did not start')), 30_000);
     child.stdout.on('data', (d) => {
