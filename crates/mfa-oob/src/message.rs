@@ -10,7 +10,7 @@ use mfa_core::{Channel, InvalidInput};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::destination::{Destination, channel_name, check_domain};
+use crate::destination::{Destination, DestinationError, channel_name, check_domain};
 
 /// The texts of the messages, with placeholders `{code}`, `{service}` and
 /// `{minutes}` (the code's lifetime, rounded up).
@@ -190,6 +190,29 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// A message without a code: a security notice ("a factor was added to your
+    /// account") for the same [`Sender`] that delivers codes. `subject` is used for
+    /// email only; [`expose_code`](Self::expose_code) is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`DestinationError::ChannelMismatch`] when `channel` cannot reach `to`.
+    pub fn notice(
+        channel: Channel,
+        to: Destination,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Result<Self, DestinationError> {
+        to.check_channel(channel)?;
+        Ok(Self {
+            channel,
+            to,
+            subject: (channel == Channel::Email).then(|| subject.into()),
+            body: Zeroizing::new(body.into()),
+            code: Zeroizing::new(String::new()),
+        })
+    }
+
     /// The channel to deliver over.
     pub fn channel(&self) -> Channel {
         self.channel

@@ -6,14 +6,15 @@
 //! labels, counts and times — **never a secret**: no code, no key, no TOTP secret, no
 //! challenge, no token.
 //!
-//! A [`Notifier`] tells the user (through their contact: email, SMS, push; the notifier
-//! resolves it from the user id) when a factor is added or removed, a recovery code is
-//! used, or their MFA is reset. A failed notification is logged and never undoes the
-//! operation.
+//! A [`SecurityNotice`] tells the user when a factor is added or removed, a recovery
+//! code is used, the recovery codes are replaced, a push is denied, or their MFA is
+//! reset. It goes through the same [`mfa_oob::Sender`] as the codes
+//! ([`ServiceBuilder::sender`](crate::ServiceBuilder::sender)), to the user's contact:
+//! their first confirmed email factor, else their first confirmed SMS or voice number
+//! (as an SMS). A user with neither gets no notice (logged at `INFO`). A failed
+//! notification is logged and never undoes the operation.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use mfa_core::{AuthMethod, FactorId, FactorKind, Timestamp, UserId};
 use serde::Serialize;
@@ -73,8 +74,8 @@ pub enum EventKind {
         /// The device id.
         device_id: String,
     },
-    /// A push approval was denied by the user: possible fraud (MFA fatigue). Emitted once
-    /// push lands with mfa-oob.
+    /// A push approval was denied by the user: possible fraud (MFA fatigue, or an
+    /// attacker holding the password).
     PushDenied,
     /// Records were re-sealed under the active key.
     Rekeyed {
@@ -198,25 +199,78 @@ pub enum SecurityNotice {
     RecoveryCodesRegenerated,
     /// All of the user's MFA was reset.
     MfaReset,
+    /// The user denied a push approval on their device: if it was not them, someone
+    /// has their password.
+    PushDenied,
 }
 
-/// A notification could not be delivered.
-#[derive(Debug, thiserror::Error)]
-#[error("notification not delivered: {0}")]
-pub struct NotifyError(pub Box<dyn std::error::Error + Send + Sync>);
+impl SecurityNotice {
+    /// A stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::FactorAdded { .. } => "factor_added",
+            Self::FactorRemoved { .. } => "factor_removed",
+            Self::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::MfaReset => "mfa_reset",
+            Self::PushDenied => "push_denied",
+        }
+    }
 
-/// The future a [`Notifier`] returns.
-pub type NotifyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), NotifyError>> + Send + 'a>>;
-
-/// Sends security notifications to the user's contact.
-///
-/// The service knows only the user id; the notifier looks up where to send (the
-/// account's email, a verified phone). **Interim**: mfa-oob defines the `Sender` that
-/// delivers OOB codes; when it lands this trait is meant to be implemented on top of it
-/// (or replaced by it).
-pub trait Notifier: Send + Sync {
-    /// Sends `notice` to `user`.
-    fn notify<'a>(&'a self, user: &'a UserId, notice: &'a SecurityNotice) -> NotifyFuture<'a>;
+    /// The subject (email only) and text sent to the user, for `service` ("Example").
+    /// Never a secret: kinds, labels and counts.
+    pub fn render(&self, service: &str) -> (String, String) {
+        let kind_name = |k: &FactorKind| match k {
+            FactorKind::Totp => "an authenticator app",
+            FactorKind::Hotp => "a hardware token (HOTP)",
+            FactorKind::Sms => "a phone number (SMS)",
+            FactorKind::Voice => "a phone number (voice)",
+            FactorKind::Email => "an email address",
+            FactorKind::Push => "a phone for push approvals",
+            FactorKind::RecoveryCode => "recovery codes",
+            k if k.is_webauthn() => "a passkey or security key",
+            _ => "a sign-in method",
+        };
+        let tail = "If this was not you, secure your account now.";
+        match self {
+            Self::FactorAdded { kind, label } => (
+                format!("{service}: a sign-in method was added"),
+                format!(
+                    "{service}: {} (\"{label}\") was added to your account. {tail}",
+                    kind_name(kind)
+                ),
+            ),
+            Self::FactorRemoved { kind, label } => (
+                format!("{service}: a sign-in method was removed"),
+                format!(
+                    "{service}: {} (\"{label}\") was removed from your account. {tail}",
+                    kind_name(kind)
+                ),
+            ),
+            Self::RecoveryCodeUsed { remaining } => (
+                format!("{service}: a recovery code was used"),
+                format!("{service}: a recovery code was used to sign in; {remaining} left. {tail}"),
+            ),
+            Self::RecoveryCodesRegenerated => (
+                format!("{service}: new recovery codes"),
+                format!(
+                    "{service}: your recovery codes were replaced; the old ones no longer work. {tail}"
+                ),
+            ),
+            Self::MfaReset => (
+                format!("{service}: two-step verification was reset"),
+                format!(
+                    "{service}: all of your sign-in methods were removed by an administrator. {tail}"
+                ),
+            ),
+            Self::PushDenied => (
+                format!("{service}: sign-in denied"),
+                format!(
+                    "{service}: you denied a sign-in approval. If you did not try to sign in, someone may have your password: change it now."
+                ),
+            ),
+        }
+    }
 }
 
 /// Keeps events in memory (tests, examples).
@@ -246,38 +300,5 @@ impl AuditSink for MemoryAudit {
         if let Ok(mut e) = self.0.lock() {
             e.push(event.clone());
         }
-    }
-}
-
-/// Keeps notices in memory (tests, examples).
-#[derive(Default)]
-pub struct MemoryNotifier(std::sync::Mutex<Vec<(UserId, SecurityNotice)>>);
-
-impl fmt::Debug for MemoryNotifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MemoryNotifier")
-    }
-}
-
-impl MemoryNotifier {
-    /// An empty outbox.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The notices sent so far.
-    pub fn sent(&self) -> Vec<(UserId, SecurityNotice)> {
-        self.0.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-}
-
-impl Notifier for MemoryNotifier {
-    fn notify<'a>(&'a self, user: &'a UserId, notice: &'a SecurityNotice) -> NotifyFuture<'a> {
-        Box::pin(async move {
-            if let Ok(mut e) = self.0.lock() {
-                e.push((user.clone(), notice.clone()));
-            }
-            Ok(())
-        })
     }
 }

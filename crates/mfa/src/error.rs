@@ -50,6 +50,9 @@ pub enum ServiceError {
     /// step 26).
     #[error("this credential is already registered")]
     CredentialAlreadyRegistered,
+    /// The user already has a confirmed factor with this phone number or email address.
+    #[error("this phone number or address is already enrolled")]
+    DestinationAlreadyEnrolled,
     /// The user already has recovery codes: regenerate them instead.
     #[error("recovery codes already enrolled; regenerate them instead")]
     RecoveryCodesExist,
@@ -57,10 +60,19 @@ pub enum ServiceError {
     /// a recovery keyring, an issuer, a device key).
     #[error("not configured: {0}")]
     NotConfigured(&'static str),
-    /// The factor kind is not built into this service yet (SMS, voice, email and push
-    /// arrive with mfa-oob).
+    /// The factor kind is not built into this service (a kind added to `mfa-core`
+    /// later).
     #[error("factor kind {0} is not supported by this service yet")]
     Unsupported(&'static str),
+    /// An out-of-band send (or push) was refused by an abuse limit: a cooldown, an
+    /// hourly cap, the sends of one challenge, a country that is not allowed, push
+    /// fatigue. Safe to show: it names the limit. Nothing was sent.
+    #[error(transparent)]
+    Limited(#[from] mfa_oob::LimitError),
+    /// The [`Sender`](mfa_oob::Sender) or push transport failed: nothing was
+    /// delivered (offer another channel). The challenge was not stored.
+    #[error(transparent)]
+    Delivery(#[from] mfa_oob::SendError),
     /// A remembered-device token could not be issued.
     #[error(transparent)]
     DeviceToken(#[from] DeviceTokenError),
@@ -97,6 +109,15 @@ impl From<mfa_core::InvalidInput> for ServiceError {
 impl From<mfa_core::Rejected> for ServiceError {
     fn from(e: mfa_core::Rejected) -> Self {
         Self::Core(e.into())
+    }
+}
+
+impl From<mfa_oob::Error> for ServiceError {
+    fn from(e: mfa_oob::Error) -> Self {
+        match e {
+            mfa_oob::Error::Limited(l) => Self::Limited(l),
+            e => Self::Core(e.into()),
+        }
     }
 }
 

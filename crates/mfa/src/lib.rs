@@ -54,16 +54,18 @@ mod error;
 mod random;
 mod service;
 
-pub use audit::{AuditEvent, AuditSink, EventKind, Notifier, SecurityNotice};
+pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    BuiltinFactor, Challenge, FactorInfo, OtpEnrollment, RecoveryEnrollment, RecoveryUse, Response,
-    Service, ServiceBuilder, Verification,
+    BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, OobEnrollment,
+    OtpEnrollment, PushEnrollment, RecoveryEnrollment, RecoveryUse, Response, SendFuture, Service,
+    ServiceBuilder, Verification,
 };
 
 // The crates whose types appear in this API.
 pub use mfa_core as core;
+pub use mfa_oob as oob;
 pub use mfa_otp as otp;
 pub use mfa_policy as policy;
 pub use mfa_recovery as recovery;

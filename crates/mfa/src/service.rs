@@ -7,7 +7,12 @@
 mod devices;
 mod enroll;
 mod manage;
+mod oob;
+mod push;
 mod verify;
+
+pub use oob::{DynSender, OobEnrollment, SendFuture};
+pub use push::{DynPushTransport, PushEnrollment};
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,10 +22,11 @@ use mfa_core::store::{
     RememberedDevice, ResetSummary, Store, StoreError, Versioned,
 };
 use mfa_core::{
-    Attachment, AuthMethod, Clock, DataOwner, Error, Factor, FactorId, FactorKind, OsRandom,
-    Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions, SystemClock,
-    Timestamp, UserId, UserVerification,
+    Attachment, AuthMethod, Channel, Clock, DataOwner, Error, Factor, FactorId, FactorKind,
+    OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
+    SystemClock, Timestamp, UserId, UserVerification,
 };
+use mfa_oob::{OobCodes, PushFactor, PushStatus, Sender};
 use mfa_otp::{
     HotpFactor, HotpParams, HotpRecord, OtpAuthUri, Secret, TotpFactor, TotpParams, TotpRecord,
 };
@@ -42,7 +48,7 @@ use mfa_webauthn::{
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::audit::{AuditEvent, AuditSink, EventKind, Notifier, SecurityNotice};
+use crate::audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 use crate::envelope::{Binding, KeySet, Sealer};
 use crate::error::{Result, ServiceError};
 use crate::random::SharedRandom;
@@ -51,9 +57,7 @@ const PURPOSE_WEBAUTHN_REGISTRATION: &str = "webauthn-registration";
 const PURPOSE_WEBAUTHN_AUTHENTICATION: &str = "webauthn-authentication";
 const MAX_LABEL: usize = 64;
 
-/// The factors built into the service, by what the service does with them. SMS, voice,
-/// email and push join this list when mfa-oob lands (their kinds are refused with
-/// [`ServiceError::Unsupported`] until then).
+/// The factors built into the service, by what the service does with them.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub enum BuiltinFactor {
@@ -65,6 +69,10 @@ pub enum BuiltinFactor {
     WebAuthn,
     /// Recovery codes.
     RecoveryCode,
+    /// A code sent by SMS, voice call or email (mfa-oob's [`OobCodes`]).
+    OobCode,
+    /// Push approval with number matching (mfa-oob's [`PushFactor`]).
+    Push,
 }
 
 impl BuiltinFactor {
@@ -72,13 +80,14 @@ impl BuiltinFactor {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Unsupported`] for SMS, voice, email and push (mfa-oob) and any
-    /// kind added later.
+    /// [`ServiceError::Unsupported`] for a kind added to `mfa-core` later.
     pub fn for_kind(kind: FactorKind) -> Result<Self> {
         match kind {
             FactorKind::Totp => Ok(Self::Totp),
             FactorKind::Hotp => Ok(Self::Hotp),
             FactorKind::RecoveryCode => Ok(Self::RecoveryCode),
+            FactorKind::Sms | FactorKind::Voice | FactorKind::Email => Ok(Self::OobCode),
+            FactorKind::Push => Ok(Self::Push),
             k if k.is_webauthn() => Ok(Self::WebAuthn),
             k => Err(ServiceError::Unsupported(k.as_str())),
         }
@@ -87,7 +96,8 @@ impl BuiltinFactor {
 
 /// Builds a [`Service`]. Required: a store, a [`Policy`] and a [`KeySet`]. Optional: a
 /// clock ([`SystemClock`]), a random source ([`OsRandom`]), a WebAuthn relying party, a
-/// recovery-code keyring, the TOTP issuer, an audit sink and a notifier.
+/// recovery-code keyring, the TOTP issuer, an audit sink, the out-of-band factors
+/// (codes, push) and the [`Sender`] that delivers codes and security notices.
 pub struct ServiceBuilder<S> {
     store: S,
     clock: Option<Arc<dyn Clock>>,
@@ -99,7 +109,9 @@ pub struct ServiceBuilder<S> {
     recovery: Option<(Keyring, RecoveryConfig)>,
     issuer: Option<String>,
     audit: Option<Arc<dyn AuditSink>>,
-    notifier: Option<Arc<dyn Notifier>>,
+    sender: Option<Arc<dyn DynSender>>,
+    oob: Option<OobCodes>,
+    push: Option<(PushFactor, Arc<dyn DynPushTransport>)>,
     totp: TotpFactor,
     hotp: HotpFactor,
     user_failure_limit: Option<u32>,
@@ -177,10 +189,33 @@ impl<S: Store> ServiceBuilder<S> {
         self
     }
 
-    /// Who sends security notifications.
+    /// The [`Sender`] that delivers out-of-band codes **and** security notices (to the
+    /// user's contact: their first confirmed email factor, else their first confirmed
+    /// SMS or voice number). Keep a clone of the `Arc` to inspect a test sender.
     #[must_use]
-    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = Some(notifier);
+    pub fn sender<T: Sender + 'static>(mut self, sender: Arc<T>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// SMS, voice and email codes. Needs a [`sender`](Self::sender). Phone numbers go
+    /// only to the countries its [`SendLimits`](mfa_oob::SendLimits) allow: the
+    /// allow-list starts **empty**, so until it names countries every phone enrollment
+    /// and send is refused ([`ServiceError::Limited`]); email is not affected.
+    #[must_use]
+    pub fn oob_codes(mut self, codes: OobCodes) -> Self {
+        self.oob = Some(codes);
+        self
+    }
+
+    /// Push approval, delivered through `transport` (your APNs / FCM client).
+    #[must_use]
+    pub fn push<T: mfa_oob::PushTransport + 'static>(
+        mut self,
+        factor: PushFactor,
+        transport: Arc<T>,
+    ) -> Self {
+        self.push = Some((factor, transport));
         self
     }
 
@@ -210,7 +245,8 @@ impl<S: Store> ServiceBuilder<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a policy or keys;
+    /// [`ServiceError::NotConfigured`] without a policy or keys, or with out-of-band
+    /// codes but no sender;
     /// [`ServiceError::Core`] for an invalid recovery configuration or a user failure
     /// limit outside 1..=100.
     pub fn build(self) -> Result<Service<S>> {
@@ -227,6 +263,17 @@ impl<S: Store> ServiceBuilder<S> {
         if !(1..=100).contains(&user_limit) {
             return Err(Error::invalid("user failure limit", "must be 1 to 100").into());
         }
+        if self.oob.is_some() && self.sender.is_none() {
+            return Err(ServiceError::NotConfigured(
+                "sender (for out-of-band codes)",
+            ));
+        }
+        if let Some(codes) = &self.oob
+            && *codes.config().limits().countries()
+                == mfa_oob::CountryCodes::Only(Default::default())
+        {
+            tracing::warn!(target: "mfa::audit", "out-of-band codes: no country calling code is allowed, so phone numbers are refused (SendLimits::with_allowed_country_codes)");
+        }
         let webauthn = self.rp.map(|rp| WebAuthnFactor::new(rp, self.webauthn_uv));
         Ok(Service {
             store: self.store,
@@ -238,7 +285,9 @@ impl<S: Store> ServiceBuilder<S> {
             recovery,
             issuer: self.issuer,
             audit: self.audit,
-            notifier: self.notifier,
+            sender: self.sender,
+            oob: self.oob,
+            push: self.push,
             totp: self.totp,
             hotp: self.hotp,
             user_limit,
@@ -260,7 +309,9 @@ pub struct Service<S> {
     recovery: Option<RecoveryFactor>,
     issuer: Option<String>,
     audit: Option<Arc<dyn AuditSink>>,
-    notifier: Option<Arc<dyn Notifier>>,
+    sender: Option<Arc<dyn DynSender>>,
+    oob: Option<OobCodes>,
+    push: Option<(PushFactor, Arc<dyn DynPushTransport>)>,
     totp: TotpFactor,
     hotp: HotpFactor,
     user_limit: u32,
@@ -272,6 +323,8 @@ impl<S> fmt::Debug for Service<S> {
             .field("keys", &self.keys)
             .field("webauthn", &self.webauthn.is_some())
             .field("recovery", &self.recovery.is_some())
+            .field("oob_codes", &self.oob.is_some())
+            .field("push", &self.push.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -292,8 +345,8 @@ pub struct FactorInfo {
     pub created_at: Timestamp,
     /// When it last verified.
     pub last_used_at: Option<Timestamp>,
-    /// Where codes go, masked (`+49 ••• ••78`): for SMS, voice and email factors (with
-    /// mfa-oob); `None` for the built-in kinds.
+    /// Where codes go, masked (`+49 ••• ••78`, `a•••@example.com`): for SMS, voice
+    /// and email factors; the device name for push; `None` for the other kinds.
     pub destination: Option<String>,
     /// Unused recovery codes, for a recovery-code factor.
     pub remaining_codes: Option<usize>,
@@ -311,6 +364,11 @@ impl FactorInfo {
             destination: None,
             remaining_codes,
         }
+    }
+
+    fn with_destination(mut self, destination: Option<String>) -> Self {
+        self.destination = destination;
+        self
     }
 }
 
@@ -370,6 +428,39 @@ pub enum Challenge {
         /// The request options.
         options: Box<CredentialRequestOptionsJson>,
     },
+    /// A code was sent by SMS, voice or email: ask the user for it and answer with
+    /// [`Response::OobCode`] naming `challenge_id` (or [`Response::Code`] for the
+    /// factor's latest challenge).
+    OobCode {
+        /// The factor challenged.
+        factor_id: FactorId,
+        /// Its kind.
+        kind: FactorKind,
+        /// The handle of the stored challenge.
+        challenge_id: ChallengeId,
+        /// The channel the code went over.
+        channel: Channel,
+        /// Where it went, masked.
+        destination: String,
+        /// When the code expires.
+        expires_at: Timestamp,
+        /// When [`Service::resend_code`] is first allowed.
+        resend_after: Timestamp,
+        /// Attempts left.
+        attempts_left: u32,
+    },
+    /// A push was sent to the user's device: show `number`, poll
+    /// [`Service::push_status`], then complete with [`Response::Push`].
+    Push {
+        /// The factor challenged.
+        factor_id: FactorId,
+        /// The handle of the stored transaction (the device answers it).
+        challenge_id: ChallengeId,
+        /// The number the page shows and the user enters on the device.
+        number: String,
+        /// When the transaction expires.
+        expires_at: Timestamp,
+    },
 }
 
 /// The user's answer to a challenge.
@@ -384,6 +475,18 @@ pub enum Response<'a> {
         challenge_id: &'a ChallengeId,
         /// The browser's `PublicKeyCredential.toJSON()`.
         response: &'a AuthenticationResponseJson,
+    },
+    /// A code sent by SMS, voice or email, for the challenge `challenge_id`.
+    OobCode {
+        /// From [`Challenge::OobCode`].
+        challenge_id: &'a ChallengeId,
+        /// What the user typed.
+        code: &'a str,
+    },
+    /// Completes the approved push transaction `challenge_id`.
+    Push {
+        /// From [`Challenge::Push`].
+        challenge_id: &'a ChallengeId,
     },
 }
 
@@ -455,7 +558,9 @@ impl<S: Store> Service<S> {
             recovery: None,
             issuer: None,
             audit: None,
-            notifier: None,
+            sender: None,
+            oob: None,
+            push: None,
             totp: TotpFactor::default(),
             hotp: HotpFactor::default(),
             user_failure_limit: None,
@@ -498,14 +603,110 @@ impl<S: Store> Service<S> {
         event.emit(self.audit.as_deref());
     }
 
+    /// Sends `notice` to the user's contact (see [`contact`](Self::contact)).
     async fn notify(&self, user: &UserId, notice: SecurityNotice) {
-        if let Some(n) = &self.notifier
-            && let Err(e) = n.notify(user, &notice).await
-        {
-            {
+        let contact = match self.contact(user).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered: contact lookup failed");
+                return;
+            }
+        };
+        self.notify_to(user, contact, notice).await;
+    }
+
+    /// Sends `notice` to `contact` (resolved before a removal or reset took it away).
+    async fn notify_to(
+        &self,
+        user: &UserId,
+        contact: Option<(Channel, mfa_oob::Destination)>,
+        notice: SecurityNotice,
+    ) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        let Some((channel, to)) = contact else {
+            tracing::info!(target: "mfa::audit", user = user.as_str(), notice = notice.as_str(), "security notification not sent: the user has no confirmed email or phone factor");
+            return;
+        };
+        let service = self
+            .oob
+            .as_ref()
+            .map(|o| o.config().templates().service().to_owned())
+            .or_else(|| self.issuer.clone())
+            .unwrap_or_else(|| "your account".to_owned());
+        let (subject, body) = notice.render(&service);
+        let message = match mfa_oob::OutgoingMessage::notice(channel, to, subject, body) {
+            Ok(m) => m,
+            Err(e) => {
                 tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered");
+                return;
+            }
+        };
+        if let Err(e) = sender.send_dyn(&message).await {
+            tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered");
+        }
+    }
+
+    /// The user's contact for security notices: the first confirmed email factor, else
+    /// the first confirmed SMS or voice factor (by SMS); `None` without either.
+    async fn contact(&self, user: &UserId) -> Result<Option<(Channel, mfa_oob::Destination)>> {
+        if self.sender.is_none() {
+            return Ok(None);
+        }
+        let rows = self.store.list_factors(user).await?;
+        let pick = |kinds: &[FactorKind]| {
+            rows.iter()
+                .find(|r| r.value.confirmed && kinds.contains(&r.value.kind))
+        };
+        for (kinds, channel) in [
+            (&[FactorKind::Email][..], Channel::Email),
+            (&[FactorKind::Sms, FactorKind::Voice][..], Channel::Sms),
+        ] {
+            if let Some(row) = pick(kinds) {
+                let data: oob::OobFactorData = self.decode_factor(&row.value)?;
+                return Ok(Some((channel, data.record.destination().clone())));
             }
         }
+        Ok(None)
+    }
+
+    /// The masked destination (or device name) shown in a factor list.
+    fn destination_of(&self, row: &FactorRecord) -> Result<Option<String>> {
+        match row.kind {
+            FactorKind::Sms | FactorKind::Voice | FactorKind::Email => {
+                let data: oob::OobFactorData = self.decode_factor(row)?;
+                Ok(Some(data.record.destination().masked()))
+            }
+            FactorKind::Push => {
+                let record: mfa_oob::PushRecord = self.decode_factor(row)?;
+                Ok(Some(record.device_name().to_owned()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A factor's listing, with its destination.
+    fn info(&self, row: &FactorRecord, remaining: Option<usize>) -> Result<FactorInfo> {
+        Ok(FactorInfo::from_row(row, remaining).with_destination(self.destination_of(row)?))
+    }
+
+    fn oob_codes(&self) -> Result<&OobCodes> {
+        self.oob.as_ref().ok_or(ServiceError::NotConfigured(
+            "out-of-band codes (ServiceBuilder::oob_codes)",
+        ))
+    }
+
+    fn push_factor(&self) -> Result<&(PushFactor, Arc<dyn DynPushTransport>)> {
+        self.push
+            .as_ref()
+            .ok_or(ServiceError::NotConfigured("push (ServiceBuilder::push)"))
+    }
+
+    fn code_sender(&self) -> Result<&Arc<dyn DynSender>> {
+        self.sender.as_ref().ok_or(ServiceError::NotConfigured(
+            "sender (ServiceBuilder::sender)",
+        ))
     }
 
     fn webauthn(&self) -> Result<&WebAuthnFactor> {

@@ -10,4 +10,6 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod oob;
+mod oob_postgres;
 mod service;

@@ -98,8 +98,10 @@ impl<S: Store> Service<S> {
         })
     }
 
-    /// Confirms a TOTP or HOTP enrollment with its first code (counted against the
-    /// failure limits like any verification). A recovery-code set is confirmed with
+    /// Confirms a TOTP or HOTP enrollment with its first code, or an SMS, voice or
+    /// email enrollment with the code sent to it (its latest challenge, through the
+    /// same attempt loop as [`verify`](Self::verify)), counted against the failure
+    /// limits like any verification. A recovery-code set is confirmed with
     /// [`confirm_recovery_codes`](Self::confirm_recovery_codes), WebAuthn with
     /// [`finish_webauthn_registration`](Self::finish_webauthn_registration).
     ///
@@ -129,10 +131,23 @@ impl<S: Store> Service<S> {
                         .await?
                         .0
                 }
+                BuiltinFactor::OobCode => {
+                    // The enrollment rules again, against the factors confirmed since
+                    // (two SMS enrollments confirmed in turn count both).
+                    let (_, enrolled) = self.enrolled(user).await?;
+                    let others: Vec<EnrolledFactor> = enrolled
+                        .into_iter()
+                        .filter(|f| f.id != *factor_id)
+                        .collect();
+                    self.policy.check_enroll(&others, kind)?;
+                    self.verify_oob(user, factor_id, row, None, code, Purpose::Confirm, now)
+                        .await?
+                        .row
+                }
                 _ => {
                     return Err(Error::invalid(
                         "factor",
-                        "confirm a TOTP or HOTP factor with a code",
+                        "confirm a TOTP, HOTP, SMS, voice or email factor with a code",
                     )
                     .into());
                 }
@@ -155,7 +170,7 @@ impl<S: Store> Service<S> {
                     },
                 )
                 .await;
-                Ok(FactorInfo::from_row(&stored.value, None))
+                self.info(&stored.value, None)
             }
             Err(e) => Err(self.failed(user, factor_id, e, now).await),
         }

@@ -20,7 +20,7 @@ impl<S: Store> Service<S> {
             } else {
                 None
             };
-            out.push(FactorInfo::from_row(&row.value, remaining));
+            out.push(self.info(&row.value, remaining)?);
         }
         Ok(out)
     }
@@ -94,6 +94,8 @@ impl<S: Store> Service<S> {
             Err(EnrollRefusal::UnknownFactor) => return Err(ServiceError::UnknownFactor),
             Err(e) => return Err(e.into()),
         }
+        // Resolved first: removing the contact's own factor still tells the old address.
+        let contact = self.contact(user).await.ok().flatten();
         if !self.store.remove_factor(user, factor_id).await? {
             return Err(ServiceError::UnknownFactor);
         }
@@ -102,8 +104,9 @@ impl<S: Store> Service<S> {
         self.emit(
             AuditEvent::new(now, Some(user), EventKind::FactorRemoved).factor(factor_id, kind),
         );
-        self.notify(
+        self.notify_to(
             user,
+            contact,
             SecurityNotice::FactorRemoved {
                 kind,
                 label: row.value.label.clone(),
@@ -122,6 +125,8 @@ impl<S: Store> Service<S> {
     /// A store failure (nothing was removed).
     pub async fn reset_user(&self, user: &UserId) -> Result<ResetSummary> {
         let now = self.now();
+        // Resolved first: the reset removes the contact's factor too.
+        let contact = self.contact(user).await.ok().flatten();
         let summary = self.store.reset_user(user).await?;
         self.emit(AuditEvent::new(
             now,
@@ -131,7 +136,8 @@ impl<S: Store> Service<S> {
                 devices: summary.devices,
             },
         ));
-        self.notify(user, SecurityNotice::MfaReset).await;
+        self.notify_to(user, contact, SecurityNotice::MfaReset)
+            .await;
         Ok(summary)
     }
 

@@ -5,13 +5,19 @@ use super::*;
 impl<S: Store> Service<S> {
     // ---------------------------------------------------------------- challenge / verify
 
-    /// Starts a challenge for one of the user's factors. For codes nothing is sent or
-    /// stored; for WebAuthn the state is sealed and stored, redeemable once by this user.
+    /// Starts a challenge for one of the user's factors. For TOTP, HOTP and recovery
+    /// codes nothing is sent or stored; for WebAuthn the state is sealed and stored,
+    /// redeemable once by this user; for SMS, voice and email a code is sent through
+    /// the [`Sender`] after the abuse limits (cooldown, hourly caps per destination,
+    /// user and `options.context.client_ip`) and its sealed state stored, bound to the
+    /// user and the factor; for push the notification goes to the device after the
+    /// push-fatigue limits.
     ///
     /// # Errors
     ///
     /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
-    /// the factor cannot honour, or a store failure.
+    /// the factor cannot honour, [`ServiceError::NotConfigured`],
+    /// [`ServiceError::Limited`], [`ServiceError::Delivery`], or a store failure.
     pub async fn start_challenge(
         &self,
         user: &UserId,
@@ -52,6 +58,8 @@ impl<S: Store> Service<S> {
                     options: Box::new(options),
                 })
             }
+            BuiltinFactor::OobCode => self.start_oob(user, row, options, now).await,
+            BuiltinFactor::Push => self.start_push(user, row, options, now).await,
         }
     }
 
@@ -289,6 +297,26 @@ impl<S: Store> Service<S> {
                     recovery: None,
                 })
             }
+            (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
+                self.verify_oob(
+                    user,
+                    factor_id,
+                    row,
+                    Some(challenge_id),
+                    code,
+                    Purpose::SignIn,
+                    now,
+                )
+                .await
+            }
+            (BuiltinFactor::OobCode, Response::Code(code)) => {
+                self.verify_oob(user, factor_id, row, None, code, Purpose::SignIn, now)
+                    .await
+            }
+            (BuiltinFactor::Push, Response::Push { challenge_id }) => {
+                self.complete_push(user, factor_id, row, challenge_id, now)
+                    .await
+            }
             _ => Err(wrong_shape()),
         }
     }
@@ -421,7 +449,8 @@ impl<S: Store> Service<S> {
         let aal = self.policy.assurance(&session, &enrolled, now);
         Ok(Verification {
             user: user.clone(),
-            factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining)),
+            factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining))
+                .with_destination(self.destination_of(&ok.row.value).ok().flatten()),
             methods: ok.methods,
             session,
             amr,

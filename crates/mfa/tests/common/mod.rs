@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use mfa::audit::{MemoryAudit, MemoryNotifier};
+use mfa::audit::MemoryAudit;
+use mfa::oob::testkit::{RecordingSender, RecordingTransport};
+use mfa::oob::{
+    OobCodes, OobConfig, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
+};
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::{CompletedMethod, Session};
@@ -11,7 +15,9 @@ use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::{KeySet, Service};
 use mfa_core::store::Store;
-use mfa_core::{AuthMethod, FixedClock, OsRandom, SecretBytes, Timestamp, UserVerification};
+use mfa_core::{
+    AuthMethod, Channel, FixedClock, OsRandom, SecretBytes, Timestamp, UserVerification,
+};
 
 pub(crate) const ORIGIN: &str = "https://bank.example";
 
@@ -29,7 +35,10 @@ pub(crate) struct Harness<S> {
     pub service: Arc<Service<S>>,
     pub clock: Arc<FixedClock>,
     pub audit: Arc<MemoryAudit>,
-    pub notes: Arc<MemoryNotifier>,
+    /// Every message sent: codes and security notices.
+    pub sender: Arc<RecordingSender>,
+    /// Every push notification sent.
+    pub transport: Arc<RecordingTransport>,
 }
 
 pub(crate) fn rp() -> RelyingParty {
@@ -47,13 +56,33 @@ pub(crate) fn harness<S: Store>(store: S) -> Harness<S> {
     harness_with(store, keys("k1"))
 }
 
+/// SMS to +1 and +44 numbers; mfa-oob's other defaults (6 digits, 10 minutes, 5
+/// attempts, 30 s cooldown, 5 sends per destination an hour).
+pub(crate) fn oob_config() -> OobConfig {
+    let limits = SendLimits::new()
+        .with_allowed_country_codes([1, 44])
+        .unwrap();
+    OobConfig::new(Templates::new("Bank Example", "bank.example").unwrap()).with_limits(limits)
+}
+
 pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
+    harness_oob(store, keys, oob_config(), POLICY)
+}
+
+pub(crate) fn harness_oob<S: Store>(
+    store: S,
+    keys: KeySet,
+    oob: OobConfig,
+    policy: &str,
+) -> Harness<S> {
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let audit = Arc::new(MemoryAudit::new());
-    let notes = Arc::new(MemoryNotifier::new());
+    let sender = Arc::new(RecordingSender::new());
+    let transport = Arc::new(RecordingTransport::new());
+    let codes = OobCodes::new(SecretBytes::generate(32, &mut OsRandom).unwrap(), oob).unwrap();
     let device_key =
         DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom).unwrap()).unwrap();
-    let policy = Policy::from_toml(POLICY)
+    let policy = Policy::from_toml(policy)
         .unwrap()
         .with_device_key(device_key);
     let pepper = Keyring::new(
@@ -69,14 +98,50 @@ pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
         .relying_party(rp(), UserVerification::Preferred)
         .recovery(pepper, RecoveryConfig::default())
         .audit(audit.clone())
-        .notifier(notes.clone())
+        .sender(sender.clone())
+        .oob_codes(codes)
+        .push(PushFactor::new(PushConfig::default()), transport.clone())
         .build()
         .unwrap();
     Harness {
         service: Arc::new(service),
         clock,
         audit,
-        notes,
+        sender,
+        transport,
+    }
+}
+
+/// The code in a message as the user reads it: the SMS's last line (`@bank.example
+/// #123456`), the email's indented line, the digits the voice call reads out.
+pub(crate) fn code_in(message: &OutgoingMessage) -> String {
+    let body = message.expose_body();
+    match message.channel() {
+        Channel::Sms => body.rsplit('#').next().unwrap().trim().to_owned(),
+        Channel::Email => body
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+            .unwrap()
+            .to_owned(),
+        _ => {
+            let spoken = body.split("code is: ").nth(1).unwrap();
+            let first = spoken.split('.').next().unwrap();
+            first.chars().filter(char::is_ascii_digit).collect()
+        }
+    }
+}
+
+impl<S> Harness<S> {
+    /// The code in the latest message sent to `to` (normalised destination).
+    pub(crate) fn last_code_to(&self, to: &str) -> String {
+        let sent = self.sender.sent();
+        let m = sent
+            .iter()
+            .rev()
+            .find(|m| m.to().as_str() == to && m.expose_body().contains("verification code"))
+            .unwrap_or_else(|| panic!("no code sent to {to}"));
+        code_in(m)
     }
 }
 

@@ -1,0 +1,612 @@
+//! SMS, voice and email codes: enrollment (send, then confirm), challenges, resends,
+//! and the attempt loop of mfa-oob's crate docs.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use mfa_oob::{
+    Destination, OobRecord, OobState, OutgoingMessage, SendCounts, SendError, SendLimits,
+};
+
+use super::*;
+
+const PURPOSE_OOB_CODE: &str = "oob-code";
+/// The pseudo factor id under which a user's sends are counted (never a real factor id:
+/// those are 22 base64url characters).
+const SENDS_PER_USER: &str = "(oob-sends)";
+/// Compare-and-swap retries of one attempt (each lost race paid nothing and checked
+/// nothing, so a retry grants nothing).
+const ATTEMPT_RETRIES: usize = 8;
+
+/// The future a [`DynSender`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+/// mfa-oob's [`Sender`] as a trait object (its `send` returns `impl Future`, which a
+/// `dyn` cannot). Implemented for every [`Sender`]; you never implement it yourself.
+pub trait DynSender: Send + Sync {
+    /// [`Sender::send`], boxed.
+    fn send_dyn<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a>;
+}
+
+impl<T: Sender> DynSender for T {
+    fn send_dyn<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a> {
+        Box::pin(self.send(message))
+    }
+}
+
+/// What the service stores (sealed) for an SMS, voice or email factor: mfa-oob's record
+/// and the factor's latest challenge, so a plain [`Response::Code`] (and
+/// [`Service::confirm`]) finds it.
+#[derive(Deserialize, Serialize)]
+pub(super) struct OobFactorData {
+    pub(super) record: OobRecord,
+    #[serde(default)]
+    pub(super) latest: Option<ChallengeId>,
+}
+
+/// A new SMS, voice or email enrollment: a code was sent; the factor is inactive until
+/// [`Service::confirm`] accepts it.
+#[non_exhaustive]
+#[derive(Debug, Serialize)]
+pub struct OobEnrollment {
+    /// The new (unconfirmed) factor.
+    pub factor_id: FactorId,
+    /// Its kind.
+    pub kind: FactorKind,
+    /// The challenge holding the code sent (also the factor's latest challenge).
+    pub challenge_id: ChallengeId,
+    /// Where the code went, masked.
+    pub destination: String,
+    /// When the code expires.
+    pub expires_at: Timestamp,
+    /// When [`Service::resend_code`] is first allowed.
+    pub resend_after: Timestamp,
+}
+
+fn kind_of(channel: Channel) -> Result<FactorKind> {
+    match channel {
+        Channel::Sms => Ok(FactorKind::Sms),
+        Channel::Voice => Ok(FactorKind::Voice),
+        Channel::Email => Ok(FactorKind::Email),
+        _ => Err(Error::invalid("channel", "not an out-of-band channel").into()),
+    }
+}
+
+fn lookup_key(destination: &Destination) -> Result<LookupKey> {
+    Ok(match destination {
+        Destination::Phone(p) => LookupKey::phone(p.e164())?,
+        Destination::Email(e) => LookupKey::email(e.as_str())?,
+        _ => return Err(Error::invalid("destination", "unknown kind").into()),
+    })
+}
+
+impl<S: Store> Service<S> {
+    // ---------------------------------------------------------------- enrollment
+
+    /// Starts an SMS, voice or email enrollment: parses and normalises `destination`
+    /// (a phone number, national with `region` such as `"US"`, or international; an
+    /// email address), checks the policy's enrollment rules (the default policy allows
+    /// two SMS numbers), stores the factor unconfirmed with a per-user lookup key on the
+    /// normalised destination (one user cannot enroll a number or address twice; an
+    /// abandoned unconfirmed enrollment of it is replaced), and sends a code through the
+    /// [`Sender`]. [`confirm`](Self::confirm) with that code activates it.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`] without [`ServiceBuilder::oob_codes`]; a bad
+    /// destination ([`ServiceError::Core`], invalid input);
+    /// [`ServiceError::DestinationAlreadyEnrolled`]; [`ServiceError::Enroll`] (too many
+    /// SMS numbers, kind disabled); [`ServiceError::StepUpRequired`];
+    /// [`ServiceError::Limited`] (a country not allowed, a send cap);
+    /// [`ServiceError::Delivery`] (nothing is kept then); a store failure.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the destination, its region and the label are all the user's input"
+    )]
+    pub async fn enroll_oob(
+        &self,
+        user: &UserId,
+        channel: Channel,
+        destination: &str,
+        region: Option<&str>,
+        label: &str,
+        session: &Session,
+    ) -> Result<OobEnrollment> {
+        check_label(label)?;
+        let now = self.now();
+        let codes = self.oob_codes()?;
+        self.code_sender()?;
+        let kind = kind_of(channel)?;
+        let destination =
+            Destination::parse(channel, destination, region).map_err(mfa_oob::Error::from)?;
+        self.check_enroll(user, session, kind, now).await?;
+        let record = codes.enroll(channel, destination)?;
+        let key = lookup_key(record.destination())?;
+        let id = FactorId::generate(&mut self.rng.handle())?;
+        let challenge_id = ChallengeId::generate(&mut self.rng.handle())?;
+        let data = OobFactorData {
+            record: record.clone(),
+            latest: Some(challenge_id.clone()),
+        };
+        let row = FactorRecord::new(
+            user.clone(),
+            id.clone(),
+            kind,
+            self.encode_factor(user, &id, kind, &data)?,
+            now,
+        )
+        .with_label(label)
+        .with_lookup_key(key.clone());
+        match self.store.insert_factor(row.clone()).await {
+            Ok(_) => {}
+            Err(StoreError::LookupKeyTaken) => {
+                // An abandoned, unconfirmed enrollment of the same destination gives way;
+                // a confirmed one is a duplicate.
+                match self.store.factor_by_lookup_key(&key, Some(user)).await? {
+                    Some(old) if !old.value.confirmed => {
+                        self.store.remove_factor(user, &old.value.id).await?;
+                        match self.store.insert_factor(row).await {
+                            Ok(_) => {}
+                            Err(StoreError::LookupKeyTaken) => {
+                                return Err(ServiceError::DestinationAlreadyEnrolled);
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    _ => return Err(ServiceError::DestinationAlreadyEnrolled),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let sent = self
+            .issue_code(
+                user,
+                &id,
+                &record,
+                &StartOptions::new(),
+                challenge_id.clone(),
+                now,
+            )
+            .await;
+        let challenge = match sent {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was delivered: keep no half-enrolled factor.
+                let _ = self.store.remove_factor(user, &id).await;
+                return Err(e);
+            }
+        };
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
+        let Challenge::OobCode {
+            destination,
+            expires_at,
+            resend_after,
+            ..
+        } = challenge
+        else {
+            return Err(Error::invalid("challenge", "not a code challenge").into());
+        };
+        Ok(OobEnrollment {
+            factor_id: id,
+            kind,
+            challenge_id,
+            destination,
+            expires_at,
+            resend_after,
+        })
+    }
+
+    // ---------------------------------------------------------------- challenges
+
+    /// A new challenge for a confirmed SMS, voice or email factor (from
+    /// [`start_challenge`](Self::start_challenge)).
+    pub(super) async fn start_oob(
+        &self,
+        user: &UserId,
+        row: Versioned<FactorRecord>,
+        options: &StartOptions,
+        now: Timestamp,
+    ) -> Result<Challenge> {
+        let data: OobFactorData = self.decode_factor(&row.value)?;
+        let challenge_id = ChallengeId::generate(&mut self.rng.handle())?;
+        let challenge = self
+            .issue_code(
+                user,
+                &row.value.id,
+                &data.record,
+                options,
+                challenge_id.clone(),
+                now,
+            )
+            .await?;
+        // Point the factor at its latest challenge (for a plain `Response::Code`). The
+        // code is out already; losing this race only means the caller must name the
+        // challenge.
+        let mut row = row;
+        for _ in 0..3 {
+            let mut data: OobFactorData = self.decode_factor(&row.value)?;
+            data.latest = Some(challenge_id.clone());
+            let mut updated = row.value.clone();
+            updated.data = self.encode_factor(user, &updated.id, updated.kind, &data)?;
+            match self
+                .store
+                .update_factor_if_version(updated, row.version)
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::Conflict) => match self.store.factor(user, &row.value.id).await? {
+                    Some(fresh) => row = fresh,
+                    None => break,
+                },
+                Err(e) => {
+                    tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "latest challenge not recorded on the factor");
+                    break;
+                }
+            }
+        }
+        Ok(challenge)
+    }
+
+    /// Sends a new code for a pending challenge ("send again", or `channel` to switch
+    /// between SMS and a voice call). Keeps the attempts used; enforces the cooldown,
+    /// the sends per challenge and the hourly caps. The previous code stops verifying.
+    ///
+    /// # Errors
+    ///
+    /// A rejection for an unknown, expired or exhausted challenge;
+    /// [`ServiceError::Limited`]; [`ServiceError::Delivery`]; [`ServiceError::Conflict`]
+    /// when another request changed the challenge at the same time; a store failure.
+    pub async fn resend_code(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        challenge_id: &ChallengeId,
+        channel: Option<Channel>,
+        options: &StartOptions,
+    ) -> Result<Challenge> {
+        let now = self.now();
+        let codes = self.oob_codes()?;
+        let sender = self.code_sender()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let pending = self
+            .store
+            .challenge(challenge_id, &owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        if pending.value.factor.as_ref() != Some(factor_id) {
+            return Err(Rejected::with_detail(
+                RejectReason::UnknownFactor,
+                "challenge for another factor",
+            )
+            .into());
+        }
+        let row = self
+            .store
+            .factor(user, factor_id)
+            .await?
+            .ok_or(ServiceError::UnknownFactor)?;
+        let data: OobFactorData = self.decode_factor(&row.value)?;
+        let state = self.open_code_state(&owner, challenge_id, &pending.value.data)?;
+        let (mut challenge, next) =
+            codes.resend(&data.record, &state, channel, now, &mut self.rng.handle())?;
+        self.count_send(user, data.record.destination(), options, now)
+            .await?;
+        let message = challenge
+            .take_message()
+            .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
+        let mut updated = pending.value.clone();
+        updated.data = self.seal_code_state(&owner, challenge_id, &next)?;
+        updated.expires_at = next.expires_at();
+        match self
+            .store
+            .update_challenge_if_version(updated, pending.version, now)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::Conflict) => return Err(ServiceError::Conflict),
+            Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
+            Err(e) => return Err(e.into()),
+        }
+        sender.send_dyn(&message).await?;
+        Ok(Challenge::OobCode {
+            factor_id: factor_id.clone(),
+            kind: row.value.kind,
+            challenge_id: challenge_id.clone(),
+            channel: challenge.channel(),
+            destination: challenge.masked_destination().to_owned(),
+            expires_at: challenge.expires_at(),
+            resend_after: challenge.resend_after(),
+            attempts_left: challenge.attempts_left(),
+        })
+    }
+
+    /// Draws a code for `record`, counts the send against the caps, stores the sealed
+    /// state under `challenge_id` (bound to the user and the factor) and sends it.
+    async fn issue_code(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        record: &OobRecord,
+        options: &StartOptions,
+        challenge_id: ChallengeId,
+        now: Timestamp,
+    ) -> Result<Challenge> {
+        let codes = self.oob_codes()?;
+        let sender = self.code_sender()?;
+        let (mut challenge, state) =
+            codes.start(Some(record), options, now, &mut self.rng.handle())?;
+        self.check_destination_lockout(record.destination(), now)
+            .await?;
+        self.count_send(user, record.destination(), options, now)
+            .await?;
+        let message = challenge
+            .take_message()
+            .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
+        let owner = ChallengeOwner::User(user.clone());
+        let data = self.seal_code_state(&owner, &challenge_id, &state)?;
+        let pending = PendingChallenge::new(
+            challenge_id.clone(),
+            owner.clone(),
+            data,
+            state.expires_at(),
+        )
+        .with_factor(factor_id.clone());
+        self.store.put_challenge(pending).await?;
+        if let Err(e) = sender.send_dyn(&message).await {
+            let _ = self.store.take_challenge(&challenge_id, &owner, now).await;
+            return Err(e.into());
+        }
+        Ok(Challenge::OobCode {
+            factor_id: factor_id.clone(),
+            kind: codes.kind(record),
+            challenge_id,
+            channel: challenge.channel(),
+            destination: challenge.masked_destination().to_owned(),
+            expires_at: challenge.expires_at(),
+            resend_after: challenge.resend_after(),
+            attempts_left: challenge.attempts_left(),
+        })
+    }
+
+    /// Refuses to send to a destination whose codes failed too often lately (whoever
+    /// the user): the per-user limit of failures, counted per destination.
+    async fn check_destination_lockout(
+        &self,
+        destination: &Destination,
+        now: Timestamp,
+    ) -> Result<()> {
+        let limits = *self.policy.failure_limits();
+        let key = FailureKey::destination(destination.as_str())?;
+        if let Some(f) = self.store.failures(&key, now, limits.window).await? {
+            let until = f.last_at.saturating_add(limits.lockout);
+            if f.count >= self.user_limit && now < until {
+                return Err(ServiceError::Locked { until });
+            }
+        }
+        Ok(())
+    }
+
+    /// The abuse limits of one send: the cooldown since the destination's last send (by
+    /// any challenge), then the hourly caps per destination, per user and per client IP,
+    /// counted **before** deciding so they hold under concurrency.
+    async fn count_send(
+        &self,
+        user: &UserId,
+        destination: &Destination,
+        options: &StartOptions,
+        now: Timestamp,
+    ) -> Result<()> {
+        let limits = self.oob_codes()?.config().limits();
+        let window = SendLimits::WINDOW;
+        let dkey = FailureKey::destination(&format!("sends:{}", destination.as_str()))?;
+        let ukey = FailureKey::factor(user, &FactorId::new(SENDS_PER_USER)?);
+        let last = self.store.failures(&dkey, now, window).await?;
+        limits.check_cooldown(last.map(|f| f.last_at), now)?;
+        let d = self.store.record_failure(&dkey, now, window).await?.count;
+        let u = self.store.record_failure(&ukey, now, window).await?.count;
+        let ip = match options.context.client_ip {
+            Some(ip) => Some(self.count_ip(ip, now, window).await?),
+            None => None,
+        };
+        limits.check_send(&SendCounts::new(d, u, ip))?;
+        Ok(())
+    }
+
+    async fn count_ip(
+        &self,
+        ip: IpAddr,
+        now: Timestamp,
+        window: std::time::Duration,
+    ) -> Result<u32> {
+        Ok(self
+            .store
+            .record_failure(&FailureKey::client_ip(ip), now, window)
+            .await?
+            .count)
+    }
+
+    fn seal_code_state(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        state: &OobState,
+    ) -> Result<mfa_core::store::RecordData> {
+        Ok(self
+            .sealer(Binding::Purpose(PURPOSE_OOB_CODE))
+            .encode(DataOwner::Challenge { owner, id }, state)?)
+    }
+
+    fn open_code_state(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        data: &mfa_core::store::RecordData,
+    ) -> Result<OobState> {
+        Ok(self
+            .sealer(Binding::Purpose(PURPOSE_OOB_CODE))
+            .decode(DataOwner::Challenge { owner, id }, data)?)
+    }
+
+    // ---------------------------------------------------------------- verification
+
+    /// The attempt loop (mfa-oob's crate docs): read the challenge, pay for the attempt
+    /// with a compare-and-swap, only then check the code, and on success take the
+    /// challenge — the one request whose take returns it wins. Runs after the lockout
+    /// gate. `challenge_id` `None` means the factor's latest challenge.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal step of verify and confirm"
+    )]
+    pub(super) async fn verify_oob(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        row: Versioned<FactorRecord>,
+        challenge_id: Option<&ChallengeId>,
+        code: &str,
+        purpose: Purpose,
+        now: Timestamp,
+    ) -> Result<Outcome> {
+        let codes = self.oob_codes()?;
+        if purpose == Purpose::SignIn && !row.value.confirmed {
+            return Err(Rejected::with_detail(
+                RejectReason::FactorDisabled,
+                "factor not confirmed",
+            )
+            .into());
+        }
+        if purpose == Purpose::Confirm && row.value.confirmed {
+            return Err(Error::invalid("factor", "already confirmed").into());
+        }
+        let data: OobFactorData = self.decode_factor(&row.value)?;
+        let id = match challenge_id {
+            Some(id) => id.clone(),
+            None => data.latest.clone().ok_or_else(|| {
+                Rejected::with_detail(RejectReason::Expired, "no challenge was started")
+            })?,
+        };
+        let owner = ChallengeOwner::User(user.clone());
+        for _ in 0..ATTEMPT_RETRIES {
+            // 1. Read without consuming.
+            let pending = self
+                .store
+                .challenge(&id, &owner, now)
+                .await?
+                .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            if pending.value.factor.as_ref() != Some(factor_id) {
+                return Err(Rejected::with_detail(
+                    RejectReason::UnknownFactor,
+                    "challenge for another factor",
+                )
+                .into());
+            }
+            let state = self.open_code_state(&owner, &id, &pending.value.data)?;
+            // 2. Pay for the attempt; an expired or exhausted challenge is removed.
+            let next = match codes.begin_code_attempt(&state, now) {
+                Ok(next) => next,
+                Err(e) => {
+                    let _ = self.store.take_challenge(&id, &owner, now).await;
+                    return Err(e.into());
+                }
+            };
+            // 3. Store it with a compare-and-swap.
+            let mut updated = pending.value.clone();
+            updated.data = self.seal_code_state(&owner, &id, &next)?;
+            updated.expires_at = next.expires_at();
+            match self
+                .store
+                .update_challenge_if_version(updated, pending.version, now)
+                .await
+            {
+                Ok(_) => {}
+                // Another request paid first; nothing was checked: read again.
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => {
+                    return Err(Error::rejected(RejectReason::Expired).into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            // 4. Check, against the state just written.
+            return match codes.verify_code(&data.record, &next, code, now) {
+                Ok(verified) => {
+                    // 5. Single use: only the request whose take returns it wins.
+                    if self.store.take_challenge(&id, &owner, now).await?.is_none() {
+                        return Err(Rejected::with_detail(
+                            RejectReason::Replay,
+                            "the challenge was already used",
+                        )
+                        .into());
+                    }
+                    let row = self
+                        .touch_factor(user, factor_id, purpose == Purpose::Confirm, now)
+                        .await?;
+                    Ok(Outcome {
+                        row,
+                        methods: verified.methods,
+                        recovery: None,
+                    })
+                }
+                Err(e) => {
+                    if e.is_rejection() {
+                        self.count_destination_failure(data.record.destination(), now)
+                            .await;
+                    }
+                    Err(e.into())
+                }
+            };
+        }
+        Err(Rejected::with_detail(RejectReason::Replay, "lost the attempt race repeatedly").into())
+    }
+
+    async fn count_destination_failure(&self, destination: &Destination, now: Timestamp) {
+        let window = self.policy.failure_limits().window;
+        match FailureKey::destination(destination.as_str()) {
+            Ok(key) => {
+                if let Err(e) = self.store.record_failure(&key, now, window).await {
+                    tracing::warn!(target: "mfa::audit", error = %e, "destination failure not counted");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "mfa::audit", error = %e, "destination failure not counted")
+            }
+        }
+    }
+
+    /// After a single-use success: the factor's last use (and confirmation), by
+    /// compare-and-swap on a fresh read (only bookkeeping changes, so a retry loses
+    /// nothing).
+    pub(super) async fn touch_factor(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        confirm: bool,
+        now: Timestamp,
+    ) -> Result<Versioned<FactorRecord>> {
+        for _ in 0..5 {
+            let row = self
+                .store
+                .factor(user, factor_id)
+                .await?
+                .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
+            let mut updated = row.value.clone();
+            updated.last_used_at = Some(now);
+            if confirm {
+                updated.confirmed = true;
+            }
+            match self
+                .store
+                .update_factor_if_version(updated.clone(), row.version)
+                .await
+            {
+                Ok(version) => return Ok(Versioned::new(updated, version)),
+                Err(StoreError::Conflict) => {}
+                Err(StoreError::NotFound) => {
+                    return Err(Error::rejected(RejectReason::UnknownFactor).into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+}

@@ -1,0 +1,428 @@
+//! Push approval: enrollment of a device key, the transaction, the device's answer, the
+//! browser's poll and the single completion.
+
+use std::time::Duration;
+
+use mfa_oob::{
+    EnrollmentChallenge, EnrollmentRequest, PushNotification, PushRecord, PushResponse, PushState,
+};
+
+use super::oob::SendFuture;
+use super::*;
+
+const PURPOSE_PUSH_ENROLLMENT: &str = "push-enrollment";
+const PURPOSE_PUSH: &str = "push";
+/// How long a device has to answer an enrollment challenge.
+const ENROLLMENT_TTL: Duration = Duration::from_secs(600);
+/// Pseudo factor ids of the push-fatigue counters (never a real factor id).
+const PUSHES_PENDING: &str = "(push-pending)";
+const PUSHES_SINCE_SUCCESS: &str = "(push-since-success)";
+
+/// mfa-oob's [`PushTransport`](mfa_oob::PushTransport) as a trait object. Implemented
+/// for every transport; you never implement it yourself.
+pub trait DynPushTransport: Send + Sync {
+    /// [`PushTransport::push`](mfa_oob::PushTransport::push), boxed.
+    fn push_dyn<'a>(&'a self, notification: &'a PushNotification) -> SendFuture<'a>;
+}
+
+impl<T: mfa_oob::PushTransport> DynPushTransport for T {
+    fn push_dyn<'a>(&'a self, notification: &'a PushNotification) -> SendFuture<'a> {
+        Box::pin(self.push(notification))
+    }
+}
+
+/// A started push enrollment: give `challenge` to the phone app, which answers with a
+/// signed [`EnrollmentRequest`] for [`Service::finish_push_enrollment`].
+#[non_exhaustive]
+#[derive(Debug, Serialize)]
+pub struct PushEnrollment {
+    /// The handle of the stored enrollment.
+    pub challenge_id: ChallengeId,
+    /// What the device signs with its new key.
+    pub challenge: EnrollmentChallenge,
+    /// When the enrollment expires.
+    pub expires_at: Timestamp,
+}
+
+#[derive(Deserialize, Serialize)]
+struct PendingPushEnrollment {
+    challenge: EnrollmentChallenge,
+    label: String,
+}
+
+impl<S: Store> Service<S> {
+    /// Starts enrolling a phone for push approvals: a fresh challenge the device signs
+    /// with the key it registers.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`] without [`ServiceBuilder::push`], a bad label,
+    /// the enrollment checks, or a store failure.
+    pub async fn begin_push_enrollment(
+        &self,
+        user: &UserId,
+        label: &str,
+        session: &Session,
+    ) -> Result<PushEnrollment> {
+        check_label(label)?;
+        let now = self.now();
+        self.push_factor()?;
+        self.check_enroll(user, session, FactorKind::Push, now)
+            .await?;
+        let challenge = EnrollmentChallenge::generate(&mut self.rng.handle())?;
+        let id = ChallengeId::generate(&mut self.rng.handle())?;
+        let owner = ChallengeOwner::User(user.clone());
+        let expires_at = now.saturating_add(ENROLLMENT_TTL);
+        let data = self
+            .sealer(Binding::Purpose(PURPOSE_PUSH_ENROLLMENT))
+            .encode(
+                DataOwner::Challenge {
+                    owner: &owner,
+                    id: &id,
+                },
+                &PendingPushEnrollment {
+                    challenge,
+                    label: label.to_owned(),
+                },
+            )?;
+        self.store
+            .put_challenge(PendingChallenge::new(id.clone(), owner, data, expires_at))
+            .await?;
+        Ok(PushEnrollment {
+            challenge_id: id,
+            challenge,
+            expires_at,
+        })
+    }
+
+    /// Finishes a push enrollment with the device's signed request: the device proved
+    /// it holds the key. Stored confirmed, with the key as a global lookup key (one
+    /// device key serves one account).
+    ///
+    /// # Errors
+    ///
+    /// A rejection for an unknown, expired or used challenge or a signature that does
+    /// not verify; [`ServiceError::CredentialAlreadyRegistered`] for a key enrolled
+    /// before; [`ServiceError::Enroll`]; a store failure.
+    pub async fn finish_push_enrollment(
+        &self,
+        user: &UserId,
+        challenge_id: &ChallengeId,
+        request: &EnrollmentRequest,
+    ) -> Result<FactorInfo> {
+        let now = self.now();
+        let (factor, _) = self.push_factor()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let pending = self
+            .store
+            .take_challenge(challenge_id, &owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        let pending: PendingPushEnrollment = self
+            .sealer(Binding::Purpose(PURPOSE_PUSH_ENROLLMENT))
+            .decode(
+                DataOwner::Challenge {
+                    owner: &owner,
+                    id: challenge_id,
+                },
+                &pending.data,
+            )?;
+        let record = factor.enroll(&pending.challenge, request, now)?;
+        let (_, enrolled) = self.enrolled(user).await?;
+        self.policy.check_enroll(&enrolled, FactorKind::Push)?;
+        let id = FactorId::generate(&mut self.rng.handle())?;
+        let data = self.encode_factor(user, &id, FactorKind::Push, &record)?;
+        let key = LookupKey::new(
+            mfa_core::store::LookupScope::Global,
+            "push-device",
+            record.public_key().to_sec1(),
+        )?;
+        let row = FactorRecord::new(user.clone(), id.clone(), FactorKind::Push, data, now)
+            .with_label(pending.label.clone())
+            .with_lookup_key(key)
+            .with_confirmed(true);
+        self.insert_new(row.clone()).await?;
+        self.emit(
+            AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, FactorKind::Push),
+        );
+        self.emit(
+            AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(&id, FactorKind::Push),
+        );
+        self.notify(
+            user,
+            SecurityNotice::FactorAdded {
+                kind: FactorKind::Push,
+                label: pending.label,
+            },
+        )
+        .await;
+        self.info(&row, None)
+    }
+
+    /// A push transaction for a confirmed push factor (from
+    /// [`start_challenge`](Self::start_challenge)), after the push-fatigue limits.
+    pub(super) async fn start_push(
+        &self,
+        user: &UserId,
+        row: Versioned<FactorRecord>,
+        options: &StartOptions,
+        now: Timestamp,
+    ) -> Result<Challenge> {
+        let (factor, transport) = self.push_factor()?;
+        let record: PushRecord = self.decode_factor(&row.value)?;
+        let (mut challenge, state) =
+            factor.start(Some(&record), options, now, &mut self.rng.handle())?;
+        // Push fatigue: transactions that may still be waiting (a counter whose window
+        // is the transaction lifetime), and pushes since the last approved one.
+        let pending_key = FailureKey::factor(user, &FactorId::new(PUSHES_PENDING)?);
+        let since_key = FailureKey::factor(user, &FactorId::new(PUSHES_SINCE_SUCCESS)?);
+        let ttl = factor.config().ttl();
+        let pending = self.store.record_failure(&pending_key, now, ttl).await?;
+        let since = self
+            .store
+            .record_failure(
+                &since_key,
+                now,
+                mfa_oob::SendLimits::WINDOW.saturating_mul(24),
+            )
+            .await?;
+        // The counts include this push; the limits judge the ones before it.
+        factor.config().limits().check(
+            pending.count.saturating_sub(1),
+            since.count.saturating_sub(1),
+        )?;
+        let id = state.transaction().challenge_id()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let data = self.seal_push_state(&owner, &id, &state)?;
+        self.store
+            .put_challenge(
+                PendingChallenge::new(id.clone(), owner.clone(), data, state.expires_at())
+                    .with_factor(row.value.id.clone()),
+            )
+            .await?;
+        let mut notification = challenge
+            .take_notification()
+            .ok_or_else(|| Error::invalid("push", "no notification to send"))?;
+        notification.account = Some(user.as_str().to_owned());
+        if let Err(e) = transport.push_dyn(&notification).await {
+            let _ = self.store.take_challenge(&id, &owner, now).await;
+            return Err(e.into());
+        }
+        Ok(Challenge::Push {
+            factor_id: row.value.id.clone(),
+            challenge_id: id,
+            number: challenge.number().to_owned(),
+            expires_at: challenge.expires_at(),
+        })
+    }
+
+    /// The device's signed answer (approve with the number the user typed, or deny),
+    /// recorded by compare-and-swap: of two answers one lands. A denial is audited as
+    /// [`EventKind::PushDenied`] (possible fraud) and the user is notified. `user` is
+    /// the notification's `account`.
+    ///
+    /// # Errors
+    ///
+    /// A rejection for an unknown or expired transaction, another device's key, a bad
+    /// signature, or an answer that was already given; a store failure.
+    pub async fn respond_push(&self, user: &UserId, response: &PushResponse) -> Result<PushStatus> {
+        let now = self.now();
+        let (factor, _) = self.push_factor()?;
+        let id = response.transaction().challenge_id()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let pending = self
+            .store
+            .challenge(&id, &owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        let factor_id = pending
+            .value
+            .factor
+            .clone()
+            .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
+        let row = self.load_for_verify(user, &factor_id).await?;
+        if row.value.kind != FactorKind::Push || !row.value.confirmed {
+            return Err(Error::rejected(RejectReason::UnknownFactor).into());
+        }
+        let record: PushRecord = self.decode_factor(&row.value)?;
+        let state = self.open_push_state(&owner, &id, &pending.value.data)?;
+        let next = match factor.record_response(&record, &state, response, now) {
+            Ok(next) => next,
+            Err(e) => {
+                let err: ServiceError = e.into();
+                let mut event = AuditEvent::new(
+                    now,
+                    Some(user),
+                    EventKind::Failed {
+                        reason: reject_reason(&err),
+                    },
+                );
+                event = event.factor(&factor_id, FactorKind::Push);
+                self.emit(event);
+                return Err(err);
+            }
+        };
+        let mut updated = pending.value.clone();
+        updated.data = self.seal_push_state(&owner, &id, &next)?;
+        updated.expires_at = next.expires_at();
+        match self
+            .store
+            .update_challenge_if_version(updated, pending.version, now)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::Conflict) => {
+                return Err(Rejected::with_detail(
+                    RejectReason::Replay,
+                    "another answer was recorded first",
+                )
+                .into());
+            }
+            Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
+            Err(e) => return Err(e.into()),
+        }
+        if let Ok(key) = FactorId::new(PUSHES_PENDING) {
+            let _ = self
+                .store
+                .clear_failures(&FailureKey::factor(user, &key))
+                .await;
+        }
+        let status = factor.status(&next, now);
+        if status == PushStatus::Denied {
+            self.emit(
+                AuditEvent::new(now, Some(user), EventKind::PushDenied)
+                    .factor(&factor_id, FactorKind::Push),
+            );
+            self.notify(user, SecurityNotice::PushDenied).await;
+        }
+        Ok(status)
+    }
+
+    /// The browser's poll: where the transaction stands, without consuming it. A
+    /// transaction that is gone (completed, expired) reads as
+    /// [`PushStatus::Expired`].
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`], a state that does not open, or a store failure.
+    pub async fn push_status(
+        &self,
+        user: &UserId,
+        challenge_id: &ChallengeId,
+    ) -> Result<PushStatus> {
+        let now = self.now();
+        let (factor, _) = self.push_factor()?;
+        let owner = ChallengeOwner::User(user.clone());
+        let Some(pending) = self.store.challenge(challenge_id, &owner, now).await? else {
+            return Ok(PushStatus::Expired);
+        };
+        let state = self.open_push_state(&owner, challenge_id, &pending.value.data)?;
+        Ok(factor.status(&state, now))
+    }
+
+    /// Completes an approved transaction once (from [`verify`](Self::verify), after the
+    /// lockout gate): read, verify purely, then take — a take that finds nothing is a
+    /// replay. A final refusal (denied, wrong number, expired) removes the transaction;
+    /// a pending one stays (poll [`push_status`](Self::push_status) first: every call
+    /// of `verify` counts as an attempt).
+    pub(super) async fn complete_push(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        row: Versioned<FactorRecord>,
+        challenge_id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<Outcome> {
+        let (factor, _) = self.push_factor()?;
+        if !row.value.confirmed {
+            return Err(Rejected::with_detail(
+                RejectReason::FactorDisabled,
+                "factor not confirmed",
+            )
+            .into());
+        }
+        let owner = ChallengeOwner::User(user.clone());
+        let pending = self
+            .store
+            .challenge(challenge_id, &owner, now)
+            .await?
+            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+        if pending.value.factor.as_ref() != Some(factor_id) {
+            return Err(Rejected::with_detail(
+                RejectReason::UnknownFactor,
+                "challenge for another factor",
+            )
+            .into());
+        }
+        let record: PushRecord = self.decode_factor(&row.value)?;
+        let state = self.open_push_state(&owner, challenge_id, &pending.value.data)?;
+        if state.transaction().challenge_id()? != *challenge_id {
+            return Err(Rejected::with_detail(
+                RejectReason::BindingMismatch,
+                "another transaction",
+            )
+            .into());
+        }
+        match factor.verify(
+            &record,
+            &state,
+            &state.transaction(),
+            now,
+            &mut self.rng.handle(),
+        ) {
+            Ok(verified) => {
+                if self
+                    .store
+                    .take_challenge(challenge_id, &owner, now)
+                    .await?
+                    .is_none()
+                {
+                    return Err(Rejected::with_detail(
+                        RejectReason::Replay,
+                        "the transaction was already completed",
+                    )
+                    .into());
+                }
+                if let Ok(key) = FactorId::new(PUSHES_SINCE_SUCCESS) {
+                    let _ = self
+                        .store
+                        .clear_failures(&FailureKey::factor(user, &key))
+                        .await;
+                }
+                let row = self.touch_factor(user, factor_id, false, now).await?;
+                Ok(Outcome {
+                    row,
+                    methods: verified.methods,
+                    recovery: None,
+                })
+            }
+            Err(mfa_oob::Error::Pending) => Err(mfa_oob::Error::Pending.into()),
+            Err(e) => {
+                let _ = self.store.take_challenge(challenge_id, &owner, now).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn seal_push_state(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        state: &PushState,
+    ) -> Result<mfa_core::store::RecordData> {
+        Ok(self
+            .sealer(Binding::Purpose(PURPOSE_PUSH))
+            .encode(DataOwner::Challenge { owner, id }, state)?)
+    }
+
+    fn open_push_state(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        data: &mfa_core::store::RecordData,
+    ) -> Result<PushState> {
+        Ok(self
+            .sealer(Binding::Purpose(PURPOSE_PUSH))
+            .decode(DataOwner::Challenge { owner, id }, data)?)
+    }
+}

@@ -1,0 +1,721 @@
+//! SMS, voice and email codes and push approval through the service, on the memory
+//! store. Codes are read from what the sender actually delivered.
+
+use std::time::Duration;
+
+use mfa::audit::EventKind;
+use mfa::oob::testkit::SoftwareDevice;
+use mfa::oob::{LimitError, PushStatus};
+use mfa::policy::enroll::EnrollRefusal;
+use mfa::policy::input::{Session, Subject};
+use mfa::{Challenge, Response, ServiceError};
+use mfa_core::store::{ChallengeId, Store};
+use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
+use mfa_store::MemoryStore;
+
+use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
+
+const PHONE: &str = "+12015550123";
+const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
+
+fn reason_of<S>(h: &Harness<S>) -> &'static str {
+    match h.audit.events().iter().rev().find_map(|e| match e.event {
+        EventKind::Failed { reason } => Some(reason),
+        _ => None,
+    }) {
+        Some(r) => r,
+        None => "none",
+    }
+}
+
+/// Enrolls and confirms `phone` by SMS; returns the factor and an AAL2 session.
+async fn with_sms<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    phone: &str,
+    normalised: &str,
+    session: &Session,
+) -> (FactorId, Session) {
+    let e = h
+        .service
+        .enroll_oob(user, Channel::Sms, phone, Some("US"), "phone", session)
+        .await
+        .unwrap();
+    let code = h.last_code_to(normalised);
+    h.service.confirm(user, &e.factor_id, &code).await.unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    let Challenge::OobCode { challenge_id, .. } = h
+        .service
+        .start_challenge(user, &e.factor_id, &StartOptions::new())
+        .await
+        .unwrap()
+    else {
+        panic!("not a code challenge")
+    };
+    let code = h.last_code_to(normalised);
+    let v = h
+        .service
+        .verify(
+            user,
+            &e.factor_id,
+            Response::OobCode {
+                challenge_id: &challenge_id,
+                code: &code,
+            },
+            session,
+        )
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    (e.factor_id, v.session)
+}
+
+#[tokio::test]
+async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Sms,
+            "(201) 555-0123",
+            Some("US"),
+            "my phone",
+            &password(now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.kind, FactorKind::Sms);
+    assert_eq!(e.destination, MASKED_PHONE);
+    let sent = h.sender.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to().as_str(), PHONE);
+    // Unconfirmed: listed, masked, but no sign-in with it.
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].confirmed);
+    assert_eq!(listed[0].destination.as_deref(), Some(MASKED_PHONE));
+    assert!(
+        h.service
+            .start_challenge(&alice, &e.factor_id, &StartOptions::new())
+            .await
+            .is_err()
+    );
+    let code = h.last_code_to(PHONE);
+    let info = h
+        .service
+        .confirm(&alice, &e.factor_id, &code)
+        .await
+        .unwrap();
+    assert!(info.confirmed);
+    assert_eq!(info.destination.as_deref(), Some(MASKED_PHONE));
+    // The confirmation code is single use.
+    assert!(
+        h.service
+            .confirm(&alice, &e.factor_id, &code)
+            .await
+            .is_err()
+    );
+
+    // Sign-in: a new code, after the cooldown.
+    h.clock.advance(Duration::from_secs(31));
+    let challenge = h
+        .service
+        .start_challenge(&alice, &e.factor_id, &StartOptions::new())
+        .await
+        .unwrap();
+    let Challenge::OobCode {
+        challenge_id,
+        destination,
+        channel,
+        attempts_left,
+        ..
+    } = challenge
+    else {
+        panic!("not a code challenge")
+    };
+    assert_eq!(
+        (destination.as_str(), channel, attempts_left),
+        (MASKED_PHONE, Channel::Sms, 5)
+    );
+    let code = h.last_code_to(PHONE);
+    let session = password(h.clock.now());
+    let v = h
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::OobCode {
+                challenge_id: &challenge_id,
+                code: &code,
+            },
+            &session,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.methods, [AuthMethod::Sms]);
+    assert_eq!(v.factor.destination.as_deref(), Some(MASKED_PHONE));
+    assert_eq!(v.factor.last_used_at, Some(h.clock.now()));
+    // Replay: the challenge was taken.
+    let err = h
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::OobCode {
+                challenge_id: &challenge_id,
+                code: &code,
+            },
+            &session,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_rejection(), "{err:?}");
+    // No audit event carries a code.
+    let logged = serde_json::to_string(&h.audit.events()).unwrap();
+    assert!(!logged.contains(&code));
+}
+
+#[tokio::test]
+async fn email_and_voice_work_through_the_latest_challenge() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Email,
+            "Alice@Example.com",
+            None,
+            "mail",
+            &password(now),
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.kind, FactorKind::Email);
+    let to = h.sender.sent()[0].to().as_str().to_owned();
+    let code = h.last_code_to(&to);
+    h.service
+        .confirm(&alice, &e.factor_id, &code)
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    h.service
+        .start_challenge(&alice, &e.factor_id, &StartOptions::new())
+        .await
+        .unwrap();
+    let code = h.last_code_to(&to);
+    // A plain code answers the factor's latest challenge.
+    let v = h
+        .service
+        .verify(
+            &alice,
+            &e.factor_id,
+            Response::Code(&code),
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.methods, [AuthMethod::Otp]);
+    let session = v.session;
+
+    // Voice, to a UK number.
+    let voice = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Voice,
+            "+44 7400 123456",
+            None,
+            "voice",
+            &session,
+        )
+        .await
+        .unwrap();
+    assert_eq!(voice.kind, FactorKind::Voice);
+    let sent = h.sender.sent();
+    let call = sent.last().unwrap();
+    assert_eq!(call.channel(), Channel::Voice);
+    let code = h.last_code_to("+447400123456");
+    h.service
+        .confirm(&alice, &voice.factor_id, &code)
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    h.service
+        .start_challenge(&alice, &voice.factor_id, &StartOptions::new())
+        .await
+        .unwrap();
+    let code = h.last_code_to("+447400123456");
+    let v = h
+        .service
+        .verify(&alice, &voice.factor_id, Response::Code(&code), &session)
+        .await
+        .unwrap();
+    assert_eq!(v.methods, [AuthMethod::Tel]);
+}
+
+#[tokio::test]
+async fn wrong_expired_and_exhausted_codes_are_refused() {
+    let config = oob_config().with_max_attempts(3).unwrap();
+    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
+    let alice = UserId::new("alice").unwrap();
+    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    let start = || async {
+        let Challenge::OobCode { challenge_id, .. } = h
+            .service
+            .start_challenge(&alice, &sms, &StartOptions::new())
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        challenge_id
+    };
+    let answer = |id: ChallengeId, code: String| {
+        let h = &h;
+        let alice = &alice;
+        let sms = &sms;
+        let session = &session;
+        async move {
+            h.service
+                .verify(
+                    alice,
+                    sms,
+                    Response::OobCode {
+                        challenge_id: &id,
+                        code: &code,
+                    },
+                    session,
+                )
+                .await
+        }
+    };
+    // Wrong, then right: the right one still works.
+    let id = start().await;
+    let code = h.last_code_to(PHONE);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(
+        answer(id.clone(), wrong.into())
+            .await
+            .unwrap_err()
+            .is_rejection()
+    );
+    assert_eq!(reason_of(&h), "wrong_code");
+    answer(id, code).await.unwrap();
+
+    // Exhausted: three wrong codes use the three attempts; the right one is refused.
+    h.clock.advance(Duration::from_secs(31));
+    let id = start().await;
+    let code = h.last_code_to(PHONE);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..3 {
+        assert!(answer(id.clone(), wrong.into()).await.is_err());
+    }
+    h.service.unlock(&alice, None).await.unwrap();
+    assert!(answer(id, code).await.unwrap_err().is_rejection());
+    assert_eq!(reason_of(&h), "exhausted");
+
+    // Expired: ten minutes later the code is gone.
+    h.clock.advance(Duration::from_secs(31));
+    let id = start().await;
+    let code = h.last_code_to(PHONE);
+    h.clock.advance(Duration::from_secs(601));
+    assert!(answer(id, code).await.unwrap_err().is_rejection());
+    assert_eq!(reason_of(&h), "expired");
+}
+
+#[tokio::test]
+async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    // An abandoned enrollment gives way to a new one of the same number.
+    h.service
+        .enroll_oob(&alice, Channel::Sms, PHONE, None, "a", &password(now))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    let (_, session) = with_sms(&h, &alice, "201-555-0123", PHONE, &password(h.clock.now())).await;
+    assert_eq!(h.service.list_factors(&alice).await.unwrap().len(), 1);
+    // The same number again, in another format: refused.
+    let err = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Sms,
+            "(201) 555 0123",
+            Some("US"),
+            "again",
+            &session,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::DestinationAlreadyEnrolled),
+        "{err:?}"
+    );
+    // Another user may have it (a family phone).
+    let bob = UserId::new("bob").unwrap();
+    h.service
+        .enroll_oob(
+            &bob,
+            Channel::Sms,
+            PHONE,
+            None,
+            "family",
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap();
+    // A second number is fine, a third is refused by the default rule (two SMS numbers).
+    let (_, session) = with_sms(&h, &alice, "+12015550124", "+12015550124", &session).await;
+    let err = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Sms,
+            "+12015550125",
+            None,
+            "third",
+            &session,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ServiceError::Enroll(EnrollRefusal::TooManySms { max: 2 })
+        ),
+        "{err:?}"
+    );
+    // A number of a country not allowed, and no number at all.
+    let err = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Email,
+            "not an address",
+            None,
+            "x",
+            &session,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Core(_)), "{err:?}");
+    let bob_session = password(h.clock.now());
+    let err = h
+        .service
+        .enroll_oob(
+            &UserId::new("carol").unwrap(),
+            Channel::Sms,
+            "+49 151 23456789",
+            None,
+            "de",
+            &bob_session,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Limited(LimitError::Country(_))),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn sends_obey_the_cooldown_and_the_hourly_cap() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    // Enrollment, confirmation and one sign-in: two sends so far.
+    let (sms, _) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    let options = StartOptions::new();
+    let start = || h.service.start_challenge(&alice, &sms, &options);
+    start().await.unwrap(); // 3rd
+    // At once again: the cooldown.
+    let err = start().await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Limited(LimitError::Cooldown { .. })),
+        "{err:?}"
+    );
+    h.clock.advance(Duration::from_secs(31));
+    let Challenge::OobCode { challenge_id, .. } = start().await.unwrap() else {
+        panic!()
+    }; // 4th
+    // A resend keeps the challenge and waits for the cooldown too.
+    let err = h
+        .service
+        .resend_code(&alice, &sms, &challenge_id, None, &StartOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Limited(LimitError::Cooldown { .. })),
+        "{err:?}"
+    );
+    h.clock.advance(Duration::from_secs(31));
+    let resent = h
+        .service
+        .resend_code(
+            &alice,
+            &sms,
+            &challenge_id,
+            Some(Channel::Voice),
+            &StartOptions::new(),
+        )
+        .await
+        .unwrap(); // 5th
+    assert!(matches!(
+        resent,
+        Challenge::OobCode {
+            channel: Channel::Voice,
+            ..
+        }
+    ));
+    assert_eq!(h.sender.sent().last().unwrap().channel(), Channel::Voice);
+    h.clock.advance(Duration::from_secs(31));
+    let before = h.sender.sent().len();
+    let err = start().await.unwrap_err(); // 6th in the hour: refused
+    assert!(
+        matches!(
+            err,
+            ServiceError::Limited(LimitError::DestinationCap { max: 5 })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(h.sender.sent().len(), before, "nothing sent over the cap");
+    // An hour later the window restarts.
+    h.clock.advance(Duration::from_secs(3601));
+    start().await.unwrap();
+}
+
+async fn with_push<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    session: &Session,
+) -> (FactorId, SoftwareDevice) {
+    let device = SoftwareDevice::new("Alice's phone", "fcm-token", &mut OsRandom).unwrap();
+    let enrollment = h
+        .service
+        .begin_push_enrollment(user, "phone app", session)
+        .await
+        .unwrap();
+    let info = h
+        .service
+        .finish_push_enrollment(
+            user,
+            &enrollment.challenge_id,
+            &device.enrollment_request(&enrollment.challenge),
+        )
+        .await
+        .unwrap();
+    assert!(info.confirmed);
+    assert_eq!(info.destination.as_deref(), Some("Alice's phone"));
+    (info.id, device)
+}
+
+#[tokio::test]
+async fn push_approve_deny_wrong_number_and_expiry() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    // An email contact for the notices.
+    let e = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Email,
+            "alice@example.com",
+            None,
+            "mail",
+            &session,
+        )
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &h.last_code_to("alice@example.com"))
+        .await
+        .unwrap();
+    let (push, device) = with_push(&h, &alice, &session).await;
+    let start = || async {
+        let Challenge::Push {
+            challenge_id,
+            number,
+            ..
+        } = h
+            .service
+            .start_challenge(&alice, &push, &StartOptions::new())
+            .await
+            .unwrap()
+        else {
+            panic!("not a push")
+        };
+        let notification = h.transport.sent().last().unwrap().clone();
+        assert_eq!(notification.account.as_deref(), Some("alice"));
+        (challenge_id, number, notification)
+    };
+    let complete = |id: ChallengeId| {
+        let h = &h;
+        let alice = &alice;
+        let push = &push;
+        async move {
+            h.service
+                .verify(
+                    alice,
+                    push,
+                    Response::Push { challenge_id: &id },
+                    &password(h.clock.now()),
+                )
+                .await
+        }
+    };
+
+    // Approve with the number shown: poll, then complete once.
+    let (id, number, n) = start().await;
+    assert_eq!(
+        h.service.push_status(&alice, &id).await.unwrap(),
+        PushStatus::Pending
+    );
+    let answer = device.approve(&n, &number, h.clock.now()).unwrap();
+    assert_eq!(
+        h.service.respond_push(&alice, &answer).await.unwrap(),
+        PushStatus::Approved
+    );
+    // The same answer again is not recorded twice.
+    assert!(h.service.respond_push(&alice, &answer).await.is_err());
+    assert_eq!(
+        h.service.push_status(&alice, &id).await.unwrap(),
+        PushStatus::Approved
+    );
+    let v = complete(id.clone()).await.unwrap();
+    assert_eq!(v.methods, FactorKind::Push.typical_methods());
+    assert!(
+        complete(id).await.unwrap_err().is_rejection(),
+        "completed once"
+    );
+
+    // A wrong number is final.
+    let (id, number, n) = start().await;
+    let wrong = if number.starts_with('9') {
+        "1".repeat(number.len())
+    } else {
+        "9".repeat(number.len())
+    };
+    let answer = device.approve(&n, &wrong, h.clock.now()).unwrap();
+    assert_eq!(
+        h.service.respond_push(&alice, &answer).await.unwrap(),
+        PushStatus::WrongNumber
+    );
+    assert!(complete(id).await.unwrap_err().is_rejection());
+
+    // Denied: final, audited as possible fraud, and the user is told by email.
+    let notices_before = h.sender.sent().len();
+    let (id, _, n) = start().await;
+    let answer = device.deny(&n, h.clock.now()).unwrap();
+    assert_eq!(
+        h.service.respond_push(&alice, &answer).await.unwrap(),
+        PushStatus::Denied
+    );
+    assert!(
+        h.audit
+            .events()
+            .iter()
+            .any(|e| e.event == EventKind::PushDenied && e.factor.as_ref() == Some(&push))
+    );
+    let sent = h.sender.sent();
+    assert_eq!(sent.len(), notices_before + 1);
+    let notice = sent.last().unwrap();
+    assert_eq!(notice.to().as_str(), "alice@example.com");
+    assert!(
+        notice.expose_body().contains("denied"),
+        "{}",
+        notice.expose_body()
+    );
+    assert!(complete(id).await.unwrap_err().is_rejection());
+
+    // Unanswered past its lifetime: expired, and an answer then is refused.
+    let (id, number, n) = start().await;
+    h.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        h.service.push_status(&alice, &id).await.unwrap(),
+        PushStatus::Expired
+    );
+    let answer = device.approve(&n, &number, h.clock.now()).unwrap();
+    assert!(h.service.respond_push(&alice, &answer).await.is_err());
+    assert!(complete(id).await.unwrap_err().is_rejection());
+}
+
+#[tokio::test]
+async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    // Confirming the SMS factor told its number.
+    let notices = |h: &Harness<MemoryStore>| -> Vec<(String, String)> {
+        h.sender
+            .sent()
+            .iter()
+            .filter(|m| !m.expose_body().contains("verification code"))
+            .map(|m| (m.to().as_str().to_owned(), m.expose_body().to_owned()))
+            .collect()
+    };
+    let n = notices(&h);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].0, PHONE);
+    assert!(n[0].1.contains("was added"));
+    // With an email factor confirmed, notices go to the address first.
+    let e = h
+        .service
+        .enroll_oob(
+            &alice,
+            Channel::Email,
+            "alice@example.com",
+            None,
+            "mail",
+            &session,
+        )
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &h.last_code_to("alice@example.com"))
+        .await
+        .unwrap();
+    let totp = h
+        .service
+        .enroll_totp(&alice, "app", &session)
+        .await
+        .unwrap();
+    h.service
+        .remove_factor(&alice, &Subject::default(), &session, &totp.factor_id)
+        .await
+        .unwrap();
+    let n = notices(&h);
+    assert_eq!(n.len(), 3, "{n:?}");
+    assert!(n[1..].iter().all(|(to, _)| to == "alice@example.com"));
+    assert!(n[2].1.contains("was removed"));
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    let masked: Vec<_> = listed.iter().map(|f| f.destination.clone()).collect();
+    assert_eq!(
+        masked,
+        [
+            Some(MASKED_PHONE.to_owned()),
+            Some("a\u{2022}\u{2022}\u{2022}@example.com".to_owned())
+        ]
+    );
+
+    // Reset: every OOB factor gone, the notice sent to the old address.
+    let summary = h.service.reset_user(&alice).await.unwrap();
+    assert_eq!(summary.factors, 2);
+    assert!(h.service.list_factors(&alice).await.unwrap().is_empty());
+    let n = notices(&h);
+    assert_eq!(n.len(), 4);
+    assert_eq!(n[3].0, "alice@example.com");
+    assert!(n[3].1.contains("reset") || n[3].1.contains("removed by an administrator"));
+    assert!(
+        h.service
+            .start_challenge(&alice, &sms, &StartOptions::new())
+            .await
+            .is_err()
+    );
+}
