@@ -78,6 +78,8 @@ use zeroize::Zeroizing;
 mod db;
 #[path = "web_demo/keys.rs"]
 mod keys;
+#[path = "web_demo/oob.rs"]
+mod oob;
 
 use db::{CodeHint, Db, DbError, PasswordRecord};
 
@@ -141,6 +143,12 @@ struct DemoSession {
     pending_totp: Option<(FactorId, Zeroizing<String>)>,
     pending_registration: Option<ChallengeId>,
     pending_assertion: Option<ChallengeId>,
+    /// An SMS or email enrollment waiting for its code.
+    pending_oob: Option<FactorId>,
+    /// The SMS or email sign-in code sent last.
+    oob_challenge: Option<(FactorId, ChallengeId)>,
+    /// The push sent last.
+    push_challenge: Option<(FactorId, ChallengeId)>,
 }
 
 impl DemoSession {
@@ -153,6 +161,9 @@ impl DemoSession {
             pending_totp: None,
             pending_registration: None,
             pending_assertion: None,
+            pending_oob: None,
+            oob_challenge: None,
+            push_challenge: None,
         })
     }
 }
@@ -162,6 +173,10 @@ pub(crate) struct App {
     /// Accounts, recovery-code hints and the audit log.
     db: Db,
     audit: Arc<DbAudit>,
+    /// The demo's fake phone and inbox (mfa-oob's directory sender).
+    outbox: oob::Outbox,
+    /// The demo's push provider, read by the phone page.
+    phone: Arc<oob::PhoneInbox>,
     clock: SystemClock,
     sessions: Mutex<HashMap<String, DemoSession>>,
     password_failures: Mutex<HashMap<String, (u32, u64)>>,
@@ -651,6 +666,7 @@ async fn factors(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
             json!({
                 "id": f.id.as_str(), "kind": f.kind.as_str(), "label": f.label,
                 "confirmed": f.confirmed, "remaining_codes": f.remaining_codes,
+                "destination": f.destination,
             })
         })
         .collect();
@@ -848,25 +864,59 @@ async fn verify_code(
 ) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
     let (user, session) = app.user_at(&sid, &[Stage::SecondFactor, Stage::SignedIn])?;
-    let wanted = match body.kind.as_str() {
-        "totp" => FactorKind::Totp,
-        "recovery" => FactorKind::RecoveryCode,
-        _ => return Err(ApiError(StatusCode::BAD_REQUEST, "Unknown factor.")),
+    const AGAIN: ApiError = ApiError(
+        StatusCode::BAD_REQUEST,
+        "That did not work. Check it and try again.",
+    );
+    let (oob, push) = app.with(&sid, |s| {
+        (s.oob_challenge.clone(), s.push_challenge.clone())
+    })?;
+    let (wanted, v) = match body.kind.as_str() {
+        "oob" => {
+            let (factor, challenge) = oob.ok_or(AGAIN)?;
+            let response = MfaResponse::OobCode {
+                challenge_id: &challenge,
+                code: body.code.trim(),
+            };
+            let v = app
+                .outbox
+                .sending(&user, app.svc.verify(&user, &factor, response, &session))
+                .await?;
+            (FactorKind::Sms, v)
+        }
+        "push" => {
+            let (factor, challenge) = push.ok_or(AGAIN)?;
+            let response = MfaResponse::Push {
+                challenge_id: &challenge,
+            };
+            let v = app.svc.verify(&user, &factor, response, &session).await?;
+            app.with(&sid, |s| s.push_challenge = None)?;
+            (FactorKind::Push, v)
+        }
+        kind => {
+            let wanted = match kind {
+                "totp" => FactorKind::Totp,
+                "recovery" => FactorKind::RecoveryCode,
+                _ => return Err(ApiError(StatusCode::BAD_REQUEST, "Unknown factor.")),
+            };
+            let factor = app
+                .svc
+                .list_factors(&user)
+                .await?
+                .into_iter()
+                .find(|f| f.kind == wanted && f.confirmed)
+                .ok_or(AGAIN)?;
+            let v = app
+                .outbox
+                .sending(
+                    &user,
+                    app.svc
+                        .verify(&user, &factor.id, MfaResponse::Code(&body.code), &session),
+                )
+                .await?;
+            (wanted, v)
+        }
     };
-    let factor = app
-        .svc
-        .list_factors(&user)
-        .await?
-        .into_iter()
-        .find(|f| f.kind == wanted && f.confirmed)
-        .ok_or(ApiError(
-            StatusCode::BAD_REQUEST,
-            "That did not work. Check it and try again.",
-        ))?;
-    let v = app
-        .svc
-        .verify(&user, &factor.id, MfaResponse::Code(&body.code), &session)
-        .await?;
     if wanted == FactorKind::RecoveryCode
         && let Ok(code) = RecoveryCode::parse(&body.code)
     {
@@ -1157,6 +1207,8 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/step-up", page_route!("stepup.html"))
         .route("/pay", page_route!("pay.html").layer(payment.clone()))
         .route("/admin", page_route!("admin.html").layer(admin.clone()))
+        .route("/outbox", page_route!("outbox.html"))
+        .route("/phone", page_route!("phone.html"))
         .route(
             "/static/app.js",
             static_file(
@@ -1187,6 +1239,16 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/api/passkey/begin", post(passkey_begin))
         .route("/api/passkey/finish", post(passkey_finish))
         .route("/api/verify", post(verify_code))
+        .route("/api/oob/enroll", post(oob::oob_enroll))
+        .route("/api/oob/confirm", post(oob::oob_confirm))
+        .route("/api/oob/start", post(oob::oob_start))
+        .route("/api/outbox", get(oob::outbox))
+        .route("/api/push/enroll", post(oob::push_enroll_begin))
+        .route("/api/push/start", post(oob::push_start))
+        .route("/api/push/status", get(oob::push_status))
+        .route("/api/phone/enroll", post(oob::phone_enroll))
+        .route("/api/phone/inbox", post(oob::phone_inbox))
+        .route("/api/phone/respond", post(oob::phone_respond))
         .route("/api/recovery", get(recovery_list))
         .route("/api/recovery/generate", post(recovery_generate))
         .route("/api/devices", get(devices))
@@ -1384,6 +1446,21 @@ pub(crate) async fn build_app(config: &Config) -> Result<Arc<App>, Box<dyn std::
         .into());
     }
     let audit = Arc::new(DbAudit::start(db.clone()));
+    let outbox = oob::Outbox::open(&config.data_dir.join("outbox"))?;
+    let phone = Arc::new(oob::PhoneInbox::default());
+    // mfa-oob's templates bind SMS codes to a host name with a dot (WebOTP's
+    // `@host #code` line); `localhost` has none, so the demo's texts name
+    // `demo.localhost`.
+    let templates = mfa::oob::Templates::new("mfa-rs demo bank", "demo.localhost")?;
+    // The resend cooldown is 5 s instead of mfa-oob's 30 s, so a walk through the demo
+    // (enroll by SMS, then sign in with SMS) does not wait; the hourly caps are mfa-oob's.
+    let limits = mfa::oob::SendLimits::new()
+        .with_allowed_country_codes([1, 33, 44, 49])?
+        .with_cooldown(Duration::from_secs(5));
+    let codes = mfa::oob::OobCodes::new(
+        keys.oob,
+        mfa::oob::OobConfig::new(templates).with_limits(limits),
+    )?;
     let policy = Policy::from_toml(POLICY)?.with_device_key(keys.device);
     let rp = RelyingParty::builder("localhost", "mfa-rs web demo")
         .origin(origin.as_str())
@@ -1395,11 +1472,19 @@ pub(crate) async fn build_app(config: &Config) -> Result<Arc<App>, Box<dyn std::
         .relying_party(rp, UserVerification::Preferred)
         .recovery(keys.pepper, RecoveryConfig::default())
         .audit(audit.clone())
+        .sender(Arc::clone(&outbox.sender))
+        .oob_codes(codes)
+        .push(
+            mfa::oob::PushFactor::new(mfa::oob::PushConfig::default()),
+            Arc::clone(&phone),
+        )
         .build()?;
     Ok(Arc::new(App {
         svc,
         db,
         audit,
+        outbox,
+        phone,
         clock: SystemClock,
         sessions: Mutex::new(HashMap::new()),
         password_failures: Mutex::new(HashMap::new()),

@@ -196,6 +196,8 @@ mod http {
             "stepup.html",
             "pay.html",
             "admin.html",
+            "outbox.html",
+            "phone.html",
         ] {
             let html = std::fs::read_to_string(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,5 +1,6 @@
 //! The demo's key file: the service's data key (seals every stored factor record), the
-//! recovery-code pepper and the remembered-device key, generated once into
+//! recovery-code pepper, the remembered-device key and the key SMS/email codes are
+//! hashed under, generated once into
 //! `DATA_DIR/keys.json` (mode 0600, the directory 0700) and loaded on every start, so
 //! sealed records still open and device tokens still verify after a restart.
 //!
@@ -29,6 +30,8 @@ pub(crate) struct DemoKeys {
     pub(crate) data: KeySet,
     pub(crate) pepper: Keyring,
     pub(crate) device: DeviceTokenKey,
+    /// The key of mfa-oob's code hashes (pending SMS/email challenges).
+    pub(crate) oob: SecretBytes,
     /// A digest of the data key and its id, kept in the database to tell a foreign key
     /// file (reveals nothing about the key).
     pub(crate) check: String,
@@ -45,6 +48,7 @@ struct KeyFileJson {
     pepper_id: String,
     pepper: String,
     device_key: String,
+    oob_key: String,
 }
 
 impl Drop for KeyFileJson {
@@ -52,6 +56,7 @@ impl Drop for KeyFileJson {
         self.data_key.zeroize();
         self.pepper.zeroize();
         self.device_key.zeroize();
+        self.oob_key.zeroize();
     }
 }
 
@@ -128,6 +133,7 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<DemoKeys, String> {
                 pepper_id: format!("pepper-{}", tag()?),
                 pepper: fresh()?,
                 device_key: fresh()?,
+                oob_key: fresh()?,
             };
             let text =
                 Zeroizing::new(serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?);
@@ -172,10 +178,12 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<DemoKeys, String> {
     .map_err(|e| bad(e.to_string()))?;
     let device = DeviceTokenKey::new(decode("device key", &file.device_key).map_err(bad)?)
         .map_err(|e| bad(e.to_string()))?;
+    let oob = decode("code key", &file.oob_key).map_err(bad)?;
     Ok(DemoKeys {
         data,
         pepper,
         device,
+        oob,
         check,
     })
 }
