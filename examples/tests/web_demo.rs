@@ -630,6 +630,113 @@ mod persistence {
         );
     }
 
+    /// The outbox shows a user only what was sent for their own requests, even when two
+    /// users type the same number; the phone's endpoints want our `Origin`; SMS codes
+    /// from the outbox enroll and sign in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
+        let dir = TempDir::new("web_demo_outbox");
+        let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
+            .await
+            .unwrap();
+        let mut users = Vec::new();
+        for name in ["erin", "frank"] {
+            let mut b = Browser::open(&app, BTreeMap::new()).await;
+            let (s, v) = b
+                .post(
+                    "/api/signup",
+                    json!({"username": name, "password": PASSWORD}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            // One number gets one text per 5 s whoever asks: the second account waits.
+            let mut tries = 0;
+            let v = loop {
+                let (s, v) = b
+                    .post(
+                        "/api/oob/enroll",
+                        json!({"channel": "sms", "destination": "+1 201 555 0123"}),
+                    )
+                    .await;
+                if s == StatusCode::OK {
+                    break v;
+                }
+                assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+                assert!(
+                    v["error"].as_str().unwrap().contains("wait a few seconds"),
+                    "{v}"
+                );
+                tries += 1;
+                assert!(tries < 10, "{v}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            };
+            assert!(v["destination"].as_str().unwrap().starts_with("+1"), "{v}");
+            users.push(b);
+        }
+        let mut codes = Vec::new();
+        for b in &mut users {
+            let (s, v) = b.get("/api/outbox").await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let messages = v["messages"].as_array().unwrap();
+            assert_eq!(messages.len(), 1, "only the user's own message: {v}");
+            assert_eq!(messages[0]["to"], "+12015550123");
+            let body = messages[0]["body"].as_str().unwrap();
+            codes.push(body.split_whitespace().next().unwrap().to_owned());
+        }
+        assert_ne!(codes[0], codes[1]);
+        // Each confirms with the code from their own outbox; the other's is refused.
+        let (s, _) = users[0]
+            .post("/api/oob/confirm", json!({"code": codes[1]}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        for (b, code) in users.iter_mut().zip(&codes) {
+            let (s, v) = b.post("/api/oob/confirm", json!({"code": code})).await;
+            assert_eq!(
+                (s, v["stage"].as_str()),
+                (StatusCode::OK, Some("ok")),
+                "{v}"
+            );
+        }
+        // Signed out, the outbox shows nothing.
+        let mut anon = Browser::open(&app, BTreeMap::new()).await;
+        let (s, _) = anon.get("/api/outbox").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // The phone's endpoints carry no cookie authority but want our Origin.
+        for path in [
+            "/api/phone/inbox",
+            "/api/phone/respond",
+            "/api/phone/enroll",
+        ] {
+            for origin in [None, Some("http://evil.example")] {
+                let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+                if let Some(o) = origin {
+                    r = r.header(header::ORIGIN, o);
+                }
+                let res = anon
+                    .app
+                    .clone()
+                    .oneshot(r.body(Body::from(r#"{"push_token":"x"}"#)).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} {origin:?}");
+            }
+        }
+        let (s, v) = anon
+            .post("/api/phone/inbox", json!({"push_token": "unknown"}))
+            .await;
+        assert_eq!(
+            (s, v["notifications"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0))
+        );
+        let (s, _) = anon
+            .post(
+                "/api/phone/respond",
+                json!({"account": "erin", "response": "AAAA"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
+
     #[test]
     fn arguments() {
         let parse = |a: &[&str]| web_demo::parse_args(a.iter().map(|s| (*s).to_owned()));

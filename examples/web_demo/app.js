@@ -163,6 +163,11 @@ const pages = {
     });
 
     const { factors } = await getJson('/api/factors');
+    // Only the cards of factors the user has.
+    const has = (test) => factors.some((f) => f.confirmed && test(f.kind));
+    $('#totp-card').hidden = !has((k) => k === 'totp');
+    $('#passkey-card').hidden = !has((k) => k.startsWith('webauthn'));
+    $('#recovery-card').hidden = !has((k) => k === 'recovery-code');
     const oob = factors.filter((f) => f.confirmed && ['sms', 'email', 'voice'].includes(f.kind));
     $('#oob-card').hidden = oob.length === 0;
     $('#oob-factors').replaceChildren(...oob.map((f) => {
@@ -285,9 +290,9 @@ const pages = {
       const wait = async () => {
         const { factors } = await getJson('/api/factors');
         if (factors.filter((f) => f.kind === 'push').length > before) {
+          await showFactors();
           $('#push-pair-state').textContent = 'Phone paired.';
           say('Phone paired for push approval.', 'ok');
-          await showFactors();
         } else if (Date.now() < until) {
           setTimeout(() => wait().catch((e) => say(e.message)), 1500);
         }

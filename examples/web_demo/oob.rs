@@ -155,19 +155,31 @@ fn sign_in_context() -> SignInContext {
 }
 
 impl App {
-    /// A request of the phone page. It carries no cookie authority (the page sends
+    /// A request of the phone page, parsed after the checks. It carries no cookie authority (the page sends
     /// none, `credentials: 'omit'`): the pairing secret, the push token and the
     /// device's signatures authenticate it, so a forged cross-site request has nothing
     /// to ride on. It must still come from our origin, with a JSON body (which no
     /// cross-site form can send without a CORS preflight this server never grants).
-    fn phone_request(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        match headers.get(header::ORIGIN) {
-            Some(o) if o.as_bytes() == self.origin.as_bytes() => Ok(()),
-            _ => Err(ApiError(
+    fn phone_request<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<T, ApiError> {
+        let ours = headers
+            .get(header::ORIGIN)
+            .is_some_and(|o| o.as_bytes() == self.origin.as_bytes());
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next() == Some("application/json"));
+        if !ours || !json {
+            return Err(ApiError(
                 StatusCode::FORBIDDEN,
                 "Reload the page and try again.",
-            )),
+            ));
         }
+        serde_json::from_slice(body)
+            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "The request was not understood."))
     }
 }
 
@@ -389,9 +401,9 @@ pub(crate) struct PhoneEnroll {
 pub(crate) async fn phone_enroll(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Json(b): Json<PhoneEnroll>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    app.phone_request(&headers)?;
+    let b: PhoneEnroll = app.phone_request(&headers, &body)?;
     let bad = ApiError(
         StatusCode::BAD_REQUEST,
         "This pairing link is not valid any more.",
@@ -423,9 +435,9 @@ pub(crate) struct PhoneToken {
 pub(crate) async fn phone_inbox(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Json(t): Json<PhoneToken>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    app.phone_request(&headers)?;
+    let t: PhoneToken = app.phone_request(&headers, &body)?;
     let now = app.now();
     let mut list = lock(&app.phone.0);
     list.retain(|n| n.expires_at > now);
@@ -453,9 +465,9 @@ pub(crate) struct PhoneAnswer {
 pub(crate) async fn phone_respond(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Json(a): Json<PhoneAnswer>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    app.phone_request(&headers)?;
+    let a: PhoneAnswer = app.phone_request(&headers, &body)?;
     let bad = || ApiError(StatusCode::BAD_REQUEST, "The answer was not accepted.");
     let user = UserId::new(a.account.as_str()).map_err(|_| bad())?;
     let response = PushResponse::from_base64url(&a.response).map_err(|_| bad())?;

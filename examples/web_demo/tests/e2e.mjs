@@ -411,7 +411,8 @@ async function runOutOfBand(page, base, password) {
   check((await text(phone, '#phone-who')) === 'Phone of carol', 'the phone is paired with carol');
   await page.bringToFront();
   await page.waitForFunction(() => document.querySelector('#push-pair-state').textContent.includes('Phone paired'), null, { timeout: TIMEOUT });
-  check(await page.isVisible('#factors li[data-kind="push"]'), 'the account lists the push phone');
+  await page.waitForSelector('#factors li[data-kind="push"]', { timeout: TIMEOUT });
+  check((await text(page, '#factors li[data-kind="push"]')).includes('Demo phone'), 'the account lists the push phone');
 
   console.log('push: the right number signs in');
   await signOut(page, base);
