@@ -6,7 +6,7 @@
 //! HTML, one script and one style sheet, no CDN, no build step.
 //!
 //! What it shows: sign up and sign in with a password (Argon2id); TOTP enrollment by QR
-//! code (SVG) or typed secret; passkeys and security keys (`parse*OptionsFromJSON` /
+//! code (SVG) or typed secret; SMS and email codes; push approval with number matching; passkeys and security keys (`parse*OptionsFromJSON` /
 //! `toJSON`), and sign-in with a passkey alone (usernameless, conditional mediation when
 //! the browser offers it); recovery codes (shown once, then listed with the used ones
 //! marked; regenerate); a payment that needs a phishing-resistant factor from the last
@@ -31,8 +31,11 @@
 //! restart keeps every account and factor. Sessions and the password-guess counter
 //! stay in memory, so a restart signs everyone out.
 //!
-//! Not yet: SMS, email and push are not wired into the service, so their pages are
-//! absent.
+//! SMS, email and push (the `oob` module): codes sent through mfa-oob's directory
+//! sender land in an on-page outbox (the demo's fake phone and inbox, each user seeing
+//! only what was sent for their own requests), and a `/phone` page in a second tab plays
+//! the push device with a P-256 key kept in WebCrypto, showing the sign-in context and
+//! asking for the number the sign-in page shows.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
