@@ -1249,6 +1249,7 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/api/push/enroll", post(oob::push_enroll_begin))
         .route("/api/push/start", post(oob::push_start))
         .route("/api/push/status", get(oob::push_status))
+        .route("/api/stage", post(oob::stage))
         .route("/api/phone/enroll", post(oob::phone_enroll))
         .route("/api/phone/inbox", post(oob::phone_inbox))
         .route("/api/phone/respond", post(oob::phone_respond))

@@ -737,6 +737,148 @@ mod persistence {
         assert_eq!(s, StatusCode::BAD_REQUEST);
     }
 
+    /// What the demo's push provider holds for gina's phone.
+    async fn inbox(phone: &mut Browser) -> Vec<Value> {
+        let (s, v) = phone
+            .post("/api/phone/inbox", json!({"push_token": "token-gina"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["notifications"].as_array().unwrap().clone()
+    }
+
+    /// Push over HTTP with mfa-oob's software device (a check of the server side that
+    /// does not depend on the phone page's JavaScript): a user pairs a phone while
+    /// enrolling and is sent on to verify with it; a denial is final, reported to the
+    /// sign-in page and audited; an approval with the number shown signs in, once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn push_with_a_software_device() {
+        use mfa_oob::testkit::SoftwareDevice;
+        let dir = TempDir::new("web_demo_push");
+        let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
+            .await
+            .unwrap();
+        let mut b = Browser::open(&app, BTreeMap::new()).await;
+        let (_, v) = b
+            .post(
+                "/api/signup",
+                json!({"username": "gina", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(v["stage"], "enroll");
+        let (s, pair) = b.post("/api/push/enroll", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{pair}");
+        let device =
+            SoftwareDevice::new("Gina's phone", "token-gina", &mut mfa_core::OsRandom).unwrap();
+        let challenge: mfa_oob::EnrollmentChallenge =
+            serde_json::from_value(pair["challenge"].clone()).unwrap();
+        let mut phone = Browser::open(&app, BTreeMap::new()).await;
+        // Another pairing secret does not pair.
+        let other = mfa_oob::EnrollmentChallenge::generate(&mut mfa_core::OsRandom).unwrap();
+        let body = |c: &mfa_oob::EnrollmentChallenge| {
+            json!({
+                "account": "gina",
+                "challenge_id": pair["challenge_id"],
+                "request": device.enrollment_request(c),
+            })
+        };
+        let (s, _) = phone.post("/api/phone/enroll", body(&other)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, v) = b.post("/api/push/enroll", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let pair = v;
+        let challenge_2: mfa_oob::EnrollmentChallenge =
+            serde_json::from_value(pair["challenge"].clone()).unwrap();
+        assert_ne!(challenge, challenge_2);
+        let (s, v) = phone
+            .post(
+                "/api/phone/enroll",
+                json!({
+                    "account": "gina",
+                    "challenge_id": pair["challenge_id"],
+                    "request": device.enrollment_request(&challenge_2),
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        // Pairing proved nothing in the browser: on to the second factor.
+        let (_, v) = b.post("/api/stage", json!({})).await;
+        assert_eq!(v["stage"], "mfa", "{v}");
+
+        let now = || {
+            use mfa_core::Clock as _;
+            mfa_core::SystemClock.now()
+        };
+        // Deny: final, and the sign-in page sees it.
+        let (s, v) = b.post("/api/push/start", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let notes = inbox(&mut phone).await;
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0]["account"], "gina");
+        assert_eq!(notes[0]["context"]["client_ip"], "127.0.0.1");
+        assert!(
+            notes[0].get("number").is_none(),
+            "the number is not sent to the phone"
+        );
+        let n: mfa_oob::PushNotification = serde_json::from_value(notes[0].clone()).unwrap();
+        let deny = device.deny(&n, now()).unwrap();
+        let (s, v) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": deny.to_base64url()}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (StatusCode::OK, Some("denied")),
+            "{v}"
+        );
+        assert!(
+            inbox(&mut phone).await.is_empty(),
+            "an answered request leaves the phone"
+        );
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "denied");
+        let (s, _) = b
+            .post("/api/verify", json!({"kind": "push", "code": ""}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        // Approve with the number the page showed: signs in, once.
+        let (_, v) = b.post("/api/push/start", json!({})).await;
+        let number = v["number"].as_str().unwrap().to_owned();
+        let n: mfa_oob::PushNotification =
+            serde_json::from_value(inbox(&mut phone).await[0].clone()).unwrap();
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "pending");
+        let ok = device.approve(&n, &number, now()).unwrap();
+        let (_, v) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": ok.to_base64url()}),
+            )
+            .await;
+        assert_eq!(v["status"], "approved", "{v}");
+        // The same answer again is refused.
+        let (s, _) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": ok.to_base64url()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "approved");
+        let (s, v) = b
+            .post("/api/verify", json!({"kind": "push", "code": ""}))
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{v}"
+        );
+        let audit = app.audit_events(200).await.unwrap();
+        assert_eq!(events(&audit, "push_denied"), 1, "{audit:?}");
+    }
+
     #[test]
     fn arguments() {
         let parse = |a: &[&str]| web_demo::parse_args(a.iter().map(|s| (*s).to_owned()));

@@ -293,6 +293,11 @@ const pages = {
           await showFactors();
           $('#push-pair-state').textContent = 'Phone paired.';
           say('Phone paired for push approval.', 'ok');
+          // Enrolling: pairing proved nothing in this browser; verify with the phone.
+          if (ME.stage === 'enroll') {
+            const r = await post('/api/stage');
+            if (r.stage !== 'enroll') goTo(r.stage);
+          }
         } else if (Date.now() < until) {
           setTimeout(() => wait().catch((e) => say(e.message)), 1500);
         }

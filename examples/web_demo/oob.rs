@@ -441,16 +441,11 @@ pub(crate) async fn phone_inbox(
     let now = app.now();
     let mut list = lock(&app.phone.0);
     list.retain(|n| n.expires_at > now);
+    // As the provider delivers them: what the phone shows and signs (never the number).
     let mine: Vec<Value> = list
         .iter()
         .filter(|n| bool::from(n.push_token.as_bytes().ct_eq(t.push_token.as_bytes())))
-        .map(|n| {
-            json!({
-                "account": n.account, "transaction": n.transaction, "nonce": n.nonce,
-                "context": n.context, "created_at": n.created_at.unix_secs(),
-                "expires_at": n.expires_at.unix_secs(), "digits": n.digits,
-            })
-        })
+        .filter_map(|n| serde_json::to_value(n).ok())
         .collect();
     Ok(Json(json!({ "notifications": mine })).into_response())
 }
@@ -538,4 +533,15 @@ pub(crate) async fn push_status(
         _ => "expired",
     };
     Ok(Json(json!({ "status": status })).into_response())
+}
+
+/// Re-evaluates the sign-in gate of an enrolling session: after a phone is paired
+/// (which proves nothing in this browser), the user moves on to verify with it.
+pub(crate) async fn stage(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sid = app.post_session(&headers)?;
+    let (user, _) = app.user_at(&sid, &[Stage::Enroll])?;
+    restage(&app, &sid, &user, &headers).await
 }
