@@ -6,7 +6,7 @@
 //! HTML, one script and one style sheet, no CDN, no build step.
 //!
 //! What it shows: sign up and sign in with a password (Argon2id); TOTP enrollment by QR
-//! code (SVG) or typed secret; passkeys and security keys (`parse*OptionsFromJSON` /
+//! code (SVG) or typed secret; SMS and email codes; push approval with number matching; passkeys and security keys (`parse*OptionsFromJSON` /
 //! `toJSON`), and sign-in with a passkey alone (usernameless, conditional mediation when
 //! the browser offers it); recovery codes (shown once, then listed with the used ones
 //! marked; regenerate); a payment that needs a phishing-resistant factor from the last
@@ -21,14 +21,25 @@
 //! lockout on every factor plus a per-account limit on password guesses, and no secret
 //! in any log line (the demo logs nothing per request).
 //!
-//! Shortcuts of a demo: users, sessions and the MFA store live in memory (the SQLite and
-//! PostgreSQL backends of mfa-store have not landed: `--database-url` is refused rather
-//! than ignored); the sealing keys, recovery pepper and device-token key are generated
-//! at start-up; SMS, email and push are not wired into the service yet, so their pages
-//! are absent.
+//! Persistence: `--data-dir DIR` (default `$XDG_DATA_HOME/mfa-web-demo`, else
+//! `~/.local/share/mfa-web-demo`) holds the key file `keys.json` (0600: the data key
+//! that seals every factor record, the recovery pepper, the remembered-device key,
+//! generated on first start) and, unless `--database-url postgres://…` names a
+//! PostgreSQL database, the SQLite file `web_demo.sqlite3`. The database holds
+//! mfa-store's tables (factors, challenges, failure counters, devices) and the demo's
+//! own (`demo_users` with the Argon2id hashes, recovery-code hints, the audit log): a
+//! restart keeps every account and factor. Sessions and the password-guess counter
+//! stay in memory, so a restart signs everyone out.
+//!
+//! SMS, email and push (the `oob` module): codes sent through mfa-oob's directory
+//! sender land in an on-page outbox (the demo's fake phone and inbox, each user seeing
+//! only what was sent for their own requests), and a `/phone` page in a second tab plays
+//! the push device with a P-256 key kept in WebCrypto, showing the sign-in context and
+//! asking for the number the sign-in page shows.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -43,22 +54,21 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use mfa::audit::MemoryAudit;
+use mfa::audit::{AuditEvent, AuditSink};
 use mfa::core::store::ChallengeId;
 use mfa::core::{
-    AuthMethod, Clock, FactorId, FactorKind, OsRandom, SecretBytes, SecureRandom, StartOptions,
-    SystemClock, UserId, UserVerification,
+    AuthMethod, Clock, FactorId, FactorKind, OsRandom, SecureRandom, StartOptions, SystemClock,
+    UserId, UserVerification,
 };
 use mfa::policy::Decision;
 use mfa::policy::Policy;
-use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::{
     CompletedMethod, EnrolledFactor, Request as PolicyRequest, Session, Subject,
 };
-use mfa::recovery::{KeyId, Keyring, RecoveryCode, RecoveryConfig};
+use mfa::recovery::{RecoveryCode, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
-use mfa::{Challenge, KeySet, Response as MfaResponse, Service, ServiceError};
+use mfa::{Challenge, Response as MfaResponse, Service, ServiceError};
 use mfa_axum::{LoadError, MfaSession, RequireMfaLayer, SessionLoader, phishing_resistant};
 use mfa_store::AnyStore;
 use serde::Deserialize;
@@ -66,6 +76,15 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
+
+#[path = "web_demo/db.rs"]
+mod db;
+#[path = "web_demo/keys.rs"]
+mod keys;
+#[path = "web_demo/oob.rs"]
+mod oob;
+
+use db::{CodeHint, Db, DbError, PasswordRecord};
 
 /// MFA on every sign-in; payments need a phishing-resistant factor within five minutes.
 const POLICY: &str = r#"
@@ -93,20 +112,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 type Svc = Service<AnyStore>;
 
-struct User {
-    id: UserId,
-    salt: [u8; 16],
-    hash: [u8; 32],
-    /// The current recovery codes as hints (first symbols) and SHA-256 digests, to show
-    /// which were used; the codes themselves are shown once and never kept.
-    codes: Vec<CodeHint>,
-}
-
-struct CodeHint {
-    hint: String,
-    digest: [u8; 32],
-    used: bool,
-}
+/// The SQLite file under the data directory.
+pub(crate) const SQLITE_FILE: &str = "web_demo.sqlite3";
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 enum Stage {
@@ -139,6 +146,12 @@ struct DemoSession {
     pending_totp: Option<(FactorId, Zeroizing<String>)>,
     pending_registration: Option<ChallengeId>,
     pending_assertion: Option<ChallengeId>,
+    /// An SMS or email enrollment waiting for its code.
+    pending_oob: Option<FactorId>,
+    /// The SMS or email sign-in code sent last.
+    oob_challenge: Option<(FactorId, ChallengeId)>,
+    /// The push sent last.
+    push_challenge: Option<(FactorId, ChallengeId)>,
 }
 
 impl DemoSession {
@@ -151,15 +164,23 @@ impl DemoSession {
             pending_totp: None,
             pending_registration: None,
             pending_assertion: None,
+            pending_oob: None,
+            oob_challenge: None,
+            push_challenge: None,
         })
     }
 }
 
 pub(crate) struct App {
     svc: Svc,
-    audit: Arc<MemoryAudit>,
+    /// Accounts, recovery-code hints and the audit log.
+    db: Db,
+    audit: Arc<DbAudit>,
+    /// The demo's fake phone and inbox (mfa-oob's directory sender).
+    outbox: oob::Outbox,
+    /// The demo's push provider, read by the phone page.
+    phone: Arc<oob::PhoneInbox>,
     clock: SystemClock,
-    users: Mutex<HashMap<String, User>>,
     sessions: Mutex<HashMap<String, DemoSession>>,
     password_failures: Mutex<HashMap<String, (u32, u64)>>,
     origin: String,
@@ -207,6 +228,12 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<DbError> for ApiError {
+    fn from(_: DbError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.")
+    }
+}
+
 impl From<mfa::core::Error> for ApiError {
     fn from(e: mfa::core::Error) -> Self {
         ServiceError::from(e).into()
@@ -237,12 +264,41 @@ fn set_cookie(name: &str, value: &str, max_age: Option<Duration>) -> String {
     format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}")
 }
 
-fn hash_password(password: &str, salt: &[u8; 16]) -> Result<[u8; 32], ApiError> {
+/// Argon2id, version 0x13, at the crate's default cost (19 MiB, 2 passes, 1 lane:
+/// OWASP's minimum). The parameters are stored with each hash.
+fn new_password_record(password: &str, salt: [u8; 16]) -> Result<PasswordRecord, ApiError> {
+    let p = argon2::Params::default();
+    let mut rec = PasswordRecord {
+        salt,
+        hash: [0; 32],
+        m_cost: p.m_cost(),
+        t_cost: p.t_cost(),
+        p_cost: p.p_cost(),
+    };
+    rec.hash = hash_password(password, &rec)?;
+    Ok(rec)
+}
+
+/// What an unknown user name is checked against: the default parameters, so it costs
+/// what a real check costs; no password hashes to it, and it signs no one in anyway.
+fn unknown_user_record() -> PasswordRecord {
+    let p = argon2::Params::default();
+    PasswordRecord {
+        salt: [0; 16],
+        hash: [0; 32],
+        m_cost: p.m_cost(),
+        t_cost: p.t_cost(),
+        p_cost: p.p_cost(),
+    }
+}
+
+/// The Argon2id hash of `password` with `rec`'s salt and parameters.
+fn hash_password(password: &str, rec: &PasswordRecord) -> Result<[u8; 32], ApiError> {
     let mut out = [0u8; 32];
-    // Argon2id, version 0x13, the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's
-    // minimum).
-    Argon2::default()
-        .hash_password_into(password.as_bytes(), salt, &mut out)
+    let params = argon2::Params::new(rec.m_cost, rec.t_cost, rec.p_cost, Some(out.len()))
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong."))?;
+    Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into(password.as_bytes(), &rec.salt, &mut out)
         .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "Choose another password."))?;
     Ok(out)
 }
@@ -508,21 +564,13 @@ async fn signup(
     OsRandom
         .fill(&mut salt)
         .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong."))?;
-    let hash = hash_password(&c.password, &salt)?;
+    let rec = new_password_record(&c.password, salt)?;
+    if !app
+        .db
+        .insert_user(&c.username, &rec, app.now().unix_secs())
+        .await?
     {
-        let mut users = lock(&app.users);
-        if users.contains_key(&c.username) {
-            return Err(ApiError(StatusCode::CONFLICT, "That user name is taken."));
-        }
-        users.insert(
-            c.username.clone(),
-            User {
-                id: id.clone(),
-                salt,
-                hash,
-                codes: Vec::new(),
-            },
-        );
+        return Err(ApiError(StatusCode::CONFLICT, "That user name is taken."));
     }
     start_signed_in(&app, &sid, id, &headers).await
 }
@@ -573,16 +621,18 @@ async fn signin(
             "Too many wrong passwords: wait five minutes.",
         ));
     }
-    let found = lock(&app.users)
-        .get(&c.username)
-        .map(|u| (u.id.clone(), u.salt, u.hash));
-    // An unknown user costs one Argon2 run too, so timing does not tell who exists.
-    let (id, salt, hash) = match found {
-        Some(f) => (Some(f.0), f.1, f.2),
-        None => (None, [0u8; 16], [0u8; 32]),
+    let found = if valid_username(&c.username) {
+        app.db.user(&c.username).await?
+    } else {
+        None
     };
-    let computed = hash_password(&c.password, &salt)?;
-    let ok = bool::from(computed.ct_eq(&hash));
+    // An unknown user costs one Argon2 run too, so timing does not tell who exists.
+    let (id, rec) = match found {
+        Some(rec) => (Some(UserId::new(c.username.as_str())?), rec),
+        None => (None, unknown_user_record()),
+    };
+    let computed = hash_password(&c.password, &rec)?;
+    let ok = bool::from(computed.ct_eq(&rec.hash));
     match (id, ok) {
         (Some(id), true) => {
             lock(&app.password_failures).remove(&c.username);
@@ -619,6 +669,7 @@ async fn factors(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
             json!({
                 "id": f.id.as_str(), "kind": f.kind.as_str(), "label": f.label,
                 "confirmed": f.confirmed, "remaining_codes": f.remaining_codes,
+                "destination": f.destination,
             })
         })
         .collect();
@@ -816,34 +867,65 @@ async fn verify_code(
 ) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
     let (user, session) = app.user_at(&sid, &[Stage::SecondFactor, Stage::SignedIn])?;
-    let wanted = match body.kind.as_str() {
-        "totp" => FactorKind::Totp,
-        "recovery" => FactorKind::RecoveryCode,
-        _ => return Err(ApiError(StatusCode::BAD_REQUEST, "Unknown factor.")),
+    const AGAIN: ApiError = ApiError(
+        StatusCode::BAD_REQUEST,
+        "That did not work. Check it and try again.",
+    );
+    let (oob, push) = app.with(&sid, |s| {
+        (s.oob_challenge.clone(), s.push_challenge.clone())
+    })?;
+    let (wanted, v) = match body.kind.as_str() {
+        "oob" => {
+            let (factor, challenge) = oob.ok_or(AGAIN)?;
+            let response = MfaResponse::OobCode {
+                challenge_id: &challenge,
+                code: body.code.trim(),
+            };
+            let v = app
+                .outbox
+                .sending(&user, app.svc.verify(&user, &factor, response, &session))
+                .await?;
+            (FactorKind::Sms, v)
+        }
+        "push" => {
+            let (factor, challenge) = push.ok_or(AGAIN)?;
+            let response = MfaResponse::Push {
+                challenge_id: &challenge,
+            };
+            let v = app.svc.verify(&user, &factor, response, &session).await?;
+            app.with(&sid, |s| s.push_challenge = None)?;
+            (FactorKind::Push, v)
+        }
+        kind => {
+            let wanted = match kind {
+                "totp" => FactorKind::Totp,
+                "recovery" => FactorKind::RecoveryCode,
+                _ => return Err(ApiError(StatusCode::BAD_REQUEST, "Unknown factor.")),
+            };
+            let factor = app
+                .svc
+                .list_factors(&user)
+                .await?
+                .into_iter()
+                .find(|f| f.kind == wanted && f.confirmed)
+                .ok_or(AGAIN)?;
+            let v = app
+                .outbox
+                .sending(
+                    &user,
+                    app.svc
+                        .verify(&user, &factor.id, MfaResponse::Code(&body.code), &session),
+                )
+                .await?;
+            (wanted, v)
+        }
     };
-    let factor = app
-        .svc
-        .list_factors(&user)
-        .await?
-        .into_iter()
-        .find(|f| f.kind == wanted && f.confirmed)
-        .ok_or(ApiError(
-            StatusCode::BAD_REQUEST,
-            "That did not work. Check it and try again.",
-        ))?;
-    let v = app
-        .svc
-        .verify(&user, &factor.id, MfaResponse::Code(&body.code), &session)
-        .await?;
     if wanted == FactorKind::RecoveryCode
         && let Ok(code) = RecoveryCode::parse(&body.code)
     {
-        let d = digest_code(&code);
-        if let Some(u) = lock(&app.users).get_mut(user.as_str()) {
-            for h in u.codes.iter_mut().filter(|h| h.digest == d) {
-                h.used = true;
-            }
-        }
+        app.db
+            .mark_code_used(user.as_str(), digest_code(&code))
+            .await?;
     }
     app.with(&sid, |s| s.session = v.session.clone())?;
     let mut cookies = Vec::new();
@@ -877,15 +959,13 @@ async fn recovery_list(
 ) -> Result<Response, ApiError> {
     let (sid, _) = app.ensure_session(&headers)?;
     let (user, _) = app.user_at(&sid, &[Stage::SignedIn])?;
-    let codes: Vec<Value> = lock(&app.users)
-        .get(user.as_str())
-        .map(|u| {
-            u.codes
-                .iter()
-                .map(|h| json!({"hint": h.hint, "used": h.used}))
-                .collect()
-        })
-        .unwrap_or_default();
+    let codes: Vec<Value> = app
+        .db
+        .codes(user.as_str())
+        .await?
+        .iter()
+        .map(|h| json!({"hint": h.hint, "used": h.used}))
+        .collect();
     Ok(Json(json!({ "codes": codes })).into_response())
 }
 
@@ -916,7 +996,7 @@ async fn recovery_generate(
         .iter()
         .map(|c| c.expose_grouped().to_string())
         .collect();
-    let hints = set
+    let hints: Vec<CodeHint> = set
         .codes
         .iter()
         .map(|c| CodeHint {
@@ -925,9 +1005,7 @@ async fn recovery_generate(
             used: false,
         })
         .collect();
-    if let Some(u) = lock(&app.users).get_mut(user.as_str()) {
-        u.codes = hints;
-    }
+    app.db.replace_codes(user.as_str(), &hints).await?;
     Ok(Json(json!({ "codes": shown })).into_response())
 }
 
@@ -1009,9 +1087,9 @@ async fn admin_users(
     axum::Extension(mfa): axum::Extension<MfaSession>,
 ) -> Result<Response, ApiError> {
     require_admin(&app, &mfa)?;
-    let ids: Vec<UserId> = lock(&app.users).values().map(|u| u.id.clone()).collect();
     let mut out = Vec::new();
-    for id in ids {
+    for name in app.db.usernames().await? {
+        let id = UserId::new(name)?;
         let n = app.svc.list_factors(&id).await?.len();
         out.push(json!({"user": id.as_str(), "factors": n}));
     }
@@ -1024,14 +1102,7 @@ async fn admin_audit(
     axum::Extension(mfa): axum::Extension<MfaSession>,
 ) -> Result<Response, ApiError> {
     require_admin(&app, &mfa)?;
-    let events: Vec<Value> = app
-        .audit
-        .events()
-        .iter()
-        .rev()
-        .take(200)
-        .filter_map(|e| serde_json::to_value(e).ok())
-        .collect();
+    let events = app.audit_events(200).await?;
     Ok(Json(json!({ "events": events })).into_response())
 }
 
@@ -1048,10 +1119,11 @@ async fn admin_action(
 ) -> Result<UserId, ApiError> {
     app.post_session(headers)?;
     require_admin(app, mfa)?;
-    lock(&app.users)
-        .get(user)
-        .map(|u| u.id.clone())
-        .ok_or(ApiError(StatusCode::NOT_FOUND, "No such user."))
+    const NONE: ApiError = ApiError(StatusCode::NOT_FOUND, "No such user.");
+    if !valid_username(user) || app.db.user(user).await?.is_none() {
+        return Err(NONE);
+    }
+    UserId::new(user).map_err(|_| NONE)
 }
 
 async fn admin_reset(
@@ -1062,9 +1134,7 @@ async fn admin_reset(
 ) -> Result<Response, ApiError> {
     let id = admin_action(&app, &headers, &mfa, &u.user).await?;
     let summary = app.svc.reset_user(&id).await?;
-    if let Some(u) = lock(&app.users).get_mut(id.as_str()) {
-        u.codes.clear();
-    }
+    app.db.replace_codes(id.as_str(), &[]).await?;
     // The user's sessions end: the next sign-in enrolls from scratch.
     lock(&app.sessions).retain(|_, s| s.user.as_ref() != Some(&id));
     Ok(Json(json!({ "reset": id.as_str(), "factors_removed": summary.factors })).into_response())
@@ -1140,6 +1210,8 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/step-up", page_route!("stepup.html"))
         .route("/pay", page_route!("pay.html").layer(payment.clone()))
         .route("/admin", page_route!("admin.html").layer(admin.clone()))
+        .route("/outbox", page_route!("outbox.html"))
+        .route("/phone", page_route!("phone.html"))
         .route(
             "/static/app.js",
             static_file(
@@ -1170,6 +1242,17 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/api/passkey/begin", post(passkey_begin))
         .route("/api/passkey/finish", post(passkey_finish))
         .route("/api/verify", post(verify_code))
+        .route("/api/oob/enroll", post(oob::oob_enroll))
+        .route("/api/oob/confirm", post(oob::oob_confirm))
+        .route("/api/oob/start", post(oob::oob_start))
+        .route("/api/outbox", get(oob::outbox))
+        .route("/api/push/enroll", post(oob::push_enroll_begin))
+        .route("/api/push/start", post(oob::push_start))
+        .route("/api/push/status", get(oob::push_status))
+        .route("/api/stage", post(oob::stage))
+        .route("/api/phone/enroll", post(oob::phone_enroll))
+        .route("/api/phone/inbox", post(oob::phone_inbox))
+        .route("/api/phone/respond", post(oob::phone_respond))
         .route("/api/recovery", get(recovery_list))
         .route("/api/recovery/generate", post(recovery_generate))
         .route("/api/devices", get(devices))
@@ -1188,95 +1271,315 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .with_state(app))
 }
 
-struct Args {
-    port: u16,
-    admin: String,
+/// Events waiting in memory for the database before new ones are dropped (and said so
+/// on stderr).
+const AUDIT_QUEUE: usize = 10_000;
+
+enum AuditMsg {
+    Event(u64, String),
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut args = Args {
-        port: 8080,
-        admin: "admin".into(),
+/// The service's audit sink: it is called synchronously, so events go in order through
+/// a bounded queue to one task that appends them to `demo_audit`.
+pub(crate) struct DbAudit {
+    tx: tokio::sync::mpsc::Sender<AuditMsg>,
+}
+
+impl DbAudit {
+    /// Starts the writer task on the current runtime.
+    fn start(db: Db) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                match m {
+                    AuditMsg::Event(at, json) => {
+                        if let Err(e) = db.append_audit(at, json).await {
+                            eprintln!("web_demo: an audit event was not stored: {e}");
+                        }
+                    }
+                    AuditMsg::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Returns once every event recorded before the call is in the database.
+    pub(crate) async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(AuditMsg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+impl AuditSink for DbAudit {
+    fn record(&self, event: &AuditEvent) {
+        let Ok(json) = serde_json::to_string(event) else {
+            return;
+        };
+        if self
+            .tx
+            .try_send(AuditMsg::Event(event.at.unix_secs(), json))
+            .is_err()
+        {
+            eprintln!("web_demo: the audit queue is full; an event was dropped");
+        }
+    }
+}
+
+/// Where the demo keeps its state and how it is reached.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// The port of `http://localhost:PORT`, the origin WebAuthn checks.
+    pub(crate) port: u16,
+    /// The user name of the administrator.
+    pub(crate) admin: String,
+    /// The key file, and the SQLite file unless `database_url` is set.
+    pub(crate) data_dir: PathBuf,
+    /// A `postgres://` URL: the database instead of the SQLite file.
+    pub(crate) database_url: Option<String>,
+}
+
+impl Config {
+    /// The defaults of `cargo run --example web_demo`, on `data_dir`.
+    pub(crate) fn new(port: u16, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            port,
+            admin: "admin".into(),
+            data_dir: data_dir.into(),
+            database_url: None,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/mfa-web-demo`, else `$HOME/.local/share/mfa-web-demo`, else
+/// `./mfa-web-demo-data`.
+fn default_data_dir() -> PathBuf {
+    let nonempty = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
     };
+    nonempty("XDG_DATA_HOME")
+        .map(|d| d.join("mfa-web-demo"))
+        .or_else(|| nonempty("HOME").map(|h| h.join(".local/share/mfa-web-demo")))
+        .unwrap_or_else(|| PathBuf::from("mfa-web-demo-data"))
+}
+
+fn usage() -> String {
+    format!(
+        "usage: web_demo [--port PORT] [--admin USERNAME] [--data-dir DIR] [--database-url URL]
+
+  --port PORT          listen on 127.0.0.1:PORT, open http://localhost:PORT/ (default 8080)
+  --admin USERNAME     the user who sees /admin (default admin)
+  --data-dir DIR       the key file keys.json (0600) and, without --database-url, the
+                       SQLite database {SQLITE_FILE}; created on first start
+                       (default {})
+  --database-url URL   postgres://user@host:port/db: keep the data in PostgreSQL instead
+                       of SQLite (mfa-store's tables and the demo's demo_* tables; put
+                       them in a schema with ?options=-c%20search_path%3DNAME). The key
+                       file stays in --data-dir.
+
+Accounts, factors, remembered devices and the audit log survive a restart; sessions
+are in memory, so a restart signs everyone out.",
+        default_data_dir().display()
+    )
+}
+
+pub(crate) enum Parsed {
+    Run(Config),
+    Help,
+}
+
+pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut config = Config::new(8080, default_data_dir());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--port" => {
-                args.port = it
+                config.port = it
                     .next()
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a number")?;
             }
-            "--admin" => args.admin = it.next().ok_or("--admin needs a user name")?,
-            "--database-url" | "--data-dir" => {
-                return Err(format!(
-                    "{a}: the SQLite and PostgreSQL stores of mfa-store have not landed yet; \
-                     this demo keeps everything in memory (run it without {a})"
-                ));
+            "--admin" => config.admin = it.next().ok_or("--admin needs a user name")?,
+            "--data-dir" => {
+                config.data_dir = it.next().ok_or("--data-dir needs a directory")?.into();
             }
-            "--help" | "-h" => {
-                return Err("usage: web_demo [--port PORT] [--admin USERNAME]".into());
+            "--database-url" => {
+                let url = it.next().ok_or("--database-url needs a postgres:// URL")?;
+                let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+                if !matches!(scheme.as_deref(), Some("postgres" | "postgresql")) {
+                    return Err(
+                        "--database-url takes a postgres:// URL (SQLite is the default, under --data-dir)"
+                            .into(),
+                    );
+                }
+                config.database_url = Some(url);
             }
+            "--help" | "-h" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
-    Ok(args)
+    Ok(Parsed::Run(config))
 }
 
-pub(crate) async fn build_app(
-    port: u16,
-    admin: &str,
-) -> Result<Arc<App>, Box<dyn std::error::Error>> {
-    let origin = format!("http://localhost:{port}");
-    let store = AnyStore::open("memory://").await?;
-    let audit = Arc::new(MemoryAudit::new());
-    let device_key = DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom)?)?;
-    let policy = Policy::from_toml(POLICY)?.with_device_key(device_key);
-    let pepper = Keyring::new(
-        KeyId::new("pepper-1")?,
-        SecretBytes::generate(32, &mut OsRandom)?,
+/// Opens the stores the configuration names (creating the data directory, key file and
+/// tables on first start) and builds the app.
+pub(crate) async fn build_app(config: &Config) -> Result<Arc<App>, Box<dyn std::error::Error>> {
+    let origin = format!("http://localhost:{}", config.port);
+    keys::ensure_dir(&config.data_dir)?;
+    let keys = keys::load_or_create(&config.data_dir)?;
+    let (store, db) = match &config.database_url {
+        Some(url) => (AnyStore::open(url).await?, Db::open_postgres(url).await?),
+        None => {
+            let file = config.data_dir.join(SQLITE_FILE);
+            let url = format!("sqlite://{}", file.display());
+            (AnyStore::open(&url).await?, Db::open_sqlite(&file).await?)
+        }
+    };
+    if db.key_check(&keys.check).await? != keys.check {
+        return Err(format!(
+            "the key file {} is not the one this database was created with: its sealed \
+             factors would not open. Use the data directory it belongs to, or a new database.",
+            config.data_dir.join(keys::KEY_FILE).display()
+        )
+        .into());
+    }
+    let audit = Arc::new(DbAudit::start(db.clone()));
+    let outbox = oob::Outbox::open(&config.data_dir.join("outbox"))?;
+    let phone = Arc::new(oob::PhoneInbox::default());
+    // mfa-oob's templates bind SMS codes to a host name with a dot (WebOTP's
+    // `@host #code` line); `localhost` has none, so the demo's texts name
+    // `demo.localhost`.
+    let templates = mfa::oob::Templates::new("mfa-rs demo bank", "demo.localhost")?;
+    // The resend cooldown is 5 s instead of mfa-oob's 30 s, so a walk through the demo
+    // (enroll by SMS, then sign in with SMS) does not wait; the hourly caps are mfa-oob's.
+    let limits = mfa::oob::SendLimits::new()
+        .with_allowed_country_codes([1, 33, 44, 49])?
+        .with_cooldown(Duration::from_secs(5));
+    let codes = mfa::oob::OobCodes::new(
+        keys.oob,
+        mfa::oob::OobConfig::new(templates).with_limits(limits),
     )?;
+    let policy = Policy::from_toml(POLICY)?.with_device_key(keys.device);
     let rp = RelyingParty::builder("localhost", "mfa-rs web demo")
         .origin(origin.as_str())
         .build()?;
     let svc = Service::builder(store)
         .policy(policy)
-        .keys(KeySet::generate("k1", &mut OsRandom)?)
+        .keys(keys.data)
         .issuer("mfa-rs demo")
         .relying_party(rp, UserVerification::Preferred)
-        .recovery(pepper, RecoveryConfig::default())
+        .recovery(keys.pepper, RecoveryConfig::default())
         .audit(audit.clone())
+        .sender(Arc::clone(&outbox.sender))
+        .oob_codes(codes)
+        .push(
+            mfa::oob::PushFactor::new(mfa::oob::PushConfig::default()),
+            Arc::clone(&phone),
+        )
         .build()?;
     Ok(Arc::new(App {
         svc,
+        db,
         audit,
+        outbox,
+        phone,
         clock: SystemClock,
-        users: Mutex::new(HashMap::new()),
         sessions: Mutex::new(HashMap::new()),
         password_failures: Mutex::new(HashMap::new()),
         origin,
-        admin: admin.to_owned(),
+        admin: config.admin.clone(),
     }))
 }
 
-/// Serves the demo on `listener` (its port names the origin WebAuthn checks) until the
-/// process ends. The browser test runs this in-process.
+impl App {
+    /// Waits until every audit event so far is in the database (before a shutdown).
+    pub(crate) async fn flush_audit(&self) {
+        self.audit.flush().await;
+    }
+
+    /// The newest `limit` audit events, newest first, after every event so far is
+    /// stored.
+    pub(crate) async fn audit_events(&self, limit: u32) -> Result<Vec<Value>, DbError> {
+        self.audit.flush().await;
+        Ok(self
+            .db
+            .audit(limit)
+            .await?
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect())
+    }
+}
+
+/// Serves the demo on `listener` (its port names the origin WebAuthn checks; the
+/// configuration's port is ignored) until `shutdown` resolves, then stores the audit
+/// events still queued. The browser test runs this in-process.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
-    admin: &str,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let port = listener.local_addr()?.port();
-    let app = build_app(port, admin).await?;
-    let router = router(app)?;
+    let config = Config {
+        port,
+        ..config.clone()
+    };
+    let app = build_app(&config).await?;
+    let router = router(Arc::clone(&app))?;
+    match &config.database_url {
+        Some(_) => println!(
+            "web_demo: data in PostgreSQL, keys in {}",
+            config.data_dir.display()
+        ),
+        None => println!("web_demo: data in {}", config.data_dir.display()),
+    }
     // The line the browser test's standalone mode waits for.
     println!("web_demo listening on http://localhost:{port}/ (127.0.0.1 only)");
-    axum::serve(listener, router).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.flush_audit().await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight, store the queued
+/// audit events, exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(a) => a,
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Help) => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("web_demo: {e}");
             return ExitCode::from(2);
@@ -1284,8 +1587,8 @@ async fn main() -> ExitCode {
     };
     let run = async {
         let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
-        serve(listener, &args.admin).await
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.port))).await?;
+        serve(listener, &config, shutdown_signal()).await
     };
     match run.await {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,12 @@
 //! with a message when one is missing, unless `MFA_REQUIRE_EXTERNAL=1` (CI), where it
 //! fails. Screenshots go to `$MFA_SCREENSHOTS_DIR` when set (`docs/screenshots` to
 //! refresh the README's), else to a directory under the target dir.
-#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +22,30 @@ use std::process::Command;
 #[allow(dead_code, reason = "the example's `main` is not called here")]
 mod web_demo;
 
+/// A fresh directory under the target dir, removed when dropped.
+pub(crate) struct TempDir(PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn missing(what: &str) {
     if std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
         panic!("MFA_REQUIRE_EXTERNAL=1 but {what}");
@@ -24,9 +53,11 @@ fn missing(what: &str) {
     eprintln!("skipping the web demo browser test: {what}");
 }
 
-/// Starts the demo on a free port of 127.0.0.1 in a thread of its own; returns the port.
-fn start_demo() -> u16 {
+/// Starts the demo on a free port of 127.0.0.1 in a thread of its own, with its data in
+/// `data_dir`; returns the port.
+fn start_demo(data_dir: &Path) -> u16 {
     let (tx, rx) = std::sync::mpsc::channel();
+    let config = web_demo::Config::new(0, data_dir);
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -36,7 +67,9 @@ fn start_demo() -> u16 {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap().port()).unwrap();
-            web_demo::serve(listener, "admin").await.unwrap();
+            web_demo::serve(listener, &config, std::future::pending())
+                .await
+                .unwrap();
         });
     });
     rx.recv().unwrap()
@@ -55,7 +88,8 @@ fn web_demo_end_to_end_in_chromium() {
     if !tests.join("node_modules/playwright-core").exists() {
         return missing("playwright-core is not installed (npm ci in examples/web_demo/tests)");
     }
-    let port = start_demo();
+    let data = TempDir::new("web_demo_e2e");
+    let port = start_demo(data.path());
     let shots = std::env::var_os("MFA_SCREENSHOTS_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_demo_screenshots"),
         PathBuf::from,
@@ -87,12 +121,16 @@ mod http {
     use axum::response::Response;
     use tower::ServiceExt as _;
 
-    use super::web_demo;
+    use super::{TempDir, web_demo};
 
     const PORT: u16 = 8080;
 
-    async fn app() -> axum::Router {
-        web_demo::router(web_demo::build_app(PORT, "admin").await.unwrap()).unwrap()
+    /// The demo on a fresh SQLite data directory (kept as long as the guard lives).
+    async fn app() -> (axum::Router, TempDir) {
+        let dir = TempDir::new("web_demo_http");
+        let config = web_demo::Config::new(PORT, dir.path());
+        let app = web_demo::build_app(&config).await.unwrap();
+        (web_demo::router(app).unwrap(), dir)
     }
 
     async fn send(app: &axum::Router, req: Request<Body>) -> Response {
@@ -136,7 +174,7 @@ mod http {
 
     #[tokio::test]
     async fn pages_carry_the_security_headers_and_cookie_flags() {
-        let app = app().await;
+        let (app, _dir) = app().await;
         let res = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
         assert_eq!(res.status(), StatusCode::OK);
         let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
@@ -158,6 +196,8 @@ mod http {
             "stepup.html",
             "pay.html",
             "admin.html",
+            "outbox.html",
+            "phone.html",
         ] {
             let html = std::fs::read_to_string(
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -184,7 +224,7 @@ mod http {
 
     #[tokio::test]
     async fn state_changes_need_the_csrf_token_and_our_origin() {
-        let app = app().await;
+        let (app, _dir) = app().await;
         let res = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
         let cookie = pair(&set_cookie(&res));
         let me = send(
@@ -224,7 +264,7 @@ mod http {
 
     #[tokio::test]
     async fn payment_route_is_behind_mfa_axum() {
-        let app = app().await;
+        let (app, _dir) = app().await;
         // No session: an API client gets a plain Bearer challenge, a browser the sign-in page.
         let res = send(
             &app,
@@ -246,5 +286,708 @@ mod http {
         .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(res.headers()[header::LOCATION], "/?next=%2Fpay");
+    }
+}
+
+/// A restart keeps accounts, factors, recovery-code hints, remembered devices and the
+/// audit log: SQLite under a data directory, and PostgreSQL when
+/// `MFA_TEST_POSTGRES_URL` is set (a schema of its own per run).
+mod persistence {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode, header};
+    use serde_json::{Value, json};
+    use tower::ServiceExt as _;
+
+    use super::{TempDir, web_demo};
+
+    const PORT: u16 = 8080;
+    const PASSWORD: &str = "correct horse battery staple";
+
+    /// A browser for the in-process router: a cookie jar, the page's CSRF token, our
+    /// `Origin` on every request.
+    struct Browser {
+        app: axum::Router,
+        jar: BTreeMap<String, String>,
+        csrf: String,
+    }
+
+    impl Browser {
+        /// Opens the sign-in page on `app` with the cookies of `jar` (a browser that
+        /// kept its cookies over the server's restart) and reads the CSRF token.
+        async fn open(app: &Arc<web_demo::App>, jar: BTreeMap<String, String>) -> Self {
+            let mut b = Self {
+                app: web_demo::router(Arc::clone(app)).unwrap(),
+                jar,
+                csrf: String::new(),
+            };
+            let (status, _) = b.send(Method::GET, "/", None).await;
+            assert_eq!(status, StatusCode::OK);
+            let (_, me) = b.send(Method::GET, "/api/me", None).await;
+            b.csrf = me["csrf"].as_str().unwrap().to_owned();
+            b
+        }
+
+        async fn send(
+            &mut self,
+            method: Method,
+            path: &str,
+            body: Option<Value>,
+        ) -> (StatusCode, Value) {
+            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut r = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::ORIGIN, format!("http://localhost:{PORT}"));
+            if !cookies.is_empty() {
+                r = r.header(header::COOKIE, cookies.join("; "));
+            }
+            let req = match body {
+                Some(b) => r
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("x-csrf-token", &self.csrf)
+                    .body(Body::from(b.to_string())),
+                None => r.body(Body::empty()),
+            }
+            .unwrap();
+            let res = self.app.clone().oneshot(req).await.unwrap();
+            for c in res.headers().get_all(header::SET_COOKIE) {
+                let c = c.to_str().unwrap();
+                let (name, value) = c.split(';').next().unwrap().split_once('=').unwrap();
+                if c.contains("Max-Age=0") {
+                    self.jar.remove(name);
+                } else {
+                    self.jar.insert(name.to_owned(), value.to_owned());
+                }
+            }
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
+        }
+
+        async fn get(&mut self, path: &str) -> (StatusCode, Value) {
+            self.send(Method::GET, path, None).await
+        }
+
+        async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+            self.send(Method::POST, path, Some(body)).await
+        }
+    }
+
+    fn totp_now(secret: &str) -> String {
+        use mfa_core::Clock as _;
+        let s = mfa_otp::Secret::from_base32(secret).unwrap();
+        mfa_otp::Totp::new(&s, mfa_otp::TotpParams::default())
+            .code_at(mfa_core::SystemClock.now().unix_secs())
+            .unwrap()
+            .as_str()
+            .to_owned()
+    }
+
+    fn events(list: &[Value], name: &str) -> usize {
+        list.iter().filter(|e| e["event"] == name).count()
+    }
+
+    /// What the first run enrolled, for the checks after the restarts.
+    struct FirstRun {
+        secret: String,
+        totp_code: String,
+        recovery: Vec<String>,
+        jar: BTreeMap<String, String>,
+    }
+
+    async fn first_run(config: &web_demo::Config) -> FirstRun {
+        let app = web_demo::build_app(config).await.unwrap();
+        let mut b = Browser::open(&app, BTreeMap::new()).await;
+        let (s, v) = b
+            .post(
+                "/api/signup",
+                json!({"username": "carol", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("enroll")),
+            "{v}"
+        );
+        let (s, v) = b.post("/api/totp/begin", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let secret = v["secret"].as_str().unwrap().to_owned();
+        let totp_code = totp_now(&secret);
+        let (s, v) = b
+            .post("/api/totp/confirm", json!({"code": totp_code}))
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{v}"
+        );
+        let (s, v) = b.post("/api/recovery/generate", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let recovery: Vec<String> = v["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(recovery.len(), 10);
+        let audit = app.audit_events(200).await.unwrap();
+        assert!(events(&audit, "confirmed") >= 1, "{audit:?}");
+        FirstRun {
+            secret,
+            totp_code,
+            recovery,
+            jar: b.jar,
+        }
+    }
+
+    /// Signs up and enrolls, restarts, signs in with the password and a recovery code
+    /// (remembering the device), restarts again and signs in on the remembered device.
+    async fn restart_keeps_everything(config: &web_demo::Config) -> FirstRun {
+        let first = first_run(config).await;
+
+        // Restart: a new app on the same data. The browser kept its cookies, but
+        // sessions are in memory, so the old session is gone.
+        let app = web_demo::build_app(config).await.unwrap();
+        let mut b = Browser::open(&app, first.jar.clone()).await;
+        let (s, _) = b.get("/api/factors").await;
+        assert_eq!(
+            s,
+            StatusCode::UNAUTHORIZED,
+            "sessions do not survive a restart"
+        );
+        let (s, v) = b
+            .post(
+                "/api/signin",
+                json!({"username": "carol", "password": "not the password"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        let (s, v) = b
+            .post(
+                "/api/signin",
+                json!({"username": "carol", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("mfa")),
+            "{v}"
+        );
+        let (_, v) = b.get("/api/factors").await;
+        let kinds: Vec<&str> = v["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["confirmed"] == true)
+            .map(|f| f["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"totp") && kinds.contains(&"recovery-code"),
+            "{v}"
+        );
+        // The TOTP code accepted before the restart is not accepted again.
+        let (s, v) = b
+            .post(
+                "/api/verify",
+                json!({"kind": "totp", "code": first.totp_code}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        // A recovery code opens under the pepper of the key file.
+        let (s, v) = b
+            .post(
+                "/api/verify",
+                json!({"kind": "recovery", "code": first.recovery[0], "remember": true}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{v}"
+        );
+        let (_, v) = b.get("/api/recovery").await;
+        let codes = v["codes"].as_array().unwrap();
+        assert_eq!(codes.len(), 10, "{v}");
+        let used: Vec<bool> = codes.iter().map(|c| c["used"] == true).collect();
+        assert_eq!(used.iter().filter(|u| **u).count(), 1, "{v}");
+        assert!(used[0], "the first code is the used one: {v}");
+        let hint = codes[0]["hint"].as_str().unwrap();
+        assert!(
+            first.recovery[0].starts_with(hint.trim_end_matches('…')),
+            "{hint} {}",
+            first.recovery[0]
+        );
+        let (_, v) = b.get("/api/devices").await;
+        assert_eq!(v["devices"].as_array().unwrap().len(), 1, "{v}");
+        let (s, _) = b.post("/api/signout", json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let jar = b.jar.clone();
+        drop(b);
+        drop(app);
+
+        // Second restart: the remembered device's token verifies under the key file's
+        // device key, so the password alone signs in on this browser.
+        let app = web_demo::build_app(config).await.unwrap();
+        let mut b = Browser::open(&app, jar).await;
+        let (s, v) = b
+            .post(
+                "/api/signin",
+                json!({"username": "carol", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{v}"
+        );
+        // The audit log holds the events of all three runs, newest first.
+        let audit = app.audit_events(200).await.unwrap();
+        assert!(events(&audit, "confirmed") >= 1, "first run: {audit:?}");
+        assert_eq!(events(&audit, "recovery_code_used"), 1, "{audit:?}");
+        assert!(events(&audit, "device_remembered") == 1, "{audit:?}");
+        let (s, v) = b.get("/api/recovery").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        first
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_restart_keeps_accounts_and_factors() {
+        let dir = TempDir::new("web_demo_sqlite");
+        let config = web_demo::Config::new(PORT, dir.path());
+        let first = restart_keeps_everything(&config).await;
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode =
+                |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path()), 0o700);
+            assert_eq!(mode(&dir.path().join("keys.json")), 0o600);
+        }
+        // At rest the TOTP secret is sealed: neither its base32 nor its bytes are in
+        // the database file or its write-ahead log.
+        let raw = mfa_otp::Secret::from_base32(&first.secret).unwrap();
+        let mut stored = Vec::new();
+        for f in ["web_demo.sqlite3", "web_demo.sqlite3-wal"] {
+            if let Ok(b) = std::fs::read(dir.path().join(f)) {
+                stored.extend(b);
+            }
+        }
+        assert!(stored.len() > 4096);
+        let has = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+        assert!(!has(first.secret.as_bytes()));
+        assert!(!has(raw.expose_secret()));
+        assert!(!has(PASSWORD.as_bytes()));
+        // The accounts are in the demo's own table of that file.
+        let conn = rusqlite::Connection::open(dir.path().join("web_demo.sqlite3")).unwrap();
+        let users: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM demo_users WHERE username = 'carol'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(users, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_foreign_or_readable_key_file_is_refused() {
+        let dir = TempDir::new("web_demo_keys");
+        let config = web_demo::Config::new(PORT, dir.path());
+        drop(web_demo::build_app(&config).await.unwrap());
+        let keys = dir.path().join("keys.json");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = web_demo::build_app(&config)
+                .await
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("chmod 600"), "{e}");
+            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+            drop(web_demo::build_app(&config).await.unwrap());
+        }
+        // A new key file for an existing database: its sealed records would not open.
+        std::fs::remove_file(&keys).unwrap();
+        let e = web_demo::build_app(&config)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("not the one this database was created with"),
+            "{e}"
+        );
+    }
+
+    /// The outbox shows a user only what was sent for their own requests, even when two
+    /// users type the same number; the phone's endpoints want our `Origin`; SMS codes
+    /// from the outbox enroll and sign in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
+        let dir = TempDir::new("web_demo_outbox");
+        let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
+            .await
+            .unwrap();
+        let mut users = Vec::new();
+        for name in ["erin", "frank"] {
+            let mut b = Browser::open(&app, BTreeMap::new()).await;
+            let (s, v) = b
+                .post(
+                    "/api/signup",
+                    json!({"username": name, "password": PASSWORD}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            // One number gets one text per 5 s whoever asks: the second account waits.
+            let mut tries = 0;
+            let v = loop {
+                let (s, v) = b
+                    .post(
+                        "/api/oob/enroll",
+                        json!({"channel": "sms", "destination": "+1 201 555 0123"}),
+                    )
+                    .await;
+                if s == StatusCode::OK {
+                    break v;
+                }
+                assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+                assert!(
+                    v["error"].as_str().unwrap().contains("wait a few seconds"),
+                    "{v}"
+                );
+                tries += 1;
+                assert!(tries < 10, "{v}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            };
+            assert!(v["destination"].as_str().unwrap().starts_with("+1"), "{v}");
+            users.push(b);
+        }
+        let mut codes = Vec::new();
+        for b in &mut users {
+            let (s, v) = b.get("/api/outbox").await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let messages = v["messages"].as_array().unwrap();
+            assert_eq!(messages.len(), 1, "only the user's own message: {v}");
+            assert_eq!(messages[0]["to"], "+12015550123");
+            let body = messages[0]["body"].as_str().unwrap();
+            codes.push(body.split_whitespace().next().unwrap().to_owned());
+        }
+        assert_ne!(codes[0], codes[1]);
+        // Each confirms with the code from their own outbox; the other's is refused.
+        let (s, _) = users[0]
+            .post("/api/oob/confirm", json!({"code": codes[1]}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        for (b, code) in users.iter_mut().zip(&codes) {
+            let (s, v) = b.post("/api/oob/confirm", json!({"code": code})).await;
+            assert_eq!(
+                (s, v["stage"].as_str()),
+                (StatusCode::OK, Some("ok")),
+                "{v}"
+            );
+        }
+        // Signed out, the outbox shows nothing.
+        let mut anon = Browser::open(&app, BTreeMap::new()).await;
+        let (s, _) = anon.get("/api/outbox").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // The phone's endpoints carry no cookie authority but want our Origin.
+        for path in [
+            "/api/phone/inbox",
+            "/api/phone/respond",
+            "/api/phone/enroll",
+        ] {
+            for origin in [None, Some("http://evil.example")] {
+                let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+                if let Some(o) = origin {
+                    r = r.header(header::ORIGIN, o);
+                }
+                let res = anon
+                    .app
+                    .clone()
+                    .oneshot(r.body(Body::from(r#"{"push_token":"x"}"#)).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} {origin:?}");
+            }
+        }
+        let (s, v) = anon
+            .post("/api/phone/inbox", json!({"push_token": "unknown"}))
+            .await;
+        assert_eq!(
+            (s, v["notifications"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0))
+        );
+        let (s, _) = anon
+            .post(
+                "/api/phone/respond",
+                json!({"account": "erin", "response": "AAAA"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
+
+    /// What the demo's push provider holds for gina's phone.
+    async fn inbox(phone: &mut Browser) -> Vec<Value> {
+        let (s, v) = phone
+            .post("/api/phone/inbox", json!({"push_token": "token-gina"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["notifications"].as_array().unwrap().clone()
+    }
+
+    /// Push over HTTP with mfa-oob's software device (a check of the server side that
+    /// does not depend on the phone page's JavaScript): a user pairs a phone while
+    /// enrolling and is sent on to verify with it; a denial is final, reported to the
+    /// sign-in page and audited; an approval with the number shown signs in, once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn push_with_a_software_device() {
+        use mfa_oob::testkit::SoftwareDevice;
+        let dir = TempDir::new("web_demo_push");
+        let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
+            .await
+            .unwrap();
+        let mut b = Browser::open(&app, BTreeMap::new()).await;
+        let (_, v) = b
+            .post(
+                "/api/signup",
+                json!({"username": "gina", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(v["stage"], "enroll");
+        let (s, pair) = b.post("/api/push/enroll", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{pair}");
+        let device =
+            SoftwareDevice::new("Gina's phone", "token-gina", &mut mfa_core::OsRandom).unwrap();
+        let challenge: mfa_oob::EnrollmentChallenge =
+            serde_json::from_value(pair["challenge"].clone()).unwrap();
+        let mut phone = Browser::open(&app, BTreeMap::new()).await;
+        // Another pairing secret does not pair.
+        let other = mfa_oob::EnrollmentChallenge::generate(&mut mfa_core::OsRandom).unwrap();
+        let body = |c: &mfa_oob::EnrollmentChallenge| {
+            json!({
+                "account": "gina",
+                "challenge_id": pair["challenge_id"],
+                "request": device.enrollment_request(c),
+            })
+        };
+        let (s, _) = phone.post("/api/phone/enroll", body(&other)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, v) = b.post("/api/push/enroll", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let pair = v;
+        let challenge_2: mfa_oob::EnrollmentChallenge =
+            serde_json::from_value(pair["challenge"].clone()).unwrap();
+        assert_ne!(challenge, challenge_2);
+        let (s, v) = phone
+            .post(
+                "/api/phone/enroll",
+                json!({
+                    "account": "gina",
+                    "challenge_id": pair["challenge_id"],
+                    "request": device.enrollment_request(&challenge_2),
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        // Pairing proved nothing in the browser: on to the second factor.
+        let (_, v) = b.post("/api/stage", json!({})).await;
+        assert_eq!(v["stage"], "mfa", "{v}");
+
+        let now = || {
+            use mfa_core::Clock as _;
+            mfa_core::SystemClock.now()
+        };
+        // Deny: final, and the sign-in page sees it.
+        let (s, v) = b.post("/api/push/start", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let notes = inbox(&mut phone).await;
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0]["account"], "gina");
+        assert_eq!(notes[0]["context"]["client_ip"], "127.0.0.1");
+        assert!(
+            notes[0].get("number").is_none(),
+            "the number is not sent to the phone"
+        );
+        let n: mfa_oob::PushNotification = serde_json::from_value(notes[0].clone()).unwrap();
+        let deny = device.deny(&n, now()).unwrap();
+        let (s, v) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": deny.to_base64url()}),
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (StatusCode::OK, Some("denied")),
+            "{v}"
+        );
+        assert!(
+            inbox(&mut phone).await.is_empty(),
+            "an answered request leaves the phone"
+        );
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "denied");
+        let (s, _) = b
+            .post("/api/verify", json!({"kind": "push", "code": ""}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        // Approve with the number the page showed: signs in, once.
+        let (_, v) = b.post("/api/push/start", json!({})).await;
+        let number = v["number"].as_str().unwrap().to_owned();
+        let n: mfa_oob::PushNotification =
+            serde_json::from_value(inbox(&mut phone).await[0].clone()).unwrap();
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "pending");
+        let ok = device.approve(&n, &number, now()).unwrap();
+        let (_, v) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": ok.to_base64url()}),
+            )
+            .await;
+        assert_eq!(v["status"], "approved", "{v}");
+        // The same answer again is refused.
+        let (s, _) = phone
+            .post(
+                "/api/phone/respond",
+                json!({"account": "gina", "response": ok.to_base64url()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "approved");
+        let (s, v) = b
+            .post("/api/verify", json!({"kind": "push", "code": ""}))
+            .await;
+        assert_eq!(
+            (s, v["stage"].as_str()),
+            (StatusCode::OK, Some("ok")),
+            "{v}"
+        );
+        let audit = app.audit_events(200).await.unwrap();
+        assert_eq!(events(&audit, "push_denied"), 1, "{audit:?}");
+    }
+
+    #[test]
+    fn arguments() {
+        let parse = |a: &[&str]| web_demo::parse_args(a.iter().map(|s| (*s).to_owned()));
+        let Ok(web_demo::Parsed::Run(c)) = parse(&["--data-dir", "/tmp/x", "--port", "9000"])
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            (c.port, c.data_dir.to_str(), c.database_url),
+            (9000, Some("/tmp/x"), None)
+        );
+        let Ok(web_demo::Parsed::Run(c)) = parse(&["--database-url", "postgres://u@h/db"]) else {
+            panic!("not parsed");
+        };
+        assert_eq!(c.database_url.as_deref(), Some("postgres://u@h/db"));
+        assert!(c.data_dir.ends_with("mfa-web-demo") || c.data_dir.ends_with("mfa-web-demo-data"));
+        for bad in [
+            &["--database-url", "sqlite://x.db"][..],
+            &["--database-url", "memory://"],
+            &["--database-url"],
+            &["--data-dir"],
+            &["--frobnicate"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(matches!(parse(&["--help"]), Ok(web_demo::Parsed::Help)));
+    }
+
+    /// A schema of its own on the test server, dropped at the end (also on failure).
+    struct PgSchema {
+        url: String,
+        name: String,
+    }
+
+    impl Drop for PgSchema {
+        fn drop(&mut self) {
+            let (url, name) = (self.url.clone(), self.name.clone());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_restart_keeps_accounts_and_factors() {
+        let Some(url) = std::env::var("MFA_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() != Ok("1"),
+                "MFA_TEST_POSTGRES_URL is not set and MFA_REQUIRE_EXTERNAL=1"
+            );
+            eprintln!("skipping: the web demo on PostgreSQL (MFA_TEST_POSTGRES_URL is not set)");
+            return;
+        };
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("MFA_TEST_POSTGRES_URL is set but unreachable: {e}"));
+        tokio::spawn(conn);
+        let mut salt = [0u8; 4];
+        mfa_core::SecureRandom::fill(&mut mfa_core::OsRandom, &mut salt).unwrap();
+        let schema = PgSchema {
+            url: url.clone(),
+            name: format!(
+                "web_demo_test_{}_{}",
+                std::process::id(),
+                salt.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
+        };
+        client
+            .batch_execute(&format!("CREATE SCHEMA {}", schema.name))
+            .await
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let dir = TempDir::new("web_demo_pg");
+        let mut config = web_demo::Config::new(PORT, dir.path());
+        config.database_url = Some(format!(
+            "{url}{sep}options=-c%20search_path%3D{}",
+            schema.name
+        ));
+        restart_keeps_everything(&config).await;
+        // Everything is in the run's schema: mfa-store's tables and the demo's.
+        let count = |table: &str| {
+            let q = format!("SELECT count(*) FROM {}.{table}", schema.name);
+            let client = &client;
+            async move { client.query_one(&q, &[]).await.unwrap().get::<_, i64>(0) }
+        };
+        assert_eq!(count("demo_users").await, 1);
+        assert_eq!(count("demo_recovery_hints").await, 10);
+        assert!(count("demo_audit").await >= 3);
+        assert_eq!(count("mfa_factors").await, 2);
+        assert_eq!(count("mfa_devices").await, 1);
+        // No SQLite file was made: the data directory holds only the key file.
+        assert!(!dir.path().join("web_demo.sqlite3").exists());
+        assert!(dir.path().join("keys.json").exists());
     }
 }

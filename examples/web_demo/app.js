@@ -161,6 +161,67 @@ const pages = {
       const r = await passkeyAssertion();
       goTo(r.stage);
     });
+
+    const { factors } = await getJson('/api/factors');
+    // Only the cards of factors the user has.
+    const has = (test) => factors.some((f) => f.confirmed && test(f.kind));
+    $('#totp-card').hidden = !has((k) => k === 'totp');
+    $('#passkey-card').hidden = !has((k) => k.startsWith('webauthn'));
+    $('#recovery-card').hidden = !has((k) => k === 'recovery-code');
+    const oob = factors.filter((f) => f.confirmed && ['sms', 'email', 'voice'].includes(f.kind));
+    $('#oob-card').hidden = oob.length === 0;
+    $('#oob-factors').replaceChildren(...oob.map((f) => {
+      const b = el('button', 'Send a code to ' + (f.destination || f.label), 'secondary');
+      b.type = 'button';
+      b.dataset.factor = f.id;
+      b.dataset.kind = f.kind;
+      b.addEventListener('click', async () => {
+        try {
+          const r = await post('/api/oob/start', { id: f.id });
+          $('#oob-sent').textContent = 'Code sent to ' + r.destination + '.';
+          $('#oob-form').hidden = false;
+          say('');
+        } catch (e) { say(e.message); }
+      });
+      return b;
+    }));
+    onSubmit('#oob-form', async () => {
+      const r = await post('/api/verify', { kind: 'oob', code: $('#oob-code').value.trim(), remember: remember() });
+      goTo(r.stage);
+    });
+
+    $('#push-card').hidden = !factors.some((f) => f.confirmed && f.kind === 'push');
+    let round = 0;
+    const poll = async (mine) => {
+      if (mine !== round) return;
+      const { status } = await getJson('/api/push/status');
+      if (mine !== round) return;
+      const state = $('#push-state');
+      if (status === 'pending') { setTimeout(() => poll(mine).catch((e) => say(e.message)), 1000); return; }
+      if (status === 'approved') {
+        state.textContent = 'Approved on your phone. Signing in…';
+        const r = await post('/api/verify', { kind: 'push', code: '', remember: remember() });
+        goTo(r.stage);
+        return;
+      }
+      state.textContent = {
+        wrong_number: 'The number entered on the phone was not this one: sign-in refused. Send a new push to try again.',
+        denied: 'Denied on your phone: sign-in refused.',
+      }[status] || 'The push expired. Send a new one.';
+      state.className = 'error';
+      state.dataset.status = status;
+    };
+    onClick('#push-send', async () => {
+      const r = await post('/api/push/start');
+      round += 1;
+      $('#push-number').textContent = r.number;
+      const state = $('#push-state');
+      state.textContent = 'Waiting for your phone…';
+      state.className = '';
+      state.dataset.status = 'pending';
+      $('#push-wait').hidden = false;
+      await poll(round);
+    });
   },
 
   async account() {
@@ -202,10 +263,71 @@ const pages = {
       list.replaceChildren(...r.codes.map((c) => el('li', c)));
       $('#recovery-new').hidden = false;
     });
-    if (new URLSearchParams(location.search).get('added') === 'totp') {
-      say('Authenticator app added. You are signed in.', 'ok');
-    }
+    onSubmit('#oob-enroll-form', async () => {
+      const r = await post('/api/oob/enroll', {
+        channel: $('#oob-channel').value,
+        destination: $('#oob-destination').value.trim(),
+      });
+      $('#oob-enroll-sent').textContent = 'Code sent to ' + r.destination + '. Read it in the demo outbox.';
+      $('#oob-confirm-form').hidden = false;
+      say('');
+    });
+    onSubmit('#oob-confirm-form', async () => {
+      const r = await post('/api/oob/confirm', { code: $('#oob-confirm-code').value.trim() });
+      if (r.stage !== ME.stage) { location.assign('/account?added=oob'); return; }
+      say('Text message or email added.', 'ok');
+      $('#oob-confirm-form').hidden = true;
+      await showFactors();
+    });
+    onClick('#push-pair', async () => {
+      const r = await post('/api/push/enroll');
+      const pairing = { account: r.account, challenge_id: r.challenge_id, challenge: r.challenge };
+      // The pairing secret travels in the fragment: never sent to a server or logged.
+      $('#phone-link').href = '/phone#pair=' + b64u.enc(new TextEncoder().encode(JSON.stringify(pairing)));
+      $('#push-pairing').hidden = false;
+      const before = (await getJson('/api/factors')).factors.filter((f) => f.kind === 'push').length;
+      const until = Date.now() + 600_000;
+      const wait = async () => {
+        const { factors } = await getJson('/api/factors');
+        if (factors.filter((f) => f.kind === 'push').length > before) {
+          await showFactors();
+          $('#push-pair-state').textContent = 'Phone paired.';
+          say('Phone paired for push approval.', 'ok');
+          // Enrolling: pairing proved nothing in this browser; verify with the phone.
+          if (ME.stage === 'enroll') {
+            const r = await post('/api/stage');
+            if (r.stage !== 'enroll') goTo(r.stage);
+          }
+        } else if (Date.now() < until) {
+          setTimeout(() => wait().catch((e) => say(e.message)), 1500);
+        }
+      };
+      await wait();
+    });
+    const added = new URLSearchParams(location.search).get('added');
+    if (added === 'totp') say('Authenticator app added. You are signed in.', 'ok');
+    if (added === 'oob') say('Text message or email added. You are signed in.', 'ok');
   },
+
+  async outbox() {
+    const show = async () => {
+      const { messages } = await getJson('/api/outbox');
+      const ol = $('#outbox');
+      if (messages.length === 0) { ol.replaceChildren(el('li', 'No messages yet.')); return; }
+      ol.replaceChildren(...messages.map((m) => {
+        const li = el('li');
+        li.dataset.channel = m.channel || '';
+        li.append(el('div', 'To ' + m.to + ' · ' + m.channel + (m.subject ? ' · ' + m.subject : ''), 'meta'));
+        li.append(el('pre', m.body));
+        return li;
+      }));
+    };
+    onClick('#outbox-refresh', show);
+    if (ME.stage === 'anonymous') { say('Sign in first: the outbox shows the messages sent for you.'); return; }
+    await show();
+  },
+
+  async phone() { await phonePage(); },
 
   async stepup() {
     if (ME.stage !== 'ok') { goTo(ME.stage); return; }
@@ -250,6 +372,7 @@ async function showFactors() {
   ul.replaceChildren(...factors.map((f) => {
     const li = el('li');
     li.append(el('strong', f.label), ' ', el('span', f.kind, 'tag'));
+    if (f.destination) li.append(' ', el('span', f.destination, 'tag'));
     if (!f.confirmed) li.append(' ', el('span', 'not confirmed', 'tag warn'));
     if (f.remaining_codes !== null && f.remaining_codes !== undefined) {
       li.append(' ', el('span', f.remaining_codes + ' codes left', 'tag'));
@@ -330,6 +453,167 @@ async function showAudit() {
     );
     return tr;
   }));
+}
+
+// ---------------------------------------------------------------- the demo phone
+//
+// The device side of mfa-oob's push factor, in plain WebCrypto: a P-256 key made here
+// (not extractable, kept in IndexedDB), the enrollment signature over
+// "mfa-oob push enroll v1" || challenge || public key, and answers in the push
+// response v1 encoding (crates/mfa-oob/src/push/encoding.rs), signed with ES256.
+
+const b64u = {
+  enc(bytes) {
+    let s = '';
+    for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+  dec(text) {
+    const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+    return Uint8Array.from(s, (c) => c.charCodeAt(0));
+  },
+};
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+const ascii = (s) => new TextEncoder().encode(s);
+const P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551n;
+
+// ES256 over `data`: WebCrypto gives r || s (64 bytes); s is put in its low form, which
+// every verifier accepts.
+async function es256(key, data) {
+  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, data));
+  let s = 0n;
+  for (const b of sig.slice(32)) s = (s << 8n) | BigInt(b);
+  if (s > P256_N / 2n) {
+    s = P256_N - s;
+    for (let i = 63; i >= 32; i -= 1) { sig[i] = Number(s & 0xffn); s >>= 8n; }
+  }
+  return sig;
+}
+
+function deviceStore(mode, fn) {
+  return new Promise((ok, fail) => {
+    const open = indexedDB.open('mfa-demo-phone', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('device');
+    open.onerror = () => fail(open.error);
+    open.onsuccess = () => {
+      const tx = open.result.transaction('device', mode);
+      const req = fn(tx.objectStore('device'));
+      tx.oncomplete = () => ok(req.result);
+      tx.onerror = () => fail(tx.error);
+    };
+  });
+}
+const loadDevice = () => deviceStore('readonly', (s) => s.get('device'));
+const saveDevice = (d) => deviceStore('readwrite', (s) => s.put(d, 'device'));
+
+// The phone's POST: no cookies either way (the phone is another device; its requests
+// are authenticated by the pairing secret, the push token and its signatures).
+async function phonePost(path, body) {
+  const res = await fetch(path, {
+    method: 'POST',
+    credentials: 'omit',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await res.json(); } catch (_) { /* empty body */ }
+  if (!res.ok) throw new Error(data.error || 'Request failed (' + res.status + ').');
+  return data;
+}
+
+async function pairPhone(pairing) {
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', keys.publicKey));
+  const pushToken = b64u.enc(crypto.getRandomValues(new Uint8Array(32)));
+  const signed = concat(ascii('mfa-oob push enroll v1'), b64u.dec(pairing.challenge), publicKey);
+  const signature = await es256(keys.privateKey, signed);
+  await phonePost('/api/phone/enroll', {
+    account: pairing.account,
+    challenge_id: pairing.challenge_id,
+    request: {
+      public_key: b64u.enc(publicKey),
+      device_name: 'Demo phone',
+      push_token: pushToken,
+      signature: b64u.enc(signature),
+    },
+  });
+  await saveDevice({ privateKey: keys.privateKey, pushToken, account: pairing.account });
+}
+
+async function answerPush(device, n, approve, number) {
+  const entered = approve ? ascii(number) : new Uint8Array(0);
+  const time = new Uint8Array(8);
+  new DataView(time.buffer).setBigUint64(0, BigInt(Math.floor(Date.now() / 1000)));
+  const signed = concat(ascii('mfa-oob push response v1'), b64u.dec(n.transaction), b64u.dec(n.nonce),
+    Uint8Array.of(approve ? 1 : 2, entered.length), entered, time);
+  const signature = await es256(device.privateKey, signed);
+  return phonePost('/api/phone/respond', { account: n.account, response: b64u.enc(concat(signed, signature)) });
+}
+
+async function phonePage() {
+  const show = (id) => {
+    for (const s of ['#phone-unpaired', '#phone-idle', '#phone-request', '#phone-result']) $(s).hidden = s !== id;
+  };
+  const pair = new URLSearchParams(location.hash.slice(1)).get('pair');
+  if (pair) {
+    history.replaceState(null, '', '/phone');
+    try {
+      await pairPhone(JSON.parse(new TextDecoder().decode(b64u.dec(pair))));
+      say('Paired: this phone now approves sign-ins.', 'ok');
+    } catch (e) { say(e.message); }
+  }
+  const device = await loadDevice();
+  if (!device) { show('#phone-unpaired'); return; }
+  $('#phone-who').textContent = 'Phone of ' + device.account;
+  let current = null;
+  const answered = new Set();
+  const result = (title, text, status) => {
+    $('#phone-result-title').textContent = title;
+    $('#phone-result-text').textContent = text;
+    $('#phone-result').dataset.status = status;
+    show('#phone-result');
+  };
+  const answer = async (approve) => {
+    const n = current;
+    if (!n) return;
+    const number = $('#push-number-input').value.trim();
+    if (approve && !/^[0-9]{1,8}$/.test(number)) { say('Enter the number shown on the sign-in page.'); return; }
+    answered.add(n.transaction);
+    current = null;
+    const { status } = await answerPush(device, n, approve, number);
+    say('');
+    if (status === 'approved') result('Approved', 'Go back to the sign-in page: it signs you in.', status);
+    else if (status === 'wrong_number') result('Wrong number', 'That was not the number on the sign-in page, so the sign-in was refused. If you did not start it, someone else knows your password.', status);
+    else if (status === 'denied') result('Denied', 'The sign-in was refused and reported.', status);
+    else result('Not accepted', 'The request had expired.', status);
+  };
+  onSubmit('#push-form', () => answer(true));
+  onClick('#push-deny', () => answer(false));
+  const poll = async () => {
+    const { notifications } = await phonePost('/api/phone/inbox', { push_token: device.pushToken });
+    const n = notifications.find((x) => !answered.has(x.transaction));
+    if (n && (!current || current.transaction !== n.transaction)) {
+      current = n;
+      $('#push-account').textContent = n.account;
+      $('#push-application').textContent = n.context.application || 'unknown';
+      $('#push-from').textContent = [n.context.client_ip, n.context.location].filter(Boolean).join(', ') || 'unknown';
+      $('#push-time').textContent = new Date(n.created_at * 1000).toLocaleTimeString('en-GB');
+      $('#push-number-input').maxLength = n.digits;
+      $('#push-number-input').value = '';
+      show('#phone-request');
+    } else if (!n && !current && $('#phone-result').hidden) {
+      show('#phone-idle');
+    }
+  };
+  await poll();
+  setInterval(() => poll().catch((e) => say(e.message)), 1000);
 }
 
 document.addEventListener('DOMContentLoaded', async () => {

@@ -4,6 +4,9 @@
 //   WEB_DEMO_BIN=target/debug/examples/web_demo node e2e.mjs
 //   WEB_DEMO_URL=http://localhost:8080 node e2e.mjs    (a demo already running, fresh)
 //
+// With WEB_DEMO_BIN the demo runs on a fresh temporary data directory (its SQLite file
+// and key file), removed at the end.
+//
 // Environment: WEB_DEMO_URL or WEB_DEMO_BIN (one is required), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOTS (default ../../../docs/screenshots). Exits non-zero
 // on the first step that does not show what it should. The TOTP codes are computed
@@ -71,7 +74,10 @@ async function startServer() {
   if (process.env.WEB_DEMO_URL) return { child: null, base: process.env.WEB_DEMO_URL.replace(/\/$/, '') };
   if (!BIN) fail('set WEB_DEMO_URL (a running demo) or WEB_DEMO_BIN (the built web_demo example)');
   const port = await freePort();
-  const child = spawn(BIN, ['--port', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const data = mkdtempSync(join(tmpdir(), 'web-demo-data-'));
+  const child = spawn(BIN, ['--port', String(port), '--data-dir', data],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.on('exit', () => rmSync(data, { recursive: true, force: true }));
   await new Promise((ok, err) => {
     const timer = setTimeout(() => err(new Error('web_demo did not start')), 30_000);
     child.stdout.on('data', (d) => {
@@ -304,6 +310,163 @@ async function run(page, base) {
   await signInPassword(page, base, 'alice', password, '/account');
   check(await page.isVisible('#enroll-note'), 'after the reset, sign-in asks alice to enroll again');
   await screenshot(page, 'enroll-again');
+
+  await runOutOfBand(page, base, password);
+}
+
+// The newest message in the outbox page: its text and the code in it.
+async function latestCode(outbox, base, before) {
+  await goto(outbox, base, '/outbox');
+  await outbox.waitForFunction((n) => document.querySelectorAll('#outbox li pre').length > n, before, { timeout: TIMEOUT });
+  const body = await text(outbox, '#outbox li:first-child pre');
+  const m = /\b([0-9]{6,10})\b/.exec(body);
+  check(m !== null, 'the outbox shows the message with its code: ' + JSON.stringify(body.split('\n')[0]));
+  return { body, code: m[1], count: (await outbox.$$('#outbox li pre')).length };
+}
+
+const otherNumber = (n) => String((Number(n) + 1) % 10 ** n.length).padStart(n.length, '0');
+
+async function runOutOfBand(page, base, password) {
+  const ctx = page.context();
+  await ctx.clearCookies();
+
+  console.log('SMS: enroll with the code read from the outbox');
+  await goto(page, base, '/');
+  await page.fill('#signup-username', 'carol');
+  await page.fill('#signup-password', password);
+  await page.click('#signup-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  check(await page.isVisible('#enroll-note'), 'carol: a new account is asked to enroll');
+  await page.selectOption('#oob-channel', 'sms');
+  await page.fill('#oob-destination', '+1 201 555 0123');
+  await page.click('#oob-enroll-form button[type=submit]');
+  await page.waitForSelector('#oob-confirm-form:not([hidden])');
+  check((await text(page, '#oob-enroll-sent')).includes('Code sent to +1'), 'the page says where the code went (masked)');
+  const outbox = await ctx.newPage();
+  let sms = await latestCode(outbox, base, 0);
+  check((await text(outbox, '#outbox li:first-child .meta')).includes('+12015550123'), 'the SMS went to the number in E.164');
+  check(sms.body.includes('is your mfa-rs demo bank verification code'), 'the SMS is the service\'s text');
+  await screenshot(outbox, 'outbox');
+  await page.bringToFront();
+  await page.fill('#oob-confirm-code', otherNumber(sms.code));
+  await page.click('#oob-confirm-form button[type=submit]');
+  await page.waitForSelector('#message.error');
+  check((await text(page, '#message')).includes('did not work'), 'a wrong SMS code is refused');
+  await page.fill('#oob-confirm-code', sms.code);
+  await page.click('#oob-confirm-form button[type=submit]');
+  await page.waitForURL((u) => u.search.includes('added=oob'), { timeout: TIMEOUT });
+  await ready(page);
+  check(!(await page.isVisible('#enroll-note')), 'carol is signed in after confirming the SMS code');
+  check((await text(page, '#factors li[data-kind="sms"]')).includes('+1'), 'the SMS factor is listed with its masked number');
+
+  console.log('email: enroll with the code read from the outbox');
+  await page.selectOption('#oob-channel', 'email');
+  await page.fill('#oob-destination', 'carol@example.com');
+  await page.click('#oob-enroll-form button[type=submit]');
+  await page.waitForSelector('#oob-confirm-form:not([hidden])');
+  const mail = await latestCode(outbox, base, sms.count);
+  check((await text(outbox, '#outbox li:first-child .meta')).includes('Your mfa-rs demo bank verification code'), 'the email has its subject');
+  await page.bringToFront();
+  await page.fill('#oob-confirm-code', mail.code);
+  await page.click('#oob-confirm-form button[type=submit]');
+  await page.waitForSelector('#factors li[data-kind="email"]', { timeout: TIMEOUT });
+  check(!(await text(page, '#factors li[data-kind="email"]')).includes('not confirmed'), 'the email factor is confirmed');
+  await screenshot(page, 'oob-enrolled');
+
+  console.log('sign in with an SMS code read from the outbox');
+  await signOut(page, base);
+  await signInPassword(page, base, 'carol', password, '/mfa');
+  // The demo waits 5 s between two sends to one number (the enrollment code went
+  // moments ago): wait it out.
+  let waited = 0;
+  for (let i = 0; i < 10; i += 1) {
+    await page.$eval('#message', (m) => { m.textContent = ''; m.className = ''; });
+    await page.click('#oob-factors button[data-kind="sms"]');
+    await page.waitForFunction(() => !document.querySelector('#oob-form').hidden ||
+      document.querySelector('#message').textContent.length > 0, null, { timeout: TIMEOUT });
+    if (await page.isVisible('#oob-form')) break;
+    check((await text(page, '#message')).includes('wait a few seconds'), 'a send too soon is refused by the cooldown');
+    waited += 1;
+    await page.waitForTimeout(1000);
+  }
+  check(await page.isVisible('#oob-form'), `the sign-in page sent a code (after ${waited} refusals by the cooldown)`);
+  const before = (await outbox.$$('#outbox li pre')).length;
+  sms = await latestCode(outbox, base, before);
+  await page.bringToFront();
+  await page.fill('#oob-code', sms.code);
+  await screenshot(page, 'sms-sign-in');
+  await page.click('#oob-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as carol', 'carol signs in with the SMS code');
+
+  console.log('push: pair the demo phone in a second tab');
+  await page.click('#push-pair');
+  await page.waitForSelector('#push-pairing:not([hidden])');
+  const link = await page.getAttribute('#phone-link', 'href');
+  check(link.startsWith('/phone#pair='), 'the pairing secret is in the link\'s fragment');
+  const phone = await ctx.newPage();
+  await goto(phone, base, link);
+  await phone.waitForFunction(() => document.querySelector('#message').textContent.includes('Paired'), null, { timeout: TIMEOUT });
+  check(new URL(phone.url()).hash === '', 'the phone removed the pairing secret from its address');
+  check((await text(phone, '#phone-who')) === 'Phone of carol', 'the phone is paired with carol');
+  await page.bringToFront();
+  await page.waitForFunction(() => document.querySelector('#push-pair-state').textContent.includes('Phone paired'), null, { timeout: TIMEOUT });
+  await page.waitForSelector('#factors li[data-kind="push"]', { timeout: TIMEOUT });
+  check((await text(page, '#factors li[data-kind="push"]')).includes('Demo phone'), 'the account lists the push phone');
+
+  console.log('push: the right number signs in');
+  await signOut(page, base);
+  await signInPassword(page, base, 'carol', password, '/mfa');
+  check(await page.isVisible('#push-card'), 'the sign-in page offers the push');
+  await page.click('#push-send');
+  await page.waitForSelector('#push-wait:not([hidden])');
+  let number = (await text(page, '#push-number')).trim();
+  check(/^[0-9]{2}$/.test(number), 'the sign-in page shows a two-digit number');
+  await screenshot(page, 'push-number');
+  await phone.bringToFront();
+  await phone.waitForSelector('#phone-request:not([hidden])', { timeout: TIMEOUT });
+  check((await text(phone, '#push-account')) === 'carol', 'the phone shows the account');
+  check((await text(phone, '#push-application')) === 'mfa-rs demo bank', 'the phone shows the application');
+  check((await text(phone, '#push-from')).includes('127.0.0.1'), 'the phone shows where the sign-in comes from');
+  await phone.fill('#push-number-input', number);
+  await screenshot(phone, 'phone-request');
+  await phone.click('#push-approve');
+  await phone.waitForSelector('#phone-result[data-status="approved"]:not([hidden])', { timeout: TIMEOUT });
+  check((await text(phone, '#phone-result-title')) === 'Approved', 'the phone says approved');
+  await page.bringToFront();
+  await waitUrl(page, base, '/account');
+  check((await text(page, '#who')) === 'Signed in as carol', 'the approval with the right number signs carol in');
+
+  console.log('push: the wrong number does not');
+  await signOut(page, base);
+  await signInPassword(page, base, 'carol', password, '/mfa');
+  await page.click('#push-send');
+  await page.waitForSelector('#push-wait:not([hidden])');
+  number = (await text(page, '#push-number')).trim();
+  await phone.bringToFront();
+  await phone.waitForSelector('#phone-request:not([hidden])', { timeout: TIMEOUT });
+  await phone.fill('#push-number-input', otherNumber(number));
+  await phone.click('#push-approve');
+  await phone.waitForSelector('#phone-result[data-status="wrong_number"]:not([hidden])', { timeout: TIMEOUT });
+  check((await text(phone, '#phone-result-title')) === 'Wrong number', 'the phone says the number was wrong');
+  await screenshot(phone, 'phone-wrong-number');
+  await page.bringToFront();
+  await page.waitForSelector('#push-state[data-status="wrong_number"]', { timeout: TIMEOUT });
+  check((await text(page, '#push-state')).includes('sign-in refused'), 'the sign-in page says the sign-in was refused');
+  check(new URL(page.url()).pathname === '/mfa', 'carol is still at the second factor');
+  const after = await page.evaluate(async () => {
+    const me = await (await fetch('/api/me')).json();
+    const r = await fetch('/api/verify', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf },
+      body: JSON.stringify({ kind: 'push', code: '' }),
+    });
+    return { stage: me.stage, status: r.status };
+  });
+  check(after.stage === 'mfa' && after.status === 400, 'completing the refused push is refused too');
+  await screenshot(page, 'push-refused');
+  await phone.close();
+  await outbox.close();
 }
 
 // The TOTP step to type after `used`: the current one, or the next (inside the
