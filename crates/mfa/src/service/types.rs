@@ -1,0 +1,238 @@
+//! What the service's calls take and give: factor listings, enrollments, challenges,
+//! responses, verifications, lockout states.
+
+use super::*;
+
+/// A factor as the user's factor list shows it. Never holds a secret.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct FactorInfo {
+    /// Its id.
+    pub id: FactorId,
+    /// Its kind.
+    pub kind: FactorKind,
+    /// The user's name for it.
+    pub label: String,
+    /// Whether its enrollment was confirmed.
+    pub confirmed: bool,
+    /// When it was enrolled.
+    pub created_at: Timestamp,
+    /// When it last verified.
+    pub last_used_at: Option<Timestamp>,
+    /// Where codes go, masked (`+49 ••• ••78`, `a•••@example.com`): for SMS, voice
+    /// and email factors; the device name for push; `None` for the other kinds.
+    pub destination: Option<String>,
+    /// Unused recovery codes, for a recovery-code factor.
+    pub remaining_codes: Option<usize>,
+}
+
+impl FactorInfo {
+    pub(super) fn from_row(row: &FactorRecord, remaining_codes: Option<usize>) -> Self {
+        Self {
+            id: row.id.clone(),
+            kind: row.kind,
+            label: row.label.clone(),
+            confirmed: row.confirmed,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            destination: None,
+            remaining_codes,
+        }
+    }
+
+    pub(super) fn with_destination(mut self, destination: Option<String>) -> Self {
+        self.destination = destination;
+        self
+    }
+}
+
+/// A user's failure counters as [`Service::lockout_status`] reads them.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct LockoutStatus {
+    /// Consecutive failures over all of the user's factors within the window.
+    pub user_failures: u32,
+    /// The per-user limit ([`ServiceBuilder::user_failure_limit`]).
+    pub user_limit: u32,
+    /// Until when the per-user limit locks every factor, if it does now.
+    pub user_locked_until: Option<Timestamp>,
+    /// Each factor's own count and state (open, backing off, locked).
+    pub factors: Vec<FactorLockout>,
+}
+
+/// One factor's failure count and lockout state.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, Serialize)]
+pub struct FactorLockout {
+    /// The factor.
+    pub factor_id: FactorId,
+    /// Consecutive failures within the window.
+    pub failures: u32,
+    /// Open, backing off, or locked, with until when.
+    #[serde(serialize_with = "failure_state_json")]
+    pub state: FailureState,
+}
+
+fn failure_state_json<S: serde::Serializer>(
+    state: &FailureState,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let (name, until) = match state {
+        FailureState::Backoff { until } => ("backoff", Some(until.unix_secs())),
+        FailureState::LockedOut { until } => ("locked", Some(until.unix_secs())),
+        _ => ("open", None),
+    };
+    let mut st = s.serialize_struct("FailureState", 2)?;
+    st.serialize_field("state", name)?;
+    st.serialize_field("until", &until)?;
+    st.end()
+}
+
+/// A new TOTP or HOTP enrollment: what to show the user once. Inactive until
+/// [`Service::confirm`] accepts its first code.
+#[non_exhaustive]
+pub struct OtpEnrollment {
+    /// The new factor.
+    pub factor_id: FactorId,
+    /// The `otpauth://` URI (holds the secret: show it, never log it).
+    pub uri: Zeroizing<String>,
+    /// The secret in base32, for typing it in.
+    pub secret_base32: Zeroizing<String>,
+    /// The URI as an SVG QR code (feature `qr`).
+    #[cfg(feature = "qr")]
+    pub qr_svg: Zeroizing<String>,
+}
+
+impl fmt::Debug for OtpEnrollment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtpEnrollment")
+            .field("factor_id", &self.factor_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Recovery codes to show the user once.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct RecoveryEnrollment {
+    /// The recovery-code factor.
+    pub factor_id: FactorId,
+    /// The codes (zeroized on drop; `Debug` redacts them).
+    pub codes: Vec<RecoveryCode>,
+}
+
+/// A started challenge.
+#[non_exhaustive]
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Challenge {
+    /// Ask the user for a code from the factor (TOTP, HOTP, recovery code): nothing was
+    /// sent or stored.
+    Code {
+        /// The factor to answer.
+        factor_id: FactorId,
+        /// Its kind.
+        kind: FactorKind,
+    },
+    /// Pass `options` to `navigator.credentials.get()`; answer with
+    /// [`Response::WebAuthn`] naming `challenge_id`.
+    WebAuthn {
+        /// The factor challenged (`None` for a usernameless sign-in).
+        factor_id: Option<FactorId>,
+        /// The handle of the stored challenge.
+        challenge_id: ChallengeId,
+        /// The request options.
+        options: Box<CredentialRequestOptionsJson>,
+    },
+    /// A code was sent by SMS, voice or email: ask the user for it and answer with
+    /// [`Response::OobCode`] naming `challenge_id` (or [`Response::Code`] for the
+    /// factor's latest challenge).
+    OobCode {
+        /// The factor challenged.
+        factor_id: FactorId,
+        /// Its kind.
+        kind: FactorKind,
+        /// The handle of the stored challenge.
+        challenge_id: ChallengeId,
+        /// The channel the code went over.
+        channel: Channel,
+        /// Where it went, masked.
+        destination: String,
+        /// When the code expires.
+        expires_at: Timestamp,
+        /// When [`Service::resend_code`] is first allowed.
+        resend_after: Timestamp,
+        /// Attempts left.
+        attempts_left: u32,
+    },
+    /// A push was sent to the user's device: show `number`, poll
+    /// [`Service::push_status`], then complete with [`Response::Push`].
+    Push {
+        /// The factor challenged.
+        factor_id: FactorId,
+        /// The handle of the stored transaction (the device answers it).
+        challenge_id: ChallengeId,
+        /// The number the page shows and the user enters on the device.
+        number: String,
+        /// When the transaction expires.
+        expires_at: Timestamp,
+    },
+}
+
+/// The user's answer to a challenge.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug)]
+pub enum Response<'a> {
+    /// A typed code (TOTP, HOTP, recovery code).
+    Code(&'a str),
+    /// A WebAuthn assertion for the challenge `challenge_id`.
+    WebAuthn {
+        /// From [`Challenge::WebAuthn`].
+        challenge_id: &'a ChallengeId,
+        /// The browser's `PublicKeyCredential.toJSON()`.
+        response: &'a AuthenticationResponseJson,
+    },
+    /// A code sent by SMS, voice or email, for the challenge `challenge_id`.
+    OobCode {
+        /// From [`Challenge::OobCode`].
+        challenge_id: &'a ChallengeId,
+        /// What the user typed.
+        code: &'a str,
+    },
+    /// Completes the approved push transaction `challenge_id`.
+    Push {
+        /// From [`Challenge::Push`].
+        challenge_id: &'a ChallengeId,
+    },
+}
+
+/// A recovery code's use.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct RecoveryUse {
+    /// Unused codes left: warn when low, offer to regenerate at zero.
+    pub remaining: usize,
+    /// A rotating code's successor, to show once.
+    pub next_code: Option<RecoveryCode>,
+}
+
+/// A successful verification.
+#[non_exhaustive]
+#[derive(Debug)]
+pub struct Verification {
+    /// The user (learned from the credential in a usernameless sign-in).
+    pub user: UserId,
+    /// The factor used, after the update.
+    pub factor: FactorInfo,
+    /// The RFC 8176 methods this factor proved.
+    pub methods: Vec<AuthMethod>,
+    /// The caller's session with those methods added: keep it as the new session.
+    pub session: Session,
+    /// The `amr` values for a token issued now (policy's judgement, `mfa` included).
+    pub amr: AmrSet,
+    /// The assurance level the session holds now.
+    pub aal: Option<Aal>,
+    /// For a recovery code: what is left.
+    pub recovery: Option<RecoveryUse>,
+}
