@@ -287,7 +287,8 @@ impl<S: Store> Service<S> {
             .await?
             .ok_or(ServiceError::UnknownFactor)?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
-        let state = self.open_code_state(&owner, challenge_id, &pending.value.data)?;
+        let state: OobState =
+            self.open_state(PURPOSE_OOB_CODE, &owner, challenge_id, &pending.value.data)?;
         let (mut challenge, next) =
             codes.resend(&data.record, &state, channel, now, &mut self.rng.handle())?;
         self.count_send(user, data.record.destination(), options, now)
@@ -296,7 +297,7 @@ impl<S: Store> Service<S> {
             .take_message()
             .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
         let mut updated = pending.value.clone();
-        updated.data = self.seal_code_state(&owner, challenge_id, &next)?;
+        updated.data = self.seal_state(PURPOSE_OOB_CODE, &owner, challenge_id, &next)?;
         updated.expires_at = next.expires_at();
         match self
             .store
@@ -344,7 +345,7 @@ impl<S: Store> Service<S> {
             .take_message()
             .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
         let owner = ChallengeOwner::User(user.clone());
-        let data = self.seal_code_state(&owner, &challenge_id, &state)?;
+        let data = self.seal_state(PURPOSE_OOB_CODE, &owner, &challenge_id, &state)?;
         let pending = PendingChallenge::new(
             challenge_id.clone(),
             owner.clone(),
@@ -426,24 +427,6 @@ impl<S: Store> Service<S> {
             .count)
     }
 
-    fn seal_code_state(
-        &self,
-        owner: &ChallengeOwner,
-        id: &ChallengeId,
-        state: &OobState,
-    ) -> Result<mfa_core::store::RecordData> {
-        self.seal_state(PURPOSE_OOB_CODE, owner, id, state)
-    }
-
-    fn open_code_state(
-        &self,
-        owner: &ChallengeOwner,
-        id: &ChallengeId,
-        data: &mfa_core::store::RecordData,
-    ) -> Result<OobState> {
-        self.open_state(PURPOSE_OOB_CODE, owner, id, data)
-    }
-
     // ---------------------------------------------------------------- verification
 
     /// The attempt loop (mfa-oob's crate docs): read the challenge, pay for the attempt
@@ -497,7 +480,8 @@ impl<S: Store> Service<S> {
                 )
                 .into());
             }
-            let state = self.open_code_state(&owner, &id, &pending.value.data)?;
+            let state: OobState =
+                self.open_state(PURPOSE_OOB_CODE, &owner, &id, &pending.value.data)?;
             // 2. Pay for the attempt; an expired or exhausted challenge is removed.
             let next = match codes.begin_code_attempt(&state, now) {
                 Ok(next) => next,
@@ -508,7 +492,7 @@ impl<S: Store> Service<S> {
             };
             // 3. Store it with a compare-and-swap.
             let mut updated = pending.value.clone();
-            updated.data = self.seal_code_state(&owner, &id, &next)?;
+            updated.data = self.seal_state(PURPOSE_OOB_CODE, &owner, &id, &next)?;
             updated.expires_at = next.expires_at();
             match self
                 .store

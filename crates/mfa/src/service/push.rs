@@ -179,7 +179,7 @@ impl<S: Store> Service<S> {
         )?;
         let id = state.transaction().challenge_id()?;
         let owner = ChallengeOwner::User(user.clone());
-        let data = self.seal_push_state(&owner, &id, &state)?;
+        let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &state)?;
         self.store
             .put_challenge(
                 PendingChallenge::new(id.clone(), owner.clone(), data, state.expires_at())
@@ -231,7 +231,7 @@ impl<S: Store> Service<S> {
             return Err(Error::rejected(RejectReason::UnknownFactor).into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state = self.open_push_state(&owner, &id, &pending.value.data)?;
+        let state: PushState = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
         let next = match factor.record_response(&record, &state, response, now) {
             Ok(next) => next,
             Err(e) => {
@@ -249,7 +249,7 @@ impl<S: Store> Service<S> {
             }
         };
         let mut updated = pending.value.clone();
-        updated.data = self.seal_push_state(&owner, &id, &next)?;
+        updated.data = self.seal_state(PURPOSE_PUSH, &owner, &id, &next)?;
         updated.expires_at = next.expires_at();
         match self
             .store
@@ -302,7 +302,8 @@ impl<S: Store> Service<S> {
         let Some(pending) = self.store.challenge(challenge_id, &owner, now).await? else {
             return Ok(PushStatus::Expired);
         };
-        let state = self.open_push_state(&owner, challenge_id, &pending.value.data)?;
+        let state: PushState =
+            self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
         Ok(factor.status(&state, now))
     }
 
@@ -341,7 +342,8 @@ impl<S: Store> Service<S> {
             .into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state = self.open_push_state(&owner, challenge_id, &pending.value.data)?;
+        let state: PushState =
+            self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
         if state.transaction().challenge_id()? != *challenge_id {
             return Err(Rejected::with_detail(
                 RejectReason::BindingMismatch,
@@ -388,23 +390,5 @@ impl<S: Store> Service<S> {
                 Err(e.into())
             }
         }
-    }
-
-    fn seal_push_state(
-        &self,
-        owner: &ChallengeOwner,
-        id: &ChallengeId,
-        state: &PushState,
-    ) -> Result<mfa_core::store::RecordData> {
-        self.seal_state(PURPOSE_PUSH, owner, id, state)
-    }
-
-    fn open_push_state(
-        &self,
-        owner: &ChallengeOwner,
-        id: &ChallengeId,
-        data: &mfa_core::store::RecordData,
-    ) -> Result<PushState> {
-        self.open_state(PURPOSE_PUSH, owner, id, data)
     }
 }
