@@ -24,21 +24,14 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mfa::policy::Policy;
-use mfa::policy::input::{CompletedMethod, Session};
+use mfa::policy::input::Session;
 use mfa::{KeySet, Response, Service};
 use mfa_core::{AuthMethod, Clock, Factor, FixedClock, OsRandom, Timestamp, UserId};
 use mfa_otp::{Secret, TotpFactor, TotpParams, TotpRecord};
 use mfa_store::MemoryStore;
 
 fn session(at: Timestamp) -> Session {
-    Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at,
-        }],
-        last_activity: Some(at),
-    }
+    Session::primary(AuthMethod::Pwd, at)
 }
 
 fn bench(c: &mut Criterion) {

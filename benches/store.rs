@@ -133,7 +133,7 @@ const SERVICE_USERS: usize = 256;
 async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
     use mfa::otp::{Secret, TotpParams, TotpRecord};
     use mfa::policy::Policy;
-    use mfa::policy::input::{CompletedMethod, Session};
+    use mfa::policy::input::Session;
     use mfa::{KeySet, Response, Service};
     use mfa_core::{AuthMethod, Clock, FixedClock};
 
@@ -155,14 +155,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
             .build()
             .unwrap(),
     );
-    let session = |at| Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at,
-        }],
-        last_activity: Some(at),
-    };
+    let session = |at| Session::primary(AuthMethod::Pwd, at);
     let mut users = Vec::new();
     for u in 0..SERVICE_USERS {
         let user = UserId::new(format!("svc{u}")).unwrap();

@@ -92,7 +92,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mfa::oob::{OobCodes, OobConfig, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
-use mfa::policy::input::{CompletedMethod, Session, Subject};
+use mfa::policy::input::{Session, Subject};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::{KeySet, Response, Service, ServiceError};
 use mfa_core::{
@@ -774,14 +774,7 @@ fn session(global: &Global, now: Timestamp) -> Result<Session, Failure> {
             serde_json::from_str(&text)
                 .map_err(|e| Failure::bad(format!("session {}: {e}", path.display())))
         }
-        None => Ok(Session {
-            methods: vec![CompletedMethod {
-                method: AuthMethod::Pwd,
-                factor: None,
-                at: now,
-            }],
-            last_activity: Some(now),
-        }),
+        None => Ok(Session::primary(AuthMethod::Pwd, now)),
     }
 }
 

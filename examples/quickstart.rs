@@ -126,14 +126,7 @@ fn describe(d: &Decision) -> String {
 
 /// What the caller's login already proved: the password, just now.
 fn password_session(now: Timestamp) -> Session {
-    Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at: now,
-        }],
-        last_activity: Some(now),
-    }
+    Session::primary(AuthMethod::Pwd, now)
 }
 
 #[allow(clippy::too_many_lines, reason = "one linear story, step by step")]

@@ -85,14 +85,7 @@ pub(super) async fn start_signed_in(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let now = app.now();
-    let session = Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at: now,
-        }],
-        last_activity: Some(now),
-    };
+    let session = Session::primary(AuthMethod::Pwd, now);
     let stage = app.gate(&user, &session, headers).await?;
     let (new, c) = app.rotate(sid)?;
     app.with(&new, |s| {

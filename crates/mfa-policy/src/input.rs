@@ -87,6 +87,34 @@ pub struct Session {
     pub last_activity: Option<Timestamp>,
 }
 
+impl Session {
+    /// A session that has just proven one primary credential held outside the MFA store
+    /// (`AuthMethod::Pwd` for a password), at `at`: what a service has right after its
+    /// own login check, before any second factor.
+    ///
+    /// ```
+    /// use mfa_core::{AuthMethod, Timestamp};
+    /// use mfa_policy::input::Session;
+    ///
+    /// let now = Timestamp::from_unix_secs(1_700_000_000);
+    /// let session = Session::primary(AuthMethod::Pwd, now);
+    /// assert_eq!(session.methods.len(), 1);
+    /// assert_eq!(session.methods[0].factor, None);
+    /// assert_eq!(session.last_activity, Some(now));
+    /// ```
+    #[must_use]
+    pub fn primary(method: AuthMethod, at: Timestamp) -> Self {
+        Self {
+            methods: vec![CompletedMethod {
+                method,
+                factor: None,
+                at,
+            }],
+            last_activity: Some(at),
+        }
+    }
+}
+
 /// Risk signals the caller computed (device fingerprinting, geo-IP, failure counts).
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]

@@ -10,7 +10,7 @@ use mfa::oob::{
 };
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
-use mfa::policy::input::{CompletedMethod, Session};
+use mfa::policy::input::Session;
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::{KeySet, Service};
@@ -222,12 +222,5 @@ impl<S> Harness<S> {
 
 /// A session that has just proven the password.
 pub(crate) fn password(at: Timestamp) -> Session {
-    Session {
-        methods: vec![CompletedMethod {
-            method: AuthMethod::Pwd,
-            factor: None,
-            at,
-        }],
-        last_activity: Some(at),
-    }
+    Session::primary(AuthMethod::Pwd, at)
 }
