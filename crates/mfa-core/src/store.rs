@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | [`FactorStore`] | enrolled factors, versioned, with an optional unique [`LookupKey`] | insert refusing duplicates; compare-and-swap update |
 //! | [`ChallengeStore`] | pending challenges with a TTL, versioned while they live | compare-and-swap update; take: read-and-delete, once |
-//! | [`FailureStore`] | failure counters per user, factor, destination or client IP | increment-and-read |
+//! | [`FailureStore`] | failure counters per account, factor, destination, client IP, credential; send caps | increment-and-read; purge of lapsed counters |
 //! | [`DeviceStore`] | remembered devices ("trust this browser for 30 days") | insert guarded by the user's generation |
 //! | [`UserStore`] | per-user state: the revocation [`Generation`] | bump; reset everything of a user at once |
 //!
@@ -43,8 +43,16 @@ mod record;
 pub use record::{
     ChallengeId, ChallengeOwner, Destination, FactorRecord, FailureKey, Failures, Generation,
     LookupKey, LookupScope, PendingChallenge, RecordData, RememberedDevice, ResetSummary,
-    UserState, Version, Versioned,
+    UserLimit, UserState, Version, Versioned,
 };
+
+/// The window of a counter that time never restarts (`Duration::MAX`): passed to
+/// [`FailureStore::record_failure`] it makes the count run until
+/// [`clear_failures`](FailureStore::clear_failures) (a success or an operator) or a reset
+/// removes it. Backends keep such a counter without any expiry, and
+/// [`purge_failures`](FailureStore::purge_failures) never removes it. The service counts
+/// an account's consecutive failures this way (NIST SP 800-63B-4 §3.2.2).
+pub const NEVER_LAPSES: Duration = Duration::MAX;
 
 /// A failure of a store operation.
 #[non_exhaustive]
@@ -248,17 +256,21 @@ pub trait ChallengeStore: Send + Sync {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
-/// Failure counters for rate limiting and lockout (NIST SP 800-63B §5.2.2), keyed by
-/// [`FailureKey`]: per user, per factor, per destination, per client IP.
+/// Failure counters for rate limiting and lockout (NIST SP 800-63B-4 §3.2.2), keyed by
+/// [`FailureKey`]: per account, per factor, per destination, per client IP, per
+/// credential, and the service's send caps.
 ///
-/// The window is the caller's (`mfa_policy::FailureLimits::window`).
+/// The window is the caller's, per call (`mfa_policy::FailureLimits::window` for
+/// factors); [`NEVER_LAPSES`] makes a counter that time never restarts.
 pub trait FailureStore: Send + Sync {
     /// Records one failure at `now` and returns the counter after it.
     ///
     /// Atomic increment: `n` concurrent calls raise the count by exactly `n`, each seeing
     /// a distinct count. If the last failure was more than `window` before `now`, the
-    /// count restarts at 1. SQL: one `INSERT … ON CONFLICT DO UPDATE SET count = CASE …
-    /// END RETURNING …`.
+    /// count restarts at 1. The counter remembers when it lapses (its last failure plus
+    /// `window`; never, for [`NEVER_LAPSES`]) for
+    /// [`purge_failures`](Self::purge_failures). SQL: one `INSERT … ON CONFLICT DO UPDATE
+    /// SET count = CASE … END RETURNING …`.
     ///
     /// # Errors
     ///
@@ -292,6 +304,22 @@ pub trait FailureStore: Send + Sync {
         &self,
         key: &FailureKey,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes every counter that has lapsed at `now` (its last failure more than the
+    /// window of its last [`record_failure`](Self::record_failure) before `now`), and
+    /// returns how many. A counter recorded with [`NEVER_LAPSES`] stays. Counters for
+    /// ids callers invent (a factor that does not exist, a credential no one has) so do
+    /// not pile up; a lapsed counter reads as `None` anyway, so purging changes no
+    /// decision. SQL: one `DELETE … WHERE lapses_at < $now`; a backend with expiring
+    /// keys (Redis) may return 0 because its keys expire on their own.
+    ///
+    /// # Errors
+    ///
+    /// Only backend failures.
+    fn purge_failures(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// Remembered devices, so they can be listed and revoked server-side.

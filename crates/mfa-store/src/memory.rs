@@ -35,7 +35,8 @@ struct State {
     factors: HashMap<UserId, BTreeMap<FactorId, Versioned<FactorRecord>>>,
     lookup: HashMap<IndexKey, (UserId, FactorId)>,
     challenges: HashMap<ChallengeId, Versioned<PendingChallenge>>,
-    failures: HashMap<FailureKey, Failures>,
+    /// Each counter with the window of its last recorded failure, for the purge.
+    failures: HashMap<FailureKey, (Failures, Duration)>,
     devices: HashMap<UserId, BTreeMap<String, RememberedDevice>>,
     generations: HashMap<UserId, Generation>,
 }
@@ -303,18 +304,19 @@ impl FailureStore for MemoryStore {
     ) -> Result<Failures, StoreError> {
         let mut s = self.lock();
         let fresh = Failures::new(1, now, now);
-        let f = s
+        let (f, _) = s
             .failures
             .entry(key.clone())
-            .and_modify(|f| {
+            .and_modify(|(f, w)| {
                 if lapsed(f.last_at, now, window) {
                     *f = fresh;
                 } else {
                     f.count = f.count.saturating_add(1);
                     f.last_at = f.last_at.max(now);
                 }
+                *w = window;
             })
-            .or_insert(fresh);
+            .or_insert((fresh, window));
         Ok(*f)
     }
 
@@ -328,13 +330,20 @@ impl FailureStore for MemoryStore {
             .lock()
             .failures
             .get(key)
-            .filter(|f| !lapsed(f.last_at, now, window))
-            .copied())
+            .map(|(f, _)| *f)
+            .filter(|f| !lapsed(f.last_at, now, window)))
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
         self.lock().failures.remove(key);
         Ok(())
+    }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut s = self.lock();
+        let before = s.failures.len();
+        s.failures.retain(|_, (f, w)| !lapsed(f.last_at, now, *w));
+        Ok(u64::try_from(before.saturating_sub(s.failures.len())).unwrap_or(u64::MAX))
     }
 }
 
