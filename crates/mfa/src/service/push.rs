@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use mfa_core::store::UserLimit;
 use mfa_oob::{
-    EnrollmentChallenge, EnrollmentRequest, PushNotification, PushRecord, PushResponse, PushState,
+    EnrollmentChallenge, EnrollmentRequest, PushCounts, PushNotification, PushRecord, PushResponse,
+    PushState,
 };
 
 use super::oob::SendFuture;
@@ -16,9 +18,6 @@ const PURPOSE_PUSH_ENROLLMENT: &str = "push-enrollment";
 const PURPOSE_PUSH: &str = "push";
 /// How long a device has to answer an enrollment challenge.
 const ENROLLMENT_TTL: Duration = Duration::from_secs(600);
-/// Pseudo factor ids of the push-fatigue counters (never a real factor id).
-const PUSHES_PENDING: &str = "(push-pending)";
-const PUSHES_SINCE_SUCCESS: &str = "(push-since-success)";
 
 /// mfa-oob's [`PushTransport`](mfa_oob::PushTransport) as a trait object. Implemented
 /// for every transport; you never implement it yourself.
@@ -155,13 +154,15 @@ impl<S: Store> Service<S> {
         now: Timestamp,
     ) -> Result<Challenge> {
         let (factor, transport) = self.push_factor()?;
+        // Nothing goes to a locked factor or account (read, not counted).
+        self.ensure_unlocked(user, &row.value.id, now).await?;
         let record: PushRecord = self.decode_factor(&row.value)?;
         let (mut challenge, state) =
             factor.start(Some(&record), options, now, &mut self.rng.handle())?;
         // Push fatigue: transactions that may still be waiting (a counter whose window
         // is the transaction lifetime), and pushes since the last approved one.
-        let pending_key = FailureKey::factor(user, &FactorId::new(PUSHES_PENDING)?);
-        let since_key = FailureKey::factor(user, &FactorId::new(PUSHES_SINCE_SUCCESS)?);
+        let pending_key = FailureKey::limit(user, UserLimit::PushesPending);
+        let since_key = FailureKey::limit(user, UserLimit::PushesSinceSuccess);
         let ttl = factor.config().ttl();
         let pending = self.store.record_failure(&pending_key, now, ttl).await?;
         let since = self
@@ -172,11 +173,11 @@ impl<S: Store> Service<S> {
                 mfa_oob::SendLimits::WINDOW.saturating_mul(24),
             )
             .await?;
-        // The counts include this push; the limits judge the ones before it.
-        factor.config().limits().check(
-            pending.count.saturating_sub(1),
-            since.count.saturating_sub(1),
-        )?;
+        // Both counts include this push: a limit of n lets n pushes out.
+        factor
+            .config()
+            .limits()
+            .check(&PushCounts::new(pending.count, since.count))?;
         let id = state.transaction().challenge_id()?;
         let owner = ChallengeOwner::User(user.clone());
         let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &state)?;
@@ -267,12 +268,10 @@ impl<S: Store> Service<S> {
             Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
             Err(e) => return Err(e.into()),
         }
-        if let Ok(key) = FactorId::new(PUSHES_PENDING) {
-            let _ = self
-                .store
-                .clear_failures(&FailureKey::factor(user, &key))
-                .await;
-        }
+        let _ = self
+            .store
+            .clear_failures(&FailureKey::limit(user, UserLimit::PushesPending))
+            .await;
         let status = factor.status(&next, now);
         if status == PushStatus::Denied {
             self.emit(
@@ -371,12 +370,10 @@ impl<S: Store> Service<S> {
                     )
                     .into());
                 }
-                if let Ok(key) = FactorId::new(PUSHES_SINCE_SUCCESS) {
-                    let _ = self
-                        .store
-                        .clear_failures(&FailureKey::factor(user, &key))
-                        .await;
-                }
+                let _ = self
+                    .store
+                    .clear_failures(&FailureKey::limit(user, UserLimit::PushesSinceSuccess))
+                    .await;
                 let row = self.touch_factor(user, factor_id, false, now).await?;
                 Ok(Outcome {
                     row,

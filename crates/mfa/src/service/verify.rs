@@ -11,12 +11,14 @@ impl<S: Store> Service<S> {
     /// the [`Sender`] after the abuse limits (cooldown, hourly caps per destination,
     /// user and `options.context.client_ip`) and its sealed state stored, bound to the
     /// user and the factor; for push the notification goes to the device after the
-    /// push-fatigue limits.
+    /// push-fatigue limits. Nothing is sent to a locked factor or account (checked
+    /// without counting an attempt).
     ///
     /// # Errors
     ///
     /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
     /// the factor cannot honour, [`ServiceError::NotConfigured`],
+    /// [`ServiceError::Locked`] before an SMS, voice, email or push send,
     /// [`ServiceError::Limited`], [`ServiceError::Delivery`], or a store failure.
     pub async fn start_challenge(
         &self,
