@@ -9,13 +9,19 @@ use mfa_oob::{
     PushState,
 };
 
-use super::oob::SendFuture;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
+
+use super::oob::SendFuture;
 
 use super::*;
 
 const PURPOSE_PUSH_ENROLLMENT: &str = "push-enrollment";
 const PURPOSE_PUSH: &str = "push";
+/// The size of the nonce binding a push to the requesting session (256 bits).
+const NONCE_BYTES: usize = 32;
 /// How long a device has to answer an enrollment challenge.
 const ENROLLMENT_TTL: Duration = Duration::from_secs(600);
 
@@ -43,6 +49,26 @@ pub struct PushEnrollment {
     pub challenge: EnrollmentChallenge,
     /// When the enrollment expires.
     pub expires_at: Timestamp,
+}
+
+/// What the service seals for a push transaction: mfa-oob's state and the SHA-256 of
+/// the nonce the requesting session holds (the nonce itself is never stored).
+#[derive(Deserialize, Serialize)]
+struct SealedPush {
+    state: PushState,
+    session: [u8; 32],
+}
+
+impl SealedPush {
+    /// Whether `nonce` is the requesting session's, in constant time.
+    fn held_by(&self, nonce: &str) -> bool {
+        let presented: [u8; 32] = nonce_hash(nonce);
+        presented.ct_eq(&self.session).into()
+    }
+}
+
+fn nonce_hash(nonce: &str) -> [u8; 32] {
+    sha2::Sha256::digest(nonce.as_bytes()).into()
 }
 
 #[derive(Deserialize, Serialize)]
@@ -180,10 +206,19 @@ impl<S: Store> Service<S> {
             .check(&PushCounts::new(pending.count, since.count))?;
         let id = state.transaction().challenge_id()?;
         let owner = ChallengeOwner::User(user.clone());
-        let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &state)?;
+        // The requesting session's secret: the transaction id reaches the device (and
+        // the push provider), so completing needs this too.
+        let mut nonce = Zeroizing::new([0u8; NONCE_BYTES]);
+        self.rng.fill(nonce.as_mut_slice())?;
+        let nonce = PushNonce::new(URL_SAFE_NO_PAD.encode(nonce.as_slice()));
+        let sealed = SealedPush {
+            session: nonce_hash(nonce.expose()),
+            state,
+        };
+        let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &sealed)?;
         self.store
             .put_challenge(
-                PendingChallenge::new(id.clone(), owner.clone(), data, state.expires_at())
+                PendingChallenge::new(id.clone(), owner.clone(), data, sealed.state.expires_at())
                     .with_factor(row.value.id.clone()),
             )
             .await?;
@@ -200,6 +235,7 @@ impl<S: Store> Service<S> {
             challenge_id: id,
             number: challenge.number().to_owned(),
             expires_at: challenge.expires_at(),
+            nonce,
         })
     }
 
@@ -232,8 +268,8 @@ impl<S: Store> Service<S> {
             return Err(Error::rejected(RejectReason::UnknownFactor).into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state: PushState = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
-        let next = match factor.record_response(&record, &state, response, now) {
+        let sealed: SealedPush = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
+        let next = match factor.record_response(&record, &sealed.state, response, now) {
             Ok(next) => next,
             Err(e) => {
                 let err: ServiceError = e.into();
@@ -249,9 +285,15 @@ impl<S: Store> Service<S> {
                 return Err(err);
             }
         };
+        let expires_at = next.expires_at();
+        let status = factor.status(&next, now);
+        let next = SealedPush {
+            state: next,
+            session: sealed.session,
+        };
         let mut updated = pending.value.clone();
         updated.data = self.seal_state(PURPOSE_PUSH, &owner, &id, &next)?;
-        updated.expires_at = next.expires_at();
+        updated.expires_at = expires_at;
         match self
             .store
             .update_challenge_if_version(updated, pending.version, now)
@@ -272,7 +314,6 @@ impl<S: Store> Service<S> {
             .store
             .clear_failures(&FailureKey::limit(user, UserLimit::PushesPending))
             .await;
-        let status = factor.status(&next, now);
         if status == PushStatus::Denied {
             self.emit(
                 AuditEvent::new(now, Some(user), EventKind::PushDenied)
@@ -301,22 +342,26 @@ impl<S: Store> Service<S> {
         let Some(pending) = self.store.challenge(challenge_id, &owner, now).await? else {
             return Ok(PushStatus::Expired);
         };
-        let state: PushState =
+        let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
-        Ok(factor.status(&state, now))
+        Ok(factor.status(&sealed.state, now))
     }
 
     /// Completes an approved transaction once (from [`verify`](Self::verify), after the
-    /// lockout gate): read, verify purely, then take — a take that finds nothing is a
-    /// replay. A final refusal (denied, wrong number, expired) removes the transaction;
-    /// a pending one stays (poll [`push_status`](Self::push_status) first: every call
-    /// of `verify` counts as an attempt).
+    /// lockout gate) for the session holding its nonce: read, check the nonce, verify
+    /// purely, then take — a take that finds nothing is a replay. A wrong or missing
+    /// nonce is refused before anything else is looked at and leaves the transaction
+    /// as it was (for the session that holds the nonce). A final refusal (denied, wrong
+    /// number, expired) removes the transaction; a pending one stays (poll
+    /// [`push_status`](Self::push_status) first: every call of `verify` counts as an
+    /// attempt).
     pub(super) async fn complete_push(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         row: Versioned<FactorRecord>,
         challenge_id: &ChallengeId,
+        nonce: &str,
         now: Timestamp,
     ) -> Result<Outcome> {
         let (factor, _) = self.push_factor()?;
@@ -341,8 +386,16 @@ impl<S: Store> Service<S> {
             .into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state: PushState =
+        let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
+        if !sealed.held_by(nonce) {
+            return Err(Rejected::with_detail(
+                RejectReason::BindingMismatch,
+                "not the session that started the push",
+            )
+            .into());
+        }
+        let state = sealed.state;
         if state.transaction().challenge_id()? != *challenge_id {
             return Err(Rejected::with_detail(
                 RejectReason::BindingMismatch,

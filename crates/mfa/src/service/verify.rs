@@ -323,8 +323,14 @@ impl<S: Store> Service<S> {
                 self.verify_oob(user, factor_id, row, None, code, Purpose::SignIn, now)
                     .await
             }
-            (BuiltinFactor::Push, Response::Push { challenge_id }) => {
-                self.complete_push(user, factor_id, row, challenge_id, now)
+            (
+                BuiltinFactor::Push,
+                Response::Push {
+                    challenge_id,
+                    nonce,
+                },
+            ) => {
+                self.complete_push(user, factor_id, row, challenge_id, nonce, now)
                     .await
             }
             _ => Err(wrong_shape()),
