@@ -11,6 +11,7 @@ mod common;
 mod concurrency;
 mod fail_closed;
 mod oob;
+mod oob_limits;
 mod postgres;
 mod raw_tables;
 mod service;
