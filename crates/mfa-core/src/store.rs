@@ -319,7 +319,7 @@ pub trait FailureStore: Send + Sync {
     fn purge_failures(
         &self,
         now: Timestamp,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 /// Remembered devices, so they can be listed and revoked server-side.

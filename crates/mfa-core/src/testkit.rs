@@ -40,9 +40,10 @@ use crate::clock::Timestamp;
 use crate::id::{FactorId, FactorKind, UserId};
 use crate::random::{RandomError, SecureRandom};
 use crate::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Generation, LookupKey, LookupScope, PendingChallenge, RecordData,
-    RememberedDevice, Store, StoreError, UserStore, Version,
+    ChallengeId, ChallengeOwner, ChallengeStore, Destination, DeviceStore, FactorRecord,
+    FactorStore, FailureKey, FailureStore, Generation, LookupKey, LookupScope, NEVER_LAPSES,
+    PendingChallenge, RecordData, RememberedDevice, Store, StoreError, UserLimit, UserStore,
+    Version,
 };
 
 mod challenges;
@@ -53,7 +54,9 @@ mod reset;
 pub use challenges::{
     challenge_owners, challenge_take_race, challenge_update_race, challenge_updates, challenges,
 };
-pub use counters::{devices, failure_count_race, failures, generation_bump_race, users};
+pub use counters::{
+    devices, failure_count_race, failures, failures_that_never_lapse, generation_bump_race, users,
+};
 pub use factors::{
     factor_cas_race, factor_crud, factor_versions_never_restart, lookup_key_race, lookup_keys,
 };
@@ -103,6 +106,7 @@ where
     challenge_take_race(Arc::new(new_store())).await;
     challenge_update_race(Arc::new(new_store())).await;
     failures(&new_store()).await;
+    failures_that_never_lapse(&new_store()).await;
     failure_count_race(Arc::new(new_store())).await;
     devices(&new_store()).await;
     users(&new_store()).await;

@@ -363,6 +363,10 @@ impl FailureStore for AnyStore {
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
         dispatch!(self, s => s.clear_failures(key))
     }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        dispatch!(self, s => s.purge_failures(now))
+    }
 }
 
 impl DeviceStore for AnyStore {

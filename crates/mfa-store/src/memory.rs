@@ -339,11 +339,11 @@ impl FailureStore for MemoryStore {
         Ok(())
     }
 
-    async fn purge_failures(&self, now: Timestamp) -> Result<u64, StoreError> {
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut s = self.lock();
         let before = s.failures.len();
         s.failures.retain(|_, (f, w)| !lapsed(f.last_at, now, *w));
-        Ok(u64::try_from(before.saturating_sub(s.failures.len())).unwrap_or(u64::MAX))
+        Ok(before.saturating_sub(s.failures.len()))
     }
 }
 

@@ -17,11 +17,18 @@ use crate::sql::{
 };
 
 /// The migrations, in order: `(version, description, SQL)`.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "factors, challenges, failures, users, devices",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "factors, challenges, failures, users, devices",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "when each failure counter lapses, for the purge",
+        include_str!("../migrations/postgres/0002_failure_lapse.sql"),
+    ),
+];
 
 /// Settings of a [`PostgresStore`] beyond its URL.
 #[derive(Clone, Debug)]
@@ -604,15 +611,18 @@ impl FailureStore for PostgresStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         let rows = self
             .query(
-                "INSERT INTO mfa_failures AS f (kind, owner, subject, count, first_at, last_at) \
-                 VALUES ($1, $2, $3, 1, $4, $4) ON CONFLICT (kind, owner, subject) DO UPDATE SET \
+                "INSERT INTO mfa_failures AS f (kind, owner, subject, count, first_at, last_at, \
+                 lapses_at) VALUES ($1, $2, $3, 1, $4, $4, $4::BIGINT + $6::BIGINT) \
+                 ON CONFLICT (kind, owner, subject) DO UPDATE SET \
                  count = CASE WHEN $4 - f.last_at > $5 THEN 1 \
                               ELSE LEAST(f.count, 2147483646) + 1 END, \
                  first_at = CASE WHEN $4 - f.last_at > $5 THEN $4 ELSE f.first_at END, \
-                 last_at = CASE WHEN $4 - f.last_at > $5 THEN $4 ELSE GREATEST(f.last_at, $4) END \
+                 last_at = CASE WHEN $4 - f.last_at > $5 THEN $4 ELSE GREATEST(f.last_at, $4) END, \
+                 lapses_at = CASE WHEN $4 - f.last_at > $5 THEN $4 \
+                                  ELSE GREATEST(f.last_at, $4) END + $6::BIGINT \
                  RETURNING count, first_at, last_at",
                 &[
                     &kind,
@@ -620,6 +630,7 @@ impl FailureStore for PostgresStore {
                     &subject,
                     &sql::now_i64(now),
                     &sql::window_secs(window),
+                    &sql::lapse_secs(window),
                 ],
             )
             .await?;
@@ -633,7 +644,7 @@ impl FailureStore for PostgresStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Option<Failures>, StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         let rows = self
             .query(
                 "SELECT count, first_at, last_at FROM mfa_failures WHERE kind = $1 \
@@ -651,13 +662,26 @@ impl FailureStore for PostgresStore {
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         self.query(
             "DELETE FROM mfa_failures WHERE kind = $1 AND owner = $2 AND subject = $3",
             &[&kind, &owner, &subject],
         )
         .await?;
         Ok(())
+    }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("DELETE FROM mfa_failures WHERE lapses_at < $1")
+            .await
+            .map_err(pg)?;
+        let n = client
+            .execute(&stmt, &[&sql::now_i64(now)])
+            .await
+            .map_err(pg)?;
+        Ok(rows_affected(n))
     }
 }
 
@@ -811,7 +835,7 @@ async fn reset_in(
             "DELETE FROM mfa_factors WHERE user_id = $1",
             "DELETE FROM mfa_challenges WHERE owner = $1",
             "DELETE FROM mfa_devices WHERE user_id = $1",
-            "DELETE FROM mfa_failures WHERE owner = $1 AND kind IN ('user', 'factor')",
+            "DELETE FROM mfa_failures WHERE owner = $1",
         ];
         for (slot, sql) in counts.iter_mut().zip(deletes) {
             let stmt = tx.prepare_cached(sql).await?;

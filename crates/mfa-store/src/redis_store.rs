@@ -29,6 +29,7 @@ struct Scripts {
     update: Script,
     take: Script,
     purge: Script,
+    purge_failures: Script,
     fail: Script,
     reset: Script,
 }
@@ -94,7 +95,20 @@ impl Scripts {
                   end
                   return n",
             ),
-            // KEYS: counter, owner's set. ARGV: now, window, ttl ms, owned.
+            // KEYS: counter, owner's set. ARGV: now, window, ttl ms (0: never expires),
+            // owned, lapse seconds ('' for never: no `lapse` field, never purged). The owner's set (what a reset removes) lives as long as its longest
+            // counter, so a reset always finds a counter that never lapses.
+            // KEYS: failure counters. ARGV: now. Deletes those whose `lapse` has passed.
+            purge_failures: Script::new(
+                r"local n = 0
+                  for _, k in ipairs(KEYS) do
+                    local lapse = redis.call('HGET', k, 'lapse')
+                    if lapse and tonumber(lapse) < tonumber(ARGV[1]) then
+                      n = n + redis.call('DEL', k)
+                    end
+                  end
+                  return n",
+            ),
             fail: Script::new(
                 r"local h = redis.call('HMGET', KEYS[1], 'c', 'first', 'last')
                   local now = tonumber(ARGV[1])
@@ -107,11 +121,24 @@ impl Scripts {
                     last = math.max(tonumber(h[3]), now)
                   end
                   redis.call('HSET', KEYS[1], 'c', c, 'first', first, 'last', last)
-                  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+                  if ARGV[5] == '' then
+                    redis.call('HDEL', KEYS[1], 'lapse')
+                  else
+                    redis.call('HSET', KEYS[1], 'lapse', last + tonumber(ARGV[5]))
+                  end
+                  local ttl = tonumber(ARGV[3])
+                  if ttl == 0 then
+                    redis.call('PERSIST', KEYS[1])
+                  else
+                    redis.call('PEXPIRE', KEYS[1], ttl)
+                  end
                   if ARGV[4] == '1' then
+                    local left = redis.call('PTTL', KEYS[2])
                     redis.call('SADD', KEYS[2], KEYS[1])
-                    if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then
-                      redis.call('PEXPIRE', KEYS[2], ARGV[3])
+                    if ttl == 0 then
+                      redis.call('PERSIST', KEYS[2])
+                    elseif left ~= -1 and left < ttl then
+                      redis.call('PEXPIRE', KEYS[2], ttl)
                     end
                   end
                   return {c, first, last}",
@@ -254,6 +281,17 @@ fn ttl_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A failure counter's TTL: its window plus the grace, or 0 (no expiry) for a window
+/// longer than [`MAX_TTL`] allows, such as [`NEVER_LAPSES`](mfa_core::store::NEVER_LAPSES):
+/// a counter must never expire before its window ends.
+fn counter_ttl_ms(window: Duration) -> u64 {
+    if window.saturating_add(GRACE) > MAX_TTL {
+        0
+    } else {
+        ttl_ms(window)
+    }
+}
+
 fn text(b: &[u8]) -> Result<&str, StoreError> {
     std::str::from_utf8(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -311,7 +349,7 @@ impl RedisStore {
     }
 
     fn failure_key(&self, key: &FailureKey) -> String {
-        let (kind, owner, subject) = failure_parts(key);
+        let (kind, owner, subject) = key.columns();
         self.key(&format!("f:{kind}:{}:{owner}:{subject}", owner.len()))
     }
 
@@ -377,23 +415,6 @@ fn escape_glob(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-fn failure_parts(key: &FailureKey) -> (&'static str, String, String) {
-    let (owner, subject) = match key {
-        FailureKey::User(u) => (u.as_str().to_owned(), String::new()),
-        FailureKey::Factor(u, f) => (u.as_str().to_owned(), f.as_str().to_owned()),
-        FailureKey::Destination(d) => (String::new(), d.as_str().to_owned()),
-        FailureKey::ClientIp(ip) => (String::new(), ip.to_string()),
-        other => (
-            other
-                .owner()
-                .map(|u| u.as_str().to_owned())
-                .unwrap_or_default(),
-            format!("{other:?}"),
-        ),
-    };
-    (key.kind(), owner, subject)
 }
 
 /// Rebuilds a challenge from the fields `o, f, v, fmt, k, d, exp`.
@@ -566,8 +587,9 @@ impl FailureStore for RedisStore {
             .key(self.user_failures(key.owner()))
             .arg(now.unix_secs())
             .arg(window.as_secs())
-            .arg(ttl_ms(window))
+            .arg(counter_ttl_ms(window))
             .arg(if key.owner().is_some() { "1" } else { "0" })
+            .arg(crate::sql::lapse_secs(window).map_or_else(String::new, |w| w.to_string()))
             .invoke_async(&mut conn)
             .await
             .map_err(rds)?;
@@ -610,5 +632,35 @@ impl FailureStore for RedisStore {
         let mut conn = self.conn.clone();
         let _: u64 = conn.del(self.failure_key(key)).await.map_err(rds)?;
         Ok(())
+    }
+
+    /// Redis also expires each counter on its own (its window plus a minute); this
+    /// removes lapsed ones sooner, walking the counters with `SCAN` (so it does not
+    /// block the server) and deleting each batch's lapsed ones in one script.
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}:f:*", escape_glob(&self.prefix));
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut iter: redis::AsyncIter<'_, String> =
+                conn.scan_match(&pattern).await.map_err(rds)?;
+            while let Some(k) = iter.next_item().await {
+                keys.push(k.map_err(rds)?);
+            }
+        }
+        let mut n = 0;
+        for chunk in keys.chunks(500) {
+            let mut invocation = self.scripts.purge_failures.prepare_invoke();
+            for k in chunk {
+                invocation.key(k);
+            }
+            let d: u64 = invocation
+                .arg(now.unix_secs())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(rds)?;
+            n += count(d);
+        }
+        Ok(n)
     }
 }

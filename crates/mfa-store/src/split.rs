@@ -178,6 +178,10 @@ impl<D: Store, H: HotStore> FailureStore for Split<D, H> {
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
         self.hot.clear_failures(key).await
     }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.hot.purge_failures(now).await
+    }
 }
 
 impl<D: Store, H: HotStore> DeviceStore for Split<D, H> {

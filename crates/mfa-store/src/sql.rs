@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, FactorRecord, FailureKey, LookupKey, LookupScope,
-    PendingChallenge, RecordData, StoreError, Version,
+    ChallengeId, ChallengeOwner, FactorRecord, LookupKey, LookupScope, PendingChallenge,
+    RecordData, StoreError, Version,
 };
 use mfa_core::{FactorId, FactorKind, Timestamp, UserId};
 
@@ -43,6 +43,16 @@ pub(crate) fn now_i64(now: Timestamp) -> i64 {
 /// integer difference `d`, `d > w` iff `d > floor(w)`).
 pub(crate) fn window_secs(window: Duration) -> i64 {
     i64::try_from(window.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// What a counter's `lapses_at` adds to its last failure: the window in seconds, or
+/// `NULL` (never lapses, so never purged) for a window past any real date, which also
+/// keeps `last_at + window` from overflowing a `BIGINT`.
+pub(crate) fn lapse_secs(window: Duration) -> Option<i64> {
+    /// About 31 million years.
+    const NEVER: i64 = 1_000_000_000_000_000;
+    let w = window_secs(window);
+    (w < NEVER).then_some(w)
 }
 
 pub(crate) fn version(v: i64) -> Result<Version, StoreError> {
@@ -242,26 +252,6 @@ impl ChallengeRow {
         }
         Ok(mfa_core::store::Versioned::new(c, version(self.version)?))
     }
-}
-
-/// The `(kind, owner, subject)` primary key of a failure counter: `owner` is the user
-/// for `User` and `Factor` keys (what a reset removes) and empty otherwise.
-pub(crate) fn failure_cols(key: &FailureKey) -> (&'static str, String, String) {
-    let (owner, subject) = match key {
-        FailureKey::User(u) => (u.as_str().to_owned(), String::new()),
-        FailureKey::Factor(u, f) => (u.as_str().to_owned(), f.as_str().to_owned()),
-        FailureKey::Destination(d) => (String::new(), d.as_str().to_owned()),
-        FailureKey::ClientIp(ip) => (String::new(), ip.to_string()),
-        // FailureKey is non_exhaustive: a future variant counts under its kind name.
-        other => (
-            other
-                .owner()
-                .map(|u| u.as_str().to_owned())
-                .unwrap_or_default(),
-            format!("{other:?}"),
-        ),
-    };
-    (key.kind(), owner, subject)
 }
 
 pub(crate) fn failures(

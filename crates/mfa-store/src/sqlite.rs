@@ -17,11 +17,18 @@ use crate::sql::{
 };
 
 /// The migrations, in order: `(version, description, SQL)`.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "factors, challenges, failures, users, devices",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "factors, challenges, failures, users, devices",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "when each failure counter lapses, for the purge",
+        include_str!("../migrations/sqlite/0002_failure_lapse.sql"),
+    ),
+];
 
 /// How long a statement waits for another connection's write lock before failing with
 /// [`StoreError::Backend`].
@@ -585,23 +592,26 @@ impl FailureStore for SqliteStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         let now = sql::now_i64(now);
         let w = sql::window_secs(window);
+        let lapse = sql::lapse_secs(window);
         self.write(move |tx| {
             let (count, first, last) = tx
                 .prepare_cached(
                     "INSERT INTO mfa_failures AS f (kind, owner, subject, count, first_at, \
-                     last_at) VALUES (?1, ?2, ?3, 1, ?4, ?4) \
+                     last_at, lapses_at) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4 + ?6) \
                      ON CONFLICT (kind, owner, subject) DO UPDATE SET \
                      count = CASE WHEN ?4 - f.last_at > ?5 THEN 1 \
                                   ELSE MIN(f.count, 2147483646) + 1 END, \
                      first_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE f.first_at END, \
-                     last_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE MAX(f.last_at, ?4) END \
+                     last_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE MAX(f.last_at, ?4) END, \
+                     lapses_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 \
+                                      ELSE MAX(f.last_at, ?4) END + ?6 \
                      RETURNING count, first_at, last_at",
                 )
                 .map_err(lite)?
-                .query_row(params![kind, owner, subject, now, w], |r| {
+                .query_row(params![kind, owner, subject, now, w, lapse], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .map_err(lite)?;
@@ -616,7 +626,7 @@ impl FailureStore for SqliteStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Option<Failures>, StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         let now = sql::now_i64(now);
         let w = sql::window_secs(window);
         self.run(move |conn| {
@@ -637,7 +647,7 @@ impl FailureStore for SqliteStore {
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        let (kind, owner, subject) = sql::failure_cols(key);
+        let (kind, owner, subject) = key.columns();
         self.write(move |tx| {
             tx.execute(
                 "DELETE FROM mfa_failures WHERE kind = ?1 AND owner = ?2 AND subject = ?3",
@@ -645,6 +655,20 @@ impl FailureStore for SqliteStore {
             )
             .map_err(lite)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let now = sql::now_i64(now);
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM mfa_failures WHERE lapses_at < ?1",
+                    params![now],
+                )
+                .map_err(lite)?;
+            Ok(n)
         })
         .await
     }
@@ -795,7 +819,7 @@ impl UserStore for SqliteStore {
                 "DELETE FROM mfa_factors WHERE user_id = ?1",
                 "DELETE FROM mfa_challenges WHERE owner = ?1",
                 "DELETE FROM mfa_devices WHERE user_id = ?1",
-                "DELETE FROM mfa_failures WHERE owner = ?1 AND kind IN ('user', 'factor')",
+                "DELETE FROM mfa_failures WHERE owner = ?1",
             ];
             for (slot, sql) in counts.iter_mut().zip(deletes) {
                 *slot = tx.execute(sql, params![u]).map_err(lite)?;

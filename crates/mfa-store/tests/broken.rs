@@ -37,6 +37,9 @@ enum Break {
     Bump,
     /// `reset_user`: forget devices, await, then remove the rest and bump.
     Reset,
+    /// `purge_failures`: removes every counter idle for a day, as a purge by age that
+    /// forgets what never lapses would.
+    PurgeByAge,
 }
 
 /// The window between read and write; long enough that every racer released by the
@@ -50,6 +53,8 @@ struct BrokenStore {
     side_index: Mutex<Vec<(LookupKey, UserId, FactorId)>>,
     /// Challenge ids put, so the broken reset can find a user's challenges.
     challenges: Mutex<Vec<(ChallengeId, ChallengeOwner)>>,
+    /// Failure keys recorded, so the broken purge can find them.
+    keys: Mutex<Vec<FailureKey>>,
 }
 
 impl BrokenStore {
@@ -59,6 +64,7 @@ impl BrokenStore {
             broken,
             side_index: Mutex::new(Vec::new()),
             challenges: Mutex::new(Vec::new()),
+            keys: Mutex::new(Vec::new()),
         }
     }
 
@@ -228,6 +234,7 @@ impl FailureStore for BrokenStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
+        self.keys.lock().unwrap().push(key.clone());
         if !self.is(Break::FailureCount) {
             return self.inner.record_failure(key, now, window).await;
         }
@@ -253,6 +260,25 @@ impl FailureStore for BrokenStore {
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
         self.inner.clear_failures(key).await
+    }
+
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        if !self.is(Break::PurgeByAge) {
+            return self.inner.purge_failures(now).await;
+        }
+        // Whatever was idle for a day goes, including counts that were never to lapse.
+        let day = Duration::from_secs(86_400);
+        let mut n = self.inner.purge_failures(now).await?;
+        let keys = self.keys.lock().unwrap().clone();
+        for key in keys {
+            if let Some(f) = self.inner.failures(&key, now, Duration::MAX).await?
+                && now.saturating_since(f.last_at) > day
+            {
+                self.inner.clear_failures(&key).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -415,4 +441,14 @@ async fn a_compare_and_swap_that_recreates_a_reset_factor_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_challenge_update_that_recreates_a_reset_challenge_is_caught() {
     assert!(caught(|| testkit::reset_race(store(Break::ChallengeCas))).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_purge_that_forgets_counters_which_never_lapse_is_caught() {
+    assert!(
+        caught(|| async {
+            testkit::failures_that_never_lapse(&BrokenStore::new(Break::PurgeByAge)).await;
+        })
+        .await
+    );
 }

@@ -138,6 +138,10 @@ impl FailureStore for Flaky {
         self.counters()?;
         self.inner.clear_failures(key).await
     }
+    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+        self.counters()?;
+        self.inner.purge_failures(now).await
+    }
 }
 
 impl DeviceStore for Flaky {

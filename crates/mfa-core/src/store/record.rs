@@ -776,7 +776,10 @@ impl FailureKey {
     /// user of [`owner`](Self::owner) (empty for keys no user owns) and `subject` names
     /// the thing counted within the kind. Distinct keys give distinct triples.
     pub fn columns(&self) -> (&'static str, String, String) {
-        let owner = self.owner().map(|u| String::from(u.as_str())).unwrap_or_default();
+        let owner = self
+            .owner()
+            .map(|u| String::from(u.as_str()))
+            .unwrap_or_default();
         let subject = match self {
             Self::User(_) => String::new(),
             Self::Factor(_, f) | Self::FactorSends(_, f) => String::from(f.as_str()),

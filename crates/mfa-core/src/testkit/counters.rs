@@ -66,6 +66,108 @@ pub async fn failures<S: FailureStore>(store: &S) {
     );
 }
 
+/// A counter recorded with [`NEVER_LAPSES`] still counts after years without a
+/// failure and survives every purge; a windowed counter is purged once it lapsed (and
+/// not before); every kind of key counts apart from every other, including a factor id
+/// spelled like an internal counter.
+///
+/// # Panics
+///
+/// When the store restarts or purges a counter that never lapses, keeps a lapsed one
+/// after a purge, purges one still inside its window, or lets two keys share a count.
+pub async fn failures_that_never_lapse<S: FailureStore>(store: &S) {
+    const DAY: u64 = 86_400;
+    let t = Timestamp::from_unix_secs;
+    let window = Duration::from_secs(600);
+    let kim = user("kim");
+    let account = FailureKey::user(&kim);
+    for i in 0..3 {
+        let f = store
+            .record_failure(&account, t(1_000 + i), NEVER_LAPSES)
+            .await;
+        assert_eq!(
+            f.ok().map(|f| f.count),
+            Some(u32::try_from(i + 1).unwrap_or(0))
+        );
+    }
+    // Ten years later the count goes on from where it was.
+    let later = 1_000 + 3_650 * DAY;
+    assert_eq!(count(store, &account, later, NEVER_LAPSES).await, Some(3));
+    let f = store
+        .record_failure(&account, t(later), NEVER_LAPSES)
+        .await
+        .ok();
+    assert_eq!(f.map(|f| (f.count, f.first_at)), Some((4, t(1_000))));
+
+    // Every kind of key, each with a distinct count.
+    let id = |s: &str| fid(s);
+    let keys = [
+        FailureKey::factor(&kim, &id("f1")),
+        FailureKey::factor(&kim, &id("(oob-sends)")),
+        FailureKey::limit(&kim, UserLimit::CodesSent),
+        FailureKey::limit(&kim, UserLimit::PushesPending),
+        FailureKey::limit(&kim, UserLimit::PushesSinceSuccess),
+        FailureKey::factor_sends(&kim, &id("f1")),
+        FailureKey::destination("+15551230000").unwrap_or_else(|e| panic!("{e}")),
+        FailureKey::DestinationSends(
+            Destination::new("+15551230000").unwrap_or_else(|e| panic!("{e}")),
+        ),
+        FailureKey::client_ip("192.0.2.9".parse().unwrap_or_else(|e| panic!("{e}"))),
+        FailureKey::credential(b"cred-1", None).unwrap_or_else(|e| panic!("{e}")),
+        FailureKey::credential(b"cred-1", "192.0.2.9".parse().ok())
+            .unwrap_or_else(|e| panic!("{e}")),
+    ];
+    let base = later + 10;
+    for (i, key) in keys.iter().enumerate() {
+        for _ in 0..=i {
+            let r = store.record_failure(key, t(base), window).await;
+            assert!(r.is_ok(), "{key:?}: {r:?}");
+        }
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let expected = u32::try_from(i + 1).ok();
+        assert_eq!(count(store, key, base, window).await, expected, "{key:?}");
+    }
+    assert_eq!(count(store, &account, base, NEVER_LAPSES).await, Some(4));
+
+    // Nothing has lapsed yet: a purge removes nothing that counts.
+    let purged = store.purge_failures(t(base + 600)).await;
+    assert!(purged.is_ok(), "{purged:?}");
+    for key in &keys {
+        assert!(
+            count(store, key, base, window).await.is_some(),
+            "purged early: {key:?}"
+        );
+    }
+    // Past the window, the windowed counters go; the account's stays.
+    let purged = store
+        .purge_failures(t(base + 601))
+        .await
+        .unwrap_or_else(|e| panic!("purge_failures failed: {e}"));
+    assert_eq!(
+        purged,
+        keys.len(),
+        "a purge removes exactly the lapsed counters"
+    );
+    for key in &keys {
+        // Read with an endless window, so only a purge can make it `None`.
+        assert_eq!(
+            count(store, key, base, NEVER_LAPSES).await,
+            None,
+            "kept after purge: {key:?}"
+        );
+    }
+    let purged = store.purge_failures(t(base + 100 * 3_650 * DAY)).await;
+    assert!(purged.is_ok(), "{purged:?}");
+    assert_eq!(
+        count(store, &account, base, NEVER_LAPSES).await,
+        Some(4),
+        "a counter that never lapses survives every purge"
+    );
+    assert!(store.clear_failures(&account).await.is_ok());
+    assert_eq!(count(store, &account, base, NEVER_LAPSES).await, None);
+}
+
 /// Many tasks record a failure at once: the count rises by exactly that many.
 ///
 /// # Panics

@@ -52,9 +52,12 @@ pub(super) async fn reset_fixture<S: Store>(store: &S) -> ResetFixture {
     for key in [
         FailureKey::user(&alice),
         FailureKey::factor(&alice, &fid("sms")),
+        FailureKey::limit(&alice, UserLimit::CodesSent),
+        FailureKey::factor_sends(&alice, &fid("sms")),
         FailureKey::user(&user("bob")),
         FailureKey::destination("+15551234567").unwrap_or_else(|e| panic!("{e}")),
         FailureKey::client_ip("192.0.2.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+        FailureKey::credential(b"alice's key", None).unwrap_or_else(|e| panic!("{e}")),
     ] {
         store.record_failure(&key, now, window).await.ok();
     }
@@ -86,7 +89,7 @@ pub async fn reset_user<S: Store>(store: &S) {
             summary.failure_counters,
             summary.generation
         ),
-        (2, 2, 1, 2, Generation::new(1)),
+        (2, 2, 1, 4, Generation::new(1)),
         "what the reset removed"
     );
     assert!(store.list_factors(&alice).await.is_ok_and(|l| l.is_empty()));
@@ -104,10 +107,13 @@ pub async fn reset_user<S: Store>(store: &S) {
         count(store, &FailureKey::user(&alice), 10, window).await,
         None
     );
-    assert_eq!(
-        count(store, &FailureKey::factor(&alice, &fid("sms")), 10, window).await,
-        None
-    );
+    for key in [
+        FailureKey::factor(&alice, &fid("sms")),
+        FailureKey::limit(&alice, UserLimit::CodesSent),
+        FailureKey::factor_sends(&alice, &fid("sms")),
+    ] {
+        assert_eq!(count(store, &key, 10, window).await, None, "{key:?}");
+    }
     let gen_now = store.user_state(&alice).await.ok().map(|s| s.generation);
     assert_eq!(gen_now, Some(Generation::new(1)));
     // Her lookup keys are free again.
@@ -139,6 +145,12 @@ pub async fn reset_user<S: Store>(store: &S) {
         count(store, &number, 10, window).await,
         Some(1),
         "destination counters stay"
+    );
+    let credential = FailureKey::credential(b"alice's key", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        count(store, &credential, 10, window).await,
+        Some(1),
+        "counters no user owns stay"
     );
     // A second reset finds nothing, and bumps again.
     let again = store.reset_user(&alice).await.ok();
