@@ -131,7 +131,9 @@
 //!   (start or resend), *increment* the three counters in the store (failure
 //!   counters keyed by destination, user and IP, window [`SendLimits::WINDOW`]), then
 //!   pass the counts it returns to [`SendLimits::check_send`]. Incrementing first makes
-//!   the cap hold under concurrency, as the attempt loop does.
+//!   the cap hold under concurrency, as the attempt loop does. Key the "destination"
+//!   counter so that no account can spend another's: the `mfa` service keys a confirmed
+//!   factor's sign-in codes by the factor and only enrollment codes by the destination.
 //! - **Cooldown** across challenges: [`SendLimits::check_cooldown`] with the last send
 //!   time the store has for the destination (within one challenge, `resend` checks it
 //!   from the state).

@@ -119,7 +119,10 @@ impl Default for SendLimits {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct SendCounts {
-    /// Sends to this destination.
+    /// Sends to this destination. Whose sends these are is the caller's choice: the
+    /// `mfa` service counts a confirmed factor's sign-in codes per factor (only its owner
+    /// reaches them) and enrollment codes per destination (anyone can ask for those), so
+    /// one account cannot use up another's codes.
     pub destination: u32,
     /// Sends to any destination of this user.
     pub user: u32,
