@@ -396,3 +396,63 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
         .await
         .unwrap();
 }
+
+/// Accounts that enrolled the victim's number and typed wrong confirmation codes
+/// locked the number for everyone, and the victim's own sign-in codes stopped.
+#[tokio::test]
+async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
+    let h = harness(MemoryStore::new());
+    let victim = UserId::new("victim").unwrap();
+    let (sms, _) = with_sms(&h, &victim, PHONE, PHONE, &password(h.clock.now())).await;
+    // Fifteen wrong codes to the number (the per-user limit, counted per destination),
+    // five from each of three accounts.
+    for attacker in ["mallory", "trudy", "oscar"] {
+        let attacker = UserId::new(attacker).unwrap();
+        h.clock.advance(Duration::from_secs(31));
+        let e = h
+            .service
+            .enroll_oob(
+                &attacker,
+                Channel::Sms,
+                PHONE,
+                None,
+                "not mine",
+                &password(h.clock.now()),
+            )
+            .await
+            .unwrap();
+        let code = h.last_code_to(PHONE);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..5 {
+            let err = h
+                .service
+                .confirm(&attacker, &e.factor_id, wrong)
+                .await
+                .unwrap_err();
+            assert!(err.is_rejection(), "{err:?}");
+        }
+    }
+    // Enrollment codes to the number stop: its failures lock it for enrollment.
+    h.clock.advance(Duration::from_secs(31));
+    let eve = UserId::new("eve").unwrap();
+    let err = h
+        .service
+        .enroll_oob(
+            &eve,
+            Channel::Sms,
+            PHONE,
+            None,
+            "not mine",
+            &password(h.clock.now()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    // The owner's confirmed factor still gets its sign-in codes.
+    let before = h.sender.sent().len();
+    h.service
+        .start_challenge(&victim, &sms, &StartOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(h.sender.sent().len(), before + 1);
+}

@@ -318,7 +318,7 @@ impl<S: Store> Service<S> {
         // its failures; asking is not an attempt, so nothing is counted.
         self.ensure_unlocked(user, factor_id, now).await?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
-        self.check_destination_lockout(data.record.destination(), now)
+        self.check_destination_lockout(SendBudget::of(&row.value), data.record.destination(), now)
             .await?;
         let state: OobState =
             self.open_state(PURPOSE_OOB_CODE, &owner, challenge_id, &pending.value.data)?;
@@ -376,7 +376,7 @@ impl<S: Store> Service<S> {
         let sender = self.code_sender()?;
         let (mut challenge, state) =
             codes.start(Some(record), options, now, &mut self.rng.handle())?;
-        self.check_destination_lockout(record.destination(), now)
+        self.check_destination_lockout(budget, record.destination(), now)
             .await?;
         self.count_send(user, budget, record.destination(), options, now)
             .await?;
@@ -410,13 +410,20 @@ impl<S: Store> Service<S> {
         })
     }
 
-    /// Refuses to send to a destination whose codes failed too often lately (whoever
-    /// the user): the per-user limit of failures, counted per destination.
+    /// Refuses an enrollment code to a destination whose enrollment codes failed too
+    /// often lately (whoever the user): the per-user limit of failures, counted per
+    /// destination. Like the send budgets, this counter is for what anyone can reach:
+    /// a confirmed factor's sign-in codes are guarded by its own lockout and its
+    /// owner's, so strangers typing wrong codes to the same number cannot stop them.
     async fn check_destination_lockout(
         &self,
+        budget: SendBudget<'_>,
         destination: &Destination,
         now: Timestamp,
     ) -> Result<()> {
+        if let SendBudget::Factor(_) = budget {
+            return Ok(());
+        }
         let limits = *self.policy.failure_limits();
         let key = FailureKey::destination(destination.as_str())?;
         if let Some(f) = self.store.failures(&key, now, limits.window).await? {
@@ -512,6 +519,8 @@ impl<S: Store> Service<S> {
             return Err(Error::invalid("factor", "already confirmed").into());
         }
         let data: OobFactorData = self.decode_factor(&row.value)?;
+        // Only enrollment codes count per destination (see `check_destination_lockout`).
+        let enrolling = !row.value.confirmed;
         let id = match challenge_id {
             Some(id) => id.clone(),
             None => data.latest.clone().ok_or_else(|| {
@@ -581,7 +590,7 @@ impl<S: Store> Service<S> {
                     })
                 }
                 Err(e) => {
-                    if e.is_rejection() {
+                    if enrolling && e.is_rejection() {
                         self.count_destination_failure(data.record.destination(), now)
                             .await;
                     }
