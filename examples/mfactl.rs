@@ -27,6 +27,7 @@
 //! mfactl reset --user U
 //! mfactl unlock --user U [--factor F]
 //! mfactl lockout --user U                 # failure counts and lockout states; counts nothing
+//! mfactl purge                            # remove lapsed failure counters
 //! ```
 //!
 //! **Exit status**: 0 on success; 1 when a verification (`verify`, `confirm`) is
@@ -334,8 +335,11 @@ enum Command {
     /// Clear failure counters (the user's, and one factor's or all of them).
     Unlock(UnlockArgs),
     /// Show the user's failure counters and whether each factor is open, backing off
-    /// or locked (counts nothing).
+    /// or locked, and whether the account reached its limit (counts nothing).
     Lockout(UserArgs),
+    /// Remove failure counters that have lapsed (those of ids callers invented pile up
+    /// otherwise); never an account's consecutive-failure count. Run it from cron.
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -943,6 +947,10 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         Command::Lockout(a) => {
             let status = service.lockout_status(&user(&a.user)?).await?;
             Ok(json!({"ok": true, "lockout": status}))
+        }
+        Command::Purge => {
+            let purged = service.purge_failures().await?;
+            Ok(json!({"ok": true, "purged": purged}))
         }
     }
 }

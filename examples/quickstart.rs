@@ -241,7 +241,7 @@ async fn run(store: AnyStore) -> Step {
     };
     let assertion = touch_id.authenticate(&options.public_key, ORIGIN, Fault::None)?;
     let found = service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default())
+        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
         .await?;
     check(
         found.user == user && found.factor.id == passkey.id,

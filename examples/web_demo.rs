@@ -212,6 +212,10 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Locked { .. } => ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts: this method is locked for a while, or until an administrator unlocks it.",
+            ),
+            ServiceError::AccountLocked => ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts: this account is locked. An administrator can unlock it.",
             ),
             ServiceError::Backoff { .. } => ApiError(

@@ -523,6 +523,9 @@ fn lockout_and_unlock() {
         status["lockout"]["factors"][0]["state"]["state"], "locked",
         "{status}"
     );
+    // The account counts the five checked guesses, not the refused attempt.
+    assert_eq!(status["lockout"]["user_failures"], 5, "{status}");
+    assert_eq!(status["lockout"]["account_locked"], false, "{status}");
     env.ok(now, &["unlock", "--user", "bob"]);
     let status = env.ok(now, &["lockout", "--user", "bob"]);
     assert_eq!(
@@ -644,6 +647,29 @@ fn exists(p: &str) -> bool {
     Path::new(p).exists()
 }
 
+#[test]
+fn purge_removes_lapsed_counters_but_not_the_account_count() {
+    let env = Env::new();
+    env.totp("bob");
+    let now = T0 + 30;
+    for f in ["nope-1", "nope-2"] {
+        rejected(&env.at(
+            now,
+            &[
+                "verify", "--user", "bob", "--factor", f, "--code", "999999",
+            ],
+        ));
+    }
+    assert_eq!(env.ok(now + 60, &["purge"])["purged"], 0, "nothing lapsed yet");
+    let later = now + 86_400;
+    assert_eq!(env.ok(later, &["purge"])["purged"], 2);
+    let status = env.ok(later, &["lockout", "--user", "bob"]);
+    assert_eq!(
+        status["lockout"]["user_failures"], 2,
+        "the account's count is never purged: {status}"
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::test_runner::Config { cases: 48, ..Default::default() })]
 
@@ -652,7 +678,7 @@ proptest::proptest! {
     fn garbage_never_panics(
         sub in proptest::sample::select(vec![
             "migrate", "rekey", "enroll", "confirm", "challenge", "verify", "recovery",
-            "list", "rename", "remove", "reset", "unlock", "lockout", "keys",
+            "list", "rename", "remove", "reset", "unlock", "lockout", "purge", "keys",
         ]),
         words in proptest::collection::vec(
             proptest::prop_oneof![

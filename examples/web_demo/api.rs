@@ -331,7 +331,13 @@ pub(super) async fn passkey_finish(
     };
     let v = app
         .svc
-        .finish_passkey_signin(&challenge, &response, &session)
+        // The demo listens on loopback only, so every client is 127.0.0.1.
+        .finish_passkey_signin(
+            &challenge,
+            &response,
+            &session,
+            Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        )
         .await?;
     match current {
         Some(u) if u != v.user => Err(ApiError(

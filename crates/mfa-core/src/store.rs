@@ -38,12 +38,15 @@ use core::time::Duration;
 use crate::clock::Timestamp;
 use crate::id::{FactorId, UserId};
 
+mod failure;
+mod lookup;
 mod record;
 
+pub use failure::{Destination, FailureKey, Failures, UserLimit};
+pub use lookup::{LookupKey, LookupScope};
 pub use record::{
-    ChallengeId, ChallengeOwner, Destination, FactorRecord, FailureKey, Failures, Generation,
-    LookupKey, LookupScope, PendingChallenge, RecordData, RememberedDevice, ResetSummary,
-    UserLimit, UserState, Version, Versioned,
+    ChallengeId, ChallengeOwner, FactorRecord, Generation, PendingChallenge, RecordData,
+    RememberedDevice, ResetSummary, UserState, Version, Versioned,
 };
 
 /// The window of a counter that time never restarts (`Duration::MAX`): passed to

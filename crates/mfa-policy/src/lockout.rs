@@ -26,7 +26,10 @@ pub struct FailureLimits {
     pub backoff_base: Duration,
     /// The longest wait (default 60 s).
     pub backoff_max: Duration,
-    /// How long a lockout lasts from the last failure (default 15 min).
+    /// How long a lockout lasts from the last failure (default 15 min). It may be
+    /// longer than `window`: counters are then kept over the lockout (see
+    /// [`counting_window`](Self::counting_window)), so a lockout always lasts as long as
+    /// it says.
     pub lockout: Duration,
     /// The counting window (`failures.window`, default 15 min): the `window` the service
     /// passes to the store's [`FailureStore::record_failure`](mfa_core::store::FailureStore::record_failure),
@@ -34,6 +37,16 @@ pub struct FailureLimits {
     /// one. Never zero, and at least `backoff_max`, so waiting out the longest backoff
     /// does not reset the count and escape the lockout.
     pub window: Duration,
+}
+
+impl FailureLimits {
+    /// The window the service counts a factor's failures over: the longer of `window`
+    /// and `lockout`. A count kept only for `window` would vanish before a longer
+    /// lockout ends and so end it early; kept for the longer of the two, the lockout
+    /// holds for all of `lockout` and the count restarts only after both have passed.
+    pub fn counting_window(&self) -> Duration {
+        self.window.max(self.lockout)
+    }
 }
 
 impl Default for FailureLimits {

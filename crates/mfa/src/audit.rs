@@ -44,6 +44,12 @@ pub enum EventKind {
         /// When the lockout ends.
         until: Timestamp,
     },
+    /// The account reached its limit of consecutive failures over all factors: every
+    /// verification is refused until an operator unlocks it. Time does not end it.
+    AccountLocked {
+        /// The consecutive failures counted.
+        failures: u32,
+    },
     /// An administrator cleared the failure counters.
     Unlocked,
     /// A recovery code was used.
@@ -93,6 +99,7 @@ impl EventKind {
             Self::Verified { .. } => "verified",
             Self::Failed { .. } => "failed",
             Self::Locked { .. } => "locked",
+            Self::AccountLocked { .. } => "account_locked",
             Self::Unlocked => "unlocked",
             Self::RecoveryCodeUsed { .. } => "recovery_code_used",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
@@ -109,7 +116,10 @@ impl EventKind {
     fn is_warning(&self) -> bool {
         matches!(
             self,
-            Self::Failed { .. } | Self::Locked { .. } | Self::PushDenied
+            Self::Failed { .. }
+                | Self::Locked { .. }
+                | Self::AccountLocked { .. }
+                | Self::PushDenied
         )
     }
 }
@@ -202,6 +212,9 @@ pub enum SecurityNotice {
     /// The user denied a push approval on their device: if it was not them, someone
     /// has their password.
     PushDenied,
+    /// Too many failed second-factor attempts in a row: the account's sign-in is
+    /// locked until support unlocks it. Someone may have the password.
+    AccountLocked,
 }
 
 impl SecurityNotice {
@@ -214,6 +227,7 @@ impl SecurityNotice {
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::MfaReset => "mfa_reset",
             Self::PushDenied => "push_denied",
+            Self::AccountLocked => "account_locked",
         }
     }
 
@@ -267,6 +281,12 @@ impl SecurityNotice {
                 format!("{service}: sign-in denied"),
                 format!(
                     "{service}: you denied a sign-in approval. If you did not try to sign in, someone may have your password: change it now."
+                ),
+            ),
+            Self::AccountLocked => (
+                format!("{service}: sign-in locked"),
+                format!(
+                    "{service}: after too many failed verification attempts in a row, signing in to your account is locked. Contact support to unlock it. If it was not you, someone may have your password: change it once you are back in."
                 ),
             ),
         }

@@ -9,8 +9,8 @@ use mfa_policy::enroll::EnrollRefusal;
 ///
 /// What to show the end user: [`ServiceError::Core`] with a rejection is one opaque
 /// "that did not work" (its [`mfa_core::RejectReason`] is for logs); `Locked` and
-/// `Backoff` may be shown with their time; the rest are the caller's or the operator's
-/// concern.
+/// `Backoff` may be shown with their time, `AccountLocked` with the way back (support);
+/// the rest are the caller's or the operator's concern.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -26,6 +26,13 @@ pub enum ServiceError {
         /// When the lockout ends if no further attempt is made.
         until: Timestamp,
     },
+    /// The account reached its limit of consecutive failures over all its factors
+    /// ([`ServiceBuilder::user_failure_limit`](crate::ServiceBuilder::user_failure_limit)):
+    /// every verification is refused unverified until an operator unlocks it
+    /// ([`unlock`](crate::Service::unlock)) or resets the user. Time never ends it (NIST
+    /// SP 800-63B-4 §3.2.2).
+    #[error("too many failed attempts; the account is locked until an administrator unlocks it")]
+    AccountLocked,
     /// Failures are being throttled: try again at `until`. Not counted.
     #[error("too many failed attempts; wait until {}", .until.unix_secs())]
     Backoff {
@@ -88,7 +95,7 @@ impl ServiceError {
     pub fn is_rejection(&self) -> bool {
         match self {
             Self::Core(e) => e.is_rejection(),
-            Self::Locked { .. } | Self::Backoff { .. } => true,
+            Self::Locked { .. } | Self::AccountLocked | Self::Backoff { .. } => true,
             _ => false,
         }
     }

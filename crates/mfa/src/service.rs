@@ -26,11 +26,12 @@ pub use types::{
 };
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, FactorRecord, FailureKey, LookupKey, PendingChallenge,
-    RememberedDevice, ResetSummary, Store, StoreError, Versioned,
+    ChallengeId, ChallengeOwner, FactorRecord, FailureKey, LookupKey, NEVER_LAPSES,
+    PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Versioned,
 };
 use mfa_core::{
     Attachment, AuthMethod, Channel, Clock, DataOwner, Error, Factor, FactorId, FactorKind,

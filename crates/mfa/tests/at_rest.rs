@@ -265,3 +265,66 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
         .unwrap();
     assert_eq!(v.factor.id, e.factor_id);
 }
+
+/// The limit the README's threat model states (issue 19, item 9): a database writer who
+/// puts back an older sealed row of the same factor rolls its state back — here the
+/// last used TOTP step, so a code already used verifies again. The envelope binds the
+/// row's owner, kind and key id, not its version: the version is assigned by the store
+/// after sealing, and a writer who can restore the ciphertext can restore the version
+/// column with it, so binding it would not stop this. What the envelope does stop is
+/// the same ciphertext under any other factor (checked just below).
+#[tokio::test]
+async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_states() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let now = h.clock.now();
+    let e = h
+        .service
+        .enroll_totp(&alice, "phone", &password(now))
+        .await
+        .unwrap();
+    h.service
+        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(30));
+    let store = h.service.store();
+    let before = store.factor(&alice, &e.factor_id).await.unwrap().unwrap();
+    let now = h.clock.now();
+    let used = code(&e, now.unix_secs());
+    let verify = async |c: &str| {
+        h.service
+            .verify(&alice, &e.factor_id, Response::Code(c), &password(now))
+            .await
+    };
+    let aal2 = verify(&used).await.unwrap().session;
+    assert!(verify(&used).await.is_err(), "a replay is refused");
+    // The writer restores the earlier row.
+    let current = store.factor(&alice, &e.factor_id).await.unwrap().unwrap();
+    store
+        .update_factor_if_version(before.value.clone(), current.version)
+        .await
+        .unwrap();
+    assert!(
+        verify(&used).await.is_ok(),
+        "a restored row is a state the service once wrote: it opens"
+    );
+    // The same sealed bytes under another factor id do not open.
+    let e2 = h
+        .service
+        .enroll_totp(&alice, "tablet", &aal2)
+        .await
+        .unwrap();
+    let mut moved = store.factor(&alice, &e2.factor_id).await.unwrap().unwrap();
+    moved.value.data = before.value.data.clone();
+    let v = moved.version;
+    store.update_factor_if_version(moved.value, v).await.unwrap();
+    h.clock.advance(Duration::from_secs(30));
+    let t = h.clock.now();
+    let err = h
+        .service
+        .confirm(&alice, &e2.factor_id, &code(&e, t.unix_secs()))
+        .await
+        .unwrap_err();
+    assert!(corrupt(&err), "{err:?}");
+}

@@ -265,7 +265,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
         .unwrap();
     let v = h
         .service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default())
+        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
         .await
         .unwrap();
     assert_eq!(v.user, alice);
@@ -273,7 +273,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     // Once.
     assert!(
         h.service
-            .finish_passkey_signin(&challenge_id, &assertion, &Session::default())
+            .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
             .await
             .is_err()
     );
@@ -632,8 +632,9 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
             .iter()
             .any(|e| matches!(e.event, EventKind::Locked { .. }))
     );
-    // An administrator sees why: six attempts counted (the refused one too), locked for
-    // the policy's lockout from the last one; the user limit not reached.
+    // An administrator sees why: six attempts counted on the factor (the refused one
+    // too), locked for the policy's lockout from the last one; five on the account (the
+    // refused attempt guessed nothing), its limit not reached.
     let status = h.service.lockout_status(&alice).await.unwrap();
     let lockout = h.service.policy().failure_limits().lockout;
     assert_eq!(status.factors.len(), 1);
@@ -645,8 +646,8 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
             until: now.saturating_add(lockout)
         }
     );
-    assert_eq!(status.user_failures, 6);
-    assert_eq!(status.user_locked_until, None);
+    assert_eq!(status.user_failures, 5);
+    assert!(!status.account_locked);
     let json = serde_json::to_value(&status).unwrap();
     assert_eq!(json["factors"][0]["state"]["state"], "locked");
     h.service.unlock(&alice, Some(&e.factor_id)).await.unwrap();

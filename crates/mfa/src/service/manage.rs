@@ -179,20 +179,17 @@ impl<S: Store> Service<S> {
     /// A store failure.
     pub async fn lockout_status(&self, user: &UserId) -> Result<LockoutStatus> {
         let now = self.now();
-        let limits = *self.policy.failure_limits();
+        let window = self.policy.failure_limits().counting_window();
         let user_failures = self
             .store
-            .failures(&FailureKey::user(user), now, limits.window)
-            .await?;
-        let user_locked_until = user_failures.and_then(|u| {
-            let until = u.last_at.saturating_add(limits.lockout);
-            (u.count >= self.user_limit && now < until).then_some(until)
-        });
+            .failures(&FailureKey::user(user), now, NEVER_LAPSES)
+            .await?
+            .map_or(0, |u| u.count);
         let mut factors = Vec::new();
         for row in self.store.list_factors(user).await? {
             let f = self
                 .store
-                .failures(&FailureKey::factor(user, &row.value.id), now, limits.window)
+                .failures(&FailureKey::factor(user, &row.value.id), now, window)
                 .await?;
             let count = f.map_or(0, |f| f.count);
             factors.push(FactorLockout {
@@ -202,11 +199,25 @@ impl<S: Store> Service<S> {
             });
         }
         Ok(LockoutStatus {
-            user_failures: user_failures.map_or(0, |u| u.count),
+            user_failures,
             user_limit: self.user_limit,
-            user_locked_until,
+            account_locked: user_failures >= self.user_limit,
             factors,
         })
+    }
+
+    /// Removes failure counters that have lapsed (see
+    /// [`FailureStore::purge_failures`](mfa_core::store::FailureStore::purge_failures)):
+    /// the counters of factor ids, credentials and clients callers invented, which
+    /// would otherwise stay in the table. Run it now and then (`mfactl purge`); it
+    /// changes no decision, and never removes an account's consecutive-failure count.
+    /// Returns how many were removed.
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn purge_failures(&self) -> Result<usize> {
+        Ok(self.store.purge_failures(self.now()).await?)
     }
 
     /// Re-seals every factor record of `user` that is not under the active key; returns
@@ -283,7 +294,7 @@ impl<S: Store> Service<S> {
         device: Option<(&str, &str)>,
     ) -> Result<Decision> {
         let now = self.now();
-        let window = self.policy.failure_limits().window;
+        let window = self.policy.failure_limits().counting_window();
         let (_, mut enrolled) = self.enrolled(user).await?;
         for f in &mut enrolled {
             if let Some(fails) = self

@@ -50,12 +50,14 @@ impl FactorInfo {
 #[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, Serialize)]
 pub struct LockoutStatus {
-    /// Consecutive failures over all of the user's factors within the window.
+    /// Consecutive failures over all of the user's factors since the last success or
+    /// unlock (time never resets it).
     pub user_failures: u32,
-    /// The per-user limit ([`ServiceBuilder::user_failure_limit`]).
+    /// The account limit ([`ServiceBuilder::user_failure_limit`]).
     pub user_limit: u32,
-    /// Until when the per-user limit locks every factor, if it does now.
-    pub user_locked_until: Option<Timestamp>,
+    /// Whether the account reached its limit: every verification is refused until an
+    /// operator unlocks it.
+    pub account_locked: bool,
     /// Each factor's own count and state (open, backing off, locked).
     pub factors: Vec<FactorLockout>,
 }

@@ -155,8 +155,16 @@ impl<S: Store> Service<S> {
     }
 
     /// Finishes a usernameless passkey sign-in: finds the credential by its id (the
-    /// global lookup key), checks the user's lockout, verifies, and checks the returned
-    /// user handle is that account's.
+    /// global lookup key), checks the account's and the factor's lockout without
+    /// counting, verifies, and checks the returned user handle is that account's.
+    ///
+    /// The caller has proven nothing before this call but knowledge of a credential id,
+    /// so a failure here never moves the account's or the factor's counters (a forged
+    /// assertion must not lock the owner out): attempts are counted per credential and
+    /// `client_ip` (the client's address as the service sees it; its /64 for IPv6),
+    /// with the policy's backoff and lockout schedule. Without a client address they
+    /// are counted per credential alone, so anyone can then slow down that passkey's
+    /// usernameless sign-in (never its sign-in after a password).
     ///
     /// # Errors
     ///
@@ -166,16 +174,21 @@ impl<S: Store> Service<S> {
         challenge_id: &ChallengeId,
         response: &AuthenticationResponseJson,
         session: &Session,
+        client_ip: Option<IpAddr>,
     ) -> Result<Verification> {
         let now = self.now();
         let factor = self.webauthn()?;
         let key = LookupKey::webauthn_credential(&response.raw_id.0)?;
+        let attempts = FailureKey::credential(&response.raw_id.0, client_ip)?;
         let Some(row) = self.store.factor_by_lookup_key(&key, None).await? else {
-            // Consume the challenge anyway, so it cannot be retried.
+            // Consume the challenge anyway, so it cannot be retried, and count the
+            // attempt against the credential id and client: ids callers invent are
+            // paced too.
             let _ = self
                 .store
                 .take_challenge(challenge_id, &ChallengeOwner::Usernameless, now)
                 .await;
+            self.gate_key(&attempts, now).await?;
             let err: ServiceError = Error::rejected(RejectReason::UnknownFactor).into();
             self.emit(AuditEvent::new(
                 now,
@@ -188,7 +201,8 @@ impl<S: Store> Service<S> {
         };
         let user = row.value.user.clone();
         let factor_id = row.value.id.clone();
-        self.gate(&user, &factor_id, now).await?;
+        self.gate_usernameless(&user, &factor_id, &attempts, now)
+            .await?;
         let result = async {
             let state = self
                 .take_authentication(&ChallengeOwner::Usernameless, challenge_id, None, now)
@@ -215,10 +229,26 @@ impl<S: Store> Service<S> {
         .await;
         match result {
             Ok(ok) => {
+                if let Err(e) = self.store.clear_failures(&attempts).await {
+                    tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "failure counter not cleared");
+                }
                 self.succeeded(&user, &factor_id, ok, None, session, now)
                     .await
             }
-            Err(e) => Err(self.failed(&user, &factor_id, e, now).await),
+            Err(e) => {
+                // Only the credential's count moved: the account's and the factor's
+                // stay where the owner left them.
+                let mut event = AuditEvent::new(
+                    now,
+                    Some(&user),
+                    EventKind::Failed {
+                        reason: reject_reason(&e),
+                    },
+                );
+                event.factor = Some(factor_id);
+                self.emit(event);
+                Err(e)
+            }
         }
     }
 
@@ -488,7 +518,8 @@ impl<S: Store> Service<S> {
     }
 
     /// Audits a failed verification (the attempt was already counted by the gate) and
-    /// reports a lockout it caused.
+    /// reports a lockout it caused: the factor's, and the account's (with a security
+    /// notice, since only an operator can end it).
     pub(super) async fn failed(
         &self,
         user: &UserId,
@@ -508,19 +539,30 @@ impl<S: Store> Service<S> {
         let limits = self.policy.failure_limits();
         if let Ok(Some(f)) = self
             .store
-            .failures(&FailureKey::factor(user, factor_id), now, limits.window)
+            .failures(
+                &FailureKey::factor(user, factor_id),
+                now,
+                limits.counting_window(),
+            )
             .await
             && f.count == limits.max_consecutive
+        {
+            self.emit_locked(user, factor_id, now.saturating_add(limits.lockout), now);
+        }
+        if let Ok(Some(u)) = self
+            .store
+            .failures(&FailureKey::user(user), now, NEVER_LAPSES)
+            .await
+            && u.count == self.user_limit
         {
             let mut event = AuditEvent::new(
                 now,
                 Some(user),
-                EventKind::Locked {
-                    until: now.saturating_add(limits.lockout),
-                },
+                EventKind::AccountLocked { failures: u.count },
             );
             event.factor = Some(factor_id.clone());
             self.emit(event);
+            self.notify(user, SecurityNotice::AccountLocked).await;
         }
         e
     }
@@ -537,6 +579,13 @@ impl<S: Store> Service<S> {
     /// The lockout gate, before any verification: every attempt that gets past a
     /// backoff is counted **before** verifying (increment-and-read), so of any number of
     /// concurrent attempts at most the limit are verified; a success clears the count.
+    ///
+    /// Two counts: the factor's, over the policy's
+    /// [`counting_window`](mfa_policy::lockout::FailureLimits::counting_window), for
+    /// backoff and the time-boxed lockout; and the account's consecutive failures over
+    /// all factors, which time never restarts ([`NEVER_LAPSES`]): at the account limit
+    /// every verification is refused until a success elsewhere is impossible and an
+    /// operator unlocks the account.
     pub(super) async fn gate(
         &self,
         user: &UserId,
@@ -544,23 +593,26 @@ impl<S: Store> Service<S> {
         now: Timestamp,
     ) -> Result<()> {
         let limits = *self.policy.failure_limits();
+        let window = limits.counting_window();
         let fkey = FailureKey::factor(user, factor_id);
         let ukey = FailureKey::user(user);
         // Fail closed: a store error here refuses the attempt unverified.
-        let fprev = self.store.failures(&fkey, now, limits.window).await?;
-        let uprev = self.store.failures(&ukey, now, limits.window).await?;
+        let fprev = self.store.failures(&fkey, now, window).await?;
+        let uprev = self.store.failures(&ukey, now, NEVER_LAPSES).await?;
+        if uprev.is_some_and(|u| u.count >= self.user_limit) {
+            return Err(ServiceError::AccountLocked);
+        }
         let fstate =
             self.policy
                 .failure_state(fprev.map_or(0, |f| f.count), fprev.map(|f| f.last_at), now);
-        let ulocked = uprev.and_then(|u| {
-            let until = u.last_at.saturating_add(limits.lockout);
-            (u.count >= self.user_limit && now < until).then_some(until)
-        });
         if let FailureState::Backoff { until } = fstate {
             return Err(ServiceError::Backoff { until });
         }
-        let f = self.store.record_failure(&fkey, now, limits.window).await?;
-        let u = self.store.record_failure(&ukey, now, limits.window).await?;
+        // An attempt at a locked factor is counted on the factor (it extends the
+        // lockout) but not on the account: it is refused unverified, so it guesses
+        // nothing, and must not hasten a lock only an operator can end. The same holds
+        // for attempts a burst pushed past the factor's limit.
+        let f = self.store.record_failure(&fkey, now, window).await?;
         let locked_until = now.saturating_add(limits.lockout);
         if let FailureState::LockedOut { .. } = fstate {
             self.emit_locked(user, factor_id, locked_until, now);
@@ -568,34 +620,101 @@ impl<S: Store> Service<S> {
                 until: locked_until,
             });
         }
-        if ulocked.is_some() {
-            self.emit_locked(user, factor_id, locked_until, now);
-            return Err(ServiceError::Locked {
-                until: locked_until,
-            });
-        }
         // Attempts running at the same time: judge by the count they reached together.
-        let fbefore = fprev.map_or(0, |x| x.count);
-        if f.count != fbefore.saturating_add(1) {
-            match self
-                .policy
-                .failure_state(f.count.saturating_sub(1), Some(now), now)
-            {
-                FailureState::Open => {}
-                FailureState::Backoff { until } => return Err(ServiceError::Backoff { until }),
-                _ => {
-                    return Err(ServiceError::Locked {
-                        until: locked_until,
-                    });
-                }
-            }
-        }
+        self.judge_concurrent(fprev.map_or(0, |x| x.count), f.count, now)?;
+        // Only an attempt that will be verified counts on the account.
+        let u = self.store.record_failure(&ukey, now, NEVER_LAPSES).await?;
         if u.count > self.user_limit {
-            return Err(ServiceError::Locked {
-                until: locked_until,
-            });
+            return Err(ServiceError::AccountLocked);
         }
         Ok(())
+    }
+
+    /// An attempt whose counter moved by more than its own increment ran beside
+    /// others: it is judged by the count they reached together, so a burst gets no more
+    /// verifications than a sequence.
+    fn judge_concurrent(&self, before: u32, after: u32, now: Timestamp) -> Result<()> {
+        if after == before.saturating_add(1) {
+            return Ok(());
+        }
+        match self
+            .policy
+            .failure_state(after.saturating_sub(1), Some(now), now)
+        {
+            FailureState::Open => Ok(()),
+            FailureState::Backoff { until } => Err(ServiceError::Backoff { until }),
+            _ => Err(ServiceError::Locked {
+                until: now.saturating_add(self.policy.failure_limits().lockout),
+            }),
+        }
+    }
+
+    /// The gate of a usernameless sign-in, where the caller has proven nothing but
+    /// knowledge of a credential id (which `allowCredentials` lists publish): the
+    /// account's and the factor's locks are read, never counted, and the attempt is
+    /// counted per credential and client network instead, with the same backoff and
+    /// lockout schedule. A forged assertion so cannot lock the owner out.
+    async fn gate_usernameless(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        key: &FailureKey,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.check_locked(user, factor_id, now).await?;
+        self.gate_key(key, now).await
+    }
+
+    /// Counts one attempt on a key no user's lockout depends on (a credential from a
+    /// client), refusing it by the policy's backoff and lockout schedule.
+    async fn gate_key(&self, key: &FailureKey, now: Timestamp) -> Result<()> {
+        let window = self.policy.failure_limits().counting_window();
+        let prev = self.store.failures(key, now, window).await?;
+        let state = self
+            .policy
+            .failure_state(prev.map_or(0, |f| f.count), prev.map(|f| f.last_at), now);
+        match state {
+            FailureState::Backoff { until } => return Err(ServiceError::Backoff { until }),
+            FailureState::LockedOut { until } => return Err(ServiceError::Locked { until }),
+            _ => {}
+        }
+        let now_count = self.store.record_failure(key, now, window).await?.count;
+        self.judge_concurrent(prev.map_or(0, |f| f.count), now_count, now)
+    }
+
+    /// Whether the account or the factor is locked now, read without counting an
+    /// attempt: for calls that send something (a code, a push) or that an
+    /// unauthenticated caller makes.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::AccountLocked`], [`ServiceError::Locked`] or a store failure
+    /// (fail closed).
+    pub(super) async fn check_locked(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let window = self.policy.failure_limits().counting_window();
+        let account = self
+            .store
+            .failures(&FailureKey::user(user), now, NEVER_LAPSES)
+            .await?;
+        if account.is_some_and(|u| u.count >= self.user_limit) {
+            return Err(ServiceError::AccountLocked);
+        }
+        let f = self
+            .store
+            .failures(&FailureKey::factor(user, factor_id), now, window)
+            .await?;
+        match self
+            .policy
+            .failure_state(f.map_or(0, |f| f.count), f.map(|f| f.last_at), now)
+        {
+            FailureState::LockedOut { until } => Err(ServiceError::Locked { until }),
+            _ => Ok(()),
+        }
     }
 
     fn emit_locked(&self, user: &UserId, factor_id: &FactorId, until: Timestamp, now: Timestamp) {
