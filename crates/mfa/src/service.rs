@@ -3,14 +3,12 @@
 //! Here: the `Service` itself and the helpers every concern shares. Beside it, one module
 //! per concern: `builder`, `types` (what the calls take and give), `enroll`, `manage`
 //! (list, rename, remove, reset, unlock, lockout status, rekey, policy decisions), `verify`
-//! (challenge, verify, the lockout gate), `lockcheck` (whether a factor or account is
-//! locked, read without counting), `oob` (SMS, voice, email), `push`, `devices`
+//! (challenge, verify, the lockout gate), `oob` (SMS, voice, email), `push`, `devices`
 //! (remembered devices).
 
 mod builder;
 mod devices;
 mod enroll;
-mod lockcheck;
 mod manage;
 mod oob;
 mod push;

@@ -232,7 +232,7 @@ async fn nothing_is_sent_to_a_locked_account() {
         .start_challenge(&alice, &sms, &StartOptions::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
     assert_eq!(h.sender.sent().len(), before, "nothing sent while locked");
 }
 

@@ -234,7 +234,7 @@ impl<S: Store> Service<S> {
         options: &StartOptions,
         now: Timestamp,
     ) -> Result<Challenge> {
-        self.ensure_unlocked(user, &row.value.id, now).await?;
+        self.check_locked(user, &row.value.id, now).await?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
         let challenge_id = ChallengeId::generate(&mut self.rng.handle())?;
         let challenge = self
@@ -283,7 +283,8 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection for an unknown, expired or exhausted challenge;
-    /// [`ServiceError::Locked`]; [`ServiceError::Limited`]; [`ServiceError::Delivery`]; [`ServiceError::Conflict`]
+    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked);
+    /// [`ServiceError::Limited`]; [`ServiceError::Delivery`]; [`ServiceError::Conflict`]
     /// when another request changed the challenge at the same time; a store failure.
     pub async fn resend_code(
         &self,
@@ -316,7 +317,7 @@ impl<S: Store> Service<S> {
             .ok_or(ServiceError::UnknownFactor)?;
         // Nothing goes to a locked factor or account, or to a destination locked by
         // its failures; asking is not an attempt, so nothing is counted.
-        self.ensure_unlocked(user, factor_id, now).await?;
+        self.check_locked(user, factor_id, now).await?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
         self.check_destination_lockout(SendBudget::of(&row.value), data.record.destination(), now)
             .await?;

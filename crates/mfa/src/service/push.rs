@@ -181,7 +181,7 @@ impl<S: Store> Service<S> {
     ) -> Result<Challenge> {
         let (factor, transport) = self.push_factor()?;
         // Nothing goes to a locked factor or account (read, not counted).
-        self.ensure_unlocked(user, &row.value.id, now).await?;
+        self.check_locked(user, &row.value.id, now).await?;
         let record: PushRecord = self.decode_factor(&row.value)?;
         let (mut challenge, state) =
             factor.start(Some(&record), options, now, &mut self.rng.handle())?;

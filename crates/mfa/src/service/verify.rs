@@ -18,7 +18,8 @@ impl<S: Store> Service<S> {
     ///
     /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
     /// the factor cannot honour, [`ServiceError::NotConfigured`],
-    /// [`ServiceError::Locked`] before an SMS, voice, email or push send,
+    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked) before an
+    /// SMS, voice, email or push send,
     /// [`ServiceError::Limited`], [`ServiceError::Delivery`], or a store failure.
     pub async fn start_challenge(
         &self,
