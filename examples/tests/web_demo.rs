@@ -845,8 +845,13 @@ mod persistence {
         // Approve with the number the page showed: signs in, once.
         let (_, v) = b.post("/api/push/start", json!({})).await;
         let number = v["number"].as_str().unwrap().to_owned();
-        let n: mfa_oob::PushNotification =
-            serde_json::from_value(inbox(&mut phone).await[0].clone()).unwrap();
+        let nonce = v["nonce"].as_str().unwrap().to_owned();
+        let note = inbox(&mut phone).await[0].clone();
+        assert!(
+            !note.to_string().contains(&nonce),
+            "the page's nonce is not sent to the phone"
+        );
+        let n: mfa_oob::PushNotification = serde_json::from_value(note).unwrap();
         let (_, v) = b.get("/api/push/status").await;
         assert_eq!(v["status"], "pending");
         let ok = device.approve(&n, &number, now()).unwrap();
@@ -867,8 +872,18 @@ mod persistence {
         assert_eq!(s, StatusCode::BAD_REQUEST);
         let (_, v) = b.get("/api/push/status").await;
         assert_eq!(v["status"], "approved");
-        let (s, v) = b
+        // Without the page's nonce the approval does not complete, and stays.
+        let (s, _) = b
             .post("/api/verify", json!({"kind": "push", "code": ""}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (_, v) = b.get("/api/push/status").await;
+        assert_eq!(v["status"], "approved");
+        let (s, v) = b
+            .post(
+                "/api/verify",
+                json!({"kind": "push", "code": "", "nonce": nonce}),
+            )
             .await;
         assert_eq!(
             (s, v["stage"].as_str()),

@@ -369,6 +369,9 @@ pub(super) async fn passkey_finish(
 pub(super) struct SecondFactor {
     pub(super) kind: String,
     pub(super) code: String,
+    /// For a push: the nonce `/api/push/start` gave the page that asked.
+    #[serde(default)]
+    pub(super) nonce: String,
     #[serde(default)]
     pub(super) remember: bool,
 }
@@ -404,6 +407,7 @@ pub(super) async fn verify_code(
             let (factor, challenge) = push.ok_or(AGAIN)?;
             let response = MfaResponse::Push {
                 challenge_id: &challenge,
+                nonce: &body.nonce,
             };
             let v = app.svc.verify(&user, &factor, response, &session).await?;
             app.with(&sid, |s| s.push_challenge = None)?;

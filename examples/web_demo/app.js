@@ -192,6 +192,8 @@ const pages = {
 
     $('#push-card').hidden = !factors.some((f) => f.confirmed && f.kind === 'push');
     let round = 0;
+    // The nonce of this page's push: only the page that asked can complete it.
+    let pushNonce = '';
     const poll = async (mine) => {
       if (mine !== round) return;
       const { status } = await getJson('/api/push/status');
@@ -200,7 +202,7 @@ const pages = {
       if (status === 'pending') { setTimeout(() => poll(mine).catch((e) => say(e.message)), 1000); return; }
       if (status === 'approved') {
         state.textContent = 'Approved on your phone. Signing in…';
-        const r = await post('/api/verify', { kind: 'push', code: '', remember: remember() });
+        const r = await post('/api/verify', { kind: 'push', code: '', nonce: pushNonce, remember: remember() });
         goTo(r.stage);
         return;
       }
@@ -214,6 +216,7 @@ const pages = {
     onClick('#push-send', async () => {
       const r = await post('/api/push/start');
       round += 1;
+      pushNonce = r.nonce;
       $('#push-number').textContent = r.number;
       const state = $('#push-state');
       state.textContent = 'Waiting for your phone…';

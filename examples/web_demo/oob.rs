@@ -501,6 +501,7 @@ pub(crate) async fn push_start(
         challenge_id,
         number,
         expires_at,
+        nonce,
         ..
     } = challenge
     else {
@@ -512,7 +513,14 @@ pub(crate) async fn push_start(
     app.with(&sid, |s| {
         s.push_challenge = Some((factor.id.clone(), challenge_id))
     })?;
-    Ok(Json(json!({ "number": number, "expires_at": expires_at.unix_secs() })).into_response())
+    // The nonce binds the push to this page: it goes back with the completion, and
+    // never to the phone.
+    Ok(Json(json!({
+        "number": number,
+        "expires_at": expires_at.unix_secs(),
+        "nonce": nonce.expose(),
+    }))
+    .into_response())
 }
 
 /// The sign-in page's poll.

@@ -131,13 +131,16 @@
 //!   (start or resend), *increment* the three counters in the store (failure
 //!   counters keyed by destination, user and IP, window [`SendLimits::WINDOW`]), then
 //!   pass the counts it returns to [`SendLimits::check_send`]. Incrementing first makes
-//!   the cap hold under concurrency, as the attempt loop does.
+//!   the cap hold under concurrency, as the attempt loop does. Key the "destination"
+//!   counter so that no account can spend another's: the `mfa` service keys a confirmed
+//!   factor's sign-in codes by the factor and only enrollment codes by the destination.
 //! - **Cooldown** across challenges: [`SendLimits::check_cooldown`] with the last send
 //!   time the store has for the destination (within one challenge, `resend` checks it
 //!   from the state).
-//! - **Push fatigue**: before each push, [`PushLimits::check`] with the user's pending
-//!   transactions and the pushes since the last approval (a counter the service
-//!   increments per push and clears on an approved push).
+//! - **Push fatigue**: before each push, *increment* the user's counters of pending
+//!   transactions and of pushes since the last approval (cleared on an approved push),
+//!   then pass the counts, this push included, to [`PushLimits::check`] as
+//!   [`PushCounts`]: a limit of 5 lets exactly 5 pushes out.
 //!
 //! ## What policy needs to know
 //!
@@ -233,7 +236,7 @@ pub use destination::{
     Destination, DestinationError, EmailAddress, MASK, MAX_EMAIL_LEN, MAX_PHONE_INPUT, PhoneNumber,
 };
 pub use error::Error;
-pub use limits::{CountryCodes, LimitError, PushLimits, SendCounts, SendLimits};
+pub use limits::{CountryCodes, LimitError, PushCounts, PushLimits, SendCounts, SendLimits};
 pub use message::{OutboxSender, OutgoingMessage, SendError, Sender, Templates};
 pub use push::{
     Answer, DevicePublicKey, EncodingError, EnrollmentChallenge, EnrollmentRequest,

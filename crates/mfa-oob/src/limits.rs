@@ -119,7 +119,10 @@ impl Default for SendLimits {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct SendCounts {
-    /// Sends to this destination.
+    /// Sends to this destination. Whose sends these are is the caller's choice: the
+    /// `mfa` service counts a confirmed factor's sign-in codes per factor (only its owner
+    /// reaches them) and enrollment codes per destination (anyone can ask for those), so
+    /// one account cannot use up another's codes.
     pub destination: u32,
     /// Sends to any destination of this user.
     pub user: u32,
@@ -303,6 +306,27 @@ impl SendLimits {
     }
 }
 
+/// How many pushes the store counted, **including the one being decided** (the
+/// service increments first, then asks), so that concurrent pushes cannot all pass.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct PushCounts {
+    /// Transactions that may still be waiting for an answer.
+    pub pending: u32,
+    /// Pushes since the user's last approved one.
+    pub since_success: u32,
+}
+
+impl PushCounts {
+    /// Counts as read from the store (each including the push being decided).
+    pub fn new(pending: u32, since_success: u32) -> Self {
+        Self {
+            pending,
+            since_success,
+        }
+    }
+}
+
 /// Push fatigue limits: how many approvals may wait at once, and how many may be sent
 /// without one being approved.
 ///
@@ -311,8 +335,9 @@ impl SendLimits {
 /// | pending transactions per user | 2 |
 /// | pushes since the last approved one | 5 |
 ///
-/// The service keeps both counts (pending challenges of the user; a counter reset on
-/// every approved push), and asks [`check`](Self::check) before each push.
+/// The service keeps both counts (pushes that may be pending; a counter reset on every
+/// approved push), increments them for each push, and asks [`check`](Self::check) with
+/// the new counts before sending it.
 #[derive(Clone, Copy, Debug, Eq, PartialEq, Deserialize, Serialize)]
 pub struct PushLimits {
     max_pending: u32,
@@ -345,20 +370,21 @@ impl PushLimits {
         })
     }
 
-    /// Whether one more push may go out, given the pending transactions (not counting
-    /// the new one) and the pushes since the last approval (counting the new one, as
-    /// the store returns it after incrementing).
+    /// Whether one more push may go out, given the counts the store returned after
+    /// counting it (both **include the push being decided**, as for
+    /// [`SendLimits::check_send`]). A limit of `n` allows the `n`th push and refuses the
+    /// `n + 1`th: at most `n` pushes wait at once, at most `n` go out between approvals.
     ///
     /// # Errors
     ///
     /// [`LimitError::PendingPushes`] or [`LimitError::PushesSinceSuccess`].
-    pub fn check(&self, pending: u32, pushes_since_success: u32) -> Result<(), LimitError> {
-        if pending >= self.max_pending {
+    pub fn check(&self, counts: &PushCounts) -> Result<(), LimitError> {
+        if counts.pending > self.max_pending {
             return Err(LimitError::PendingPushes {
                 max: self.max_pending,
             });
         }
-        if pushes_since_success > self.max_since_success {
+        if counts.since_success > self.max_since_success {
             return Err(LimitError::PushesSinceSuccess {
                 max: self.max_since_success,
             });

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use mfa_core::Channel;
-use mfa_oob::{CountryCodes, Destination, LimitError, PushLimits, SendCounts, SendLimits};
+use mfa_oob::{
+    CountryCodes, Destination, LimitError, PushCounts, PushLimits, SendCounts, SendLimits,
+};
 
 use crate::common::{T0, at};
 
@@ -88,15 +90,17 @@ fn country_allow_list() {
 #[test]
 fn push_fatigue_limits() {
     let limits = PushLimits::new(2, 5).unwrap();
+    // Both counts include the push being decided: a limit of n lets n out.
     let table: &[(u32, u32, Option<LimitError>)] = &[
-        (0, 1, None),
-        (1, 5, None),
-        (2, 1, Some(LimitError::PendingPushes { max: 2 })),
-        (0, 6, Some(LimitError::PushesSinceSuccess { max: 5 })),
-        (2, 6, Some(LimitError::PendingPushes { max: 2 })),
+        (1, 1, None),
+        (2, 5, None),
+        (3, 1, Some(LimitError::PendingPushes { max: 2 })),
+        (1, 6, Some(LimitError::PushesSinceSuccess { max: 5 })),
+        (3, 6, Some(LimitError::PendingPushes { max: 2 })),
     ];
     for (i, (pending, since, want)) in table.iter().enumerate() {
-        assert_eq!(&limits.check(*pending, *since).err(), want, "row {i}");
+        let got = limits.check(&PushCounts::new(*pending, *since)).err();
+        assert_eq!(&got, want, "row {i}");
     }
     assert_eq!(PushLimits::default(), limits);
     assert!(PushLimits::new(0, 1).is_err());

@@ -71,8 +71,8 @@ pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
     BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, FactorLockout,
-    LockoutStatus, OobEnrollment, OtpEnrollment, PushEnrollment, RecoveryEnrollment, RecoveryUse,
-    Response, SendFuture, Service, ServiceBuilder, Verification,
+    LockoutStatus, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
+    RecoveryUse, Response, SendFuture, Service, ServiceBuilder, Verification,
 };
 
 // The crates whose types appear in this API.

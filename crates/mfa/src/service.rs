@@ -19,8 +19,8 @@ pub use builder::ServiceBuilder;
 pub use oob::{DynSender, OobEnrollment, SendFuture};
 pub use push::{DynPushTransport, PushEnrollment};
 pub use types::{
-    Challenge, FactorInfo, FactorLockout, LockoutStatus, OtpEnrollment, RecoveryEnrollment,
-    RecoveryUse, Response, Verification,
+    Challenge, FactorInfo, FactorLockout, LockoutStatus, OtpEnrollment, PushNonce,
+    RecoveryEnrollment, RecoveryUse, Response, Verification,
 };
 
 use std::fmt;

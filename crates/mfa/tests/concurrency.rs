@@ -315,6 +315,7 @@ pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>)
     let Challenge::Push {
         challenge_id,
         number,
+        nonce,
         ..
     } = h
         .service
@@ -338,12 +339,16 @@ pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>)
     );
     let out = race([&h.service, &second], |service| {
         let (user, factor, id) = (alice.clone(), info.id.clone(), challenge_id.clone());
+        let nonce = nonce.clone();
         async move {
             service
                 .verify(
                     &user,
                     &factor,
-                    Response::Push { challenge_id: &id },
+                    Response::Push {
+                        challenge_id: &id,
+                        nonce: nonce.expose(),
+                    },
                     &Session::default(),
                 )
                 .await

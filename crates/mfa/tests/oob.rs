@@ -8,14 +8,14 @@ use mfa::oob::testkit::SoftwareDevice;
 use mfa::oob::{LimitError, PushStatus};
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Session, Subject};
-use mfa::{Challenge, Response, ServiceError};
+use mfa::{Challenge, PushNonce, Response, ServiceError};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
 use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
 
-const PHONE: &str = "+12015550123";
+pub(crate) const PHONE: &str = "+12015550123";
 const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
 
 fn reason_of<S>(h: &Harness<S>) -> &'static str {
@@ -29,7 +29,7 @@ fn reason_of<S>(h: &Harness<S>) -> &'static str {
 }
 
 /// Enrolls and confirms `phone` by SMS; returns the factor and an AAL2 session.
-async fn with_sms<S: Store>(
+pub(crate) async fn with_sms<S: Store>(
     h: &Harness<S>,
     user: &UserId,
     phone: &str,
@@ -429,11 +429,12 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
 async fn sends_obey_the_cooldown_and_the_hourly_cap() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
-    // Enrollment, confirmation and one sign-in: two sends so far.
+    // The enrollment code spent the destination's budget; the sign-in codes of the
+    // confirmed factor spend the factor's own: one of its five so far.
     let (sms, _) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
     let options = StartOptions::new();
     let start = || h.service.start_challenge(&alice, &sms, &options);
-    start().await.unwrap(); // 3rd
+    start().await.unwrap(); // 2nd
     // At once again: the cooldown.
     let err = start().await.unwrap_err();
     assert!(
@@ -443,7 +444,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
     h.clock.advance(Duration::from_secs(31));
     let Challenge::OobCode { challenge_id, .. } = start().await.unwrap() else {
         panic!()
-    }; // 4th
+    }; // 3rd
     // A resend keeps the challenge and waits for the cooldown too.
     let err = h
         .service
@@ -465,7 +466,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
             &StartOptions::new(),
         )
         .await
-        .unwrap(); // 5th
+        .unwrap(); // 4th
     assert!(matches!(
         resent,
         Challenge::OobCode {
@@ -474,6 +475,8 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
         }
     ));
     assert_eq!(h.sender.sent().last().unwrap().channel(), Channel::Voice);
+    h.clock.advance(Duration::from_secs(31));
+    start().await.unwrap(); // 5th
     h.clock.advance(Duration::from_secs(31));
     let before = h.sender.sent().len();
     let err = start().await.unwrap_err(); // 6th in the hour: refused
@@ -490,7 +493,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
     start().await.unwrap();
 }
 
-async fn with_push<S: Store>(
+pub(crate) async fn with_push<S: Store>(
     h: &Harness<S>,
     user: &UserId,
     session: &Session,
@@ -542,6 +545,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         let Challenge::Push {
             challenge_id,
             number,
+            nonce,
             ..
         } = h
             .service
@@ -553,9 +557,9 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         };
         let notification = h.transport.sent().last().unwrap().clone();
         assert_eq!(notification.account.as_deref(), Some("alice"));
-        (challenge_id, number, notification)
+        (challenge_id, number, notification, nonce)
     };
-    let complete = |id: ChallengeId| {
+    let complete = |id: ChallengeId, nonce: PushNonce| {
         let h = &h;
         let alice = &alice;
         let push = &push;
@@ -564,7 +568,10 @@ async fn push_approve_deny_wrong_number_and_expiry() {
                 .verify(
                     alice,
                     push,
-                    Response::Push { challenge_id: &id },
+                    Response::Push {
+                        challenge_id: &id,
+                        nonce: nonce.expose(),
+                    },
                     &password(h.clock.now()),
                 )
                 .await
@@ -572,7 +579,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     };
 
     // Approve with the number shown: poll, then complete once.
-    let (id, number, n) = start().await;
+    let (id, number, n, nonce) = start().await;
     assert_eq!(
         h.service.push_status(&alice, &id).await.unwrap(),
         PushStatus::Pending
@@ -588,15 +595,15 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         h.service.push_status(&alice, &id).await.unwrap(),
         PushStatus::Approved
     );
-    let v = complete(id.clone()).await.unwrap();
+    let v = complete(id.clone(), nonce.clone()).await.unwrap();
     assert_eq!(v.methods, FactorKind::Push.typical_methods());
     assert!(
-        complete(id).await.unwrap_err().is_rejection(),
+        complete(id, nonce).await.unwrap_err().is_rejection(),
         "completed once"
     );
 
     // A wrong number is final.
-    let (id, number, n) = start().await;
+    let (id, number, n, nonce) = start().await;
     let wrong = if number.starts_with('9') {
         "1".repeat(number.len())
     } else {
@@ -607,11 +614,11 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         h.service.respond_push(&alice, &answer).await.unwrap(),
         PushStatus::WrongNumber
     );
-    assert!(complete(id).await.unwrap_err().is_rejection());
+    assert!(complete(id, nonce).await.unwrap_err().is_rejection());
 
     // Denied: final, audited as possible fraud, and the user is told by email.
     let notices_before = h.sender.sent().len();
-    let (id, _, n) = start().await;
+    let (id, _, n, nonce) = start().await;
     let answer = device.deny(&n, h.clock.now()).unwrap();
     assert_eq!(
         h.service.respond_push(&alice, &answer).await.unwrap(),
@@ -632,10 +639,10 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         "{}",
         notice.expose_body()
     );
-    assert!(complete(id).await.unwrap_err().is_rejection());
+    assert!(complete(id, nonce).await.unwrap_err().is_rejection());
 
     // Unanswered past its lifetime: expired, and an answer then is refused.
-    let (id, number, n) = start().await;
+    let (id, number, n, nonce) = start().await;
     h.clock.advance(Duration::from_secs(3600));
     assert_eq!(
         h.service.push_status(&alice, &id).await.unwrap(),
@@ -643,7 +650,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     );
     let answer = device.approve(&n, &number, h.clock.now()).unwrap();
     assert!(h.service.respond_push(&alice, &answer).await.is_err());
-    assert!(complete(id).await.unwrap_err().is_rejection());
+    assert!(complete(id, nonce).await.unwrap_err().is_rejection());
 }
 
 #[tokio::test]

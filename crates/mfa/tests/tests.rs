@@ -12,6 +12,7 @@ mod concurrency;
 mod fail_closed;
 mod lockout;
 mod oob;
+mod oob_limits;
 mod postgres;
 mod raw_tables;
 mod service;

@@ -9,12 +9,11 @@ use mfa_oob::{
     Destination, OobRecord, OobState, OutgoingMessage, SendCounts, SendError, SendLimits,
 };
 
+use mfa_core::store::UserLimit;
+
 use super::*;
 
 const PURPOSE_OOB_CODE: &str = "oob-code";
-/// The pseudo factor id under which a user's sends are counted (never a real factor id:
-/// those are 22 base64url characters).
-const SENDS_PER_USER: &str = "(oob-sends)";
 /// Compare-and-swap retries of one attempt (each lost race paid nothing and checked
 /// nothing, so a retry grants nothing).
 const ATTEMPT_RETRIES: usize = 8;
@@ -62,6 +61,33 @@ pub struct OobEnrollment {
     pub expires_at: Timestamp,
     /// When [`Service::resend_code`] is first allowed.
     pub resend_after: Timestamp,
+}
+
+/// The factor a code goes to, and so whose budget the send spends (see
+/// [`Service::count_send`]).
+#[derive(Clone, Copy)]
+enum SendBudget<'a> {
+    /// A code confirming a new enrollment of this (unconfirmed) factor: the
+    /// destination's budget, whichever account asks.
+    Enrollment(&'a FactorId),
+    /// A sign-in code to this confirmed factor: its own budget, its owner's alone.
+    Factor(&'a FactorId),
+}
+
+impl<'a> SendBudget<'a> {
+    fn of(row: &'a FactorRecord) -> Self {
+        if row.confirmed {
+            Self::Factor(&row.id)
+        } else {
+            Self::Enrollment(&row.id)
+        }
+    }
+
+    fn factor_id(self) -> &'a FactorId {
+        match self {
+            Self::Enrollment(id) | Self::Factor(id) => id,
+        }
+    }
 }
 
 fn kind_of(channel: Channel) -> Result<FactorKind> {
@@ -162,7 +188,7 @@ impl<S: Store> Service<S> {
         let sent = self
             .issue_code(
                 user,
-                &id,
+                SendBudget::Enrollment(&id),
                 &record,
                 &StartOptions::new(),
                 challenge_id.clone(),
@@ -208,12 +234,13 @@ impl<S: Store> Service<S> {
         options: &StartOptions,
         now: Timestamp,
     ) -> Result<Challenge> {
+        self.check_locked(user, &row.value.id, now).await?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
         let challenge_id = ChallengeId::generate(&mut self.rng.handle())?;
         let challenge = self
             .issue_code(
                 user,
-                &row.value.id,
+                SendBudget::of(&row.value),
                 &data.record,
                 options,
                 challenge_id.clone(),
@@ -251,10 +278,12 @@ impl<S: Store> Service<S> {
     /// Sends a new code for a pending challenge ("send again", or `channel` to switch
     /// between SMS and a voice call). Keeps the attempts used; enforces the cooldown,
     /// the sends per challenge and the hourly caps. The previous code stops verifying.
+    /// Nothing is sent while the factor, the account or the destination is locked.
     ///
     /// # Errors
     ///
     /// A rejection for an unknown, expired or exhausted challenge;
+    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked);
     /// [`ServiceError::Limited`]; [`ServiceError::Delivery`]; [`ServiceError::Conflict`]
     /// when another request changed the challenge at the same time; a store failure.
     pub async fn resend_code(
@@ -286,13 +315,24 @@ impl<S: Store> Service<S> {
             .factor(user, factor_id)
             .await?
             .ok_or(ServiceError::UnknownFactor)?;
+        // Nothing goes to a locked factor or account, or to a destination locked by
+        // its failures; asking is not an attempt, so nothing is counted.
+        self.check_locked(user, factor_id, now).await?;
         let data: OobFactorData = self.decode_factor(&row.value)?;
+        self.check_destination_lockout(SendBudget::of(&row.value), data.record.destination(), now)
+            .await?;
         let state: OobState =
             self.open_state(PURPOSE_OOB_CODE, &owner, challenge_id, &pending.value.data)?;
         let (mut challenge, next) =
             codes.resend(&data.record, &state, channel, now, &mut self.rng.handle())?;
-        self.count_send(user, data.record.destination(), options, now)
-            .await?;
+        self.count_send(
+            user,
+            SendBudget::of(&row.value),
+            data.record.destination(),
+            options,
+            now,
+        )
+        .await?;
         let message = challenge
             .take_message()
             .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
@@ -327,7 +367,7 @@ impl<S: Store> Service<S> {
     async fn issue_code(
         &self,
         user: &UserId,
-        factor_id: &FactorId,
+        budget: SendBudget<'_>,
         record: &OobRecord,
         options: &StartOptions,
         challenge_id: ChallengeId,
@@ -337,10 +377,11 @@ impl<S: Store> Service<S> {
         let sender = self.code_sender()?;
         let (mut challenge, state) =
             codes.start(Some(record), options, now, &mut self.rng.handle())?;
-        self.check_destination_lockout(record.destination(), now)
+        self.check_destination_lockout(budget, record.destination(), now)
             .await?;
-        self.count_send(user, record.destination(), options, now)
+        self.count_send(user, budget, record.destination(), options, now)
             .await?;
+        let factor_id = budget.factor_id();
         let message = challenge
             .take_message()
             .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
@@ -370,13 +411,20 @@ impl<S: Store> Service<S> {
         })
     }
 
-    /// Refuses to send to a destination whose codes failed too often lately (whoever
-    /// the user): the per-user limit of failures, counted per destination.
+    /// Refuses an enrollment code to a destination whose enrollment codes failed too
+    /// often lately (whoever the user): the per-user limit of failures, counted per
+    /// destination. Like the send budgets, this counter is for what anyone can reach:
+    /// a confirmed factor's sign-in codes are guarded by its own lockout and its
+    /// owner's, so strangers typing wrong codes to the same number cannot stop them.
     async fn check_destination_lockout(
         &self,
+        budget: SendBudget<'_>,
         destination: &Destination,
         now: Timestamp,
     ) -> Result<()> {
+        if let SendBudget::Factor(_) = budget {
+            return Ok(());
+        }
         let limits = *self.policy.failure_limits();
         let key = FailureKey::destination(destination.as_str())?;
         if let Some(f) = self.store.failures(&key, now, limits.window).await? {
@@ -388,23 +436,36 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
-    /// The abuse limits of one send: the cooldown since the destination's last send (by
-    /// any challenge), then the hourly caps per destination, per user and per client IP,
-    /// counted **before** deciding so they hold under concurrency.
+    /// The abuse limits of one send, counted **before** deciding so they hold under
+    /// concurrency: the cooldown since the last send of the same budget, then the hourly
+    /// caps of that budget, of the user and of the client IP.
+    ///
+    /// The budget decides who can spend a destination's messages. An enrollment (an
+    /// unconfirmed factor) spends the destination's own budget, shared by every account
+    /// that enrolls it: that caps what anyone can make the service send to a number or
+    /// address they do not own. A confirmed factor's sign-in codes spend that factor's
+    /// budget, which only its owner can reach: another account that enrolls the same
+    /// number over and over cannot block the owner's sign-in.
     async fn count_send(
         &self,
         user: &UserId,
+        budget: SendBudget<'_>,
         destination: &Destination,
         options: &StartOptions,
         now: Timestamp,
     ) -> Result<()> {
         let limits = self.oob_codes()?.config().limits();
         let window = SendLimits::WINDOW;
-        let dkey = FailureKey::destination(&format!("sends:{}", destination.as_str()))?;
-        let ukey = FailureKey::factor(user, &FactorId::new(SENDS_PER_USER)?);
-        let last = self.store.failures(&dkey, now, window).await?;
+        let key = match budget {
+            SendBudget::Enrollment(_) => FailureKey::DestinationSends(
+                mfa_core::store::Destination::new(destination.as_str())?,
+            ),
+            SendBudget::Factor(factor_id) => FailureKey::factor_sends(user, factor_id),
+        };
+        let ukey = FailureKey::limit(user, UserLimit::CodesSent);
+        let last = self.store.failures(&key, now, window).await?;
         limits.check_cooldown(last.map(|f| f.last_at), now)?;
-        let d = self.store.record_failure(&dkey, now, window).await?.count;
+        let d = self.store.record_failure(&key, now, window).await?.count;
         let u = self.store.record_failure(&ukey, now, window).await?.count;
         let ip = match options.context.client_ip {
             Some(ip) => Some(self.count_ip(ip, now, window).await?),
@@ -459,6 +520,8 @@ impl<S: Store> Service<S> {
             return Err(Error::invalid("factor", "already confirmed").into());
         }
         let data: OobFactorData = self.decode_factor(&row.value)?;
+        // Only enrollment codes count per destination (see `check_destination_lockout`).
+        let enrolling = !row.value.confirmed;
         let id = match challenge_id {
             Some(id) => id.clone(),
             None => data.latest.clone().ok_or_else(|| {
@@ -528,7 +591,7 @@ impl<S: Store> Service<S> {
                     })
                 }
                 Err(e) => {
-                    if e.is_rejection() {
+                    if enrolling && e.is_rejection() {
                         self.count_destination_failure(data.record.destination(), now)
                             .await;
                     }

@@ -3,22 +3,27 @@
 
 use std::time::Duration;
 
+use mfa_core::store::UserLimit;
 use mfa_oob::{
-    EnrollmentChallenge, EnrollmentRequest, PushNotification, PushRecord, PushResponse, PushState,
+    EnrollmentChallenge, EnrollmentRequest, PushCounts, PushNotification, PushRecord, PushResponse,
+    PushState,
 };
 
-use super::oob::SendFuture;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
+
+use super::oob::SendFuture;
 
 use super::*;
 
 const PURPOSE_PUSH_ENROLLMENT: &str = "push-enrollment";
 const PURPOSE_PUSH: &str = "push";
+/// The size of the nonce binding a push to the requesting session (256 bits).
+const NONCE_BYTES: usize = 32;
 /// How long a device has to answer an enrollment challenge.
 const ENROLLMENT_TTL: Duration = Duration::from_secs(600);
-/// Pseudo factor ids of the push-fatigue counters (never a real factor id).
-const PUSHES_PENDING: &str = "(push-pending)";
-const PUSHES_SINCE_SUCCESS: &str = "(push-since-success)";
 
 /// mfa-oob's [`PushTransport`](mfa_oob::PushTransport) as a trait object. Implemented
 /// for every transport; you never implement it yourself.
@@ -44,6 +49,26 @@ pub struct PushEnrollment {
     pub challenge: EnrollmentChallenge,
     /// When the enrollment expires.
     pub expires_at: Timestamp,
+}
+
+/// What the service seals for a push transaction: mfa-oob's state and the SHA-256 of
+/// the nonce the requesting session holds (the nonce itself is never stored).
+#[derive(Deserialize, Serialize)]
+struct SealedPush {
+    state: PushState,
+    session: [u8; 32],
+}
+
+impl SealedPush {
+    /// Whether `nonce` is the requesting session's, in constant time.
+    fn held_by(&self, nonce: &str) -> bool {
+        let presented: [u8; 32] = nonce_hash(nonce);
+        presented.ct_eq(&self.session).into()
+    }
+}
+
+fn nonce_hash(nonce: &str) -> [u8; 32] {
+    sha2::Sha256::digest(nonce.as_bytes()).into()
 }
 
 #[derive(Deserialize, Serialize)]
@@ -155,13 +180,15 @@ impl<S: Store> Service<S> {
         now: Timestamp,
     ) -> Result<Challenge> {
         let (factor, transport) = self.push_factor()?;
+        // Nothing goes to a locked factor or account (read, not counted).
+        self.check_locked(user, &row.value.id, now).await?;
         let record: PushRecord = self.decode_factor(&row.value)?;
         let (mut challenge, state) =
             factor.start(Some(&record), options, now, &mut self.rng.handle())?;
         // Push fatigue: transactions that may still be waiting (a counter whose window
         // is the transaction lifetime), and pushes since the last approved one.
-        let pending_key = FailureKey::factor(user, &FactorId::new(PUSHES_PENDING)?);
-        let since_key = FailureKey::factor(user, &FactorId::new(PUSHES_SINCE_SUCCESS)?);
+        let pending_key = FailureKey::limit(user, UserLimit::PushesPending);
+        let since_key = FailureKey::limit(user, UserLimit::PushesSinceSuccess);
         let ttl = factor.config().ttl();
         let pending = self.store.record_failure(&pending_key, now, ttl).await?;
         let since = self
@@ -172,17 +199,26 @@ impl<S: Store> Service<S> {
                 mfa_oob::SendLimits::WINDOW.saturating_mul(24),
             )
             .await?;
-        // The counts include this push; the limits judge the ones before it.
-        factor.config().limits().check(
-            pending.count.saturating_sub(1),
-            since.count.saturating_sub(1),
-        )?;
+        // Both counts include this push: a limit of n lets n pushes out.
+        factor
+            .config()
+            .limits()
+            .check(&PushCounts::new(pending.count, since.count))?;
         let id = state.transaction().challenge_id()?;
         let owner = ChallengeOwner::User(user.clone());
-        let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &state)?;
+        // The requesting session's secret: the transaction id reaches the device (and
+        // the push provider), so completing needs this too.
+        let mut nonce = Zeroizing::new([0u8; NONCE_BYTES]);
+        self.rng.fill(nonce.as_mut_slice())?;
+        let nonce = PushNonce::new(URL_SAFE_NO_PAD.encode(nonce.as_slice()));
+        let sealed = SealedPush {
+            session: nonce_hash(nonce.expose()),
+            state,
+        };
+        let data = self.seal_state(PURPOSE_PUSH, &owner, &id, &sealed)?;
         self.store
             .put_challenge(
-                PendingChallenge::new(id.clone(), owner.clone(), data, state.expires_at())
+                PendingChallenge::new(id.clone(), owner.clone(), data, sealed.state.expires_at())
                     .with_factor(row.value.id.clone()),
             )
             .await?;
@@ -199,6 +235,7 @@ impl<S: Store> Service<S> {
             challenge_id: id,
             number: challenge.number().to_owned(),
             expires_at: challenge.expires_at(),
+            nonce,
         })
     }
 
@@ -231,8 +268,8 @@ impl<S: Store> Service<S> {
             return Err(Error::rejected(RejectReason::UnknownFactor).into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state: PushState = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
-        let next = match factor.record_response(&record, &state, response, now) {
+        let sealed: SealedPush = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
+        let next = match factor.record_response(&record, &sealed.state, response, now) {
             Ok(next) => next,
             Err(e) => {
                 let err: ServiceError = e.into();
@@ -248,9 +285,15 @@ impl<S: Store> Service<S> {
                 return Err(err);
             }
         };
+        let expires_at = next.expires_at();
+        let status = factor.status(&next, now);
+        let next = SealedPush {
+            state: next,
+            session: sealed.session,
+        };
         let mut updated = pending.value.clone();
         updated.data = self.seal_state(PURPOSE_PUSH, &owner, &id, &next)?;
-        updated.expires_at = next.expires_at();
+        updated.expires_at = expires_at;
         match self
             .store
             .update_challenge_if_version(updated, pending.version, now)
@@ -267,13 +310,10 @@ impl<S: Store> Service<S> {
             Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
             Err(e) => return Err(e.into()),
         }
-        if let Ok(key) = FactorId::new(PUSHES_PENDING) {
-            let _ = self
-                .store
-                .clear_failures(&FailureKey::factor(user, &key))
-                .await;
-        }
-        let status = factor.status(&next, now);
+        let _ = self
+            .store
+            .clear_failures(&FailureKey::limit(user, UserLimit::PushesPending))
+            .await;
         if status == PushStatus::Denied {
             self.emit(
                 AuditEvent::new(now, Some(user), EventKind::PushDenied)
@@ -302,22 +342,26 @@ impl<S: Store> Service<S> {
         let Some(pending) = self.store.challenge(challenge_id, &owner, now).await? else {
             return Ok(PushStatus::Expired);
         };
-        let state: PushState =
+        let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
-        Ok(factor.status(&state, now))
+        Ok(factor.status(&sealed.state, now))
     }
 
     /// Completes an approved transaction once (from [`verify`](Self::verify), after the
-    /// lockout gate): read, verify purely, then take — a take that finds nothing is a
-    /// replay. A final refusal (denied, wrong number, expired) removes the transaction;
-    /// a pending one stays (poll [`push_status`](Self::push_status) first: every call
-    /// of `verify` counts as an attempt).
+    /// lockout gate) for the session holding its nonce: read, check the nonce, verify
+    /// purely, then take — a take that finds nothing is a replay. A wrong or missing
+    /// nonce is refused before anything else is looked at and leaves the transaction
+    /// as it was (for the session that holds the nonce). A final refusal (denied, wrong
+    /// number, expired) removes the transaction; a pending one stays (poll
+    /// [`push_status`](Self::push_status) first: every call of `verify` counts as an
+    /// attempt).
     pub(super) async fn complete_push(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         row: Versioned<FactorRecord>,
         challenge_id: &ChallengeId,
+        nonce: &str,
         now: Timestamp,
     ) -> Result<Outcome> {
         let (factor, _) = self.push_factor()?;
@@ -342,8 +386,16 @@ impl<S: Store> Service<S> {
             .into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
-        let state: PushState =
+        let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
+        if !sealed.held_by(nonce) {
+            return Err(Rejected::with_detail(
+                RejectReason::BindingMismatch,
+                "not the session that started the push",
+            )
+            .into());
+        }
+        let state = sealed.state;
         if state.transaction().challenge_id()? != *challenge_id {
             return Err(Rejected::with_detail(
                 RejectReason::BindingMismatch,
@@ -371,12 +423,10 @@ impl<S: Store> Service<S> {
                     )
                     .into());
                 }
-                if let Ok(key) = FactorId::new(PUSHES_SINCE_SUCCESS) {
-                    let _ = self
-                        .store
-                        .clear_failures(&FailureKey::factor(user, &key))
-                        .await;
-                }
+                let _ = self
+                    .store
+                    .clear_failures(&FailureKey::limit(user, UserLimit::PushesSinceSuccess))
+                    .await;
                 let row = self.touch_factor(user, factor_id, false, now).await?;
                 Ok(Outcome {
                     row,

@@ -169,17 +169,53 @@ pub enum Challenge {
         attempts_left: u32,
     },
     /// A push was sent to the user's device: show `number`, poll
-    /// [`Service::push_status`], then complete with [`Response::Push`].
+    /// [`Service::push_status`], then complete with [`Response::Push`] naming
+    /// `challenge_id` **and presenting `nonce`**.
     Push {
         /// The factor challenged.
         factor_id: FactorId,
-        /// The handle of the stored transaction (the device answers it).
+        /// The handle of the stored transaction (the device answers it; it travels
+        /// through the push provider, so it is no secret).
         challenge_id: ChallengeId,
         /// The number the page shows and the user enters on the device.
         number: String,
         /// When the transaction expires.
         expires_at: Timestamp,
+        /// Binds the transaction to the session that asked: keep it in that session
+        /// (or page) only, and present it to complete. Never sent to the device.
+        nonce: PushNonce,
     },
+}
+
+/// The secret that binds a push transaction to the session that started it: the
+/// transaction id goes through the push provider to the device, so it alone must not
+/// complete a sign-in (any session of the user holding it could). 256 bits from the
+/// service's random source, base64url; the service keeps only its SHA-256 and compares
+/// in constant time. `Debug` redacts it; `Serialize` writes it, for the page that asked.
+#[derive(Clone)]
+pub struct PushNonce(Zeroizing<String>);
+
+impl PushNonce {
+    pub(super) fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The nonce, for [`Response::Push`] and for the session that keeps it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PushNonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PushNonce([redacted])")
+    }
+}
+
+impl Serialize for PushNonce {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
 }
 
 /// The user's answer to a challenge.
@@ -202,10 +238,14 @@ pub enum Response<'a> {
         /// What the user typed.
         code: &'a str,
     },
-    /// Completes the approved push transaction `challenge_id`.
+    /// Completes the approved push transaction `challenge_id` for the session that
+    /// started it.
     Push {
         /// From [`Challenge::Push`].
         challenge_id: &'a ChallengeId,
+        /// [`Challenge::Push`]'s `nonce` ([`PushNonce::expose`]): without the right one
+        /// the transaction is refused (and stays, for the session that holds it).
+        nonce: &'a str,
     },
 }
 

@@ -11,12 +11,15 @@ impl<S: Store> Service<S> {
     /// the [`Sender`] after the abuse limits (cooldown, hourly caps per destination,
     /// user and `options.context.client_ip`) and its sealed state stored, bound to the
     /// user and the factor; for push the notification goes to the device after the
-    /// push-fatigue limits.
+    /// push-fatigue limits. Nothing is sent to a locked factor or account (checked
+    /// without counting an attempt).
     ///
     /// # Errors
     ///
     /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
     /// the factor cannot honour, [`ServiceError::NotConfigured`],
+    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked) before an
+    /// SMS, voice, email or push send,
     /// [`ServiceError::Limited`], [`ServiceError::Delivery`], or a store failure.
     pub async fn start_challenge(
         &self,
@@ -351,8 +354,14 @@ impl<S: Store> Service<S> {
                 self.verify_oob(user, factor_id, row, None, code, Purpose::SignIn, now)
                     .await
             }
-            (BuiltinFactor::Push, Response::Push { challenge_id }) => {
-                self.complete_push(user, factor_id, row, challenge_id, now)
+            (
+                BuiltinFactor::Push,
+                Response::Push {
+                    challenge_id,
+                    nonce,
+                },
+            ) => {
+                self.complete_push(user, factor_id, row, challenge_id, nonce, now)
                     .await
             }
             _ => Err(wrong_shape()),
