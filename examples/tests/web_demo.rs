@@ -78,6 +78,39 @@ fn start_demo(data_dir: &Path) -> u16 {
     rx.recv().unwrap()
 }
 
+/// The administrator the browser test signs in as (`WEB_DEMO_ADMIN`), with the
+/// script's password.
+const E2E_ADMIN: &str = "root";
+
+/// What an operator does before the browser test: `root` signs up (no factor yet),
+/// then `web_demo grant-admin root` makes it the administrator. Signing up as `admin`
+/// would not.
+fn make_admin(data_dir: &Path) {
+    use std::collections::BTreeMap;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = web_demo::Config::new(persistence::PORT, data_dir);
+        let app = web_demo::build_app(&config).await.unwrap();
+        let mut b = persistence::Browser::open(&app, BTreeMap::new()).await;
+        let (s, v) = b
+            .post(
+                "/api/signup",
+                serde_json::json!({"username": E2E_ADMIN, "password": persistence::PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, axum::http::StatusCode::OK, "{v}");
+        app.flush_audit().await;
+        drop(b);
+        drop(app);
+        let said = web_demo::set_admin(&config, E2E_ADMIN, true).await.unwrap();
+        assert_eq!(said, format!("{E2E_ADMIN} is now an administrator"));
+    });
+}
+
 #[test]
 fn web_demo_end_to_end_in_chromium() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("web_demo/tests");
@@ -92,6 +125,7 @@ fn web_demo_end_to_end_in_chromium() {
         return missing("playwright-core is not installed (npm ci in examples/web_demo/tests)");
     }
     let data = TempDir::new("web_demo_e2e");
+    make_admin(data.path());
     let port = start_demo(data.path());
     let shots = std::env::var_os("MFA_SCREENSHOTS_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_demo_screenshots"),
@@ -101,6 +135,7 @@ fn web_demo_end_to_end_in_chromium() {
         .arg("e2e.mjs")
         .current_dir(&tests)
         .env("WEB_DEMO_URL", format!("http://localhost:{port}"))
+        .env("WEB_DEMO_ADMIN", E2E_ADMIN)
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &shots)
         .output()
