@@ -12,12 +12,18 @@
 //! marked; regenerate); a payment that needs a phishing-resistant factor from the last
 //! five minutes, enforced by `mfa-axum` (a browser is redirected to the step-up page, an
 //! API call gets `401` with RFC 9470's `WWW-Authenticate`); "remember this device for 30
-//! days" with the list of remembered devices; an admin page (user `admin`) to reset a
-//! user's MFA, unlock a user and read the audit log.
+//! days" with the list of remembered devices; an admin page to reset a user's MFA, unlock
+//! a user and read the audit log, for the accounts the operator makes administrators on
+//! the command line (`web_demo grant-admin USER`, an existing account; `revoke-admin`),
+//! never by signing up under some name.
 //!
 //! Security: a per-session CSRF token on every state-changing request (and the `Origin`
-//! checked when sent), `__Host-` cookies with `Secure; HttpOnly; SameSite=Strict`, a session id rotated at
-//! sign-in, a Content-Security-Policy without inline scripts or styles, the service's
+//! checked when sent), `__Host-` cookies with `Secure; HttpOnly; SameSite=Strict`, a
+//! session id rotated whenever the session's level rises (a password, a passkey alone,
+//! every second factor, a step-up; the CSRF token is derived from the id and rotates with
+//! it), sessions ended after `--session-idle` without a request (30 minutes) and
+//! `--session-lifetime` after the sign-in (12 hours), a step-up's `next` followed only on
+//! the demo's own origin, a Content-Security-Policy without inline scripts or styles, the service's
 //! lockout on every factor plus a per-account limit on password guesses, and no secret
 //! in any log line (the demo logs nothing per request).
 //!
@@ -27,9 +33,11 @@
 //! generated on first start) and, unless `--database-url postgres://…` names a
 //! PostgreSQL database, the SQLite file `web_demo.sqlite3`. The database holds
 //! mfa-store's tables (factors, challenges, failure counters, devices) and the demo's
-//! own (`demo_users` with the Argon2id hashes, recovery-code hints, the audit log): a
-//! restart keeps every account and factor. Sessions and the password-guess counter
-//! stay in memory, so a restart signs everyone out.
+//! own (`demo_users` with the Argon2id hashes, recovery-code hints, the audit log, the
+//! administrators, and `demo_sessions`: the signed-in sessions by the SHA-256 of their
+//! id, never the cookie's value): a restart keeps every account, factor and signed-in
+//! session (the `sessions` module). Anonymous sessions, ceremonies in flight and the
+//! password-guess counter stay in memory.
 //!
 //! SMS, email and push (the `oob` module): codes sent through mfa-oob's directory
 //! sender land in an on-page outbox (the demo's fake phone and inbox, each user seeing
