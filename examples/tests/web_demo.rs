@@ -984,12 +984,49 @@ pub(crate) mod persistence {
         };
         assert_eq!(c.database_url.as_deref(), Some("postgres://u@h/db"));
         assert!(c.data_dir.ends_with("mfa-web-demo") || c.data_dir.ends_with("mfa-web-demo-data"));
+        assert_eq!(c.session_limits, web_demo::SessionLimits::DEFAULT);
+        let Ok(web_demo::Parsed::Run(c)) =
+            parse(&["--session-idle", "60", "--session-lifetime", "3600"])
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            (
+                c.session_limits.idle.as_secs(),
+                c.session_limits.lifetime.as_secs()
+            ),
+            (60, 3600)
+        );
+        let Ok(web_demo::Parsed::Admin {
+            user,
+            grant,
+            config,
+        }) = parse(&[
+            "revoke-admin",
+            "root",
+            "--database-url",
+            "postgres://u@h/db",
+        ])
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            (user.as_str(), grant, config.database_url.as_deref()),
+            ("root", false, Some("postgres://u@h/db"))
+        );
         for bad in [
             &["--database-url", "sqlite://x.db"][..],
             &["--database-url", "memory://"],
             &["--database-url"],
             &["--data-dir"],
             &["--frobnicate"],
+            // The administrator is no start-up option any more: grant-admin.
+            &["--admin", "root"],
+            &["grant-admin"],
+            &["grant-admin", "--data-dir", "/tmp/x"],
+            &["--session-idle", "0"],
+            &["--session-lifetime", "soon"],
+            &["--session-idle"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
