@@ -1034,9 +1034,9 @@ pub(crate) mod persistence {
     }
 
     /// A schema of its own on the test server, dropped at the end (also on failure).
-    struct PgSchema {
+    pub(crate) struct PgSchema {
         url: String,
-        name: String,
+        pub(crate) name: String,
     }
 
     impl Drop for PgSchema {
@@ -1062,8 +1062,12 @@ pub(crate) mod persistence {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_restart_keeps_accounts_and_factors() {
+    /// The demo's configuration on a fresh schema of `MFA_TEST_POSTGRES_URL`'s database
+    /// (the key file in `dir`), a client, and the schema's guard; `None` (skip) when
+    /// the variable is unset, a failure then under `MFA_REQUIRE_EXTERNAL=1`.
+    pub(crate) async fn pg_config(
+        dir: &std::path::Path,
+    ) -> Option<(web_demo::Config, tokio_postgres::Client, PgSchema)> {
         let Some(url) = std::env::var("MFA_TEST_POSTGRES_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -1073,7 +1077,7 @@ pub(crate) mod persistence {
                 "MFA_TEST_POSTGRES_URL is not set and MFA_REQUIRE_EXTERNAL=1"
             );
             eprintln!("skipping: the web demo on PostgreSQL (MFA_TEST_POSTGRES_URL is not set)");
-            return;
+            return None;
         };
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
@@ -1094,12 +1098,20 @@ pub(crate) mod persistence {
             .await
             .unwrap();
         let sep = if url.contains('?') { '&' } else { '?' };
-        let dir = TempDir::new("web_demo_pg");
-        let mut config = web_demo::Config::new(PORT, dir.path());
+        let mut config = web_demo::Config::new(PORT, dir);
         config.database_url = Some(format!(
             "{url}{sep}options=-c%20search_path%3D{}",
             schema.name
         ));
+        Some((config, client, schema))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_restart_keeps_accounts_and_factors() {
+        let dir = TempDir::new("web_demo_pg");
+        let Some((config, client, schema)) = pg_config(dir.path()).await else {
+            return;
+        };
         let (_, sid) = restart_keeps_everything(&config).await;
         // Everything is in the run's schema: mfa-store's tables and the demo's.
         let count = |table: &str| {

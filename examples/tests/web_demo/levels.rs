@@ -382,13 +382,50 @@ async fn assert_with_key(key: &mut SoftAuthenticator, b: &mut Browser, what: &st
     rotated(b, &before, what).await;
 }
 
+/// Where the test reads `demo_sessions`.
+enum Rows {
+    Sqlite(std::path::PathBuf),
+    Postgres(tokio_postgres::Client, String),
+}
+
+impl Rows {
+    /// How many sessions are stored, or with the id `sid` only.
+    async fn count(&self, sid: Option<&str>) -> i64 {
+        match self {
+            Self::Sqlite(file) => {
+                let conn = rusqlite::Connection::open(file).unwrap();
+                match sid {
+                    Some(sid) => conn.query_row(
+                        "SELECT count(*) FROM demo_sessions WHERE id_hash = ?1",
+                        [sid_hash(sid)],
+                        |r| r.get(0),
+                    ),
+                    None => conn.query_row("SELECT count(*) FROM demo_sessions", [], |r| r.get(0)),
+                }
+                .unwrap()
+            }
+            Self::Postgres(client, schema) => {
+                let table = format!("{schema}.demo_sessions");
+                let row = match sid {
+                    Some(sid) => {
+                        let q = format!("SELECT count(*) FROM {table} WHERE id_hash = $1");
+                        client.query_one(&q, &[&sid_hash(sid)]).await
+                    }
+                    None => {
+                        let q = format!("SELECT count(*) FROM {table}");
+                        client.query_one(&q, &[]).await
+                    }
+                };
+                row.unwrap().get(0)
+            }
+        }
+    }
+}
+
 /// Sessions end after `--session-idle` without a request and `--session-lifetime`
 /// after the sign-in, also across a restart; ended ones are deleted, and the sweep
 /// deletes the ones nobody presents again. The sessions' clock is a `FixedClock`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_end_when_idle_or_too_old() {
-    let dir = TempDir::new("web_demo_expiry");
-    let mut config = web_demo::Config::new(PORT, dir.path());
+async fn sessions_end_when_idle_or_too_old(mut config: web_demo::Config, rows: Rows) {
     config.session_limits = web_demo::SessionLimits {
         idle: Duration::from_secs(600),
         lifetime: Duration::from_secs(3600),
@@ -397,23 +434,6 @@ async fn sessions_end_when_idle_or_too_old() {
     let app = web_demo::build_app_with_clock(&config, clock.clone())
         .await
         .unwrap();
-    let rows = || {
-        let conn = rusqlite::Connection::open(dir.path().join("web_demo.sqlite3")).unwrap();
-        conn.query_row("SELECT count(*) FROM demo_sessions", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
-    let stored = |sid: &str| {
-        let conn = rusqlite::Connection::open(dir.path().join("web_demo.sqlite3")).unwrap();
-        conn.query_row(
-            "SELECT count(*) FROM demo_sessions WHERE id_hash = ?1",
-            [sid_hash(sid)],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap()
-            == 1
-    };
 
     // Idle: a request every 9 minutes keeps it; 10 minutes without one ends it.
     let (idle, _) = signed_up(&app, "jack").await;
@@ -423,10 +443,11 @@ async fn sessions_end_when_idle_or_too_old() {
         assert!(signed_in(&idle, &sid).await, "active: kept");
     }
     clock.advance(Duration::from_secs(600));
-    assert!(stored(&sid));
+    assert_eq!(rows.count(Some(&sid)).await, 1);
     assert!(!signed_in(&idle, &sid).await, "idle for 10 minutes: ended");
-    assert!(
-        !stored(&sid),
+    assert_eq!(
+        rows.count(Some(&sid)).await,
+        0,
         "an idle-expired session is deleted when presented"
     );
 
@@ -448,25 +469,50 @@ async fn sessions_end_when_idle_or_too_old() {
         !signed_in(&after_restart, &sid).await,
         "an hour after the sign-in: ended"
     );
-    assert!(
-        !stored(&sid),
+    assert_eq!(
+        rows.count(Some(&sid)).await,
+        0,
         "an absolute-expired session is deleted when presented"
     );
 
     // The sweep deletes expired sessions nobody presents; a restart sweeps too.
     let (_left, _) = signed_up(&again, "liam").await;
     let (_also, _) = signed_up(&again, "mia").await;
-    assert_eq!(rows(), 2);
+    assert_eq!(rows.count(None).await, 2);
     assert_eq!(again.sweep_sessions().await.unwrap(), 0, "none expired yet");
     clock.advance(Duration::from_secs(601));
     assert_eq!(again.sweep_sessions().await.unwrap(), 2);
-    assert_eq!(rows(), 0);
+    assert_eq!(rows.count(None).await, 0);
     let (_nina, _) = signed_up(&again, "nina").await;
+    assert_eq!(rows.count(None).await, 1);
     clock.set(Timestamp::from_unix_secs(clock.now().unix_secs() + 3601));
     drop(
         web_demo::build_app_with_clock(&config, clock.clone())
             .await
             .unwrap(),
     );
-    assert_eq!(rows(), 0, "the restart swept the expired session");
+    assert_eq!(
+        rows.count(None).await,
+        0,
+        "the restart swept the expired session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sessions_end_when_idle_or_too_old() {
+    let dir = TempDir::new("web_demo_expiry");
+    let config = web_demo::Config::new(PORT, dir.path());
+    let rows = Rows::Sqlite(dir.path().join("web_demo.sqlite3"));
+    sessions_end_when_idle_or_too_old(config, rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_end_when_idle_or_too_old() {
+    let dir = TempDir::new("web_demo_expiry_pg");
+    let Some((config, client, schema)) = super::persistence::pg_config(dir.path()).await else {
+        return;
+    };
+    let rows = Rows::Postgres(client, schema.name.clone());
+    sessions_end_when_idle_or_too_old(config, rows).await;
+    drop(schema);
 }
