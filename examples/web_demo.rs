@@ -172,6 +172,7 @@ impl Stage {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct DemoSession {
     user: Option<UserId>,
     stage: Stage,

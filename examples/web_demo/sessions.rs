@@ -186,23 +186,8 @@ impl App {
         const GONE: ApiError = ApiError(StatusCode::UNAUTHORIZED, "Reload the page and try again.");
         let (old, new) = (sid_hash(sid), random_token()?);
         let now = self.session_now();
-        let mut next = {
-            let sessions = lock(&self.sessions);
-            let s = sessions.get(&old).ok_or(GONE)?;
-            DemoSession {
-                user: s.user.clone(),
-                stage: s.stage,
-                session: s.session.clone(),
-                pending_totp: s.pending_totp.clone(),
-                pending_registration: s.pending_registration.clone(),
-                pending_assertion: s.pending_assertion.clone(),
-                pending_oob: s.pending_oob.clone(),
-                oob_challenge: s.oob_challenge.clone(),
-                push_challenge: s.push_challenge.clone(),
-                created_at: s.created_at,
-                last_seen: now,
-            }
-        };
+        let mut next = lock(&self.sessions).get(&old).cloned().ok_or(GONE)?;
+        next.last_seen = now;
         let was_anonymous = next.user.is_none();
         f(&mut next);
         if was_anonymous && next.user.is_some() {
