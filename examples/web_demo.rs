@@ -12,12 +12,18 @@
 //! marked; regenerate); a payment that needs a phishing-resistant factor from the last
 //! five minutes, enforced by `mfa-axum` (a browser is redirected to the step-up page, an
 //! API call gets `401` with RFC 9470's `WWW-Authenticate`); "remember this device for 30
-//! days" with the list of remembered devices; an admin page (user `admin`) to reset a
-//! user's MFA, unlock a user and read the audit log.
+//! days" with the list of remembered devices; an admin page to reset a user's MFA, unlock
+//! a user and read the audit log, for the accounts the operator makes administrators on
+//! the command line (`web_demo grant-admin USER`, an existing account; `revoke-admin`),
+//! never by signing up under some name.
 //!
 //! Security: a per-session CSRF token on every state-changing request (and the `Origin`
-//! checked when sent), `__Host-` cookies with `Secure; HttpOnly; SameSite=Strict`, a session id rotated at
-//! sign-in, a Content-Security-Policy without inline scripts or styles, the service's
+//! checked when sent), `__Host-` cookies with `Secure; HttpOnly; SameSite=Strict`, a
+//! session id rotated whenever the session's level rises (a password, a passkey alone,
+//! every second factor, a step-up; the CSRF token is derived from the id and rotates with
+//! it), sessions ended after `--session-idle` without a request (30 minutes) and
+//! `--session-lifetime` after the sign-in (12 hours), a step-up's `next` followed only on
+//! the demo's own origin, a Content-Security-Policy without inline scripts or styles, the service's
 //! lockout on every factor plus a per-account limit on password guesses, and no secret
 //! in any log line (the demo logs nothing per request).
 //!
@@ -27,9 +33,11 @@
 //! generated on first start) and, unless `--database-url postgres://…` names a
 //! PostgreSQL database, the SQLite file `web_demo.sqlite3`. The database holds
 //! mfa-store's tables (factors, challenges, failure counters, devices) and the demo's
-//! own (`demo_users` with the Argon2id hashes, recovery-code hints, the audit log): a
-//! restart keeps every account and factor. Sessions and the password-guess counter
-//! stay in memory, so a restart signs everyone out.
+//! own (`demo_users` with the Argon2id hashes, recovery-code hints, the audit log, the
+//! administrators, and `demo_sessions`: the signed-in sessions by the SHA-256 of their
+//! id, never the cookie's value): a restart keeps every account, factor and signed-in
+//! session (the `sessions` module). Anonymous sessions, ceremonies in flight and the
+//! password-guess counter stay in memory.
 //!
 //! SMS, email and push (the `oob` module): codes sent through mfa-oob's directory
 //! sender land in an on-page outbox (the demo's fake phone and inbox, each user seeing
@@ -89,12 +97,15 @@ mod db;
 mod keys;
 #[path = "web_demo/oob.rs"]
 mod oob;
+#[path = "web_demo/sessions.rs"]
+mod sessions;
 
 pub(crate) use admin::*;
 use api::*;
 pub(crate) use config::*;
 
 use db::{CodeHint, Db, DbError, PasswordRecord};
+pub(crate) use sessions::{SessionLimits, csrf_of, sid_hash};
 
 /// MFA on every sign-in; payments need a phishing-resistant factor within five minutes.
 const POLICY: &str = r#"
@@ -114,7 +125,8 @@ const DEVICE_TOKEN_COOKIE: &str = "__Host-demo_device_token";
 /// Password guesses per account before a five-minute pause.
 const PASSWORD_LIMIT: u32 = 5;
 const PASSWORD_PAUSE: Duration = Duration::from_secs(300);
-/// Sessions kept in memory before anonymous ones are dropped.
+/// Sessions kept in memory before anonymous ones are dropped (signed-in ones are in
+/// the database too).
 const MAX_SESSIONS: usize = 10_000;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -146,10 +158,22 @@ impl Stage {
             Self::SignedIn => "ok",
         }
     }
+
+    /// The stage `as_str` names.
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Anonymous,
+            Self::SecondFactor,
+            Self::Enroll,
+            Self::SignedIn,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
 }
 
-struct DemoSession {
-    csrf: String,
+#[derive(Clone)]
+pub(crate) struct DemoSession {
     user: Option<UserId>,
     stage: Stage,
     session: Session,
@@ -162,12 +186,16 @@ struct DemoSession {
     oob_challenge: Option<(FactorId, ChallengeId)>,
     /// The push sent last.
     push_challenge: Option<(FactorId, ChallengeId)>,
+    /// When the user signed in (when the session began, while anonymous), on the
+    /// sessions' clock: the absolute timeout counts from here.
+    created_at: u64,
+    /// The last request: the idle timeout counts from here.
+    last_seen: u64,
 }
 
 impl DemoSession {
-    fn new() -> Result<Self, ApiError> {
-        Ok(Self {
-            csrf: random_token()?,
+    fn new() -> Self {
+        Self {
             user: None,
             stage: Stage::Anonymous,
             session: Session::default(),
@@ -177,7 +205,9 @@ impl DemoSession {
             pending_oob: None,
             oob_challenge: None,
             push_challenge: None,
-        })
+            created_at: 0,
+            last_seen: 0,
+        }
     }
 }
 
@@ -191,10 +221,13 @@ pub(crate) struct App {
     /// The demo's push provider, read by the phone page.
     phone: Arc<oob::PhoneInbox>,
     clock: SystemClock,
-    sessions: Mutex<HashMap<String, DemoSession>>,
+    /// The sessions' clock (a test moves it past a timeout).
+    session_clock: Arc<dyn Clock>,
+    session_limits: SessionLimits,
+    /// By the SHA-256 of the session id; signed-in ones are in `demo_sessions` too.
+    sessions: Mutex<HashMap<[u8; 32], DemoSession>>,
     password_failures: Mutex<HashMap<String, (u32, u64)>>,
     origin: String,
-    admin: String,
 }
 
 /// An error for the page: a status and a sentence that reveals nothing.
@@ -334,25 +367,30 @@ impl App {
     /// has none.
     fn ensure_session(&self, headers: &HeaderMap) -> Result<(String, Option<String>), ApiError> {
         if let Some(sid) = cookie(headers, SESSION_COOKIE)
-            && lock(&self.sessions).contains_key(sid)
+            && lock(&self.sessions).contains_key(&sid_hash(sid))
         {
             return Ok((sid.to_owned(), None));
         }
         let sid = random_token()?;
+        let now = self.session_now();
+        let mut fresh = DemoSession::new();
+        fresh.created_at = now;
+        fresh.last_seen = now;
         let mut sessions = lock(&self.sessions);
         // Anonymous sessions cost a page load each: past the cap they are dropped
         // (their pages ask for a reload), never the signed-in ones.
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| s.user.is_some());
         }
-        sessions.insert(sid.clone(), DemoSession::new()?);
+        sessions.insert(sid_hash(&sid), fresh);
         drop(sessions);
         let c = set_cookie(SESSION_COOKIE, &sid, None);
         Ok((sid, Some(c)))
     }
 
     /// The session of a state-changing request, after the CSRF checks: the `Origin`
-    /// (when the browser sends one) is ours and `X-CSRF-Token` is the session's token.
+    /// (when the browser sends one) is ours and `X-CSRF-Token` is the session's token
+    /// (derived from its id, [`csrf_of`]).
     fn post_session(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         const CSRF: ApiError = ApiError(StatusCode::FORBIDDEN, "Reload the page and try again.");
         if let Some(origin) = headers.get(header::ORIGIN)
@@ -365,9 +403,10 @@ impl App {
             .get("x-csrf-token")
             .map(HeaderValue::as_bytes)
             .ok_or(CSRF)?;
-        let sessions = lock(&self.sessions);
-        let s = sessions.get(sid).ok_or(CSRF)?;
-        if !bool::from(s.csrf.as_bytes().ct_eq(sent)) {
+        if !lock(&self.sessions).contains_key(&sid_hash(sid)) {
+            return Err(CSRF);
+        }
+        if !bool::from(csrf_of(sid).as_bytes().ct_eq(sent)) {
             return Err(CSRF);
         }
         Ok(sid.to_owned())
@@ -376,7 +415,7 @@ impl App {
     fn with<R>(&self, sid: &str, f: impl FnOnce(&mut DemoSession) -> R) -> Result<R, ApiError> {
         let mut sessions = lock(&self.sessions);
         let s = sessions
-            .get_mut(sid)
+            .get_mut(&sid_hash(sid))
             .ok_or(ApiError(StatusCode::UNAUTHORIZED, "Sign in first."))?;
         Ok(f(s))
     }
@@ -391,19 +430,6 @@ impl App {
 
     fn username_of(user: &UserId) -> &str {
         user.as_str()
-    }
-
-    /// A new session id for a session whose privilege changes (no session fixation).
-    fn rotate(&self, sid: &str) -> Result<(String, String), ApiError> {
-        let mut sessions = lock(&self.sessions);
-        let old = sessions.remove(sid).ok_or(ApiError(
-            StatusCode::UNAUTHORIZED,
-            "Reload the page and try again.",
-        ))?;
-        let new = random_token()?;
-        sessions.insert(new.clone(), old);
-        let c = set_cookie(SESSION_COOKIE, &new, None);
-        Ok((new, c))
     }
 
     async fn enrolled(&self, user: &UserId) -> Result<Vec<EnrolledFactor>, ServiceError> {
@@ -438,9 +464,10 @@ impl App {
             action: Some("signin".into()),
             ..PolicyRequest::default()
         };
+        let subject = self.subject(user).await?;
         let decision = self
             .svc
-            .evaluate(user, &self.subject(user), session, &request, device)
+            .evaluate(user, &subject, session, &request, device)
             .await?;
         Ok(match decision {
             Decision::Allow { .. } => Stage::SignedIn,
@@ -455,12 +482,12 @@ impl App {
         })
     }
 
-    fn subject(&self, user: &UserId) -> Subject {
+    async fn subject(&self, user: &UserId) -> Result<Subject, ApiError> {
         let mut s = Subject::default();
-        if user.as_str() == self.admin {
+        if self.is_admin(user).await? {
             s.roles.push("admin".into());
         }
-        s
+        Ok(s)
     }
 }
 
@@ -528,12 +555,13 @@ impl SessionLoader for Loader {
         let Some(sid) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Ok(None);
         };
-        let found = lock(&self.0.sessions)
-            .get(sid)
-            .and_then(|s| match (&s.user, s.stage) {
-                (Some(u), Stage::SignedIn) => Some((u.clone(), s.session.clone())),
-                _ => None,
-            });
+        let found =
+            lock(&self.0.sessions)
+                .get(&sid_hash(sid))
+                .and_then(|s| match (&s.user, s.stage) {
+                    (Some(u), Stage::SignedIn) => Some((u.clone(), s.session.clone())),
+                    _ => None,
+                });
         let Some((user, session)) = found else {
             return Ok(None);
         };
@@ -631,6 +659,10 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
             let _ = m;
             (StatusCode::NOT_FOUND, "not found")
         })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            sessions::session_layer,
+        ))
         .layer(axum::middleware::from_fn(headers_mw))
         .with_state(app))
 }
@@ -714,6 +746,22 @@ async fn shutdown_signal() {
 async fn main() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Admin {
+            config,
+            user,
+            grant,
+        }) => {
+            return match set_admin(&config, &user, grant).await {
+                Ok(said) => {
+                    println!("web_demo: {said}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("web_demo: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Ok(Parsed::Help) => {
             println!("{}", usage());
             return ExitCode::SUCCESS;

@@ -22,6 +22,9 @@ use std::process::Command;
 #[allow(dead_code, reason = "the example's `main` is not called here")]
 mod web_demo;
 
+#[path = "web_demo/levels.rs"]
+mod levels;
+
 /// A fresh directory under the target dir, removed when dropped.
 pub(crate) struct TempDir(PathBuf);
 
@@ -75,6 +78,39 @@ fn start_demo(data_dir: &Path) -> u16 {
     rx.recv().unwrap()
 }
 
+/// The administrator the browser test signs in as (`WEB_DEMO_ADMIN`), with the
+/// script's password.
+const E2E_ADMIN: &str = "root";
+
+/// What an operator does before the browser test: `root` signs up (no factor yet),
+/// then `web_demo grant-admin root` makes it the administrator. Signing up as `admin`
+/// would not.
+fn make_admin(data_dir: &Path) {
+    use std::collections::BTreeMap;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = web_demo::Config::new(persistence::PORT, data_dir);
+        let app = web_demo::build_app(&config).await.unwrap();
+        let mut b = persistence::Browser::open(&app, BTreeMap::new()).await;
+        let (s, v) = b
+            .post(
+                "/api/signup",
+                serde_json::json!({"username": E2E_ADMIN, "password": persistence::PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, axum::http::StatusCode::OK, "{v}");
+        app.flush_audit().await;
+        drop(b);
+        drop(app);
+        let said = web_demo::set_admin(&config, E2E_ADMIN, true).await.unwrap();
+        assert_eq!(said, format!("{E2E_ADMIN} is now an administrator"));
+    });
+}
+
 #[test]
 fn web_demo_end_to_end_in_chromium() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("web_demo/tests");
@@ -89,6 +125,7 @@ fn web_demo_end_to_end_in_chromium() {
         return missing("playwright-core is not installed (npm ci in examples/web_demo/tests)");
     }
     let data = TempDir::new("web_demo_e2e");
+    make_admin(data.path());
     let port = start_demo(data.path());
     let shots = std::env::var_os("MFA_SCREENSHOTS_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_demo_screenshots"),
@@ -98,6 +135,7 @@ fn web_demo_end_to_end_in_chromium() {
         .arg("e2e.mjs")
         .current_dir(&tests)
         .env("WEB_DEMO_URL", format!("http://localhost:{port}"))
+        .env("WEB_DEMO_ADMIN", E2E_ADMIN)
         .env("CHROMIUM", &chromium)
         .env("SCREENSHOTS", &shots)
         .output()
@@ -292,7 +330,7 @@ mod http {
 /// A restart keeps accounts, factors, recovery-code hints, remembered devices and the
 /// audit log: SQLite under a data directory, and PostgreSQL when
 /// `MFA_TEST_POSTGRES_URL` is set (a schema of its own per run).
-mod persistence {
+pub(crate) mod persistence {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
@@ -303,21 +341,22 @@ mod persistence {
 
     use super::{TempDir, web_demo};
 
-    const PORT: u16 = 8080;
-    const PASSWORD: &str = "correct horse battery staple";
+    pub(crate) const PORT: u16 = 8080;
+    pub(crate) const PASSWORD: &str = "correct horse battery staple";
+    pub(crate) const SID: &str = "__Host-demo_sid";
 
     /// A browser for the in-process router: a cookie jar, the page's CSRF token, our
     /// `Origin` on every request.
-    struct Browser {
-        app: axum::Router,
-        jar: BTreeMap<String, String>,
-        csrf: String,
+    pub(crate) struct Browser {
+        pub(crate) app: axum::Router,
+        pub(crate) jar: BTreeMap<String, String>,
+        pub(crate) csrf: String,
     }
 
     impl Browser {
         /// Opens the sign-in page on `app` with the cookies of `jar` (a browser that
         /// kept its cookies over the server's restart) and reads the CSRF token.
-        async fn open(app: &Arc<web_demo::App>, jar: BTreeMap<String, String>) -> Self {
+        pub(crate) async fn open(app: &Arc<web_demo::App>, jar: BTreeMap<String, String>) -> Self {
             let mut b = Self {
                 app: web_demo::router(Arc::clone(app)).unwrap(),
                 jar,
@@ -330,7 +369,7 @@ mod persistence {
             b
         }
 
-        async fn send(
+        pub(crate) async fn send(
             &mut self,
             method: Method,
             path: &str,
@@ -366,32 +405,44 @@ mod persistence {
             let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
                 .await
                 .unwrap();
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
+            let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            // As the page does: a response that rotated the session brings its new token.
+            if let Some(t) = v.get("csrf").and_then(Value::as_str) {
+                t.clone_into(&mut self.csrf);
+            }
+            (status, v)
         }
 
-        async fn get(&mut self, path: &str) -> (StatusCode, Value) {
+        pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, Value) {
             self.send(Method::GET, path, None).await
         }
 
-        async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        /// The session cookie's value.
+        pub(crate) fn sid(&self) -> String {
+            self.jar[SID].clone()
+        }
+
+        pub(crate) async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
             self.send(Method::POST, path, Some(body)).await
         }
     }
 
-    fn totp_now(secret: &str) -> String {
+    pub(crate) fn totp_now(secret: &str) -> String {
+        totp_in(secret, 0)
+    }
+
+    /// The code of the TOTP step `steps` after the current one.
+    pub(crate) fn totp_in(secret: &str, steps: u64) -> String {
         use mfa_core::Clock as _;
         let s = mfa_otp::Secret::from_base32(secret).unwrap();
         mfa_otp::Totp::new(&s, mfa_otp::TotpParams::default())
-            .code_at(mfa_core::SystemClock.now().unix_secs())
+            .code_at(mfa_core::SystemClock.now().unix_secs() + 30 * steps)
             .unwrap()
             .as_str()
             .to_owned()
     }
 
-    fn events(list: &[Value], name: &str) -> usize {
+    pub(crate) fn events(list: &[Value], name: &str) -> usize {
         list.iter().filter(|e| e["event"] == name).count()
     }
 
@@ -450,19 +501,31 @@ mod persistence {
 
     /// Signs up and enrolls, restarts, signs in with the password and a recovery code
     /// (remembering the device), restarts again and signs in on the remembered device.
-    async fn restart_keeps_everything(config: &web_demo::Config) -> FirstRun {
+    /// Returns the first run's enrollment and the session id the last run signed in
+    /// with.
+    async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, String) {
         let first = first_run(config).await;
 
-        // Restart: a new app on the same data. The browser kept its cookies, but
-        // sessions are in memory, so the old session is gone.
+        // Restart: a new app on the same data. The browser kept its cookies, and the
+        // session is in the database: still signed in, with the same CSRF token.
         let app = web_demo::build_app(config).await.unwrap();
         let mut b = Browser::open(&app, first.jar.clone()).await;
-        let (s, _) = b.get("/api/factors").await;
+        assert_eq!(b.sid(), first.jar[SID], "the session cookie is still good");
+        let (s, v) = b.get("/api/factors").await;
+        assert_eq!(s, StatusCode::OK, "the session survives a restart: {v}");
+        let (_, me) = b.get("/api/me").await;
         assert_eq!(
-            s,
-            StatusCode::UNAUTHORIZED,
-            "sessions do not survive a restart"
+            (me["user"].as_str(), me["stage"].as_str()),
+            (Some("carol"), Some("ok")),
+            "{me}"
         );
+        let (s, v) = b.post("/api/devices/forget", json!({"id": "none"})).await;
+        assert_eq!(s, StatusCode::OK, "the CSRF token is still good: {v}");
+        let (s, _) = b.post("/api/signout", json!({})).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = b.get("/api/factors").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "signed out");
+        let mut b = Browser::open(&app, b.jar.clone()).await;
         let (s, v) = b
             .post(
                 "/api/signin",
@@ -555,14 +618,22 @@ mod persistence {
         assert!(events(&audit, "device_remembered") == 1, "{audit:?}");
         let (s, v) = b.get("/api/recovery").await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        first
+        let sid = b.sid();
+        app.flush_audit().await;
+        (first, sid)
+    }
+
+    /// The SHA-256 of a session id, as `demo_sessions.id_hash` holds it.
+    pub(crate) fn sid_hash(sid: &str) -> Vec<u8> {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(sid.as_bytes()).to_vec()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_restart_keeps_accounts_and_factors() {
         let dir = TempDir::new("web_demo_sqlite");
         let config = web_demo::Config::new(PORT, dir.path());
-        let first = restart_keeps_everything(&config).await;
+        let (first, sid) = restart_keeps_everything(&config).await;
 
         #[cfg(unix)]
         {
@@ -586,6 +657,24 @@ mod persistence {
         assert!(!has(first.secret.as_bytes()));
         assert!(!has(raw.expose_secret()));
         assert!(!has(PASSWORD.as_bytes()));
+        // The signed-in session is stored by the hash of its id, never the cookie.
+        assert!(
+            !has(sid.as_bytes()),
+            "the raw session id is in the database"
+        );
+        let conn = rusqlite::Connection::open(dir.path().join("web_demo.sqlite3")).unwrap();
+        let stored_sessions: Vec<(Vec<u8>, String, String)> = conn
+            .prepare("SELECT id_hash, username, session FROM demo_sessions")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(stored_sessions.len(), 1, "only the signed-in session");
+        let (hash, user, session) = &stored_sessions[0];
+        assert_eq!((hash, user.as_str()), (&sid_hash(&sid), "carol"));
+        assert!(!session.contains(&sid));
+        drop(conn);
         // The accounts are in the demo's own table of that file.
         let conn = rusqlite::Connection::open(dir.path().join("web_demo.sqlite3")).unwrap();
         let users: i64 = conn
@@ -910,12 +999,49 @@ mod persistence {
         };
         assert_eq!(c.database_url.as_deref(), Some("postgres://u@h/db"));
         assert!(c.data_dir.ends_with("mfa-web-demo") || c.data_dir.ends_with("mfa-web-demo-data"));
+        assert_eq!(c.session_limits, web_demo::SessionLimits::DEFAULT);
+        let Ok(web_demo::Parsed::Run(c)) =
+            parse(&["--session-idle", "60", "--session-lifetime", "3600"])
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            (
+                c.session_limits.idle.as_secs(),
+                c.session_limits.lifetime.as_secs()
+            ),
+            (60, 3600)
+        );
+        let Ok(web_demo::Parsed::Admin {
+            user,
+            grant,
+            config,
+        }) = parse(&[
+            "revoke-admin",
+            "root",
+            "--database-url",
+            "postgres://u@h/db",
+        ])
+        else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            (user.as_str(), grant, config.database_url.as_deref()),
+            ("root", false, Some("postgres://u@h/db"))
+        );
         for bad in [
             &["--database-url", "sqlite://x.db"][..],
             &["--database-url", "memory://"],
             &["--database-url"],
             &["--data-dir"],
             &["--frobnicate"],
+            // The administrator is no start-up option any more: grant-admin.
+            &["--admin", "root"],
+            &["grant-admin"],
+            &["grant-admin", "--data-dir", "/tmp/x"],
+            &["--session-idle", "0"],
+            &["--session-lifetime", "soon"],
+            &["--session-idle"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
@@ -923,9 +1049,9 @@ mod persistence {
     }
 
     /// A schema of its own on the test server, dropped at the end (also on failure).
-    struct PgSchema {
+    pub(crate) struct PgSchema {
         url: String,
-        name: String,
+        pub(crate) name: String,
     }
 
     impl Drop for PgSchema {
@@ -951,8 +1077,12 @@ mod persistence {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres_restart_keeps_accounts_and_factors() {
+    /// The demo's configuration on a fresh schema of `MFA_TEST_POSTGRES_URL`'s database
+    /// (the key file in `dir`), a client, and the schema's guard; `None` (skip) when
+    /// the variable is unset, a failure then under `MFA_REQUIRE_EXTERNAL=1`.
+    pub(crate) async fn pg_config(
+        dir: &std::path::Path,
+    ) -> Option<(web_demo::Config, tokio_postgres::Client, PgSchema)> {
         let Some(url) = std::env::var("MFA_TEST_POSTGRES_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -962,7 +1092,7 @@ mod persistence {
                 "MFA_TEST_POSTGRES_URL is not set and MFA_REQUIRE_EXTERNAL=1"
             );
             eprintln!("skipping: the web demo on PostgreSQL (MFA_TEST_POSTGRES_URL is not set)");
-            return;
+            return None;
         };
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
@@ -983,13 +1113,21 @@ mod persistence {
             .await
             .unwrap();
         let sep = if url.contains('?') { '&' } else { '?' };
-        let dir = TempDir::new("web_demo_pg");
-        let mut config = web_demo::Config::new(PORT, dir.path());
+        let mut config = web_demo::Config::new(PORT, dir);
         config.database_url = Some(format!(
             "{url}{sep}options=-c%20search_path%3D{}",
             schema.name
         ));
-        restart_keeps_everything(&config).await;
+        Some((config, client, schema))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_restart_keeps_accounts_and_factors() {
+        let dir = TempDir::new("web_demo_pg");
+        let Some((config, client, schema)) = pg_config(dir.path()).await else {
+            return;
+        };
+        let (_, sid) = restart_keeps_everything(&config).await;
         // Everything is in the run's schema: mfa-store's tables and the demo's.
         let count = |table: &str| {
             let q = format!("SELECT count(*) FROM {}.{table}", schema.name);
@@ -1001,6 +1139,34 @@ mod persistence {
         assert!(count("demo_audit").await >= 3);
         assert_eq!(count("mfa_factors").await, 2);
         assert_eq!(count("mfa_devices").await, 1);
+        // The signed-in session, by the hash of its id; the cookie's value is nowhere.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id_hash, username, session FROM {}.demo_sessions",
+                    schema.name
+                ),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get::<_, Vec<u8>>(0), sid_hash(&sid));
+        assert_eq!(rows[0].get::<_, String>(1), "carol");
+        assert!(!rows[0].get::<_, String>(2).contains(&sid));
+        let raw = sid.as_bytes().to_vec();
+        let found = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}.demo_sessions WHERE id_hash = $1",
+                    schema.name
+                ),
+                &[&raw],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        assert_eq!(found, 0, "the raw session id is not a key");
         // No SQLite file was made: the data directory holds only the key file.
         assert!(!dir.path().join("web_demo.sqlite3").exists());
         assert!(dir.path().join("keys.json").exists());

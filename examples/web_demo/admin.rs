@@ -2,8 +2,10 @@
 
 use super::*;
 
-pub(super) fn require_admin(app: &App, mfa: &MfaSession) -> Result<(), ApiError> {
-    if mfa.user.as_str() == app.admin {
+/// The session's user is an administrator: named by `web_demo grant-admin` in the
+/// database, never by a user name chosen at sign-up.
+pub(super) async fn require_admin(app: &App, mfa: &MfaSession) -> Result<(), ApiError> {
+    if app.is_admin(&mfa.user).await? {
         Ok(())
     } else {
         Err(ApiError(StatusCode::FORBIDDEN, "Administrators only."))
@@ -14,7 +16,7 @@ pub(super) async fn admin_users(
     State(app): State<Arc<App>>,
     axum::Extension(mfa): axum::Extension<MfaSession>,
 ) -> Result<Response, ApiError> {
-    require_admin(&app, &mfa)?;
+    require_admin(&app, &mfa).await?;
     let mut out = Vec::new();
     for name in app.db.usernames().await? {
         let id = UserId::new(name)?;
@@ -29,7 +31,7 @@ pub(super) async fn admin_audit(
     State(app): State<Arc<App>>,
     axum::Extension(mfa): axum::Extension<MfaSession>,
 ) -> Result<Response, ApiError> {
-    require_admin(&app, &mfa)?;
+    require_admin(&app, &mfa).await?;
     let events = app.audit_events(200).await?;
     Ok(Json(json!({ "events": events })).into_response())
 }
@@ -46,7 +48,7 @@ pub(super) async fn admin_action(
     user: &str,
 ) -> Result<UserId, ApiError> {
     app.post_session(headers)?;
-    require_admin(app, mfa)?;
+    require_admin(app, mfa).await?;
     const NONE: ApiError = ApiError(StatusCode::NOT_FOUND, "No such user.");
     if !valid_username(user) || app.db.user(user).await?.is_none() {
         return Err(NONE);
@@ -64,7 +66,7 @@ pub(super) async fn admin_reset(
     let summary = app.svc.reset_user(&id).await?;
     app.db.replace_codes(id.as_str(), &[]).await?;
     // The user's sessions end: the next sign-in enrolls from scratch.
-    lock(&app.sessions).retain(|_, s| s.user.as_ref() != Some(&id));
+    app.end_sessions_of(&id).await?;
     Ok(Json(json!({ "reset": id.as_str(), "factors_removed": summary.factors })).into_response())
 }
 

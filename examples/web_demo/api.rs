@@ -17,12 +17,16 @@ pub(super) async fn me(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (sid, set) = app.ensure_session(&headers)?;
-    let (csrf, user, stage) = app.with(&sid, |s| (s.csrf.clone(), s.user.clone(), s.stage))?;
+    let (user, stage) = app.with(&sid, |s| (s.user.clone(), s.stage))?;
+    let admin = match &user {
+        Some(u) => app.is_admin(u).await?,
+        None => false,
+    };
     let body = json!({
-        "csrf": csrf,
+        "csrf": csrf_of(&sid),
         "user": user.as_ref().map(|u| App::username_of(u).to_owned()),
         "stage": stage.as_str(),
-        "admin": user.as_ref().is_some_and(|u| u.as_str() == app.admin),
+        "admin": admin,
     });
     Ok(with_cookie(
         Json(body).into_response(),
@@ -78,6 +82,8 @@ pub(super) async fn signup(
 }
 
 /// Password accepted: a fresh session id with the password method, staged by policy.
+/// (Signing up with any name, `admin` too, makes no administrator: that is
+/// `web_demo grant-admin` on the command line.)
 pub(super) async fn start_signed_in(
     app: &App,
     sid: &str,
@@ -87,16 +93,23 @@ pub(super) async fn start_signed_in(
     let now = app.now();
     let session = Session::primary(AuthMethod::Pwd, now);
     let stage = app.gate(&user, &session, headers).await?;
-    let (new, c) = app.rotate(sid)?;
-    app.with(&new, |s| {
-        s.user = Some(user);
-        s.stage = stage;
-        s.session = session;
-    })?;
-    Ok(with_cookie(
-        Json(json!({ "stage": stage.as_str() })).into_response(),
-        &[c],
-    ))
+    let (new, c) = app
+        .elevate(sid, |s| {
+            s.user = Some(user);
+            s.stage = stage;
+            s.session = session;
+        })
+        .await?;
+    Ok(staged(stage, &new, c))
+}
+
+/// The answer to a request that raised the session: its stage, the new session
+/// cookie and the new CSRF token (it is derived from the session id).
+pub(super) fn staged(stage: Stage, sid: &str, cookie: String) -> Response {
+    with_cookie(
+        Json(json!({ "stage": stage.as_str(), "csrf": csrf_of(sid) })).into_response(),
+        &[cookie],
+    )
 }
 
 pub(super) async fn signin(
@@ -150,7 +163,7 @@ pub(super) async fn signout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
-    lock(&app.sessions).remove(&sid);
+    app.end_session(&sid).await?;
     Ok(with_cookie(
         Json(json!({"ok": true})).into_response(),
         &[set_cookie(SESSION_COOKIE, "", Some(Duration::ZERO))],
@@ -238,7 +251,9 @@ pub(super) async fn totp_confirm(
     restage(&app, &sid, &user, &headers).await
 }
 
-/// Re-evaluates the sign-in gate after a verification.
+/// Re-evaluates the sign-in gate after a verification (a second factor, a step-up,
+/// a factor's first code) and moves the session to a new id: its level rose, so the
+/// old id must stop working.
 pub(super) async fn restage(
     app: &App,
     sid: &str,
@@ -247,8 +262,8 @@ pub(super) async fn restage(
 ) -> Result<Response, ApiError> {
     let session = app.with(sid, |s| s.session.clone())?;
     let stage = app.gate(user, &session, headers).await?;
-    app.with(sid, |s| s.stage = stage)?;
-    Ok(Json(json!({ "stage": stage.as_str() })).into_response())
+    let (new, c) = app.elevate(sid, |s| s.stage = stage).await?;
+    Ok(staged(stage, &new, c))
 }
 
 pub(super) async fn passkey_register_begin(
@@ -351,16 +366,14 @@ pub(super) async fn passkey_finish(
         None => {
             // A passkey alone: a new session id for the user the credential names.
             let stage = app.gate(&v.user, &v.session, &headers).await?;
-            let (new, c) = app.rotate(&sid)?;
-            app.with(&new, |s| {
-                s.user = Some(v.user);
-                s.session = v.session;
-                s.stage = stage;
-            })?;
-            Ok(with_cookie(
-                Json(json!({ "stage": stage.as_str() })).into_response(),
-                &[c],
-            ))
+            let (new, c) = app
+                .elevate(&sid, |s| {
+                    s.user = Some(v.user);
+                    s.session = v.session;
+                    s.stage = stage;
+                })
+                .await?;
+            Ok(staged(stage, &new, c))
         }
     }
 }

@@ -40,7 +40,21 @@ async function post(path, body) {
   let data = {};
   try { data = await res.json(); } catch (_) { /* empty body */ }
   if (!res.ok) throw new Error(data.error || 'Request failed (' + res.status + ').');
+  // A request that raised the session moved it to a new id: the CSRF token, derived
+  // from the id, changed with it.
+  if (typeof data.csrf === 'string') ME.csrf = data.csrf;
   return data;
+}
+
+// Where to go after a step-up: `next` resolved against this page's origin, followed
+// only when it stays on it (a check of the string alone lets `/\evil.example`, which
+// browsers read as `//evil.example`, through).
+function sameOrigin(next, fallback) {
+  try {
+    const u = new URL(next, location.origin);
+    if (u.origin === location.origin) return u.pathname + u.search + u.hash;
+  } catch (_) { /* not a URL */ }
+  return fallback;
 }
 
 async function getJson(path) {
@@ -341,8 +355,7 @@ const pages = {
       (age ? ' within ' + Math.round(age / 60) + ' minutes' : '') + '.';
     onClick('#stepup-passkey', async () => {
       await passkeyAssertion();
-      // Only a local path: never an absolute or scheme-relative URL.
-      location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/account');
+      location.assign(sameOrigin(next, '/account'));
     });
   },
 

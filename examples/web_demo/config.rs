@@ -8,12 +8,12 @@ use super::*;
 pub(crate) struct Config {
     /// The port of `http://localhost:PORT`, the origin WebAuthn checks.
     pub(crate) port: u16,
-    /// The user name of the administrator.
-    pub(crate) admin: String,
     /// The key file, and the SQLite file unless `database_url` is set.
     pub(crate) data_dir: PathBuf,
     /// A `postgres://` URL: the database instead of the SQLite file.
     pub(crate) database_url: Option<String>,
+    /// The sessions' idle and absolute timeouts.
+    pub(crate) session_limits: SessionLimits,
 }
 
 impl Config {
@@ -21,9 +21,9 @@ impl Config {
     pub(crate) fn new(port: u16, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             port,
-            admin: "admin".into(),
             data_dir: data_dir.into(),
             database_url: None,
+            session_limits: SessionLimits::DEFAULT,
         }
     }
 }
@@ -44,10 +44,12 @@ pub(super) fn default_data_dir() -> PathBuf {
 
 pub(super) fn usage() -> String {
     format!(
-        "usage: web_demo [--port PORT] [--admin USERNAME] [--data-dir DIR] [--database-url URL]
+        "usage: web_demo [--port PORT] [--data-dir DIR] [--database-url URL]
+                [--session-idle SECONDS] [--session-lifetime SECONDS]
+       web_demo grant-admin USERNAME [--data-dir DIR] [--database-url URL]
+       web_demo revoke-admin USERNAME [--data-dir DIR] [--database-url URL]
 
   --port PORT          listen on 127.0.0.1:PORT, open http://localhost:PORT/ (default 8080)
-  --admin USERNAME     the user who sees /admin (default admin)
   --data-dir DIR       the key file keys.json (0600) and, without --database-url, the
                        SQLite database {SQLITE_FILE}; created on first start
                        (default {})
@@ -55,20 +57,62 @@ pub(super) fn usage() -> String {
                        of SQLite (mfa-store's tables and the demo's demo_* tables; put
                        them in a schema with ?options=-c%20search_path%3DNAME). The key
                        file stays in --data-dir.
+  --session-idle SECONDS      a session ends after this long without a request
+                              (default {idle}, 30 minutes)
+  --session-lifetime SECONDS  a session ends this long after its sign-in, however
+                              active (default {lifetime}, 12 hours)
 
-Accounts, factors, remembered devices and the audit log survive a restart; sessions
-are in memory, so a restart signs everyone out.",
-        default_data_dir().display()
+  grant-admin USERNAME   make an existing account an administrator (it sees /admin:
+                         users, audit log, MFA reset, unlock), in the database the
+                         other options name; works while the demo runs. Signing up
+                         never makes an administrator, whatever the name.
+  revoke-admin USERNAME  take that right away again.
+
+Accounts, factors, remembered devices, sessions (by the SHA-256 of their id) and the
+audit log survive a restart.",
+        default_data_dir().display(),
+        idle = SessionLimits::DEFAULT.idle.as_secs(),
+        lifetime = SessionLimits::DEFAULT.lifetime.as_secs(),
     )
 }
 
 pub(crate) enum Parsed {
+    /// Serve the demo.
     Run(Config),
+    /// `grant-admin` (`grant`) or `revoke-admin` `user` in the configuration's database.
+    Admin {
+        config: Config,
+        user: String,
+        grant: bool,
+    },
     Help,
 }
 
-pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+pub(crate) fn parse_args(it: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut it = it.peekable();
+    let admin = match it.peek().map(String::as_str) {
+        Some("grant-admin") => Some(true),
+        Some("revoke-admin") => Some(false),
+        _ => None,
+    };
+    let admin = match admin {
+        Some(grant) => {
+            it.next();
+            let user = it
+                .next()
+                .filter(|u| !u.starts_with('-'))
+                .ok_or("grant-admin and revoke-admin need a user name")?;
+            Some((user, grant))
+        }
+        None => None,
+    };
     let mut config = Config::new(8080, default_data_dir());
+    let seconds = |v: Option<String>, flag: &str| {
+        v.and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .map(Duration::from_secs)
+            .ok_or(format!("{flag} needs a number of seconds above 0"))
+    };
     while let Some(a) = it.next() {
         match a.as_str() {
             "--port" => {
@@ -77,7 +121,12 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed,
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a number")?;
             }
-            "--admin" => config.admin = it.next().ok_or("--admin needs a user name")?,
+            "--session-idle" => {
+                config.session_limits.idle = seconds(it.next(), "--session-idle")?;
+            }
+            "--session-lifetime" => {
+                config.session_limits.lifetime = seconds(it.next(), "--session-lifetime")?;
+            }
             "--data-dir" => {
                 config.data_dir = it.next().ok_or("--data-dir needs a directory")?.into();
             }
@@ -96,12 +145,61 @@ pub(crate) fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
-    Ok(Parsed::Run(config))
+    Ok(match admin {
+        Some((user, grant)) => Parsed::Admin {
+            config,
+            user,
+            grant,
+        },
+        None => Parsed::Run(config),
+    })
+}
+
+/// `grant-admin` / `revoke-admin`: marks an existing account an administrator or not,
+/// in the database `config` names. Returns the sentence to print.
+///
+/// # Errors
+///
+/// No database there yet, no such account, or a database failure.
+pub(crate) async fn set_admin(
+    config: &Config,
+    user: &str,
+    grant: bool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let db = match &config.database_url {
+        Some(url) => Db::open_postgres(url).await?,
+        None => {
+            let file = config.data_dir.join(SQLITE_FILE);
+            if !file.exists() {
+                return Err(format!("no demo database at {}", file.display()).into());
+            }
+            Db::open_sqlite(&file).await?
+        }
+    };
+    if !valid_username(user) || db.user(user).await?.is_none() {
+        return Err(format!("no account named {user:?}: sign up first, then grant").into());
+    }
+    let changed = db.set_admin(user, grant).await?;
+    Ok(match (grant, changed) {
+        (true, true) => format!("{user} is now an administrator"),
+        (true, false) => format!("{user} was already an administrator"),
+        (false, true) => format!("{user} is no longer an administrator"),
+        (false, false) => format!("{user} was not an administrator"),
+    })
 }
 
 /// Opens the stores the configuration names (creating the data directory, key file and
 /// tables on first start) and builds the app.
 pub(crate) async fn build_app(config: &Config) -> Result<Arc<App>, Box<dyn std::error::Error>> {
+    build_app_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`build_app`] with the sessions' timeouts read on `session_clock` (a test's
+/// `FixedClock`).
+pub(crate) async fn build_app_with_clock(
+    config: &Config,
+    session_clock: Arc<dyn Clock>,
+) -> Result<Arc<App>, Box<dyn std::error::Error>> {
     let origin = format!("http://localhost:{}", config.port);
     keys::ensure_dir(&config.data_dir)?;
     let keys = keys::load_or_create(&config.data_dir)?;
@@ -155,16 +253,22 @@ pub(crate) async fn build_app(config: &Config) -> Result<Arc<App>, Box<dyn std::
             Arc::clone(&phone),
         )
         .build()?;
-    Ok(Arc::new(App {
+    let app = Arc::new(App {
         svc,
         db,
         audit,
         outbox,
         phone,
         clock: SystemClock,
+        session_clock,
+        session_limits: config.session_limits,
         sessions: Mutex::new(HashMap::new()),
         password_failures: Mutex::new(HashMap::new()),
         origin,
-        admin: config.admin.clone(),
-    }))
+    });
+    // The sessions that expired while the demo was stopped go now, the rest as they
+    // expire.
+    app.sweep_sessions().await?;
+    sessions::start_sweeper(&app);
+    Ok(app)
 }

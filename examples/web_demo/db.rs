@@ -16,6 +16,12 @@
 //! | `demo_recovery_hints` | `(username, position)` primary key, `hint` (the code's first four symbols), `digest` (SHA-256 of the code), `used` |
 //! | `demo_audit` | `id` (increasing), `at` (Unix seconds), `event` (the service's `AuditEvent` as JSON: ids, kinds, times, never a secret) |
 //! | `demo_meta` | `name` (primary key), `value`: `key_check`, a digest of the key file's data key |
+//! | `demo_admins` | `username` (primary key): the administrators, set only by `web_demo grant-admin` / `revoke-admin` on the command line |
+//! | `demo_sessions` | `id_hash` (primary key: SHA-256 of the session cookie's value, never the value), `username`, `stage`, `session` (mfa-policy's `Session` as JSON: methods, factor ids, times), `created_at`, `last_seen` (Unix seconds) |
+//!
+//! Only signed-in sessions (a password or a passkey accepted) are stored; an anonymous
+//! one lives in memory until it signs in. A session past its idle or absolute timeout
+//! is refused and deleted when presented, and swept every few minutes.
 //!
 //! A recovery code has 120 random bits; the hint shows 20 of them, so the digest of the
 //! other 100 is no shortcut to a code. The service's own check of a code needs the
@@ -38,7 +44,7 @@ impl std::fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
-fn err(e: impl std::fmt::Display) -> DbError {
+pub(crate) fn err(e: impl std::fmt::Display) -> DbError {
     DbError(e.to_string())
 }
 
@@ -87,6 +93,18 @@ CREATE TABLE IF NOT EXISTS demo_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS demo_admins (
+    username TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS demo_sessions (
+    id_hash    BLOB PRIMARY KEY,
+    username   TEXT NOT NULL,
+    stage      TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS demo_sessions_username ON demo_sessions (username);
 ";
 
 const POSTGRES_SCHEMA: &str = "
@@ -116,6 +134,18 @@ CREATE TABLE IF NOT EXISTS demo_meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS demo_admins (
+    username TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS demo_sessions (
+    id_hash    BYTEA PRIMARY KEY,
+    username   TEXT NOT NULL,
+    stage      TEXT NOT NULL,
+    session    TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen  BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS demo_sessions_username ON demo_sessions (username);
 ";
 
 /// A `demo_users` row as read: salt, hash, m_cost, t_cost, p_cost.
@@ -137,7 +167,7 @@ fn cost(v: i64) -> Result<u32, DbError> {
     u32::try_from(v).map_err(|_| DbError("a stored Argon2 parameter is out of range".into()))
 }
 
-fn secs(v: u64) -> i64 {
+pub(crate) fn secs(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -195,7 +225,7 @@ impl Db {
     }
 
     /// Runs `f` on the SQLite connection, on the blocking pool.
-    async fn lite<T: Send + 'static>(
+    pub(crate) async fn lite<T: Send + 'static>(
         conn: &Arc<Mutex<rusqlite::Connection>>,
         f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     ) -> Result<T, DbError> {
@@ -208,7 +238,9 @@ impl Db {
         .map_err(err)?
     }
 
-    async fn pg(pool: &deadpool_postgres::Pool) -> Result<deadpool_postgres::Object, DbError> {
+    pub(crate) async fn pg(
+        pool: &deadpool_postgres::Pool,
+    ) -> Result<deadpool_postgres::Object, DbError> {
         pool.get().await.map_err(err)
     }
 

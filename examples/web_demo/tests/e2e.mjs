@@ -2,17 +2,21 @@
 // (no browser download), with Chromium's virtual authenticator over CDP.
 //
 //   WEB_DEMO_BIN=target/debug/examples/web_demo node e2e.mjs
-//   WEB_DEMO_URL=http://localhost:8080 node e2e.mjs    (a demo already running, fresh)
+//   WEB_DEMO_URL=http://localhost:8080 WEB_DEMO_ADMIN=root node e2e.mjs
+//       (a demo already running, fresh but for the account WEB_DEMO_ADMIN, made an
+//       administrator with `web_demo grant-admin`, password as below, no factor yet)
 //
 // With WEB_DEMO_BIN the demo runs on a fresh temporary data directory (its SQLite file
-// and key file), removed at the end.
+// and key file), removed at the end; the script signs `root` up and runs
+// `web_demo grant-admin root` itself.
 //
-// Environment: WEB_DEMO_URL or WEB_DEMO_BIN (one is required), CHROMIUM (default
+// Environment: WEB_DEMO_URL or WEB_DEMO_BIN (one is required), WEB_DEMO_ADMIN,
+// CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOTS (default ../../../docs/screenshots). Exits non-zero
 // on the first step that does not show what it should. The TOTP codes are computed
 // here with Node's crypto module (RFC 6238), independently of the Rust code.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -71,7 +75,7 @@ function freePort() {
 }
 
 async function startServer() {
-  if (process.env.WEB_DEMO_URL) return { child: null, base: process.env.WEB_DEMO_URL.replace(/\/$/, '') };
+  if (process.env.WEB_DEMO_URL) return { child: null, data: null, base: process.env.WEB_DEMO_URL.replace(/\/$/, '') };
   if (!BIN) fail('set WEB_DEMO_URL (a running demo) or WEB_DEMO_BIN (the built web_demo example)');
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'web-demo-data-'));
@@ -85,7 +89,7 @@ async function startServer() {
     });
     child.on('exit', (code) => err(new Error('web_demo exited with ' + code)));
   });
-  return { child, base: `http://localhost:${port}` };
+  return { child, data, base: `http://localhost:${port}` };
 }
 
 // ---------------------------------------------------------------- helpers
@@ -108,6 +112,12 @@ async function goto(page, base, path) {
 
 async function text(page, sel) {
   return (await page.textContent(sel, { timeout: TIMEOUT })) ?? '';
+}
+
+// The session cookie's value.
+async function sessionId(page) {
+  const c = (await page.context().cookies()).find((k) => k.name === '__Host-demo_sid');
+  return c ? c.value : '';
 }
 
 async function waitUrl(page, base, path) {
@@ -164,7 +174,7 @@ async function confirmTotp(page, base, user, secret) {
 
 // ---------------------------------------------------------------- the run
 
-async function run(page, base) {
+async function run(page, base, server) {
   const password = 'correct horse battery staple';
 
   console.log('sign up, enroll TOTP');
@@ -215,14 +225,39 @@ async function run(page, base) {
   check(new URL(page.url()).searchParams.get('next') === '/pay', 'the browser is sent to the step-up page, next=/pay');
   check((await text(page, '#stepup-reason')).includes('phishing-resistant'), 'the step-up page names the requirement');
   await screenshot(page, 'step-up');
+  let sid = await sessionId(page);
   await page.click('#stepup-passkey');
   await waitUrl(page, base, '/pay');
+  check((await sessionId(page)) !== sid && (await sessionId(page)) !== '', 'the step-up gave the session a new id');
   await page.fill('#pay-to', 'Bob');
   await page.fill('#pay-amount', '25');
   await page.click('#pay-form button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#pay-result').textContent.length > 0, null, { timeout: TIMEOUT });
   check((await text(page, '#pay-result')) === 'Sent 25 EUR to Bob', 'the payment is sent after the passkey step-up');
   await screenshot(page, 'payment');
+
+  console.log('step-up: next is followed only on the demo\'s origin');
+  const origin = new URL(base).origin;
+  // Never reach the network if a check lets one through: a page stands in for it.
+  await page.route((u) => u.hostname.endsWith('evil.example'),
+    (r) => r.fulfill({ status: 200, contentType: 'text/html', body: '<p>evil</p>' }));
+  // As typed in the address bar: a backslash (raw or %5C) reads as a slash to the
+  // browser, so `/\evil.example` is `//evil.example`.
+  for (const next of ['/%5Cevil.example', '//evil.example', 'https://evil.example/', '/\\evil.example',
+    '%2F%5C%5Cevil.example', '/%09/evil.example', 'javascript:alert(1)']) {
+    await goto(page, base, '/step-up?next=' + next);
+    sid = await sessionId(page);
+    await page.click('#stepup-passkey');
+    await page.waitForURL((u) => u.origin !== origin || u.pathname !== '/step-up', { timeout: TIMEOUT });
+    const at = new URL(page.url());
+    check(at.origin === origin && at.pathname === '/account', `next=${next}: the browser stays on the demo (${at.href})`);
+    await ready(page);
+    check((await sessionId(page)) !== sid, `next=${next}: the step-up rotated the session id`);
+  }
+  await goto(page, base, '/step-up?next=%2Fpay%3Ffrom%3Dstep-up');
+  await page.click('#stepup-passkey');
+  await waitUrl(page, base, '/pay');
+  check(new URL(page.url()).search === '?from=step-up', 'a path on the demo, with its query, is followed');
 
   console.log('sign in with the passkey alone');
   await signOut(page, base);
@@ -238,10 +273,12 @@ async function run(page, base) {
   await signOut(page, base);
   await signInPassword(page, base, 'alice', password, '/mfa');
   await screenshot(page, 'second-factor');
+  sid = await sessionId(page);
   await page.fill('#recovery-code', codes[0]);
   await page.check('#remember');
   await page.click('#recovery-form button[type=submit]');
   await waitUrl(page, base, '/account');
+  check((await sessionId(page)) !== sid, 'the second factor (a recovery code) gave the session a new id');
   await page.waitForSelector('#recovery-list li.used');
   const used = await page.$$eval('#recovery-list li.used', (lis) => lis.map((l) => l.textContent));
   check(used.length === 1 && used[0].startsWith(codes[0].replace(/[^0-9A-Z]/g, '').slice(0, 4)), 'the used recovery code is marked used');
@@ -279,8 +316,17 @@ async function run(page, base) {
   check(refused.includes('locked'), 'even the right code is refused while locked');
   await screenshot(page, 'locked');
 
-  console.log('admin: audit log, unlock and reset alice');
-  const adminStep = await signUpAdmin(page, base, password);
+  console.log('a sign-up named admin is no administrator');
+  await page.context().clearCookies();
+  const fakeSecret = await signUpWithTotp(page, base, 'admin', password);
+  await confirmTotp(page, base, 'admin', fakeSecret);
+  check(await page.isHidden('#admin-link'), 'the account page of `admin` has no admin link');
+  const fake = await page.evaluate(async () => (await fetch('/api/admin/users')).status);
+  check(fake === 403, 'the admin API refuses the account named admin');
+
+  console.log('admin (granted on the command line): audit log, unlock and reset alice');
+  const adminName = await prepareAdmin(page, base, password, server);
+  const adminStep = await signInAdmin(page, base, password, adminName);
   await goto(page, base, '/admin');
   check((await text(page, '#users')).includes('alice'), 'the admin page lists alice');
   const audit = await text(page, '#audit');
@@ -292,12 +338,14 @@ async function run(page, base) {
   await signOut(page, base);
   await signInPassword(page, base, 'alice', password, '/mfa');
   aliceStep = nextStep(aliceStep);
+  sid = await sessionId(page);
   await page.fill('#totp-code', totp(secret, aliceStep));
   await page.click('#totp-form button[type=submit]');
   await waitUrl(page, base, '/account');
+  check((await sessionId(page)) !== sid, 'the second factor (TOTP) gave the session a new id');
   check((await text(page, '#who')) === 'Signed in as alice', 'after the unlock alice signs in with her TOTP code');
   await signOut(page, base);
-  await signInPassword(page, base, 'admin', password, '/mfa');
+  await signInPassword(page, base, adminName, password, '/mfa');
   await page.fill('#totp-code', totp(adminStep.secret, nextStep(adminStep.step)));
   await page.click('#totp-form button[type=submit]');
   await waitUrl(page, base, '/account');
@@ -484,18 +532,40 @@ async function submitCode(page, form, input, code) {
   return text(page, '#message');
 }
 
-async function signUpAdmin(page, base, password) {
-  // The admin page needs an MFA session of the `admin` user.
-  const ctx = page.context();
-  await ctx.clearCookies();
-  const secret = await signUpWithTotp(page, base, 'admin', password);
-  const step = await confirmTotp(page, base, 'admin', secret);
+// The administrator's account: made an administrator on the command line, never by
+// its name. The Rust harness makes and grants it before the demo starts
+// (WEB_DEMO_ADMIN); with WEB_DEMO_BIN this signs `root` up and runs grant-admin.
+async function prepareAdmin(page, base, password, server) {
+  if (process.env.WEB_DEMO_ADMIN) return process.env.WEB_DEMO_ADMIN;
+  if (!BIN || !server.data) fail('set WEB_DEMO_ADMIN: an account made administrator with `web_demo grant-admin`');
+  await page.context().clearCookies();
+  await goto(page, base, '/');
+  await page.fill('#signup-username', 'root');
+  await page.fill('#signup-password', password);
+  await page.click('#signup-form button[type=submit]');
+  await waitUrl(page, base, '/account');
+  const said = execFileSync(BIN, ['grant-admin', 'root', '--data-dir', server.data], { encoding: 'utf8' });
+  check(said.includes('root is now an administrator'), 'web_demo grant-admin root: ' + said.trim());
+  return 'root';
+}
+
+// Signs the administrator in (no factor yet: enrolls TOTP); the admin page needs MFA.
+async function signInAdmin(page, base, password, name) {
+  await page.context().clearCookies();
+  await signInPassword(page, base, name, password, '/account');
+  check(await page.isVisible('#enroll-note'), `${name}: asked to enroll`);
+  check(await page.isVisible('#admin-link'), `${name}: the account page links to the admin page`);
+  await page.click('#totp-start');
+  await page.waitForSelector('#totp-enroll:not([hidden])');
+  const secret = (await text(page, '#totp-secret')).trim();
+  const step = await confirmTotp(page, base, name, secret);
   return { secret, step };
 }
 
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
-  const { child, base } = await startServer();
+  const server = await startServer();
+  const { child, base } = server;
   const profile = mkdtempSync(join(tmpdir(), 'web-demo-chromium-'));
   let context;
   try {
@@ -516,7 +586,7 @@ async function main() {
         hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
       },
     });
-    await run(page, base);
+    await run(page, base, server);
     console.log(`web_demo e2e: every step behaved as expected (${shot} screenshots in ${SHOTS})`);
   } finally {
     if (context) await context.close();
