@@ -287,6 +287,7 @@ async fn second_factors_rotate_the_session_id() {
                 let (s, v) = b2.post("/api/push/start", json!({})).await;
                 assert_eq!(s, StatusCode::OK, "{v}");
                 let number = v["number"].as_str().unwrap().to_owned();
+                let nonce = v["nonce"].as_str().unwrap().to_owned();
                 let (_, inbox) = phone
                     .post("/api/phone/inbox", json!({"push_token": "token-hana"}))
                     .await;
@@ -300,7 +301,8 @@ async fn second_factors_rotate_the_session_id() {
                     )
                     .await;
                 assert_eq!(v["status"], "approved", "{v}");
-                json!({"kind": "push", "code": ""})
+                // The nonce the sign-in page holds binds the approval to it.
+                json!({"kind": "push", "code": "", "nonce": nonce})
             }
         };
         let before = ids(&b2);
