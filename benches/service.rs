@@ -39,13 +39,15 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
-    let service = Service::builder(MemoryStore::new())
-        .shared_clock(clock.clone())
-        .policy(Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap())
-        .keys(KeySet::generate("k1", &mut OsRandom).unwrap())
-        .issuer("Bench")
-        .build()
-        .unwrap();
+    let service = Service::builder(
+        MemoryStore::new(),
+        Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap(),
+        KeySet::generate("k1", &mut OsRandom).unwrap(),
+    )
+    .shared_clock(clock.clone())
+    .issuer("Bench")
+    .build()
+    .unwrap();
     let user = UserId::new("alice@example.com").unwrap();
     let enrollment = rt
         .block_on(service.enroll_totp(&user, "phone", &session(clock.now())))

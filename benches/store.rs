@@ -147,13 +147,15 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
     .unwrap();
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let service = Arc::new(
-        Service::builder(store)
-            .shared_clock(clock.clone())
-            .policy(Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap())
-            .keys(KeySet::generate("k1", &mut OsRandom).unwrap())
-            .issuer("Bench")
-            .build()
-            .unwrap(),
+        Service::builder(
+            store,
+            Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap(),
+            KeySet::generate("k1", &mut OsRandom).unwrap(),
+        )
+        .shared_clock(clock.clone())
+        .issuer("Bench")
+        .build()
+        .unwrap(),
     );
     let session = |at| Session::primary(AuthMethod::Pwd, at);
     let mut users = Vec::new();

@@ -697,9 +697,7 @@ fn build_service(
             Policy::from_toml(DEFAULT_POLICY).map_err(|e| Failure::bad(format!("policy: {e}")))?
         }
     };
-    let mut builder = Service::builder(store)
-        .policy(policy)
-        .keys(key_set(&file)?)
+    let mut builder = Service::builder(store, policy, key_set(&file)?)
         .recovery(keyring(&file)?, RecoveryConfig::default())
         .issuer(global.issuer.clone());
     if global.now.is_some() {

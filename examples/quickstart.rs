@@ -141,14 +141,16 @@ async fn run(store: AnyStore) -> Step {
         KeyId::new("pepper-2026")?,
         SecretBytes::generate(32, &mut OsRandom)?,
     )?;
-    let service = Service::builder(store)
-        .policy(Policy::from_toml(POLICY)?.with_device_key(device_key))
-        .keys(KeySet::generate("data-2026", &mut OsRandom)?)
-        .recovery(pepper, RecoveryConfig::default())
-        .relying_party(rp, UserVerification::Preferred)
-        .issuer("Bank Example")
-        .shared_clock(clock.clone())
-        .build()?;
+    let service = Service::builder(
+        store,
+        Policy::from_toml(POLICY)?.with_device_key(device_key),
+        KeySet::generate("data-2026", &mut OsRandom)?,
+    )
+    .recovery(pepper, RecoveryConfig::default())
+    .relying_party(rp, UserVerification::Preferred)
+    .issuer("Bank Example")
+    .shared_clock(clock.clone())
+    .build()?;
     let user = UserId::new("alice@example.com")?;
     let subject = Subject::default();
     let signin = Request {

@@ -239,9 +239,7 @@ pub(crate) async fn build_app_with_clock(
     let rp = RelyingParty::builder("localhost", "mfa-rs web demo")
         .origin(origin.as_str())
         .build()?;
-    let svc = Service::builder(store)
-        .policy(policy)
-        .keys(keys.data)
+    let svc = Service::builder(store, policy, keys.data)
         .issuer("mfa-rs demo")
         .relying_party(rp, UserVerification::Preferred)
         .recovery(keys.pepper, RecoveryConfig::default())

@@ -51,6 +51,25 @@ impl PartialEq for Policy {
     }
 }
 
+/// The policy document behind [`Policy::default`].
+const DEFAULT_DOCUMENT: &str = "version = 1\nmode = \"always\"\n";
+
+impl Default for Policy {
+    /// The policy for a new deployment: `mode = "always"` (a second factor at every
+    /// sign-in) and every other setting at its documented default — every factor kind
+    /// enabled, a platform authenticator only after another factor, two SMS numbers,
+    /// 5 failures lock a factor for 15 minutes, the AAL2 reauthentication limits of NIST
+    /// SP 800-63B-4. A team adding MFA wants it asked; `never` (step-up only) and
+    /// `adaptive` (risk-based) are choices to make deliberately, in a document.
+    fn default() -> Self {
+        #[allow(
+            clippy::expect_used,
+            reason = "a constant document, compiled in the unit test `the_default_policy_compiles`"
+        )]
+        Self::from_toml(DEFAULT_DOCUMENT).expect("the default policy document is valid")
+    }
+}
+
 impl Policy {
     /// Parses and validates a TOML policy document.
     ///
@@ -442,4 +461,20 @@ impl Default for ReauthLimits {
 fn any_name(wanted: &[String], have: &[String]) -> bool {
     have.iter()
         .any(|h| wanted.iter().any(|w| h.trim().eq_ignore_ascii_case(w)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_compiles_and_asks_for_mfa_always() {
+        let p = Policy::default();
+        assert_eq!(p.mode, Mode::Always);
+        assert_eq!(
+            p,
+            Policy::from_toml("version = 1\nmode = \"always\"").unwrap()
+        );
+        assert_eq!(p.failures, FailureLimits::default());
+    }
 }

@@ -1,11 +1,6 @@
-//! # mfa: the mfa-rs service
+#![doc = include_str!("../README.md")]
 //!
-//! One async API over a [`Store`](mfa_core::store::Store) for the whole life cycle of a
-//! user's second factors: enroll and confirm, list, rename, remove, reset, challenge and
-//! verify (with lockout), remembered devices, audit events and security notifications,
-//! with every stored record sealed by AES-256-GCM ([`envelope`]).
-//!
-//! See the README for a walk-through; the public API in brief:
+//! ## The public API in brief
 //!
 //! | call | what it does |
 //! | --- | --- |
@@ -70,10 +65,33 @@ pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    BuiltinFactor, Challenge, DynPushTransport, DynSender, FactorInfo, FactorLockout,
-    LockoutStatus, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
-    RecoveryUse, Response, SendFuture, Service, ServiceBuilder, Verification,
+    BuiltinFactor, Challenge, FactorInfo, FactorLockout, LockoutStatus, OobEnrollment,
+    OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment, RecoveryUse, Response, Service,
+    ServiceBuilder, Verification,
 };
+
+// What every service uses, at the top level.
+pub use mfa_core::{
+    AuthMethod, Clock, FactorId, FactorKind, OsRandom, SecretBytes, StartOptions, SystemClock,
+    Timestamp, UserId,
+};
+pub use mfa_policy::Policy;
+pub use mfa_policy::assurance::Aal;
+pub use mfa_policy::input::Session;
+
+/// The store backends: [`MemoryStore`](store::MemoryStore) always; `SqliteStore`,
+/// `PostgresStore` and `RedisStore` (with `Split`) behind the features `sqlite`,
+/// `postgres` and `redis`; `AnyStore` picks one by URL at run time.
+pub use mfa_store as store;
+
+/// Everything the everyday calls take and give: `use mfa::prelude::*;`.
+pub mod prelude {
+    pub use crate::store::MemoryStore;
+    pub use crate::{
+        AuthMethod, Challenge, FactorId, KeySet, Policy, Response, Service, ServiceError, Session,
+        StartOptions, UserId, Verification,
+    };
+}
 
 // The crates whose types appear in this API.
 pub use mfa_core as core;
@@ -82,8 +100,3 @@ pub use mfa_otp as otp;
 pub use mfa_policy as policy;
 pub use mfa_recovery as recovery;
 pub use mfa_webauthn as webauthn;
-
-/// The README's walk-through, compiled and run as a doctest.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

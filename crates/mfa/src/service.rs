@@ -16,8 +16,10 @@ mod types;
 mod verify;
 
 pub use builder::ServiceBuilder;
-pub use oob::{DynSender, OobEnrollment, SendFuture};
-pub use push::{DynPushTransport, PushEnrollment};
+pub(crate) use oob::DynSender;
+pub use oob::OobEnrollment;
+pub(crate) use push::DynPushTransport;
+pub use push::PushEnrollment;
 pub use types::{
     Challenge, FactorInfo, FactorLockout, LockoutStatus, OtpEnrollment, PushNonce,
     RecoveryEnrollment, RecoveryUse, Response, Verification,
@@ -163,16 +165,18 @@ fn reject_reason(e: &ServiceError) -> &'static str {
 }
 
 impl<S: Store> Service<S> {
-    /// A builder over `store`.
-    pub fn builder(store: S) -> ServiceBuilder<S> {
+    /// A builder over `store`, with the [`Policy`] (`Policy::default()` asks for a
+    /// second factor at every sign-in) and the [`KeySet`] that seals every stored
+    /// record: what every service needs, so the types require them.
+    pub fn builder(store: S, policy: Policy, keys: KeySet) -> ServiceBuilder<S> {
         ServiceBuilder {
             store,
             clock: None,
             rng: None,
             rp: None,
             webauthn_uv: UserVerification::Preferred,
-            policy: None,
-            keys: None,
+            policy,
+            keys,
             recovery: None,
             issuer: None,
             audit: None,

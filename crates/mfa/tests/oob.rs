@@ -730,9 +730,11 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
 #[tokio::test]
 async fn kinds_without_their_factor_are_not_configured() {
     let build = |with_codes: bool| {
-        let b = mfa::Service::builder(MemoryStore::new())
-            .policy(mfa::policy::Policy::from_toml(POLICY).unwrap())
-            .keys(keys("k1"));
+        let b = mfa::Service::builder(
+            MemoryStore::new(),
+            mfa::policy::Policy::from_toml(POLICY).unwrap(),
+            keys("k1"),
+        );
         if with_codes {
             let key = mfa_core::SecretBytes::generate(32, &mut OsRandom).unwrap();
             b.oob_codes(mfa::oob::OobCodes::new(key, oob_config()).unwrap())

@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// Builds a [`Service`]. Required: a store, a [`Policy`] and a [`KeySet`]. Optional: a
+/// Builds a [`Service`]. Required, so given to [`Service::builder`]: a store, a
+/// [`Policy`] and a [`KeySet`] (a missing one is a compile error). Optional: a
 /// clock ([`SystemClock`]), a random source ([`OsRandom`]), a WebAuthn relying party, a
 /// recovery-code keyring, the TOTP issuer, an audit sink, the out-of-band factors
 /// (codes, push) and the [`Sender`] that delivers codes and security notices.
@@ -12,8 +13,8 @@ pub struct ServiceBuilder<S> {
     pub(super) rng: Option<Box<dyn SecureRandom + Send>>,
     pub(super) rp: Option<Arc<RelyingParty>>,
     pub(super) webauthn_uv: UserVerification,
-    pub(super) policy: Option<Policy>,
-    pub(super) keys: Option<KeySet>,
+    pub(super) policy: Policy,
+    pub(super) keys: KeySet,
     pub(super) recovery: Option<(Keyring, RecoveryConfig)>,
     pub(super) issuer: Option<String>,
     pub(super) audit: Option<Arc<dyn AuditSink>>,
@@ -62,17 +63,10 @@ impl<S: Store> ServiceBuilder<S> {
         self
     }
 
-    /// The policy: enrollment rules, failure limits, assurance, remembered devices.
+    /// Replaces the policy given to [`Service::builder`].
     #[must_use]
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// The keys that seal every stored record.
-    #[must_use]
-    pub fn keys(mut self, keys: KeySet) -> Self {
-        self.keys = Some(keys);
+        self.policy = policy;
         self
     }
 
@@ -157,13 +151,12 @@ impl<S: Store> ServiceBuilder<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a policy or keys, or with out-of-band
-    /// codes but no sender;
+    /// [`ServiceError::NotConfigured`] with out-of-band codes but no sender;
     /// [`ServiceError::Core`] for an invalid recovery configuration or a user failure
     /// limit outside 1..=100.
     pub fn build(self) -> Result<Service<S>> {
-        let policy = self.policy.ok_or(ServiceError::NotConfigured("policy"))?;
-        let keys = self.keys.ok_or(ServiceError::NotConfigured("keys"))?;
+        let policy = self.policy;
+        let keys = self.keys;
         let recovery = match self.recovery {
             Some((k, c)) => Some(RecoveryFactor::new(k, c).map_err(Into::<Error>::into)?),
             None => None,

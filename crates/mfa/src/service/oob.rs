@@ -19,11 +19,11 @@ const PURPOSE_OOB_CODE: &str = "oob-code";
 const ATTEMPT_RETRIES: usize = 8;
 
 /// The future a [`DynSender`] returns.
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
 /// mfa-oob's [`Sender`] as a trait object (its `send` returns `impl Future`, which a
 /// `dyn` cannot). Implemented for every [`Sender`]; you never implement it yourself.
-pub trait DynSender: Send + Sync {
+pub(crate) trait DynSender: Send + Sync {
     /// [`Sender::send`], boxed.
     fn send_dyn<'a>(&'a self, message: &'a OutgoingMessage) -> SendFuture<'a>;
 }

@@ -27,7 +27,7 @@ const ENROLLMENT_TTL: Duration = Duration::from_secs(600);
 
 /// mfa-oob's [`PushTransport`](mfa_oob::PushTransport) as a trait object. Implemented
 /// for every transport; you never implement it yourself.
-pub trait DynPushTransport: Send + Sync {
+pub(crate) trait DynPushTransport: Send + Sync {
     /// [`PushTransport::push`](mfa_oob::PushTransport::push), boxed.
     fn push_dyn<'a>(&'a self, notification: &'a PushNotification) -> SendFuture<'a>;
 }

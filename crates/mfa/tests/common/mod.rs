@@ -168,10 +168,8 @@ impl Secrets {
             .unwrap()
             .with_device_key(device_key);
         let pepper = Keyring::new(KeyId::new("pepper-1").unwrap(), self.pepper.clone()).unwrap();
-        Service::builder(store)
+        Service::builder(store, policy, keys)
             .shared_clock(shared.clock.clone())
-            .policy(policy)
-            .keys(keys)
             .issuer("Bank Example")
             .relying_party(rp(), UserVerification::Preferred)
             .recovery(pepper, RecoveryConfig::default())
