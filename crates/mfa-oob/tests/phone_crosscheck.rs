@@ -112,6 +112,23 @@ const CORPUS: &[(Option<&str>, &str)] = &[
     (Some("KE"), "0712 123456"),
     (Some("EG"), "0100 123 4567"),
     (Some("MA"), "0650-123456"),
+    // A country calling code typed after a default region's international prefix, or
+    // after `+` with a national prefix: read with the metadata of the number's own
+    // country, its national prefix stripped once and only where what is left still fits
+    // (the `oob_destination` fuzz target's findings; `phonenumber::parse` got the first
+    // two and the fourth wrong).
+    (Some("GB"), "00.708439084743"),
+    (None, "+78439084743"),
+    (Some("GB"), "00708439084743"),
+    (None, "+44 00 7400 123456"),
+    (Some("GB"), "+00 44 7400 123456"),
+    (Some("GB"), "00 44 0 7400 123456"),
+    (Some("RU"), "8 10 44 7400 123456"),
+    (None, "+7 8 912 345 67 89"),
+    (Some("GB"), "44 7400 123456"),
+    (Some("GB"), "0039 06 1234 5678"),
+    (Some("US"), "011 44 7400 123456"),
+    (None, "+1 1 201 555 0123"),
     // Invalid or refused: too short, too long, unknown country code, bare digits,
     // toll free, premium rate, shared cost.
     (None, "+1 201 555 012"),
