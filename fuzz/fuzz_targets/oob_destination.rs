@@ -1,7 +1,9 @@
 //! Phone numbers and email addresses as users type them. Properties, beyond "no panic":
-//! - an accepted phone number's E.164 form parses to itself without a region, and its
-//!   serde form round-trips; its masked form starts with its country code and shows
-//!   at most its last four digits;
+//! - an accepted phone number's E.164 form parses to itself, without a region and with
+//!   every region (so what is enrolled is what the service reads back), as do its
+//!   international-dialling forms from the UK (`00…`) and the US (`011…`); its serde
+//!   form round-trips; its masked form starts with its country code and shows at most
+//!   its last four digits;
 //! - an accepted email address is normalised (parsing it again gives it back), within
 //!   the length limit, and round-trips through serde;
 //! - a destination parsed for a channel accepts that channel.
@@ -32,7 +34,22 @@ fuzz_target!(|data: &[u8]| {
     let region = REGIONS[usize::from(pick) % REGIONS.len()];
     if let Ok(n) = PhoneNumber::parse(s, region) {
         assert!(n.e164().starts_with('+') && n.e164().len() <= 16);
-        assert_eq!(PhoneNumber::parse(n.e164(), None).unwrap(), n);
+        // Accepted -> E.164 -> parsed again -> the same number, whatever the region.
+        for again in REGIONS.into_iter().filter(|r| *r != Some("zz")) {
+            assert_eq!(
+                PhoneNumber::parse(n.e164(), again).as_ref(),
+                Ok(&n),
+                "{s:?} ({region:?}) accepted as {n:?}, read back with {again:?}"
+            );
+        }
+        let digits = &n.e164()[1..];
+        for (idd, again) in [("00", "GB"), ("011", "US")] {
+            assert_eq!(
+                PhoneNumber::parse(&format!("{idd} {digits}"), Some(again)).as_ref(),
+                Ok(&n),
+                "{s:?} ({region:?}) accepted as {n:?}, dialled from {again}"
+            );
+        }
         let json = serde_json::to_string(&n).unwrap();
         assert_eq!(serde_json::from_str::<PhoneNumber>(&json).unwrap(), n);
         let masked = n.masked();

@@ -109,5 +109,5 @@ pub use method::{AuthMethod, FactorCategory};
 #[cfg(feature = "std")]
 pub use random::OsRandom;
 pub use random::{RandomError, SecureRandom};
-pub use secret::SecretBytes;
+pub use secret::{Redacted, SecretBytes};
 pub use verify::{Attempt, Purpose, VerifiedFactor, verify_factor};

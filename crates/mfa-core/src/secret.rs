@@ -118,9 +118,46 @@ impl<'de> serde::Deserialize<'de> for SecretBytes {
     }
 }
 
+/// Stands in for a secret in a hand-written `Debug`: prints `[redacted]`, so a code,
+/// token, nonce or signature never reaches a log through `{:?}`, while the fields
+/// around it (ids, times, counts) still do.
+///
+/// ```
+/// use core::fmt;
+/// use mfa_core::Redacted;
+///
+/// struct Login<'a> { user: &'a str, code: &'a str }
+///
+/// impl fmt::Debug for Login<'_> {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.debug_struct("Login")
+///             .field("user", &self.user)
+///             .field("code", &Redacted)
+///             .finish()
+///     }
+/// }
+///
+/// let login = Login { user: "alice", code: "493817" };
+/// assert_eq!(format!("{login:?}"), r#"Login { user: "alice", code: [redacted] }"#);
+/// ```
+#[derive(Clone, Copy, Default, Eq, PartialEq)]
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_prints_only_the_marker() {
+        assert_eq!(format!("{Redacted:?}"), "[redacted]");
+        assert_eq!(format!("{Redacted:#?}"), "[redacted]");
+    }
 
     #[test]
     fn debug_is_redacted() {

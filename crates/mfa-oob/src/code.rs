@@ -1,11 +1,12 @@
 //! One-time codes over SMS, voice and email.
 
+use std::fmt;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{
-    AuthMethod, Channel, Factor, FactorKind, InvalidInput, RandomError, RejectReason, SecretBytes,
-    SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
+    AuthMethod, Channel, Factor, FactorKind, InvalidInput, RandomError, Redacted, RejectReason,
+    SecretBytes, SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -231,8 +232,9 @@ impl OobChallenge {
 /// What the server keeps between sending a code and checking it: the code's keyed hash
 /// (never the code), its channel and destination, its expiry, the attempts used and
 /// the sends made. Store it in the challenge store; update it with a compare-and-swap
-/// (see the crate docs for the loop).
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
+/// (see the crate docs for the loop). `Debug` prints `[redacted]` for the nonce and the
+/// code's hash.
+#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
 pub struct OobState {
     v: u8,
     channel: Channel,
@@ -246,6 +248,40 @@ pub struct OobState {
     attempts_used: u32,
     max_attempts: u32,
     sends: u32,
+}
+
+impl fmt::Debug for OobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            v,
+            channel,
+            destination,
+            digits,
+            nonce: _,
+            tag: _,
+            created_at,
+            sent_at,
+            expires_at,
+            attempts_used,
+            max_attempts,
+            sends,
+        } = self;
+        f.debug_struct("OobState")
+            .field("v", v)
+            .field("channel", channel)
+            .field("destination", destination)
+            .field("digits", digits)
+            .field("nonce", &Redacted)
+            .field("tag", &Redacted)
+            .field("created_at", created_at)
+            .field("sent_at", sent_at)
+            .field("expires_at", expires_at)
+            .field("attempts_used", attempts_used)
+            .field("max_attempts", max_attempts)
+            .field("sends", sends)
+            .finish()
+    }
 }
 
 impl OobState {

@@ -8,11 +8,16 @@ use mfa_core::Channel;
 use phonenumber::metadata::DATABASE;
 use serde::{Deserialize, Serialize};
 
+mod phone;
+
 /// The bullet every masked form uses (U+2022).
 pub const MASK: char = '\u{2022}';
 
 /// The longest phone-number input read, in bytes; longer input is refused before parsing.
 pub const MAX_PHONE_INPUT: usize = 40;
+
+/// The most digits a phone-number input may have.
+const MAX_PHONE_DIGITS: usize = 20;
 
 /// The longest email address accepted, in bytes (RFC 5321 §4.5.3.1.3 path limit less
 /// the angle brackets).
@@ -104,15 +109,23 @@ impl PhoneNumber {
                 "only digits, spaces and + - ( ) . / are accepted",
             ));
         }
-        let digits = rest.bytes().filter(u8::is_ascii_digit).count();
-        if !(3..=17).contains(&digits) {
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        // E.164's fifteen digits after an international prefix of up to four (`0011`
+        // from Australia, `0015` from Brazil) and a spare: libphonenumber itself limits
+        // only the national number (to 17 digits), as `phone::parse` does.
+        if !(3..=MAX_PHONE_DIGITS).contains(&digits.len()) {
             return Err(DestinationError::Phone("wrong number of digits"));
         }
         let region = match default_region {
-            Some(r) => Some(
-                phonenumber::country::Id::from_str(&r.to_ascii_uppercase())
-                    .map_err(|_| DestinationError::Phone("unknown default region"))?,
-            ),
+            Some(r) => {
+                let id = phonenumber::country::Id::from_str(&r.to_ascii_uppercase())
+                    .map_err(|_| DestinationError::Phone("unknown default region"))?;
+                Some(
+                    DATABASE
+                        .by_id(id.as_ref())
+                        .ok_or(DestinationError::Phone("unknown default region"))?,
+                )
+            }
             None => None,
         };
         if !plus && region.is_none() {
@@ -120,19 +133,19 @@ impl PhoneNumber {
                 "needs a country calling code (+…) or a default region",
             ));
         }
-        let number = phonenumber::parse(region, s)
-            .map_err(|_| DestinationError::Phone("not a phone number"))?;
-        if number.extension().is_some() {
-            return Err(DestinationError::Phone("extensions are not accepted"));
-        }
-        if !phonenumber::is_valid(&number) {
-            return Err(DestinationError::Phone("not a valid number"));
-        }
-        if !can_receive_codes(&number) {
+        let parsed = phone::parse(&digits, plus, region)?;
+        if !parsed.receivable {
             return Err(DestinationError::UnsupportedNumberType);
         }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-        Self::from_parts(e164, number.code().value())
+        let e164 = format!("+{}{}", parsed.country_code, parsed.national);
+        // What is enrolled must read back as itself: the service parses the stored
+        // E.164 form again (serde, the next sign-in). A number whose E.164 form reads
+        // as another number (a national prefix that looks like part of it) is refused.
+        let again = phone::parse(e164.get(1..).unwrap_or_default(), true, None);
+        if again.as_ref() != Ok(&parsed) {
+            return Err(DestinationError::Phone("not a valid number"));
+        }
+        Self::from_parts(e164, parsed.country_code)
     }
 
     fn from_parts(e164: String, country_code: u16) -> Result<Self, DestinationError> {
@@ -184,62 +197,6 @@ impl PhoneNumber {
         ));
         out
     }
-}
-
-/// Whether a valid number is of a type that can receive a text or a call without
-/// costing the sender: it matches the fixed-line, mobile, VoIP or personal-number
-/// pattern of its region and none of the costly ones (premium rate, toll free, shared
-/// cost, UAN, pager, voicemail, short code, emergency).
-///
-/// Written against the metadata rather than with `PhoneNumber::number_type`, which in
-/// `phonenumber` 0.3.10 drops a national number's leading zeros (Italian fixed lines
-/// come out `Unknown`); the national number is taken here with its zeros, as the
-/// crate's own `is_valid` does. The Python cross-check caught the difference.
-fn can_receive_codes(number: &phonenumber::PhoneNumber) -> bool {
-    let national = number.national().to_string();
-    let Some(regions) = DATABASE.by_code(&number.code().value()) else {
-        return false;
-    };
-    let matches =
-        |x: Option<&phonenumber::metadata::Descriptor>| x.is_some_and(|x| x.is_match(&national));
-    let costly = |d: &phonenumber::metadata::Descriptors| {
-        [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.uan(),
-            d.pager(),
-            d.voicemail(),
-            d.short_code(),
-            d.emergency(),
-        ]
-        .into_iter()
-        .any(matches)
-    };
-    let usable = |d: &phonenumber::metadata::Descriptors| {
-        [d.fixed_line(), d.mobile(), d.voip(), d.personal_number()]
-            .into_iter()
-            .any(matches)
-    };
-    // The region, as libphonenumber picks it among those sharing a calling code: the
-    // only one, else in order the first whose leading digits match or, for a region
-    // without leading digits, the first where the number has a type.
-    let region = if let [only] = regions.as_slice() {
-        Some(*only)
-    } else {
-        regions.iter().copied().find(|m| match m.leading_digits() {
-            Some(p) => p.find(&national).is_some_and(|f| f.start() == 0),
-            None => {
-                let d = m.descriptors();
-                d.general().is_match(&national) && (usable(d) || costly(d))
-            }
-        })
-    };
-    let receivable = |m: &phonenumber::Metadata| {
-        let d = m.descriptors();
-        d.general().is_match(&national) && usable(d) && !costly(d)
-    };
-    region.is_some_and(receivable)
 }
 
 impl fmt::Debug for PhoneNumber {
@@ -574,6 +531,46 @@ mod tests {
         // The bug being worked around, so this test notices when it is fixed upstream.
         let raw = phonenumber::parse(None, "+390612345678").unwrap();
         assert_eq!(raw.number_type(&DATABASE), phonenumber::Type::Unknown);
+    }
+
+    /// Found by the `oob_destination` fuzz target: `00 7 0843…` typed with the UK as
+    /// default region was read by `phonenumber::parse` with the UK's national prefix
+    /// rule, so its `0` was dropped and the valid `+78439084743` enrolled; that E.164
+    /// form then read back as `+7439084743` (the `8` stripped as Russia's national
+    /// prefix though what is left fits no Russian number) and was refused. libphonenumber
+    /// keeps the `0`, calls the typed number invalid, and reads `+78439084743` as itself.
+    #[test]
+    fn uk_international_prefix_to_russia_keeps_the_zero_and_reads_back() {
+        for input in ["00.708439084743", "00708439084743", "00 7 0843 908 4743"] {
+            assert_eq!(
+                PhoneNumber::parse(input, Some("GB")),
+                Err(DestinationError::Phone("not a valid number")),
+                "{input}"
+            );
+        }
+        let n = PhoneNumber::parse("+78439084743", None).unwrap();
+        assert_eq!(n.e164(), "+78439084743");
+        assert_eq!(PhoneNumber::parse(n.e164(), Some("GB")).unwrap(), n);
+        // A national prefix is stripped once: `+44 00 7400…` is not `+44 7400…`.
+        assert!(PhoneNumber::parse("+44 00 7400 123456", None).is_err());
+        assert_eq!(
+            PhoneNumber::parse("+44 0 7400 123456", None)
+                .unwrap()
+                .e164(),
+            "+447400123456"
+        );
+        // The upstream behaviour worked around, so this test notices a fix there.
+        let raw = phonenumber::parse(Some(phonenumber::country::GB), "00708439084743").unwrap();
+        assert_eq!(raw.national().to_string(), "8439084743");
+    }
+
+    /// A pattern is matched against the whole number (Java's `matches()`), not only its
+    /// leftmost-first prefix: KR's general pattern finds eight of `1020000000`'s ten
+    /// digits first. Found by the Python cross-check.
+    #[test]
+    fn korean_mobiles_match_the_whole_pattern() {
+        let n = PhoneNumber::parse("010-2000-0000", Some("KR")).unwrap();
+        assert_eq!(n.e164(), "+821020000000");
     }
 
     /// Regions sharing a calling code (+1: US, CA and the Caribbean) are told apart the

@@ -194,11 +194,18 @@
 //! ## Dependencies
 //!
 //! - `phonenumber` (0.3, a port of Google's libphonenumber with its metadata, 9.0.33 at
-//!   the time of writing): national formats, validity and number types for every
-//!   country are data, not code, and libphonenumber's data is the reference the
-//!   carriers' own tools use. The tests cross-check it with Python's `phonenumbers`
-//!   of the same metadata version. Input is filtered (ASCII digits and punctuation,
-//!   40 bytes) before it reaches the parser.
+//!   the time of writing), for its metadata: national formats, validity and number
+//!   types for every country are data, not code, and libphonenumber's data is the
+//!   reference the carriers' own tools use. Its parser differs from libphonenumber's
+//!   (it read `00 7 0843…` typed in the UK as a valid number whose E.164 form it then
+//!   refused), so the digits are read by a short port of `PhoneNumberUtil.parse` and
+//!   `isValidNumber` over that metadata (`destination/phone.rs`), and every accepted
+//!   number must read back from its E.164 form. The tests cross-check it with Python's
+//!   `phonenumbers` of the same metadata version. Input is filtered (ASCII digits and
+//!   punctuation, 40 bytes) before it reaches the parser.
+//! - `regex` (already `phonenumber`'s): the metadata's patterns must match whole
+//!   numbers, as Java's `matches()` does, and the compiled forms `phonenumber` exposes
+//!   only find leftmost-first matches; each pattern is compiled once more, anchored.
 //! - No email crate: the accepted syntax is a deliberately small subset (WHATWG's
 //!   `<input type=email>` with RFC 5321 dot-atoms), about 50 lines that are easier to
 //!   audit than a full RFC 5322 parser whose extra forms (quoted strings, comments,

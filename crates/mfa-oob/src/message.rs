@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mfa_core::{Channel, InvalidInput};
+use mfa_core::{Channel, InvalidInput, Redacted};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -246,7 +246,7 @@ impl fmt::Debug for OutgoingMessage {
             .field("channel", &self.channel)
             .field("to", &self.to)
             .field("subject", &self.subject)
-            .field("body", &"[redacted]")
+            .field("body", &Redacted)
             .finish_non_exhaustive()
     }
 }

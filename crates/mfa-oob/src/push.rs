@@ -4,14 +4,15 @@
 mod device;
 mod encoding;
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_core::{
-    Factor, FactorKind, InvalidInput, RejectReason, SecureRandom, SignInContext, StartOptions,
-    Timestamp, UserVerification, Verified,
+    Factor, FactorKind, InvalidInput, Redacted, RejectReason, SecureRandom, SignInContext,
+    StartOptions, Timestamp, UserVerification, Verified,
 };
 use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Verifier as _;
@@ -152,8 +153,10 @@ impl PushConfig {
 
 /// What the push provider delivers to the device: everything the device shows and
 /// signs, and **not** the number to match (the user reads that from the sign-in page).
+///
+/// `Debug` prints `[redacted]` for the push token and the nonce.
 #[non_exhaustive]
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
 pub struct PushNotification {
     /// The provider's token for the device.
     pub push_token: String,
@@ -173,6 +176,32 @@ pub struct PushNotification {
     pub expires_at: Timestamp,
     /// How many digits the user must enter.
     pub digits: u8,
+}
+
+impl fmt::Debug for PushNotification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            push_token: _,
+            account,
+            transaction,
+            nonce: _,
+            context,
+            created_at,
+            expires_at,
+            digits,
+        } = self;
+        f.debug_struct("PushNotification")
+            .field("push_token", &Redacted)
+            .field("account", account)
+            .field("transaction", transaction)
+            .field("nonce", &Redacted)
+            .field("context", context)
+            .field("created_at", created_at)
+            .field("expires_at", expires_at)
+            .field("digits", digits)
+            .finish()
+    }
 }
 
 /// What the sign-in page gets: the transaction to poll, the number to show, the
@@ -239,8 +268,9 @@ enum Decision {
 }
 
 /// What the server keeps for a transaction: its id and nonce, the number, the device
-/// it went to, the context, the times and the recorded decision.
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
+/// it went to, the context, the times and the recorded decision. `Debug` prints
+/// `[redacted]` for the nonce.
+#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
 pub struct PushState {
     v: u8,
     transaction: TransactionId,
@@ -251,6 +281,34 @@ pub struct PushState {
     created_at: Timestamp,
     expires_at: Timestamp,
     decision: Decision,
+}
+
+impl fmt::Debug for PushState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            v,
+            transaction,
+            nonce: _,
+            number,
+            device,
+            context,
+            created_at,
+            expires_at,
+            decision,
+        } = self;
+        f.debug_struct("PushState")
+            .field("v", v)
+            .field("transaction", transaction)
+            .field("nonce", &Redacted)
+            .field("number", number)
+            .field("device", device)
+            .field("context", context)
+            .field("created_at", created_at)
+            .field("expires_at", expires_at)
+            .field("decision", decision)
+            .finish()
+    }
 }
 
 impl PushState {

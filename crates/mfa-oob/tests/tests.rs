@@ -14,3 +14,4 @@ mod limits;
 mod phone_crosscheck;
 mod properties;
 mod push;
+mod redaction;

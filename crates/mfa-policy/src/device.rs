@@ -44,7 +44,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::store::RememberedDevice;
-use mfa_core::{FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_core::{FactorKind, Redacted, SecretBytes, Timestamp, UserId};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -71,7 +71,8 @@ impl fmt::Debug for DeviceTokenKey {
 }
 
 /// A remembered-device token presented with the request, and what it must be bound to.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+/// `Debug` prints `[redacted]` for the token.
+#[derive(Clone, Copy, Eq, PartialEq)]
 pub struct DeviceProof<'a> {
     /// The token string from the device's cookie.
     pub token: &'a str,
@@ -86,6 +87,24 @@ pub struct DeviceProof<'a> {
     /// [`DeviceTokenError::Forgotten`] whatever its signature. An entry for another user
     /// or device, or past its `expires_at`, is refused the same way.
     pub stored: Option<&'a RememberedDevice>,
+}
+
+impl fmt::Debug for DeviceProof<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            token: _,
+            device_id,
+            generation,
+            stored,
+        } = self;
+        f.debug_struct("DeviceProof")
+            .field("token", &Redacted)
+            .field("device_id", device_id)
+            .field("generation", generation)
+            .field("stored", stored)
+            .finish()
+    }
 }
 
 /// What a remembered-device token says.

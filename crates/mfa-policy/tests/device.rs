@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_core::{FactorKind, SecretBytes, Timestamp, UserId};
 use mfa_policy::assurance::Aal;
-use mfa_policy::device::{DeviceClaims, DeviceTokenError, DeviceTokenKey};
+use mfa_policy::device::{DeviceClaims, DeviceProof, DeviceTokenError, DeviceTokenKey};
 
 fn key(byte: u8) -> DeviceTokenKey {
     DeviceTokenKey::new(SecretBytes::from(vec![byte; 32])).unwrap()
@@ -189,4 +189,26 @@ print(v, user.decode(), dev.decode(), iat, exp, gen, aal, ",".join(kinds))
         .decode(token.split('.').nth(1).unwrap())
         .unwrap();
     assert_eq!(payload.len(), 1 + 1 + 17 + 1 + 8 + 24 + 1 + 1 + 5 + 4);
+}
+
+#[test]
+fn device_proof_debug_hides_the_token() {
+    let token = key(7).issue(&claims()).unwrap();
+    let proof = DeviceProof {
+        token: &token,
+        device_id: "laptop-7",
+        generation: 3,
+        stored: None,
+    };
+    for dbg in [format!("{proof:?}"), format!("{proof:#?}")] {
+        assert!(!dbg.contains(&token), "{dbg}");
+        // Not even its signature part alone.
+        let tag = token.rsplit('.').next().unwrap();
+        assert!(!dbg.contains(tag), "{dbg}");
+        assert!(dbg.contains("[redacted]"), "{dbg}");
+        assert!(
+            dbg.starts_with("DeviceProof") && dbg.contains("laptop-7"),
+            "{dbg}"
+        );
+    }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mfa_core::InvalidInput;
+use mfa_core::{InvalidInput, Redacted};
 use serde::{Deserialize, Serialize};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -235,9 +235,12 @@ impl<const N: usize> PartialEq for Bytes<N> {
     }
 }
 
+/// `[redacted]`: these are the codes' hashes, salts and tags and the record's nonce, so a
+/// logged record (`RecoveryRecord`, `IssuedCodes`, through their derived `Debug`) gives
+/// nothing to guess codes against offline.
 impl<const N: usize> fmt::Debug for Bytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+        Redacted.fmt(f)
     }
 }
 

@@ -166,3 +166,15 @@ for i in range(0, len(rest), 2):
         .collect();
     assert_eq!(theirs, ours);
 }
+
+#[test]
+fn debug_of_an_argon2id_record_shows_no_code_salt_or_hash() {
+    let f = factor(short(4));
+    let issued = f.generate(&mut OsRandom).unwrap();
+    let material = crate::set::stored_material(issued.record());
+    assert!(
+        material.len() >= 9,
+        "nonce, four salts and hashes: {material:?}"
+    );
+    crate::set::assert_debug_redacted(&issued, issued.codes(), &material);
+}

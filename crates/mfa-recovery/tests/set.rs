@@ -264,3 +264,53 @@ fn seeded_generation_is_reproducible_and_well_formed() {
         );
     }
 }
+
+/// Every base64url string in a record's JSON form: its nonce and its hashes (tags, or
+/// Argon2id salts and hashes).
+pub(crate) fn stored_material(record: &RecoveryRecord) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) if s.len() >= 16 => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&serde_json::to_value(record).unwrap(), &mut out);
+    out
+}
+
+/// Asserts neither `{:?}` nor `{:#?}` of `value` shows a code or any stored material.
+pub(crate) fn assert_debug_redacted(
+    value: &impl std::fmt::Debug,
+    codes: &[mfa_recovery::RecoveryCode],
+    material: &[String],
+) {
+    for dbg in [format!("{value:?}"), format!("{value:#?}")] {
+        for c in codes {
+            assert!(!dbg.contains(c.expose_secret()), "a code in {dbg}");
+            assert!(!dbg.contains(&*c.expose_grouped()), "a code in {dbg}");
+        }
+        for m in material {
+            assert!(!dbg.contains(m.as_str()), "{m} in {dbg}");
+        }
+        assert!(dbg.contains("[redacted]"), "{dbg}");
+    }
+}
+
+#[test]
+fn debug_of_issued_codes_and_record_shows_no_code_hash_or_nonce() {
+    let f = factor(RecoveryConfig::default());
+    let issued = f.generate(&mut OsRandom).unwrap();
+    let material = stored_material(issued.record());
+    assert!(material.len() >= 11, "nonce and ten tags: {material:?}");
+    assert_debug_redacted(&issued, issued.codes(), &material);
+    assert_debug_redacted(issued.record(), issued.codes(), &material);
+    // What stays useful: the mode and the key id.
+    let dbg = format!("{:?}", issued.record());
+    assert!(
+        dbg.contains("Set") && dbg.contains("RecoveryRecord"),
+        "{dbg}"
+    );
+}

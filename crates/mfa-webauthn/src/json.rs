@@ -9,6 +9,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use mfa_core::Redacted;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// base64url; padding is not written and is tolerated on input (some clients add it).
@@ -97,7 +98,11 @@ pub struct RegistrationResponseJson {
 }
 
 /// `AuthenticatorAttestationResponseJSON` (§5.2.1).
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+///
+/// `Debug` shows the transports and the convenience algorithm and public key, and
+/// `[redacted]` for the signed material (client data, attestation object, authenticator
+/// data): a logged response is not one anybody can submit again.
+#[derive(Clone, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticatorAttestationResponseJson {
     /// The UTF-8 JSON the client signed over.
@@ -142,7 +147,10 @@ pub struct AuthenticationResponseJson {
 }
 
 /// `AuthenticatorAssertionResponseJSON` (§5.2.2).
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+///
+/// `Debug` shows the user handle and `[redacted]` for the client data, authenticator
+/// data and signature: a logged assertion is not one anybody can submit again.
+#[derive(Clone, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticatorAssertionResponseJson {
     /// The UTF-8 JSON the client signed over.
@@ -155,6 +163,33 @@ pub struct AuthenticatorAssertionResponseJson {
     /// The user handle, for discoverable credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_handle: Option<Base64UrlBytes>,
+}
+
+impl fmt::Debug for AuthenticatorAttestationResponseJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorAttestationResponseJson")
+            .field("client_data_json", &Redacted)
+            .field("attestation_object", &Redacted)
+            .field(
+                "authenticator_data",
+                &self.authenticator_data.as_ref().map(|_| Redacted),
+            )
+            .field("transports", &self.transports)
+            .field("public_key_algorithm", &self.public_key_algorithm)
+            .field("public_key", &self.public_key)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthenticatorAssertionResponseJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorAssertionResponseJson")
+            .field("client_data_json", &Redacted)
+            .field("authenticator_data", &Redacted)
+            .field("signature", &Redacted)
+            .field("user_handle", &self.user_handle)
+            .finish()
+    }
 }
 
 /// `AuthenticationExtensionsClientOutputsJSON`: the outputs this crate reads.
@@ -327,4 +362,67 @@ pub struct CredentialRequestOptionsJson {
     /// `conditional` for passkey autofill; absent for a modal request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mediation: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distinctive base64url payloads standing for the signed material.
+    const CLIENT_DATA: &str = "Q0xJRU5UREFUQVNFQ1JFVA";
+    const AUTH_DATA: &str = "QVVUSERBVEFTRUNSRVQ";
+    const SIGNATURE: &str = "U0lHTkFUVVJFU0VDUkVU";
+    const ATT_OBJECT: &str = "QVRURVNUQVRJT05TRUNSRVQ";
+
+    fn assert_redacted(dbg: &str, secrets: &[&str], kept: &[&str]) {
+        for secret in secrets {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
+        }
+        for k in kept {
+            assert!(dbg.contains(k), "{k} missing from {dbg}");
+        }
+        assert!(dbg.contains("[redacted]"), "{dbg}");
+    }
+
+    #[test]
+    fn assertion_debug_hides_the_signed_material() {
+        let json = format!(
+            r#"{{"id":"Y3JlZC1pZA","rawId":"Y3JlZC1pZA","type":"public-key",
+            "response":{{"clientDataJSON":"{CLIENT_DATA}","authenticatorData":"{AUTH_DATA}",
+            "signature":"{SIGNATURE}","userHandle":"dXNlcg"}}}}"#
+        );
+        let r: AuthenticationResponseJson = serde_json::from_str(&json).unwrap();
+        for dbg in [format!("{r:?}"), format!("{r:#?}")] {
+            assert_redacted(
+                &dbg,
+                &[CLIENT_DATA, AUTH_DATA, SIGNATURE],
+                &["AuthenticationResponseJson", "Y3JlZC1pZA", "dXNlcg"],
+            );
+        }
+        let inner = &r.response;
+        for dbg in [format!("{inner:?}"), format!("{inner:#?}")] {
+            assert_redacted(
+                &dbg,
+                &[CLIENT_DATA, AUTH_DATA, SIGNATURE],
+                &["AuthenticatorAssertionResponseJson"],
+            );
+        }
+    }
+
+    #[test]
+    fn attestation_debug_hides_the_signed_material() {
+        let json = format!(
+            r#"{{"id":"Y3JlZC1pZA","rawId":"Y3JlZC1pZA","type":"public-key",
+            "response":{{"clientDataJSON":"{CLIENT_DATA}","attestationObject":"{ATT_OBJECT}",
+            "authenticatorData":"{AUTH_DATA}","transports":["usb"],"publicKeyAlgorithm":-7}}}}"#
+        );
+        let r: RegistrationResponseJson = serde_json::from_str(&json).unwrap();
+        for dbg in [format!("{r:?}"), format!("{r:#?}")] {
+            assert_redacted(
+                &dbg,
+                &[CLIENT_DATA, AUTH_DATA, ATT_OBJECT],
+                &["RegistrationResponseJson", "Y3JlZC1pZA", "usb", "-7"],
+            );
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mfa_core::store::ChallengeId;
-use mfa_core::{InvalidInput, SecureRandom, Timestamp};
+use mfa_core::{InvalidInput, Redacted, SecureRandom, Timestamp};
 use p256::ecdsa::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -67,13 +67,31 @@ impl<'de> Deserialize<'de> for DevicePublicKey {
 }
 
 /// One enrolled device: its public key, the name the user gave it, and the token the
-/// push provider delivers to (opaque to this crate).
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
+/// push provider delivers to (opaque to this crate; `Debug` prints it `[redacted]`).
+#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
 pub struct PushRecord {
     pub(crate) public_key: DevicePublicKey,
     pub(crate) device_name: String,
     pub(crate) push_token: String,
     pub(crate) enrolled_at: Timestamp,
+}
+
+impl fmt::Debug for PushRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            public_key,
+            device_name,
+            push_token: _,
+            enrolled_at,
+        } = self;
+        f.debug_struct("PushRecord")
+            .field("public_key", public_key)
+            .field("device_name", device_name)
+            .field("push_token", &Redacted)
+            .field("enrolled_at", enrolled_at)
+            .finish()
+    }
 }
 
 impl PushRecord {
@@ -137,8 +155,9 @@ impl EnrollmentChallenge {
 
 /// What a device sends to enroll (JSON from the app): its public key, its name, its push
 /// token, and an ES256 signature (`r || s`, base64url) over
-/// [`EnrollmentChallenge::signed_bytes`].
-#[derive(Clone, Debug, Eq, PartialEq, Deserialize, Serialize)]
+/// [`EnrollmentChallenge::signed_bytes`]. `Debug` prints `[redacted]` for the push
+/// token and the signature.
+#[derive(Clone, Eq, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollmentRequest {
     /// The SEC1 public key, base64url.
@@ -149,6 +168,24 @@ pub struct EnrollmentRequest {
     pub push_token: String,
     /// The signature, base64url of 64 bytes.
     pub signature: String,
+}
+
+impl fmt::Debug for EnrollmentRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            public_key,
+            device_name,
+            push_token: _,
+            signature: _,
+        } = self;
+        f.debug_struct("EnrollmentRequest")
+            .field("public_key", public_key)
+            .field("device_name", device_name)
+            .field("push_token", &Redacted)
+            .field("signature", &Redacted)
+            .finish()
+    }
 }
 
 /// The identifier of a push transaction: 32 random bytes. Its base64url form is a
@@ -218,7 +255,8 @@ pub enum Answer {
 }
 
 /// A device's signed answer, decoded (the bytes are in the [crate docs](crate#push-responses)).
-#[derive(Clone, Debug, Eq, PartialEq)]
+/// `Debug` prints `[redacted]` for the nonce and the signature, what a replay needs.
+#[derive(Clone, Eq, PartialEq)]
 pub struct PushResponse {
     pub(crate) transaction: TransactionId,
     pub(crate) nonce: [u8; 32],
@@ -226,6 +264,28 @@ pub struct PushResponse {
     pub(crate) number: String,
     pub(crate) time: u64,
     pub(crate) signature: Signature,
+}
+
+impl fmt::Debug for PushResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Every field named, so a new one does not compile until it is placed here.
+        let Self {
+            transaction,
+            nonce: _,
+            answer,
+            number,
+            time,
+            signature: _,
+        } = self;
+        f.debug_struct("PushResponse")
+            .field("transaction", transaction)
+            .field("nonce", &Redacted)
+            .field("answer", answer)
+            .field("number", number)
+            .field("time", time)
+            .field("signature", &Redacted)
+            .finish()
+    }
 }
 
 impl PushResponse {

@@ -2,6 +2,7 @@
 //! responses, verifications, lockout states.
 
 use super::*;
+use mfa_core::Redacted;
 
 /// A factor as the user's factor list shows it. Never holds a secret.
 #[non_exhaustive]
@@ -219,8 +220,11 @@ impl Serialize for PushNonce {
 }
 
 /// The user's answer to a challenge.
+///
+/// `Debug` shows which answer and its challenge, never the code (`Code([redacted])`);
+/// a WebAuthn assertion shows its credential id, not the signed material.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub enum Response<'a> {
     /// A typed code (TOTP, HOTP, recovery code).
     Code(&'a str),
@@ -247,6 +251,37 @@ pub enum Response<'a> {
         /// the transaction is refused (and stays, for the session that holds it).
         nonce: &'a str,
     },
+}
+
+impl fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One arm per variant, every field named (no `..`): a new variant or field does
+        // not compile until it is written here, a secret one as `Redacted`.
+        match self {
+            Self::Code(_code) => f.debug_tuple("Code").field(&Redacted).finish(),
+            Self::WebAuthn {
+                challenge_id,
+                response,
+            } => f
+                .debug_struct("WebAuthn")
+                .field("challenge_id", challenge_id)
+                // Its own `Debug` keeps the credential id and hides the assertion.
+                .field("response", response)
+                .finish(),
+            Self::OobCode {
+                challenge_id,
+                code: _code,
+            } => f
+                .debug_struct("OobCode")
+                .field("challenge_id", challenge_id)
+                .field("code", &Redacted)
+                .finish(),
+            Self::Push { challenge_id } => f
+                .debug_struct("Push")
+                .field("challenge_id", challenge_id)
+                .finish(),
+        }
+    }
 }
 
 /// A recovery code's use.
@@ -277,4 +312,78 @@ pub struct Verification {
     pub aal: Option<Aal>,
     /// For a recovery code: what is left.
     pub recovery: Option<RecoveryUse>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CODE: &str = "493817";
+    const ID: &str = "challenge-id-000000000000000000000000000000";
+
+    /// Every way of formatting `value` with `Debug`, plain and pretty.
+    fn debug_forms(value: &impl fmt::Debug) -> [String; 2] {
+        [format!("{value:?}"), format!("{value:#?}")]
+    }
+
+    #[test]
+    fn response_debug_never_prints_a_code() {
+        let id = ChallengeId::parse(ID).unwrap();
+        for (response, name) in [
+            (Response::Code(CODE), "Code"),
+            (
+                Response::OobCode {
+                    challenge_id: &id,
+                    code: CODE,
+                },
+                "OobCode",
+            ),
+        ] {
+            for dbg in debug_forms(&response) {
+                assert!(!dbg.contains(CODE), "{dbg}");
+                assert!(dbg.contains("[redacted]"), "{dbg}");
+                assert!(dbg.starts_with(name), "{dbg}");
+            }
+        }
+        let [plain, _] = debug_forms(&Response::Code(CODE));
+        assert_eq!(plain, "Code([redacted])");
+        for dbg in debug_forms(&Response::OobCode {
+            challenge_id: &id,
+            code: CODE,
+        }) {
+            assert!(dbg.contains(ID), "{dbg}");
+        }
+        for dbg in debug_forms(&Response::Push { challenge_id: &id }) {
+            assert!(dbg.starts_with("Push") && dbg.contains(ID));
+        }
+    }
+
+    #[test]
+    fn response_debug_hides_the_webauthn_assertion() {
+        let id = ChallengeId::parse(ID).unwrap();
+        // Distinctive base64url payloads, so their presence would show.
+        let json = r#"{"id":"Y3JlZC1pZA","rawId":"Y3JlZC1pZA","type":"public-key",
+            "response":{"clientDataJSON":"Q0xJRU5UREFUQVNFQ1JFVA",
+            "authenticatorData":"QVVUSERBVEFTRUNSRVQ","signature":"U0lHTkFUVVJFU0VDUkVU"}}"#;
+        let assertion: AuthenticationResponseJson = serde_json::from_str(json).unwrap();
+        let response = Response::WebAuthn {
+            challenge_id: &id,
+            response: &assertion,
+        };
+        for dbg in debug_forms(&response) {
+            for secret in [
+                "Q0xJRU5UREFUQVNFQ1JFVA",
+                "QVVUSERBVEFTRUNSRVQ",
+                "U0lHTkFUVVJFU0VDUkVU",
+            ] {
+                assert!(!dbg.contains(secret), "{dbg}");
+            }
+            assert!(dbg.contains("[redacted]"), "{dbg}");
+            assert!(
+                dbg.contains("Y3JlZC1pZA"),
+                "the credential id is kept: {dbg}"
+            );
+            assert!(dbg.contains(ID), "{dbg}");
+        }
+    }
 }
