@@ -276,9 +276,13 @@ impl fmt::Debug for Response<'_> {
                 .field("challenge_id", challenge_id)
                 .field("code", &Redacted)
                 .finish(),
-            Self::Push { challenge_id } => f
+            Self::Push {
+                challenge_id,
+                nonce: _nonce,
+            } => f
                 .debug_struct("Push")
                 .field("challenge_id", challenge_id)
+                .field("nonce", &Redacted)
                 .finish(),
         }
     }
@@ -353,8 +357,13 @@ mod tests {
         }) {
             assert!(dbg.contains(ID), "{dbg}");
         }
-        for dbg in debug_forms(&Response::Push { challenge_id: &id }) {
-            assert!(dbg.starts_with("Push") && dbg.contains(ID));
+        const NONCE: &str = "bm9uY2Utb2YtdGhlLXBhZ2U";
+        for dbg in debug_forms(&Response::Push {
+            challenge_id: &id,
+            nonce: NONCE,
+        }) {
+            assert!(dbg.starts_with("Push") && dbg.contains(ID), "{dbg}");
+            assert!(!dbg.contains(NONCE) && dbg.contains("[redacted]"), "{dbg}");
         }
     }
 
