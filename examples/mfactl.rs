@@ -818,7 +818,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
     match cli.command {
         Command::Migrate | Command::Keys(_) => Err(Failure::bad("unreachable command")),
         Command::Rekey(a) => {
-            let count = service.rekey_user(&user(&a.user)?).await?;
+            let count = service.admin().rekey_user(&user(&a.user)?).await?;
             Ok(json!({"ok": true, "resealed": count}))
         }
         Command::Enroll(a) => {
@@ -928,7 +928,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             Ok(json!({"ok": true, "removed": a.factor}))
         }
         Command::Reset(a) => {
-            let s = service.reset_user(&user(&a.user)?).await?;
+            let s = service.admin().reset_user(&user(&a.user)?).await?;
             Ok(json!({
                 "ok": true,
                 "factors": s.factors,
@@ -939,15 +939,15 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         }
         Command::Unlock(a) => {
             let f = a.factor.as_deref().map(factor).transpose()?;
-            service.unlock(&user(&a.user)?, f.as_ref()).await?;
+            service.admin().unlock(&user(&a.user)?, f.as_ref()).await?;
             Ok(json!({"ok": true}))
         }
         Command::Lockout(a) => {
-            let status = service.lockout_status(&user(&a.user)?).await?;
+            let status = service.admin().lockout_status(&user(&a.user)?).await?;
             Ok(json!({"ok": true, "lockout": status}))
         }
         Command::Purge => {
-            let purged = service.purge_failures().await?;
+            let purged = service.admin().purge_failures().await?;
             Ok(json!({"ok": true, "purged": purged}))
         }
     }

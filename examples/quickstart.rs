@@ -491,7 +491,7 @@ async fn run(store: AnyStore) -> Step {
     )?;
 
     println!("9. An admin resets Alice's MFA: one atomic step");
-    let reset = service.reset_user(&user).await?;
+    let reset = service.admin().reset_user(&user).await?;
     check(
         reset.factors == 3 && reset.devices == 1,
         "3 factors and 1 device removed together",

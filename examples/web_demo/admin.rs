@@ -63,7 +63,7 @@ pub(super) async fn admin_reset(
     Json(u): Json<UserRef>,
 ) -> Result<Response, ApiError> {
     let id = admin_action(&app, &headers, &mfa, &u.user).await?;
-    let summary = app.svc.reset_user(&id).await?;
+    let summary = app.svc.admin().reset_user(&id).await?;
     app.db.replace_codes(id.as_str(), &[]).await?;
     // The user's sessions end: the next sign-in enrolls from scratch.
     app.end_sessions_of(&id).await?;
@@ -77,7 +77,7 @@ pub(super) async fn admin_unlock(
     Json(u): Json<UserRef>,
 ) -> Result<Response, ApiError> {
     let id = admin_action(&app, &headers, &mfa, &u.user).await?;
-    app.svc.unlock(&id, None).await?;
+    app.svc.admin().unlock(&id, None).await?;
     lock(&app.password_failures).remove(id.as_str());
     Ok(Json(json!({ "unlocked": id.as_str() })).into_response())
 }

@@ -40,13 +40,13 @@ struct DataKey {
 }
 
 /// The keys that seal stored records: one active key that seals every write, and older
-/// keys that still open what they sealed until [`Service::rekey_user`] has moved it.
+/// keys that still open what they sealed until [`Admin::rekey_user`] has moved it.
 ///
 /// Key ids are 1 to 64 bytes of `A-Z a-z 0-9 - _ .`, stored beside each envelope. Keys
 /// are 32 random bytes (from a secret manager, never from source code) and zeroized when
 /// the set is dropped.
 ///
-/// [`Service::rekey_user`]: crate::Service::rekey_user
+/// [`Admin::rekey_user`]: crate::Admin::rekey_user
 pub struct KeySet {
     active: String,
     keys: BTreeMap<String, DataKey>,
@@ -151,10 +151,10 @@ impl KeySet {
         &self.active
     }
 
-    /// Whether `data` is sealed under the active key (else [`Service::rekey_user`]
+    /// Whether `data` is sealed under the active key (else [`Admin::rekey_user`]
     /// re-seals it).
     ///
-    /// [`Service::rekey_user`]: crate::Service::rekey_user
+    /// [`Admin::rekey_user`]: crate::Admin::rekey_user
     pub fn is_current(&self, data: &RecordData) -> bool {
         data.format() == FORMAT_AES256GCM_V1 && data.key_id() == Some(self.active.as_str())
     }

@@ -20,7 +20,7 @@ pub enum ServiceError {
     #[error(transparent)]
     Core(#[from] mfa_core::Error),
     /// Too many failures: no verification is attempted until `until` (or an admin's
-    /// [`unlock`](crate::Service::unlock)). Attempts while locked are counted too.
+    /// [`unlock`](crate::Admin::unlock)). Attempts while locked are counted too.
     #[error("too many failed attempts; locked until {}", .until.unix_secs())]
     Locked {
         /// When the lockout ends if no further attempt is made.
@@ -29,7 +29,7 @@ pub enum ServiceError {
     /// The account reached its limit of consecutive failures over all its factors
     /// ([`ServiceBuilder::user_failure_limit`](crate::ServiceBuilder::user_failure_limit)):
     /// every verification is refused unverified until an operator unlocks it
-    /// ([`unlock`](crate::Service::unlock)) or resets the user. Time never ends it (NIST
+    /// ([`unlock`](crate::Admin::unlock)) or resets the user. Time never ends it (NIST
     /// SP 800-63B-4 §3.2.2).
     #[error("too many failed attempts; the account is locked until an administrator unlocks it")]
     AccountLocked,

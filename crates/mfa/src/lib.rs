@@ -11,7 +11,7 @@
 //! | [`Service::begin_webauthn_registration`] → [`finish_webauthn_registration`](Service::finish_webauthn_registration) | platform or roaming; credential ids unique through the lookup key |
 //! | [`Service::enroll_recovery_codes`] → [`confirm_recovery_codes`](Service::confirm_recovery_codes); [`regenerate_recovery_codes`](Service::regenerate_recovery_codes) | shown once; regenerating replaces the whole set |
 //! | [`Service::list_factors`], [`rename_factor`](Service::rename_factor), [`remove_factor`](Service::remove_factor) | never a secret; removal guarded by the policy |
-//! | [`Service::reset_user`], [`unlock`](Service::unlock), [`lockout_status`](Service::lockout_status), [`rekey_user`](Service::rekey_user) | administration: reset, unlock, read the failure counters and lockout states, re-seal |
+//! | [`Service::admin`]: [`reset_user`](Admin::reset_user), [`unlock`](Admin::unlock), [`lockout_status`](Admin::lockout_status), [`rekey_user`](Admin::rekey_user), [`purge_failures`](Admin::purge_failures) | the operator's calls, apart from the everyday ones: reset, unlock, read the failure counters and lockout states, re-seal, purge lapsed counters |
 //! | [`Service::evaluate`], [`preferred_factor`](Service::preferred_factor) | the policy's `Allow` / `StepUp` / `Enroll` / `Deny` |
 //! | [`Service::start_challenge`] / [`start_passkey_signin`](Service::start_passkey_signin) → [`verify`](Service::verify) / [`finish_passkey_signin`](Service::finish_passkey_signin) | lockout first; the outcome carries `amr`, the AAL, the factor, recovery codes left; SMS/voice/email codes are sent (after the send caps) and checked by the attempt loop, once |
 //! | [`Service::resend_code`] | a new code for the same challenge (attempts kept), or a voice call instead |
@@ -65,7 +65,7 @@ pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    BuiltinFactor, Challenge, FactorInfo, FactorLockout, LockoutStatus, OobEnrollment,
+    Admin, BuiltinFactor, Challenge, FactorInfo, FactorLockout, LockoutStatus, OobEnrollment,
     OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment, RecoveryUse, Response, Service,
     ServiceBuilder, Verification,
 };

@@ -6,6 +6,7 @@
 //! (challenge, verify, the lockout gate), `oob` (SMS, voice, email), `push`, `devices`
 //! (remembered devices).
 
+mod admin;
 mod builder;
 mod devices;
 mod enroll;
@@ -15,6 +16,7 @@ mod push;
 mod types;
 mod verify;
 
+pub use admin::Admin;
 pub use builder::ServiceBuilder;
 pub(crate) use oob::DynSender;
 pub use oob::OobEnrollment;

@@ -232,9 +232,9 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
         .with_active("k2")
         .unwrap();
     let h2 = harness_with(store, rotated);
-    assert_eq!(h2.service.rekey_user(&alice).await.unwrap(), 1);
+    assert_eq!(h2.service.admin().rekey_user(&alice).await.unwrap(), 1);
     assert_eq!(
-        h2.service.rekey_user(&alice).await.unwrap(),
+        h2.service.admin().rekey_user(&alice).await.unwrap(),
         0,
         "nothing left to move"
     );

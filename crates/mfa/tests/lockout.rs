@@ -89,7 +89,13 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let e = totp(&h, &alice).await;
-    let limit = h.service.lockout_status(&alice).await.unwrap().user_limit;
+    let limit = h
+        .service
+        .admin()
+        .lockout_status(&alice)
+        .await
+        .unwrap()
+        .user_limit;
     assert_eq!(limit, 15, "three times the policy's max_consecutive");
     let mut checked = 0;
     let mut account_locked = false;
@@ -111,7 +117,7 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     h.clock.advance(30 * DAY);
     let err = right(&h, &alice, &e).await.unwrap_err();
     assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert!(status.account_locked);
     assert_eq!(status.user_failures, limit);
     // Reaching the limit was audited once, and the user was told.
@@ -123,12 +129,13 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     assert_eq!(locked.len(), 1, "{events:?}");
     // The way back: the operator's unlock; then the right code works and a success
     // clears the count.
-    h.service.unlock(&alice, None).await.unwrap();
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    h.service.admin().unlock(&alice, None).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert!(!status.account_locked);
     right(&h, &alice, &e).await.unwrap();
     assert_eq!(
         h.service
+            .admin()
             .lockout_status(&alice)
             .await
             .unwrap()
@@ -161,12 +168,13 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
             h.clock.advance(10 * DAY);
         }
     }
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!(status.user_failures, 8, "80 days and two factors later");
     h.clock.advance(Duration::from_secs(30));
     right(&h, &alice, &token).await.unwrap();
     assert_eq!(
         h.service
+            .admin()
             .lockout_status(&alice)
             .await
             .unwrap()
@@ -267,7 +275,7 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
         paced >= 25,
         "the forger is paced after a few tries: {paced}"
     );
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!(status.user_failures, 0, "the account's count never moved");
     assert!(status.factors.iter().all(|f| f.failures == 0), "{status:?}");
     // The owner signs in with the passkey from their own network, and with TOTP.
@@ -381,13 +389,13 @@ async fn purging_removes_invented_ids_but_never_the_account_count() {
     let now = h.clock.now();
     let window = h.service.policy().failure_limits().counting_window();
     assert_eq!(
-        h.service.purge_failures().await.unwrap(),
+        h.service.admin().purge_failures().await.unwrap(),
         0,
         "nothing lapsed yet"
     );
     h.clock.advance(window + Duration::from_secs(1));
     assert_eq!(
-        h.service.purge_failures().await.unwrap(),
+        h.service.admin().purge_failures().await.unwrap(),
         4,
         "the three invented factors' counters and the real one's"
     );

@@ -315,7 +315,7 @@ async fn wrong_expired_and_exhausted_codes_are_refused() {
     for _ in 0..3 {
         assert!(answer(id.clone(), wrong.into()).await.is_err());
     }
-    h.service.unlock(&alice, None).await.unwrap();
+    h.service.admin().unlock(&alice, None).await.unwrap();
     assert!(answer(id, code).await.unwrap_err().is_rejection());
     assert_eq!(reason_of(&h), "exhausted");
 
@@ -712,7 +712,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     );
 
     // Reset: every OOB factor gone, the notice sent to the old address.
-    let summary = h.service.reset_user(&alice).await.unwrap();
+    let summary = h.service.admin().reset_user(&alice).await.unwrap();
     assert_eq!(summary.factors, 2);
     assert!(h.service.list_factors(&alice).await.unwrap().is_empty());
     let n = notices(&h);

@@ -98,6 +98,7 @@ async fn unlocking_oob_sends_does_not_reset_the_send_cap() {
         "{err:?}"
     );
     h.service
+        .admin()
         .unlock(&alice, Some(&FactorId::new("(oob-sends)").unwrap()))
         .await
         .unwrap();
@@ -161,7 +162,7 @@ async fn nothing_is_sent_to_a_locked_sms_factor() {
                 .is_err()
         );
     }
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!(status.factors[0].failures, 5, "{status:?}");
     // Past the cooldown, so only the lockout can refuse.
     h.clock.advance(Duration::from_secs(31));
@@ -180,10 +181,10 @@ async fn nothing_is_sent_to_a_locked_sms_factor() {
     assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
     assert_eq!(h.sender.sent().len(), before, "nothing sent while locked");
     // Asking counted no attempt.
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!(status.factors[0].failures, 5, "{status:?}");
     // Unlocked, the codes flow again.
-    h.service.unlock(&alice, None).await.unwrap();
+    h.service.admin().unlock(&alice, None).await.unwrap();
     h.service
         .start_challenge(&alice, &sms, &StartOptions::new())
         .await

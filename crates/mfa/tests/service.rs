@@ -509,7 +509,7 @@ async fn reset_removes_everything_at_once_and_revokes_remembered_devices() {
         .service
         .verify(&alice, &e.factor_id, Response::Code("000000"), &aal2)
         .await;
-    let summary = h.service.reset_user(&alice).await.unwrap();
+    let summary = h.service.admin().reset_user(&alice).await.unwrap();
     assert_eq!((summary.factors, summary.devices), (1, 1));
     assert!(summary.failure_counters >= 1);
     assert!(h.service.list_factors(&alice).await.unwrap().is_empty());
@@ -635,7 +635,7 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
     // An administrator sees why: six attempts counted on the factor (the refused one
     // too), locked for the policy's lockout from the last one; five on the account (the
     // refused attempt guessed nothing), its limit not reached.
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     let lockout = h.service.policy().failure_limits().lockout;
     assert_eq!(status.factors.len(), 1);
     assert_eq!(status.factors[0].factor_id, e.factor_id);
@@ -650,8 +650,12 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
     assert!(!status.account_locked);
     let json = serde_json::to_value(&status).unwrap();
     assert_eq!(json["factors"][0]["state"]["state"], "locked");
-    h.service.unlock(&alice, Some(&e.factor_id)).await.unwrap();
-    let status = h.service.lockout_status(&alice).await.unwrap();
+    h.service
+        .admin()
+        .unlock(&alice, Some(&e.factor_id))
+        .await
+        .unwrap();
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!((status.user_failures, status.factors[0].failures), (0, 0));
     assert!(status.factors[0].state.is_open());
     assert!(

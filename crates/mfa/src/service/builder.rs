@@ -137,7 +137,7 @@ impl<S: Store> ServiceBuilder<S> {
 
     /// Consecutive failed verifications over all of a user's factors after which every
     /// verification of the account is refused until an operator unlocks it
-    /// ([`Service::unlock`]) or resets the user: the account limit of NIST SP 800-63B-4
+    /// ([`Admin::unlock`]) or resets the user: the account limit of NIST SP 800-63B-4
     /// §3.2.2 (at most 100). Only a success or the operator clears the count, never
     /// time. Default: three times the policy's `failures.max_consecutive`, at most 100
     /// (15 with the default policy).

@@ -116,14 +116,8 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
-    /// An administrator's MFA reset, in one atomic store operation: factors, challenges,
-    /// remembered devices and failure counters gone, generation bumped (revoking every
-    /// remembered-device token), so the next sign-in enrolls from scratch.
-    ///
-    /// # Errors
-    ///
-    /// A store failure (nothing was removed).
-    pub async fn reset_user(&self, user: &UserId) -> Result<ResetSummary> {
+    /// See [`Admin::reset_user`].
+    pub(crate) async fn reset_user(&self, user: &UserId) -> Result<ResetSummary> {
         let now = self.now();
         // Resolved first: the reset removes the contact's factor too.
         let contact = self.contact(user).await.ok().flatten();
@@ -141,13 +135,8 @@ impl<S: Store> Service<S> {
         Ok(summary)
     }
 
-    /// An administrator's unlock: clears the user's failure counter and that of
-    /// `factor_id` (or of every factor of the user when `None`).
-    ///
-    /// # Errors
-    ///
-    /// A store failure.
-    pub async fn unlock(&self, user: &UserId, factor_id: Option<&FactorId>) -> Result<()> {
+    /// See [`Admin::unlock`].
+    pub(crate) async fn unlock(&self, user: &UserId, factor_id: Option<&FactorId>) -> Result<()> {
         let now = self.now();
         self.store.clear_failures(&FailureKey::user(user)).await?;
         match factor_id {
@@ -170,14 +159,8 @@ impl<S: Store> Service<S> {
         Ok(())
     }
 
-    /// What the lockout gate would say now, for an administrator's view: the user's
-    /// failures over all factors and each factor's own, with the state each is in.
-    /// Reading changes nothing (an attempt is only counted by a verification).
-    ///
-    /// # Errors
-    ///
-    /// A store failure.
-    pub async fn lockout_status(&self, user: &UserId) -> Result<LockoutStatus> {
+    /// See [`Admin::lockout_status`].
+    pub(crate) async fn lockout_status(&self, user: &UserId) -> Result<LockoutStatus> {
         let now = self.now();
         let window = self.policy.failure_limits().counting_window();
         let user_failures = self
@@ -206,31 +189,13 @@ impl<S: Store> Service<S> {
         })
     }
 
-    /// Removes failure counters that have lapsed (see
-    /// [`FailureStore::purge_failures`](mfa_core::store::FailureStore::purge_failures)):
-    /// the counters of factor ids, credentials and clients callers invented, which
-    /// would otherwise stay in the table. Run it now and then (`mfactl purge`); it
-    /// changes no decision, and never removes an account's consecutive-failure count.
-    /// Returns how many were removed.
-    ///
-    /// # Errors
-    ///
-    /// A store failure.
-    pub async fn purge_failures(&self) -> Result<usize> {
+    /// See [`Admin::purge_failures`].
+    pub(crate) async fn purge_failures(&self) -> Result<usize> {
         Ok(self.store.purge_failures(self.now()).await?)
     }
 
-    /// Re-seals every factor record of `user` that is not under the active key; returns
-    /// how many were re-sealed. Pending challenges are not re-sealed: they expire within
-    /// minutes, so keep an old key in the set for one challenge lifetime after
-    /// rotating. (The store traits have no "every user" listing; run this per user, or
-    /// lazily at sign-in.)
-    ///
-    /// # Errors
-    ///
-    /// A record that does not open (its key was removed from the set), a store failure,
-    /// or [`ServiceError::Conflict`] after repeated concurrent changes.
-    pub async fn rekey_user(&self, user: &UserId) -> Result<usize> {
+    /// See [`Admin::rekey_user`].
+    pub(crate) async fn rekey_user(&self, user: &UserId) -> Result<usize> {
         let now = self.now();
         let mut count = 0;
         for row in self.store.list_factors(user).await? {

@@ -47,7 +47,7 @@ impl FactorInfo {
     }
 }
 
-/// A user's failure counters as [`Service::lockout_status`] reads them.
+/// A user's failure counters as [`Admin::lockout_status`] reads them.
 #[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, Serialize)]
 pub struct LockoutStatus {
