@@ -56,8 +56,13 @@ fn bench(c: &mut Criterion) {
     let record = TotpRecord::new(secret, TotpParams::default());
     let totp = record.totp();
     let first = totp.code_at(clock.now().unix_secs()).unwrap();
-    rt.block_on(service.confirm(&user, &enrollment.factor_id, first.as_str()))
-        .unwrap();
+    rt.block_on(service.confirm(
+        &user,
+        &enrollment.factor_id,
+        first.as_str(),
+        &Session::default(),
+    ))
+    .unwrap();
     let id = enrollment.factor_id.clone();
     let signed_in = session(clock.now());
 

@@ -172,7 +172,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
         .totp();
         let code = totp.code_at(clock.now().unix_secs()).unwrap();
         service
-            .confirm(&user, &e.factor_id, code.as_str())
+            .confirm(&user, &e.factor_id, code.as_str(), &Session::default())
             .await
             .unwrap();
         users.push((user, e.factor_id, totp));

@@ -863,8 +863,8 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             if let Some(kind) = kind_of(&service, &u, &f).await? {
                 need_outbox(&global, kind)?;
             }
-            let info = service.confirm(&u, &f, &a.code).await?;
-            Ok(json!({"ok": true, "factor": factor_json(&info)}))
+            let v = service.confirm(&u, &f, &a.code, &session).await?;
+            Ok(json!({"ok": true, "factor": factor_json(&v.factor)}))
         }
         Command::Challenge(a) => {
             let (u, f) = (user(&a.user)?, factor(&a.factor)?);

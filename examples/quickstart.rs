@@ -34,7 +34,7 @@ use mfa::core::{
 };
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::device::DeviceTokenKey;
-use mfa::policy::input::{CompletedMethod, Request, Session, Subject};
+use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::{Decision, Policy};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
@@ -180,20 +180,16 @@ async fn run(store: AnyStore) -> Step {
         TotpParams::default(),
     );
     let first = phone.totp().code_at(clock.now().unix_secs())?;
-    let info = service
-        .confirm(&user, &totp.factor_id, first.as_str())
+    let confirmed = service
+        .confirm(&user, &totp.factor_id, first.as_str(), &session)
         .await?;
     check(
-        info.confirmed,
+        confirmed.factor.confirmed,
         "first code confirmed; only now can the factor sign in",
     )?;
-    // `confirm` activates the factor but does not return a session: the caller records
-    // that this sign-in has now proved the app too (AAL2, needed to add more factors).
-    session.methods.push(CompletedMethod {
-        method: AuthMethod::Otp,
-        factor: Some(totp.factor_id.clone()),
-        at: clock.now(),
-    });
+    // The first code proved the app too: the session `confirm` returns holds it (AAL2,
+    // needed to add more factors), as a verification's does.
+    session = confirmed.session;
 
     println!(
         "3. She adds Touch ID (a platform passkey): allowed only because another factor exists"

@@ -70,9 +70,7 @@ use mfa::core::{
 };
 use mfa::policy::Decision;
 use mfa::policy::Policy;
-use mfa::policy::input::{
-    CompletedMethod, EnrolledFactor, Request as PolicyRequest, Session, Subject,
-};
+use mfa::policy::input::{EnrolledFactor, Request as PolicyRequest, Session, Subject};
 use mfa::recovery::{RecoveryCode, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};

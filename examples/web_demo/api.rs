@@ -236,17 +236,16 @@ pub(super) async fn totp_confirm(
         StatusCode::BAD_REQUEST,
         "Start the enrollment first.",
     ))?;
-    let info = app.svc.confirm(&user, &factor, c.code.trim()).await?;
-    // The first code proved possession of the new factor: it counts for this session.
-    let now = app.now();
+    let session = app.with(&sid, |s| s.session.clone())?;
+    // The first code proved possession of the new factor: the session `confirm`
+    // returns counts it.
+    let v = app
+        .svc
+        .confirm(&user, &factor, c.code.trim(), &session)
+        .await?;
     app.with(&sid, |s| {
         s.pending_totp = None;
-        s.session.methods.push(CompletedMethod {
-            method: AuthMethod::Otp,
-            factor: Some(info.id.clone()),
-            at: now,
-        });
-        s.session.last_activity = Some(now);
+        s.session = v.session;
     })?;
     restage(&app, &sid, &user, &headers).await
 }

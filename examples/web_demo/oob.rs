@@ -137,14 +137,6 @@ fn channel_of(name: &str) -> Result<Channel, ApiError> {
     }
 }
 
-fn method_of(kind: FactorKind) -> AuthMethod {
-    match kind {
-        FactorKind::Sms => AuthMethod::Sms,
-        FactorKind::Voice => AuthMethod::Tel,
-        _ => AuthMethod::Otp,
-    }
-}
-
 /// The context a push shows on the phone. The demo listens on 127.0.0.1 only, so
 /// every client is this computer.
 fn sign_in_context() -> SignInContext {
@@ -283,19 +275,17 @@ pub(crate) async fn oob_confirm(
         StatusCode::BAD_REQUEST,
         "Start the enrollment first.",
     ))?;
-    let info = app
+    let session = app.with(&sid, |s| s.session.clone())?;
+    let v = app
         .outbox
-        .sending(&user, app.svc.confirm(&user, &factor, c.code.trim()))
+        .sending(
+            &user,
+            app.svc.confirm(&user, &factor, c.code.trim(), &session),
+        )
         .await?;
-    let now = app.now();
     app.with(&sid, |s| {
         s.pending_oob = None;
-        s.session.methods.push(CompletedMethod {
-            method: method_of(info.kind),
-            factor: Some(info.id.clone()),
-            at: now,
-        });
-        s.session.last_activity = Some(now);
+        s.session = v.session;
     })?;
     restage(&app, &sid, &user, &headers).await
 }

@@ -88,8 +88,8 @@ pub use mfa_store as store;
 pub mod prelude {
     pub use crate::store::MemoryStore;
     pub use crate::{
-        AuthMethod, Challenge, FactorId, KeySet, Policy, Response, Service, ServiceError, Session,
-        StartOptions, UserId, Verification,
+        Aal, AuthMethod, Challenge, FactorId, KeySet, Policy, Response, Service, ServiceError,
+        Session, StartOptions, UserId, Verification,
     };
 }
 

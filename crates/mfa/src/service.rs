@@ -491,3 +491,14 @@ struct Outcome {
     methods: Vec<AuthMethod>,
     recovery: Option<RecoveryUse>,
 }
+
+impl Outcome {
+    /// A success that used no recovery code.
+    fn of(row: Versioned<FactorRecord>, methods: Vec<AuthMethod>) -> Self {
+        Self {
+            row,
+            methods,
+            recovery: None,
+        }
+    }
+}

@@ -65,7 +65,12 @@ async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
     assert!(!json.contains(&*e.secret_base32));
     // Two writes of the same record never repeat a nonce / ciphertext.
     h.service
-        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     let again = h
@@ -114,7 +119,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
         .unwrap();
     let err = h
         .service
-        .confirm(&bob, &b.factor_id, &alice_code)
+        .confirm(&bob, &b.factor_id, &alice_code, &mfa::Session::default())
         .await
         .unwrap_err();
     assert!(corrupt(&err), "{err:?}");
@@ -129,7 +134,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
         .unwrap();
     let err = h
         .service
-        .confirm(&alice, &a2.factor_id, &alice_code)
+        .confirm(&alice, &a2.factor_id, &alice_code, &mfa::Session::default())
         .await
         .unwrap_err();
     assert!(corrupt(&err), "{err:?}");
@@ -163,7 +168,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
             .unwrap();
         let err = h
             .service
-            .confirm(&alice, &a.factor_id, &alice_code)
+            .confirm(&alice, &a.factor_id, &alice_code, &mfa::Session::default())
             .await
             .unwrap_err();
         assert!(corrupt(&err), "{err:?}");
@@ -185,7 +190,12 @@ async fn another_key_under_the_same_id_does_not_open_old_records() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     let clock = h.clock.clone();
@@ -220,7 +230,12 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     let store = Arc::into_inner(h.service).unwrap().into_store();
@@ -284,7 +299,12 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));
@@ -326,7 +346,12 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let t = h.clock.now();
     let err = h
         .service
-        .confirm(&alice, &e2.factor_id, &code(&e, t.unix_secs()))
+        .confirm(
+            &alice,
+            &e2.factor_id,
+            &code(&e, t.unix_secs()),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap_err();
     assert!(corrupt(&err), "{err:?}");

@@ -75,7 +75,12 @@ async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnr
         .await
         .unwrap();
     h.service
-        .confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            user,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &Session::default(),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));
@@ -261,7 +266,12 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
         .await
         .unwrap();
     second
-        .confirm(&alice, &e.factor_id, &h.last_code_to("+12015550123"))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &h.last_code_to("+12015550123"),
+            &Session::default(),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));

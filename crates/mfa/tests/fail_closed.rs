@@ -207,7 +207,7 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
             .to_owned()
     };
     h.service
-        .confirm(&alice, &e.factor_id, &code(now))
+        .confirm(&alice, &e.factor_id, &code(now), &mfa::Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));

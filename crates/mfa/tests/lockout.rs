@@ -41,7 +41,12 @@ async fn totp<S: mfa_core::store::Store>(
         .await
         .unwrap();
     h.service
-        .confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            user,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &Session::default(),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));
@@ -159,7 +164,12 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &token.factor_id, &code(&token, now.unix_secs()))
+        .confirm(
+            &alice,
+            &token.factor_id,
+            &code(&token, now.unix_secs()),
+            &Session::default(),
+        )
         .await
         .unwrap();
     for factor in [&phone.factor_id, &token.factor_id] {

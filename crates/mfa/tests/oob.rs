@@ -42,7 +42,10 @@ pub(crate) async fn with_sms<S: Store>(
         .await
         .unwrap();
     let code = h.last_code_to(normalised);
-    h.service.confirm(user, &e.factor_id, &code).await.unwrap();
+    h.service
+        .confirm(user, &e.factor_id, &code, &Session::default())
+        .await
+        .unwrap();
     h.clock.advance(Duration::from_secs(31));
     let Challenge::OobCode { challenge_id, .. } = h
         .service
@@ -106,15 +109,15 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     let code = h.last_code_to(PHONE);
     let info = h
         .service
-        .confirm(&alice, &e.factor_id, &code)
+        .confirm(&alice, &e.factor_id, &code, &Session::default())
         .await
         .unwrap();
-    assert!(info.confirmed);
-    assert_eq!(info.destination.as_deref(), Some(MASKED_PHONE));
+    assert!(info.factor.confirmed);
+    assert_eq!(info.factor.destination.as_deref(), Some(MASKED_PHONE));
     // The confirmation code is single use.
     assert!(
         h.service
-            .confirm(&alice, &e.factor_id, &code)
+            .confirm(&alice, &e.factor_id, &code, &Session::default())
             .await
             .is_err()
     );
@@ -199,7 +202,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let to = h.sender.sent()[0].to().as_str().to_owned();
     let code = h.last_code_to(&to);
     h.service
-        .confirm(&alice, &e.factor_id, &code)
+        .confirm(&alice, &e.factor_id, &code, &Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -241,7 +244,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     assert_eq!(call.channel(), Channel::Voice);
     let code = h.last_code_to("+447400123456");
     h.service
-        .confirm(&alice, &voice.factor_id, &code)
+        .confirm(&alice, &voice.factor_id, &code, &Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -537,7 +540,12 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &e.factor_id, &h.last_code_to("alice@example.com"))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &h.last_code_to("alice@example.com"),
+            &Session::default(),
+        )
         .await
         .unwrap();
     let (push, device) = with_push(&h, &alice, &session).await;
@@ -685,7 +693,12 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &e.factor_id, &h.last_code_to("alice@example.com"))
+        .confirm(
+            &alice,
+            &e.factor_id,
+            &h.last_code_to("alice@example.com"),
+            &Session::default(),
+        )
         .await
         .unwrap();
     let totp = h

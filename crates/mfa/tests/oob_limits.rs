@@ -427,7 +427,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
         for _ in 0..5 {
             let err = h
                 .service
-                .confirm(&attacker, &e.factor_id, wrong)
+                .confirm(&attacker, &e.factor_id, wrong, &mfa::Session::default())
                 .await
                 .unwrap_err();
             assert!(err.is_rejection(), "{err:?}");

@@ -72,7 +72,12 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .code_at(now.unix_secs())
         .unwrap();
     h.service
-        .confirm(&alice, &totp.factor_id, code.as_str())
+        .confirm(
+            &alice,
+            &totp.factor_id,
+            code.as_str(),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     secrets.add("TOTP secret", secret.expose_secret());
@@ -140,7 +145,12 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &sms.factor_id, &h.last_code_to("+12015550123"))
+        .confirm(
+            &alice,
+            &sms.factor_id,
+            &h.last_code_to("+12015550123"),
+            &mfa::Session::default(),
+        )
         .await
         .unwrap();
     let device =

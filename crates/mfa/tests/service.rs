@@ -41,7 +41,12 @@ async fn with_totp<S: Store>(
         .await
         .unwrap();
     h.service
-        .confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .confirm(
+            user,
+            &e.factor_id,
+            &code(&e, now.unix_secs()),
+            &Session::default(),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));
@@ -85,10 +90,10 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     assert!(!h.service.list_factors(&alice).await.unwrap()[0].confirmed);
     let info = h
         .service
-        .confirm(&alice, &e.factor_id, &first)
+        .confirm(&alice, &e.factor_id, &first, &Session::default())
         .await
         .unwrap();
-    assert!(info.confirmed);
+    assert!(info.factor.confirmed);
     // The confirming code was used.
     let err = h
         .service
@@ -463,7 +468,12 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         .await
         .unwrap();
     h.service
-        .confirm(&alice, &t2.factor_id, &code(&t2, h.clock.now().unix_secs()))
+        .confirm(
+            &alice,
+            &t2.factor_id,
+            &code(&t2, h.clock.now().unix_secs()),
+            &Session::default(),
+        )
         .await
         .unwrap();
     h.service
@@ -707,7 +717,7 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
     let at = |c: u64| hotp.code(c).as_str().to_owned();
     h.service
-        .confirm(&alice, &e.factor_id, &at(0))
+        .confirm(&alice, &e.factor_id, &at(0), &Session::default())
         .await
         .unwrap();
     let s = password(now);

@@ -101,7 +101,9 @@ impl<S: Store> Service<S> {
     /// Confirms a TOTP or HOTP enrollment with its first code, or an SMS, voice or
     /// email enrollment with the code sent to it (its latest challenge, through the
     /// same attempt loop as [`verify`](Self::verify)), counted against the failure
-    /// limits like any verification. A recovery-code set is confirmed with
+    /// limits like any verification. Returns the same [`Verification`] as `verify`: the
+    /// code proved the factor, so `session` comes back with it added (a first factor
+    /// enrolled after a password reaches AAL2 at once), with its `amr` and level. A recovery-code set is confirmed with
     /// [`confirm_recovery_codes`](Self::confirm_recovery_codes), WebAuthn with
     /// [`finish_webauthn_registration`](Self::finish_webauthn_registration).
     ///
@@ -114,7 +116,8 @@ impl<S: Store> Service<S> {
         user: &UserId,
         factor_id: &FactorId,
         code: &str,
-    ) -> Result<FactorInfo> {
+        session: &Session,
+    ) -> Result<Verification> {
         let now = self.now();
         self.gate(user, factor_id, now).await?;
         let result = async {
@@ -122,14 +125,16 @@ impl<S: Store> Service<S> {
             let kind = row.value.kind;
             let stored = match BuiltinFactor::for_kind(kind)? {
                 BuiltinFactor::Totp => {
-                    self.verify_row(&self.totp, row, &(), code, Purpose::Confirm, now)
-                        .await?
-                        .0
+                    let (row, _, v) = self
+                        .verify_row(&self.totp, row, &(), code, Purpose::Confirm, now)
+                        .await?;
+                    Outcome::of(row, v.methods)
                 }
                 BuiltinFactor::Hotp => {
-                    self.verify_row(&self.hotp, row, &(), code, Purpose::Confirm, now)
-                        .await?
-                        .0
+                    let (row, _, v) = self
+                        .verify_row(&self.hotp, row, &(), code, Purpose::Confirm, now)
+                        .await?;
+                    Outcome::of(row, v.methods)
                 }
                 BuiltinFactor::OobCode => {
                     // The enrollment rules again, against the factors confirmed since
@@ -142,7 +147,6 @@ impl<S: Store> Service<S> {
                     self.policy.check_enroll(&others, kind)?;
                     self.verify_oob(user, factor_id, row, None, code, Purpose::Confirm, now)
                         .await?
-                        .row
                 }
                 _ => {
                     return Err(Error::invalid(
@@ -156,9 +160,9 @@ impl<S: Store> Service<S> {
         }
         .await;
         match result {
-            Ok(stored) => {
+            Ok(ok) => {
                 self.clear_failures(user, factor_id).await;
-                let kind = stored.value.kind;
+                let kind = ok.row.value.kind;
                 self.emit(
                     AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(factor_id, kind),
                 );
@@ -166,11 +170,12 @@ impl<S: Store> Service<S> {
                     user,
                     SecurityNotice::FactorAdded {
                         kind,
-                        label: stored.value.label.clone(),
+                        label: ok.row.value.label.clone(),
                     },
                 )
                 .await;
-                self.info(&stored.value, None)
+                self.verification(user, factor_id, ok, None, session, now)
+                    .await
             }
             Err(e) => Err(self.failed(user, factor_id, e, now).await),
         }

@@ -221,11 +221,7 @@ impl<S: Store> Service<S> {
                 )
                 .into());
             }
-            Ok(Outcome {
-                row: stored,
-                methods: verified.methods,
-                recovery: None,
-            })
+            Ok(Outcome::of(stored, verified.methods))
         }
         .await;
         match result {
@@ -286,21 +282,13 @@ impl<S: Store> Service<S> {
                 let (row, _, v) = self
                     .verify_row(&self.totp, row, &(), code, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome {
-                    row,
-                    methods: v.methods,
-                    recovery: None,
-                })
+                Ok(Outcome::of(row, v.methods))
             }
             (BuiltinFactor::Hotp, Response::Code(code)) => {
                 let (row, _, v) = self
                     .verify_row(&self.hotp, row, &(), code, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome {
-                    row,
-                    methods: v.methods,
-                    recovery: None,
-                })
+                Ok(Outcome::of(row, v.methods))
             }
             (BuiltinFactor::RecoveryCode, Response::Code(code)) => {
                 let factor = self.recovery_factor()?;
@@ -332,11 +320,7 @@ impl<S: Store> Service<S> {
                 let (row, _, v) = self
                     .verify_row(factor, row, &state, response, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome {
-                    row,
-                    methods: v.methods,
-                    recovery: None,
-                })
+                Ok(Outcome::of(row, v.methods))
             }
             (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
                 self.verify_oob(
@@ -485,6 +469,23 @@ impl<S: Store> Service<S> {
             )
             .await;
         }
+        self.verification(user, factor_id, ok, enrolled, session, now)
+            .await
+    }
+
+    /// What a success gives the caller: the session with the methods just proven added,
+    /// its `amr` values and assurance level (judged against the enrolled factors, the
+    /// one just used counted as confirmed), and the factor. Shared by
+    /// [`verify`](Self::verify) and [`confirm`](Self::confirm).
+    pub(super) async fn verification(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        ok: Outcome,
+        enrolled: Option<Vec<EnrolledFactor>>,
+        session: &Session,
+        now: Timestamp,
+    ) -> Result<Verification> {
         let mut session = session.clone();
         for m in &ok.methods {
             session.methods.push(CompletedMethod {
