@@ -50,13 +50,13 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     let user = UserId::new("alice@example.com").unwrap();
     let enrollment = rt
-        .block_on(service.enroll_totp(&user, "phone", &session(clock.now())))
+        .block_on(service.start_totp_enrollment(&user, "phone", &session(clock.now())))
         .unwrap();
     let secret = Secret::from_base32(&enrollment.secret_base32).unwrap();
     let record = TotpRecord::new(secret, TotpParams::default());
     let totp = record.totp();
     let first = totp.code_at(clock.now().unix_secs()).unwrap();
-    rt.block_on(service.confirm(
+    rt.block_on(service.finish_enrollment(
         &user,
         &enrollment.factor_id,
         first.as_str(),

@@ -162,7 +162,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
     for u in 0..SERVICE_USERS {
         let user = UserId::new(format!("svc{u}")).unwrap();
         let e = service
-            .enroll_totp(&user, "phone", &session(clock.now()))
+            .start_totp_enrollment(&user, "phone", &session(clock.now()))
             .await
             .unwrap();
         let totp = TotpRecord::new(
@@ -172,7 +172,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
         .totp();
         let code = totp.code_at(clock.now().unix_secs()).unwrap();
         service
-            .confirm(&user, &e.factor_id, code.as_str(), &Session::default())
+            .finish_enrollment(&user, &e.factor_id, code.as_str(), &Session::default())
             .await
             .unwrap();
         users.push((user, e.factor_id, totp));

@@ -824,8 +824,16 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         Command::Enroll(a) => {
             let u = user(&a.user)?;
             let e = match a.kind {
-                EnrollKind::Totp => service.enroll_totp(&u, &a.label, &session).await?,
-                EnrollKind::Hotp => service.enroll_hotp(&u, &a.label, &session).await?,
+                EnrollKind::Totp => {
+                    service
+                        .start_totp_enrollment(&u, &a.label, &session)
+                        .await?
+                }
+                EnrollKind::Hotp => {
+                    service
+                        .start_hotp_enrollment(&u, &a.label, &session)
+                        .await?
+                }
                 EnrollKind::Sms | EnrollKind::Email => {
                     let (channel, to) = match a.kind {
                         EnrollKind::Sms => (Channel::Sms, a.phone.as_deref()),
@@ -839,7 +847,14 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
                         })
                     })?;
                     let e = service
-                        .enroll_oob(&u, channel, to, a.region.as_deref(), &a.label, &session)
+                        .start_oob_enrollment(
+                            &u,
+                            channel,
+                            to,
+                            a.region.as_deref(),
+                            &a.label,
+                            &session,
+                        )
                         .await?;
                     return Ok(json!({
                         "ok": true,
@@ -863,7 +878,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             if let Some(kind) = kind_of(&service, &u, &f).await? {
                 need_outbox(&global, kind)?;
             }
-            let v = service.confirm(&u, &f, &a.code, &session).await?;
+            let v = service.finish_enrollment(&u, &f, &a.code, &session).await?;
             Ok(json!({"ok": true, "factor": factor_json(&v.factor)}))
         }
         Command::Challenge(a) => {
@@ -895,8 +910,8 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             let e = if has {
                 service.regenerate_recovery_codes(&u, &session).await?
             } else {
-                let e = service.enroll_recovery_codes(&u, &session).await?;
-                service.confirm_recovery_codes(&u, &e.factor_id).await?;
+                let e = service.start_recovery_enrollment(&u, &session).await?;
+                service.finish_recovery_enrollment(&u, &e.factor_id).await?;
                 e
             };
             let codes: Vec<String> = e

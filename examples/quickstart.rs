@@ -171,7 +171,7 @@ async fn run(store: AnyStore) -> Step {
 
     println!("2. She enrolls an authenticator app (TOTP)");
     let totp = service
-        .enroll_totp(&user, "Authenticator app", &session)
+        .start_totp_enrollment(&user, "Authenticator app", &session)
         .await?;
     println!("   QR code content: {}…", totp.uri.get(..40).unwrap_or(""));
     // Her phone, from the scanned secret.
@@ -181,13 +181,13 @@ async fn run(store: AnyStore) -> Step {
     );
     let first = phone.totp().code_at(clock.now().unix_secs())?;
     let confirmed = service
-        .confirm(&user, &totp.factor_id, first.as_str(), &session)
+        .finish_enrollment(&user, &totp.factor_id, first.as_str(), &session)
         .await?;
     check(
         confirmed.factor.confirmed,
         "first code confirmed; only now can the factor sign in",
     )?;
-    // The first code proved the app too: the session `confirm` returns holds it (AAL2,
+    // The first code proved the app too: the session `finish_enrollment` returns holds it (AAL2,
     // needed to add more factors), as a verification's does.
     session = confirmed.session;
 
@@ -196,7 +196,7 @@ async fn run(store: AnyStore) -> Step {
     );
     let bob = UserId::new("bob@example.com")?;
     let first_factor = service
-        .begin_webauthn_registration(
+        .start_webauthn_registration(
             &bob,
             "Touch ID",
             Some(Attachment::Platform),
@@ -209,7 +209,7 @@ async fn run(store: AnyStore) -> Step {
     )?;
     let mut touch_id = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom)?;
     let (reg_id, options) = service
-        .begin_webauthn_registration(&user, "Touch ID", Some(Attachment::Platform), &session)
+        .start_webauthn_registration(&user, "Touch ID", Some(Attachment::Platform), &session)
         .await?;
     let response = touch_id.register(&options, ORIGIN, Fault::None)?;
     let passkey = service
@@ -247,7 +247,7 @@ async fn run(store: AnyStore) -> Step {
     )?;
 
     println!("4. She saves recovery codes: shown once, stored only as keyed hashes");
-    let recovery = service.enroll_recovery_codes(&user, &session).await?;
+    let recovery = service.start_recovery_enrollment(&user, &session).await?;
     let [first_code, _, third_code, ..] = recovery.codes.as_slice() else {
         return Err("fewer than three recovery codes".into());
     };
@@ -257,7 +257,7 @@ async fn run(store: AnyStore) -> Step {
         *first_code.expose_grouped()
     );
     let saved = service
-        .confirm_recovery_codes(&user, &recovery.factor_id)
+        .finish_recovery_enrollment(&user, &recovery.factor_id)
         .await?;
     check(
         saved.confirmed && saved.remaining_codes == Some(10),

@@ -198,7 +198,7 @@ pub(super) async fn totp_begin(
     let (user, session) = app.user_at(&sid, &[Stage::Enroll, Stage::SignedIn])?;
     let e = app
         .svc
-        .enroll_totp(&user, "Authenticator app", &session)
+        .start_totp_enrollment(&user, "Authenticator app", &session)
         .await?;
     let secret = e.secret_base32.to_string();
     app.with(&sid, |s| {
@@ -237,11 +237,11 @@ pub(super) async fn totp_confirm(
         "Start the enrollment first.",
     ))?;
     let session = app.with(&sid, |s| s.session.clone())?;
-    // The first code proved possession of the new factor: the session `confirm`
+    // The first code proved possession of the new factor: the session `finish_enrollment`
     // returns counts it.
     let v = app
         .svc
-        .confirm(&user, &factor, c.code.trim(), &session)
+        .finish_enrollment(&user, &factor, c.code.trim(), &session)
         .await?;
     app.with(&sid, |s| {
         s.pending_totp = None;
@@ -273,7 +273,7 @@ pub(super) async fn passkey_register_begin(
     let (user, session) = app.user_at(&sid, &[Stage::Enroll, Stage::SignedIn])?;
     let (challenge, options) = app
         .svc
-        .begin_webauthn_registration(&user, "Passkey", None, &session)
+        .start_webauthn_registration(&user, "Passkey", None, &session)
         .await?;
     app.with(&sid, |s| s.pending_registration = Some(challenge))?;
     Ok(Json(json!({ "options": options })).into_response())
@@ -513,10 +513,10 @@ pub(super) async fn recovery_generate(
     let set = if has {
         app.svc.regenerate_recovery_codes(&user, &session).await?
     } else {
-        let set = app.svc.enroll_recovery_codes(&user, &session).await?;
+        let set = app.svc.start_recovery_enrollment(&user, &session).await?;
         // The page shows the codes with "save them now": the set is active at once.
         app.svc
-            .confirm_recovery_codes(&user, &set.factor_id)
+            .finish_recovery_enrollment(&user, &set.factor_id)
             .await?;
         set
     };

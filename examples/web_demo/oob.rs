@@ -208,7 +208,7 @@ pub(crate) async fn oob_enroll(
         .outbox
         .sending(
             &user,
-            app.svc.enroll_oob(
+            app.svc.start_oob_enrollment(
                 &user,
                 channel,
                 b.destination.trim(),
@@ -280,7 +280,8 @@ pub(crate) async fn oob_confirm(
         .outbox
         .sending(
             &user,
-            app.svc.confirm(&user, &factor, c.code.trim(), &session),
+            app.svc
+                .finish_enrollment(&user, &factor, c.code.trim(), &session),
         )
         .await?;
     app.with(&sid, |s| {
@@ -368,7 +369,7 @@ pub(crate) async fn push_enroll_begin(
     let (user, session) = app.user_at(&sid, &[Stage::Enroll, Stage::SignedIn])?;
     let e = app
         .svc
-        .begin_push_enrollment(&user, "Demo phone", &session)
+        .start_push_enrollment(&user, "Demo phone", &session)
         .await?;
     Ok(Json(json!({
         "account": user.as_str(),

@@ -90,6 +90,25 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// Why a verification was rejected, for logs and audit only — never for the end
+    /// user, who sees one "that did not work" whatever the reason (no oracle). `None`
+    /// for anything that is not a rejection (a lockout, bad input, a store failure).
+    ///
+    /// ```
+    /// use mfa::ServiceError;
+    /// use mfa::core::{Error, RejectReason};
+    ///
+    /// let e = ServiceError::from(Error::rejected(RejectReason::Replay));
+    /// assert_eq!(e.reject_reason(), Some(RejectReason::Replay));
+    /// assert_eq!(ServiceError::AccountLocked.reject_reason(), None);
+    /// ```
+    pub fn reject_reason(&self) -> Option<mfa_core::RejectReason> {
+        match self {
+            Self::Core(mfa_core::Error::Rejected(r)) => Some(r.reason()),
+            _ => None,
+        }
+    }
+
     /// Whether this is a failed verification (or a refusal by lockout), as opposed to
     /// bad input or an infrastructure failure.
     pub fn is_rejection(&self) -> bool {

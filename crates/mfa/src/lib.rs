@@ -5,11 +5,11 @@
 //! | call | what it does |
 //! | --- | --- |
 //! | [`Service::builder`] → [`ServiceBuilder::build`] | store, policy, keys; optional clock, random source, relying party, recovery keyring, issuer, audit sink, [`sender`](ServiceBuilder::sender), [`oob_codes`](ServiceBuilder::oob_codes), [`push`](ServiceBuilder::push) |
-//! | [`Service::enroll_totp`] / [`enroll_hotp`](Service::enroll_hotp) → [`Service::confirm`] | secret, `otpauth://` URI (and QR); active after the first correct code |
-//! | [`Service::enroll_oob`] → [`Service::confirm`] | SMS, voice, email: normalised destination, per-user lookup key, code sent; active after the code |
-//! | [`Service::begin_push_enrollment`] → [`finish_push_enrollment`](Service::finish_push_enrollment) | the device signs the challenge with the key it registers |
-//! | [`Service::begin_webauthn_registration`] → [`finish_webauthn_registration`](Service::finish_webauthn_registration) | platform or roaming; credential ids unique through the lookup key |
-//! | [`Service::enroll_recovery_codes`] → [`confirm_recovery_codes`](Service::confirm_recovery_codes); [`regenerate_recovery_codes`](Service::regenerate_recovery_codes) | shown once; regenerating replaces the whole set |
+//! | [`Service::start_totp_enrollment`] / [`start_hotp_enrollment`](Service::start_hotp_enrollment) → [`Service::finish_enrollment`] | secret, `otpauth://` URI (and QR); active after the first correct code |
+//! | [`Service::start_oob_enrollment`] → [`Service::finish_enrollment`] | SMS, voice, email: normalised destination, per-user lookup key, code sent; active after the code |
+//! | [`Service::start_push_enrollment`] → [`finish_push_enrollment`](Service::finish_push_enrollment) | the device signs the challenge with the key it registers |
+//! | [`Service::start_webauthn_registration`] → [`finish_webauthn_registration`](Service::finish_webauthn_registration) | platform or roaming; credential ids unique through the lookup key |
+//! | [`Service::start_recovery_enrollment`] → [`finish_recovery_enrollment`](Service::finish_recovery_enrollment); [`regenerate_recovery_codes`](Service::regenerate_recovery_codes) | shown once; regenerating replaces the whole set |
 //! | [`Service::list_factors`], [`rename_factor`](Service::rename_factor), [`remove_factor`](Service::remove_factor) | never a secret; removal guarded by the policy |
 //! | [`Service::admin`]: [`reset_user`](Admin::reset_user), [`unlock`](Admin::unlock), [`lockout_status`](Admin::lockout_status), [`rekey_user`](Admin::rekey_user), [`purge_failures`](Admin::purge_failures) | the operator's calls, apart from the everyday ones: reset, unlock, read the failure counters and lockout states, re-seal, purge lapsed counters |
 //! | [`Service::evaluate`], [`preferred_factor`](Service::preferred_factor) | the policy's `Allow` / `StepUp` / `Enroll` / `Deny` |

@@ -42,7 +42,7 @@ async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     let raw_secret = Secret::from_base32(&e.secret_base32).unwrap();
@@ -65,7 +65,7 @@ async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
     assert!(!json.contains(&*e.secret_base32));
     // Two writes of the same record never repeat a nonce / ciphertext.
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -92,17 +92,17 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
     let now = h.clock.now();
     let a = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     let a2 = h
         .service
-        .enroll_totp(&alice, "tablet", &password(now))
+        .start_totp_enrollment(&alice, "tablet", &password(now))
         .await
         .unwrap();
     let b = h
         .service
-        .enroll_totp(&bob, "phone", &password(now))
+        .start_totp_enrollment(&bob, "phone", &password(now))
         .await
         .unwrap();
     let store = h.service.store();
@@ -119,7 +119,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
         .unwrap();
     let err = h
         .service
-        .confirm(&bob, &b.factor_id, &alice_code, &mfa::Session::default())
+        .finish_enrollment(&bob, &b.factor_id, &alice_code, &mfa::Session::default())
         .await
         .unwrap_err();
     assert!(corrupt(&err), "{err:?}");
@@ -134,7 +134,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
         .unwrap();
     let err = h
         .service
-        .confirm(&alice, &a2.factor_id, &alice_code, &mfa::Session::default())
+        .finish_enrollment(&alice, &a2.factor_id, &alice_code, &mfa::Session::default())
         .await
         .unwrap_err();
     assert!(corrupt(&err), "{err:?}");
@@ -168,7 +168,7 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
             .unwrap();
         let err = h
             .service
-            .confirm(&alice, &a.factor_id, &alice_code, &mfa::Session::default())
+            .finish_enrollment(&alice, &a.factor_id, &alice_code, &mfa::Session::default())
             .await
             .unwrap_err();
         assert!(corrupt(&err), "{err:?}");
@@ -186,11 +186,11 @@ async fn another_key_under_the_same_id_does_not_open_old_records() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -226,11 +226,11 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -295,11 +295,11 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -332,7 +332,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     // The same sealed bytes under another factor id do not open.
     let e2 = h
         .service
-        .enroll_totp(&alice, "tablet", &aal2)
+        .start_totp_enrollment(&alice, "tablet", &aal2)
         .await
         .unwrap();
     let mut moved = store.factor(&alice, &e2.factor_id).await.unwrap().unwrap();
@@ -346,7 +346,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let t = h.clock.now();
     let err = h
         .service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e2.factor_id,
             &code(&e, t.unix_secs()),

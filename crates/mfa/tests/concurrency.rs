@@ -71,11 +71,11 @@ async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnr
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(user, "phone", &password(now))
+        .start_totp_enrollment(user, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             user,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -139,11 +139,11 @@ pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Inst
     let (_, aal2) = with_totp(&h, &alice).await;
     let set = h
         .service
-        .enroll_recovery_codes(&alice, &aal2)
+        .start_recovery_enrollment(&alice, &aal2)
         .await
         .unwrap();
     h.service
-        .confirm_recovery_codes(&alice, &set.factor_id)
+        .finish_recovery_enrollment(&alice, &set.factor_id)
         .await
         .unwrap();
     let c = set.codes[3].expose_secret().to_owned();
@@ -159,7 +159,7 @@ pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instance
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "key", None, &aal2)
+        .start_webauthn_registration(&alice, "key", None, &aal2)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
@@ -255,7 +255,7 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
     let alice = UserId::new("alice").unwrap();
     let e = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Sms,
             "+12015550123",
@@ -266,7 +266,7 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
         .await
         .unwrap();
     second
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &h.last_code_to("+12015550123"),
@@ -311,7 +311,7 @@ pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>)
     let device = SoftwareDevice::new("phone", "fcm-token", &mut OsRandom).unwrap();
     let enrollment = h
         .service
-        .begin_push_enrollment(&alice, "phone", &password(h.clock.now()))
+        .start_push_enrollment(&alice, "phone", &password(h.clock.now()))
         .await
         .unwrap();
     let info = second

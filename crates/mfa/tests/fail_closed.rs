@@ -194,7 +194,7 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     let secret = mfa::otp::Secret::from_base32(&e.secret_base32).unwrap();
@@ -207,7 +207,7 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
             .to_owned()
     };
     h.service
-        .confirm(&alice, &e.factor_id, &code(now), &mfa::Session::default())
+        .finish_enrollment(&alice, &e.factor_id, &code(now), &mfa::Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(30));

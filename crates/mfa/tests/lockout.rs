@@ -37,11 +37,11 @@ async fn totp<S: mfa_core::store::Store>(
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(user, "phone", &password(now))
+        .start_totp_enrollment(user, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             user,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -160,11 +160,11 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
     let now = h.clock.now();
     let token = h
         .service
-        .enroll_totp(&alice, "tablet", &aal2)
+        .start_totp_enrollment(&alice, "tablet", &aal2)
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &token.factor_id,
             &code(&token, now.unix_secs()),
@@ -236,7 +236,7 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "passkey", None, &v.session)
+        .start_webauthn_registration(&alice, "passkey", None, &v.session)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
@@ -297,7 +297,7 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
     let mut stranger = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (_, options) = h
         .service
-        .begin_webauthn_registration(&alice, "never finished", None, &v.session)
+        .start_webauthn_registration(&alice, "never finished", None, &v.session)
         .await
         .unwrap();
     stranger.register(&options, ORIGIN, Fault::None).unwrap();
@@ -346,7 +346,7 @@ async fn a_locked_account_refuses_usernameless_sign_in_too() {
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "passkey", None, &v.session)
+        .start_webauthn_registration(&alice, "passkey", None, &v.session)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();

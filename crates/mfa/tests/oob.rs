@@ -38,12 +38,12 @@ pub(crate) async fn with_sms<S: Store>(
 ) -> (FactorId, Session) {
     let e = h
         .service
-        .enroll_oob(user, Channel::Sms, phone, Some("US"), "phone", session)
+        .start_oob_enrollment(user, Channel::Sms, phone, Some("US"), "phone", session)
         .await
         .unwrap();
     let code = h.last_code_to(normalised);
     h.service
-        .confirm(user, &e.factor_id, &code, &Session::default())
+        .finish_enrollment(user, &e.factor_id, &code, &Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -80,7 +80,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Sms,
             "(201) 555-0123",
@@ -109,7 +109,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     let code = h.last_code_to(PHONE);
     let info = h
         .service
-        .confirm(&alice, &e.factor_id, &code, &Session::default())
+        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
         .await
         .unwrap();
     assert!(info.factor.confirmed);
@@ -117,7 +117,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     // The confirmation code is single use.
     assert!(
         h.service
-            .confirm(&alice, &e.factor_id, &code, &Session::default())
+            .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
             .await
             .is_err()
     );
@@ -188,7 +188,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Email,
             "Alice@Example.com",
@@ -202,7 +202,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let to = h.sender.sent()[0].to().as_str().to_owned();
     let code = h.last_code_to(&to);
     h.service
-        .confirm(&alice, &e.factor_id, &code, &Session::default())
+        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -228,7 +228,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     // Voice, to a UK number.
     let voice = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Voice,
             "+44 7400 123456",
@@ -244,7 +244,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     assert_eq!(call.channel(), Channel::Voice);
     let code = h.last_code_to("+447400123456");
     h.service
-        .confirm(&alice, &voice.factor_id, &code, &Session::default())
+        .finish_enrollment(&alice, &voice.factor_id, &code, &Session::default())
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -338,7 +338,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let now = h.clock.now();
     // An abandoned enrollment gives way to a new one of the same number.
     h.service
-        .enroll_oob(&alice, Channel::Sms, PHONE, None, "a", &password(now))
+        .start_oob_enrollment(&alice, Channel::Sms, PHONE, None, "a", &password(now))
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -347,7 +347,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     // The same number again, in another format: refused.
     let err = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Sms,
             "(201) 555 0123",
@@ -364,7 +364,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     // Another user may have it (a family phone).
     let bob = UserId::new("bob").unwrap();
     h.service
-        .enroll_oob(
+        .start_oob_enrollment(
             &bob,
             Channel::Sms,
             PHONE,
@@ -378,7 +378,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let (_, session) = with_sms(&h, &alice, "+12015550124", "+12015550124", &session).await;
     let err = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Sms,
             "+12015550125",
@@ -398,7 +398,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     // A number of a country not allowed, and no number at all.
     let err = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Email,
             "not an address",
@@ -412,7 +412,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let bob_session = password(h.clock.now());
     let err = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &UserId::new("carol").unwrap(),
             Channel::Sms,
             "+49 151 23456789",
@@ -504,7 +504,7 @@ pub(crate) async fn with_push<S: Store>(
     let device = SoftwareDevice::new("Alice's phone", "fcm-token", &mut OsRandom).unwrap();
     let enrollment = h
         .service
-        .begin_push_enrollment(user, "phone app", session)
+        .start_push_enrollment(user, "phone app", session)
         .await
         .unwrap();
     let info = h
@@ -529,7 +529,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     // An email contact for the notices.
     let e = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Email,
             "alice@example.com",
@@ -540,7 +540,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &h.last_code_to("alice@example.com"),
@@ -682,7 +682,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     // With an email factor confirmed, notices go to the address first.
     let e = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Email,
             "alice@example.com",
@@ -693,7 +693,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &e.factor_id,
             &h.last_code_to("alice@example.com"),
@@ -703,7 +703,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
         .unwrap();
     let totp = h
         .service
-        .enroll_totp(&alice, "app", &session)
+        .start_totp_enrollment(&alice, "app", &session)
         .await
         .unwrap();
     h.service
@@ -765,12 +765,12 @@ async fn kinds_without_their_factor_are_not_configured() {
     let alice = UserId::new("alice").unwrap();
     let session = password(mfa_core::SystemClock.now());
     let err = service
-        .enroll_oob(&alice, Channel::Sms, PHONE, None, "p", &session)
+        .start_oob_enrollment(&alice, Channel::Sms, PHONE, None, "p", &session)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");
     let err = service
-        .begin_push_enrollment(&alice, "p", &session)
+        .start_push_enrollment(&alice, "p", &session)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");

@@ -64,7 +64,7 @@ async fn failures_naming_oob_sends_do_not_fill_the_send_cap() {
     // Ten: the default per-user cap (and below the account's limit of fifteen).
     fail_with(&h, &alice, "(oob-sends)", 10).await;
     h.service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             Channel::Sms,
             PHONE,
@@ -349,7 +349,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
         h.clock.advance(Duration::from_secs(31));
         match h
             .service
-            .enroll_oob(
+            .start_oob_enrollment(
                 &mallory,
                 Channel::Sms,
                 PHONE,
@@ -412,7 +412,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
         h.clock.advance(Duration::from_secs(31));
         let e = h
             .service
-            .enroll_oob(
+            .start_oob_enrollment(
                 &attacker,
                 Channel::Sms,
                 PHONE,
@@ -427,7 +427,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
         for _ in 0..5 {
             let err = h
                 .service
-                .confirm(&attacker, &e.factor_id, wrong, &mfa::Session::default())
+                .finish_enrollment(&attacker, &e.factor_id, wrong, &mfa::Session::default())
                 .await
                 .unwrap_err();
             assert!(err.is_rejection(), "{err:?}");
@@ -438,7 +438,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     let eve = UserId::new("eve").unwrap();
     let err = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &eve,
             Channel::Sms,
             PHONE,

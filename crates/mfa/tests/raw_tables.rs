@@ -63,7 +63,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let mut secrets = Secrets(Vec::new());
     let totp = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     let secret = Secret::from_base32(&totp.secret_base32).unwrap();
@@ -72,7 +72,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .code_at(now.unix_secs())
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &totp.factor_id,
             code.as_str(),
@@ -100,7 +100,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let session = aal2.unwrap().session;
     let hotp = h
         .service
-        .enroll_hotp(&alice, "token", &session)
+        .start_hotp_enrollment(&alice, "token", &session)
         .await
         .unwrap();
     let hsecret = Secret::from_base32(&hotp.secret_base32).unwrap();
@@ -108,20 +108,20 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     secrets.add_text("HOTP secret (base32)", &hotp.secret_base32);
     let set = h
         .service
-        .enroll_recovery_codes(&alice, &session)
+        .start_recovery_enrollment(&alice, &session)
         .await
         .unwrap();
     for c in &set.codes {
         secrets.add_text("a recovery code", c.expose_secret());
     }
     h.service
-        .confirm_recovery_codes(&alice, &set.factor_id)
+        .finish_recovery_enrollment(&alice, &set.factor_id)
         .await
         .unwrap();
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "key", None, &session)
+        .start_webauthn_registration(&alice, "key", None, &session)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
@@ -134,7 +134,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     // a push device, whose key the record holds.
     let sms = h
         .service
-        .enroll_oob(
+        .start_oob_enrollment(
             &alice,
             mfa_core::Channel::Sms,
             "+12015550123",
@@ -145,7 +145,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &sms.factor_id,
             &h.last_code_to("+12015550123"),
@@ -157,7 +157,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
     let push = h
         .service
-        .begin_push_enrollment(&alice, "push", &session)
+        .start_push_enrollment(&alice, "push", &session)
         .await
         .unwrap();
     h.service
@@ -176,7 +176,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     // A second registration left pending: its challenge row stays in the table.
     let (_, pending) = h
         .service
-        .begin_webauthn_registration(&alice, "spare", None, &session)
+        .start_webauthn_registration(&alice, "spare", None, &session)
         .await
         .unwrap();
     secrets.add("a pending registration's challenge", &pending.challenge.0);

@@ -37,11 +37,11 @@ async fn with_totp<S: Store>(
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(user, "phone", &password(now))
+        .start_totp_enrollment(user, "phone", &password(now))
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             user,
             &e.factor_id,
             &code(&e, now.unix_secs()),
@@ -71,7 +71,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_totp(&alice, "phone", &password(now))
+        .start_totp_enrollment(&alice, "phone", &password(now))
         .await
         .unwrap();
     assert!(
@@ -90,7 +90,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     assert!(!h.service.list_factors(&alice).await.unwrap()[0].confirmed);
     let info = h
         .service
-        .confirm(&alice, &e.factor_id, &first, &Session::default())
+        .finish_enrollment(&alice, &e.factor_id, &first, &Session::default())
         .await
         .unwrap();
     assert!(info.factor.confirmed);
@@ -139,7 +139,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     // No session at all: refused even for the first factor (AAL1 needed).
     let err = h
         .service
-        .enroll_totp(&alice, "phone", &Session::default())
+        .start_totp_enrollment(&alice, "phone", &Session::default())
         .await
         .unwrap_err();
     assert!(
@@ -154,7 +154,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     // A platform authenticator is never the first factor.
     let err = h
         .service
-        .begin_webauthn_registration(
+        .start_webauthn_registration(
             &alice,
             "Touch ID",
             Some(Attachment::Platform),
@@ -173,7 +173,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     // With a confirmed factor, a password-only session is no longer enough.
     let err = h
         .service
-        .enroll_recovery_codes(&alice, &password(h.clock.now()))
+        .start_recovery_enrollment(&alice, &password(h.clock.now()))
         .await
         .unwrap_err();
     assert!(
@@ -185,10 +185,15 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
         ),
         "{err:?}"
     );
-    assert!(h.service.enroll_recovery_codes(&alice, &aal2).await.is_ok());
+    assert!(
+        h.service
+            .start_recovery_enrollment(&alice, &aal2)
+            .await
+            .is_ok()
+    );
     assert!(matches!(
         h.service
-            .enroll_recovery_codes(&alice, &aal2)
+            .start_recovery_enrollment(&alice, &aal2)
             .await
             .unwrap_err(),
         ServiceError::RecoveryCodesExist
@@ -203,7 +208,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "Touch ID", Some(Attachment::Platform), &aal2)
+        .start_webauthn_registration(&alice, "Touch ID", Some(Attachment::Platform), &aal2)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
@@ -294,7 +299,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .begin_webauthn_registration(&alice, "key", None, &a)
+        .start_webauthn_registration(&alice, "key", None, &a)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
@@ -305,7 +310,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
     // The same authenticator key answers Mallory's ceremony with the same credential id.
     let (mcid, moptions) = h
         .service
-        .begin_webauthn_registration(&mallory, "key", None, &m)
+        .start_webauthn_registration(&mallory, "key", None, &m)
         .await
         .unwrap();
     let copy = key.register(&moptions, ORIGIN, Fault::None).unwrap();
@@ -333,7 +338,7 @@ async fn recovery_codes_are_used_once_and_regenerating_replaces_the_set() {
     let (_, aal2) = with_totp(&h, &alice).await;
     let set = h
         .service
-        .enroll_recovery_codes(&alice, &aal2)
+        .start_recovery_enrollment(&alice, &aal2)
         .await
         .unwrap();
     assert_eq!(set.codes.len(), 10);
@@ -347,7 +352,7 @@ async fn recovery_codes_are_used_once_and_regenerating_replaces_the_set() {
     );
     let info = h
         .service
-        .confirm_recovery_codes(&alice, &set.factor_id)
+        .finish_recovery_enrollment(&alice, &set.factor_id)
         .await
         .unwrap();
     assert_eq!(info.remaining_codes, Some(10));
@@ -455,20 +460,20 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
     );
     let codes = h
         .service
-        .enroll_recovery_codes(&alice, &aal2)
+        .start_recovery_enrollment(&alice, &aal2)
         .await
         .unwrap();
     h.service
-        .confirm_recovery_codes(&alice, &codes.factor_id)
+        .finish_recovery_enrollment(&alice, &codes.factor_id)
         .await
         .unwrap();
     let t2 = h
         .service
-        .enroll_totp(&alice, "tablet", &aal2)
+        .start_totp_enrollment(&alice, "tablet", &aal2)
         .await
         .unwrap();
     h.service
-        .confirm(
+        .finish_enrollment(
             &alice,
             &t2.factor_id,
             &code(&t2, h.clock.now().unix_secs()),
@@ -709,7 +714,7 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let now = h.clock.now();
     let e = h
         .service
-        .enroll_hotp(&alice, "token", &password(now))
+        .start_hotp_enrollment(&alice, "token", &password(now))
         .await
         .unwrap();
     assert!(e.uri.starts_with("otpauth://hotp/"), "{}", &*e.uri);
@@ -717,7 +722,7 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
     let at = |c: u64| hotp.code(c).as_str().to_owned();
     h.service
-        .confirm(&alice, &e.factor_id, &at(0), &Session::default())
+        .finish_enrollment(&alice, &e.factor_id, &at(0), &Session::default())
         .await
         .unwrap();
     let s = password(now);

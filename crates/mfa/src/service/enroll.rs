@@ -6,14 +6,14 @@ impl<S: Store> Service<S> {
     // ---------------------------------------------------------------- enrollment
 
     /// Starts a TOTP enrollment: a fresh secret, its `otpauth://` URI (and QR code with
-    /// feature `qr`), stored unconfirmed until [`confirm`](Self::confirm) accepts the
+    /// feature `qr`), stored unconfirmed until [`finish_enrollment`](Self::finish_enrollment) accepts the
     /// first code.
     ///
     /// # Errors
     ///
     /// [`ServiceError::StepUpRequired`], [`ServiceError::Enroll`], a bad label or
     /// account name, or a store failure.
-    pub async fn enroll_totp(
+    pub async fn start_totp_enrollment(
         &self,
         user: &UserId,
         label: &str,
@@ -43,12 +43,12 @@ impl<S: Store> Service<S> {
         Ok(enrollment)
     }
 
-    /// Starts an HOTP enrollment, as [`enroll_totp`](Self::enroll_totp).
+    /// Starts an HOTP enrollment, as [`start_totp_enrollment`](Self::start_totp_enrollment).
     ///
     /// # Errors
     ///
-    /// As [`enroll_totp`](Self::enroll_totp).
-    pub async fn enroll_hotp(
+    /// As [`start_totp_enrollment`](Self::start_totp_enrollment).
+    pub async fn start_hotp_enrollment(
         &self,
         user: &UserId,
         label: &str,
@@ -104,14 +104,14 @@ impl<S: Store> Service<S> {
     /// limits like any verification. Returns the same [`Verification`] as `verify`: the
     /// code proved the factor, so `session` comes back with it added (a first factor
     /// enrolled after a password reaches AAL2 at once), with its `amr` and level. A recovery-code set is confirmed with
-    /// [`confirm_recovery_codes`](Self::confirm_recovery_codes), WebAuthn with
+    /// [`finish_recovery_enrollment`](Self::finish_recovery_enrollment), WebAuthn with
     /// [`finish_webauthn_registration`](Self::finish_webauthn_registration).
     ///
     /// # Errors
     ///
     /// A rejection for a wrong code, [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff),
     /// or a store failure.
-    pub async fn confirm(
+    pub async fn finish_enrollment(
         &self,
         user: &UserId,
         factor_id: &FactorId,
@@ -182,14 +182,14 @@ impl<S: Store> Service<S> {
     }
 
     /// Generates recovery codes (shown once), stored unconfirmed until the user says
-    /// they saved them ([`confirm_recovery_codes`](Self::confirm_recovery_codes)).
+    /// they saved them ([`finish_recovery_enrollment`](Self::finish_recovery_enrollment)).
     ///
     /// # Errors
     ///
     /// [`ServiceError::RecoveryCodesExist`] when the user has a set (use
     /// [`regenerate_recovery_codes`](Self::regenerate_recovery_codes)), the enrollment
     /// checks, or a store failure.
-    pub async fn enroll_recovery_codes(
+    pub async fn start_recovery_enrollment(
         &self,
         user: &UserId,
         session: &Session,
@@ -236,7 +236,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`ServiceError::UnknownFactor`] unless `factor_id` is the user's recovery-code
     /// factor; [`ServiceError::Conflict`] on a concurrent change; a store failure.
-    pub async fn confirm_recovery_codes(
+    pub async fn finish_recovery_enrollment(
         &self,
         user: &UserId,
         factor_id: &FactorId,
@@ -321,7 +321,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`ServiceError::NotConfigured`] without a relying party, the enrollment checks,
     /// or a store failure.
-    pub async fn begin_webauthn_registration(
+    pub async fn start_webauthn_registration(
         &self,
         user: &UserId,
         label: &str,

@@ -36,7 +36,7 @@ impl<T: Sender> DynSender for T {
 
 /// What the service stores (sealed) for an SMS, voice or email factor: mfa-oob's record
 /// and the factor's latest challenge, so a plain [`Response::Code`] (and
-/// [`Service::confirm`]) finds it.
+/// [`Service::finish_enrollment`]) finds it.
 #[derive(Deserialize, Serialize)]
 pub(super) struct OobFactorData {
     pub(super) record: OobRecord,
@@ -45,7 +45,7 @@ pub(super) struct OobFactorData {
 }
 
 /// A new SMS, voice or email enrollment: a code was sent; the factor is inactive until
-/// [`Service::confirm`] accepts it.
+/// [`Service::finish_enrollment`] accepts it.
 #[non_exhaustive]
 #[derive(Debug, Serialize)]
 pub struct OobEnrollment {
@@ -116,7 +116,7 @@ impl<S: Store> Service<S> {
     /// two SMS numbers), stores the factor unconfirmed with a per-user lookup key on the
     /// normalised destination (one user cannot enroll a number or address twice; an
     /// abandoned unconfirmed enrollment of it is replaced), and sends a code through the
-    /// [`Sender`]. [`confirm`](Self::confirm) with that code activates it.
+    /// [`Sender`]. [`finish_enrollment`](Self::finish_enrollment) with that code activates it.
     ///
     /// # Errors
     ///
@@ -130,7 +130,7 @@ impl<S: Store> Service<S> {
         clippy::too_many_arguments,
         reason = "the destination, its region and the label are all the user's input"
     )]
-    pub async fn enroll_oob(
+    pub async fn start_oob_enrollment(
         &self,
         user: &UserId,
         channel: Channel,

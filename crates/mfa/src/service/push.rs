@@ -85,7 +85,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`ServiceError::NotConfigured`] without [`ServiceBuilder::push`], a bad label,
     /// the enrollment checks, or a store failure.
-    pub async fn begin_push_enrollment(
+    pub async fn start_push_enrollment(
         &self,
         user: &UserId,
         label: &str,

@@ -93,7 +93,7 @@ fn failure_state_json<S: serde::Serializer>(
 }
 
 /// A new TOTP or HOTP enrollment: what to show the user once. Inactive until
-/// [`Service::confirm`] accepts its first code.
+/// [`Service::finish_enrollment`] accepts its first code.
 #[non_exhaustive]
 pub struct OtpEnrollment {
     /// The new factor.

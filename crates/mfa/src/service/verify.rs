@@ -476,7 +476,7 @@ impl<S: Store> Service<S> {
     /// What a success gives the caller: the session with the methods just proven added,
     /// its `amr` values and assurance level (judged against the enrolled factors, the
     /// one just used counted as confirmed), and the factor. Shared by
-    /// [`verify`](Self::verify) and [`confirm`](Self::confirm).
+    /// [`verify`](Self::verify) and [`finish_enrollment`](Self::finish_enrollment).
     pub(super) async fn verification(
         &self,
         user: &UserId,
