@@ -849,9 +849,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
                     let e = service
                         .start_oob_enrollment(
                             &u,
-                            channel,
-                            to,
-                            a.region.as_deref(),
+                            mfa::OobAddress::new(channel, to, a.region.as_deref()),
                             &a.label,
                             &session,
                         )

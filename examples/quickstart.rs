@@ -452,7 +452,7 @@ async fn run(store: AnyStore) -> Step {
             &subject,
             &password_only,
             &signin,
-            Some((&laptop, "laptop-1")),
+            Some(mfa::DeviceCookie::new(&laptop, "laptop-1")),
         )
         .await?;
     println!("   policy with the token, 10 days later: {}", describe(&d));
@@ -470,7 +470,7 @@ async fn run(store: AnyStore) -> Step {
             &subject,
             &password_only,
             &signin,
-            Some((&desktop, "desktop-1")),
+            Some(mfa::DeviceCookie::new(&desktop, "desktop-1")),
         )
         .await?;
     check(
@@ -502,7 +502,7 @@ async fn run(store: AnyStore) -> Step {
             &subject,
             &password_only,
             &signin,
-            Some((&laptop, "laptop-1")),
+            Some(mfa::DeviceCookie::new(&laptop, "laptop-1")),
         )
         .await?;
     println!("   policy: {}", describe(&d));

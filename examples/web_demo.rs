@@ -455,7 +455,7 @@ impl App {
             cookie(headers, DEVICE_TOKEN_COOKIE),
             cookie(headers, DEVICE_ID_COOKIE),
         ) {
-            (Some(t), Some(d)) => Some((t, d)),
+            (Some(t), Some(d)) => Some(mfa::DeviceCookie::new(t, d)),
             _ => None,
         };
         let request = PolicyRequest {

@@ -210,9 +210,7 @@ pub(crate) async fn oob_enroll(
             &user,
             app.svc.start_oob_enrollment(
                 &user,
-                channel,
-                b.destination.trim(),
-                b.region.as_deref(),
+                mfa::OobAddress::new(channel, b.destination.trim(), b.region.as_deref()),
                 label,
                 &session,
             ),

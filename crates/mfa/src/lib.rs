@@ -65,9 +65,9 @@ pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
-    Admin, BuiltinFactor, Challenge, FactorInfo, FactorLockout, LockoutStatus, OobEnrollment,
-    OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment, RecoveryUse, Response, Service,
-    ServiceBuilder, Verification,
+    Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
+    OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
+    RecoveryUse, Response, Service, ServiceBuilder, Verification,
 };
 
 // What every service uses, at the top level.

@@ -19,11 +19,11 @@ mod verify;
 pub use admin::Admin;
 pub use builder::ServiceBuilder;
 pub(crate) use oob::DynSender;
-pub use oob::OobEnrollment;
+pub use oob::{OobAddress, OobEnrollment};
 pub(crate) use push::DynPushTransport;
 pub use push::PushEnrollment;
 pub use types::{
-    Challenge, FactorInfo, FactorLockout, LockoutStatus, OtpEnrollment, PushNonce,
+    Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus, OtpEnrollment, PushNonce,
     RecoveryEnrollment, RecoveryUse, Response, Verification,
 };
 

@@ -20,7 +20,7 @@ use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
 use mfa_core::store::{FailureKey, Store};
-use mfa_core::{Channel, Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 use tokio::sync::Barrier;
 
@@ -257,9 +257,7 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Sms,
-            "+12015550123",
-            None,
+            mfa::OobAddress::sms("+12015550123", None),
             "phone",
             &password(h.clock.now()),
         )

@@ -38,7 +38,12 @@ pub(crate) async fn with_sms<S: Store>(
 ) -> (FactorId, Session) {
     let e = h
         .service
-        .start_oob_enrollment(user, Channel::Sms, phone, Some("US"), "phone", session)
+        .start_oob_enrollment(
+            user,
+            mfa::OobAddress::sms(phone, Some("US")),
+            "phone",
+            session,
+        )
         .await
         .unwrap();
     let code = h.last_code_to(normalised);
@@ -82,9 +87,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Sms,
-            "(201) 555-0123",
-            Some("US"),
+            mfa::OobAddress::sms("(201) 555-0123", Some("US")),
             "my phone",
             &password(now),
         )
@@ -190,9 +193,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Email,
-            "Alice@Example.com",
-            None,
+            mfa::OobAddress::email("Alice@Example.com"),
             "mail",
             &password(now),
         )
@@ -230,9 +231,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Voice,
-            "+44 7400 123456",
-            None,
+            mfa::OobAddress::voice("+44 7400 123456", None),
             "voice",
             &session,
         )
@@ -338,7 +337,12 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let now = h.clock.now();
     // An abandoned enrollment gives way to a new one of the same number.
     h.service
-        .start_oob_enrollment(&alice, Channel::Sms, PHONE, None, "a", &password(now))
+        .start_oob_enrollment(
+            &alice,
+            mfa::OobAddress::sms(PHONE, None),
+            "a",
+            &password(now),
+        )
         .await
         .unwrap();
     h.clock.advance(Duration::from_secs(31));
@@ -349,9 +353,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Sms,
-            "(201) 555 0123",
-            Some("US"),
+            mfa::OobAddress::sms("(201) 555 0123", Some("US")),
             "again",
             &session,
         )
@@ -366,9 +368,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     h.service
         .start_oob_enrollment(
             &bob,
-            Channel::Sms,
-            PHONE,
-            None,
+            mfa::OobAddress::sms(PHONE, None),
             "family",
             &password(h.clock.now()),
         )
@@ -380,9 +380,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Sms,
-            "+12015550125",
-            None,
+            mfa::OobAddress::sms("+12015550125", None),
             "third",
             &session,
         )
@@ -400,9 +398,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Email,
-            "not an address",
-            None,
+            mfa::OobAddress::email("not an address"),
             "x",
             &session,
         )
@@ -414,9 +410,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .service
         .start_oob_enrollment(
             &UserId::new("carol").unwrap(),
-            Channel::Sms,
-            "+49 151 23456789",
-            None,
+            mfa::OobAddress::sms("+49 151 23456789", None),
             "de",
             &bob_session,
         )
@@ -531,9 +525,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Email,
-            "alice@example.com",
-            None,
+            mfa::OobAddress::email("alice@example.com"),
             "mail",
             &session,
         )
@@ -684,9 +676,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
         .service
         .start_oob_enrollment(
             &alice,
-            Channel::Email,
-            "alice@example.com",
-            None,
+            mfa::OobAddress::email("alice@example.com"),
             "mail",
             &session,
         )
@@ -765,7 +755,7 @@ async fn kinds_without_their_factor_are_not_configured() {
     let alice = UserId::new("alice").unwrap();
     let session = password(mfa_core::SystemClock.now());
     let err = service
-        .start_oob_enrollment(&alice, Channel::Sms, PHONE, None, "p", &session)
+        .start_oob_enrollment(&alice, mfa::OobAddress::sms(PHONE, None), "p", &session)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");

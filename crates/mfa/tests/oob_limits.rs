@@ -8,7 +8,7 @@ use std::time::Duration;
 use mfa::oob::{LimitError, PushConfig, PushStatus, SendLimits};
 use mfa::{Challenge, PushNonce, Response, ServiceError};
 use mfa_core::store::{ChallengeId, Store};
-use mfa_core::{Channel, Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
 use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
@@ -66,9 +66,7 @@ async fn failures_naming_oob_sends_do_not_fill_the_send_cap() {
     h.service
         .start_oob_enrollment(
             &alice,
-            Channel::Sms,
-            PHONE,
-            None,
+            mfa::OobAddress::sms(PHONE, None),
             "phone",
             &password(h.clock.now()),
         )
@@ -351,9 +349,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
             .service
             .start_oob_enrollment(
                 &mallory,
-                Channel::Sms,
-                PHONE,
-                None,
+                mfa::OobAddress::sms(PHONE, None),
                 "not mine",
                 &password(h.clock.now()),
             )
@@ -414,9 +410,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
             .service
             .start_oob_enrollment(
                 &attacker,
-                Channel::Sms,
-                PHONE,
-                None,
+                mfa::OobAddress::sms(PHONE, None),
                 "not mine",
                 &password(h.clock.now()),
             )
@@ -440,9 +434,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
         .service
         .start_oob_enrollment(
             &eve,
-            Channel::Sms,
-            PHONE,
-            None,
+            mfa::OobAddress::sms(PHONE, None),
             "not mine",
             &password(h.clock.now()),
         )

@@ -136,9 +136,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .service
         .start_oob_enrollment(
             &alice,
-            mfa_core::Channel::Sms,
-            "+12015550123",
-            None,
+            mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
             "sms",
             &session,
         )

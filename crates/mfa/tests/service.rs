@@ -542,7 +542,7 @@ async fn reset_removes_everything_at_once_and_revokes_remembered_devices() {
             &Subject::default(),
             &password(h.clock.now()),
             &Request::default(),
-            Some((&token, "laptop-1")),
+            Some(mfa::DeviceCookie::new(&token, "laptop-1")),
         )
         .await
         .unwrap();
@@ -595,7 +595,7 @@ async fn remembered_devices_need_the_store_entry_as_well_as_the_signature() {
             &Subject::default(),
             &password(h.clock.now()),
             &Request::default(),
-            Some((&token, "laptop-1")),
+            Some(mfa::DeviceCookie::new(&token, "laptop-1")),
         )
         .await
         .unwrap();

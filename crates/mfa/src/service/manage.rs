@@ -245,7 +245,7 @@ impl<S: Store> Service<S> {
 
     /// The policy's decision for this request (`Allow`, `StepUp`, `Enroll`, `Deny`),
     /// with the user's factors, failure counters and remembered device (`device`: the
-    /// token and device id the client sent) read from the store.
+    /// token and device id the client sent, see [`DeviceCookie`]) read from the store.
     ///
     /// # Errors
     ///
@@ -256,7 +256,7 @@ impl<S: Store> Service<S> {
         subject: &Subject,
         session: &Session,
         request: &Request,
-        device: Option<(&str, &str)>,
+        device: Option<DeviceCookie<'_>>,
     ) -> Result<Decision> {
         let now = self.now();
         let window = self.policy.failure_limits().counting_window();
@@ -273,13 +273,13 @@ impl<S: Store> Service<S> {
         }
         let mut stored = None;
         let mut generation = 0;
-        if let Some((_, device_id)) = device {
-            stored = self.store.remembered_device(user, device_id, now).await?;
+        if let Some(d) = device {
+            stored = self.store.remembered_device(user, d.device_id, now).await?;
             generation = self.store.user_state(user).await?.generation.get();
         }
-        let proof = device.map(|(token, device_id)| DeviceProof {
-            token,
-            device_id,
+        let proof = device.map(|d| DeviceProof {
+            token: d.token,
+            device_id: d.device_id,
             generation,
             stored: stored.as_ref(),
         });

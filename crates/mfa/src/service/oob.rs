@@ -34,6 +34,42 @@ impl<T: Sender> DynSender for T {
     }
 }
 
+/// Where a new SMS, voice or email factor delivers its codes, as the user typed it:
+/// [`Service::start_oob_enrollment`] parses and normalises it (E.164 for a phone
+/// number, `region` the ISO 3166 country for a number without `+`).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct OobAddress<'a> {
+    channel: Channel,
+    text: &'a str,
+    region: Option<&'a str>,
+}
+
+impl<'a> OobAddress<'a> {
+    /// Codes by text message to `number`.
+    pub fn sms(number: &'a str, region: Option<&'a str>) -> Self {
+        Self::new(Channel::Sms, number, region)
+    }
+
+    /// Codes read out by a voice call to `number`.
+    pub fn voice(number: &'a str, region: Option<&'a str>) -> Self {
+        Self::new(Channel::Voice, number, region)
+    }
+
+    /// Codes by email to `address`.
+    pub fn email(address: &'a str) -> Self {
+        Self::new(Channel::Email, address, None)
+    }
+
+    /// Any channel (`region` is ignored for email).
+    pub fn new(channel: Channel, text: &'a str, region: Option<&'a str>) -> Self {
+        Self {
+            channel,
+            text,
+            region,
+        }
+    }
+}
+
 /// What the service stores (sealed) for an SMS, voice or email factor: mfa-oob's record
 /// and the factor's latest challenge, so a plain [`Response::Code`] (and
 /// [`Service::finish_enrollment`]) finds it.
@@ -133,9 +169,7 @@ impl<S: Store> Service<S> {
     pub async fn start_oob_enrollment(
         &self,
         user: &UserId,
-        channel: Channel,
-        destination: &str,
-        region: Option<&str>,
+        address: OobAddress<'_>,
         label: &str,
         session: &Session,
     ) -> Result<OobEnrollment> {
@@ -143,9 +177,10 @@ impl<S: Store> Service<S> {
         let now = self.now();
         let codes = self.oob_codes()?;
         self.code_sender()?;
+        let channel = address.channel;
         let kind = kind_of(channel)?;
-        let destination =
-            Destination::parse(channel, destination, region).map_err(mfa_oob::Error::from)?;
+        let destination = Destination::parse(channel, address.text, address.region)
+            .map_err(mfa_oob::Error::from)?;
         self.check_enroll(user, session, kind, now).await?;
         let record = codes.enroll(channel, destination)?;
         let key = lookup_key(record.destination())?;

@@ -47,6 +47,34 @@ impl FactorInfo {
     }
 }
 
+/// What a client presents for "remember this device": the token
+/// [`remember_device`](crate::Service::remember_device) issued and the device id it was
+/// issued for (two cookies, in the web demo). [`Service::evaluate`](crate::Service::evaluate)
+/// checks both against the store.
+#[derive(Clone, Copy)]
+pub struct DeviceCookie<'a> {
+    /// The signed token.
+    pub token: &'a str,
+    /// The device id the token was issued for.
+    pub device_id: &'a str,
+}
+
+impl<'a> DeviceCookie<'a> {
+    /// The token and the device id, as the client sent them.
+    pub fn new(token: &'a str, device_id: &'a str) -> Self {
+        Self { token, device_id }
+    }
+}
+
+impl fmt::Debug for DeviceCookie<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCookie")
+            .field("token", &Redacted)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
 /// A user's failure counters as [`Admin::lockout_status`] reads them.
 #[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, Serialize)]
@@ -364,6 +392,15 @@ mod tests {
         }) {
             assert!(dbg.starts_with("Push") && dbg.contains(ID), "{dbg}");
             assert!(!dbg.contains(NONCE) && dbg.contains("[redacted]"), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn device_cookie_debug_hides_the_token() {
+        const TOKEN: &str = "rd2.c2lnbmVkLXRva2VuLXNlY3JldA";
+        for dbg in debug_forms(&DeviceCookie::new(TOKEN, "laptop-1")) {
+            assert!(!dbg.contains(TOKEN) && dbg.contains("[redacted]"), "{dbg}");
+            assert!(dbg.contains("laptop-1"), "{dbg}");
         }
     }
 
