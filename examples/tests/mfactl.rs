@@ -655,12 +655,14 @@ fn purge_removes_lapsed_counters_but_not_the_account_count() {
     for f in ["nope-1", "nope-2"] {
         rejected(&env.at(
             now,
-            &[
-                "verify", "--user", "bob", "--factor", f, "--code", "999999",
-            ],
+            &["verify", "--user", "bob", "--factor", f, "--code", "999999"],
         ));
     }
-    assert_eq!(env.ok(now + 60, &["purge"])["purged"], 0, "nothing lapsed yet");
+    assert_eq!(
+        env.ok(now + 60, &["purge"])["purged"],
+        0,
+        "nothing lapsed yet"
+    );
     let later = now + 86_400;
     assert_eq!(env.ok(later, &["purge"])["purged"], 2);
     let status = env.ok(later, &["lockout", "--user", "bob"]);

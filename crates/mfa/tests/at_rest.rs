@@ -318,7 +318,10 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let mut moved = store.factor(&alice, &e2.factor_id).await.unwrap().unwrap();
     moved.value.data = before.value.data.clone();
     let v = moved.version;
-    store.update_factor_if_version(moved.value, v).await.unwrap();
+    store
+        .update_factor_if_version(moved.value, v)
+        .await
+        .unwrap();
     h.clock.advance(Duration::from_secs(30));
     let t = h.clock.now();
     let err = h

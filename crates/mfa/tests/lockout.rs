@@ -128,7 +128,11 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     assert!(!status.account_locked);
     right(&h, &alice, &e).await.unwrap();
     assert_eq!(
-        h.service.lockout_status(&alice).await.unwrap().user_failures,
+        h.service
+            .lockout_status(&alice)
+            .await
+            .unwrap()
+            .user_failures,
         0
     );
 }
@@ -162,7 +166,11 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
     h.clock.advance(Duration::from_secs(30));
     right(&h, &alice, &token).await.unwrap();
     assert_eq!(
-        h.service.lockout_status(&alice).await.unwrap().user_failures,
+        h.service
+            .lockout_status(&alice)
+            .await
+            .unwrap()
+            .user_failures,
         0
     );
 }
@@ -255,7 +263,10 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
             other => panic!("{other:?}"),
         }
     }
-    assert!(paced >= 25, "the forger is paced after a few tries: {paced}");
+    assert!(
+        paced >= 25,
+        "the forger is paced after a few tries: {paced}"
+    );
     let status = h.service.lockout_status(&alice).await.unwrap();
     assert_eq!(status.user_failures, 0, "the account's count never moved");
     assert!(status.factors.iter().all(|f| f.failures == 0), "{status:?}");
@@ -291,7 +302,12 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
             .unwrap();
         let err = h
             .service
-            .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), Some(attacker))
+            .finish_passkey_signin(
+                &challenge_id,
+                &assertion,
+                &Session::default(),
+                Some(attacker),
+            )
             .await
             .unwrap_err();
         outcomes.push(matches!(
@@ -364,7 +380,11 @@ async fn purging_removes_invented_ids_but_never_the_account_count() {
     assert!(wrong(&h, &alice, &e.factor_id).await.is_rejection());
     let now = h.clock.now();
     let window = h.service.policy().failure_limits().counting_window();
-    assert_eq!(h.service.purge_failures().await.unwrap(), 0, "nothing lapsed yet");
+    assert_eq!(
+        h.service.purge_failures().await.unwrap(),
+        0,
+        "nothing lapsed yet"
+    );
     h.clock.advance(window + Duration::from_secs(1));
     assert_eq!(
         h.service.purge_failures().await.unwrap(),

@@ -662,9 +662,9 @@ impl<S: Store> Service<S> {
     async fn gate_key(&self, key: &FailureKey, now: Timestamp) -> Result<()> {
         let window = self.policy.failure_limits().counting_window();
         let prev = self.store.failures(key, now, window).await?;
-        let state = self
-            .policy
-            .failure_state(prev.map_or(0, |f| f.count), prev.map(|f| f.last_at), now);
+        let state =
+            self.policy
+                .failure_state(prev.map_or(0, |f| f.count), prev.map(|f| f.last_at), now);
         match state {
             FailureState::Backoff { until } => return Err(ServiceError::Backoff { until }),
             FailureState::LockedOut { until } => return Err(ServiceError::Locked { until }),
