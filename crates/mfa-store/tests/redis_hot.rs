@@ -22,15 +22,22 @@ use crate::support::{races_across_instances, server, unique, unreachable};
 
 const VAR: &str = "MFA_TEST_REDIS_URL";
 
-/// The test server and the prefixes a test used (their keys are deleted on drop).
-struct TestRedis {
-    url: String,
+/// The test server (or cluster) and the prefixes a test used (their keys are deleted
+/// on drop).
+pub(crate) struct TestRedis {
+    pub(crate) url: String,
     prefixes: Mutex<Vec<String>>,
 }
 
 impl TestRedis {
     async fn new(test: &str) -> Option<Self> {
-        let url = server(VAR, test)?;
+        Self::named_by(VAR, test).await
+    }
+
+    /// The server or cluster named by the variable `var`, or `None` after saying the
+    /// test skips (failing instead under `MFA_REQUIRE_EXTERNAL=1`).
+    pub(crate) async fn named_by(var: &str, test: &str) -> Option<Self> {
+        let url = server(var, test)?;
         let probe =
             RedisStore::connect(&url, RedisOptions::default().prefix(unique("mfa_probe"))).await;
         if let Err(e) = probe {
@@ -43,19 +50,19 @@ impl TestRedis {
         })
     }
 
-    fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         let p = unique("mfa_test");
         self.prefixes.lock().unwrap().push(p.clone());
         p
     }
 
-    async fn store_in(&self, prefix: &str) -> RedisStore {
+    pub(crate) async fn store_in(&self, prefix: &str) -> RedisStore {
         RedisStore::connect(&self.url, RedisOptions::default().prefix(prefix))
             .await
             .unwrap()
     }
 
-    async fn store(&self) -> RedisStore {
+    pub(crate) async fn store(&self) -> RedisStore {
         let p = self.prefix();
         self.store_in(&p).await
     }
@@ -87,7 +94,7 @@ impl Drop for TestRedis {
     }
 }
 
-struct TempDb(std::path::PathBuf);
+pub(crate) struct TempDb(pub(crate) std::path::PathBuf);
 
 impl Drop for TempDb {
     fn drop(&mut self) {

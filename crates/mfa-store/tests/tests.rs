@@ -10,6 +10,8 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(all(feature = "redis", feature = "postgres", feature = "sqlite"))]
+mod redis_cluster;
+#[cfg(all(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod redis_hot;
 #[cfg(feature = "sqlite")]
 mod sqlite;
