@@ -50,6 +50,17 @@ pub struct RedisOptions {
     /// (during a failover) before it fails with [`StoreError::Backend`] (default 3,
     /// with the client's exponential backoff).
     pub cluster_retries: u32,
+    /// How many replicas must acknowledge a take, a challenge update and a failure
+    /// increment before the store reports it (`WAIT`), and how long to wait for them
+    /// (default 0: do not wait). Redis replicates asynchronously: a master that dies
+    /// after answering but before its replica copied the write loses it in the failover
+    /// (a taken challenge comes back, an increment is forgotten). With 1, such a write
+    /// is reported only once a replica has it; if no replica confirms in time, the
+    /// operation fails with [`StoreError::Backend`] (fail closed: the take's challenge is
+    /// not handed out, the verification is refused). Needs that many replicas per master.
+    pub replica_acks: u32,
+    /// How long a write waits for [`replica_acks`](Self::replica_acks) (default 500 ms).
+    pub replica_ack_timeout: Duration,
 }
 
 impl Default for RedisOptions {
@@ -58,6 +69,8 @@ impl Default for RedisOptions {
             prefix: "mfa".into(),
             response_timeout: Duration::from_secs(2),
             cluster_retries: 3,
+            replica_acks: 0,
+            replica_ack_timeout: Duration::from_millis(500),
         }
     }
 }
@@ -74,6 +87,16 @@ impl RedisOptions {
     #[must_use]
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
+        self
+    }
+
+    /// Reports a take, a challenge update or a failure increment only once `replicas`
+    /// replicas acknowledged it, waiting at most `timeout` (see
+    /// [`replica_acks`](Self::replica_acks)).
+    #[must_use]
+    pub fn replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replica_acks = replicas;
+        self.replica_ack_timeout = timeout;
         self
     }
 
@@ -116,6 +139,8 @@ impl RedisOptions {
 pub struct RedisStore {
     conn: Conn,
     keys: Keys,
+    /// Replicas that must acknowledge a write, and for how long to wait (ms).
+    acks: (u32, u64),
     scripts: std::sync::Arc<Scripts>,
 }
 
@@ -212,8 +237,10 @@ impl RedisStore {
         }
         let target = conn::target(url).map_err(|m| backend(Message(m)))?;
         let conn = Conn::open(target, &options).await.map_err(rds)?;
+        let wait_ms = u64::try_from(options.replica_ack_timeout.as_millis()).unwrap_or(u64::MAX);
         Ok(Self {
             conn,
+            acks: (options.replica_acks, wait_ms.max(1)),
             keys: Keys::new(options.prefix),
             scripts: std::sync::Arc::new(Scripts::new()),
         })
@@ -282,6 +309,22 @@ impl RedisStore {
         Err(backend(Message(
             "the user's challenges kept changing during the reset",
         )))
+    }
+
+    /// Waits until the configured number of replicas hold the write just made to
+    /// `key`'s master; a write they did not confirm in time is an error.
+    async fn replicated(&self, conn: &mut Conn, key: &str) -> Result<(), StoreError> {
+        let (replicas, timeout_ms) = self.acks;
+        if replicas == 0 {
+            return Ok(());
+        }
+        let acked = conn.wait(key, replicas, timeout_ms).await.map_err(rds)?;
+        if acked < u64::from(replicas) {
+            return Err(backend(Message(
+                "a write was not acknowledged by enough replicas in time",
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes the records among `keys` whose `field` (an instant) is before `now`,
@@ -417,12 +460,16 @@ impl ChallengeStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(rds)?;
-        match v {
-            -2 => Err(StoreError::Conflict),
-            v => u64::try_from(v)
-                .map(Version::new)
-                .map_err(|_| StoreError::NotFound),
-        }
+        let v = match v {
+            -2 => return Err(StoreError::Conflict),
+            v => u64::try_from(v).map_err(|_| StoreError::NotFound)?,
+        };
+        self.replicated(
+            &mut conn,
+            &self.keys.challenge(&challenge.id, &challenge.owner),
+        )
+        .await?;
+        Ok(Version::new(v))
     }
 
     async fn take_challenge(
@@ -433,12 +480,14 @@ impl ChallengeStore for RedisStore {
     ) -> Result<Option<PendingChallenge>, StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.scripts.take.prepare_invoke();
-        call.key(self.keys.challenge(id, owner));
+        let key = self.keys.challenge(id, owner);
+        call.key(&key);
         if let Some(u) = owner.user() {
             call.key(self.keys.challenge_index(u));
         }
         let h: Option<Vec<Vec<u8>>> = call.invoke_async(&mut conn).await.map_err(rds)?;
         let Some(h) = h else { return Ok(None) };
+        self.replicated(&mut conn, &key).await?;
         let c = decode_challenge(id, owner, &h)?.value;
         Ok(Some(c).filter(|c| now <= c.expires_at))
     }
@@ -465,7 +514,8 @@ impl FailureStore for RedisStore {
     ) -> Result<Failures, StoreError> {
         let mut conn = self.conn.clone();
         let mut call = self.scripts.fail.prepare_invoke();
-        call.key(self.keys.counter(key));
+        let counter = self.keys.counter(key);
+        call.key(&counter);
         if let Some(u) = key.owner() {
             call.key(self.keys.counter_index(u));
         }
@@ -477,6 +527,7 @@ impl FailureStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(rds)?;
+        self.replicated(&mut conn, &counter).await?;
         let c = u32::try_from(c).map_err(|_| backend(Message("failure count out of range")))?;
         Ok(Failures::new(
             c,

@@ -41,6 +41,7 @@ async fn backend_urls_open_their_store() {
         assert_eq!(split.scheme(), "sqlite+redis");
     }
     if let Ok(cluster) = std::env::var("MFA_TEST_REDIS_CLUSTER_URL") {
+        let _shared = crate::support::REDIS_CLUSTER.read().await;
         let split = AnyStore::open_split(&url, &cluster).await.unwrap();
         assert_eq!(split.scheme(), "sqlite+redis");
         let AnyStore::SqliteRedis(split) = split else {

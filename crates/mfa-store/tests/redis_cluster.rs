@@ -13,13 +13,14 @@ use mfa_store::{Split, SqliteStore};
 
 use crate::postgres::TestDb;
 use crate::redis_hot::{TempDb, TestRedis};
-use crate::support::{races_across_instances, unique};
+use crate::support::{REDIS_CLUSTER, races_across_instances, unique};
 
 pub(crate) const CLUSTER_VAR: &str = "MFA_TEST_REDIS_CLUSTER_URL";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_plus_redis_cluster_passes_the_conformance_suite() {
     let test = "sqlite_plus_redis_cluster_passes_the_conformance_suite";
+    let _shared = REDIS_CLUSTER.read().await;
     let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
         return;
     };
@@ -40,6 +41,7 @@ async fn sqlite_plus_redis_cluster_passes_the_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_plus_redis_cluster_passes_the_conformance_suite() {
     let test = "postgres_plus_redis_cluster_passes_the_conformance_suite";
+    let _shared = REDIS_CLUSTER.read().await;
     let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
         return;
     };
@@ -58,6 +60,7 @@ async fn postgres_plus_redis_cluster_passes_the_conformance_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster_races_across_two_clients() {
     let test = "redis_cluster_races_across_two_clients";
+    let _shared = REDIS_CLUSTER.read().await;
     let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
         return;
     };

@@ -4,7 +4,7 @@
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use super::RedisOptions;
@@ -81,6 +81,28 @@ impl Conn {
 
     pub(super) fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
+    }
+
+    /// `WAIT replicas timeout` on the master that holds `key` (on a single server, on the
+    /// connection the write went through): how many replicas acknowledged every write
+    /// this client made there so far.
+    pub(super) async fn wait(
+        &mut self,
+        key: &str,
+        replicas: u32,
+        timeout_ms: u64,
+    ) -> RedisResult<u64> {
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(timeout_ms);
+        let reply = match self {
+            Self::Single(c) => cmd.query_async(c).await?,
+            Self::Cluster(c) => {
+                let route = Route::with_key(key, SlotAddr::Master);
+                let at = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                c.route_command(cmd, at).await?
+            }
+        };
+        Ok(redis::from_redis_value(reply)?)
     }
 
     /// Every key matching `pattern`, from every master (with `SCAN`, so no server is
