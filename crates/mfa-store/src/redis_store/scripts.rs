@@ -114,9 +114,11 @@ end
 return n";
 
 /// KEYS: counter [, owner's counter index]. ARGV: now, window, ttl ms (0: never
-/// expires), lapse seconds ('' for never: no `lapse` field, never purged). The index
-/// lives as long as its longest counter, so a reset always finds a counter that never
-/// lapses. Returns `{count, first, last}`.
+/// expires), lapse seconds ('' for never: no `lapse` field, never purged). Returns
+/// `{count, first, last}`. A new counter joins its owner's index, which has no TTL: it
+/// lists at most the few counters one user can own (account, send caps, two per factor),
+/// so a reset always finds a counter that never lapses, and an increment of an existing
+/// counter costs four commands.
 const FAIL: &str = r"
 local h = redis.call('HMGET', KEYS[1], 'c', 'first', 'last')
 local now = tonumber(ARGV[1])
@@ -128,11 +130,12 @@ else
   first = tonumber(h[2])
   last = math.max(tonumber(h[3]), now)
 end
-redis.call('HSET', KEYS[1], 'c', c, 'first', first, 'last', last)
 if ARGV[4] == '' then
+  redis.call('HSET', KEYS[1], 'c', c, 'first', first, 'last', last)
   redis.call('HDEL', KEYS[1], 'lapse')
 else
-  redis.call('HSET', KEYS[1], 'lapse', last + tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[1], 'c', c, 'first', first, 'last', last,
+             'lapse', last + tonumber(ARGV[4]))
 end
 local ttl = tonumber(ARGV[3])
 if ttl == 0 then
@@ -140,15 +143,7 @@ if ttl == 0 then
 else
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-if KEYS[2] then
-  local left = redis.call('PTTL', KEYS[2])
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if ttl == 0 then
-    redis.call('PERSIST', KEYS[2])
-  elseif left ~= -1 and left < ttl then
-    redis.call('PEXPIRE', KEYS[2], ttl)
-  end
-end
+if KEYS[2] and not h[1] then redis.call('SADD', KEYS[2], KEYS[1]) end
 return {c, first, last}";
 
 /// KEYS: the user's challenge index, counter index, then the challenges and counters
