@@ -15,6 +15,7 @@ use crate::sql::{Message, backend};
 
 mod conn;
 mod keys;
+mod legacy;
 mod scripts;
 
 use conn::Conn;

@@ -309,3 +309,92 @@ async fn redis_going_away_fails_counters_closed() {
         Some(2)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keys_of_the_old_layout_are_migrated_so_a_lockout_survives_the_upgrade() {
+    let test = "redis_keys_of_the_old_layout_are_migrated";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let p = redis.prefix();
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    // What the previous release wrote: kim's account counter that never lapses (she is
+    // locked out at 7), a windowed destination counter, a challenge and its indexes.
+    let old = [
+        (
+            format!("{p}:f:user:3:kim:"),
+            vec![("c", "7"), ("first", "100"), ("last", "200")],
+        ),
+        (
+            format!("{p}:f:destination:0::+15551234567"),
+            vec![
+                ("c", "2"),
+                ("first", "100"),
+                ("last", "150"),
+                ("lapse", "750"),
+            ],
+        ),
+        (format!("{p}:c:someid"), vec![("o", "u:kim"), ("v", "1")]),
+    ];
+    for (key, fields) in &old {
+        let _: () = redis::AsyncCommands::hset_multiple(&mut raw, key, fields)
+            .await
+            .unwrap();
+    }
+    let _: () = redis::AsyncCommands::expire(&mut raw, &old[1].0, 3_600)
+        .await
+        .unwrap();
+    let _: () = redis::AsyncCommands::set(&mut raw, format!("{p}:seq"), 41)
+        .await
+        .unwrap();
+    let _: () = redis::AsyncCommands::sadd(&mut raw, format!("{p}:uf:kim"), &old[0].0)
+        .await
+        .unwrap();
+
+    let store = redis.store_in(&p).await;
+    let kim = UserId::new("kim").unwrap();
+    let account = FailureKey::user(&kim);
+    let never = mfa_core::store::NEVER_LAPSES;
+    let t = Timestamp::from_unix_secs(300);
+    // Before the migration the new layout does not see the old keys.
+    assert_eq!(store.failures(&account, t, never).await.unwrap(), None);
+    assert_eq!(store.migrate_legacy_keys().await.unwrap(), (2, 3));
+    assert_eq!(
+        store.migrate_legacy_keys().await.unwrap(),
+        (0, 0),
+        "idempotent"
+    );
+    let f = store.failures(&account, t, never).await.unwrap().unwrap();
+    assert_eq!(
+        (f.count, f.first_at.unix_secs(), f.last_at.unix_secs()),
+        (7, 100, 200)
+    );
+    let number = FailureKey::destination("+15551234567").unwrap();
+    let f = store
+        .failures(&number, t, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(f.map(|f| f.count), Some(2));
+    // The next failure counts on from the old count; the TTLs came along.
+    let f = store.record_failure(&account, t, never).await.unwrap();
+    assert_eq!(f.count, 8);
+    let left: i64 =
+        redis::AsyncCommands::ttl(&mut raw, format!("{p}:f:{{-:destination:+15551234567}}"))
+            .await
+            .unwrap();
+    assert!(left > 0 && left <= 3_600, "{left}");
+    // Nothing of the old layout is left, and a reset finds the moved counter.
+    for key in [
+        old[0].0.clone(),
+        old[1].0.clone(),
+        old[2].0.clone(),
+        format!("{p}:seq"),
+        format!("{p}:uf:kim"),
+    ] {
+        let there: bool = redis::AsyncCommands::exists(&mut raw, &key).await.unwrap();
+        assert!(!there, "{key} is left");
+    }
+    assert_eq!(store.reset_user_hot(&kim).await.unwrap(), (0, 1));
+    assert_eq!(store.failures(&account, t, never).await.unwrap(), None);
+}

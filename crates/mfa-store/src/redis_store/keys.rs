@@ -54,11 +54,44 @@ impl Keys {
     }
 
     pub(super) fn counter(&self, key: &FailureKey) -> String {
-        let (kind, _, subject) = key.columns();
-        match key.owner() {
-            Some(u) => format!("{}:f:{}:{kind}:{subject}", self.prefix, Self::tag(u)),
-            None => format!("{}:f:{{-:{kind}:{subject}}}", self.prefix),
+        let (kind, owner, subject) = key.columns();
+        self.counter_from_columns(kind, &owner, &subject).0
+    }
+
+    /// A counter's key and its owner's index from the stored columns `(kind, owner,
+    /// subject)` of [`FailureKey::columns`] (owner empty when no user owns it).
+    pub(super) fn counter_from_columns(
+        &self,
+        kind: &str,
+        owner: &str,
+        subject: &str,
+    ) -> (String, Option<String>) {
+        if owner.is_empty() {
+            (format!("{}:f:{{-:{kind}:{subject}}}", self.prefix), None)
+        } else {
+            let tag = format!("{{u{}:{owner}}}", owner.len());
+            (
+                format!("{}:f:{tag}:{kind}:{subject}", self.prefix),
+                Some(format!("{}:fi:{tag}", self.prefix)),
+            )
         }
+    }
+
+    /// The columns of a counter key of the old layout, `P:f:KIND:LEN:OWNER:SUBJECT`.
+    pub(super) fn legacy_counter<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str, &'k str)> {
+        let rest = key
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(":f:")?;
+        let (kind, rest) = rest.split_once(':')?;
+        let (len, rest) = rest.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let owner = rest.get(..len)?;
+        let subject = rest.get(len..)?.strip_prefix(':')?;
+        (!kind.starts_with('{')).then_some((kind, owner, subject))
+    }
+
+    pub(super) fn escaped_prefix(&self) -> String {
+        escape_glob(&self.prefix)
     }
 
     pub(super) fn counter_index(&self, user: &UserId) -> String {
