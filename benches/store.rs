@@ -16,7 +16,9 @@
 //! * SQLite (one file, WAL): the same shape through `SqliteStore`, beside a bare
 //!   rusqlite loop running the same statements on the same file.
 //! * Redis: challenge takes and failure increments through `RedisStore`, beside
-//!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency.
+//!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency; on one
+//!   server (`MFA_TEST_REDIS_URL`) and on a Redis Cluster
+//!   (`MFA_TEST_REDIS_CLUSTER_URL`, beside `redis-benchmark --cluster`).
 //!
 //! Run with `MFA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
 //! MFA_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p mfa-benches --bench store`;
@@ -504,12 +506,28 @@ async fn sqlite() {
 }
 
 fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
-    let rest = url.trim_start_matches("redis://");
+    // A cluster is measured through its first node with `--cluster`; its keys carry a
+    // `{tag}` that redis-benchmark replaces with one that lands on each master.
+    let (rest, cluster) = match url.strip_prefix("redis+cluster://") {
+        Some(rest) => (rest.split(',').next().unwrap_or(rest), true),
+        None => (url.trim_start_matches("redis://"), false),
+    };
     let hostport = rest.split('/').next().unwrap_or("127.0.0.1:6379");
     let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "6379"));
+    let command: Vec<String> = command
+        .iter()
+        .map(|a| {
+            if cluster {
+                a.replace("__rand_int__", "{tag}:__rand_int__")
+            } else {
+                (*a).to_owned()
+            }
+        })
+        .collect();
     let n = 20_000 * secs();
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", &clients.to_string()])
+        .args(if cluster { &["--cluster"][..] } else { &[][..] })
         .args(["-n", &n.to_string(), "-r", "100000", "--csv"])
         .args(command)
         .output()
@@ -523,7 +541,7 @@ fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
         .unwrap_or_else(|| panic!("no rate in redis-benchmark output: {text}"))
 }
 
-async fn redis(url: &str) {
+async fn redis(url: &str, label: &str) {
     let prefix = format!("mfa_bench_{}", std::process::id());
     let store = Arc::new(
         RedisStore::connect(url, RedisOptions::default().prefix(prefix.clone()))
@@ -565,7 +583,7 @@ async fn redis(url: &str) {
         let floor = tokio::task::block_in_place(|| {
             redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:b:__rand_int__")])
         });
-        row("redis failure increment", tasks, ours, floor, "INCR");
+        row(&format!("{label} failure increment"), tasks, ours, floor, "INCR");
     }
     for tasks in CONCURRENCY {
         let ours = throughput(Arc::clone(&store), tasks, take).await;
@@ -581,7 +599,13 @@ async fn redis(url: &str) {
         });
         // Two round trips in sequence: the harmonic combination of the two rates.
         let floor = 1.0 / (1.0 / set + 1.0 / getdel);
-        row("redis challenge put+take", tasks, ours, floor, "SET+GETDEL");
+        row(
+            &format!("{label} challenge put+take"),
+            tasks,
+            ours,
+            floor,
+            "SET+GETDEL",
+        );
     }
     store.delete_all().await.unwrap();
 }
@@ -602,8 +626,12 @@ fn main() {
         }
         sqlite().await;
         match std::env::var("MFA_TEST_REDIS_URL") {
-            Ok(url) => redis(&url).await,
+            Ok(url) => redis(&url, "redis").await,
             Err(_) => println!("redis: skipped (MFA_TEST_REDIS_URL is not set)"),
+        }
+        match std::env::var("MFA_TEST_REDIS_CLUSTER_URL") {
+            Ok(url) => redis(&url, "redis cluster").await,
+            Err(_) => println!("redis cluster: skipped (MFA_TEST_REDIS_CLUSTER_URL is not set)"),
         }
     });
 }
