@@ -583,7 +583,13 @@ async fn redis(url: &str, label: &str) {
         let floor = tokio::task::block_in_place(|| {
             redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:b:__rand_int__")])
         });
-        row(&format!("{label} failure increment"), tasks, ours, floor, "INCR");
+        row(
+            &format!("{label} failure increment"),
+            tasks,
+            ours,
+            floor,
+            "INCR",
+        );
     }
     for tasks in CONCURRENCY {
         let ours = throughput(Arc::clone(&store), tasks, take).await;

@@ -6,14 +6,8 @@
 //! `redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002`); without it the
 //! tests say they skip, and under `MFA_REQUIRE_EXTERNAL=1` they fail.
 
-use std::sync::{Arc, Mutex};
-
-use mfa_core::testkit;
-use mfa_store::{Split, SqliteStore};
-
-use crate::postgres::TestDb;
-use crate::redis_hot::{TempDb, TestRedis};
-use crate::support::{REDIS_CLUSTER, races_across_instances, unique};
+use crate::redis_hot::{TestRedis, postgres_plus, races_through_two_clients, sqlite_plus};
+use crate::support::REDIS_CLUSTER;
 
 pub(crate) const CLUSTER_VAR: &str = "MFA_TEST_REDIS_CLUSTER_URL";
 
@@ -21,61 +15,28 @@ pub(crate) const CLUSTER_VAR: &str = "MFA_TEST_REDIS_CLUSTER_URL";
 async fn sqlite_plus_redis_cluster_passes_the_conformance_suite() {
     let test = "sqlite_plus_redis_cluster_passes_the_conformance_suite";
     let _shared = REDIS_CLUSTER.read().await;
-    let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
-        return;
-    };
-    assert!(redis.store().await.is_cluster());
-    let files = Mutex::new(Vec::new());
-    testkit::conformance(|| {
-        let db = TempDb(std::env::temp_dir().join(format!("{}.sqlite3", unique("mfa_cluster"))));
-        let durable = SqliteStore::open_blocking(&db.0).unwrap();
-        files.lock().unwrap().push(db);
-        tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current()
-                .block_on(async { Split::new(durable, redis.store().await) })
-        })
-    })
-    .await;
+    if let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await {
+        assert!(
+            redis.store().await.is_cluster(),
+            "{} is a cluster",
+            redis.url
+        );
+    }
+    sqlite_plus(CLUSTER_VAR, test).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_plus_redis_cluster_passes_the_conformance_suite() {
-    let test = "postgres_plus_redis_cluster_passes_the_conformance_suite";
     let _shared = REDIS_CLUSTER.read().await;
-    let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
-        return;
-    };
-    let Some(db) = TestDb::new(test).await else {
-        return;
-    };
-    testkit::conformance(|| {
-        tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current()
-                .block_on(async { Split::new(db.store().await, redis.store().await) })
-        })
-    })
+    postgres_plus(
+        CLUSTER_VAR,
+        "postgres_plus_redis_cluster_passes_the_conformance_suite",
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster_races_across_two_clients() {
-    let test = "redis_cluster_races_across_two_clients";
     let _shared = REDIS_CLUSTER.read().await;
-    let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
-        return;
-    };
-    let Some(db) = TestDb::new(test).await else {
-        return;
-    };
-    let prefix = redis.prefix();
-    let schema = db.schema().await;
-    let a = Arc::new(Split::new(
-        db.store_in(&schema).await,
-        redis.store_in(&prefix).await,
-    ));
-    let b = Arc::new(Split::new(
-        db.store_in(&schema).await,
-        redis.store_in(&prefix).await,
-    ));
-    races_across_instances(a, b).await;
+    races_through_two_clients(CLUSTER_VAR, "redis_cluster_races_across_two_clients").await;
 }

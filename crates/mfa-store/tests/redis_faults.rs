@@ -164,6 +164,16 @@ fn users_in(prefix: &str, slots: &[(u16, u16)], n: usize) -> Vec<UserId> {
         .collect()
 }
 
+/// The test cluster, the port of its seed node and every node's port, once it is
+/// healthy; `None` after saying the test skips.
+async fn cluster(test: &str) -> Option<(TestRedis, u16, Vec<u16>)> {
+    let redis = TestRedis::named_by(CLUSTER_VAR, test).await?;
+    let seed = seed_port(&redis.url);
+    let all: Vec<u16> = nodes(seed).iter().map(|n| n.port).collect();
+    wait_healthy(&all);
+    Some((redis, seed, all))
+}
+
 /// A Redis node's process, started again with the same settings when dropped if it is
 /// not running: the cluster is left whole even when the test fails.
 struct Restart {
@@ -328,16 +338,38 @@ async fn race_counts(
     out
 }
 
+/// Each user's count after the fault is at least what its racer saw acknowledged
+/// (`counts` from [`race_counts`]).
+async fn assert_counts_kept(
+    store: &RedisStore,
+    users: &[UserId],
+    counts: &[(u32, u32)],
+    after: &str,
+) {
+    for (u, (acked, highest)) in users.iter().zip(counts) {
+        let now = store
+            .failures(
+                &FailureKey::user(u),
+                Timestamp::from_unix_secs(NOW),
+                Duration::from_secs(3_600),
+            )
+            .await
+            .unwrap()
+            .map_or(0, |f| f.count);
+        assert!(
+            now >= *acked && now >= *highest,
+            "{u}: {acked} increments acknowledged (up to {highest}), {now} counted after {after}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster_master_killed_mid_run_fails_closed_and_loses_nothing_acknowledged() {
     let test = "redis_cluster_master_killed_mid_run";
     let _exclusive = REDIS_CLUSTER.write().await;
-    let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
+    let Some((redis, seed, all)) = cluster(test).await else {
         return;
     };
-    let seed = seed_port(&redis.url);
-    let all: Vec<u16> = nodes(seed).iter().map(|n| n.port).collect();
-    wait_healthy(&all);
     let prefix = redis.prefix();
     // Every take and increment is reported only once a replica has it.
     let options = RedisOptions::default()
@@ -420,21 +452,7 @@ async fn redis_cluster_master_killed_mid_run_fails_closed_and_loses_nothing_ackn
     }
     // Every acknowledged increment survived the failover: the count after it is at
     // least what was acknowledged, never zero.
-    for (u, (acked, highest)) in users.iter().zip(&counts) {
-        let now = store
-            .failures(
-                &FailureKey::user(u),
-                Timestamp::from_unix_secs(NOW),
-                Duration::from_secs(3_600),
-            )
-            .await
-            .unwrap()
-            .map_or(0, |f| f.count);
-        assert!(
-            now >= *acked && now >= *highest,
-            "{u}: {acked} increments acknowledged (up to {highest}), {now} counted after the failover"
-        );
-    }
+    assert_counts_kept(&store, &users, &counts, "the failover").await;
     eprintln!(
         "{test}: {} takes accepted, {} calls failed closed during the failover",
         tally.accepted.load(Ordering::Relaxed),
@@ -446,12 +464,9 @@ async fn redis_cluster_master_killed_mid_run_fails_closed_and_loses_nothing_ackn
 async fn redis_cluster_slot_migration_loses_no_challenge_and_accepts_none_twice() {
     let test = "redis_cluster_slot_migration";
     let _exclusive = REDIS_CLUSTER.write().await;
-    let Some(redis) = TestRedis::named_by(CLUSTER_VAR, test).await else {
+    let Some((redis, seed, all)) = cluster(test).await else {
         return;
     };
-    let seed = seed_port(&redis.url);
-    let all: Vec<u16> = nodes(seed).iter().map(|n| n.port).collect();
-    wait_healthy(&all);
     let prefix = redis.prefix();
     let options = RedisOptions::default().prefix(&prefix).cluster_retries(5);
     let store = Arc::new(RedisStore::connect(&redis.url, options).await.unwrap());
@@ -526,21 +541,7 @@ async fn redis_cluster_slot_migration_loses_no_challenge_and_accepts_none_twice(
     for (c, n) in challenges.iter().zip(&per) {
         assert_eq!(*n, 1, "challenge {:?} accepted {n} times", c.id);
     }
-    for (u, (acked, _)) in users.iter().zip(&counts) {
-        let now = store
-            .failures(
-                &FailureKey::user(u),
-                Timestamp::from_unix_secs(NOW),
-                Duration::from_secs(3_600),
-            )
-            .await
-            .unwrap()
-            .map(|f| f.count);
-        assert!(
-            now >= Some(*acked),
-            "{u}: {acked} acknowledged, {now:?} counted"
-        );
-    }
+    assert_counts_kept(&store, &users, &counts, "the migration").await;
     // A reset and new challenges work on the moved slots.
     let u = users.first().unwrap();
     let (nc, nf) = store.reset_user_hot(u).await.unwrap();

@@ -106,10 +106,9 @@ impl Drop for TempDb {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_plus_redis_passes_the_conformance_suite() {
-    let test = "postgres_plus_redis_passes_the_conformance_suite";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The conformance suite on `Split<PostgresStore, RedisStore>`, Redis named by `var`.
+pub(crate) async fn postgres_plus(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let Some(db) = TestDb::new(test).await else {
@@ -124,10 +123,9 @@ async fn postgres_plus_redis_passes_the_conformance_suite() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_plus_redis_passes_the_conformance_suite() {
-    let test = "sqlite_plus_redis_passes_the_conformance_suite";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The conformance suite on `Split<SqliteStore, RedisStore>`, Redis named by `var`.
+pub(crate) async fn sqlite_plus(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let files = Mutex::new(Vec::new());
@@ -143,10 +141,9 @@ async fn sqlite_plus_redis_passes_the_conformance_suite() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_races_across_two_clients() {
-    let test = "redis_races_across_two_clients";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The 64-way races through two clients of one prefix (and two pools of one schema).
+pub(crate) async fn races_through_two_clients(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let Some(db) = TestDb::new(test).await else {
@@ -163,6 +160,21 @@ async fn redis_races_across_two_clients() {
         redis.store_in(&prefix).await,
     ));
     races_across_instances(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_plus_redis_passes_the_conformance_suite() {
+    postgres_plus(VAR, "postgres_plus_redis_passes_the_conformance_suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_plus_redis_passes_the_conformance_suite() {
+    sqlite_plus(VAR, "sqlite_plus_redis_passes_the_conformance_suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_races_across_two_clients() {
+    races_through_two_clients(VAR, "redis_races_across_two_clients").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
