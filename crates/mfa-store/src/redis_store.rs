@@ -226,6 +226,9 @@ impl RedisStore {
     ///   rest and follows redirections and failovers). A password goes before the first
     ///   host (`redis+cluster://:secret@h1:7000,h2:7000`) and applies to every node.
     ///
+    /// Either form takes `?replica_acks=N` (as [`RedisOptions::replica_acks`], with the
+    /// options' timeout), so a URL alone — `AnyStore::open_split`'s — can ask for it.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] for a URL that does not parse, a prefix with a brace, or a
@@ -236,7 +239,15 @@ impl RedisStore {
                 "a RedisStore prefix may not contain { or }: the owner's hash tag must come first",
             )));
         }
-        let target = conn::target(url).map_err(|m| backend(Message(m)))?;
+        let (url, acks) = conn::replica_acks(url).map_err(|m| backend(Message(m)))?;
+        let options = match acks {
+            Some(n) => RedisOptions {
+                replica_acks: n,
+                ..options
+            },
+            None => options,
+        };
+        let target = conn::target(&url).map_err(|m| backend(Message(m)))?;
         let conn = Conn::open(target, &options).await.map_err(rds)?;
         let wait_ms = u64::try_from(options.replica_ack_timeout.as_millis()).unwrap_or(u64::MAX);
         Ok(Self {

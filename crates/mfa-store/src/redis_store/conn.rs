@@ -24,6 +24,28 @@ pub(super) enum Target {
     Cluster(Vec<String>),
 }
 
+/// Takes this store's own setting `replica_acks=N` out of a URL's query, leaving the
+/// rest for the `redis` crate.
+pub(super) fn replica_acks(url: &str) -> Result<(String, Option<u32>), &'static str> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut acks = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("replica_acks=") {
+            Some(n) => acks = Some(n.parse().map_err(|_| "replica_acks= takes a number")?),
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, acks))
+}
+
 /// `redis://…` (one server) or `redis+cluster://host:port,host:port` (a cluster, any
 /// reachable seed node is enough; the client discovers the rest).
 pub(super) fn target(url: &str) -> Result<Target, &'static str> {
@@ -231,6 +253,23 @@ mod tests {
         assert!(target("redis+cluster://").is_err());
         assert!(target("memcache://a").is_err());
         assert!(target("no scheme").is_err());
+    }
+
+    #[test]
+    fn replica_acks_come_from_the_query() {
+        assert_eq!(
+            replica_acks("redis+cluster://a:1,b:2/?replica_acks=1"),
+            Ok(("redis+cluster://a:1,b:2/".into(), Some(1)))
+        );
+        assert_eq!(
+            replica_acks("redis://a:1/0?protocol=resp3&replica_acks=2"),
+            Ok(("redis://a:1/0?protocol=resp3".into(), Some(2)))
+        );
+        assert_eq!(
+            replica_acks("redis://a:1"),
+            Ok(("redis://a:1".into(), None))
+        );
+        assert!(replica_acks("redis://a:1?replica_acks=one").is_err());
     }
 
     #[test]
