@@ -234,9 +234,26 @@ async fn redis_challenges_expire_by_the_callers_clock_and_are_swept() {
 
 #[tokio::test]
 async fn redis_unreachable_fails_closed() {
-    // Nothing listens on port 1: connecting fails typed, quickly.
-    let r = RedisStore::connect("redis://127.0.0.1:1", RedisOptions::default()).await;
-    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    // Nothing listens on port 1: connecting fails typed, quickly, to one server or a
+    // cluster.
+    for url in [
+        "redis://127.0.0.1:1",
+        "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+    ] {
+        let r = RedisStore::connect(url, RedisOptions::default()).await;
+        assert!(matches!(r, Err(StoreError::Backend(_))), "{url}: {r:?}");
+    }
+    // A prefix with a brace would take the place of the owner's hash tag: refused
+    // before connecting.
+    let r = RedisStore::connect(
+        "redis://127.0.0.1:1",
+        RedisOptions::default().prefix("a{b}"),
+    )
+    .await;
+    let Err(StoreError::Backend(e)) = r else {
+        panic!("a prefix with a brace: {r:?}")
+    };
+    assert!(e.to_string().contains("prefix"), "{e}");
 }
 
 /// A TCP proxy to `target` that can be cut: a Redis that goes away under the store.
