@@ -16,7 +16,9 @@
 //! * SQLite (one file, WAL): the same shape through `SqliteStore`, beside a bare
 //!   rusqlite loop running the same statements on the same file.
 //! * Redis: challenge takes and failure increments through `RedisStore`, beside
-//!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency.
+//!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency; on one
+//!   server (`MFA_TEST_REDIS_URL`) and on a Redis Cluster
+//!   (`MFA_TEST_REDIS_CLUSTER_URL`, beside `redis-benchmark --cluster`).
 //!
 //! Run with `MFA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
 //! MFA_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p mfa-benches --bench store`;
@@ -506,12 +508,28 @@ async fn sqlite() {
 }
 
 fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
-    let rest = url.trim_start_matches("redis://");
+    // A cluster is measured through its first node with `--cluster`; its keys carry a
+    // `{tag}` that redis-benchmark replaces with one that lands on each master.
+    let (rest, cluster) = match url.strip_prefix("redis+cluster://") {
+        Some(rest) => (rest.split(',').next().unwrap_or(rest), true),
+        None => (url.trim_start_matches("redis://"), false),
+    };
     let hostport = rest.split('/').next().unwrap_or("127.0.0.1:6379");
     let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "6379"));
+    let command: Vec<String> = command
+        .iter()
+        .map(|a| {
+            if cluster {
+                a.replace("__rand_int__", "{tag}:__rand_int__")
+            } else {
+                (*a).to_owned()
+            }
+        })
+        .collect();
     let n = 20_000 * secs();
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", &clients.to_string()])
+        .args(if cluster { &["--cluster"][..] } else { &[][..] })
         .args(["-n", &n.to_string(), "-r", "100000", "--csv"])
         .args(command)
         .output()
@@ -525,7 +543,15 @@ fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
         .unwrap_or_else(|| panic!("no rate in redis-benchmark output: {text}"))
 }
 
-async fn redis(url: &str) {
+/// Rounds of each Redis measurement (ours and the floor alternating).
+const REDIS_ROUNDS: usize = 3;
+
+fn median(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn redis(url: &str, label: &str) {
     let prefix = format!("mfa_bench_{}", std::process::id());
     let store = Arc::new(
         RedisStore::connect(url, RedisOptions::default().prefix(prefix.clone()))
@@ -562,28 +588,38 @@ async fn redis(url: &str) {
         assert!(got.is_some());
     };
     throughput(Arc::clone(&store), 8, increment).await;
+    // Ours and the floor alternate, three rounds each, and the row shows the medians: on
+    // a shared machine the load moves between two back-to-back measurements.
     for tasks in CONCURRENCY {
-        let ours = throughput(Arc::clone(&store), tasks, increment).await;
-        let floor = tokio::task::block_in_place(|| {
-            redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:b:__rand_int__")])
-        });
-        row("redis failure increment", tasks, ours, floor, "INCR");
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..REDIS_ROUNDS {
+            ours.push(throughput(Arc::clone(&store), tasks, increment).await);
+            floor.push(tokio::task::block_in_place(|| {
+                redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:b:__rand_int__")])
+            }));
+        }
+        let name = format!("{label} failure increment");
+        row(&name, tasks, median(ours), median(floor), "INCR");
     }
     for tasks in CONCURRENCY {
-        let ours = throughput(Arc::clone(&store), tasks, take).await;
-        let set = tokio::task::block_in_place(|| {
-            redis_benchmark(
-                url,
-                tasks,
-                &["SET", &format!("{prefix}:t:__rand_int__"), "x"],
-            )
-        });
-        let getdel = tokio::task::block_in_place(|| {
-            redis_benchmark(url, tasks, &["GETDEL", &format!("{prefix}:t:__rand_int__")])
-        });
-        // Two round trips in sequence: the harmonic combination of the two rates.
-        let floor = 1.0 / (1.0 / set + 1.0 / getdel);
-        row("redis challenge put+take", tasks, ours, floor, "SET+GETDEL");
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..REDIS_ROUNDS {
+            ours.push(throughput(Arc::clone(&store), tasks, take).await);
+            let set = tokio::task::block_in_place(|| {
+                redis_benchmark(
+                    url,
+                    tasks,
+                    &["SET", &format!("{prefix}:t:__rand_int__"), "x"],
+                )
+            });
+            let getdel = tokio::task::block_in_place(|| {
+                redis_benchmark(url, tasks, &["GETDEL", &format!("{prefix}:t:__rand_int__")])
+            });
+            // Two round trips in sequence: the harmonic combination of the two rates.
+            floor.push(1.0 / (1.0 / set + 1.0 / getdel));
+        }
+        let name = format!("{label} challenge put+take");
+        row(&name, tasks, median(ours), median(floor), "SET+GETDEL");
     }
     store.delete_all().await.unwrap();
 }
@@ -604,8 +640,17 @@ fn main() {
         }
         sqlite().await;
         match std::env::var("MFA_TEST_REDIS_URL") {
-            Ok(url) => redis(&url).await,
+            Ok(url) => redis(&url, "redis").await,
             Err(_) => println!("redis: skipped (MFA_TEST_REDIS_URL is not set)"),
+        }
+        match std::env::var("MFA_TEST_REDIS_CLUSTER_URL") {
+            Ok(url) => {
+                redis(&url, "redis cluster").await;
+                // The same with every take and increment waiting for one replica (WAIT).
+                let acks = format!("{}/?replica_acks=1", url.trim_end_matches('/'));
+                redis(&acks, "redis cluster, WAIT 1").await;
+            }
+            Err(_) => println!("redis cluster: skipped (MFA_TEST_REDIS_CLUSTER_URL is not set)"),
         }
     });
 }

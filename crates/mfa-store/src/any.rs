@@ -95,6 +95,8 @@ const NOT_COMPILED_IN: &[(&str, &str, &str)] = &[
     ("redis", "redis", "redis"),
     #[cfg(not(feature = "redis"))]
     ("rediss", "redis", "redis"),
+    #[cfg(not(feature = "redis"))]
+    ("redis+cluster", "redis", "redis"),
 ];
 
 /// The path of a `sqlite://PATH` URL: everything after `sqlite://` (`sqlite://mfa.db`
@@ -169,7 +171,7 @@ impl AnyStore {
                 .map(Self::Postgres)
                 .map_err(OpenError::Backend),
             #[cfg(feature = "redis")]
-            "redis" | "rediss" => Err(OpenError::Invalid {
+            "redis" | "rediss" | "redis+cluster" => Err(OpenError::Invalid {
                 scheme: "redis",
                 problem: "Redis keeps only challenges and failure counters: compose it with a \
                           durable store through AnyStore::open_split(durable_url, redis_url)",
@@ -182,9 +184,12 @@ impl AnyStore {
     }
 
     /// Opens a durable store (`postgres://…` or `sqlite://PATH`) for factors, devices
-    /// and users, and Redis (`redis://…`) for challenges and failure counters, as one
-    /// [`Split`] store: `AnyStore::open_split("postgres://mfa@db/mfa",
-    /// "redis://cache:6379")`. Keys go under the prefix `mfa`.
+    /// and users, and Redis for challenges and failure counters, as one [`Split`]
+    /// store: `AnyStore::open_split("postgres://mfa@db/mfa", "redis://cache:6379")`, or
+    /// with a Redis Cluster, `AnyStore::open_split("postgres://mfa@db/mfa",
+    /// "redis+cluster://10.0.0.1:6379,10.0.0.2:6379")` (see
+    /// [`RedisStore::connect`](crate::RedisStore::connect)). Keys go under the prefix
+    /// `mfa`.
     ///
     /// # Errors
     ///
@@ -203,10 +208,10 @@ impl AnyStore {
             .split_once(':')
             .map(|(s, _)| s.to_ascii_lowercase())
             .ok_or(OpenError::NoScheme)?;
-        if hot_scheme != "redis" && hot_scheme != "rediss" {
+        if !matches!(hot_scheme.as_str(), "redis" | "rediss" | "redis+cluster") {
             return Err(OpenError::Invalid {
                 scheme: "redis",
-                problem: "the second URL of open_split must be redis:// or rediss://",
+                problem: "the second URL of open_split must be redis://, rediss:// or redis+cluster://",
             });
         }
         let durable = Self::open(durable_url).await?;

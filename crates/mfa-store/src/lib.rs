@@ -12,7 +12,7 @@
 //! | [`MemoryStore`] | (always) | `memory://` | tests, examples, single-process services that may forget MFA state on restart |
 //! | `SqliteStore` | `sqlite` | `sqlite://PATH` | durable state in one file, for one instance (the web demo's and `mfactl`'s default) |
 //! | `PostgresStore` | `postgres` | `postgres://…` | durable state shared by several instances |
-//! | `RedisStore` | `redis` | with [`Split`]: [`AnyStore::open_split`] | hot state (challenges, failure counters) next to a durable store |
+//! | `RedisStore` | `redis` | with [`Split`]: [`AnyStore::open_split`], `redis://…` or `redis+cluster://h:p,h:p` | hot state (challenges, failure counters) next to a durable store, on one server or a Redis Cluster |
 //!
 //! The schema, migrations, composition and speed figures are in the crate README.
 //!
@@ -31,8 +31,10 @@
 //!   RustCrypto generation in `Cargo.lock`, where sqlx-postgres would bring `hmac` 0.12
 //!   / `sha2` 0.10. deadpool is a small, maintained pool made for it.
 //! * **Redis: `redis`** (1.x) with `tokio-comp` and `connection-manager` (reconnects,
-//!   response timeouts) and `script` (Lua scripts, invoked by `EVALSHA`). Its only
-//!   hash is `sha1_smol` for script ids, not a security use.
+//!   response timeouts), `script` (Lua scripts, invoked by `EVALSHA`) and
+//!   `cluster-async` (the cluster client: slot map, redirections, failover; it adds
+//!   `crc16` for key slots). Its only hash is `sha1_smol` for script ids, not a
+//!   security use.
 //!
 //! Every backend error is [`StoreError::Backend`](mfa_core::store::StoreError::Backend),
 //! never a silent success: a store that cannot answer fails the verification (fail

@@ -40,12 +40,25 @@ async fn backend_urls_open_their_store() {
         let split = AnyStore::open_split(&url, &redis).await.unwrap();
         assert_eq!(split.scheme(), "sqlite+redis");
     }
+    if let Ok(cluster) = std::env::var("MFA_TEST_REDIS_CLUSTER_URL") {
+        let _shared = crate::support::REDIS_CLUSTER.read().await;
+        let split = AnyStore::open_split(&url, &cluster).await.unwrap();
+        assert_eq!(split.scheme(), "sqlite+redis");
+        let AnyStore::SqliteRedis(split) = split else {
+            panic!("not a split store")
+        };
+        assert!(split.hot().is_cluster());
+    }
     drop(again);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     // Redis alone is not a whole store; composing needs a Redis URL second.
-    for url in ["redis://cache:6379", "rediss://cache:6380"] {
+    for url in [
+        "redis://cache:6379",
+        "rediss://cache:6380",
+        "redis+cluster://cache:7000,cache:7001",
+    ] {
         assert!(
             matches!(
                 AnyStore::open(url).await,
@@ -65,6 +78,12 @@ async fn backend_urls_open_their_store() {
         AnyStore::open_split("memory://", "redis://127.0.0.1:1").await,
         Err(OpenError::Invalid { .. }) | Err(OpenError::Backend(_))
     ));
+    // A cluster URL that names no node, or a database a cluster does not have, is a
+    // typed error before anything connects.
+    for hot in ["redis+cluster://", "redis+cluster://127.0.0.1:1/2"] {
+        let r = AnyStore::open_split("memory://", hot).await;
+        assert!(matches!(r, Err(OpenError::Backend(_))), "{hot}: {r:?}");
+    }
     for url in ["sqlite://", "sqlite:", "sqlite://x.db?mode=ro"] {
         assert!(
             matches!(

@@ -22,15 +22,22 @@ use crate::support::{races_across_instances, server, unique, unreachable};
 
 const VAR: &str = "MFA_TEST_REDIS_URL";
 
-/// The test server and the prefixes a test used (their keys are deleted on drop).
-struct TestRedis {
-    url: String,
+/// The test server (or cluster) and the prefixes a test used (their keys are deleted
+/// on drop).
+pub(crate) struct TestRedis {
+    pub(crate) url: String,
     prefixes: Mutex<Vec<String>>,
 }
 
 impl TestRedis {
     async fn new(test: &str) -> Option<Self> {
-        let url = server(VAR, test)?;
+        Self::named_by(VAR, test).await
+    }
+
+    /// The server or cluster named by the variable `var`, or `None` after saying the
+    /// test skips (failing instead under `MFA_REQUIRE_EXTERNAL=1`).
+    pub(crate) async fn named_by(var: &str, test: &str) -> Option<Self> {
+        let url = server(var, test)?;
         let probe =
             RedisStore::connect(&url, RedisOptions::default().prefix(unique("mfa_probe"))).await;
         if let Err(e) = probe {
@@ -43,19 +50,19 @@ impl TestRedis {
         })
     }
 
-    fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         let p = unique("mfa_test");
         self.prefixes.lock().unwrap().push(p.clone());
         p
     }
 
-    async fn store_in(&self, prefix: &str) -> RedisStore {
+    pub(crate) async fn store_in(&self, prefix: &str) -> RedisStore {
         RedisStore::connect(&self.url, RedisOptions::default().prefix(prefix))
             .await
             .unwrap()
     }
 
-    async fn store(&self) -> RedisStore {
+    pub(crate) async fn store(&self) -> RedisStore {
         let p = self.prefix();
         self.store_in(&p).await
     }
@@ -87,7 +94,7 @@ impl Drop for TestRedis {
     }
 }
 
-struct TempDb(std::path::PathBuf);
+pub(crate) struct TempDb(pub(crate) std::path::PathBuf);
 
 impl Drop for TempDb {
     fn drop(&mut self) {
@@ -99,10 +106,9 @@ impl Drop for TempDb {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_plus_redis_passes_the_conformance_suite() {
-    let test = "postgres_plus_redis_passes_the_conformance_suite";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The conformance suite on `Split<PostgresStore, RedisStore>`, Redis named by `var`.
+pub(crate) async fn postgres_plus(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let Some(db) = TestDb::new(test).await else {
@@ -117,10 +123,9 @@ async fn postgres_plus_redis_passes_the_conformance_suite() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_plus_redis_passes_the_conformance_suite() {
-    let test = "sqlite_plus_redis_passes_the_conformance_suite";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The conformance suite on `Split<SqliteStore, RedisStore>`, Redis named by `var`.
+pub(crate) async fn sqlite_plus(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let files = Mutex::new(Vec::new());
@@ -136,10 +141,9 @@ async fn sqlite_plus_redis_passes_the_conformance_suite() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_races_across_two_clients() {
-    let test = "redis_races_across_two_clients";
-    let Some(redis) = TestRedis::new(test).await else {
+/// The 64-way races through two clients of one prefix (and two pools of one schema).
+pub(crate) async fn races_through_two_clients(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
     };
     let Some(db) = TestDb::new(test).await else {
@@ -156,6 +160,21 @@ async fn redis_races_across_two_clients() {
         redis.store_in(&prefix).await,
     ));
     races_across_instances(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_plus_redis_passes_the_conformance_suite() {
+    postgres_plus(VAR, "postgres_plus_redis_passes_the_conformance_suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_plus_redis_passes_the_conformance_suite() {
+    sqlite_plus(VAR, "sqlite_plus_redis_passes_the_conformance_suite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_races_across_two_clients() {
+    races_through_two_clients(VAR, "redis_races_across_two_clients").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,9 +234,26 @@ async fn redis_challenges_expire_by_the_callers_clock_and_are_swept() {
 
 #[tokio::test]
 async fn redis_unreachable_fails_closed() {
-    // Nothing listens on port 1: connecting fails typed, quickly.
-    let r = RedisStore::connect("redis://127.0.0.1:1", RedisOptions::default()).await;
-    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    // Nothing listens on port 1: connecting fails typed, quickly, to one server or a
+    // cluster.
+    for url in [
+        "redis://127.0.0.1:1",
+        "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+    ] {
+        let r = RedisStore::connect(url, RedisOptions::default()).await;
+        assert!(matches!(r, Err(StoreError::Backend(_))), "{url}: {r:?}");
+    }
+    // A prefix with a brace would take the place of the owner's hash tag: refused
+    // before connecting.
+    let r = RedisStore::connect(
+        "redis://127.0.0.1:1",
+        RedisOptions::default().prefix("a{b}"),
+    )
+    .await;
+    let Err(StoreError::Backend(e)) = r else {
+        panic!("a prefix with a brace: {r:?}")
+    };
+    assert!(e.to_string().contains("prefix"), "{e}");
 }
 
 /// A TCP proxy to `target` that can be cut: a Redis that goes away under the store.
@@ -301,4 +337,93 @@ async fn redis_going_away_fails_counters_closed() {
         direct.failures(&key, t, w).await.unwrap().map(|f| f.count),
         Some(2)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keys_of_the_old_layout_are_migrated_so_a_lockout_survives_the_upgrade() {
+    let test = "redis_keys_of_the_old_layout_are_migrated";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let p = redis.prefix();
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    // What the previous release wrote: kim's account counter that never lapses (she is
+    // locked out at 7), a windowed destination counter, a challenge and its indexes.
+    let old = [
+        (
+            format!("{p}:f:user:3:kim:"),
+            vec![("c", "7"), ("first", "100"), ("last", "200")],
+        ),
+        (
+            format!("{p}:f:destination:0::+15551234567"),
+            vec![
+                ("c", "2"),
+                ("first", "100"),
+                ("last", "150"),
+                ("lapse", "750"),
+            ],
+        ),
+        (format!("{p}:c:someid"), vec![("o", "u:kim"), ("v", "1")]),
+    ];
+    for (key, fields) in &old {
+        let _: () = redis::AsyncCommands::hset_multiple(&mut raw, key, fields)
+            .await
+            .unwrap();
+    }
+    let _: () = redis::AsyncCommands::expire(&mut raw, &old[1].0, 3_600)
+        .await
+        .unwrap();
+    let _: () = redis::AsyncCommands::set(&mut raw, format!("{p}:seq"), 41)
+        .await
+        .unwrap();
+    let _: () = redis::AsyncCommands::sadd(&mut raw, format!("{p}:uf:kim"), &old[0].0)
+        .await
+        .unwrap();
+
+    let store = redis.store_in(&p).await;
+    let kim = UserId::new("kim").unwrap();
+    let account = FailureKey::user(&kim);
+    let never = mfa_core::store::NEVER_LAPSES;
+    let t = Timestamp::from_unix_secs(300);
+    // Before the migration the new layout does not see the old keys.
+    assert_eq!(store.failures(&account, t, never).await.unwrap(), None);
+    assert_eq!(store.migrate_legacy_keys().await.unwrap(), (2, 3));
+    assert_eq!(
+        store.migrate_legacy_keys().await.unwrap(),
+        (0, 0),
+        "idempotent"
+    );
+    let f = store.failures(&account, t, never).await.unwrap().unwrap();
+    assert_eq!(
+        (f.count, f.first_at.unix_secs(), f.last_at.unix_secs()),
+        (7, 100, 200)
+    );
+    let number = FailureKey::destination("+15551234567").unwrap();
+    let f = store
+        .failures(&number, t, Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(f.map(|f| f.count), Some(2));
+    // The next failure counts on from the old count; the TTLs came along.
+    let f = store.record_failure(&account, t, never).await.unwrap();
+    assert_eq!(f.count, 8);
+    let left: i64 =
+        redis::AsyncCommands::ttl(&mut raw, format!("{p}:f:{{-:destination:+15551234567}}"))
+            .await
+            .unwrap();
+    assert!(left > 0 && left <= 3_600, "{left}");
+    // Nothing of the old layout is left, and a reset finds the moved counter.
+    for key in [
+        old[0].0.clone(),
+        old[1].0.clone(),
+        old[2].0.clone(),
+        format!("{p}:seq"),
+        format!("{p}:uf:kim"),
+    ] {
+        let there: bool = redis::AsyncCommands::exists(&mut raw, &key).await.unwrap();
+        assert!(!there, "{key} is left");
+    }
+    assert_eq!(store.reset_user_hot(&kim).await.unwrap(), (0, 1));
+    assert_eq!(store.failures(&account, t, never).await.unwrap(), None);
 }

@@ -13,6 +13,10 @@ use mfa_core::testkit::{self, SeededRandom};
 use mfa_core::{Timestamp, UserId};
 use tokio::sync::Barrier;
 
+/// Tests on the shared Redis Cluster hold this for reading; the fault tests, which
+/// kill a master or migrate slots, hold it for writing, so they never run beside them.
+pub(crate) static REDIS_CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// How many tasks the cross-instance races start.
 pub(crate) const RACERS: usize = 64;
 
