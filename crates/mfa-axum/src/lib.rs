@@ -91,6 +91,7 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::future::Future;
@@ -123,20 +124,48 @@ pub struct MfaSession {
     pub enrolled: Vec<EnrolledFactor>,
 }
 
-/// A session store that failed: the request is refused (`500`), never let through.
+/// A session that could not be loaded: the request is refused, never let through.
+///
+/// A store failure ([`new`](Self::new)) is answered `500`; credentials that are not
+/// acceptable ([`invalid_token`](Self::invalid_token): a bad signature, an expired or
+/// foreign token) `401` with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
+/// §3.1), so the client knows to get a new token.
 #[derive(Debug)]
-pub struct LoadError(Box<dyn std::error::Error + Send + Sync>);
+pub struct LoadError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+    invalid_token: bool,
+}
 
 impl LoadError {
     /// Wraps the store's error.
     pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(e.into())
+        Self {
+            source: e.into(),
+            invalid_token: false,
+        }
+    }
+
+    /// The request's credentials (a bearer token) are not acceptable.
+    pub fn invalid_token(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: e.into(),
+            invalid_token: true,
+        }
+    }
+
+    /// Whether the credentials were refused (rather than the store failing).
+    pub fn is_invalid_token(&self) -> bool {
+        self.invalid_token
     }
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session store: {}", self.0)
+        if self.invalid_token {
+            write!(f, "invalid credentials: {}", self.source)
+        } else {
+            write!(f, "session store: {}", self.source)
+        }
     }
 }
 
@@ -203,6 +232,8 @@ struct Config<L> {
     challenge: HeaderValue,
     /// The RFC 6750 challenge for a request without a session.
     no_session: HeaderValue,
+    /// The RFC 6750 §3.1 challenge for credentials that are not acceptable.
+    invalid_token: HeaderValue,
     clock: Arc<dyn Clock>,
 }
 
@@ -314,7 +345,13 @@ impl<L: SessionLoader> RequireMfaBuilder<L> {
             Some(r) => format!("Bearer realm=\"{r}\""),
             None => "Bearer".to_owned(),
         };
+        let invalid_token = format!(
+            "{no_session}{}error=\"invalid_token\"",
+            if self.realm.is_some() { ", " } else { " " }
+        );
         let no_session = HeaderValue::from_str(&no_session)
+            .map_err(|_| InvalidInput::new("realm", "not a valid header value"))?;
+        let invalid_token = HeaderValue::from_str(&invalid_token)
             .map_err(|_| InvalidInput::new("realm", "not a valid header value"))?;
         Ok(RequireMfaLayer {
             config: Arc::new(Config {
@@ -326,6 +363,7 @@ impl<L: SessionLoader> RequireMfaBuilder<L> {
                 sign_in_path,
                 challenge,
                 no_session,
+                invalid_token,
                 clock: self.clock,
             }),
         })
@@ -345,6 +383,8 @@ pub struct Refusal {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum RefusalKind {
+    /// Credentials that are not acceptable (a bad or expired bearer token).
+    InvalidToken,
     /// No session: not signed in.
     NoSession,
     /// A session that does not meet the requirement: step up.
@@ -449,6 +489,21 @@ impl<L: SessionLoader> RequireMfaLayer<L> {
         let browser = is_browser(parts);
         let loaded = match c.loader.load(parts).await {
             Ok(s) => s,
+            Err(e) if e.is_invalid_token() => {
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"error\":\"invalid_token\"}",
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, c.invalid_token.clone());
+                return Err(Refusal {
+                    kind: RefusalKind::InvalidToken,
+                    response,
+                });
+            }
             Err(e) => {
                 tracing::warn!(target: "mfa::axum", error = %e, "session store failed; request refused");
                 return Err(Refusal {
@@ -571,6 +626,9 @@ where
         })
     }
 }
+
+#[cfg(feature = "oidc")]
+pub mod oidc;
 
 #[cfg(test)]
 mod tests;
