@@ -18,6 +18,14 @@
 //!   code when no credentials were sent);
 //! - fails closed: a loader error is `500` and the handler does not run.
 //!
+//! Services whose users sign in at an OpenID provider (Auth0, Keycloak, Okta, Entra,
+//! Zitadel, …) enable the `oidc` feature: its `oidc::OidcSessions` loader validates the
+//! bearer JWT against the provider's keys and maps its `amr`/`acr`/`auth_time` to the
+//! policy's session, so the same requirements apply (see README.md, "Step-up behind any
+//! OpenID provider", for the loop and the provider table). Features: `oidc` (token
+//! validation; jsonwebtoken on aws-lc-rs), `oidc-http` (discovery and JWKS over HTTPS with
+//! reqwest and rustls).
+//!
 //! Session storage stays the application's: the loader returns the user, the session's
 //! [`CompletedMethod`](mfa_policy::input::CompletedMethod)s and the user's enrolled
 //! factors (a method naming a factor that is not enrolled and confirmed counts for
