@@ -180,8 +180,18 @@ fn claims(token: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_up_against_oidc_provider() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc_provider");
-    if Command::new("node").arg("--version").output().is_err() {
+    let Ok(out) = Command::new("node").arg("--version").output() else {
         return missing("node is missing (Node 20.19 or later)");
+    };
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut v = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (20, 19) {
+        return missing(&format!(
+            "node {version} is older than 20.19 (oidc-provider 9 needs it)"
+        ));
     }
     if !dir.join("node_modules/oidc-provider").exists() {
         return missing("oidc-provider is not installed (npm ci in examples/oidc_provider)");

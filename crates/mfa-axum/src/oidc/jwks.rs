@@ -165,6 +165,12 @@ impl Keys {
         self.keys.is_empty()
     }
 
+    /// Whether a token with this `kid` and `alg` has a key here (see [`parse`](Self::parse)
+    /// for which keys are kept).
+    pub fn contains(&self, kid: Option<&str>, alg: Algorithm) -> bool {
+        self.find(kid, alg).is_some()
+    }
+
     /// The key for a token's `kid` and `alg`: the key with that id (a token without
     /// `kid` is accepted only when the set holds exactly one key), whose own `alg`, if
     /// any, is the token's.
