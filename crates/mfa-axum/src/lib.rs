@@ -137,7 +137,8 @@ pub struct MfaSession {
 /// A store failure ([`new`](Self::new)) is answered `500`; credentials that are not
 /// acceptable ([`invalid_token`](Self::invalid_token): a bad signature, an expired or
 /// foreign token) `401` with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
-/// §3.1), so the client knows to get a new token.
+/// §3.1) for an API client, so it knows to get a new token, and a redirect to the
+/// sign-in page for a browser.
 #[derive(Debug)]
 pub struct LoadError {
     source: Box<dyn std::error::Error + Send + Sync>,
@@ -448,6 +449,21 @@ fn redirect(location: &str) -> Response {
     res
 }
 
+/// The redirect to the sign-in page, coming back to the request's own path and query.
+fn sign_in_redirect<L>(c: &Config<L>, parts: &Parts) -> Response {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next_of(parts))
+        .finish();
+    redirect(&format!("{}?{q}", c.sign_in_path))
+}
+
+fn next_of(parts: &Parts) -> &str {
+    parts
+        .uri
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str)
+}
+
 fn unauthorized(challenge: &HeaderValue) -> Response {
     let mut res = (
         StatusCode::UNAUTHORIZED,
@@ -498,15 +514,21 @@ impl<L: SessionLoader> RequireMfaLayer<L> {
         let loaded = match c.loader.load(parts).await {
             Ok(s) => s,
             Err(e) if e.is_invalid_token() => {
-                let mut response = (
-                    StatusCode::UNAUTHORIZED,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    "{\"error\":\"invalid_token\"}",
-                )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, c.invalid_token.clone());
+                // A browser is sent to sign in again; an API client is told its token
+                // is the problem (RFC 6750 §3.1), so it gets a new one.
+                let response = if browser {
+                    sign_in_redirect(c, parts)
+                } else {
+                    let mut res = (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        "{\"error\":\"invalid_token\"}",
+                    )
+                        .into_response();
+                    res.headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, c.invalid_token.clone());
+                    res
+                };
                 return Err(Refusal {
                     kind: RefusalKind::InvalidToken,
                     response,
@@ -520,16 +542,10 @@ impl<L: SessionLoader> RequireMfaLayer<L> {
                 });
             }
         };
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or("/", axum::http::uri::PathAndQuery::as_str);
+        let next = next_of(parts);
         let Some(session) = loaded else {
             let response = if browser {
-                let q = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("next", next)
-                    .finish();
-                redirect(&format!("{}?{q}", c.sign_in_path))
+                sign_in_redirect(c, parts)
             } else {
                 let mut res = StatusCode::UNAUTHORIZED.into_response();
                 res.headers_mut()
