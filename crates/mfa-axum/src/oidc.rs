@@ -68,10 +68,14 @@ use std::time::Duration;
 
 use axum::http::header;
 use axum::http::request::Parts;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Validation;
 use mfa_core::{Clock, InvalidInput, SystemClock, Timestamp, UserId};
 use serde::Deserialize;
 use tokio::sync::Mutex;
+
+/// The JWS algorithms (re-exported from jsonwebtoken, so the allow-list needs no other
+/// dependency).
+pub use jsonwebtoken::Algorithm;
 
 pub use self::dialect::Dialect;
 #[cfg(feature = "oidc-http")]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use mfa_core::{InvalidInput, Timestamp};
 use serde::Deserialize;
@@ -146,13 +146,6 @@ impl Keys {
             .filter_map(|jwk| Key::from_jwk(&jwk))
             .collect();
         Ok(Self { keys })
-    }
-
-    /// From an already parsed set (see [`parse`](Self::parse) for what is left out).
-    pub fn from_set(set: &JwkSet) -> Self {
-        Self {
-            keys: set.keys.iter().filter_map(Key::from_jwk).collect(),
-        }
     }
 
     /// How many usable keys there are.
