@@ -18,6 +18,14 @@
 //!   code when no credentials were sent);
 //! - fails closed: a loader error is `500` and the handler does not run.
 //!
+//! Services whose users sign in at an OpenID provider (Auth0, Keycloak, Okta, Entra,
+//! Zitadel, …) enable the `oidc` feature: its `oidc::OidcSessions` loader validates the
+//! bearer JWT against the provider's keys and maps its `amr`/`acr`/`auth_time` to the
+//! policy's session, so the same requirements apply (see README.md, "Step-up behind any
+//! OpenID provider", for the loop and the provider table). Features: `oidc` (token
+//! validation; jsonwebtoken on aws-lc-rs), `oidc-http` (discovery and JWKS over HTTPS with
+//! reqwest and rustls).
+//!
 //! Session storage stays the application's: the loader returns the user, the session's
 //! [`CompletedMethod`](mfa_policy::input::CompletedMethod)s and the user's enrolled
 //! factors (a method naming a factor that is not enrolled and confirmed counts for
@@ -91,6 +99,7 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::future::Future;
@@ -123,20 +132,49 @@ pub struct MfaSession {
     pub enrolled: Vec<EnrolledFactor>,
 }
 
-/// A session store that failed: the request is refused (`500`), never let through.
+/// A session that could not be loaded: the request is refused, never let through.
+///
+/// A store failure ([`new`](Self::new)) is answered `500`; credentials that are not
+/// acceptable ([`invalid_token`](Self::invalid_token): a bad signature, an expired or
+/// foreign token) `401` with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
+/// §3.1) for an API client, so it knows to get a new token, and a redirect to the
+/// sign-in page for a browser.
 #[derive(Debug)]
-pub struct LoadError(Box<dyn std::error::Error + Send + Sync>);
+pub struct LoadError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+    invalid_token: bool,
+}
 
 impl LoadError {
     /// Wraps the store's error.
     pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self(e.into())
+        Self {
+            source: e.into(),
+            invalid_token: false,
+        }
+    }
+
+    /// The request's credentials (a bearer token) are not acceptable.
+    pub fn invalid_token(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            source: e.into(),
+            invalid_token: true,
+        }
+    }
+
+    /// Whether the credentials were refused (rather than the store failing).
+    pub fn is_invalid_token(&self) -> bool {
+        self.invalid_token
     }
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session store: {}", self.0)
+        if self.invalid_token {
+            write!(f, "invalid credentials: {}", self.source)
+        } else {
+            write!(f, "session store: {}", self.source)
+        }
     }
 }
 
@@ -203,6 +241,8 @@ struct Config<L> {
     challenge: HeaderValue,
     /// The RFC 6750 challenge for a request without a session.
     no_session: HeaderValue,
+    /// The RFC 6750 §3.1 challenge for credentials that are not acceptable.
+    invalid_token: HeaderValue,
     clock: Arc<dyn Clock>,
 }
 
@@ -314,7 +354,13 @@ impl<L: SessionLoader> RequireMfaBuilder<L> {
             Some(r) => format!("Bearer realm=\"{r}\""),
             None => "Bearer".to_owned(),
         };
+        let invalid_token = format!(
+            "{no_session}{}error=\"invalid_token\"",
+            if self.realm.is_some() { ", " } else { " " }
+        );
         let no_session = HeaderValue::from_str(&no_session)
+            .map_err(|_| InvalidInput::new("realm", "not a valid header value"))?;
+        let invalid_token = HeaderValue::from_str(&invalid_token)
             .map_err(|_| InvalidInput::new("realm", "not a valid header value"))?;
         Ok(RequireMfaLayer {
             config: Arc::new(Config {
@@ -326,6 +372,7 @@ impl<L: SessionLoader> RequireMfaBuilder<L> {
                 sign_in_path,
                 challenge,
                 no_session,
+                invalid_token,
                 clock: self.clock,
             }),
         })
@@ -345,6 +392,8 @@ pub struct Refusal {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum RefusalKind {
+    /// Credentials that are not acceptable (a bad or expired bearer token).
+    InvalidToken,
     /// No session: not signed in.
     NoSession,
     /// A session that does not meet the requirement: step up.
@@ -400,6 +449,21 @@ fn redirect(location: &str) -> Response {
     res
 }
 
+/// The redirect to the sign-in page, coming back to the request's own path and query.
+fn sign_in_redirect<L>(c: &Config<L>, parts: &Parts) -> Response {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next_of(parts))
+        .finish();
+    redirect(&format!("{}?{q}", c.sign_in_path))
+}
+
+fn next_of(parts: &Parts) -> &str {
+    parts
+        .uri
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str)
+}
+
 fn unauthorized(challenge: &HeaderValue) -> Response {
     let mut res = (
         StatusCode::UNAUTHORIZED,
@@ -449,6 +513,27 @@ impl<L: SessionLoader> RequireMfaLayer<L> {
         let browser = is_browser(parts);
         let loaded = match c.loader.load(parts).await {
             Ok(s) => s,
+            Err(e) if e.is_invalid_token() => {
+                // A browser is sent to sign in again; an API client is told its token
+                // is the problem (RFC 6750 §3.1), so it gets a new one.
+                let response = if browser {
+                    sign_in_redirect(c, parts)
+                } else {
+                    let mut res = (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        "{\"error\":\"invalid_token\"}",
+                    )
+                        .into_response();
+                    res.headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, c.invalid_token.clone());
+                    res
+                };
+                return Err(Refusal {
+                    kind: RefusalKind::InvalidToken,
+                    response,
+                });
+            }
             Err(e) => {
                 tracing::warn!(target: "mfa::axum", error = %e, "session store failed; request refused");
                 return Err(Refusal {
@@ -457,16 +542,10 @@ impl<L: SessionLoader> RequireMfaLayer<L> {
                 });
             }
         };
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or("/", axum::http::uri::PathAndQuery::as_str);
+        let next = next_of(parts);
         let Some(session) = loaded else {
             let response = if browser {
-                let q = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("next", next)
-                    .finish();
-                redirect(&format!("{}?{q}", c.sign_in_path))
+                sign_in_redirect(c, parts)
             } else {
                 let mut res = StatusCode::UNAUTHORIZED.into_response();
                 res.headers_mut()
@@ -571,6 +650,9 @@ where
         })
     }
 }
+
+#[cfg(feature = "oidc")]
+pub mod oidc;
 
 #[cfg(test)]
 mod tests;

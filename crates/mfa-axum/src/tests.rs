@@ -16,6 +16,7 @@ const T0: u64 = 1_700_000_000;
 enum Loader {
     Fixed(Option<MfaSession>),
     Fails,
+    RefusesToken,
 }
 
 impl SessionLoader for Loader {
@@ -23,6 +24,7 @@ impl SessionLoader for Loader {
         match self {
             Self::Fixed(s) => Ok(s.clone()),
             Self::Fails => Err(LoadError::new("database down")),
+            Self::RefusesToken => Err(LoadError::invalid_token("bad signature")),
         }
     }
 }
@@ -210,6 +212,28 @@ async fn store_failure_fails_closed() {
     let res = send(&app, HTML, false).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(app.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn refused_credentials_are_401_invalid_token_or_sign_in_for_browsers() {
+    let app = app(Loader::RefusesToken, T0);
+    let res = send(&app, HTML, false).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/sign-in?next=%2Fpay%3Famount%3D10"
+    );
+    for (accept, auth) in [(HTML, true), (None, true), (None, false)] {
+        let res = send(&app, accept, auth).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
+    }
+    assert_eq!(app.calls.load(Ordering::SeqCst), 0);
+    assert!(LoadError::invalid_token("x").is_invalid_token());
+    assert!(!LoadError::new("x").is_invalid_token());
 }
 
 #[test]
