@@ -83,6 +83,11 @@ pub enum EventKind {
     /// A push approval was denied by the user: possible fraud (MFA fatigue, or an
     /// attacker holding the password).
     PushDenied,
+    /// A factor was imported from another system (confirmed: it was in use there).
+    Imported {
+        /// The source format (`otpauth`, `google-migration`, `csv`, `webauthn-json`, `pskc`).
+        format: &'static str,
+    },
     /// Records were re-sealed under the active key.
     Rekeyed {
         /// How many.
@@ -109,6 +114,7 @@ impl EventKind {
             Self::DeviceRemembered { .. } => "device_remembered",
             Self::DeviceForgotten { .. } => "device_forgotten",
             Self::PushDenied => "push_denied",
+            Self::Imported { .. } => "imported",
             Self::Rekeyed { .. } => "rekeyed",
         }
     }

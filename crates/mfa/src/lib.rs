@@ -63,6 +63,7 @@
 pub mod audit;
 pub mod envelope;
 mod error;
+pub mod import;
 mod random;
 mod service;
 
