@@ -198,13 +198,27 @@ impl ImportedFactor {
 pub struct RecordError {
     /// Where.
     pub index: usize,
+    /// The record's user, when it could be read: the import holds back that user's
+    /// other records (all or nothing per user).
+    pub user: Option<UserId>,
     /// What was wrong.
     pub problem: Problem,
 }
 
 impl RecordError {
     pub(crate) fn new(index: usize, problem: Problem) -> Self {
-        Self { index, problem }
+        Self {
+            index,
+            user: None,
+            problem,
+        }
+    }
+
+    /// With the user, when `user` is an acceptable id.
+    #[must_use]
+    pub(crate) fn for_user(mut self, user: Option<&str>) -> Self {
+        self.user = user.and_then(|u| UserId::new(u.trim()).ok());
+        self
     }
 }
 

@@ -76,7 +76,8 @@ pub fn parse_csv(input: &str) -> Result<Parsed, FormatError> {
                     *slot = (!v.is_empty()).then_some(v);
                 }
             }
-            record(line, &values).map_err(|p| RecordError::new(line, p))
+            record(line, &values)
+                .map_err(|p| RecordError::new(line, p).for_user(values.first().copied().flatten()))
         })
         .collect();
     Ok(Parsed {
@@ -282,6 +283,8 @@ impl Iterator for Rows<'_> {
 
 #[cfg(test)]
 mod tests {
+    use mfa_core::UserId;
+
     use super::*;
 
     #[test]
@@ -317,27 +320,31 @@ mod tests {
             .iter()
             .map(|r| r.as_ref().unwrap_err().clone())
             .collect();
-        assert_eq!(problems[0], RecordError::new(5, Problem::MissingCounter));
+        let carol = RecordError::new(5, Problem::MissingCounter).for_user(Some("carol"));
+        assert_eq!(problems[0], carol);
+        assert_eq!(problems[0].user.as_ref().map(UserId::as_str), Some("carol"));
         assert_eq!(
             problems[1],
-            RecordError::new(6, Problem::Algorithm("MD5".into()))
+            RecordError::new(6, Problem::Algorithm("MD5".into())).for_user(Some("dave"))
         );
         assert!(matches!(
             problems[2],
             RecordError {
                 index: 7,
-                problem: Problem::Secret(_)
+                problem: Problem::Secret(_),
+                ..
             }
         ));
         assert_eq!(
             problems[3],
-            RecordError::new(8, Problem::Type("push".into()))
+            RecordError::new(8, Problem::Type("push".into())).for_user(Some("frank"))
         );
         assert!(matches!(
             problems[4],
             RecordError {
                 index: 9,
-                problem: Problem::Field { field: "row", .. }
+                problem: Problem::Field { field: "row", .. },
+                ..
             }
         ));
     }

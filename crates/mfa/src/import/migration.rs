@@ -115,6 +115,14 @@ struct Entry {
 }
 
 impl Entry {
+    /// The name after any `issuer:` prefix.
+    fn account(&self) -> &str {
+        match self.name.split_once(':') {
+            Some((_, account)) => account.trim(),
+            None => self.name.trim(),
+        }
+    }
+
     fn into_record(self, index: usize) -> Result<ImportRecord, Problem> {
         let algorithm = match self.algorithm {
             0 | 1 => Algorithm::Sha1,
@@ -131,11 +139,7 @@ impl Entry {
         let secret =
             Secret::danger_from_short_bytes(self.secret.to_vec()).map_err(Problem::Secret)?;
         // The name is "account" or "issuer:account".
-        let account = match self.name.split_once(':') {
-            Some((_, account)) => account.trim(),
-            None => self.name.trim(),
-        };
-        let user = user_id(index, account).map_err(|e| e.problem)?;
+        let user = user_id(index, self.account()).map_err(|e| e.problem)?;
         let label = if self.issuer.is_empty() {
             match self.name.split_once(':') {
                 Some((issuer, _)) => issuer.trim().to_owned(),
@@ -445,7 +449,7 @@ mod tests {
         };
         assert_eq!(h.counter, 7);
         assert!(
-            matches!(&parsed.records[2], Err(RecordError { index: 3, problem: Problem::Algorithm(a) }) if a == "MD5")
+            matches!(&parsed.records[2], Err(RecordError { index: 3, problem: Problem::Algorithm(a), .. }) if a == "MD5")
         );
 
         // Only the first of two QR codes: reported.
@@ -459,7 +463,8 @@ mod tests {
                     batch_id: 99,
                     size: 2,
                     missing: 1
-                }
+                },
+                ..
             }))
         ));
     }

@@ -111,7 +111,8 @@ mod tests {
             parsed.records[3],
             Err(RecordError {
                 index: 6,
-                problem: Problem::Algorithm(_)
+                problem: Problem::Algorithm(_),
+                ..
             })
         ));
         let erin = parsed.records[4].as_ref().unwrap();
@@ -120,7 +121,8 @@ mod tests {
             parsed.records[5],
             Err(RecordError {
                 index: 8,
-                problem: Problem::Uri(UriError::Scheme)
+                problem: Problem::Uri(UriError::Scheme),
+                ..
             })
         ));
     }

@@ -76,9 +76,11 @@ pub fn parse_webauthn_json(input: &str) -> Result<Parsed, FormatError> {
         .enumerate()
         .map(|(i, item)| {
             let index = i.saturating_add(1);
+            let user = item.get("user").and_then(Value::as_str).map(str::to_owned);
+            let error = |p| RecordError::new(index, p).for_user(user.as_deref());
             let c: CredentialJson = serde_json::from_value(item)
-                .map_err(|e| RecordError::new(index, Problem::WebAuthn(e.to_string())))?;
-            record(index, c).map_err(|p| RecordError::new(index, p))
+                .map_err(|e| error(Problem::WebAuthn(e.to_string())))?;
+            record(index, c).map_err(error)
         })
         .collect();
     Ok(Parsed {
@@ -202,21 +204,24 @@ mod tests {
             parsed.records[1],
             Err(RecordError {
                 index: 2,
-                problem: Problem::WebAuthn(_)
+                problem: Problem::WebAuthn(_),
+                ..
             })
         ));
         assert!(matches!(
             parsed.records[2],
             Err(RecordError {
                 index: 3,
-                problem: Problem::WebAuthn(_)
+                problem: Problem::WebAuthn(_),
+                ..
             })
         ));
         assert!(matches!(
             parsed.records[3],
             Err(RecordError {
                 index: 4,
-                problem: Problem::User(_)
+                problem: Problem::User(_),
+                ..
             })
         ));
         assert!(parse_webauthn_json("{}").is_err());

@@ -1,6 +1,6 @@
 //! Importing enrollments from other systems ([`crate::import`]'s parsers).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mfa_core::store::LookupScope;
 use sha2::{Digest, Sha256};
@@ -44,6 +44,7 @@ impl<S: Store> Service<S> {
         let mut outcomes: Vec<RecordOutcome> = Vec::with_capacity(parsed.records.len());
         let mut by_user: BTreeMap<UserId, Vec<ImportRecord>> = BTreeMap::new();
         let mut order: Vec<UserId> = Vec::new();
+        let mut refused: HashSet<UserId> = HashSet::new();
         for r in parsed.records {
             match r {
                 Ok(record) => {
@@ -54,7 +55,10 @@ impl<S: Store> Service<S> {
                 }
                 Err(e) => outcomes.push(RecordOutcome {
                     index: e.index,
-                    user: None,
+                    user: e.user.as_ref().map(|u| {
+                        refused.insert(u.clone());
+                        u.as_str().to_owned()
+                    }),
                     factor: None,
                     new_user: None,
                     short_secret: false,
@@ -122,9 +126,10 @@ impl<S: Store> Service<S> {
                 }
                 checked.push((record, outcome, Some(key)));
             }
-            let rejected = checked
-                .iter()
-                .any(|(_, o, _)| matches!(o.status, RecordStatus::Rejected { .. }));
+            let rejected = refused.contains(&user)
+                || checked
+                    .iter()
+                    .any(|(_, o, _)| matches!(o.status, RecordStatus::Rejected { .. }));
             if rejected {
                 hold_back(&mut checked, "another record of this user was rejected");
             } else if !options.dry_run {
