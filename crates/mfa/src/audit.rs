@@ -88,6 +88,12 @@ pub enum EventKind {
         /// The source format (`otpauth`, `google-migration`, `csv`, `webauthn-json`, `pskc`).
         format: &'static str,
     },
+    /// A user's factors were exported (OTP seeds as encrypted PSKC, WebAuthn public
+    /// credentials as JSON).
+    Exported {
+        /// How many.
+        factors: usize,
+    },
     /// Records were re-sealed under the active key.
     Rekeyed {
         /// How many.
@@ -114,6 +120,7 @@ impl EventKind {
             Self::DeviceRemembered { .. } => "device_remembered",
             Self::DeviceForgotten { .. } => "device_forgotten",
             Self::PushDenied => "push_denied",
+            Self::Exported { .. } => "exported",
             Self::Imported { .. } => "imported",
             Self::Rekeyed { .. } => "rekeyed",
         }

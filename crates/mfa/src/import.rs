@@ -11,6 +11,7 @@
 //! | `otpauth://` URIs, one per line | [`parse_otpauth_lines`] | a line |
 //! | Google Authenticator export, `otpauth-migration://offline?data=…` | [`parse_google_migration`] | an entry of a batch |
 //! | CSV with a header (below) | [`parse_csv`] | a row |
+//! | PSKC, RFC 6030: plain, pre-shared key or PBKDF2 ([`pskc`]) | [`parse_pskc`] | a `Key` |
 //! | WebAuthn credentials as JSON (below) | [`parse_webauthn_json`] | an array element |
 //!
 //! Secrets under 128 bits are parsed (legacy tokens have them) and flagged
@@ -59,6 +60,7 @@
 mod csv;
 mod migration;
 mod otpauth;
+pub mod pskc;
 mod run;
 mod webauthn;
 
@@ -72,8 +74,9 @@ use serde::Serialize;
 pub use csv::parse_csv;
 pub use migration::parse_google_migration;
 pub use otpauth::parse_otpauth_lines;
+pub use pskc::{ExportError, PskcExportKey, PskcKey, parse_pskc, write_pskc};
 pub use run::{ImportOptions, ImportReport, ImportSummary, RecordOutcome, RecordStatus};
-pub use webauthn::parse_webauthn_json;
+pub use webauthn::{parse_webauthn_json, write_webauthn_json};
 
 /// The source formats.
 #[non_exhaustive]
@@ -86,6 +89,8 @@ pub enum Format {
     GoogleMigration,
     /// `otpauth://` URIs, one per line.
     Otpauth,
+    /// PSKC (RFC 6030).
+    Pskc,
     /// WebAuthn credentials as JSON.
     WebAuthnJson,
 }
@@ -97,11 +102,13 @@ impl Format {
             Self::Csv => "csv",
             Self::GoogleMigration => "google-migration",
             Self::Otpauth => "otpauth",
+            Self::Pskc => "pskc",
             Self::WebAuthnJson => "webauthn-json",
         }
     }
 
-    /// Parses `input` in this format.
+    /// Parses `input` in this format (PSKC: plain values only; use [`parse_pskc`] with a
+    /// key for an encrypted file).
     ///
     /// # Errors
     ///
@@ -111,6 +118,7 @@ impl Format {
             Self::Csv => parse_csv(input),
             Self::GoogleMigration => Ok(parse_google_migration(input)),
             Self::Otpauth => Ok(parse_otpauth_lines(input)),
+            Self::Pskc => parse_pskc(input, &PskcKey::None, None),
             Self::WebAuthnJson => parse_webauthn_json(input),
         }
     }
@@ -292,6 +300,12 @@ pub enum FormatError {
     /// The JSON document is not an array of objects.
     #[error("json: {0}")]
     Json(String),
+    /// A PSKC container that cannot be read or opened.
+    #[error("pskc: {0}")]
+    Pskc(String),
+    /// Not well-formed XML.
+    #[error("xml: {0}")]
+    Xml(String),
 }
 
 pub(crate) fn user_id(index: usize, user: &str) -> Result<UserId, RecordError> {

@@ -467,3 +467,177 @@ async fn one_persons_export_is_assigned_to_one_user() {
 fn assert_send<S: Store>(s: &Service<S>) -> impl Send + '_ {
     s.import(parse_otpauth_lines(""), ImportOptions::dry_run())
 }
+
+/// Export → encrypted PSKC (pre-shared key, then password) and WebAuthn JSON → import
+/// into an empty store: the same codes verify there, the same credentials are there.
+#[tokio::test]
+async fn an_export_imported_into_an_empty_store_verifies_the_same_codes() {
+    use mfa::import::{
+        PskcExportKey, PskcKey, parse_pskc, parse_webauthn_json, write_pskc, write_webauthn_json,
+    };
+
+    let source = harness(MemoryStore::new());
+    let csv = format!(
+        "user,type,secret,digits,algorithm,period,counter,label\n\
+         alice,totp,{KEY32},8,SHA512,60,,Phone <work>\n\
+         alice,hotp,{KEY32},7,SHA256,,9,Token\n"
+    );
+    let cose = "pQECAyYgASFYIGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWIlggT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
+    let creds = format!(
+        r#"[{{"user": "alice", "credentialId": "AAECAw", "publicKey": "{cose}", "signCount": 9,
+             "transports": ["usb"], "userHandle": "q83v", "backupEligible": false, "label": "Key"}}]"#
+    );
+    for parsed in [
+        parse_csv(&csv).unwrap(),
+        parse_webauthn_json(&creds).unwrap(),
+    ] {
+        let r = source
+            .service
+            .import(parsed, ImportOptions::dry_run().write())
+            .await
+            .unwrap();
+        assert!(r.is_clean(), "{r:#?}");
+    }
+    let exported = source.service.export_factors(&user("alice")).await.unwrap();
+    assert_eq!(exported.len(), 3);
+    assert!(
+        source
+            .audit
+            .events()
+            .iter()
+            .any(|e| e.event == EventKind::Exported { factors: 3 })
+    );
+
+    let psk = [7u8; 16];
+    for (key, open) in [
+        (PskcExportKey::PreShared(&psk), PskcKey::PreShared(&psk)),
+        (
+            PskcExportKey::Password {
+                password: b"correct horse",
+                iterations: 100_000,
+            },
+            PskcKey::Password(b"correct horse"),
+        ),
+    ] {
+        let pskc = write_pskc(&exported, &key, &mut mfa_core::OsRandom).unwrap();
+        assert!(
+            !pskc.contains(KEY32) && !pskc.contains("MTIzNDU2Nzg5MDEyMzQ1Njc4OTA"),
+            "a seed in clear"
+        );
+        assert!(
+            parse_pskc(&pskc, &PskcKey::None, None).is_err(),
+            "opened without the key"
+        );
+        let target = harness(MemoryStore::new());
+        let r = target
+            .service
+            .import(
+                parse_pskc(&pskc, &open, None).unwrap(),
+                ImportOptions::dry_run().write(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.summary.imported, 2, "{r:#?}");
+        let r = target
+            .service
+            .import(
+                parse_webauthn_json(&write_webauthn_json(&exported)).unwrap(),
+                ImportOptions::dry_run().write(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.summary.imported, 1, "{r:#?}");
+
+        let mut theirs = target.service.list_factors(&user("alice")).await.unwrap();
+        let mut ours = source.service.list_factors(&user("alice")).await.unwrap();
+        theirs.sort_by(|a, b| a.label.cmp(&b.label));
+        ours.sort_by(|a, b| a.label.cmp(&b.label));
+        let shape = |v: &[mfa::FactorInfo]| {
+            v.iter()
+                .map(|f| (f.kind, f.label.clone(), f.confirmed))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&theirs), shape(&ours));
+
+        // The same codes: TOTP (SHA-512, 8 digits, 60 s) two steps ahead, HOTP (SHA-256,
+        // 7 digits) at counter 9, in both stores.
+        let secret = mfa::otp::Secret::from_base32(KEY32).unwrap();
+        let t = mfa::otp::Totp::new(
+            &secret,
+            mfa::otp::TotpParams {
+                algorithm: mfa::otp::Algorithm::Sha512,
+                digits: mfa::otp::Digits::new(8).unwrap(),
+                period: mfa::otp::Period::new(60).unwrap(),
+                t0: 0,
+            },
+        );
+        let h = mfa::otp::Hotp::new(
+            &secret,
+            mfa::otp::HotpParams {
+                algorithm: mfa::otp::Algorithm::Sha256,
+                digits: mfa::otp::Digits::new(7).unwrap(),
+            },
+        );
+        let step = NOW / 60;
+        for hs in [&target, &source] {
+            hs.clock.set(mfa_core::Timestamp::from_unix_secs(NOW));
+            let list = hs.service.list_factors(&user("alice")).await.unwrap();
+            let id = |label: &str| list.iter().find(|f| f.label == label).unwrap().id.clone();
+            assert!(
+                verify(
+                    hs,
+                    "alice",
+                    &id("Phone <work>"),
+                    t.code_for_step(step).as_str()
+                )
+                .await
+            );
+            assert!(verify(hs, "alice", &id("Token"), h.code(9).as_str()).await);
+        }
+        // Reset the source for the next key kind.
+        source.service.reset_user(&user("alice")).await.unwrap();
+        for parsed in [
+            parse_csv(&csv).unwrap(),
+            parse_webauthn_json(&creds).unwrap(),
+        ] {
+            source
+                .service
+                .import(parsed, ImportOptions::dry_run().write())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// RFC 6030 figure 6 through the service: the HOTP key verifies RFC 4226's counter-0
+/// code in eight digits.
+#[tokio::test]
+async fn rfc6030_figure6_imports_and_verifies() {
+    use mfa::import::{PskcKey, parse_pskc};
+    let figure6 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/pskc/rfc6030_figure6.xml"
+    ))
+    .unwrap();
+    let psk = [
+        0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56, 0x78, 0x90,
+        0x12,
+    ];
+    let h = harness(MemoryStore::new());
+    let parsed = parse_pskc(&figure6, &PskcKey::PreShared(&psk), Some(&user("jsmith"))).unwrap();
+    let r = h
+        .service
+        .import(parsed, ImportOptions::dry_run().write())
+        .await
+        .unwrap();
+    assert_eq!(r.summary.imported, 1, "{r:#?}");
+    let f = factor_of(&r, 1);
+    assert!(!verify(&h, "jsmith", &f, "755224").await);
+    assert!(verify(&h, "jsmith", &f, "84755224").await);
+    assert!(
+        h.audit
+            .events()
+            .iter()
+            .any(|e| e.event == EventKind::Imported { format: "pskc" })
+    );
+}

@@ -152,6 +152,33 @@ fn record(index: usize, c: CredentialJson) -> Result<ImportRecord, Problem> {
     })
 }
 
+/// Writes the WebAuthn records (others are skipped) in the documented JSON shape, which
+/// [`parse_webauthn_json`] reads back: public data only (credential id, COSE public key,
+/// sign count, transports, user handle, backup flags, AAGUID), so it may be stored and
+/// sent like any public key.
+pub fn write_webauthn_json(records: &[ImportRecord]) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let items: Vec<Value> = records
+        .iter()
+        .filter_map(|r| match &r.factor {
+            ImportedFactor::WebAuthn(c) => Some(serde_json::json!({
+                "user": r.user.as_str(),
+                "credentialId": URL_SAFE_NO_PAD.encode(&c.id.0),
+                "publicKey": URL_SAFE_NO_PAD.encode(&c.public_key.0),
+                "signCount": c.sign_count,
+                "transports": c.transports,
+                "userHandle": c.user_handle.as_ref().map(|h| URL_SAFE_NO_PAD.encode(&h.0)),
+                "backupEligible": c.backup_eligible,
+                "backupState": c.backup_state,
+                "aaguid": c.aaguid,
+                "label": r.label,
+            })),
+            _ => None,
+        })
+        .collect();
+    Value::Array(items).to_string()
+}
+
 fn b64(text: &str) -> Option<Vec<u8>> {
     const LENIENT: GeneralPurposeConfig =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);

@@ -16,6 +16,43 @@ use crate::import::{
 const IMPORTED_OTP: &str = "imported-otp";
 
 impl<S: Store> Service<S> {
+    /// A user's confirmed TOTP, HOTP and WebAuthn factors, for
+    /// [`write_pskc`](crate::import::write_pskc) (OTP seeds, encrypted) and
+    /// [`write_webauthn_json`](crate::import::write_webauthn_json) (public credentials):
+    /// what [`import`](Self::import) reads back into another store. The records hold
+    /// secrets (zeroized on drop): write them only through `write_pskc`. Audited as
+    /// [`EventKind::Exported`].
+    ///
+    /// # Errors
+    ///
+    /// A store failure, or a record that does not open (a missing key).
+    pub async fn export_factors(&self, user: &UserId) -> Result<Vec<ImportRecord>> {
+        let rows = self.store.list_factors(user).await?;
+        let mut out = Vec::new();
+        for row in rows.iter().filter(|r| r.value.confirmed) {
+            let factor = match BuiltinFactor::for_kind(row.value.kind) {
+                Ok(BuiltinFactor::Totp) => ImportedFactor::Totp(self.decode_factor(&row.value)?),
+                Ok(BuiltinFactor::Hotp) => ImportedFactor::Hotp(self.decode_factor(&row.value)?),
+                Ok(BuiltinFactor::WebAuthn) => {
+                    ImportedFactor::WebAuthn(Box::new(self.decode_factor(&row.value)?))
+                }
+                _ => continue,
+            };
+            out.push(ImportRecord {
+                index: out.len().saturating_add(1),
+                user: user.clone(),
+                label: row.value.label.clone(),
+                factor,
+            });
+        }
+        self.emit(AuditEvent::new(
+            self.now(),
+            Some(user),
+            EventKind::Exported { factors: out.len() },
+        ));
+        Ok(out)
+    }
+
     /// Imports parsed enrollments (see [`crate::import`]): **a dry run unless
     /// `options` say [`write`](ImportOptions::write)**.
     ///
