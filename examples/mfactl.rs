@@ -28,11 +28,15 @@
 //! mfactl unlock --user U [--factor F]
 //! mfactl lockout --user U                 # failure counts and lockout states; counts nothing
 //! mfactl purge                            # remove lapsed failure counters
-//! mfactl import otpauth|google|csv|webauthn FILE [--user U] [--write] [--allow-short-secrets]
+//! mfactl import otpauth|google|csv|webauthn|pskc FILE [--user U] [--write] [--allow-short-secrets]
+//!        [--psk-file FILE | --password-file FILE]
+//! mfactl export --user U [--users FILE] --out FILE (--psk-file F | --password-file F) [--webauthn-out FILE]
 //! ```
 //!
 //! `import` is a dry run unless `--write`, and exits 1 (report on stdout) when any
-//! record was rejected or held back; see `examples/mfactl/import.rs`.
+//! record was rejected or held back; see `examples/mfactl/import.rs`. `export` writes
+//! encrypted PSKC to a new 0600 file and never prints a seed; see
+//! `examples/mfactl/export.rs`.
 //!
 //! **Exit status**: 0 on success; 1 when a verification (`verify`, `confirm`) is
 //! rejected, locked out or throttled: stderr says `verification failed` and nothing more
@@ -84,6 +88,8 @@
 //! streams and returns the exit status, so the tests (`examples/tests/mfactl.rs`) run the
 //! whole tool in-process.
 
+#[path = "mfactl/export.rs"]
+mod export;
 #[path = "mfactl/import.rs"]
 mod import;
 
@@ -359,6 +365,8 @@ enum Command {
     Purge,
     /// Import enrollments from another system: a dry run unless `--write`.
     Import(import::ImportArgs),
+    /// Export users' factors: OTP seeds as encrypted PSKC, WebAuthn credentials as JSON.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -968,6 +976,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
             Ok(json!({"ok": true, "lockout": status}))
         }
         Command::Import(a) => import::import(&service, a, global.json).await,
+        Command::Export(a) => export::export(&service, a).await,
         Command::Purge => {
             let purged = service.purge_failures().await?;
             Ok(json!({"ok": true, "purged": purged}))

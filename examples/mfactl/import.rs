@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! mfactl import FORMAT FILE [--user U] [--write] [--allow-short-secrets]
-//!   FORMAT: otpauth | google | csv | webauthn
+//!               [--psk-file FILE | --password-file FILE]
+//!   FORMAT: otpauth | google | csv | webauthn | pskc
 //! ```
+//!
+//! `pskc` reads RFC 6030 files: plain, or encrypted under the pre-shared AES key in
+//! `--psk-file` (hex) or a password (`--password-file`, its first line) — what
+//! `mfactl export` writes. A `Key` without `UserId` needs `--user`.
 //!
 //! **A dry run unless `--write`**: the report says, record by record, what would happen
 //! (`would_import`, `already_imported`, `duplicate`, `rejected` with the reason,
@@ -27,12 +32,13 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use mfa::import::{Format, ImportOptions, ImportReport, RecordStatus};
+use mfa::import::{Format, ImportOptions, ImportReport, PskcKey, RecordStatus, parse_pskc};
 use mfa::{Service, ServiceError};
 use mfa_store::AnyStore;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use super::export::{KeyArgs, KeyMaterial};
 use super::{Failure, user};
 
 /// The largest import file read (64 MiB: about half a million CSV rows).
@@ -48,6 +54,8 @@ pub(crate) enum ImportFormat {
     Csv,
     /// WebAuthn credentials as a JSON array.
     Webauthn,
+    /// PSKC (RFC 6030), plain or encrypted (--psk-file, --password-file).
+    Pskc,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +76,8 @@ pub(crate) struct ImportArgs {
     /// Import OTP secrets under 128 bits (legacy tokens) instead of refusing them.
     #[arg(long)]
     allow_short_secrets: bool,
+    #[command(flatten)]
+    key: KeyArgs,
 }
 
 /// Runs `import`; `Ok` for a clean report, `Failure::Partial` (exit 1) otherwise.
@@ -81,14 +91,28 @@ pub(crate) async fn import(
         ImportFormat::Google => Format::GoogleMigration,
         ImportFormat::Csv => Format::Csv,
         ImportFormat::Webauthn => Format::WebAuthnJson,
+        ImportFormat::Pskc => Format::Pskc,
     };
     let text = read(&a.file)?;
-    let mut parsed = format
-        .parse(&text)
-        .map_err(|e| Failure::bad(format!("{}: {e}", a.file.display())))?;
+    let fallback = a.user.as_deref().map(user).transpose()?;
+    let material = a.key.read()?;
+    if !matches!(material, KeyMaterial::None) && !matches!(a.format, ImportFormat::Pskc) {
+        return Err(Failure::bad("--psk-file and --password-file are for pskc"));
+    }
+    let parsed = match &material {
+        KeyMaterial::None => match a.format {
+            ImportFormat::Pskc => parse_pskc(&text, &PskcKey::None, fallback.as_ref()),
+            _ => format.parse(&text),
+        },
+        KeyMaterial::PreShared(k) => parse_pskc(&text, &PskcKey::PreShared(k), fallback.as_ref()),
+        KeyMaterial::Password(p) => {
+            parse_pskc(&text, &PskcKey::Password(p.as_bytes()), fallback.as_ref())
+        }
+    };
+    let mut parsed = parsed.map_err(|e| Failure::bad(format!("{}: {e}", a.file.display())))?;
     drop(text);
-    if let Some(u) = &a.user {
-        parsed = parsed.for_user(&user(u)?);
+    if let Some(u) = &fallback {
+        parsed = parsed.for_user(u);
     }
     let mut options = ImportOptions::dry_run();
     if a.write {

@@ -1046,3 +1046,107 @@ fn import_assigns_one_persons_export_to_a_user() {
     let list = env.ok(T0, &["list", "--user", "zoe"]);
     assert_eq!(list["factors"][0]["label"], "Site", "{list}");
 }
+
+#[test]
+fn export_is_encrypted_and_imports_into_an_empty_store() {
+    let env = Env::new();
+    let (id, secret) = env.totp("alice");
+    let _ = id;
+    let psk = env.path("psk.hex");
+    std::fs::write(&psk, "000102030405060708090a0b0c0d0e0f\n").unwrap();
+    let out = env.path("export.pskc");
+
+    // Always encrypted; never printed; never over a file.
+    bad(
+        &env.at(T0, &["export", "--user", "alice", "--out", &out]),
+        "always encrypted",
+    );
+    bad(
+        &env.at(
+            T0,
+            &[
+                "export",
+                "--user",
+                "alice",
+                "--out",
+                "-",
+                "--psk-file",
+                &psk,
+            ],
+        ),
+        "never printed",
+    );
+    let v = env.ok(
+        T0,
+        &[
+            "export",
+            "--user",
+            "alice",
+            "--out",
+            &out,
+            "--psk-file",
+            &psk,
+        ],
+    );
+    assert_eq!(v["otp"], 1, "{v}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("<pskc:Secret><pskc:EncryptedValue>")
+            && !text.contains("<pskc:Secret><pskc:PlainValue>"),
+        "{text}"
+    );
+    assert!(!text.contains(secret.to_base32().as_str()));
+    bad(
+        &env.at(
+            T0,
+            &[
+                "export",
+                "--user",
+                "alice",
+                "--out",
+                &out,
+                "--psk-file",
+                &psk,
+            ],
+        ),
+        "export.pskc",
+    );
+
+    // Into an empty store: a code one step later verifies there.
+    let other = Env::new();
+    let o = other.at(T0, &["import", "pskc", &out]);
+    bad(&o, "encrypted");
+    let v = other.ok(T0, &["import", "pskc", &out, "--psk-file", &psk, "--write"]);
+    assert_eq!(v["summary"]["imported"], 1, "{v}");
+    let later = T0 + 30;
+    other.ok(
+        later,
+        &["verify", "--user", "alice", "--code", &code(&secret, later)],
+    );
+
+    // A password export, read back with the password.
+    let pw = env.path("password.txt");
+    std::fs::write(&pw, "correct horse battery staple\n").unwrap();
+    let out2 = env.path("export2.pskc");
+    env.ok(
+        T0,
+        &[
+            "export",
+            "--user",
+            "alice",
+            "--out",
+            &out2,
+            "--password-file",
+            &pw,
+            "--iterations",
+            "100000",
+        ],
+    );
+    let third = Env::new();
+    let v = third.ok(T0, &["import", "pskc", &out2, "--password-file", &pw]);
+    assert_eq!(v["summary"]["would_import"], 1, "{v}");
+    let wrong = env.path("wrong.txt");
+    std::fs::write(&wrong, "Tr0ub4dor&3\n").unwrap();
+    let o = third.at(T0, &["import", "pskc", &out2, "--password-file", &wrong]);
+    assert_ne!(o.status, 0, "{o:?}");
+}
