@@ -83,6 +83,11 @@ pub enum EventKind {
     /// A push approval was denied by the user: possible fraud (MFA fatigue, or an
     /// attacker holding the password).
     PushDenied,
+    /// A user without a factor skipped enrolment in the policy's grace period.
+    EnrollmentSkipped {
+        /// Skips left after this one, when the policy counts them.
+        sign_ins_left: Option<u32>,
+    },
     /// A factor was imported from another system (confirmed: it was in use there).
     Imported {
         /// The source format (`otpauth`, `google-migration`, `csv`, `webauthn-json`, `pskc`).
@@ -120,6 +125,7 @@ impl EventKind {
             Self::DeviceRemembered { .. } => "device_remembered",
             Self::DeviceForgotten { .. } => "device_forgotten",
             Self::PushDenied => "push_denied",
+            Self::EnrollmentSkipped { .. } => "enrollment_skipped",
             Self::Exported { .. } => "exported",
             Self::Imported { .. } => "imported",
             Self::Rekeyed { .. } => "rekeyed",

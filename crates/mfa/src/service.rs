@@ -9,6 +9,7 @@
 mod builder;
 mod devices;
 mod enroll;
+mod grace;
 mod import;
 mod manage;
 mod oob;

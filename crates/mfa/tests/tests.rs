@@ -10,6 +10,7 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod grace;
 mod import;
 mod lockout;
 mod oob;

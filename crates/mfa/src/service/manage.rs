@@ -318,7 +318,7 @@ impl<S: Store> Service<S> {
             generation,
             stored: stored.as_ref(),
         });
-        Ok(self.policy.evaluate(&Input {
+        let decision = self.policy.evaluate(&Input {
             user,
             subject,
             enrolled: &enrolled,
@@ -326,7 +326,8 @@ impl<S: Store> Service<S> {
             request,
             device: proof,
             now,
-        }))
+        });
+        self.with_grace(user, decision, now).await
     }
 
     /// The factor to challenge for a `StepUp` decision: the user's first confirmed
