@@ -47,6 +47,23 @@ impl<S: Store> Service<S> {
         Ok(left)
     }
 
+    /// The grace the user has now to skip enrolment (`None`: it cannot be skipped),
+    /// for a "set up later" button.
+    ///
+    /// # Errors
+    ///
+    /// A store failure.
+    pub async fn enrollment_grace(&self, user: &UserId) -> Result<Option<Grace>> {
+        let now = self.now();
+        let (_, enrolled) = self.enrolled(user).await?;
+        if enrolled.iter().any(|f| f.confirmed) {
+            return Ok(None);
+        }
+        Ok(self
+            .policy
+            .enrollment_grace(self.skips(user, now).await?, now))
+    }
+
     /// Fills in the grace of an `Enroll` decision from the user's skip count.
     pub(super) async fn with_grace(
         &self,
