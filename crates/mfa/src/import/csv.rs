@@ -106,11 +106,11 @@ fn record(line: usize, v: &[Option<&str>; 9]) -> Result<ImportRecord, Problem> {
             .parse::<u8>()
             .ok()
             .and_then(|n| Digits::new(n).ok())
-            .ok_or_else(|| Problem::Digits(d.to_owned()))?,
+            .ok_or_else(|| Problem::Digits(shown(d)))?,
     };
     let algorithm = match algorithm {
         None => Algorithm::Sha1,
-        Some(a) => a.parse().map_err(|_| Problem::Algorithm(a.to_owned()))?,
+        Some(a) => a.parse().map_err(|_| Problem::Algorithm(shown(a)))?,
     };
     let kind = kind.ok_or(Problem::Missing("type"))?;
     let factor = if kind.eq_ignore_ascii_case("totp") {
@@ -126,7 +126,7 @@ fn record(line: usize, v: &[Option<&str>; 9]) -> Result<ImportRecord, Problem> {
                 .parse::<u64>()
                 .ok()
                 .and_then(|n| Period::new(n).ok())
-                .ok_or_else(|| Problem::Period(p.to_owned()))?,
+                .ok_or_else(|| Problem::Period(shown(p)))?,
         };
         let mut record = TotpRecord::new(
             secret,
@@ -153,16 +153,14 @@ fn record(line: usize, v: &[Option<&str>; 9]) -> Result<ImportRecord, Problem> {
             });
         }
         let c = counter.ok_or(Problem::MissingCounter)?;
-        let counter = c
-            .parse::<u64>()
-            .map_err(|_| Problem::Counter(c.to_owned()))?;
+        let counter = c.parse::<u64>().map_err(|_| Problem::Counter(shown(c)))?;
         ImportedFactor::Hotp(HotpRecord {
             secret,
             params: HotpParams { algorithm, digits },
             counter,
         })
     } else {
-        return Err(Problem::Type(kind.to_owned()));
+        return Err(Problem::Type(shown(kind)));
     };
     Ok(ImportRecord {
         index: line,
@@ -170,6 +168,16 @@ fn record(line: usize, v: &[Option<&str>; 9]) -> Result<ImportRecord, Problem> {
         label: truncate_label(label.unwrap_or("Imported")),
         factor,
     })
+}
+
+/// A value for an error message: short values as they are; a longer one (a secret in
+/// the wrong column, say) only by its length, so no message ever carries a secret.
+fn shown(value: &str) -> String {
+    if value.chars().count() <= 10 {
+        value.to_owned()
+    } else {
+        format!("<{} characters>", value.chars().count())
+    }
 }
 
 /// Base32, or hex after `hex:`.
@@ -360,6 +368,15 @@ mod tests {
             let e = parse_csv(csv).unwrap_err().to_string();
             assert!(e.contains(want), "{csv:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_secret_in_the_wrong_column_is_not_echoed() {
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        let csv = format!("user,type,digits,secret\nalice,totp,{secret},{secret}\n");
+        let parsed = parse_csv(&csv).unwrap();
+        let e = parsed.records[0].as_ref().unwrap_err().to_string();
+        assert!(e.contains("<32 characters>") && !e.contains("GEZD"), "{e}");
     }
 
     #[test]

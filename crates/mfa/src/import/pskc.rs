@@ -217,9 +217,10 @@ fn value(
         return Ok(None);
     };
     if let Some(plain) = e.child("PlainValue") {
-        let text: String = plain.text().split_ascii_whitespace().collect();
+        let text: Zeroizing<String> =
+            Zeroizing::new(plain.text().split_ascii_whitespace().collect());
         return STANDARD
-            .decode(text)
+            .decode(text.as_bytes())
             .map(|b| Some(Zeroizing::new(b)))
             .map_err(|_| Problem::Field {
                 field: name,

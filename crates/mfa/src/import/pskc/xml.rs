@@ -3,6 +3,7 @@
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
+use zeroize::Zeroizing;
 
 /// The deepest nesting read (PSKC needs about eight levels).
 const MAX_DEPTH: usize = 32;
@@ -15,7 +16,8 @@ pub(super) struct Element {
     pub(super) name: String,
     pub(super) attributes: Vec<(String, String)>,
     pub(super) children: Vec<Element>,
-    pub(super) text: String,
+    /// Zeroized on drop: a plain PSKC value is a secret.
+    pub(super) text: Zeroizing<String>,
 }
 
 impl Element {
