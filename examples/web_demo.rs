@@ -105,10 +105,14 @@ pub(crate) use config::*;
 use db::{CodeHint, Db, DbError, PasswordRecord};
 pub(crate) use sessions::{SessionLimits, csrf_of, sid_hash};
 
-/// MFA on every sign-in; payments need a phishing-resistant factor within five minutes.
+/// MFA on every sign-in; payments need a phishing-resistant factor within five minutes;
+/// a new account may put enrolment off for three sign-ins.
 const POLICY: &str = r#"
 version = 1
 mode = "always"
+
+[enrollment]
+grace_sign_ins = 3
 
 [[rules]]
 name = "payments"
@@ -259,6 +263,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Enroll(_) => ApiError(
                 StatusCode::CONFLICT,
                 "The policy does not allow this factor now (a passkey on this device needs another factor first).",
+            ),
+            ServiceError::NoGrace => ApiError(
+                StatusCode::FORBIDDEN,
+                "Set up a second factor now: it can no longer be put off.",
             ),
             ServiceError::CredentialAlreadyRegistered => ApiError(
                 StatusCode::CONFLICT,
@@ -640,6 +648,7 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route("/api/push/start", post(oob::push_start))
         .route("/api/push/status", get(oob::push_status))
         .route("/api/stage", post(oob::stage))
+        .route("/api/enroll/skip", post(skip_enrollment))
         .route("/api/phone/enroll", post(oob::phone_enroll))
         .route("/api/phone/inbox", post(oob::phone_inbox))
         .route("/api/phone/respond", post(oob::phone_respond))

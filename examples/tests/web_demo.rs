@@ -300,6 +300,76 @@ mod http {
         assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     }
 
+    /// A fresh anonymous session: its cookie and CSRF token.
+    async fn anonymous(app: &axum::Router) -> (String, String) {
+        let res = send(app, Request::get("/").body(Body::empty()).unwrap()).await;
+        let cookie = pair(&set_cookie(&res));
+        let me = send(
+            app,
+            Request::get("/api/me")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let csrf = json(me).await["csrf"].as_str().unwrap().to_owned();
+        (cookie, csrf)
+    }
+
+    fn post(path: &str, cookie: &str, csrf: &str, body: &str) -> Request<Body> {
+        Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", csrf)
+            .header(header::ORIGIN, format!("http://localhost:{PORT}"))
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    async fn me(app: &axum::Router, cookie: &str) -> serde_json::Value {
+        let res = send(
+            app,
+            Request::get("/api/me")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        json(res).await
+    }
+
+    /// The policy's grace period: "set up later" three times, then enrolment is required.
+    #[tokio::test]
+    async fn enrolment_can_be_put_off_for_three_sign_ins() {
+        let (app, _dir) = app().await;
+        let creds = r#"{"username":"carol","password":"a long demo password"}"#;
+        for (i, path) in ["/api/signup", "/api/signin", "/api/signin", "/api/signin"]
+            .into_iter()
+            .enumerate()
+        {
+            let (cookie, csrf) = anonymous(&app).await;
+            let res = send(&app, post(path, &cookie, &csrf, creds)).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path} #{i}");
+            let cookie = pair(&set_cookie(&res));
+            let v = json(res).await;
+            assert_eq!(v["stage"], "enroll", "#{i}");
+            let csrf = v["csrf"].as_str().unwrap().to_owned();
+            let m = me(&app, &cookie).await;
+            let skip = send(&app, post("/api/enroll/skip", &cookie, &csrf, "{}")).await;
+            if i < 3 {
+                assert_eq!(m["grace"]["sign_ins_left"], 3 - i, "#{i}: {m}");
+                assert_eq!(skip.status(), StatusCode::OK, "#{i}");
+                let cookie = pair(&set_cookie(&skip));
+                assert_eq!(json(skip).await["stage"], "ok");
+                assert_eq!(me(&app, &cookie).await["stage"], "ok");
+            } else {
+                assert!(m["grace"].is_null(), "{m}");
+                assert_eq!(skip.status(), StatusCode::FORBIDDEN);
+                assert_eq!(me(&app, &cookie).await["stage"], "enroll");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn payment_route_is_behind_mfa_axum() {
         let (app, _dir) = app().await;

@@ -22,11 +22,20 @@ pub(super) async fn me(
         Some(u) => app.is_admin(u).await?,
         None => false,
     };
+    let grace = match (&user, stage) {
+        (Some(u), Stage::Enroll) => app.svc.enrollment_grace(u).await?,
+        _ => None,
+    };
+    let now = app.now();
     let body = json!({
         "csrf": csrf_of(&sid),
         "user": user.as_ref().map(|u| App::username_of(u).to_owned()),
         "stage": stage.as_str(),
         "admin": admin,
+        "grace": grace.map(|g| json!({
+            "days_left": g.days_left(now),
+            "sign_ins_left": g.sign_ins_left,
+        })),
     });
     Ok(with_cookie(
         Json(body).into_response(),
@@ -253,6 +262,19 @@ pub(super) async fn totp_confirm(
 /// Re-evaluates the sign-in gate after a verification (a second factor, a step-up,
 /// a factor's first code) and moves the session to a new id: its level rose, so the
 /// old id must stop working.
+/// "Set up later": an enrolling session skips enrolment while the policy's grace lasts
+/// (the service counts the skip atomically) and is signed in.
+pub(super) async fn skip_enrollment(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sid = app.post_session(&headers)?;
+    let (user, _) = app.user_at(&sid, &[Stage::Enroll])?;
+    app.svc.skip_enrollment(&user).await?;
+    let (new, c) = app.elevate(&sid, |s| s.stage = Stage::SignedIn).await?;
+    Ok(staged(Stage::SignedIn, &new, c))
+}
+
 pub(super) async fn restage(
     app: &App,
     sid: &str,

@@ -245,6 +245,18 @@ const pages = {
     if (ME.stage === 'anonymous' || ME.stage === 'mfa') { goTo(ME.stage); return; }
     const enrolling = ME.stage === 'enroll';
     $('#enroll-note').hidden = !enrolling;
+    // The policy's grace period: "set up later", while it lasts.
+    if (enrolling && ME.grace) {
+      const g = ME.grace;
+      const left = g.days_left != null ? `${g.days_left} days left` : `${g.sign_ins_left} sign-ins left`;
+      $('#enroll-later').textContent = `Set up later (${left})`;
+      $('#enroll-later').hidden = false;
+      onClick('#enroll-later', async () => {
+        const r = await post('/api/enroll/skip');
+        location.assign('/account?later=1');
+        return r;
+      });
+    }
     $('#admin-link').hidden = !ME.admin;
     $('#pay-link').hidden = enrolling;
     $('#devices-card').hidden = enrolling;
@@ -321,6 +333,7 @@ const pages = {
       };
       await wait();
     });
+    if (new URLSearchParams(location.search).get('later')) say('Signed in. Add a second factor soon: the grace period is limited.', 'ok');
     const added = new URLSearchParams(location.search).get('added');
     if (added === 'totp') say('Authenticator app added. You are signed in.', 'ok');
     if (added === 'oob') say('Text message or email added. You are signed in.', 'ok');

@@ -36,6 +36,11 @@ pub enum Decision {
         missing: u32,
         /// Why.
         reason: Reason,
+        /// The grace left to skip enrolment ([`crate::grace`]); `None`: it cannot be
+        /// skipped. [`Policy::evaluate`](crate::Policy::evaluate) cannot know a user's
+        /// skips and leaves it `None`; `mfa::Service::evaluate` fills it in.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        grace: Option<crate::grace::Grace>,
     },
     /// Ask for (another) factor.
     StepUp {

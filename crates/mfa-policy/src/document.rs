@@ -97,6 +97,10 @@ struct RawEnrollment {
     min_factors: Option<u32>,
     max_sms: Option<u32>,
     platform_requires_other_factor: Option<bool>,
+    /// Unix time until which enrolment may be skipped ([`crate::grace`]).
+    grace_until: Option<u64>,
+    /// How many times each user may skip enrolment ([`crate::grace`]).
+    grace_sign_ins: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
@@ -325,7 +329,20 @@ impl RawEnrollment {
                 "must be at most 10",
             ));
         }
+        if self
+            .grace_sign_ins
+            .is_some_and(|n| !(1..=1000).contains(&n))
+        {
+            return Err(PolicyError::invalid(
+                "enrollment.grace_sign_ins",
+                "must be from 1 to 1000",
+            ));
+        }
         Ok(EnrollmentRules {
+            grace: crate::grace::GraceRules {
+                until: self.grace_until.map(mfa_core::Timestamp::from_unix_secs),
+                sign_ins: self.grace_sign_ins,
+            },
             admin_groups: names("enrollment.admin_groups", &self.admin_groups)?,
             admin_roles: names("enrollment.admin_roles", &self.admin_roles)?,
             min_factors,

@@ -137,6 +137,7 @@ impl Policy {
                         kinds: self.enrollable(KindSet::ALL, Level::Mfa),
                         missing: self.enrollment.min_factors - have,
                         reason: with_rule(ReasonCode::FactorsBelowMinimum),
+                        grace: None,
                     };
                 }
             }
@@ -204,6 +205,7 @@ impl Policy {
             kinds: self.enrollable(needed.kinds, needed.level),
             missing: 1,
             reason: why,
+            grace: None,
         }
     }
 

@@ -119,6 +119,7 @@ pub mod document;
 pub mod enroll;
 mod error;
 mod evaluate;
+pub mod grace;
 pub mod input;
 mod kinds;
 pub mod lockout;

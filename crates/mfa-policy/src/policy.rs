@@ -395,6 +395,7 @@ pub(crate) struct EnrollmentRules {
     pub(crate) min_factors: u32,
     pub(crate) max_sms: u32,
     pub(crate) platform_requires_other_factor: bool,
+    pub(crate) grace: crate::grace::GraceRules,
 }
 
 /// Remembered-device settings.

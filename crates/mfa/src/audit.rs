@@ -83,6 +83,22 @@ pub enum EventKind {
     /// A push approval was denied by the user: possible fraud (MFA fatigue, or an
     /// attacker holding the password).
     PushDenied,
+    /// A user without a factor skipped enrolment in the policy's grace period.
+    EnrollmentSkipped {
+        /// Skips left after this one, when the policy counts them.
+        sign_ins_left: Option<u32>,
+    },
+    /// A factor was imported from another system (confirmed: it was in use there).
+    Imported {
+        /// The source format (`otpauth`, `google-migration`, `csv`, `webauthn-json`, `pskc`).
+        format: &'static str,
+    },
+    /// A user's factors were exported (OTP seeds as encrypted PSKC, WebAuthn public
+    /// credentials as JSON).
+    Exported {
+        /// How many.
+        factors: usize,
+    },
     /// Records were re-sealed under the active key.
     Rekeyed {
         /// How many.
@@ -109,6 +125,9 @@ impl EventKind {
             Self::DeviceRemembered { .. } => "device_remembered",
             Self::DeviceForgotten { .. } => "device_forgotten",
             Self::PushDenied => "push_denied",
+            Self::EnrollmentSkipped { .. } => "enrollment_skipped",
+            Self::Exported { .. } => "exported",
+            Self::Imported { .. } => "imported",
             Self::Rekeyed { .. } => "rekeyed",
         }
     }

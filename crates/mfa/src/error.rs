@@ -87,6 +87,10 @@ pub enum ServiceError {
     /// again.
     #[error("concurrent change; try again")]
     Conflict,
+    /// Enrolment cannot be skipped: the policy has no grace period, it has ended, or the
+    /// user has a factor already.
+    #[error("enrollment can no longer be skipped")]
+    NoGrace,
 }
 
 impl ServiceError {

@@ -58,6 +58,7 @@
 pub mod audit;
 pub mod envelope;
 mod error;
+pub mod import;
 mod random;
 mod service;
 

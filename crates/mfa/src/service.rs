@@ -10,6 +10,8 @@ mod admin;
 mod builder;
 mod devices;
 mod enroll;
+mod grace;
+mod import;
 mod manage;
 mod oob;
 mod push;

@@ -10,6 +10,8 @@ mod at_rest;
 mod common;
 mod concurrency;
 mod fail_closed;
+mod grace;
+mod import;
 mod lockout;
 mod oob;
 mod oob_limits;

@@ -104,6 +104,8 @@ pub enum FailureKey {
 pub enum UserLimit {
     /// Out-of-band codes sent to the user (SMS, voice, email), per hour.
     CodesSent,
+    /// Times a user without a factor skipped enrolment in the policy's grace period.
+    EnrollmentSkips,
     /// Push approvals that may still be waiting for an answer.
     PushesPending,
     /// Push approvals sent since the user's last successful sign-in.
@@ -115,6 +117,7 @@ impl UserLimit {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CodesSent => "codes-sent",
+            Self::EnrollmentSkips => "enrollment-skips",
             Self::PushesPending => "pushes-pending",
             Self::PushesSinceSuccess => "pushes-since-success",
         }

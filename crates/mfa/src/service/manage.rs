@@ -283,7 +283,7 @@ impl<S: Store> Service<S> {
             generation,
             stored: stored.as_ref(),
         });
-        Ok(self.policy.evaluate(&Input {
+        let decision = self.policy.evaluate(&Input {
             user,
             subject,
             enrolled: &enrolled,
@@ -291,7 +291,8 @@ impl<S: Store> Service<S> {
             request,
             device: proof,
             now,
-        }))
+        });
+        self.with_grace(user, decision, now).await
     }
 
     /// The factor to challenge for a `StepUp` decision: the user's first confirmed
