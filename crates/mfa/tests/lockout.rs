@@ -222,144 +222,34 @@ lockout = "2h"
     right(&h, &alice, &e).await.unwrap();
 }
 
-/// An attacker who knows only a credential id (an `allowCredentials` list publishes
-/// it) sends forged usernameless assertions: the owner's account and factors stay
-/// open, the forger's client is paced, and the owner's passkey still signs in from
-/// elsewhere.
-#[tokio::test]
-async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
-    let h = harness(MemoryStore::new());
-    let alice = UserId::new("alice").unwrap();
-    let e = totp(&h, &alice).await;
-    let now = h.clock.now();
-    let v = right(&h, &alice, &e).await.unwrap();
+/// Alice with a TOTP factor and a passkey registered under her AAL2 session.
+async fn with_passkey<S: mfa_core::store::Store>(
+    h: &crate::common::Harness<S>,
+    alice: &UserId,
+) -> (OtpEnrollment, SoftAuthenticator) {
+    let e = totp(h, alice).await;
+    let v = right(h, alice, &e).await.unwrap();
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (cid, options) = h
         .service
-        .start_webauthn_registration(&alice, "passkey", None, &v.session)
+        .start_webauthn_registration(alice, "passkey", None, &v.session)
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
     h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
+        .finish_webauthn_registration(alice, &cid, &reg)
         .await
         .unwrap();
-    let _ = now;
-    let attacker: IpAddr = "203.0.113.9".parse().unwrap();
-    let owner: IpAddr = "198.51.100.4".parse().unwrap();
-    let mut signin = async |fault: Fault, ip: IpAddr| {
-        let Challenge::WebAuthn {
-            challenge_id,
-            options,
-            ..
-        } = h
-            .service
-            .start_passkey_signin(&StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!("a WebAuthn challenge");
-        };
-        let assertion = key
-            .authenticate(&options.public_key, ORIGIN, fault)
-            .unwrap();
-        h.service
-            .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), Some(ip))
-            .await
-    };
-    let mut paced = 0;
-    for _ in 0..30 {
-        match signin(Fault::BadSignature, attacker).await {
-            Err(err) if err.is_rejection() => {
-                if matches!(
-                    err,
-                    ServiceError::Locked { .. } | ServiceError::Backoff { .. }
-                ) {
-                    paced += 1;
-                }
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    assert!(
-        paced >= 25,
-        "the forger is paced after a few tries: {paced}"
-    );
-    let status = h.service.admin().lockout_status(&alice).await.unwrap();
-    assert_eq!(status.user_failures, 0, "the account's count never moved");
-    assert!(status.factors.iter().all(|f| f.failures == 0), "{status:?}");
-    // The owner signs in with the passkey from their own network, and with TOTP.
-    let v = signin(Fault::None, owner).await.unwrap();
-    assert_eq!(v.user, alice);
-    h.clock.advance(Duration::from_secs(30));
-    right(&h, &alice, &e).await.unwrap();
-    // Unknown credential ids are paced per id and client too.
-    let mut stranger = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (_, options) = h
-        .service
-        .start_webauthn_registration(&alice, "never finished", None, &v.session)
-        .await
-        .unwrap();
-    stranger.register(&options, ORIGIN, Fault::None).unwrap();
-    let mut outcomes = Vec::new();
-    for _ in 0..8 {
-        let Challenge::WebAuthn {
-            challenge_id,
-            options,
-            ..
-        } = h
-            .service
-            .start_passkey_signin(&StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!("a WebAuthn challenge");
-        };
-        let assertion = stranger
-            .authenticate(&options.public_key, ORIGIN, Fault::None)
-            .unwrap();
-        let err = h
-            .service
-            .finish_passkey_signin(
-                &challenge_id,
-                &assertion,
-                &Session::default(),
-                Some(attacker),
-            )
-            .await
-            .unwrap_err();
-        outcomes.push(matches!(
-            err,
-            ServiceError::Locked { .. } | ServiceError::Backoff { .. }
-        ));
-    }
-    assert_eq!(outcomes.iter().filter(|p| **p).count(), 3, "{outcomes:?}");
+    (e, key)
 }
 
-/// A locked account refuses the usernameless passkey too (read, not counted).
-#[tokio::test]
-async fn a_locked_account_refuses_usernameless_sign_in_too() {
-    let h = harness(MemoryStore::new());
-    let alice = UserId::new("alice").unwrap();
-    let e = totp(&h, &alice).await;
-    let v = right(&h, &alice, &e).await.unwrap();
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "passkey", None, &v.session)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
-    while !matches!(
-        wrong(&h, &alice, &e.factor_id).await,
-        ServiceError::AccountLocked
-    ) {
-        h.clock.advance(Duration::from_secs(3_600));
-    }
+/// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
+async fn passkey_signin<S: mfa_core::store::Store>(
+    h: &crate::common::Harness<S>,
+    key: &mut SoftAuthenticator,
+    fault: Fault,
+    ip: Option<IpAddr>,
+) -> Result<mfa::Verification, ServiceError> {
     let Challenge::WebAuthn {
         challenge_id,
         options,
@@ -373,11 +263,78 @@ async fn a_locked_account_refuses_usernameless_sign_in_too() {
         panic!("a WebAuthn challenge");
     };
     let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
+        .authenticate(&options.public_key, ORIGIN, fault)
         .unwrap();
-    let err = h
+    h.service
+        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), ip)
+        .await
+}
+
+/// An attacker who knows only a credential id (an `allowCredentials` list publishes
+/// it) sends forged usernameless assertions: the owner's account and factors stay
+/// open, the forger's client is paced, and the owner's passkey still signs in from
+/// elsewhere.
+#[tokio::test]
+async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (e, mut key) = with_passkey(&h, &alice).await;
+    let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+    let owner: IpAddr = "198.51.100.4".parse().unwrap();
+    let paced = |r: &Result<mfa::Verification, ServiceError>| match r {
+        Err(ServiceError::Locked { .. } | ServiceError::Backoff { .. }) => true,
+        Err(err) if err.is_rejection() => false,
+        other => panic!("{other:?}"),
+    };
+    let mut forged = 0;
+    for _ in 0..30 {
+        let r = passkey_signin(&h, &mut key, Fault::BadSignature, Some(attacker)).await;
+        forged += usize::from(paced(&r));
+    }
+    assert!(
+        forged >= 25,
+        "the forger is paced after a few tries: {forged}"
+    );
+    let status = h.service.admin().lockout_status(&alice).await.unwrap();
+    assert_eq!(status.user_failures, 0, "the account's count never moved");
+    assert!(status.factors.iter().all(|f| f.failures == 0), "{status:?}");
+    // The owner signs in with the passkey from their own network, and with TOTP.
+    let v = passkey_signin(&h, &mut key, Fault::None, Some(owner))
+        .await
+        .unwrap();
+    assert_eq!(v.user, alice);
+    h.clock.advance(Duration::from_secs(30));
+    right(&h, &alice, &e).await.unwrap();
+    // Unknown credential ids are paced per id and client too: five rejections, then
+    // refusals.
+    let mut stranger = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let (_, options) = h
         .service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
+        .start_webauthn_registration(&alice, "never finished", None, &v.session)
+        .await
+        .unwrap();
+    stranger.register(&options, ORIGIN, Fault::None).unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        let r = passkey_signin(&h, &mut stranger, Fault::None, Some(attacker)).await;
+        outcomes.push(paced(&r));
+    }
+    assert_eq!(outcomes.iter().filter(|p| **p).count(), 3, "{outcomes:?}");
+}
+
+/// A locked account refuses the usernameless passkey too (read, not counted).
+#[tokio::test]
+async fn a_locked_account_refuses_usernameless_sign_in_too() {
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (e, mut key) = with_passkey(&h, &alice).await;
+    while !matches!(
+        wrong(&h, &alice, &e.factor_id).await,
+        ServiceError::AccountLocked
+    ) {
+        h.clock.advance(Duration::from_secs(3_600));
+    }
+    let err = passkey_signin(&h, &mut key, Fault::None, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
