@@ -3,23 +3,19 @@
 
 use std::time::Duration;
 
-use crate::common::{ORIGIN, harness, password};
+use crate::common::{harness, password};
 use mfa::audit::EventKind;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::assurance::Aal;
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::lockout::FailureState;
-use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
 use mfa_core::store::Store;
-use mfa_core::{
-    Attachment, AuthMethod, Clock, FactorKind, OsRandom, RejectReason, StartOptions, UserId,
-};
+use mfa_core::{Attachment, AuthMethod, Clock, FactorKind, RejectReason, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-fn code(e: &OtpEnrollment, at: u64) -> String {
+pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
     let rec = TotpRecord::new(secret, TotpParams::default());
     rec.totp().code_at(at).unwrap().as_str().to_owned()
@@ -30,7 +26,7 @@ fn rejected(e: &ServiceError, reason: RejectReason) -> bool {
 }
 
 /// Alice with a confirmed TOTP factor; returns the enrollment and the AAL2 session.
-async fn with_totp<S: Store>(
+pub(crate) async fn with_totp<S: Store>(
     h: &crate::common::Harness<S>,
     user: &UserId,
 ) -> (OtpEnrollment, Session) {
@@ -198,137 +194,6 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
             .unwrap_err(),
         ServiceError::RecoveryCodesExist
     ));
-}
-
-#[tokio::test]
-async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
-    let h = harness(MemoryStore::new());
-    let alice = UserId::new("alice").unwrap();
-    let (_, aal2) = with_totp(&h, &alice).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "Touch ID", Some(Attachment::Platform), &aal2)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    let info = h
-        .service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
-    assert!(info.confirmed && info.kind.is_webauthn());
-    // The same challenge is used up.
-    assert!(
-        h.service
-            .finish_webauthn_registration(&alice, &cid, &reg)
-            .await
-            .is_err()
-    );
-
-    // Sign in with the passkey, by name.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
-    let v = h
-        .service
-        .verify(
-            &alice,
-            &info.id,
-            Response::WebAuthn {
-                challenge_id: &challenge_id,
-                response: &assertion,
-            },
-            &Session::default(),
-        )
-        .await
-        .unwrap();
-    assert!(v.methods.contains(&AuthMethod::Swk), "{:?}", v.methods);
-
-    // Usernameless: the user is learned from the credential.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_passkey_signin(&StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
-    let v = h
-        .service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
-        .await
-        .unwrap();
-    assert_eq!(v.user, alice);
-    assert_eq!(v.factor.id, info.id);
-    // Once.
-    assert!(
-        h.service
-            .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
-            .await
-            .is_err()
-    );
-}
-
-#[tokio::test]
-async fn the_same_credential_cannot_be_registered_by_another_user() {
-    let h = harness(MemoryStore::new());
-    let alice = UserId::new("alice").unwrap();
-    let mallory = UserId::new("mallory").unwrap();
-    let (_, a) = with_totp(&h, &alice).await;
-    let (_, m) = with_totp(&h, &mallory).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &a)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
-    // The same authenticator key answers Mallory's ceremony with the same credential id.
-    let (mcid, moptions) = h
-        .service
-        .start_webauthn_registration(&mallory, "key", None, &m)
-        .await
-        .unwrap();
-    let copy = key.register(&moptions, ORIGIN, Fault::None).unwrap();
-    assert_eq!(
-        copy.raw_id, reg.raw_id,
-        "the soft authenticator has one credential"
-    );
-    let err = h
-        .service
-        .finish_webauthn_registration(&mallory, &mcid, &copy)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ServiceError::CredentialAlreadyRegistered),
-        "{err:?}"
-    );
-    let rows = h.service.list_factors(&mallory).await.unwrap();
-    assert!(rows.iter().all(|f| !f.kind.is_webauthn()), "{rows:?}");
 }
 
 #[tokio::test]

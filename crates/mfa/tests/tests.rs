@@ -18,3 +18,4 @@ mod oob_limits;
 mod postgres;
 mod raw_tables;
 mod service;
+mod webauthn;
