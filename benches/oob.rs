@@ -1,5 +1,5 @@
 //! Out-of-band factors against their primitive floors, in the same run:
-//! - code verification (`OobCodes::verify_code`, right and wrong code, and the
+//! - code verification (`OobFactor::verify_code`, right and wrong code, and the
 //!   attempt step before it) against one bare HMAC-SHA-256 over an input of the same
 //!   size (`hmac_floor`);
 //! - push-response verification (`PushFactor::record_response` on a decoded answer,
@@ -22,7 +22,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{Channel, Factor, OsRandom, SecretBytes, StartOptions, Timestamp};
 use mfa_oob::testkit::SoftwareDevice;
 use mfa_oob::{
-    Destination, EnrollmentChallenge, OobCodes, OobConfig, PushFactor, PushResponse, SendLimits,
+    Destination, EnrollmentChallenge, OobConfig, OobFactor, PushFactor, PushResponse, SendLimits,
     Templates,
 };
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
@@ -36,7 +36,7 @@ fn codes(c: &mut Criterion) {
     let limits = SendLimits::new().with_allowed_country_codes([1]).unwrap();
     let config =
         OobConfig::new(Templates::new("Bench", "example.com").unwrap()).with_limits(limits);
-    let f = OobCodes::new(SecretBytes::from(KEY.to_vec()), config).unwrap();
+    let f = OobFactor::new(SecretBytes::from(KEY.to_vec()), config).unwrap();
     let dest = Destination::parse(Channel::Sms, "+12015550123", None).unwrap();
     let record = f.enroll(Channel::Sms, dest).unwrap();
     let (mut ch, state) = f

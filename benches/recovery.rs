@@ -18,7 +18,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Argon2Params, KeyId, Keyring, Mode, RecoveryCode, RecoveryConfig, RecoveryFactor,
+    Argon2Params, KeyId, Keyring, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode,
 };
 use sha2::Sha256;
 
@@ -36,7 +36,7 @@ fn factor(config: RecoveryConfig) -> RecoveryFactor {
 fn hmac_mode(c: &mut Criterion) {
     let mut group = c.benchmark_group("recovery/hmac");
     for n in [10usize, 100] {
-        let f = factor(RecoveryConfig::default().with_mode(Mode::set(n).unwrap()));
+        let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(n).unwrap()));
         let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
         let typed = codes[n / 2].expose_grouped();
         group.bench_with_input(BenchmarkId::new("verify_ok", n), &n, |b, _| {
@@ -81,7 +81,8 @@ fn argon2_mode(c: &mut Criterion) {
     group.sample_size(10);
     for n in [10usize, 100] {
         let f = factor(
-            RecoveryConfig::short_codes(Argon2Params::default()).with_mode(Mode::set(n).unwrap()),
+            RecoveryConfig::short_codes(Argon2Params::default())
+                .with_mode(RecoveryMode::set(n).unwrap()),
         );
         let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
         let typed = codes[n / 2].expose_grouped();

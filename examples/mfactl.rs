@@ -112,7 +112,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use mfa::oob::{OobCodes, OobConfig, OutboxSender, SendLimits, Templates};
+use mfa::oob::{OobConfig, OobFactor, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
 use mfa::policy::input::{Session, Subject};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
@@ -355,7 +355,7 @@ fn build_service(
             .map_err(Failure::bad)?;
         let templates =
             Templates::new(global.issuer.clone(), global.origin.clone()).map_err(Failure::bad)?;
-        let codes = OobCodes::new(key, OobConfig::new(templates).with_limits(limits))
+        let codes = OobFactor::new(key, OobConfig::new(templates).with_limits(limits))
             .map_err(|e| Failure::bad(format!("oob: {e}")))?;
         let outbox = OutboxSender::new(dir)
             .map_err(|e| Failure::bad(format!("--outbox {}: {e}", dir.display())))?;

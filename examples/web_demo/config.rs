@@ -231,7 +231,7 @@ pub(crate) async fn build_app_with_clock(
     let limits = mfa::oob::SendLimits::new()
         .with_allowed_country_codes([1, 33, 44, 49])?
         .with_cooldown(Duration::from_secs(5));
-    let codes = mfa::oob::OobCodes::new(
+    let codes = mfa::oob::OobFactor::new(
         keys.oob,
         mfa::oob::OobConfig::new(templates).with_limits(limits),
     )?;

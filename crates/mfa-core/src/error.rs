@@ -163,8 +163,6 @@ pub enum RejectReason {
     Exhausted,
     /// The factor is disabled or not yet confirmed.
     FactorDisabled,
-    /// Too many recent failures; the factor or user is locked out.
-    LockedOut,
     /// The response could not be parsed (wrong length, bad encoding, malformed structure).
     Malformed,
     /// A WebAuthn requirement (user presence, user verification, backup eligibility) failed.
@@ -197,7 +195,6 @@ impl RejectReason {
             Self::Expired => "expired",
             Self::Exhausted => "exhausted",
             Self::FactorDisabled => "factor_disabled",
-            Self::LockedOut => "locked_out",
             Self::Malformed => "malformed",
             Self::Replay => "replay",
             Self::RequirementNotMet => "requirement_not_met",
@@ -229,7 +226,6 @@ mod tests {
             RejectReason::Expired,
             RejectReason::Exhausted,
             RejectReason::FactorDisabled,
-            RejectReason::LockedOut,
             RejectReason::Malformed,
             RejectReason::Replay,
             RejectReason::RequirementNotMet,

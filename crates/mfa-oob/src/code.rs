@@ -103,7 +103,7 @@ impl OobConfig {
     /// Whether an email code counts as an out-of-band authenticator towards AAL2. NIST
     /// SP 800-63B rev4 §3.1.3.1 says it does not (email is not a channel bound to a
     /// device the user controls), so the default is `false`; a service whose risk
-    /// assessment differs may say so here, and [`OobCodes::properties`] reports it.
+    /// assessment differs may say so here, and [`OobFactor::properties`] reports it.
     #[must_use]
     pub fn with_email_counting_for_aal2(mut self, on: bool) -> Self {
         self.email_counts_for_aal2 = on;
@@ -336,12 +336,12 @@ pub struct OobDetails {
 /// Holds the key codes are hashed under (a server secret of at least 32 bytes, kept
 /// outside the challenge store) and the [`OobConfig`].
 #[derive(Clone, Debug)]
-pub struct OobCodes {
+pub struct OobFactor {
     key: SecretBytes,
     config: OobConfig,
 }
 
-impl OobCodes {
+impl OobFactor {
     /// A factor hashing codes under `key`.
     ///
     /// # Errors
@@ -561,7 +561,7 @@ impl OobCodes {
     }
 }
 
-impl Factor for OobCodes {
+impl Factor for OobFactor {
     type Record = OobRecord;
     type Challenge = OobChallenge;
     type State = OobState;
@@ -629,7 +629,7 @@ impl Factor for OobCodes {
         self.begin_code_attempt(state, now).map(Some)
     }
 
-    /// [`OobCodes::verify_code`]; the random source is unused.
+    /// [`OobFactor::verify_code`]; the random source is unused.
     fn verify(
         &self,
         record: &OobRecord,

@@ -1,7 +1,7 @@
 //! # mfa-oob: one-time codes over SMS, voice and email, and push approval
 //!
 //! The out-of-band factors an identity platform offers: a numeric code sent over a
-//! channel ([`OobCodes`]), and a push notification approved on an enrolled phone with
+//! channel ([`OobFactor`]), and a push notification approved on an enrolled phone with
 //! number matching ([`PushFactor`]). Both implement [`mfa_core::Factor`] and are pure:
 //! no clock, no I/O. Delivery is the service owner's, through the async [`Sender`] and
 //! [`PushTransport`] traits.
@@ -10,14 +10,14 @@
 //!
 //! ```
 //! use mfa_core::{Channel, Factor, OsRandom, SecretBytes, StartOptions, Timestamp};
-//! use mfa_oob::{Destination, OobCodes, OobConfig, SendLimits, Templates};
+//! use mfa_oob::{Destination, OobFactor, OobConfig, SendLimits, Templates};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // The hashing key lives outside the challenge store (secrets manager, env var).
 //! let key = SecretBytes::generate(32, &mut OsRandom)?;
 //! let limits = SendLimits::new().with_allowed_country_codes([1, 44])?;
 //! let config = OobConfig::new(Templates::new("Example", "example.com")?).with_limits(limits);
-//! let codes = OobCodes::new(key, config)?;
+//! let codes = OobFactor::new(key, config)?;
 //!
 //! let phone = Destination::parse(Channel::Sms, "(201) 555-0123", Some("US"))?;
 //! let record = codes.enroll(Channel::Sms, phone)?; // store it
@@ -84,13 +84,13 @@
 //! 1. **Read** the state and its version, without consuming it. None: reject
 //!    (`unknown_challenge`).
 //! 2. **Pay** for the attempt: `next = factor.begin_attempt(&state, now)` (here
-//!    [`OobCodes::begin_code_attempt`]): one more attempt used. If it fails (`expired`,
+//!    [`OobFactor::begin_code_attempt`]): one more attempt used. If it fails (`expired`,
 //!    `exhausted`), **take** the challenge (delete it) and reject.
 //! 3. **Store** `next` with a compare-and-swap on the version read. On a version
 //!    conflict another request paid first: go back to 1 (nothing was checked, so a
 //!    retry grants nothing; bound the retries) or reject.
 //! 4. **Check** only now: `factor.verify(&record, &next, code, now)` with the state
-//!    just *written*. [`OobCodes::verify_code`] refuses a state on which no attempt was
+//!    just *written*. [`OobFactor::verify_code`] refuses a state on which no attempt was
 //!    begun, so skipping steps 2 and 3 fails loudly instead of granting free guesses.
 //! 5. On success **take** the challenge: the one request whose take returns it wins;
 //!    a take that finds nothing is a replay. On failure leave it (its attempts are
@@ -103,7 +103,7 @@
 //! "check, then decrement on failure", lets every concurrent request check before any
 //! decrement lands.
 //!
-//! [`OobCodes::resend`] sends a new code for the same challenge: it keeps the attempts
+//! [`OobFactor::resend`] sends a new code for the same challenge: it keeps the attempts
 //! used (a resend never buys guesses), enforces the cooldown and the sends per
 //! challenge from the state, and returns the new state to store the same way (read,
 //! resend, compare-and-swap). Give the challenge store the new state's
@@ -124,8 +124,8 @@
 //! The counters are the store's; the decisions are pure functions here.
 //!
 //! - **Country calling codes**: [`SendLimits::check_destination`], inside
-//!   [`OobCodes::enroll`], [`Factor::start`](mfa_core::Factor::start) and
-//!   [`OobCodes::resend`]. The allow-list starts **empty**: name the countries you
+//!   [`OobFactor::enroll`], [`Factor::start`](mfa_core::Factor::start) and
+//!   [`OobFactor::resend`]. The allow-list starts **empty**: name the countries you
 //!   serve. SMS pumping (toll fraud) is the main real cost of SMS factors.
 //! - **Caps per hour** per destination, per user and per client IP: before each send
 //!   (start or resend), *increment* the three counters in the store (failure
@@ -151,7 +151,7 @@
 //! | email | `otp` | **not** an out-of-band authenticator (§3.1.3.1) | no by default ([`OobConfig::with_email_counting_for_aal2`]); still usable as a factor and for recovery |
 //! | push | `swk` | out-of-band with number matching (§3.1.3.1 forbids bare approve/deny) | yes; not phishing-resistant |
 //!
-//! [`OobCodes::properties`] reports the first three rows under the configuration.
+//! [`OobFactor::properties`] reports the first three rows under the configuration.
 //!
 //! ## Codes
 //!
@@ -237,7 +237,7 @@ pub mod testkit;
 struct ReadmeDoctests;
 
 pub use code::{
-    ChannelProperties, OobChallenge, OobCodes, OobConfig, OobDetails, OobRecord, OobState,
+    ChannelProperties, OobChallenge, OobConfig, OobDetails, OobFactor, OobRecord, OobState,
 };
 pub use destination::{
     Destination, DestinationError, EmailAddress, MASK, MAX_EMAIL_LEN, MAX_PHONE_INPUT, PhoneNumber,

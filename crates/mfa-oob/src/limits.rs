@@ -80,8 +80,8 @@ pub enum CountryCodes {
 ///
 /// | limit | default | enforced by |
 /// | --- | --- | --- |
-/// | cooldown between sends of one challenge | 30 s | [`OobCodes::resend`](crate::OobCodes::resend) (from the state) and [`check_cooldown`](Self::check_cooldown) |
-/// | sends per challenge | 3 | [`OobCodes::resend`](crate::OobCodes::resend) |
+/// | cooldown between sends of one challenge | 30 s | [`OobFactor::resend`](crate::OobFactor::resend) (from the state) and [`check_cooldown`](Self::check_cooldown) |
+/// | sends per challenge | 3 | [`OobFactor::resend`](crate::OobFactor::resend) |
 /// | sends per destination per hour | 5 | [`check_send`](Self::check_send) |
 /// | sends per user per hour | 10 | [`check_send`](Self::check_send) |
 /// | sends per client IP per hour | 20 | [`check_send`](Self::check_send) |

@@ -7,12 +7,12 @@ use mfa_core::{
     AuthMethod, Channel, Factor, FactorKind, OsRandom, RejectReason, StartOptions, UserVerification,
 };
 use mfa_oob::{
-    Error, LimitError, OobChallenge, OobCodes, OobRecord, OobState, OutboxSender, Sender,
+    Error, LimitError, OobChallenge, OobFactor, OobRecord, OobState, OutboxSender, Sender,
 };
 
 use crate::common::{T0, at, codes, codes_with, config, email_record, reason, sms_record};
 
-fn start(codes: &OobCodes, record: &OobRecord) -> (OobChallenge, OobState, String) {
+fn start(codes: &OobFactor, record: &OobRecord) -> (OobChallenge, OobState, String) {
     let (mut ch, state) = codes
         .start(Some(record), &StartOptions::new(), T0, &mut OsRandom)
         .unwrap();
@@ -23,7 +23,7 @@ fn start(codes: &OobCodes, record: &OobRecord) -> (OobChallenge, OobState, Strin
 
 /// One pass of the attempt loop without a store: begin, then verify the begun state.
 fn attempt(
-    codes: &OobCodes,
+    codes: &OobFactor,
     record: &OobRecord,
     state: &OobState,
     code: &str,
@@ -366,7 +366,7 @@ fn configuration_ranges_are_enforced() {
     assert!(config().with_ttl(Duration::from_secs(3601)).is_err());
     assert!(config().with_max_attempts(0).is_err());
     assert!(config().with_max_attempts(11).is_err());
-    assert!(OobCodes::new(mfa_core::SecretBytes::from(vec![0u8; 31]), config()).is_err());
+    assert!(OobFactor::new(mfa_core::SecretBytes::from(vec![0u8; 31]), config()).is_err());
 }
 
 /// A versioned cell standing in for the challenge store's read / compare-and-swap.

@@ -1,7 +1,7 @@
 //! Shared setup.
 
 use mfa_core::{Channel, RejectReason, SecretBytes, Timestamp};
-use mfa_oob::{Destination, Error, OobCodes, OobConfig, OobRecord, SendLimits, Templates};
+use mfa_oob::{Destination, Error, OobConfig, OobFactor, OobRecord, SendLimits, Templates};
 
 pub(crate) const T0: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
 
@@ -16,20 +16,20 @@ pub(crate) fn config() -> OobConfig {
     OobConfig::new(Templates::new("Example", "example.com").unwrap()).with_limits(limits)
 }
 
-pub(crate) fn codes_with(config: OobConfig) -> OobCodes {
-    OobCodes::new(SecretBytes::from(vec![7u8; 32]), config).unwrap()
+pub(crate) fn codes_with(config: OobConfig) -> OobFactor {
+    OobFactor::new(SecretBytes::from(vec![7u8; 32]), config).unwrap()
 }
 
-pub(crate) fn codes() -> OobCodes {
+pub(crate) fn codes() -> OobFactor {
     codes_with(config())
 }
 
-pub(crate) fn sms_record(codes: &OobCodes, number: &str) -> OobRecord {
+pub(crate) fn sms_record(codes: &OobFactor, number: &str) -> OobRecord {
     let d = Destination::parse(Channel::Sms, number, None).unwrap();
     codes.enroll(Channel::Sms, d).unwrap()
 }
 
-pub(crate) fn email_record(codes: &OobCodes, address: &str) -> OobRecord {
+pub(crate) fn email_record(codes: &OobFactor, address: &str) -> OobRecord {
     let d = Destination::parse(Channel::Email, address, None).unwrap();
     codes.enroll(Channel::Email, d).unwrap()
 }

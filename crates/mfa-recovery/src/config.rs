@@ -90,7 +90,7 @@ impl Default for CodeFormat {
 /// How many codes a user has and how they are used up.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub enum Mode {
+pub enum RecoveryMode {
     /// One code at a time (NIST SP 800-63B rev4 §4.2.1.1): using it consumes it and
     /// issues its successor in the same record update; the new code is returned once,
     /// to show to the user.
@@ -98,12 +98,12 @@ pub enum Mode {
     /// A set of single-use codes (GitHub, Kratos): each is consumed on use; generating
     /// again replaces the whole set.
     Set {
-        /// How many codes a set has: 1 to [`Mode::MAX_SET_SIZE`].
+        /// How many codes a set has: 1 to [`RecoveryMode::MAX_SET_SIZE`].
         count: usize,
     },
 }
 
-impl Mode {
+impl RecoveryMode {
     /// The largest set accepted.
     pub const MAX_SET_SIZE: usize = 256;
 
@@ -111,7 +111,7 @@ impl Mode {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] unless `count` is 1 to [`Mode::MAX_SET_SIZE`].
+    /// [`Error::Invalid`] unless `count` is 1 to [`RecoveryMode::MAX_SET_SIZE`].
     pub fn set(count: usize) -> Result<Self, Error> {
         if !(1..=Self::MAX_SET_SIZE).contains(&count) {
             return Err(InvalidInput::new("recovery code count", "must be 1 to 256").into());
@@ -127,7 +127,7 @@ impl Mode {
     }
 }
 
-impl Default for Mode {
+impl Default for RecoveryMode {
     /// A set of ten codes.
     fn default() -> Self {
         Self::Set { count: 10 }
@@ -221,17 +221,17 @@ impl Default for Argon2Params {
 /// with the fast hash.
 ///
 /// ```
-/// use mfa_recovery::{CodeFormat, Mode, RecoveryConfig};
+/// use mfa_recovery::{CodeFormat, RecoveryMode, RecoveryConfig};
 ///
 /// let config = RecoveryConfig::default()
-///     .with_mode(Mode::set(16)?)
+///     .with_mode(RecoveryMode::set(16)?)
 ///     .with_format(CodeFormat::with_entropy_bits(128)?);
 /// assert_eq!(config.format().symbols(), 26);
 /// # Ok::<(), mfa_recovery::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct RecoveryConfig {
-    mode: Mode,
+    mode: RecoveryMode,
     format: CodeFormat,
     hashing: Hashing,
 }
@@ -240,7 +240,7 @@ impl RecoveryConfig {
     /// One rotating code of 120 bits, hashed with HMAC-SHA-256.
     pub fn rotating() -> Self {
         Self {
-            mode: Mode::Rotating,
+            mode: RecoveryMode::Rotating,
             ..Self::default()
         }
     }
@@ -251,7 +251,7 @@ impl RecoveryConfig {
     #[cfg_attr(docsrs, doc(cfg(feature = "argon2")))]
     pub fn short_codes(params: Argon2Params) -> Self {
         Self {
-            mode: Mode::default(),
+            mode: RecoveryMode::default(),
             format: CodeFormat {
                 symbols: 14,
                 group: 4,
@@ -261,7 +261,7 @@ impl RecoveryConfig {
     }
 
     /// The same configuration with another mode.
-    pub fn with_mode(self, mode: Mode) -> Self {
+    pub fn with_mode(self, mode: RecoveryMode) -> Self {
         Self { mode, ..self }
     }
 
@@ -276,7 +276,7 @@ impl RecoveryConfig {
     }
 
     /// The mode.
-    pub fn mode(&self) -> Mode {
+    pub fn mode(&self) -> RecoveryMode {
         self.mode
     }
 
@@ -292,8 +292,8 @@ impl RecoveryConfig {
 
     /// Checks the NIST pairing of entropy and hash, and the mode's count.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        if let Mode::Set { count } = self.mode {
-            Mode::set(count)?;
+        if let RecoveryMode::Set { count } = self.mode {
+            RecoveryMode::set(count)?;
         }
         match self.hashing {
             Hashing::HmacSha256 => {
@@ -354,10 +354,10 @@ mod tests {
 
     #[test]
     fn set_sizes() {
-        assert!(Mode::set(0).is_err());
-        assert!(Mode::set(257).is_err());
-        assert_eq!(Mode::set(256).unwrap().count(), 256);
-        let bad = RecoveryConfig::default().with_mode(Mode::Set { count: 0 });
+        assert!(RecoveryMode::set(0).is_err());
+        assert!(RecoveryMode::set(257).is_err());
+        assert_eq!(RecoveryMode::set(256).unwrap().count(), 256);
+        let bad = RecoveryConfig::default().with_mode(RecoveryMode::Set { count: 0 });
         assert!(bad.validate().is_err());
     }
 }

@@ -6,7 +6,7 @@ use mfa_core::{
 use subtle::ConstantTimeEq;
 
 use crate::code::RecoveryCode;
-use crate::config::{Hashing, Mode, RecoveryConfig};
+use crate::config::{Hashing, RecoveryConfig, RecoveryMode};
 use crate::error::Error;
 use crate::hash::hmac_tag;
 use crate::keyring::Keyring;
@@ -114,9 +114,9 @@ impl RecoveryFactor {
         rng: &mut dyn SecureRandom,
     ) -> Result<IssuedCodes, Error> {
         let mode = match (previous.mode(), self.config.mode()) {
-            (RecordMode::Rotating, _) => Mode::Rotating,
-            (_, Mode::Set { count }) => Mode::Set { count },
-            _ => Mode::default(),
+            (RecordMode::Rotating, _) => RecoveryMode::Rotating,
+            (_, RecoveryMode::Set { count }) => RecoveryMode::Set { count },
+            _ => RecoveryMode::default(),
         };
         self.issue(mode, rng)
     }
@@ -186,7 +186,7 @@ impl RecoveryFactor {
         let (record, next_code) = match record.mode() {
             RecordMode::Set => (record.consumed(hashes), None),
             RecordMode::Rotating => {
-                let (mut codes, record) = self.issue(Mode::Rotating, rng)?.into_parts();
+                let (mut codes, record) = self.issue(RecoveryMode::Rotating, rng)?.into_parts();
                 (record, codes.pop())
             }
         };
@@ -223,7 +223,7 @@ impl RecoveryFactor {
         &self.config
     }
 
-    fn issue(&self, mode: Mode, rng: &mut dyn SecureRandom) -> Result<IssuedCodes, Error> {
+    fn issue(&self, mode: RecoveryMode, rng: &mut dyn SecureRandom) -> Result<IssuedCodes, Error> {
         let (key_id, key) = self.keyring.current()?;
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce)?;

@@ -39,8 +39,8 @@
 //!
 //! | mode | how it is used up | choose it when |
 //! | --- | --- | --- |
-//! | [`Mode::Set`] (default: 10 codes) | each code once; [`RecoveryFactor::regenerate`] replaces the whole set | users print or save a sheet (GitHub, Kratos); the usual choice |
-//! | [`Mode::Rotating`] | using the code consumes it and issues the next in the same record update; the successor is in [`RecoveryDetails::next_code`], to show once | you can show a new code at every use and want a single thing for the user to keep (NIST SP 800-63B rev4 §4.2.1.1 account recovery) |
+//! | [`RecoveryMode::Set`] (default: 10 codes) | each code once; [`RecoveryFactor::regenerate`] replaces the whole set | users print or save a sheet (GitHub, Kratos); the usual choice |
+//! | [`RecoveryMode::Rotating`] | using the code consumes it and issues the next in the same record update; the successor is in [`RecoveryDetails::next_code`], to show once | you can show a new code at every use and want a single thing for the user to keep (NIST SP 800-63B rev4 §4.2.1.1 account recovery) |
 //!
 //! ```
 //! # use mfa_core::{OsRandom, SecretBytes};
@@ -146,7 +146,7 @@ mod record;
 pub use code::{CodeError, MAX_INPUT_LEN, RecoveryCode};
 #[cfg(feature = "argon2")]
 pub use config::Argon2Params;
-pub use config::{CodeFormat, Hashing, Mode, RecoveryConfig};
+pub use config::{CodeFormat, Hashing, RecoveryConfig, RecoveryMode};
 pub use error::Error;
 pub use factor::{IssuedCodes, RecoveryDetails, RecoveryFactor};
 

@@ -10,7 +10,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 #[cfg(feature = "argon2")]
 use crate::config::Argon2Params;
-use crate::config::{CodeFormat, Mode};
+use crate::config::{CodeFormat, RecoveryMode};
 use crate::keyring::KeyId;
 
 /// The stored form of a user's recovery codes: hashes, never codes.
@@ -113,11 +113,11 @@ pub enum RecordMode {
     Set,
 }
 
-impl From<Mode> for RecordMode {
-    fn from(m: Mode) -> Self {
+impl From<RecoveryMode> for RecordMode {
+    fn from(m: RecoveryMode) -> Self {
         match m {
-            Mode::Rotating => Self::Rotating,
-            Mode::Set { .. } => Self::Set,
+            RecoveryMode::Rotating => Self::Rotating,
+            RecoveryMode::Set { .. } => Self::Set,
         }
     }
 }
@@ -202,7 +202,7 @@ impl TryFrom<RecordData> for RecoveryRecord {
                 entries.len()
             }
         };
-        if count > Mode::MAX_SET_SIZE {
+        if count > RecoveryMode::MAX_SET_SIZE {
             return Err(bad("too many codes"));
         }
         if d.mode == RecordMode::Rotating && count != 1 {

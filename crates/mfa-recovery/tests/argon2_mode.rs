@@ -3,8 +3,8 @@
 use mfa_core::testkit::SeededRandom;
 use mfa_core::{OsRandom, RejectReason};
 use mfa_recovery::{
-    Argon2Params, CodeFormat, Error, Hashing, Mode, RecordMode, RecoveryConfig, RecoveryFactor,
-    RecoveryRecord,
+    Argon2Params, CodeFormat, Error, Hashing, RecordMode, RecoveryConfig, RecoveryFactor,
+    RecoveryMode, RecoveryRecord,
 };
 
 use crate::common::{KEY1, factor, keyring, python};
@@ -15,7 +15,7 @@ fn cheap() -> Argon2Params {
 }
 
 fn short(count: usize) -> RecoveryConfig {
-    RecoveryConfig::short_codes(cheap()).with_mode(Mode::set(count).unwrap())
+    RecoveryConfig::short_codes(cheap()).with_mode(RecoveryMode::set(count).unwrap())
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn wrong_secret_with_a_right_index_is_refused() {
 
 #[test]
 fn rotating_short_code() {
-    let f = factor(RecoveryConfig::short_codes(cheap()).with_mode(Mode::Rotating));
+    let f = factor(RecoveryConfig::short_codes(cheap()).with_mode(RecoveryMode::Rotating));
     let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
     assert_eq!(record.mode(), RecordMode::Rotating);
     let ok = f

@@ -2,13 +2,13 @@
 //! independent implementation (Python's `hmac` and `hashlib`).
 
 use mfa_core::testkit::SeededRandom;
-use mfa_recovery::{Mode, RecoveryConfig};
+use mfa_recovery::{RecoveryConfig, RecoveryMode};
 
 use crate::common::{KEY1, factor, python};
 
 #[test]
 fn hmac_tags_match_python_hmac() {
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(20).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(20).unwrap()));
     let (codes, record) = f.generate(&mut SeededRandom::new(99)).unwrap().into_parts();
     let json: serde_json::Value = serde_json::to_value(&record).unwrap();
     assert_eq!(json["hashes"]["alg"], "hmac_sha256");

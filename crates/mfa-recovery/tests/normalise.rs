@@ -2,7 +2,7 @@
 
 use mfa_core::testkit::SeededRandom;
 use mfa_core::{OsRandom, RejectReason};
-use mfa_recovery::{Error, Mode, RecoveryCode, RecoveryConfig};
+use mfa_recovery::{Error, RecoveryCode, RecoveryConfig, RecoveryMode};
 use proptest::prelude::*;
 
 use crate::common::{factor, python};
@@ -37,7 +37,7 @@ proptest! {
         choices in prop::collection::vec((any::<bool>(), any::<u8>(), any::<u8>()), 1..40),
         lead in "[ \t-]{0,3}",
     ) {
-        let f = factor(RecoveryConfig::default().with_mode(Mode::set(3).unwrap()));
+        let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(3).unwrap()));
         let (codes, record) = f.generate(&mut SeededRandom::new(seed)).unwrap().into_parts();
         let typed = format!("{lead}{}", mangle(codes[pick].expose_secret(), &choices));
         // Normalisation recovers the canonical code exactly.
@@ -56,7 +56,7 @@ proptest! {
         position in 0usize..24,
         delta in 1usize..32,
     ) {
-        let f = factor(RecoveryConfig::default().with_mode(Mode::set(1).unwrap()));
+        let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(1).unwrap()));
         let (codes, record) = f.generate(&mut SeededRandom::new(seed)).unwrap().into_parts();
         let mut symbols: Vec<char> = codes[0].expose_secret().chars().collect();
         let value = ALPHABET.find(symbols[position]).unwrap();
@@ -84,7 +84,7 @@ proptest! {
 #[test]
 fn normalisation_agrees_with_python_base32_crockford() {
     let mut rng = SeededRandom::new(2024);
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(50).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(50).unwrap()));
     let mut inputs = Vec::new();
     for round in 0..4u8 {
         let (codes, _) = f.generate(&mut rng).unwrap().into_parts();

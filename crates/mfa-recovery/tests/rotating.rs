@@ -1,7 +1,7 @@
 //! One rotating code (NIST SP 800-63B rev4 §4.2.1.1).
 
 use mfa_core::{OsRandom, RejectReason};
-use mfa_recovery::{Error, Mode, RecordMode, RecoveryCode, RecoveryConfig};
+use mfa_recovery::{Error, RecordMode, RecoveryCode, RecoveryConfig, RecoveryMode};
 
 use crate::common::{Failing, factor};
 
@@ -40,7 +40,7 @@ fn successor_verifies_and_predecessor_does_not() {
 #[test]
 fn regenerating_a_rotating_record_stays_rotating() {
     // Even when the factor is now configured for sets.
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(5).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(5).unwrap()));
     let rot = factor(RecoveryConfig::rotating());
     let (codes, record) = rot.generate(&mut OsRandom).unwrap().into_parts();
     let (new_codes, new) = f.regenerate(&record, &mut OsRandom).unwrap().into_parts();

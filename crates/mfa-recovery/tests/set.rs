@@ -3,7 +3,8 @@
 use mfa_core::testkit::SeededRandom;
 use mfa_core::{AuthMethod, Factor, FactorKind, OsRandom, RejectReason, StartOptions, Timestamp};
 use mfa_recovery::{
-    CodeError, CodeFormat, Error, Mode, RecordMode, RecoveryConfig, RecoveryFactor, RecoveryRecord,
+    CodeError, CodeFormat, Error, RecordMode, RecoveryConfig, RecoveryFactor, RecoveryMode,
+    RecoveryRecord,
 };
 
 use crate::common::{Failing, Stuck, factor};
@@ -56,7 +57,7 @@ fn every_code_verifies_exactly_once_in_any_order() {
 
 #[test]
 fn regenerated_set_invalidates_every_old_code() {
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(12).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(12).unwrap()));
     let (old_codes, old) = f.generate(&mut OsRandom).unwrap().into_parts();
     // Use one first, to regenerate from a partly used record.
     let partly = f
@@ -89,7 +90,7 @@ fn regenerated_set_invalidates_every_old_code() {
 fn codes_are_bound_to_their_record() {
     // Two records with the same key: a code of one never verifies against the other,
     // even with the other's tags copied in (the nonce binds them).
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(1).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(1).unwrap()));
     let (a_codes, a) = f.generate(&mut OsRandom).unwrap().into_parts();
     let (_, b) = f.generate(&mut OsRandom).unwrap().into_parts();
     let mut b_json: serde_json::Value = serde_json::to_value(&b).unwrap();
@@ -180,7 +181,7 @@ fn factor_trait_and_serde_round_trip() {
 
 #[test]
 fn tampered_records_do_not_parse() {
-    let f = factor(RecoveryConfig::default().with_mode(Mode::set(3).unwrap()));
+    let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(3).unwrap()));
     let record = f.generate(&mut OsRandom).unwrap().into_parts().1;
     let good: serde_json::Value = serde_json::to_value(&record).unwrap();
     type Edit = fn(&mut serde_json::Value);
@@ -231,7 +232,7 @@ fn broken_random_sources_fail_generation() {
     // A source stuck on one value makes every code equal: refused, not looped on.
     assert!(matches!(f.generate(&mut Stuck), Err(Error::Random(_))));
     // A single code from a stuck source is "valid" (nothing to compare it with).
-    let one = factor(RecoveryConfig::default().with_mode(Mode::set(1).unwrap()));
+    let one = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(1).unwrap()));
     assert!(one.generate(&mut Stuck).is_ok());
 }
 

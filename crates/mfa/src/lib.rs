@@ -39,7 +39,7 @@
 //! ## Factors
 //!
 //! [`BuiltinFactor`] lists what the service dispatches to: TOTP, HOTP, WebAuthn,
-//! recovery codes, out-of-band codes (SMS, voice, email: mfa-oob's `OobCodes`) and push
+//! recovery codes, out-of-band codes (SMS, voice, email: mfa-oob's `OobFactor`) and push
 //! (mfa-oob's `PushFactor`). A kind whose factor is not configured fails with
 //! [`ServiceError::NotConfigured`]. [`FactorInfo::destination`] is the masked phone
 //! number or address (the device name for push). Phone numbers go only to the country

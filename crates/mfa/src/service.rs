@@ -42,7 +42,7 @@ use mfa_core::{
     OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
     SystemClock, Timestamp, UserId, UserVerification,
 };
-use mfa_oob::{OobCodes, PushFactor, PushStatus, Sender};
+use mfa_oob::{OobFactor, PushFactor, PushStatus, Sender};
 use mfa_otp::{
     HotpFactor, HotpParams, HotpRecord, OtpAuthUri, Secret, TotpFactor, TotpParams, TotpRecord,
 };
@@ -85,7 +85,7 @@ pub enum BuiltinFactor {
     WebAuthn,
     /// Recovery codes.
     RecoveryCode,
-    /// A code sent by SMS, voice call or email (mfa-oob's [`OobCodes`]).
+    /// A code sent by SMS, voice call or email (mfa-oob's [`OobFactor`]).
     OobCode,
     /// Push approval with number matching (mfa-oob's [`PushFactor`]).
     Push,
@@ -125,7 +125,7 @@ pub struct Service<S> {
     issuer: Option<String>,
     audit: Option<Arc<dyn AuditSink>>,
     sender: Option<Arc<dyn DynSender>>,
-    oob: Option<OobCodes>,
+    oob: Option<OobFactor>,
     push: Option<(PushFactor, Arc<dyn DynPushTransport>)>,
     totp: TotpFactor,
     hotp: HotpFactor,
@@ -317,7 +317,7 @@ impl<S: Store> Service<S> {
         Ok(FactorInfo::from_row(row, remaining).with_destination(self.destination_of(row)?))
     }
 
-    fn oob_codes(&self) -> Result<&OobCodes> {
+    fn oob_codes(&self) -> Result<&OobFactor> {
         self.oob.as_ref().ok_or(ServiceError::NotConfigured(
             "out-of-band codes (ServiceBuilder::oob_codes)",
         ))

@@ -740,7 +740,7 @@ async fn kinds_without_their_factor_are_not_configured() {
         );
         if with_codes {
             let key = mfa_core::SecretBytes::generate(32, &mut OsRandom).unwrap();
-            b.oob_codes(mfa::oob::OobCodes::new(key, oob_config()).unwrap())
+            b.oob_codes(mfa::oob::OobFactor::new(key, oob_config()).unwrap())
                 .build()
         } else {
             b.build()

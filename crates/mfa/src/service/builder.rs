@@ -19,7 +19,7 @@ pub struct ServiceBuilder<S> {
     pub(super) issuer: Option<String>,
     pub(super) audit: Option<Arc<dyn AuditSink>>,
     pub(super) sender: Option<Arc<dyn DynSender>>,
-    pub(super) oob: Option<OobCodes>,
+    pub(super) oob: Option<OobFactor>,
     pub(super) push: Option<(PushFactor, Arc<dyn DynPushTransport>)>,
     pub(super) totp: TotpFactor,
     pub(super) hotp: HotpFactor,
@@ -105,7 +105,7 @@ impl<S: Store> ServiceBuilder<S> {
     /// allow-list starts **empty**, so until it names countries every phone enrollment
     /// and send is refused ([`ServiceError::Limited`]); email is not affected.
     #[must_use]
-    pub fn oob_codes(mut self, codes: OobCodes) -> Self {
+    pub fn oob_codes(mut self, codes: OobFactor) -> Self {
         self.oob = Some(codes);
         self
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mfa::audit::MemoryAudit;
 use mfa::oob::testkit::{RecordingSender, RecordingTransport};
 use mfa::oob::{
-    OobCodes, OobConfig, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
+    OobConfig, OobFactor, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
 };
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
@@ -162,7 +162,7 @@ impl Secrets {
         policy: &str,
         shared: &Shared,
     ) -> Service<S> {
-        let codes = OobCodes::new(self.codes.clone(), oob).unwrap();
+        let codes = OobFactor::new(self.codes.clone(), oob).unwrap();
         let device_key = DeviceTokenKey::new(self.device.clone()).unwrap();
         let policy = Policy::from_toml(policy)
             .unwrap()
