@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Error, KeyId, Keyring, Mode, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryRecord,
+    Error, KeyId, Keyring, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode,
+    RecoveryRecord,
 };
 
 struct Fixture {
@@ -33,7 +34,7 @@ fn fixture() -> &'static Fixture {
         .unwrap();
         let set = RecoveryFactor::new(
             keys.clone(),
-            RecoveryConfig::default().with_mode(Mode::set(4).unwrap()),
+            RecoveryConfig::default().with_mode(RecoveryMode::set(4).unwrap()),
         )
         .unwrap();
         let (set_codes, set_record) = set.generate(&mut OsRandom).unwrap().into_parts();
