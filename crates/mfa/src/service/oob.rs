@@ -462,7 +462,13 @@ impl<S: Store> Service<S> {
         }
         let limits = *self.policy.failure_limits();
         let key = FailureKey::destination(destination.as_str())?;
-        if let Some(f) = self.store.failures(&key, now, limits.window).await? {
+        // Over the longer of window and lockout, as a factor's count: a lockout longer
+        // than the window must not end when the count lapses.
+        if let Some(f) = self
+            .store
+            .failures(&key, now, limits.counting_window())
+            .await?
+        {
             let until = f.last_at.saturating_add(limits.lockout);
             if f.count >= self.user_limit && now < until {
                 return Err(ServiceError::Locked { until });
@@ -638,7 +644,7 @@ impl<S: Store> Service<S> {
     }
 
     async fn count_destination_failure(&self, destination: &Destination, now: Timestamp) {
-        let window = self.policy.failure_limits().window;
+        let window = self.policy.failure_limits().counting_window();
         match FailureKey::destination(destination.as_str()) {
             Ok(key) => {
                 if let Err(e) = self.store.record_failure(&key, now, window).await {
