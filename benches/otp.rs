@@ -10,6 +10,7 @@
     reason = "benchmark"
 )]
 
+use mfa_core::Timestamp;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -63,7 +64,7 @@ fn bench(c: &mut Criterion) {
         };
         let ours = Totp::new(&secret, params);
         let theirs = peer(algorithm, seed);
-        let step = ours.step_at(NOW).unwrap();
+        let step = ours.step_at(Timestamp::from_unix_secs(NOW)).unwrap();
         // A code outside the ±1 window (and equal to none inside it): every verifier
         // must check all three steps before refusing it.
         let wrong = (5..)
@@ -71,18 +72,28 @@ fn bench(c: &mut Criterion) {
             .find(|c| (step - 1..=step + 1).all(|s| ours.code_for_step(s) != *c))
             .unwrap();
         assert!(
-            ours.verify(wrong.as_str(), NOW, Window::default(), None)
-                .is_err()
+            ours.verify(
+                wrong.as_str(),
+                Timestamp::from_unix_secs(NOW),
+                Window::default(),
+                None
+            )
+            .is_err()
         );
         assert!(theirs.check(wrong.as_str(), NOW).is_none());
         assert_eq!(
-            ours.code_at(NOW).unwrap().as_str(),
+            ours.code_at(Timestamp::from_unix_secs(NOW))
+                .unwrap()
+                .as_str(),
             theirs.generate(NOW).to_string()
         );
 
         let mut g = c.benchmark_group(format!("totp_generate/{name}"));
         g.bench_function("mfa-otp", |b| {
-            b.iter(|| ours.code_at(black_box(NOW)).unwrap())
+            b.iter(|| {
+                ours.code_at(Timestamp::from_unix_secs(black_box(NOW)))
+                    .unwrap()
+            })
         });
         g.bench_function("totp-rs", |b| b.iter(|| theirs.generate(black_box(NOW))));
         g.finish();
@@ -92,7 +103,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 ours.verify(
                     black_box(wrong.as_str()),
-                    black_box(NOW),
+                    black_box(Timestamp::from_unix_secs(NOW)),
                     Window::default(),
                     None,
                 )
@@ -102,7 +113,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 Totp::new(&secret, params).verify(
                     black_box(wrong.as_str()),
-                    black_box(NOW),
+                    black_box(Timestamp::from_unix_secs(NOW)),
                     Window::default(),
                     None,
                 )

@@ -12,6 +12,7 @@
     reason = "benchmark"
 )]
 
+use mfa_core::Timestamp;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -74,7 +75,7 @@ fn main() {
             .with_secret(seed.to_vec())
             .build()
             .unwrap();
-        let step = ours.step_at(NOW).unwrap();
+        let step = ours.step_at(Timestamp::from_unix_secs(NOW)).unwrap();
         let wrong = (5..)
             .map(|k| ours.code_for_step(step + k))
             .find(|c| (step - 1..=step + 1).all(|s| ours.code_for_step(s) != *c))
@@ -99,12 +100,22 @@ fn main() {
             let w = wrong.as_str();
             let times = [
                 per_call(|| {
-                    let r = ours.verify(black_box(w), black_box(NOW), Window::default(), None);
+                    let r = ours.verify(
+                        black_box(w),
+                        Timestamp::from_unix_secs(black_box(NOW)),
+                        Window::default(),
+                        None,
+                    );
                     black_box(r.is_ok());
                 }),
                 per_call(|| {
                     let t = Totp::new(&secret, params);
-                    let r = t.verify(black_box(w), black_box(NOW), Window::default(), None);
+                    let r = t.verify(
+                        black_box(w),
+                        Timestamp::from_unix_secs(black_box(NOW)),
+                        Window::default(),
+                        None,
+                    );
                     black_box(r.is_ok());
                 }),
                 per_call(|| {
@@ -112,7 +123,10 @@ fn main() {
                 }),
                 per_call(&mut floor_fn),
                 per_call(|| {
-                    black_box(ours.code_at(black_box(NOW)).unwrap());
+                    black_box(
+                        ours.code_at(Timestamp::from_unix_secs(black_box(NOW)))
+                            .unwrap(),
+                    );
                 }),
                 per_call(|| {
                     black_box(theirs.generate(black_box(NOW)));

@@ -172,7 +172,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
             TotpParams::default(),
         )
         .totp();
-        let code = totp.code_at(clock.now().unix_secs()).unwrap();
+        let code = totp.code_at(clock.now()).unwrap();
         service
             .finish_enrollment(&user, &e.factor_id, code.as_str(), &Session::default())
             .await
@@ -219,7 +219,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
                     i = k + 1;
                     last[k] = step;
                     let (user, id, totp) = mine[k];
-                    let code = totp.code_at(now.unix_secs()).unwrap();
+                    let code = totp.code_at(now).unwrap();
                     let ok = service
                         .verify(user, id, Response::Code(code.as_str()), &session(now))
                         .await

@@ -34,6 +34,7 @@
 //! streams and returns the exit status, so the tests (`examples/tests/otp.rs`) run the
 //! whole tool in-process without depending on where cargo put the example's binary.
 
+use mfa_core::Timestamp;
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
@@ -348,7 +349,8 @@ fn code(a: &CodeArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let secret = a.secret.secret()?;
     let code = match a.params.hotp_counter()? {
         Some(counter) => Hotp::new(&secret, a.params.hotp()).code(counter),
-        None => Totp::new(&secret, a.params.totp()).code_at(a.time.unwrap_or_else(now))?,
+        None => Totp::new(&secret, a.params.totp())
+            .code_at(Timestamp::from_unix_secs(a.time.unwrap_or_else(now)))?,
     };
     writeln!(out, "{}", code.as_str())?;
     Ok(())
@@ -364,7 +366,12 @@ fn verify(a: &VerifyArgs, out: &mut dyn Write) -> Result<(), Failure> {
         None => {
             let window = Window::new(a.window_past, a.window_future.unwrap_or(1))?;
             let now = a.time.unwrap_or_else(now);
-            Totp::new(&secret, a.params.totp()).verify(&a.code, now, window, a.last_step)
+            Totp::new(&secret, a.params.totp()).verify(
+                &a.code,
+                Timestamp::from_unix_secs(now),
+                window,
+                a.last_step,
+            )
         }
     };
     match result {

@@ -23,6 +23,7 @@ mod migration;
 #[path = "mfactl/oob.rs"]
 mod oob;
 
+use mfa_core::Timestamp;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -165,7 +166,7 @@ impl Env {
 fn code(secret: &Secret, at: u64) -> String {
     TotpRecord::new(secret.clone(), TotpParams::default())
         .totp()
-        .code_at(at)
+        .code_at(Timestamp::from_unix_secs(at))
         .unwrap()
         .as_str()
         .to_owned()

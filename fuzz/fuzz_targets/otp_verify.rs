@@ -6,6 +6,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use mfa_core::Timestamp;
 use mfa_otp::{Algorithm, Digits, Hotp, HotpParams, Period, Secret, Totp, TotpParams, Window};
 
 #[derive(Arbitrary, Debug)]
@@ -48,15 +49,23 @@ fuzz_target!(|input: Input<'_>| {
             t0: input.t0,
         },
     );
-    let code = match (input.use_real_code, totp.step_at(input.now)) {
+    let code = match (
+        input.use_real_code,
+        totp.step_at(Timestamp::from_unix_secs(input.now)),
+    ) {
         (true, Ok(step)) => {
             let s = step.saturating_add_signed(i64::from(input.offset));
             totp.code_for_step(s).as_str().to_owned()
         }
         _ => input.code.to_owned(),
     };
-    if let Ok(step) = totp.verify(&code, input.now, window, input.last_step) {
-        let current = totp.step_at(input.now).unwrap();
+    if let Ok(step) = totp.verify(
+        &code,
+        Timestamp::from_unix_secs(input.now),
+        window,
+        input.last_step,
+    ) {
+        let current = totp.step_at(Timestamp::from_unix_secs(input.now)).unwrap();
         assert!(step >= current.saturating_sub(u64::from(window.past())));
         assert!(step <= current.saturating_add(u64::from(window.future())));
         assert!(input.last_step.is_none_or(|l| step > l));

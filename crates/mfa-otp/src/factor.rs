@@ -56,10 +56,9 @@ impl Factor for TotpFactor {
         now: Timestamp,
         _: &mut dyn SecureRandom,
     ) -> Result<Verified<TotpRecord, u64>, Error> {
-        let step =
-            record
-                .totp()
-                .verify(response, now.unix_secs(), self.window, record.last_step)?;
+        let step = record
+            .totp()
+            .verify(response, now, self.window, record.last_step)?;
         let updated = TotpRecord {
             last_step: Some(step),
             ..record.clone()

@@ -40,7 +40,7 @@
 //!
 //! // 3. The user types the code their app shows (computed here in its place).
 //! let now = Timestamp::from_unix_secs(1_700_000_000);
-//! let code = record.totp().code_at(now.unix_secs())?;
+//! let code = record.totp().code_at(now)?;
 //!
 //! // 4. Verify it; store `verified.record` (with a compare-and-swap) to confirm the
 //! //    enrollment and to stop the same code from working twice.

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use mfa_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::code::{Code, parse_presented, scan};
@@ -109,18 +110,19 @@ impl TryFrom<RawWindow> for Window {
 /// A TOTP generator and verifier, keyed once (RFC 6238).
 ///
 /// ```
+/// use mfa_core::Timestamp;
 /// use mfa_otp::{Algorithm, Digits, Secret, Totp, TotpParams, Window};
 ///
 /// let secret = Secret::from_bytes(b"12345678901234567890".to_vec())?;
 /// let params = TotpParams { digits: Digits::EIGHT, ..TotpParams::default() };
 /// let totp = Totp::new(&secret, params);
-/// assert_eq!(totp.code_at(59)?.as_str(), "94287082"); // RFC 6238 Appendix B
+/// assert_eq!(totp.code_at(Timestamp::from_unix_secs(59))?.as_str(), "94287082"); // RFC 6238 Appendix B
 ///
 /// // Verification returns the matched step; store it, and pass it back next time.
-/// let step = totp.verify("94287082", 59, Window::default(), None)?;
+/// let step = totp.verify("94287082", Timestamp::from_unix_secs(59), Window::default(), None)?;
 /// assert_eq!(step, 1);
 /// // Replaying the code (or any code of a step at or before it) is refused.
-/// assert!(totp.verify("94287082", 60, Window::default(), Some(step)).is_err());
+/// assert!(totp.verify("94287082", Timestamp::from_unix_secs(60), Window::default(), Some(step)).is_err());
 /// # Ok::<(), mfa_otp::Error>(())
 /// ```
 #[derive(Clone)]
@@ -143,23 +145,24 @@ impl Totp {
         self.params
     }
 
-    /// The time step `T = floor((now - T0) / X)` at Unix time `now` (RFC 6238 §4.2).
+    /// The time step `T = floor((now - T0) / X)` at `now` (RFC 6238 §4.2).
     ///
     /// # Errors
     ///
     /// [`Error::TimeBeforeT0`] when `now < T0`.
-    pub fn step_at(&self, now: u64) -> Result<u64, Error> {
+    pub fn step_at(&self, now: Timestamp) -> Result<u64, Error> {
+        let now = now.unix_secs();
         let t0 = self.params.t0;
         let since = now.checked_sub(t0).ok_or(Error::TimeBeforeT0 { now, t0 })?;
         Ok(since / self.params.period.non_zero())
     }
 
-    /// The code at Unix time `now`.
+    /// The code at `now`.
     ///
     /// # Errors
     ///
     /// [`Error::TimeBeforeT0`] when `now < T0`.
-    pub fn code_at(&self, now: u64) -> Result<Code, Error> {
+    pub fn code_at(&self, now: Timestamp) -> Result<Code, Error> {
         Ok(self.code_for_step(self.step_at(now)?))
     }
 
@@ -168,7 +171,7 @@ impl Totp {
         Code::format(self.keyed.truncated(step), self.params.digits)
     }
 
-    /// Verifies `code` at Unix time `now` and returns the **matched step**.
+    /// Verifies `code` at `now` and returns the **matched step**.
     ///
     /// Steps from `window.past()` before the current one to `window.future()` after it
     /// are checked, always all of them, in constant time; the window is clamped at step
@@ -187,7 +190,7 @@ impl Totp {
     pub fn verify(
         &self,
         code: &str,
-        now: u64,
+        now: Timestamp,
         window: Window,
         last_step: Option<u64>,
     ) -> Result<u64, Error> {

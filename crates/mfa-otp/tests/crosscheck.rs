@@ -10,6 +10,7 @@
 //! drawn from those; pyotp covers 6 to 10 digits. pyotp refuses periods over 120 s, so
 //! periods are 1, 30, 60 or random in 1..=120 s (longer ones are checked by vectors).
 
+use mfa_core::Timestamp;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
@@ -133,7 +134,7 @@ fn pyotp_agrees_on_codes_and_verification() {
         .iter()
         .map(|c| {
             let totp = Totp::new(&c.secret, c.params);
-            let step = totp.step_at(c.time).unwrap();
+            let step = totp.step_at(Timestamp::from_unix_secs(c.time)).unwrap();
             let ours: Vec<String> = (0..5)
                 .map(|k| totp.code_for_step(step + k - 2).as_str().to_owned())
                 .collect();
@@ -165,7 +166,7 @@ fn pyotp_agrees_on_codes_and_verification() {
     for (i, (c, r)) in cases.iter().zip(&results).enumerate() {
         let ctx = &input[i];
         let totp = Totp::new(&c.secret, c.params);
-        let step = totp.step_at(c.time).unwrap();
+        let step = totp.step_at(Timestamp::from_unix_secs(c.time)).unwrap();
         let theirs: Vec<&str> = r["totp"]
             .as_array()
             .unwrap()
@@ -204,7 +205,12 @@ fn pyotp_agrees_on_codes_and_verification() {
         for (k, code) in theirs.iter().enumerate() {
             let inside = (1..=3).contains(&k);
             let collides = theirs[1..=3].contains(code);
-            let result = totp.verify(code, c.time, Window::default(), None);
+            let result = totp.verify(
+                code,
+                Timestamp::from_unix_secs(c.time),
+                Window::default(),
+                None,
+            );
             if inside {
                 let matched = result.unwrap_or_else(|e| panic!("#{i} k={k}: {e:?} {ctx}"));
                 if !theirs[1..k].contains(code) {
@@ -243,7 +249,9 @@ fn oathtool_agrees_on_codes_and_verification() {
         let key = to_hex(c.secret.expose_secret());
         let alg = c.params.algorithm.as_str().to_lowercase();
         let (d, p, t) = (c.params.digits.get(), c.params.period.secs(), c.time);
-        let ours = Totp::new(&c.secret, c.params).code_at(t).unwrap();
+        let ours = Totp::new(&c.secret, c.params)
+            .code_at(Timestamp::from_unix_secs(t))
+            .unwrap();
         let ours_hotp = Hotp::new(
             &c.secret,
             HotpParams {
@@ -288,11 +296,18 @@ fn oathtool_agrees_on_codes_and_verification() {
     for (i, (c, l)) in cases.iter().zip(lines.chunks(4)).enumerate() {
         let totp = Totp::new(&c.secret, c.params);
         let ctx = format!("{:?} t={} counter={}", c.params, c.time, c.counter);
-        assert_eq!(totp.code_at(c.time).unwrap().as_str(), l[0], "#{i} {ctx}");
-        assert_eq!(l[1], "ok", "#{i} oathtool refused our TOTP code {ctx}");
-        let step = totp.step_at(c.time).unwrap();
         assert_eq!(
-            totp.verify(l[0], c.time, Window::EXACT, None).unwrap(),
+            totp.code_at(Timestamp::from_unix_secs(c.time))
+                .unwrap()
+                .as_str(),
+            l[0],
+            "#{i} {ctx}"
+        );
+        assert_eq!(l[1], "ok", "#{i} oathtool refused our TOTP code {ctx}");
+        let step = totp.step_at(Timestamp::from_unix_secs(c.time)).unwrap();
+        assert_eq!(
+            totp.verify(l[0], Timestamp::from_unix_secs(c.time), Window::EXACT, None)
+                .unwrap(),
             step,
             "#{i}"
         );

@@ -33,21 +33,24 @@ const WINDOW_TABLE: &[((u32, u32), &[i64], &[i64])] = &[
 fn windows_accept_exactly_their_steps() {
     let totp = Totp::new(&rfc_secret(), TotpParams::default());
     let now = 1_700_000_000;
-    let step = totp.step_at(now).unwrap();
+    let step = totp.step_at(Timestamp::from_unix_secs(now)).unwrap();
     for &((past, future), accepted, refused) in WINDOW_TABLE {
         let window = Window::new(past, future).unwrap();
         for &k in accepted {
             let s = step.checked_add_signed(k).unwrap();
             let code = totp.code_for_step(s);
             assert_eq!(
-                totp.verify(code.as_str(), now, window, None).unwrap(),
+                totp.verify(code.as_str(), Timestamp::from_unix_secs(now), window, None)
+                    .unwrap(),
                 s,
                 "{window:?} {k}"
             );
         }
         for &k in refused {
             let code = totp.code_for_step(step.checked_add_signed(k).unwrap());
-            let e = totp.verify(code.as_str(), now, window, None).unwrap_err();
+            let e = totp
+                .verify(code.as_str(), Timestamp::from_unix_secs(now), window, None)
+                .unwrap_err();
             assert_eq!(reason(e), RejectReason::WrongCode, "{window:?} {k}");
         }
     }
@@ -57,13 +60,18 @@ fn windows_accept_exactly_their_steps() {
 fn replay_refuses_every_step_at_or_before_the_last() {
     let totp = Totp::new(&rfc_secret(), TotpParams::default());
     let now = 1_700_000_000;
-    let step = totp.step_at(now).unwrap();
+    let step = totp.step_at(Timestamp::from_unix_secs(now)).unwrap();
     let window = Window::new(2, 2).unwrap();
     for last in [step - 1, step, step + 1] {
         for k in -2i64..=2 {
             let s = step.checked_add_signed(k).unwrap();
             let code = totp.code_for_step(s);
-            let result = totp.verify(code.as_str(), now, window, Some(last));
+            let result = totp.verify(
+                code.as_str(),
+                Timestamp::from_unix_secs(now),
+                window,
+                Some(last),
+            );
             if s > last {
                 assert_eq!(result.unwrap(), s);
             } else {
@@ -78,8 +86,13 @@ fn replay_refuses_every_step_at_or_before_the_last() {
     let code = totp.code_for_step(step);
     assert_eq!(
         reason(
-            totp.verify(code.as_str(), now, window, Some(u64::MAX))
-                .unwrap_err()
+            totp.verify(
+                code.as_str(),
+                Timestamp::from_unix_secs(now),
+                window,
+                Some(u64::MAX)
+            )
+            .unwrap_err()
         ),
         RejectReason::Replay
     );
@@ -91,12 +104,19 @@ fn arithmetic_at_the_edges_never_panics_or_wraps() {
     let wide = Window::new(Window::MAX_STEPS, Window::MAX_STEPS).unwrap();
     // t = 0 with a past window: the window is clamped at step 0.
     let totp = Totp::new(&secret, TotpParams::default());
-    let code = totp.code_at(0).unwrap();
-    assert_eq!(totp.verify(code.as_str(), 0, wide, None).unwrap(), 0);
+    let code = totp.code_at(Timestamp::from_unix_secs(0)).unwrap();
+    assert_eq!(
+        totp.verify(code.as_str(), Timestamp::from_unix_secs(0), wide, None)
+            .unwrap(),
+        0
+    );
     // The code of the "wrapped" step u64::MAX is never checked near t = 0.
     let wrapped = totp.code_for_step(u64::MAX);
     if (0..=u64::from(Window::MAX_STEPS)).all(|s| totp.code_for_step(s) != wrapped) {
-        assert!(totp.verify(wrapped.as_str(), 0, wide, None).is_err());
+        assert!(
+            totp.verify(wrapped.as_str(), Timestamp::from_unix_secs(0), wide, None)
+                .is_err()
+        );
     }
     // The largest time: the window is clamped at u64::MAX.
     let end = Totp::new(
@@ -106,14 +126,25 @@ fn arithmetic_at_the_edges_never_panics_or_wraps() {
             ..TotpParams::default()
         },
     );
-    let code = end.code_at(u64::MAX).unwrap();
+    let code = end.code_at(Timestamp::from_unix_secs(u64::MAX)).unwrap();
     assert_eq!(
-        end.verify(code.as_str(), u64::MAX, wide, None).unwrap(),
+        end.verify(
+            code.as_str(),
+            Timestamp::from_unix_secs(u64::MAX),
+            wide,
+            None
+        )
+        .unwrap(),
         u64::MAX
     );
     assert_eq!(
-        end.verify(code.as_str(), u64::MAX, wide, Some(u64::MAX - 1))
-            .unwrap(),
+        end.verify(
+            code.as_str(),
+            Timestamp::from_unix_secs(u64::MAX),
+            wide,
+            Some(u64::MAX - 1)
+        )
+        .unwrap(),
         u64::MAX
     );
     // Before T0: a typed error, for codes and for verification.
@@ -125,14 +156,15 @@ fn arithmetic_at_the_edges_never_panics_or_wraps() {
         },
     );
     assert_eq!(
-        late.step_at(99).unwrap_err(),
+        late.step_at(Timestamp::from_unix_secs(99)).unwrap_err(),
         Error::TimeBeforeT0 { now: 99, t0: 100 }
     );
     assert_eq!(
-        late.verify("123456", 0, wide, None).unwrap_err(),
+        late.verify("123456", Timestamp::from_unix_secs(0), wide, None)
+            .unwrap_err(),
         Error::TimeBeforeT0 { now: 0, t0: 100 }
     );
-    assert_eq!(late.step_at(100).unwrap(), 0);
+    assert_eq!(late.step_at(Timestamp::from_unix_secs(100)).unwrap(), 0);
     // HOTP near u64::MAX: the window stops at u64::MAX - 1, whose successor exists.
     let hotp = Hotp::new(&secret, HotpParams::default());
     let top = hotp.code(u64::MAX - 1);
@@ -162,7 +194,7 @@ fn arithmetic_at_the_edges_never_panics_or_wraps() {
 #[test]
 fn malformed_codes_are_rejected_as_malformed() {
     let totp = Totp::new(&rfc_secret(), TotpParams::default());
-    let good = totp.code_at(1_000).unwrap();
+    let good = totp.code_at(Timestamp::from_unix_secs(1_000)).unwrap();
     for bad in [
         "",
         "12345",
@@ -174,13 +206,26 @@ fn malformed_codes_are_rejected_as_malformed() {
         "123\u{0}456",
     ] {
         let e = totp
-            .verify(bad, 1_000, Window::default(), None)
+            .verify(
+                bad,
+                Timestamp::from_unix_secs(1_000),
+                Window::default(),
+                None,
+            )
             .unwrap_err();
         assert_eq!(reason(e), RejectReason::Malformed, "{bad:?}");
     }
     // Spaces are what users type between groups; they are ignored.
     let spaced = format!("{} {}", &good.as_str()[..3], &good.as_str()[3..]);
-    assert!(totp.verify(&spaced, 1_000, Window::default(), None).is_ok());
+    assert!(
+        totp.verify(
+            &spaced,
+            Timestamp::from_unix_secs(1_000),
+            Window::default(),
+            None
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -270,7 +315,7 @@ fn totp_factor_moves_the_last_step_and_refuses_replays() {
     let factor = TotpFactor::default();
     assert_eq!(factor.kind(&record), FactorKind::Totp);
     let now = Timestamp::from_unix_secs(2_000_000_000);
-    let code = record.totp().code_at(now.unix_secs()).unwrap();
+    let code = record.totp().code_at(now).unwrap();
     let ok = factor
         .verify(&record, &(), code.as_str(), now, &mut OsRandom)
         .unwrap();
@@ -286,7 +331,7 @@ fn totp_factor_moves_the_last_step_and_refuses_replays() {
     }
     // The next step's code is accepted 30 s later.
     let later = Timestamp::from_unix_secs(2_000_000_030);
-    let next = record.totp().code_at(later.unix_secs()).unwrap();
+    let next = record.totp().code_at(later).unwrap();
     let ok2 = factor
         .verify(&ok.record, &(), next.as_str(), later, &mut OsRandom)
         .unwrap();
@@ -416,7 +461,7 @@ fn input_errors_convert_to_named_invalid_input() {
                     ..TotpParams::default()
                 },
             )
-            .code_at(99)
+            .code_at(Timestamp::from_unix_secs(99))
             .unwrap_err(),
             "time",
         ),

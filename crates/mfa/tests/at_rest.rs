@@ -3,13 +3,14 @@
 //! Here the stored bytes are read from the memory store; `raw_tables.rs` reads the SQL
 //! tables of SQLite and PostgreSQL themselves.
 
+use mfa_core::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{harness, harness_with, keys, password};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::{KeySet, OtpEnrollment, Response, ServiceError};
+use mfa::{Error, KeySet, OtpEnrollment, Response};
 use mfa_core::store::{FactorStore, RecordData, StoreError};
 use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
 use mfa_store::MemoryStore;
@@ -18,16 +19,16 @@ fn code(e: &OtpEnrollment, at: u64) -> String {
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
     TotpRecord::new(secret, TotpParams::default())
         .totp()
-        .code_at(at)
+        .code_at(Timestamp::from_unix_secs(at))
         .unwrap()
         .as_str()
         .to_owned()
 }
 
-fn corrupt(e: &ServiceError) -> bool {
+fn corrupt(e: &Error) -> bool {
     matches!(
         e,
-        ServiceError::Core(mfa_core::Error::Store(StoreError::Corrupt(_)))
+        Error::Core(mfa_core::Error::Store(StoreError::Corrupt(_)))
     )
 }
 

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mfa::{Response, ServiceError};
+use mfa::{Error, Response};
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
     FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
@@ -180,10 +180,10 @@ impl UserStore for Flaky {
     }
 }
 
-fn backend(e: &ServiceError) -> bool {
+fn backend(e: &Error) -> bool {
     matches!(
         e,
-        ServiceError::Core(mfa_core::Error::Store(StoreError::Backend(_)))
+        Error::Core(mfa_core::Error::Store(StoreError::Backend(_)))
     )
 }
 
@@ -199,13 +199,7 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
         .unwrap();
     let secret = mfa::otp::Secret::from_base32(&e.secret_base32).unwrap();
     let rec = mfa::otp::TotpRecord::new(secret, mfa::otp::TotpParams::default());
-    let code = |at: Timestamp| {
-        rec.totp()
-            .code_at(at.unix_secs())
-            .unwrap()
-            .as_str()
-            .to_owned()
-    };
+    let code = |at: Timestamp| rec.totp().code_at(at).unwrap().as_str().to_owned();
     h.service
         .finish_enrollment(&alice, &e.factor_id, &code(now), &mfa::Session::default())
         .await

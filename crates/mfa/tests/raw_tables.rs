@@ -69,7 +69,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let secret = Secret::from_base32(&totp.secret_base32).unwrap();
     let code = mfa::otp::TotpRecord::new(secret.clone(), mfa::otp::TotpParams::default())
         .totp()
-        .code_at(now.unix_secs())
+        .code_at(now)
         .unwrap();
     h.service
         .finish_enrollment(
@@ -86,7 +86,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let later = h.clock.now();
     let next = mfa::otp::TotpRecord::new(secret, mfa::otp::TotpParams::default())
         .totp()
-        .code_at(later.unix_secs())
+        .code_at(later)
         .unwrap();
     let aal2 = h
         .service

@@ -2,6 +2,7 @@
 //! audit log: SQLite under a data directory, and PostgreSQL when
 //! `MFA_TEST_POSTGRES_URL` is set (a schema of its own per run).
 
+use mfa_core::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -107,7 +108,9 @@ pub(crate) fn totp_in(secret: &str, steps: u64) -> String {
     use mfa_core::Clock as _;
     let s = mfa_otp::Secret::from_base32(secret).unwrap();
     mfa_otp::Totp::new(&s, mfa_otp::TotpParams::default())
-        .code_at(mfa_core::SystemClock.now().unix_secs() + 30 * steps)
+        .code_at(Timestamp::from_unix_secs(
+            mfa_core::SystemClock.now().unix_secs() + 30 * steps,
+        ))
         .unwrap()
         .as_str()
         .to_owned()
