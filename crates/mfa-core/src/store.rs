@@ -42,7 +42,7 @@ mod failure;
 mod lookup;
 mod record;
 
-pub use failure::{Destination, FailureKey, Failures, UserLimit};
+pub use failure::{DestinationKey, FailureKey, Failures, UserLimit};
 pub use lookup::{LookupKey, LookupScope};
 pub use record::{
     ChallengeId, ChallengeOwner, FactorRecord, Generation, PendingChallenge, RecordData,

@@ -40,7 +40,7 @@ use crate::clock::Timestamp;
 use crate::id::{FactorId, FactorKind, UserId};
 use crate::random::{RandomError, SecureRandom};
 use crate::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, Destination, DeviceStore, FactorRecord,
+    ChallengeId, ChallengeOwner, ChallengeStore, DestinationKey, DeviceStore, FactorRecord,
     FactorStore, FailureKey, FailureStore, Generation, LookupKey, LookupScope, NEVER_LAPSES,
     PendingChallenge, RecordData, RememberedDevice, Store, StoreError, UserLimit, UserStore,
     Version,

@@ -12,13 +12,15 @@ use crate::clock::Timestamp;
 use crate::error::{Error, InvalidInput};
 use crate::id::{FactorId, UserId};
 
-/// Where an out-of-band code was sent (a phone number or email address), for counting
-/// failures per destination: SMS pumping spreads over many users but few numbers.
+/// Where an out-of-band code was sent (a phone number or email address) as a counter
+/// key, for counting failures and sends per destination: SMS pumping spreads over many
+/// users but few numbers. (The parsed, validated address itself is
+/// `mfa_oob::Destination`; this is only its normalised string.)
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Destination(String);
+pub struct DestinationKey(String);
 
-impl Destination {
+impl DestinationKey {
     /// A destination of 1 to 320 bytes without whitespace or control characters;
     /// normalise it first (E.164 for phone numbers) so one number counts once.
     ///
@@ -43,15 +45,15 @@ impl Destination {
     }
 }
 
-impl TryFrom<String> for Destination {
+impl TryFrom<String> for DestinationKey {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {
         Self::new(s)
     }
 }
 
-impl From<Destination> for String {
-    fn from(d: Destination) -> Self {
+impl From<DestinationKey> for String {
+    fn from(d: DestinationKey) -> Self {
         d.0
     }
 }
@@ -79,7 +81,7 @@ pub enum FailureKey {
     /// A user's failures on one factor (backoff and the time-boxed lockout).
     Factor(UserId, FactorId),
     /// Failures of codes sent to one phone number or address, whoever the user.
-    Destination(Destination),
+    Destination(DestinationKey),
     /// Failures from one client address (build it with [`FailureKey::client_ip`]).
     ClientIp(IpAddr),
     /// One of the service's own per-user caps (codes sent, pushes waiting, pushes since
@@ -89,7 +91,7 @@ pub enum FailureKey {
     /// what anyone else sends to the same destination.
     FactorSends(UserId, FactorId),
     /// Codes sent to one destination for enrollment, whichever account asks.
-    DestinationSends(Destination),
+    DestinationSends(DestinationKey),
     /// Usernameless sign-in attempts naming one WebAuthn credential, from one client
     /// network (`None`: the client's address is unknown). What an attacker who knows
     /// only a credential id can move; build it with [`FailureKey::credential`].
@@ -151,9 +153,9 @@ impl FailureKey {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] when it is not a valid [`Destination`].
+    /// [`Error::Invalid`] when it is not a valid [`DestinationKey`].
     pub fn destination(destination: &str) -> Result<Self, Error> {
-        Destination::new(destination).map(Self::Destination)
+        DestinationKey::new(destination).map(Self::Destination)
     }
 
     /// Failures from a client: an IPv4 address as it is, an IPv6 address as its /64

@@ -110,7 +110,7 @@ pub async fn failures_that_never_lapse<S: FailureStore>(store: &S) {
         FailureKey::factor_sends(&kim, &id("f1")),
         FailureKey::destination("+15551230000").unwrap_or_else(|e| panic!("{e}")),
         FailureKey::DestinationSends(
-            Destination::new("+15551230000").unwrap_or_else(|e| panic!("{e}")),
+            DestinationKey::new("+15551230000").unwrap_or_else(|e| panic!("{e}")),
         ),
         FailureKey::client_ip("192.0.2.9".parse().unwrap_or_else(|e| panic!("{e}"))),
         FailureKey::credential(b"cred-1", None).unwrap_or_else(|e| panic!("{e}")),

@@ -501,7 +501,7 @@ impl<S: Store> Service<S> {
         let window = SendLimits::WINDOW;
         let key = match budget {
             SendBudget::Enrollment(_) => FailureKey::DestinationSends(
-                mfa_core::store::Destination::new(destination.as_str())?,
+                mfa_core::store::DestinationKey::new(destination.as_str())?,
             ),
             SendBudget::Factor(factor_id) => FailureKey::factor_sends(user, factor_id),
         };
