@@ -19,7 +19,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use mfa_core::{Channel, Factor, OsRandom, SecretBytes, StartOptions, Timestamp};
+use mfa_core::{Channel, Factor, KeyId, Keyring, OsRandom, SecretBytes, StartOptions, Timestamp};
 use mfa_oob::testkit::SoftwareDevice;
 use mfa_oob::{
     Destination, EnrollmentChallenge, OobConfig, OobFactor, PushFactor, PushResponse, SendLimits,
@@ -36,7 +36,8 @@ fn codes(c: &mut Criterion) {
     let limits = SendLimits::new().with_allowed_country_codes([1]).unwrap();
     let config =
         OobConfig::new(Templates::new("Bench", "example.com").unwrap()).with_limits(limits);
-    let f = OobFactor::new(SecretBytes::from(KEY.to_vec()), config).unwrap();
+    let keys = Keyring::new(KeyId::new("k1").unwrap(), SecretBytes::from(KEY.to_vec())).unwrap();
+    let f = OobFactor::new(keys, config);
     let dest = Destination::parse(Channel::Sms, "+12015550123", None).unwrap();
     let record = f.enroll(Channel::Sms, dest).unwrap();
     let (mut ch, state) = f

@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mfa_core::store::{Generation, RememberedDevice};
-use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_core::{AuthMethod, FactorId, FactorKind, KeyId, Keyring, SecretBytes, Timestamp, UserId};
 use mfa_policy::device::{DeviceProof, DeviceTokenKey};
 use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
 use mfa_policy::{Input, Policy};
@@ -24,7 +24,8 @@ const ADAPTIVE_JSON: &str = include_str!("../crates/mfa-policy/tests/data/polici
 const NOW: u64 = 1_700_000_000;
 
 fn bench(c: &mut Criterion) {
-    let key = DeviceTokenKey::new(SecretBytes::from(vec![7u8; 32])).unwrap();
+    let ring = Keyring::new(KeyId::new("k1").unwrap(), SecretBytes::from(vec![7u8; 32]));
+    let key = DeviceTokenKey::new(ring.unwrap());
     let policy = Policy::from_toml(ADAPTIVE)
         .unwrap()
         .with_device_key(key.clone());

@@ -17,9 +17,9 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{OsRandom, SecretBytes};
-use mfa_recovery::{
-    Argon2Params, KeyId, Keyring, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode,
-};
+use mfa_recovery::{Argon2Params, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode};
+
+use mfa_core::{KeyId, Keyring};
 use sha2::Sha256;
 
 const PEPPER: [u8; 32] = [0x42; 32];

@@ -25,7 +25,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mfa::policy::Policy;
 use mfa::policy::input::Session;
-use mfa::{KeySet, Response, Service};
+use mfa::{KeyId, Keyring, Response, Service};
 use mfa_core::{AuthMethod, Clock, Factor, FixedClock, OsRandom, Timestamp, UserId};
 use mfa_otp::{Secret, TotpFactor, TotpParams, TotpRecord};
 use mfa_store::MemoryStore;
@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
     let service = Service::builder(
         MemoryStore::new(),
         Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap(),
-        KeySet::generate("k1", &mut OsRandom).unwrap(),
+        Keyring::generate(KeyId::new("k1").unwrap(), &mut OsRandom).unwrap(),
     )
     .shared_clock(clock.clone())
     .issuer("Bench")

@@ -136,7 +136,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
     use mfa::otp::{Secret, TotpParams, TotpRecord};
     use mfa::policy::Policy;
     use mfa::policy::input::Session;
-    use mfa::{KeySet, Response, Service};
+    use mfa::{KeyId, Keyring, Response, Service};
     use mfa_core::{AuthMethod, Clock, FixedClock};
 
     let store = PostgresStore::connect(
@@ -152,7 +152,7 @@ async fn service_on_postgres(url: &str, schema: &str, floors: &[f64]) {
         Service::builder(
             store,
             Policy::from_toml("version = 1\nmode = \"always\"\n").unwrap(),
-            KeySet::generate("k1", &mut OsRandom).unwrap(),
+            Keyring::generate(KeyId::new("k1").unwrap(), &mut OsRandom).unwrap(),
         )
         .shared_clock(clock.clone())
         .issuer("Bench")

@@ -115,8 +115,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mfa::oob::{OobConfig, OobFactor, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
 use mfa::policy::input::{Session, Subject};
-use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
-use mfa::{Error, KeySet, Response, Service};
+use mfa::recovery::RecoveryConfig;
+use mfa::{Error, KeyId, Keyring, Response, Service};
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes,
     StartOptions, SystemClock, Timestamp, UserId,
@@ -322,8 +322,8 @@ fn build_service(
             Policy::from_toml(DEFAULT_POLICY).map_err(|e| Failure::bad(format!("policy: {e}")))?
         }
     };
-    let mut builder = Service::builder(store, policy, key_set(&file)?)
-        .recovery(keyring(&file)?, RecoveryConfig::default())
+    let mut builder = Service::builder(store, policy, keyring("data", &file.data)?)
+        .recovery(keyring("pepper", &file.pepper)?, RecoveryConfig::default())
         .issuer(global.issuer.clone());
     if global.now.is_some() {
         builder = builder.clock(FixedClock::new(now));
@@ -332,11 +332,7 @@ fn build_service(
         let ring = file.oob.as_ref().ok_or_else(|| {
             Failure::bad("key file: no oob key (written by `keys init` since SMS and email codes)")
         })?;
-        let key = ring
-            .keys
-            .get(&ring.active)
-            .ok_or_else(|| Failure::bad("key file: the active oob key is missing"))?;
-        let key = decode_key("oob", &ring.active, key)?;
+        let key = keyring("oob", ring)?;
         let mut countries = Vec::new();
         for c in global
             .sms_countries
@@ -355,8 +351,7 @@ fn build_service(
             .map_err(Failure::bad)?;
         let templates =
             Templates::new(global.issuer.clone(), global.origin.clone()).map_err(Failure::bad)?;
-        let codes = OobFactor::new(key, OobConfig::new(templates).with_limits(limits))
-            .map_err(|e| Failure::bad(format!("oob: {e}")))?;
+        let codes = OobFactor::new(key, OobConfig::new(templates).with_limits(limits));
         let outbox = OutboxSender::new(dir)
             .map_err(|e| Failure::bad(format!("--outbox {}: {e}", dir.display())))?;
         builder = builder.sender(Arc::new(outbox)).oob_codes(codes);

@@ -11,7 +11,7 @@
 use std::error::Error;
 
 use mfa_core::store::{Generation, RememberedDevice};
-use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_core::{AuthMethod, FactorId, FactorKind, KeyId, Keyring, SecretBytes, Timestamp, UserId};
 use mfa_policy::device::{DeviceProof, DeviceTokenKey};
 use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, RiskSignals, Session, Subject};
 use mfa_policy::oidc::{AcrRequest, PAPE_MULTI_FACTOR};
@@ -31,7 +31,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     } else {
         Policy::from_toml(&text)?
     };
-    let key = DeviceTokenKey::new(SecretBytes::from(vec![0x42; 32]))?;
+    let key = DeviceTokenKey::new(Keyring::new(
+        KeyId::new("demo")?,
+        SecretBytes::from(vec![0x42; 32]),
+    )?);
     let policy = policy.with_device_key(key.clone());
     println!(
         "policy {path}: mode {:?}, rules {:?}\n",

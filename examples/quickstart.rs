@@ -29,18 +29,18 @@ use std::time::Duration;
 
 use mfa::core::store::{FailureKey, FailureStore};
 use mfa::core::{
-    Attachment, AuthMethod, Clock, FixedClock, OsRandom, SecretBytes, StartOptions, Timestamp,
-    UserId, UserVerification,
+    Attachment, AuthMethod, Clock, FixedClock, OsRandom, StartOptions, Timestamp, UserId,
+    UserVerification,
 };
 use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::{Decision, Policy};
-use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
+use mfa::recovery::RecoveryConfig;
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, KeySet, Response, Service};
+use mfa::{Challenge, Error, KeyId, Keyring, Response, Service};
 use mfa_store::AnyStore;
 
 type Step<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -133,18 +133,20 @@ fn password_session(now: Timestamp) -> Session {
 async fn run(store: AnyStore) -> Step {
     // Build the service once at start-up; it owns the clock it reads.
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
-    let device_key = DeviceTokenKey::new(SecretBytes::generate(32, &mut OsRandom)?)?;
+    // Every server key is a Keyring: a current key and the older ones it still accepts.
+    // (Generated here; a real service loads them from its secrets manager.)
+    let device_key = DeviceTokenKey::new(Keyring::generate(
+        KeyId::new("device-2026")?,
+        &mut OsRandom,
+    )?);
     let rp = RelyingParty::builder("bank.example", "Bank Example")
         .origin(ORIGIN)
         .build()?;
-    let pepper = Keyring::new(
-        KeyId::new("pepper-2026")?,
-        SecretBytes::generate(32, &mut OsRandom)?,
-    )?;
+    let pepper = Keyring::generate(KeyId::new("pepper-2026")?, &mut OsRandom)?;
     let service = Service::builder(
         store,
         Policy::from_toml(POLICY)?.with_device_key(device_key),
-        KeySet::generate("data-2026", &mut OsRandom)?,
+        Keyring::generate(KeyId::new("data-2026")?, &mut OsRandom)?,
     )
     .recovery(pepper, RecoveryConfig::default())
     .relying_party(rp, UserVerification::Preferred)

@@ -71,48 +71,26 @@ pub(super) fn read_key_file(path: &Path) -> Result<KeyFile, Failure> {
     Ok(file)
 }
 
-pub(super) fn key_set(file: &KeyFile) -> Result<KeySet, Failure> {
-    let active = file
-        .data
+/// One ring of the key file as a [`Keyring`]: its active key current, every other key
+/// still accepted (data keys open what they sealed, peppers check their codes).
+pub(super) fn keyring(name: &str, ring: &KeyRing) -> Result<Keyring, Failure> {
+    let bad = |e: mfa_core::Error| Failure::bad(format!("key file: {name}: {e}"));
+    let active = ring
         .keys
-        .get(&file.data.active)
-        .ok_or_else(|| Failure::bad("key file: the active data key is missing"))?;
-    let mut set = KeySet::new(
-        file.data.active.clone(),
-        decode_key("data", &file.data.active, active)?,
-    )?;
-    for (id, b64) in &file.data.keys {
-        if *id != file.data.active {
-            set = set.with_key(id.clone(), decode_key("data", id, b64)?)?;
-        }
-    }
-    Ok(set)
-}
-
-pub(super) fn keyring(file: &KeyFile) -> Result<Keyring, Failure> {
-    let bad = |e: mfa::recovery::Error| Failure::bad(format!("key file: pepper: {e}"));
-    let active = file
-        .pepper
-        .keys
-        .get(&file.pepper.active)
-        .ok_or_else(|| Failure::bad("key file: the active pepper is missing"))?;
-    let active_id = KeyId::new(file.pepper.active.clone()).map_err(bad)?;
-    let mut ring = Keyring::new(
-        active_id.clone(),
-        decode_key("pepper", &file.pepper.active, active)?,
-    )
-    .map_err(bad)?;
-    for (id, b64) in &file.pepper.keys {
-        if *id != file.pepper.active {
-            ring.insert(
+        .get(&ring.active)
+        .ok_or_else(|| Failure::bad(format!("key file: the active {name} key is missing")))?;
+    let active_id = KeyId::new(ring.active.clone()).map_err(bad)?;
+    let mut keys = Keyring::new(active_id, decode_key(name, &ring.active, active)?).map_err(bad)?;
+    for (id, b64) in &ring.keys {
+        if *id != ring.active {
+            keys.insert(
                 KeyId::new(id.clone()).map_err(bad)?,
-                decode_key("pepper", id, b64)?,
+                decode_key(name, id, b64)?,
             )
             .map_err(bad)?;
         }
     }
-    ring.set_current(&active_id).map_err(bad)?;
-    Ok(ring)
+    Ok(keys)
 }
 
 /// Writes `bytes` to `path` with 0600 permissions: to a new file only (`create_new`),
@@ -172,8 +150,11 @@ pub(super) fn keys_command(command: &KeysCommand, now: u64) -> Result<Value, Fai
         KeysCommand::Rotate(a) => {
             let mut file = read_key_file(&a.file)?;
             // Check the file is whole before adding to it.
-            key_set(&file)?;
-            keyring(&file)?;
+            keyring("data", &file.data)?;
+            keyring("pepper", &file.pepper)?;
+            if let Some(oob) = &file.oob {
+                keyring("oob", oob)?;
+            }
             let id = key_id(now, "data")?;
             file.data.keys.insert(id.clone(), fresh_key()?.to_string());
             file.data.active.clone_from(&id);

@@ -14,10 +14,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mfa::KeySet;
 use mfa::core::{OsRandom, SecretBytes, SecureRandom as _};
 use mfa::policy::device::DeviceTokenKey;
-use mfa::recovery::{KeyId, Keyring};
+use mfa::{KeyId, Keyring};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize as _, Zeroizing};
@@ -27,11 +26,11 @@ pub(crate) const KEY_FILE: &str = "keys.json";
 
 /// The keys, loaded.
 pub(crate) struct DemoKeys {
-    pub(crate) data: KeySet,
+    pub(crate) data: Keyring,
     pub(crate) pepper: Keyring,
     pub(crate) device: DeviceTokenKey,
     /// The key of mfa-oob's code hashes (pending SMS/email challenges).
-    pub(crate) oob: SecretBytes,
+    pub(crate) oob: Keyring,
     /// A digest of the data key and its id, kept in the database to tell a foreign key
     /// file (reveals nothing about the key).
     pub(crate) check: String,
@@ -170,15 +169,21 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<DemoKeys, String> {
         h.update(data_key.expose_secret());
         STANDARD.encode(h.finalize())
     };
-    let data = KeySet::new(file.data_key_id.clone(), data_key).map_err(|e| bad(e.to_string()))?;
-    let pepper = Keyring::new(
-        KeyId::new(file.pepper_id.clone()).map_err(|e| bad(e.to_string()))?,
+    let ring = |id: &str, key: SecretBytes| {
+        KeyId::new(id)
+            .and_then(|id| Keyring::new(id, key))
+            .map_err(|e| bad(e.to_string()))
+    };
+    let data = ring(&file.data_key_id, data_key)?;
+    let pepper = ring(
+        &file.pepper_id,
         decode("pepper", &file.pepper).map_err(bad)?,
-    )
-    .map_err(|e| bad(e.to_string()))?;
-    let device = DeviceTokenKey::new(decode("device key", &file.device_key).map_err(bad)?)
-        .map_err(|e| bad(e.to_string()))?;
-    let oob = decode("code key", &file.oob_key).map_err(bad)?;
+    )?;
+    let device = DeviceTokenKey::new(ring(
+        "device",
+        decode("device key", &file.device_key).map_err(bad)?,
+    )?);
+    let oob = ring("oob", decode("code key", &file.oob_key).map_err(bad)?)?;
     Ok(DemoKeys {
         data,
         pepper,

@@ -11,9 +11,10 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use mfa_core::{OsRandom, SecretBytes};
 use mfa_recovery::{
-    Error, KeyId, Keyring, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode,
-    RecoveryRecord,
+    Error, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode, RecoveryRecord,
 };
+
+use mfa_core::{KeyId, Keyring};
 
 struct Fixture {
     set: RecoveryFactor,

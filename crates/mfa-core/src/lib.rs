@@ -88,6 +88,7 @@ mod codec;
 mod error;
 mod factor;
 mod id;
+mod keyring;
 mod method;
 mod random;
 mod secret;
@@ -105,6 +106,7 @@ pub use codec::{DataOwner, RecordCodec};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
 pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
 pub use id::{Attachment, FactorId, FactorKind, UserId};
+pub use keyring::{KeyId, Keyring};
 pub use method::{AuthMethod, FactorCategory};
 #[cfg(feature = "std")]
 pub use random::OsRandom;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{
-    AuthMethod, Channel, Factor, FactorKind, InvalidInput, RandomError, Redacted, RejectReason,
-    SecretBytes, SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
+    AuthMethod, Channel, Factor, FactorKind, InvalidInput, KeyId, Keyring, RandomError, Redacted,
+    RejectReason, SecretBytes, SecureRandom, StartOptions, Timestamp, UserVerification, Verified,
 };
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -248,6 +248,10 @@ pub struct OobState {
     attempts_used: u32,
     max_attempts: u32,
     sends: u32,
+    /// The code key the tag was made with (states made before key ids were recorded
+    /// name none, and are checked with the current key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<KeyId>,
 }
 
 impl fmt::Debug for OobState {
@@ -266,6 +270,7 @@ impl fmt::Debug for OobState {
             attempts_used,
             max_attempts,
             sends,
+            key,
         } = self;
         f.debug_struct("OobState")
             .field("v", v)
@@ -280,6 +285,7 @@ impl fmt::Debug for OobState {
             .field("attempts_used", attempts_used)
             .field("max_attempts", max_attempts)
             .field("sends", sends)
+            .field("key", key)
             .finish()
     }
 }
@@ -333,25 +339,20 @@ pub struct OobDetails {
 
 /// SMS, voice and email codes as an [`mfa_core::Factor`]. Pure: no clock, no I/O.
 ///
-/// Holds the key codes are hashed under (a server secret of at least 32 bytes, kept
-/// outside the challenge store) and the [`OobConfig`].
+/// Holds the keys codes are hashed under (a [`Keyring`] of server secrets, kept outside
+/// the challenge store) and the [`OobConfig`]. A code is hashed under the ring's current
+/// key, and its state names that key, so a code sent before a rotation still verifies
+/// while its key is in the ring.
 #[derive(Clone, Debug)]
 pub struct OobFactor {
-    key: SecretBytes,
+    keys: Keyring,
     config: OobConfig,
 }
 
 impl OobFactor {
-    /// A factor hashing codes under `key`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Invalid`] when the key is shorter than 32 bytes.
-    pub fn new(key: SecretBytes, config: OobConfig) -> Result<Self, Error> {
-        if key.len() < 32 {
-            return Err(InvalidInput::new("code key", "must be at least 32 bytes").into());
-        }
-        Ok(Self { key, config })
+    /// A factor hashing codes under `keys`' current key.
+    pub fn new(keys: Keyring, config: OobConfig) -> Self {
+        Self { keys, config }
     }
 
     /// The configuration.
@@ -478,7 +479,15 @@ impl OobFactor {
         if len != usize::from(state.digits) {
             return Err(malformed());
         }
-        let tag = code_tag(&self.key, &state.nonce, &state.destination, code)?;
+        let key = match &state.key {
+            None => self.keys.current().1,
+            // A code whose key was retired cannot be checked: it is as good as expired.
+            Some(id) => self
+                .keys
+                .get(id)
+                .ok_or_else(|| Error::rejected(RejectReason::Expired))?,
+        };
+        let tag = code_tag(key, &state.nonce, &state.destination, code)?;
         if !bool::from(tag.0.ct_eq(&state.tag.0)) {
             return Err(Error::rejected(RejectReason::WrongCode));
         }
@@ -525,7 +534,8 @@ impl OobFactor {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce)?;
         let nonce = Bytes(nonce);
-        let tag = code_tag(&self.key, &nonce, &record.destination, code.as_bytes())?;
+        let (key_id, key) = self.keys.current();
+        let tag = code_tag(key, &nonce, &record.destination, code.as_bytes())?;
         let ttl = self.config.ttl;
         let expires_at = now
             .checked_add(ttl)
@@ -543,6 +553,7 @@ impl OobFactor {
             attempts_used: previous.attempts_used,
             max_attempts: previous.max_attempts,
             sends: previous.sends.saturating_add(1),
+            key: Some(key_id.clone()),
         };
         let message = self
             .config
@@ -621,6 +632,7 @@ impl Factor for OobFactor {
             attempts_used: 0,
             max_attempts: self.config.max_attempts,
             sends: 0,
+            key: None,
         };
         self.issue(record, channel, &fresh, now, rng)
     }

@@ -9,15 +9,15 @@
 //! ## Quick start: a code by SMS
 //!
 //! ```
-//! use mfa_core::{Channel, Factor, OsRandom, SecretBytes, StartOptions, Timestamp};
+//! use mfa_core::{Channel, Factor, KeyId, Keyring, OsRandom, StartOptions, Timestamp};
 //! use mfa_oob::{Destination, OobFactor, OobConfig, SendLimits, Templates};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // The hashing key lives outside the challenge store (secrets manager, env var).
-//! let key = SecretBytes::generate(32, &mut OsRandom)?;
+//! let keys = Keyring::generate(KeyId::new("k1")?, &mut OsRandom)?;
 //! let limits = SendLimits::new().with_allowed_country_codes([1, 44])?;
 //! let config = OobConfig::new(Templates::new("Example", "example.com")?).with_limits(limits);
-//! let codes = OobFactor::new(key, config)?;
+//! let codes = OobFactor::new(keys, config);
 //!
 //! let phone = Destination::parse(Channel::Sms, "(201) 555-0123", Some("US"))?;
 //! let record = codes.enroll(Channel::Sms, phone)?; // store it

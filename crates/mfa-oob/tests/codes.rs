@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mfa_core::{
-    AuthMethod, Channel, Factor, FactorKind, OsRandom, RejectReason, StartOptions, UserVerification,
+    AuthMethod, Channel, Factor, FactorKind, KeyId, Keyring, OsRandom, RejectReason, SecretBytes,
+    StartOptions, UserVerification,
 };
 use mfa_oob::{
     Error, LimitError, OobChallenge, OobFactor, OobRecord, OobState, OutboxSender, Sender,
@@ -366,7 +367,44 @@ fn configuration_ranges_are_enforced() {
     assert!(config().with_ttl(Duration::from_secs(3601)).is_err());
     assert!(config().with_max_attempts(0).is_err());
     assert!(config().with_max_attempts(11).is_err());
-    assert!(OobFactor::new(mfa_core::SecretBytes::from(vec![0u8; 31]), config()).is_err());
+}
+
+/// A code sent before a key rotation verifies while its key stays in the ring (its state
+/// names the key), and is refused as expired once that key is removed; codes sent after
+/// the rotation are hashed under the new current key.
+#[test]
+fn codes_survive_a_key_rotation_until_their_key_is_removed() {
+    let k1 = KeyId::new("k1").unwrap();
+    let k2 = KeyId::new("k2").unwrap();
+    let old = Keyring::new(k1.clone(), SecretBytes::from(vec![7u8; 32])).unwrap();
+    let before = OobFactor::new(old.clone(), config());
+    let rec = sms_record(&before, "+12015550123");
+    let (_, state, code) = start(&before, &rec);
+
+    let mut ring = old
+        .with_key(k2.clone(), SecretBytes::from(vec![8u8; 32]))
+        .unwrap();
+    ring.set_current(&k2).unwrap();
+    let rotated = OobFactor::new(ring.clone(), config());
+    let (_, r) = attempt(&rotated, &rec, &state, &code, at(1));
+    r.unwrap();
+    // A new code is hashed under k2: a ring without k2 cannot check it.
+    let (_, fresh, fresh_code) = start(&rotated, &rec);
+    assert_eq!(
+        reason(attempt(&before, &rec, &fresh, &fresh_code, at(1)).1),
+        RejectReason::Expired
+    );
+    ring.remove(&k1).unwrap();
+    let retired = OobFactor::new(ring, config());
+    assert_eq!(
+        reason(attempt(&retired, &rec, &state, &code, at(1)).1),
+        RejectReason::Expired
+    );
+    assert!(
+        attempt(&retired, &rec, &fresh, &fresh_code, at(1))
+            .1
+            .is_ok()
+    );
 }
 
 /// A versioned cell standing in for the challenge store's read / compare-and-swap.

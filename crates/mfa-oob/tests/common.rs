@@ -1,6 +1,6 @@
 //! Shared setup.
 
-use mfa_core::{Channel, RejectReason, SecretBytes, Timestamp};
+use mfa_core::{Channel, KeyId, Keyring, RejectReason, SecretBytes, Timestamp};
 use mfa_oob::{Destination, Error, OobConfig, OobFactor, OobRecord, SendLimits, Templates};
 
 pub(crate) const T0: Timestamp = Timestamp::from_unix_secs(1_700_000_000);
@@ -17,7 +17,11 @@ pub(crate) fn config() -> OobConfig {
 }
 
 pub(crate) fn codes_with(config: OobConfig) -> OobFactor {
-    OobFactor::new(SecretBytes::from(vec![7u8; 32]), config).unwrap()
+    let key = SecretBytes::from(vec![7u8; 32]);
+    OobFactor::new(
+        Keyring::new(KeyId::new("k1").unwrap(), key).unwrap(),
+        config,
+    )
 }
 
 pub(crate) fn codes() -> OobFactor {

@@ -44,7 +44,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::store::RememberedDevice;
-use mfa_core::{FactorKind, Redacted, SecretBytes, Timestamp, UserId};
+use mfa_core::{FactorKind, Keyring, Redacted, SecretBytes, Timestamp, UserId};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -55,14 +55,13 @@ const PREFIX: &str = "rd2.";
 const VERSION: u8 = 2;
 const DOMAIN: &[u8] = b"mfa-policy/remembered-device/v2\0";
 const TAG_LEN: usize = 32;
-/// The shortest key accepted: the HMAC-SHA-256 output size.
-pub const MIN_KEY_LEN: usize = 32;
-
-/// The key that signs remembered-device tokens (HMAC-SHA-256). At least 32 random
-/// bytes; keep it in a secret store, not in the policy document. Rotating it revokes
-/// every token.
+/// The keys that sign remembered-device tokens (HMAC-SHA-256): a [`Keyring`] of keys of
+/// at least 32 random bytes, kept in a secret store, not in the policy document. The
+/// current key signs; a token signed by any key in the ring verifies, so rotation is:
+/// add the new key, make it current, and remove the old one after the longest token
+/// lifetime (removing a key revokes the tokens it signed).
 #[derive(Clone)]
-pub struct DeviceTokenKey(SecretBytes);
+pub struct DeviceTokenKey(Keyring);
 
 impl fmt::Debug for DeviceTokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -205,19 +204,9 @@ impl DeviceTokenError {
 }
 
 impl DeviceTokenKey {
-    /// Wraps a key.
-    ///
-    /// # Errors
-    ///
-    /// [`mfa_core::InvalidInput`] when the key is shorter than [`MIN_KEY_LEN`] bytes.
-    pub fn new(key: SecretBytes) -> Result<Self, mfa_core::InvalidInput> {
-        if key.len() < MIN_KEY_LEN {
-            return Err(mfa_core::InvalidInput::new(
-                "remembered-device key",
-                "must be at least 32 bytes",
-            ));
-        }
-        Ok(Self(key))
+    /// Signs with `keys`' current key and verifies with any of its keys.
+    pub fn new(keys: Keyring) -> Self {
+        Self(keys)
     }
 
     /// Issues a token for `claims`.
@@ -256,7 +245,7 @@ impl DeviceTokenKey {
             payload.push(u8::try_from(k.len()).map_err(|_| DeviceTokenError::Malformed)?);
             payload.extend_from_slice(k.as_bytes());
         }
-        let tag = self.tag(&payload);
+        let tag = tag(self.0.current().1, &payload);
         Ok(format!(
             "{PREFIX}{}.{}",
             URL_SAFE_NO_PAD.encode(&payload),
@@ -319,29 +308,33 @@ impl DeviceTokenKey {
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| DeviceTokenError::Malformed)?;
-        let tag = URL_SAFE_NO_PAD
+        let presented = URL_SAFE_NO_PAD
             .decode(tag_b64)
             .map_err(|_| DeviceTokenError::Malformed)?;
-        if tag.len() != TAG_LEN {
+        if presented.len() != TAG_LEN {
             return Err(DeviceTokenError::Malformed);
         }
-        let expected = self.tag(&payload);
-        if !bool::from(expected.as_slice().ct_eq(&tag)) {
+        // Every key is tried, whichever matches: the time taken says nothing of which.
+        let mut valid = subtle::Choice::from(0);
+        for (_, key) in self.0.iter() {
+            valid |= tag(key, &payload).as_slice().ct_eq(&presented);
+        }
+        if !bool::from(valid) {
             return Err(DeviceTokenError::BadSignature);
         }
         decode(&payload)
     }
+}
 
-    fn tag(&self, payload: &[u8]) -> [u8; TAG_LEN] {
-        // HMAC accepts keys of any length, so this cannot fail; a failure would only
-        // produce a tag that never verifies.
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) else {
-            return [0; TAG_LEN];
-        };
-        mac.update(DOMAIN);
-        mac.update(payload);
-        mac.finalize().into_bytes().into()
-    }
+fn tag(key: &SecretBytes, payload: &[u8]) -> [u8; TAG_LEN] {
+    // HMAC accepts keys of any length, so this cannot fail; a failure would only
+    // produce a tag that never verifies.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.expose_secret()) else {
+        return [0; TAG_LEN];
+    };
+    mac.update(DOMAIN);
+    mac.update(payload);
+    mac.finalize().into_bytes().into()
 }
 
 /// Decodes an authenticated payload.

@@ -2,7 +2,7 @@
 //! evaluated and compared field by field, failures naming the row.
 
 use mfa_core::store::{Generation, RememberedDevice};
-use mfa_core::{AuthMethod, FactorId, FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_core::{AuthMethod, FactorId, FactorKind, KeyId, Keyring, SecretBytes, Timestamp, UserId};
 use mfa_policy::assurance::Aal;
 use mfa_policy::device::{DeviceClaims, DeviceProof, DeviceTokenKey};
 use mfa_policy::document::Confidence;
@@ -82,7 +82,13 @@ struct Expect {
 
 /// A fixed test key: 32 bytes 0x00..0x1f.
 fn key() -> DeviceTokenKey {
-    DeviceTokenKey::new(SecretBytes::from((0u8..32).collect::<Vec<_>>())).unwrap()
+    DeviceTokenKey::new(
+        Keyring::new(
+            KeyId::new("k1").unwrap(),
+            SecretBytes::from((0u8..32).collect::<Vec<_>>()),
+        )
+        .unwrap(),
+    )
 }
 
 fn run_table(file: &str) -> usize {

@@ -5,12 +5,12 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mfa_core::{FactorKind, SecretBytes, Timestamp, UserId};
+use mfa_core::{FactorKind, KeyId, Keyring, SecretBytes, Timestamp, UserId};
 use mfa_policy::assurance::Aal;
 use mfa_policy::device::{DeviceClaims, DeviceProof, DeviceTokenError, DeviceTokenKey};
 
 fn key(byte: u8) -> DeviceTokenKey {
-    DeviceTokenKey::new(SecretBytes::from(vec![byte; 32])).unwrap()
+    DeviceTokenKey::new(ring("k1", byte))
 }
 
 fn claims() -> DeviceClaims {
@@ -113,9 +113,49 @@ fn any_altered_byte_is_refused() {
     );
 }
 
+fn ring(id: &str, byte: u8) -> Keyring {
+    Keyring::new(KeyId::new(id).unwrap(), SecretBytes::from(vec![byte; 32])).unwrap()
+}
+
+/// Rotation: a token signed by the old key verifies while the old key is in the ring,
+/// new tokens are signed by the new current key, and removing the old key revokes the
+/// tokens it signed (and only those).
+#[test]
+fn rotation_keeps_old_tokens_until_their_key_is_removed() {
+    let c = claims();
+    let old = key(1).issue(&c).unwrap();
+    let k2 = KeyId::new("k2").unwrap();
+    let mut ring = ring("k1", 1)
+        .with_key(k2.clone(), SecretBytes::from(vec![2u8; 32]))
+        .unwrap()
+        .with_current(&k2)
+        .unwrap();
+    let rotated = DeviceTokenKey::new(ring.clone());
+    assert_eq!(
+        rotated
+            .verify(
+                &old,
+                &c.user,
+                "laptop-7",
+                3,
+                Timestamp::from_unix_secs(1_500)
+            )
+            .unwrap(),
+        c
+    );
+    let new = rotated.issue(&c).unwrap();
+    assert_ne!(new, old, "the new current key signs");
+    // Only k2 signed `new`: a ring holding k1 alone refuses it.
+    assert_eq!(key(1).open(&new), Err(DeviceTokenError::BadSignature));
+    ring.remove(&KeyId::new("k1").unwrap()).unwrap();
+    let retired = DeviceTokenKey::new(ring);
+    assert_eq!(retired.open(&old), Err(DeviceTokenError::BadSignature));
+    assert_eq!(retired.open(&new).unwrap(), c);
+}
+
 #[test]
 fn invalid_inputs() {
-    assert!(DeviceTokenKey::new(SecretBytes::from(vec![1u8; 31])).is_err());
+    assert!(Keyring::new(KeyId::new("k").unwrap(), SecretBytes::from(vec![1u8; 31])).is_err());
     let k = key(1);
     let mut c = claims();
     c.device_id = String::new();

@@ -3,7 +3,7 @@
 use mfa_core::{InvalidInput, RandomError, RejectReason, Rejected};
 
 use crate::code::CodeError;
-use crate::keyring::KeyId;
+use mfa_core::KeyId;
 
 /// Everything that can go wrong in this crate.
 ///

@@ -9,10 +9,10 @@ use crate::code::RecoveryCode;
 use crate::config::{Hashing, RecoveryConfig, RecoveryMode};
 use crate::error::Error;
 use crate::hash::hmac_tag;
-use crate::keyring::Keyring;
 use crate::record::{
     Bytes, Hashes, NONCE_LEN, RECORD_VERSION, RecordData, RecordMode, RecoveryRecord,
 };
+use mfa_core::Keyring;
 
 /// Recovery codes as an [`mfa_core::Factor`]: holds the pepper [`Keyring`] and the
 /// [`RecoveryConfig`]; every method is pure (no clock, no I/O).
@@ -146,7 +146,10 @@ impl RecoveryFactor {
         input: &str,
         rng: &mut dyn SecureRandom,
     ) -> Result<Verified<RecoveryRecord, RecoveryDetails>, Error> {
-        let key = self.keyring.key(record.key_id())?;
+        let key = self
+            .keyring
+            .get(record.key_id())
+            .ok_or_else(|| Error::UnknownKey(record.key_id().clone()))?;
         let code = RecoveryCode::parse(input)?;
         if code.len() != record.code_len() {
             return Err(crate::CodeError::WrongLength {
@@ -224,7 +227,7 @@ impl RecoveryFactor {
     }
 
     fn issue(&self, mode: RecoveryMode, rng: &mut dyn SecureRandom) -> Result<IssuedCodes, Error> {
-        let (key_id, key) = self.keyring.current()?;
+        let (key_id, key) = self.keyring.current();
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce)?;
         let format = self.config.format();

@@ -9,7 +9,8 @@
 //!
 //! ```
 //! use mfa_core::{OsRandom, SecretBytes};
-//! use mfa_recovery::{KeyId, Keyring, RecoveryFactor, RecoveryConfig};
+//! use mfa_core::{KeyId, Keyring};
+//! use mfa_recovery::{RecoveryFactor, RecoveryConfig};
 //!
 //! # fn main() -> Result<(), mfa_core::Error> {
 //! // The pepper lives outside the database (secrets manager, env var), never in it.
@@ -44,7 +45,8 @@
 //!
 //! ```
 //! # use mfa_core::{OsRandom, SecretBytes};
-//! # use mfa_recovery::{KeyId, Keyring, RecoveryFactor, RecoveryConfig};
+//! # use mfa_core::{KeyId, Keyring};
+//! use mfa_recovery::{RecoveryFactor, RecoveryConfig};
 //! # fn main() -> Result<(), mfa_core::Error> {
 //! # let keys = Keyring::new(KeyId::new("k1")?, SecretBytes::generate(32, &mut OsRandom)?)?;
 //! let factor = RecoveryFactor::new(keys, RecoveryConfig::rotating())?;
@@ -140,7 +142,6 @@ mod config;
 mod error;
 mod factor;
 mod hash;
-mod keyring;
 mod record;
 
 pub use code::{CodeError, MAX_INPUT_LEN, RecoveryCode};
@@ -154,5 +155,4 @@ pub use factor::{IssuedCodes, RecoveryDetails, RecoveryFactor};
 /// set the naming pattern).
 #[deprecated(since = "0.1.0", note = "renamed to `RecoveryFactor`")]
 pub type RecoveryCodes = RecoveryFactor;
-pub use keyring::{KeyId, Keyring};
 pub use record::{RecordMode, RecoveryRecord};

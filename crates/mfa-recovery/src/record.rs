@@ -11,7 +11,7 @@ use subtle::{Choice, ConstantTimeEq};
 #[cfg(feature = "argon2")]
 use crate::config::Argon2Params;
 use crate::config::{CodeFormat, RecoveryMode};
-use crate::keyring::KeyId;
+use mfa_core::KeyId;
 
 /// The stored form of a user's recovery codes: hashes, never codes.
 ///

@@ -4,7 +4,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use mfa_core::{RandomError, SecretBytes, SecureRandom};
-use mfa_recovery::{KeyId, Keyring, RecoveryConfig, RecoveryFactor};
+use mfa_recovery::{RecoveryConfig, RecoveryFactor};
+
+use mfa_core::{KeyId, Keyring};
 
 pub(crate) const KEY1: [u8; 32] = [0x11; 32];
 pub(crate) const KEY2: [u8; 32] = [0x22; 32];

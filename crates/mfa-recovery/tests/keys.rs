@@ -6,7 +6,7 @@ use mfa_recovery::{Error, RecoveryConfig, RecoveryFactor};
 use crate::common::{KEY1, KEY2, key_id, keyring};
 
 /// k1 only, then k1 and k2 with k2 current.
-fn rings() -> (mfa_recovery::Keyring, mfa_recovery::Keyring) {
+fn rings() -> (mfa_core::Keyring, mfa_core::Keyring) {
     let old = keyring("k1", KEY1);
     let mut both = old.clone();
     both.insert(key_id("k2"), SecretBytes::from(KEY2.to_vec()))

@@ -1,7 +1,7 @@
 //! Secrets at rest: an AES-256-GCM envelope around every stored record.
 //!
 //! Every factor record and challenge state the service writes is serialised to JSON and
-//! sealed with AES-256-GCM under the [`KeySet`]'s active key, with a fresh 96-bit nonce
+//! sealed with AES-256-GCM under the current key of the service's [`Keyring`], with a fresh 96-bit nonce
 //! per write. The stored [`RecordData`] carries the envelope's format number
 //! ([`FORMAT_AES256GCM_V1`]) and the key id; its bytes are `nonce || ciphertext || tag`.
 //!
@@ -18,7 +18,7 @@ use std::fmt;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use mfa_core::store::{ChallengeOwner, RecordData, StoreError};
-use mfa_core::{DataOwner, Error, InvalidInput, RecordCodec, SecretBytes, SecureRandom};
+use mfa_core::{DataOwner, Error, InvalidInput, Keyring, RecordCodec, SecretBytes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
@@ -39,15 +39,12 @@ struct DataKey {
     _bytes: Zeroizing<[u8; 32]>,
 }
 
-/// The keys that seal stored records: one active key that seals every write, and older
-/// keys that still open what they sealed until [`Admin::rekey_user`] has moved it.
-///
-/// Key ids are 1 to 64 bytes of `A-Z a-z 0-9 - _ .`, stored beside each envelope. Keys
-/// are 32 random bytes (from a secret manager, never from source code) and zeroized when
-/// the set is dropped.
+/// The keys that seal stored records, ready for AES-256-GCM: built once from the
+/// service's [`Keyring`], whose current key seals every write and whose older keys still
+/// open what they sealed until [`Admin::rekey_user`] has moved it.
 ///
 /// [`Admin::rekey_user`]: crate::Admin::rekey_user
-pub struct KeySet {
+pub(crate) struct KeySet {
     active: String,
     keys: BTreeMap<String, DataKey>,
 }
@@ -61,27 +58,11 @@ impl fmt::Debug for KeySet {
     }
 }
 
-fn check_key_id(id: &str) -> Result<(), InvalidInput> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidInput::new(
-            "key id",
-            "must be 1 to 64 bytes of A-Z, a-z, 0-9, '-', '_', '.'",
-        ))
-    }
-}
-
 fn data_key(key: &SecretBytes) -> Result<DataKey, InvalidInput> {
     let bytes: [u8; 32] = key
         .expose_secret()
         .try_into()
-        .map_err(|_| InvalidInput::new("data key", "must be exactly 32 bytes (AES-256)"))?;
+        .map_err(|_| InvalidInput::new("envelope key", "must be exactly 32 bytes (AES-256)"))?;
     let bytes = Zeroizing::new(bytes);
     let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*bytes));
     Ok(DataKey {
@@ -91,71 +72,27 @@ fn data_key(key: &SecretBytes) -> Result<DataKey, InvalidInput> {
 }
 
 impl KeySet {
-    /// A set with one key, which is active.
+    /// The ciphers of every key in `keys`; its current key seals.
     ///
     /// # Errors
     ///
-    /// [`InvalidInput`] for a malformed id or a key that is not 32 bytes.
-    pub fn new(id: impl Into<String>, key: SecretBytes) -> Result<Self, InvalidInput> {
-        let id = id.into();
-        check_key_id(&id)?;
-        let mut keys = BTreeMap::new();
-        keys.insert(id.clone(), data_key(&key)?);
-        Ok(Self { active: id, keys })
-    }
-
-    /// A set with one freshly generated key (tests, examples; a real service loads its
-    /// keys from a secret manager so they survive a restart).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Random`] when the random source fails, [`Error::Invalid`] for a bad id.
-    pub fn generate(id: impl Into<String>, rng: &mut dyn SecureRandom) -> Result<Self, Error> {
-        Ok(Self::new(id, SecretBytes::generate(32, rng)?)?)
-    }
-
-    /// Adds a key that opens old envelopes; the active key is unchanged.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidInput`] for a malformed or duplicate id or a key that is not 32 bytes.
-    pub fn with_key(
-        mut self,
-        id: impl Into<String>,
-        key: SecretBytes,
-    ) -> Result<Self, InvalidInput> {
-        let id = id.into();
-        check_key_id(&id)?;
-        if self.keys.contains_key(&id) {
-            return Err(InvalidInput::new("key id", "already in the key set"));
+    /// [`InvalidInput`] for a key that is not exactly 32 bytes (AES-256).
+    pub(crate) fn new(keys: &Keyring) -> Result<Self, InvalidInput> {
+        let mut ciphers = BTreeMap::new();
+        for (id, key) in keys.iter() {
+            ciphers.insert(id.as_str().to_owned(), data_key(key)?);
         }
-        self.keys.insert(id, data_key(&key)?);
-        Ok(self)
-    }
-
-    /// Makes `id` the key that seals every new write.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidInput`] when the set has no such key.
-    pub fn with_active(mut self, id: &str) -> Result<Self, InvalidInput> {
-        if !self.keys.contains_key(id) {
-            return Err(InvalidInput::new("active key", "not in the key set"));
-        }
-        self.active = id.to_owned();
-        Ok(self)
-    }
-
-    /// The active key's id.
-    pub fn active_id(&self) -> &str {
-        &self.active
+        Ok(Self {
+            active: keys.current_id().as_str().to_owned(),
+            keys: ciphers,
+        })
     }
 
     /// Whether `data` is sealed under the active key (else [`Admin::rekey_user`]
     /// re-seals it).
     ///
     /// [`Admin::rekey_user`]: crate::Admin::rekey_user
-    pub fn is_current(&self, data: &RecordData) -> bool {
+    pub(crate) fn is_current(&self, data: &RecordData) -> bool {
         data.format() == FORMAT_AES256GCM_V1 && data.key_id() == Some(self.active.as_str())
     }
 }

@@ -63,7 +63,6 @@ mod random;
 mod service;
 
 pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
-pub use envelope::KeySet;
 pub use error::{Error, Result};
 pub use service::{
     Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
@@ -73,8 +72,8 @@ pub use service::{
 
 // What every service uses, at the top level.
 pub use mfa_core::{
-    AuthMethod, Clock, FactorId, FactorKind, OsRandom, SecretBytes, StartOptions, SystemClock,
-    Timestamp, UserId,
+    AuthMethod, Clock, FactorId, FactorKind, KeyId, Keyring, OsRandom, SecretBytes, StartOptions,
+    SystemClock, Timestamp, UserId,
 };
 pub use mfa_policy::Policy;
 pub use mfa_policy::assurance::Aal;
@@ -89,8 +88,8 @@ pub use mfa_store as store;
 pub mod prelude {
     pub use crate::store::MemoryStore;
     pub use crate::{
-        Aal, AuthMethod, Challenge, Error, FactorId, KeySet, Policy, Response, Service, Session,
-        StartOptions, UserId, Verification,
+        Aal, AuthMethod, Challenge, Error, FactorId, KeyId, Keyring, Policy, Response, Service,
+        Session, StartOptions, UserId, Verification,
     };
 }
 

@@ -39,8 +39,8 @@ use mfa_core::store::{
 };
 use mfa_core::{
     Attachment, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor, FactorId,
-    FactorKind, OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
-    SystemClock, Timestamp, UserId, UserVerification,
+    FactorKind, Keyring, OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom,
+    StartOptions, SystemClock, Timestamp, UserId, UserVerification,
 };
 use mfa_oob::{OobFactor, PushFactor, PushStatus, Sender};
 use mfa_otp::{
@@ -52,7 +52,7 @@ use mfa_policy::enroll::EnrollRefusal;
 use mfa_policy::input::{CompletedMethod, EnrolledFactor, Request, Session, Subject};
 use mfa_policy::lockout::FailureState;
 use mfa_policy::{Decision, Input, Policy};
-use mfa_recovery::{Keyring, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryRecord};
+use mfa_recovery::{RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryRecord};
 use mfa_webauthn::json::{
     AuthenticationResponseJson, CreationOptionsJson, CredentialRequestOptionsJson,
     RegistrationResponseJson,
@@ -172,9 +172,9 @@ fn reject_reason(e: &Error) -> &'static str {
 
 impl<S: Store> Service<S> {
     /// A builder over `store`, with the [`Policy`] (`Policy::default()` asks for a
-    /// second factor at every sign-in) and the [`KeySet`] that seals every stored
+    /// second factor at every sign-in) and the [`Keyring`] that seals every stored
     /// record: what every service needs, so the types require them.
-    pub fn builder(store: S, policy: Policy, keys: KeySet) -> ServiceBuilder<S> {
+    pub fn builder(store: S, policy: Policy, keys: Keyring) -> ServiceBuilder<S> {
         ServiceBuilder {
             store,
             clock: None,
@@ -208,11 +208,6 @@ impl<S: Store> Service<S> {
     /// The policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
-    }
-
-    /// The key set.
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
     }
 
     fn now(&self) -> Timestamp {

@@ -7,10 +7,10 @@ use mfa_core::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{harness, harness_with, keys, password};
+use crate::common::{harness, harness_with, keys, password, ring};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::{Error, KeySet, OtpEnrollment, Response};
+use mfa::{Error, KeyId, OtpEnrollment, Response};
 use mfa_core::store::{FactorStore, RecordData, StoreError};
 use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
 use mfa_store::MemoryStore;
@@ -222,7 +222,7 @@ async fn another_key_under_the_same_id_does_not_open_old_records() {
 async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     let old = SecretBytes::generate(32, &mut OsRandom).unwrap();
     let new = SecretBytes::generate(32, &mut OsRandom).unwrap();
-    let h = harness_with(MemoryStore::new(), KeySet::new("k1", old.clone()).unwrap());
+    let h = harness_with(MemoryStore::new(), ring("k1", old.clone()));
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
     let e = h
@@ -241,11 +241,11 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
         .unwrap();
     let store = Arc::into_inner(h.service).unwrap().into_store();
 
-    let rotated = KeySet::new("k1", old.clone())
+    let k2 = KeyId::new("k2").unwrap();
+    let rotated = ring("k1", old.clone())
+        .with_key(k2.clone(), new.clone())
         .unwrap()
-        .with_key("k2", new.clone())
-        .unwrap()
-        .with_active("k2")
+        .with_current(&k2)
         .unwrap();
     let h2 = harness_with(store, rotated);
     assert_eq!(h2.service.admin().rekey_user(&alice).await.unwrap(), 1);
@@ -266,7 +266,7 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     let store = Arc::into_inner(h2.service).unwrap().into_store();
 
     // k1 retired: the record still opens, and the code still verifies.
-    let h3 = harness_with(store, KeySet::new("k2", new).unwrap());
+    let h3 = harness_with(store, ring("k2", new));
     h3.clock.advance(Duration::from_secs(60));
     let at = h3.clock.now();
     let v = h3

@@ -730,8 +730,7 @@ async fn kinds_without_their_factor_are_not_configured() {
             keys("k1"),
         );
         if with_codes {
-            let key = mfa_core::SecretBytes::generate(32, &mut OsRandom).unwrap();
-            b.oob_codes(mfa::oob::OobFactor::new(key, oob_config()).unwrap())
+            b.oob_codes(mfa::oob::OobFactor::new(keys("codes-1"), oob_config()))
                 .build()
         } else {
             b.build()

@@ -12,8 +12,8 @@ use super::*;
 /// # use mfa::{OsRandom, SecretBytes};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let key = SecretBytes::generate(32, &mut OsRandom)?;
-/// let service = Service::builder(MemoryStore::new(), Policy::default(), KeySet::new("k1", key)?).build()?;
+/// # let keys = Keyring::new(KeyId::new("k1")?, SecretBytes::generate(32, &mut OsRandom)?)?;
+/// let service = Service::builder(MemoryStore::new(), Policy::default(), keys).build()?;
 /// let alice = UserId::new("alice")?;
 /// let status = service.admin().lockout_status(&alice).await?;
 /// assert!(!status.account_locked);

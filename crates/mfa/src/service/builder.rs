@@ -3,7 +3,8 @@
 use super::*;
 
 /// Builds a [`Service`]. Required, so given to [`Service::builder`]: a store, a
-/// [`Policy`] and a [`KeySet`] (a missing one is a compile error). Optional: a
+/// [`Policy`] and the [`Keyring`] that seals stored records (a missing one is a compile
+/// error). Optional: a
 /// clock ([`SystemClock`]), a random source ([`OsRandom`]), a WebAuthn relying party, a
 /// recovery-code keyring, the TOTP issuer, an audit sink, the out-of-band factors
 /// (codes, push) and the [`Sender`] that delivers codes and security notices.
@@ -14,7 +15,7 @@ pub struct ServiceBuilder<S> {
     pub(super) rp: Option<Arc<RelyingParty>>,
     pub(super) webauthn_uv: UserVerification,
     pub(super) policy: Policy,
-    pub(super) keys: KeySet,
+    pub(super) keys: Keyring,
     pub(super) recovery: Option<(Keyring, RecoveryConfig)>,
     pub(super) issuer: Option<String>,
     pub(super) audit: Option<Arc<dyn AuditSink>>,
@@ -152,11 +153,11 @@ impl<S: Store> ServiceBuilder<S> {
     /// # Errors
     ///
     /// [`Error::NotConfigured`] with out-of-band codes but no sender;
-    /// [`Error::Core`] for an invalid recovery configuration or a user failure
-    /// limit outside 1..=100.
+    /// [`Error::Core`] for an envelope key that is not exactly 32 bytes (AES-256), an
+    /// invalid recovery configuration or a user failure limit outside 1..=100.
     pub fn build(self) -> Result<Service<S>> {
         let policy = self.policy;
-        let keys = self.keys;
+        let keys = KeySet::new(&self.keys).map_err(CoreError::from)?;
         let recovery = match self.recovery {
             Some((k, c)) => Some(RecoveryFactor::new(k, c).map_err(Into::<CoreError>::into)?),
             None => None,

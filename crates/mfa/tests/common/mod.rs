@@ -11,9 +11,9 @@ use mfa::oob::{
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::Session;
-use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
+use mfa::recovery::RecoveryConfig;
 use mfa::webauthn::RelyingParty;
-use mfa::{KeySet, Service};
+use mfa::{KeyId, Keyring, Service};
 use mfa_core::store::Store;
 use mfa_core::{
     AuthMethod, Channel, FixedClock, OsRandom, SecretBytes, Timestamp, UserVerification,
@@ -59,8 +59,13 @@ pub(crate) fn rp() -> RelyingParty {
         .unwrap()
 }
 
-pub(crate) fn keys(id: &str) -> KeySet {
-    KeySet::generate(id, &mut OsRandom).unwrap()
+pub(crate) fn keys(id: &str) -> Keyring {
+    Keyring::generate(KeyId::new(id).unwrap(), &mut OsRandom).unwrap()
+}
+
+/// A keyring of one given key.
+pub(crate) fn ring(id: &str, key: SecretBytes) -> Keyring {
+    Keyring::new(KeyId::new(id).unwrap(), key).unwrap()
 }
 
 pub(crate) fn harness<S: Store>(store: S) -> Harness<S> {
@@ -76,13 +81,13 @@ pub(crate) fn oob_config() -> OobConfig {
     OobConfig::new(Templates::new("Bank Example", "bank.example").unwrap()).with_limits(limits)
 }
 
-pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
+pub(crate) fn harness_with<S: Store>(store: S, keys: Keyring) -> Harness<S> {
     harness_oob(store, keys, oob_config(), POLICY)
 }
 
 pub(crate) fn harness_oob<S: Store>(
     store: S,
-    keys: KeySet,
+    keys: Keyring,
     oob: OobConfig,
     policy: &str,
 ) -> Harness<S> {
@@ -150,24 +155,24 @@ impl Secrets {
         }
     }
 
-    fn keys(&self) -> KeySet {
-        KeySet::new("k1", self.seal.clone()).unwrap()
+    fn keys(&self) -> Keyring {
+        ring("k1", self.seal.clone())
     }
 
     fn build<S: Store>(
         &self,
         store: S,
-        keys: KeySet,
+        keys: Keyring,
         oob: OobConfig,
         policy: &str,
         shared: &Shared,
     ) -> Service<S> {
-        let codes = OobFactor::new(self.codes.clone(), oob).unwrap();
-        let device_key = DeviceTokenKey::new(self.device.clone()).unwrap();
+        let codes = OobFactor::new(ring("codes-1", self.codes.clone()), oob);
+        let device_key = DeviceTokenKey::new(ring("device-1", self.device.clone()));
         let policy = Policy::from_toml(policy)
             .unwrap()
             .with_device_key(device_key);
-        let pepper = Keyring::new(KeyId::new("pepper-1").unwrap(), self.pepper.clone()).unwrap();
+        let pepper = ring("pepper-1", self.pepper.clone());
         Service::builder(store, policy, keys)
             .shared_clock(shared.clock.clone())
             .issuer("Bank Example")
