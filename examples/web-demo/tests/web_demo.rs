@@ -1,10 +1,10 @@
 //! The web demo in a real browser: serves the demo in-process on a free port and runs
-//! `examples/web_demo/tests/e2e.mjs` (`playwright-core` driving Debian's Chromium with a
+//! `examples/web-demo/e2e/e2e.mjs` (`playwright-core` driving Debian's Chromium with a
 //! virtual authenticator) against it.
 //!
-//! The example's file is compiled into this test as a module (as `tests/otp.rs` does),
-//! so no stale example binary can be tested and `--test web_demo` needs no prior build.
-//! Needs Node 20+, `npm ci` in `examples/web_demo/tests` and `/usr/bin/chromium`. Skips
+//! The binary's `main.rs` is compiled into this test as a module, so no stale binary
+//! can be tested and `--test web_demo` needs no prior build.
+//! Needs Node 20+, `npm ci` in `examples/web-demo/e2e` and `/usr/bin/chromium`. Skips
 //! with a message when one is missing, unless `MFA_REQUIRE_EXTERNAL=1` (CI), where it
 //! fails. Screenshots go to `$MFA_SCREENSHOTS_DIR` when set (`docs/screenshots` to
 //! refresh the README's), else to a directory under the target dir.
@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "../web_demo.rs"]
+#[path = "../src/main.rs"]
 #[allow(dead_code, reason = "the example's `main` is not called here")]
 mod web_demo;
 
@@ -113,7 +113,7 @@ fn make_admin(data_dir: &Path) {
 
 #[test]
 fn web_demo_end_to_end_in_chromium() {
-    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("web_demo/tests");
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         return missing(&format!("{chromium} is missing (apt-get install chromium)"));
@@ -122,7 +122,7 @@ fn web_demo_end_to_end_in_chromium() {
         return missing("node is missing (Node 20 or later)");
     }
     if !tests.join("node_modules/playwright-core").exists() {
-        return missing("playwright-core is not installed (npm ci in examples/web_demo/tests)");
+        return missing("playwright-core is not installed (npm ci in examples/web-demo/e2e)");
     }
     let data = TempDir::new("web_demo_e2e");
     make_admin(data.path());

@@ -85,7 +85,7 @@ async fn pages_carry_the_security_headers_and_cookie_flags() {
     ] {
         let html = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("web_demo")
+                .join("static")
                 .join(page),
         )
         .unwrap();

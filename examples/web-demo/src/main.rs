@@ -83,19 +83,12 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-#[path = "web_demo/admin.rs"]
 mod admin;
-#[path = "web_demo/api.rs"]
 mod api;
-#[path = "web_demo/config.rs"]
 mod config;
-#[path = "web_demo/db.rs"]
 mod db;
-#[path = "web_demo/keys.rs"]
 mod keys;
-#[path = "web_demo/oob.rs"]
 mod oob;
-#[path = "web_demo/sessions.rs"]
 mod sessions;
 
 pub(crate) use admin::*;
@@ -543,7 +536,7 @@ macro_rules! page_route {
     ($file:literal) => {
         get(
             |State(app): State<Arc<App>>, headers: HeaderMap| async move {
-                page(&app, &headers, include_str!(concat!("web_demo/", $file)))
+                page(&app, &headers, include_str!(concat!("../static/", $file)))
             },
         )
     };
@@ -613,14 +606,14 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
         .route(
             "/static/app.js",
             static_file(
-                include_str!("web_demo/app.js"),
+                include_str!("../static/app.js"),
                 "text/javascript; charset=utf-8",
             ),
         )
         .route(
             "/static/style.css",
             static_file(
-                include_str!("web_demo/style.css"),
+                include_str!("../static/style.css"),
                 "text/css; charset=utf-8",
             ),
         )
