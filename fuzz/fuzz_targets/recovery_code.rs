@@ -9,12 +9,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use mfa_core::{OsRandom, SecretBytes};
+use mfa_core::{KeyId, Keyring, OsRandom, SecretBytes};
 use mfa_recovery::{
     Error, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode, RecoveryRecord,
 };
-
-use mfa_core::{KeyId, Keyring};
 
 struct Fixture {
     set: RecoveryFactor,

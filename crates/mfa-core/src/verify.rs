@@ -134,10 +134,47 @@ where
     let Some(stored) = store.factor(attempt.user, attempt.factor_id).await? else {
         return Err(Error::rejected(RejectReason::UnknownFactor));
     };
+    verify_loaded(store, codec, factor, stored, attempt, rng).await
+}
+
+/// [`verify_factor`] from step 2, for a caller that already loaded the factor's row (to
+/// pick the factor by its kind, say): the same checks, the same pure verification and
+/// the same compare-and-swap against the version loaded, without reading the row again.
+/// This is the loop the `mfa` service runs; there is no other.
+///
+/// Besides [`verify_factor`]'s checks, confirming ([`Purpose::Confirm`]) a factor that is
+/// already confirmed is [`Error::Invalid`], and so is a row of another user or factor
+/// than the attempt names (a caller's bug).
+///
+/// # Errors
+///
+/// As [`verify_factor`].
+pub async fn verify_loaded<S, C, F>(
+    store: &S,
+    codec: &C,
+    factor: &F,
+    stored: Versioned<FactorRecord>,
+    attempt: Attempt<'_, F>,
+    rng: &mut (dyn SecureRandom + Send),
+) -> Result<VerifiedFactor<F::Record, F::Details>, Error>
+where
+    S: FactorStore + ?Sized,
+    C: RecordCodec + ?Sized,
+    F: Factor,
+{
+    if stored.value.user != *attempt.user || stored.value.id != *attempt.factor_id {
+        return Err(Error::invalid(
+            "factor",
+            "the row loaded is not the attempt's factor",
+        ));
+    }
     if attempt.purpose == Purpose::SignIn && !stored.value.confirmed {
         return Err(
             Rejected::with_detail(RejectReason::FactorDisabled, "factor not confirmed").into(),
         );
+    }
+    if attempt.purpose == Purpose::Confirm && stored.value.confirmed {
+        return Err(Error::invalid("factor", "already confirmed"));
     }
     let owner = DataOwner::Factor {
         user: attempt.user,
@@ -161,12 +198,13 @@ where
     let verified = factor
         .verify(&record, attempt.state, attempt.response, attempt.now, rng)
         .map_err(Into::into)?;
-    let mut updated = stored.value.clone();
+    let expected = stored.version;
+    let mut updated = stored.value;
     updated.data = codec.encode(owner, &verified.record)?;
     updated.last_used_at = Some(attempt.now);
     updated.confirmed = true;
     match store
-        .update_factor_if_version(updated.clone(), stored.version)
+        .update_factor_if_version(updated.clone(), expected)
         .await
     {
         Ok(version) => Ok(VerifiedFactor {

@@ -38,9 +38,9 @@ use mfa_core::store::{
     PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Versioned,
 };
 use mfa_core::{
-    Attachment, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor, FactorId,
-    FactorKind, Keyring, OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom,
-    StartOptions, SystemClock, Timestamp, UserId, UserVerification,
+    Attachment, Attempt, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor,
+    FactorId, FactorKind, Keyring, OsRandom, Purpose, RecordCodec, RejectReason, Rejected,
+    SecureRandom, StartOptions, SystemClock, Timestamp, UserId, UserVerification, VerifiedFactor,
 };
 use mfa_oob::{OobFactor, PushFactor, PushStatus, Sender};
 use mfa_otp::{

@@ -125,16 +125,16 @@ impl<S: Store> Service<S> {
             let kind = row.value.kind;
             let stored = match BuiltinFactor::for_kind(kind)? {
                 BuiltinFactor::Totp => {
-                    let (row, _, v) = self
+                    let v = self
                         .verify_row(&self.totp, row, &(), code, Purpose::Confirm, now)
                         .await?;
-                    Outcome::of(row, v.methods)
+                    Outcome::of(v.factor, v.methods)
                 }
                 BuiltinFactor::Hotp => {
-                    let (row, _, v) = self
+                    let v = self
                         .verify_row(&self.hotp, row, &(), code, Purpose::Confirm, now)
                         .await?;
-                    Outcome::of(row, v.methods)
+                    Outcome::of(v.factor, v.methods)
                 }
                 BuiltinFactor::OobCode => {
                     // The enrollment rules again, against the factors confirmed since

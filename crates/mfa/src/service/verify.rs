@@ -211,7 +211,7 @@ impl<S: Store> Service<S> {
             if !row.value.confirmed || !row.value.kind.is_webauthn() {
                 return Err(CoreError::rejected(RejectReason::FactorDisabled).into());
             }
-            let (stored, _, verified) = self
+            let verified = self
                 .verify_row(factor, row, &state, response, Purpose::SignIn, now)
                 .await?;
             if verified.details.user_handle.is_none() {
@@ -221,7 +221,7 @@ impl<S: Store> Service<S> {
                 )
                 .into());
             }
-            Ok(Outcome::of(stored, verified.methods))
+            Ok(Outcome::of(verified.factor, verified.methods))
         }
         .await;
         match result {
@@ -279,25 +279,25 @@ impl<S: Store> Service<S> {
         };
         let outcome = match (BuiltinFactor::for_kind(kind)?, response) {
             (BuiltinFactor::Totp, Response::Code(code)) => {
-                let (row, _, v) = self
+                let v = self
                     .verify_row(&self.totp, row, &(), code, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome::of(row, v.methods))
+                Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::Hotp, Response::Code(code)) => {
-                let (row, _, v) = self
+                let v = self
                     .verify_row(&self.hotp, row, &(), code, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome::of(row, v.methods))
+                Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::RecoveryCode, Response::Code(code)) => {
                 let factor = self.recovery_factor()?;
-                let (row, record, v) = self
+                let v = self
                     .verify_row(factor, row, &(), code, Purpose::SignIn, now)
                     .await?;
-                let remaining = record.remaining();
+                let remaining = v.record.remaining();
                 Ok(Outcome {
-                    row,
+                    row: v.factor,
                     methods: v.methods,
                     recovery: Some(RecoveryUse {
                         remaining,
@@ -317,10 +317,10 @@ impl<S: Store> Service<S> {
                 let state = self
                     .take_authentication(&owner, challenge_id, Some(factor_id), now)
                     .await?;
-                let (row, _, v) = self
+                let v = self
                     .verify_row(factor, row, &state, response, Purpose::SignIn, now)
                     .await?;
-                Ok(Outcome::of(row, v.methods))
+                Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
                 self.verify_oob(
@@ -365,9 +365,9 @@ impl<S: Store> Service<S> {
             .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?)
     }
 
-    /// `mfa_core::verify_factor`'s steps (decode, verify purely, compare-and-swap; a
-    /// lost race is a replay), starting from the row the service already loaded to pick
-    /// the factor, so a verification reads the store once.
+    /// The one verification loop, [`mfa_core::verify_loaded`] (decode, verify purely,
+    /// compare-and-swap; a lost race is a replay), from the row the service already
+    /// loaded to pick the factor, with the envelope as its codec.
     pub(super) async fn verify_row<F: Factor>(
         &self,
         factor: &F,
@@ -376,59 +376,20 @@ impl<S: Store> Service<S> {
         response: &F::Response,
         purpose: Purpose,
         now: Timestamp,
-    ) -> Result<(
-        Versioned<FactorRecord>,
-        F::Record,
-        mfa_core::Verified<F::Record, F::Details>,
-    )> {
-        if purpose == Purpose::SignIn && !stored.value.confirmed {
-            return Err(Rejected::with_detail(
-                RejectReason::FactorDisabled,
-                "factor not confirmed",
-            )
-            .into());
-        }
-        if purpose == Purpose::Confirm && stored.value.confirmed {
-            return Err(CoreError::invalid("factor", "already confirmed").into());
-        }
-        let record: F::Record = self.decode_factor(&stored.value)?;
-        let kind = factor.kind(&record);
-        if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
-            return Err(
-                CoreError::invalid("factor", "the stored factor is of another kind").into(),
-            );
-        }
-        let verified = factor
-            .verify(&record, state, response, now, &mut self.rng.handle())
-            .map_err(Into::<CoreError>::into)?;
-        let expected = stored.version;
-        let mut updated = stored.value;
-        updated.data =
-            self.encode_factor(&updated.user, &updated.id, updated.kind, &verified.record)?;
-        updated.last_used_at = Some(now);
-        updated.confirmed = true;
-        match self
-            .store
-            .update_factor_if_version(updated.clone(), expected)
-            .await
-        {
-            Ok(version) => Ok((
-                Versioned::new(updated, version),
-                verified.record.clone(),
-                verified,
-            )),
-            Err(StoreError::Conflict) => Err(Rejected::with_detail(
-                RejectReason::Replay,
-                "lost the compare-and-swap to a concurrent verification",
-            )
-            .into()),
-            Err(StoreError::NotFound) => Err(Rejected::with_detail(
-                RejectReason::UnknownFactor,
-                "factor removed during verification",
-            )
-            .into()),
-            Err(e) => Err(e.into()),
-        }
+    ) -> Result<VerifiedFactor<F::Record, F::Details>> {
+        let user = stored.value.user.clone();
+        let id = stored.value.id.clone();
+        let codec = self.sealer(Binding::Kind(stored.value.kind.as_str()));
+        let attempt = Attempt::new(&user, &id, state, response, now).with_purpose(purpose);
+        Ok(mfa_core::verify_loaded(
+            &self.store,
+            &codec,
+            factor,
+            stored,
+            attempt,
+            &mut self.rng.handle(),
+        )
+        .await?)
     }
 
     async fn succeeded(
