@@ -49,6 +49,7 @@ use crate::store::{
 mod challenges;
 mod counters;
 mod factors;
+mod faulty;
 mod reset;
 
 pub use challenges::{
@@ -60,6 +61,7 @@ pub use counters::{
 pub use factors::{
     factor_cas_race, factor_crud, factor_versions_never_restart, lookup_key_race, lookup_keys,
 };
+pub use faulty::{Faulty, Hook, Operation};
 pub use reset::{reset_race, reset_user};
 
 /// A deterministic random source for tests. **Never use it in production.**
@@ -117,7 +119,11 @@ where
 
 /// Starts `n` tasks made by `make`, releases them together through a barrier, and
 /// returns their results in order.
-async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
+///
+/// # Panics
+///
+/// When a task panics.
+pub async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
 where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,

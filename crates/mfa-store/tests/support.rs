@@ -9,9 +9,8 @@ use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, FactorStore, FailureKey, FailureStore, LookupKey,
     PendingChallenge, RecordData, StoreError,
 };
-use mfa_core::testkit::{self, SeededRandom};
+use mfa_core::testkit::{self, SeededRandom, race};
 use mfa_core::{Timestamp, UserId};
-use tokio::sync::Barrier;
 
 /// Tests on the shared Redis Cluster hold this for reading; the fault tests, which
 /// kill a master or migrate slots, hold it for writing, so they never run beside them.
@@ -64,29 +63,6 @@ pub(crate) fn unreachable(test: &str, what: &str, e: &dyn std::fmt::Display) -> 
 
 fn user(s: &str) -> UserId {
     UserId::new(s).unwrap()
-}
-
-/// Releases `n` calls together and returns their results.
-pub(crate) async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
-where
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let call = make(i);
-        let barrier = Arc::clone(&barrier);
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            call.await
-        }));
-    }
-    let mut out = Vec::with_capacity(n);
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
 }
 
 /// 64 concurrent attempts through two instances `a` and `b` of one store (two pools,
