@@ -6,16 +6,14 @@
 //! service over the memory store; `postgres.rs` runs the same scenarios with two
 //! instances over two connection pools on one PostgreSQL schema.
 
-use mfa_core::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{
-    Harness, ORIGIN, POLICY, RACE_POLICY, harness_oob, keys, oob_config, password,
+    self, Harness, ORIGIN, POLICY, RACE_POLICY, code, harness_oob, keys, oob_config, password,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
@@ -55,46 +53,11 @@ where
     out
 }
 
-fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    TotpRecord::new(secret, TotpParams::default())
-        .totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
+/// TOTP enrolled and used once, 30 s ago: the next code is fresh.
 async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(user, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            user,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let out = common::with_totp(h, user).await;
     h.clock.advance(Duration::from_secs(30));
-    let now = h.clock.now();
-    let v = h
-        .service
-        .verify(
-            user,
-            &e.factor_id,
-            Response::Code(&code(&e, now.unix_secs())),
-            &password(now),
-        )
-        .await
-        .unwrap();
-    h.clock.advance(Duration::from_secs(30));
-    (e, v.session)
+    out
 }
 
 /// `N` verifications of one code at once.

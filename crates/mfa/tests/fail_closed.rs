@@ -6,10 +6,10 @@ use std::time::Duration;
 use mfa::{Error, Response};
 use mfa_core::store::StoreError;
 use mfa_core::testkit::{Faulty, Hook, Operation};
-use mfa_core::{Clock, Timestamp, UserId};
+use mfa_core::{Clock, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{harness, password};
+use crate::common::{code, enroll_totp, harness, password};
 
 /// Whether the memory store's failure counters, or its factor writes, are unreachable.
 #[derive(Default)]
@@ -44,22 +44,10 @@ fn backend(e: &Error) -> bool {
 async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
     let h = harness(Faulty::new(MemoryStore::new(), Flaky::default()));
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    let secret = mfa::otp::Secret::from_base32(&e.secret_base32).unwrap();
-    let rec = mfa::otp::TotpRecord::new(secret, mfa::otp::TotpParams::default());
-    let code = |at: Timestamp| rec.totp().code_at(at).unwrap().as_str().to_owned();
-    h.service
-        .finish_enrollment(&alice, &e.factor_id, &code(now), &mfa::Session::default())
-        .await
-        .unwrap();
+    let e = enroll_totp(&h, &alice).await;
     h.clock.advance(Duration::from_secs(30));
     let now = h.clock.now();
-    let right = code(now);
+    let right = code(&e, now.unix_secs());
 
     // Counters down: refused unverified (so the code is still unused afterwards).
     h.service

@@ -4,86 +4,31 @@
 //! long as it says; a usernameless sign-in that fails moves only the credential's count;
 //! the purge of lapsed counters. Every time limit is tested with a clock moved over days.
 
-use mfa_core::Timestamp;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::common::{ORIGIN, harness, harness_oob, keys, oob_config, password};
+use crate::common::{
+    ORIGIN, code, enroll_totp, harness, harness_oob, keys, oob_config, right, wrong,
+};
 use mfa::audit::EventKind;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, OtpEnrollment, Response};
+use mfa::{Challenge, Error, OtpEnrollment};
 use mfa_core::store::{FailureKey, FailureStore, NEVER_LAPSES};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    TotpRecord::new(secret, TotpParams::default())
-        .totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
+/// TOTP enrolled and confirmed 30 s ago.
 async fn totp<S: mfa_core::store::Store>(
     h: &crate::common::Harness<S>,
     user: &UserId,
 ) -> OtpEnrollment {
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(user, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            user,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let e = enroll_totp(h, user).await;
     h.clock.advance(Duration::from_secs(30));
     e
-}
-
-async fn wrong<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    user: &UserId,
-    factor: &FactorId,
-) -> Error {
-    h.service
-        .verify(
-            user,
-            factor,
-            Response::Code("000000"),
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap_err()
-}
-
-async fn right<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    user: &UserId,
-    e: &OtpEnrollment,
-) -> Result<mfa::Verification, Error> {
-    let now = h.clock.now();
-    h.service
-        .verify(
-            user,
-            &e.factor_id,
-            Response::Code(&code(e, now.unix_secs())),
-            &password(now),
-        )
-        .await
 }
 
 /// The attacker holds the password and waits out every factor lockout; on today's

@@ -1,8 +1,7 @@
 //! WebAuthn through the service: registration once, sign-in by name and usernameless,
 //! and a credential no second user can register.
 
-use crate::common::{ORIGIN, harness};
-use crate::service::with_totp;
+use crate::common::{ORIGIN, harness, with_totp};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};

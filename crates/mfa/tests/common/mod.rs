@@ -2,21 +2,24 @@
 //! log and outbox, and a software authenticator.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mfa::audit::MemoryAudit;
 use mfa::oob::testkit::{RecordingSender, RecordingTransport};
 use mfa::oob::{
     OobConfig, OobFactor, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
 };
+use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::Session;
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
-use mfa::{KeySet, Service};
+use mfa::{Error, KeySet, OtpEnrollment, Response, Service, Verification};
 use mfa_core::store::Store;
 use mfa_core::{
-    AuthMethod, Channel, FixedClock, OsRandom, SecretBytes, Timestamp, UserVerification,
+    AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, Timestamp, UserId,
+    UserVerification,
 };
 
 pub(crate) const ORIGIN: &str = "https://bank.example";
@@ -221,4 +224,56 @@ impl<S> Harness<S> {
 /// A session that has just proven the password.
 pub(crate) fn password(at: Timestamp) -> Session {
     Session::primary(AuthMethod::Pwd, at)
+}
+
+/// The code of a TOTP enrollment (default parameters) at `at`, in unix seconds.
+pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    let rec = TotpRecord::new(secret, TotpParams::default());
+    let code = rec.totp().code_at(Timestamp::from_unix_secs(at)).unwrap();
+    code.as_str().to_owned()
+}
+
+/// TOTP enrolled for `user` and confirmed with the code of now: the factor is active.
+pub(crate) async fn enroll_totp<S: Store>(h: &Harness<S>, user: &UserId) -> OtpEnrollment {
+    let (now, service, fresh) = (h.clock.now(), &h.service, Session::default());
+    let aal1 = password(now);
+    let e = service.start_totp_enrollment(user, "phone", &aal1);
+    let e = e.await.unwrap();
+    let first = code(&e, now.unix_secs());
+    let confirm = service.finish_enrollment(user, &e.factor_id, &first, &fresh);
+    confirm.await.unwrap();
+    e
+}
+
+/// [`enroll_totp`], then a sign-in with the code 30 s later; returns the enrollment and
+/// the AAL2 session.
+pub(crate) async fn with_totp<S: Store>(h: &Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
+    let e = enroll_totp(h, user).await;
+    h.clock.advance(Duration::from_secs(30));
+    let v = right(h, user, &e).await.unwrap();
+    (e, v.session)
+}
+
+/// `e`'s code of the clock's now, with the password just proven.
+pub(crate) async fn right<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    e: &OtpEnrollment,
+) -> Result<Verification, Error> {
+    let now = h.clock.now();
+    let right = code(e, now.unix_secs());
+    let response = Response::Code(&right);
+    h.service
+        .verify(user, &e.factor_id, response, &password(now))
+        .await
+}
+
+/// A wrong code for `factor`, with the password just proven; the refusal.
+pub(crate) async fn wrong<S: Store>(h: &Harness<S>, user: &UserId, factor: &FactorId) -> Error {
+    let session = password(h.clock.now());
+    let attempt = h
+        .service
+        .verify(user, factor, Response::Code("000000"), &session);
+    attempt.await.unwrap_err()
 }
