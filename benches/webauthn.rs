@@ -6,13 +6,8 @@
 //!
 //! Keys come from the testkit's `SoftAuthenticator` (RS256: its fixed 2048-bit key).
 //! Run with `cargo bench -p mfa-benches --features aws-lc --bench webauthn`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -20,16 +20,10 @@
 //!
 //! Run with `cargo bench -p mfa-benches --features aws-lc --bench webauthn_ratio`; it
 //! prints one line per algorithm and backend.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::cast_precision_loss, reason = "benchmark")]
+#![allow(clippy::cast_possible_truncation, reason = "benchmark")]
+#![allow(clippy::cast_sign_loss, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
