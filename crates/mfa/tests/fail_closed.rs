@@ -50,41 +50,19 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
     let right = code(&e, now.unix_secs());
 
     // Counters down: refused unverified (so the code is still unused afterwards).
-    h.service
-        .store()
-        .hook()
-        .counters_down
-        .store(true, Ordering::SeqCst);
-    let err = h
-        .service
-        .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
-        .await
-        .unwrap_err();
-    assert!(backend(&err), "{err:?}");
-    h.service
-        .store()
-        .hook()
-        .counters_down
-        .store(false, Ordering::SeqCst);
-
     // Factor writes down: the code verifies purely but the compare-and-swap fails, so
     // there is no success (and the code is not consumed).
-    h.service
-        .store()
-        .hook()
-        .writes_down
-        .store(true, Ordering::SeqCst);
-    let err = h
-        .service
-        .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
-        .await
-        .unwrap_err();
-    assert!(backend(&err), "{err:?}");
-    h.service
-        .store()
-        .hook()
-        .writes_down
-        .store(false, Ordering::SeqCst);
+    let hook = h.service.store().hook();
+    for down in [&hook.counters_down, &hook.writes_down] {
+        down.store(true, Ordering::SeqCst);
+        let err = h
+            .service
+            .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
+            .await
+            .unwrap_err();
+        assert!(backend(&err), "{err:?}");
+        down.store(false, Ordering::SeqCst);
+    }
 
     // Back up: the same code works exactly once.
     h.service

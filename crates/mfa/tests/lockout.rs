@@ -8,15 +8,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::common::{
-    ORIGIN, code, enroll_totp, harness, harness_oob, keys, oob_config, right, wrong,
+    ORIGIN, add_totp, enroll_totp, harness, harness_oob, keys, oob_config, passkey_signin, right,
+    wrong,
 };
 use mfa::audit::EventKind;
-use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, OtpEnrollment};
+use mfa::{Error, OtpEnrollment};
 use mfa_core::store::{FailureKey, FailureStore, NEVER_LAPSES};
-use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_core::{Clock, FactorId, OsRandom, UserId};
 use mfa_store::MemoryStore;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -103,21 +103,7 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
     let alice = UserId::new("alice").unwrap();
     let phone = totp(&h, &alice).await;
     let aal2 = right(&h, &alice, &phone).await.unwrap().session;
-    let now = h.clock.now();
-    let token = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &token.factor_id,
-            &code(&token, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let token = add_totp(&h, &alice, "tablet", &aal2).await;
     for factor in [&phone.factor_id, &token.factor_id] {
         for _ in 0..4 {
             assert!(wrong(&h, &alice, factor).await.is_rejection());
@@ -187,33 +173,6 @@ async fn with_passkey<S: mfa_core::store::Store>(
         .await
         .unwrap();
     (e, key)
-}
-
-/// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
-async fn passkey_signin<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    key: &mut SoftAuthenticator,
-    fault: Fault,
-    ip: Option<IpAddr>,
-) -> Result<mfa::Verification, Error> {
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_passkey_signin(&StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, fault)
-        .unwrap();
-    h.service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), ip)
-        .await
 }
 
 /// An attacker who knows only a credential id (an `allowCredentials` list publishes

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{code, harness, password, with_totp};
+use crate::common::{add_totp, code, harness, password, with_totp};
 use mfa::audit::EventKind;
 use mfa::otp::Secret;
 use mfa::policy::assurance::Aal;
@@ -287,20 +287,7 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         .finish_recovery_enrollment(&alice, &codes.factor_id)
         .await
         .unwrap();
-    let t2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &t2.factor_id,
-            &code(&t2, h.clock.now().unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    add_totp(&h, &alice, "tablet", &aal2).await;
     h.service
         .remove_factor(&alice, &subject, &aal2, &e.factor_id)
         .await

@@ -1,7 +1,7 @@
 //! WebAuthn through the service: registration once, sign-in by name and usernameless,
 //! and a credential no second user can register.
 
-use crate::common::{ORIGIN, harness, with_totp};
+use crate::common::{ORIGIN, harness, passkey_signin, with_totp};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
@@ -67,24 +67,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     assert!(v.methods.contains(&AuthMethod::Swk), "{:?}", v.methods);
 
     // Usernameless: the user is learned from the credential.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_passkey_signin(&StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
-    let v = h
-        .service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
+    let v = passkey_signin(&h, &mut key, Fault::None, None)
         .await
         .unwrap();
     assert_eq!(v.user, alice);

@@ -1,6 +1,7 @@
 //! Shared set-up: a service over any store, a clock the test moves, an in-memory audit
 //! log and outbox, and a software authenticator.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,11 +16,12 @@ use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::Session;
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
-use mfa::{Error, KeySet, OtpEnrollment, Response, Service, Verification};
+use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
+use mfa::{Challenge, Error, KeySet, OtpEnrollment, Response, Service, Verification};
 use mfa_core::store::Store;
 use mfa_core::{
-    AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, Timestamp, UserId,
-    UserVerification,
+    AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, StartOptions,
+    Timestamp, UserId, UserVerification,
 };
 
 pub(crate) const ORIGIN: &str = "https://bank.example";
@@ -236,9 +238,18 @@ pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
 
 /// TOTP enrolled for `user` and confirmed with the code of now: the factor is active.
 pub(crate) async fn enroll_totp<S: Store>(h: &Harness<S>, user: &UserId) -> OtpEnrollment {
+    add_totp(h, user, "phone", &password(h.clock.now())).await
+}
+
+/// Another TOTP factor, `label`, enrolled under `session` and confirmed.
+pub(crate) async fn add_totp<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+    session: &Session,
+) -> OtpEnrollment {
     let (now, service, fresh) = (h.clock.now(), &h.service, Session::default());
-    let aal1 = password(now);
-    let e = service.start_totp_enrollment(user, "phone", &aal1);
+    let e = service.start_totp_enrollment(user, label, session);
     let e = e.await.unwrap();
     let first = code(&e, now.unix_secs());
     let confirm = service.finish_enrollment(user, &e.factor_id, &first, &fresh);
@@ -276,4 +287,28 @@ pub(crate) async fn wrong<S: Store>(h: &Harness<S>, user: &UserId, factor: &Fact
         .service
         .verify(user, factor, Response::Code("000000"), &session);
     attempt.await.unwrap_err()
+}
+
+/// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
+pub(crate) async fn passkey_signin<S: Store>(
+    h: &Harness<S>,
+    key: &mut SoftAuthenticator,
+    fault: Fault,
+    ip: Option<IpAddr>,
+) -> Result<Verification, Error> {
+    let started = h.service.start_passkey_signin(&StartOptions::new()).await;
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = started.unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key.authenticate(&options.public_key, ORIGIN, fault);
+    let (assertion, fresh) = (assertion.unwrap(), Session::default());
+    let finish = h
+        .service
+        .finish_passkey_signin(&challenge_id, &assertion, &fresh, ip);
+    finish.await
 }
