@@ -148,6 +148,25 @@ where
     out
 }
 
+/// Runs `work` to completion on a thread of its own with a runtime of its own, and
+/// waits for it: for clean-up in `Drop`, which may run inside a test's runtime, where
+/// blocking on a future would panic. Returns whether `work` finished without panicking.
+pub fn on_own_thread<F, Fut>(work: F) -> bool
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for clean-up: {e}"));
+        rt.block_on(work());
+    })
+    .join()
+    .is_ok()
+}
+
 /// A confirmed TOTP factor record for tests, its data stored plain.
 pub fn factor_record(user: &str, id: &str, created_at: u64, data: &[u8]) -> FactorRecord {
     FactorRecord::new(

@@ -35,6 +35,26 @@ pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{salt}_{n}", std::process::id())
 }
 
+/// A unique SQLite file in the temporary directory, removed (with its WAL files) on
+/// drop.
+pub(crate) struct TempDb(pub(crate) std::path::PathBuf);
+
+impl TempDb {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("{}.sqlite3", unique(prefix))))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// The server named by `var`, or `None` after saying the test skips. With
 /// `MFA_REQUIRE_EXTERNAL=1` a missing variable fails the test instead.
 pub(crate) fn server(var: &str, test: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_core::store::Store;
 use mfa_core::{Clock, OsRandom, UserId};
 
-use crate::common::{Harness, ORIGIN, harness, password};
+use crate::common::{Harness, ORIGIN, harness, password, temp_db};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -183,16 +183,8 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_tables_hold_no_secret() {
-    let dir = std::env::temp_dir().join(format!(
-        "mfa-raw-tables-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mfa.sqlite3");
+    let path = temp_db("raw-tables");
+    let dir = path.parent().unwrap().to_owned();
     let h = harness(mfa_store::SqliteStore::open(&path).await.unwrap());
     let secrets = enroll_everything(&h).await;
     drop(h);

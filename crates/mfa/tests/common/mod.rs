@@ -312,3 +312,13 @@ pub(crate) async fn passkey_signin<S: Store>(
         .finish_passkey_signin(&challenge_id, &assertion, &fresh, ip);
     finish.await
 }
+
+/// A fresh directory of its own in the temporary directory, and the path of an SQLite
+/// file in it.
+pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap();
+    let unique = format!("mfa-{name}-{}-{}", std::process::id(), nanos.as_nanos());
+    let dir = std::env::temp_dir().join(unique);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("mfa.sqlite3")
+}
