@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use clap::CommandFactory as _;
+use mfa_examples::tool::Outcome;
 use mfa_otp::{Secret, TotpParams, TotpRecord};
 use proptest::strategy::Strategy as _;
 use serde_json::Value;
@@ -36,37 +37,12 @@ use serde_json::Value;
 /// A fixed instant, at the start of a 30-second step.
 const T0: u64 = 1_800_000_000;
 
-#[derive(Debug)]
-struct Outcome {
-    status: u8,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {self:?}"))
-    }
-}
-
 fn run_os(args: Vec<OsString>) -> Outcome {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = mfactl::run(args, &mut out, &mut err);
-    Outcome {
-        status,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    Outcome::of(mfactl::run, args)
 }
 
 fn run(args: &[&str]) -> Outcome {
-    run_os(
-        std::iter::once("mfactl")
-            .chain(args.iter().copied())
-            .map(OsString::from)
-            .collect(),
-    )
+    Outcome::of_strs(mfactl::run, "mfactl", args)
 }
 
 /// A fresh temporary directory with a key file and a migrated SQLite store.
