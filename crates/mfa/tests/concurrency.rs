@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use crate::common::{
     self, Harness, ORIGIN, POLICY, RACE_POLICY, code, harness_oob, keys, oob_config, password,
+    register_key,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
 use mfa::policy::input::Session;
-use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
+use mfa::webauthn::testkit::Fault;
 use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::{FailureKey, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
@@ -117,18 +117,7 @@ pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Inst
 pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &aal2)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    let info = h
-        .service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
+    let (mut key, _, info) = register_key(&h, &alice, "key", &aal2).await;
     let Challenge::WebAuthn {
         challenge_id,
         options,

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::common::{
-    ORIGIN, add_totp, enroll_totp, harness, harness_oob, keys, oob_config, passkey_signin, right,
-    wrong,
+    ORIGIN, add_totp, enroll_totp, harness, harness_oob, keys, oob_config, passkey_signin,
+    register_key, right, wrong,
 };
 use mfa::audit::EventKind;
 use mfa::webauthn::cose::Algorithm;
@@ -161,17 +161,7 @@ async fn with_passkey<S: mfa_core::store::Store>(
 ) -> (OtpEnrollment, SoftAuthenticator) {
     let e = totp(h, alice).await;
     let v = right(h, alice, &e).await.unwrap();
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(alice, "passkey", None, &v.session)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(alice, &cid, &reg)
-        .await
-        .unwrap();
+    let (key, _, _) = register_key(h, alice, "passkey", &v.session).await;
     (e, key)
 }
 

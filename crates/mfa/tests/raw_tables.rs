@@ -8,12 +8,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::oob::testkit::SoftwareDevice;
 use mfa::otp::Secret;
-use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_core::store::Store;
 use mfa_core::{Clock, OsRandom, UserId};
 
-use crate::common::{Harness, ORIGIN, harness, password, temp_db};
+use crate::common::{Harness, harness, password, register_key, temp_db};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -118,17 +116,7 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .finish_recovery_enrollment(&alice, &set.factor_id)
         .await
         .unwrap();
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &session)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
+    register_key(h, &alice, "key", &session).await;
     // An SMS number (its code hash lives in a sealed challenge until confirmed; the
     // number itself is the per-user lookup key, personal data rather than a secret) and
     // a push device, whose key the record holds.

@@ -1,7 +1,7 @@
 //! WebAuthn through the service: registration once, sign-in by name and usernameless,
 //! and a credential no second user can register.
 
-use crate::common::{ORIGIN, harness, passkey_signin, with_totp};
+use crate::common::{ORIGIN, harness, passkey_signin, register_key, with_totp};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
@@ -88,17 +88,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
     let mallory = UserId::new("mallory").unwrap();
     let (_, a) = with_totp(&h, &alice).await;
     let (_, m) = with_totp(&h, &mallory).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &a)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
+    let (mut key, reg, _) = register_key(&h, &alice, "key", &a).await;
     // The same authenticator key answers Mallory's ceremony with the same credential id.
     let (mcid, moptions) = h
         .service

@@ -16,8 +16,10 @@ use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::Session;
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
+use mfa::webauthn::cose::Algorithm;
+use mfa::webauthn::json::RegistrationResponseJson;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, KeySet, OtpEnrollment, Response, Service, Verification};
+use mfa::{Challenge, Error, FactorInfo, KeySet, OtpEnrollment, Response, Service, Verification};
 use mfa_core::store::Store;
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, StartOptions,
@@ -321,4 +323,23 @@ pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(unique);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("mfa.sqlite3")
+}
+
+/// A security key (ES256) registered for `user` as `label` under `session`: the
+/// authenticator, its registration response and the factor.
+pub(crate) async fn register_key<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+    session: &Session,
+) -> (SoftAuthenticator, RegistrationResponseJson, FactorInfo) {
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let started = h
+        .service
+        .start_webauthn_registration(user, label, None, session);
+    let (cid, options) = started.await.unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let finished = h.service.finish_webauthn_registration(user, &cid, &reg);
+    let info = finished.await.unwrap();
+    (key, reg, info)
 }
