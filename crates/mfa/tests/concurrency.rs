@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{
-    self, Harness, ORIGIN, POLICY, RACE_POLICY, code, harness_oob, keys, oob_config, password,
-    register_key,
+    self, Harness, POLICY, RACE_POLICY, code, enroll_recovery, harness_oob, keys, oob_config,
+    password, register_key, webauthn_assertion,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
 use mfa::policy::input::Session;
-use mfa::webauthn::testkit::Fault;
 use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::{FailureKey, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
@@ -98,15 +97,7 @@ pub(crate) async fn one_totp_code_once<S: Store + 'static>((h, second): Instance
 pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
-    let set = h
-        .service
-        .start_recovery_enrollment(&alice, &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_recovery_enrollment(&alice, &set.factor_id)
-        .await
-        .unwrap();
+    let set = enroll_recovery(&h, &alice, &aal2).await;
     let c = set.codes[3].expose_secret().to_owned();
     exactly_one_success(&race_code([&h.service, &second], &alice, &set.factor_id, &c).await);
     let listed = h.service.list_factors(&alice).await.unwrap();
@@ -118,21 +109,7 @@ pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instance
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
     let (mut key, _, info) = register_key(&h, &alice, "key", &aal2).await;
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge")
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
+    let (challenge_id, assertion) = webauthn_assertion(&h, &alice, &info.id, &mut key).await;
     let out = race([&h.service, &second], |service| {
         let (user, factor, cid, a) = (
             alice.clone(),

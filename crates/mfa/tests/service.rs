@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{add_totp, code, harness, password, with_totp};
+use crate::common::{add_totp, code, enroll_recovery, harness, password, with_totp};
 use mfa::audit::EventKind;
 use mfa::otp::Secret;
 use mfa::policy::assurance::Aal;
@@ -278,15 +278,7 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         matches!(err, Error::Enroll(EnrollRefusal::LastFactorWhileRequired)),
         "{err:?}"
     );
-    let codes = h
-        .service
-        .start_recovery_enrollment(&alice, &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_recovery_enrollment(&alice, &codes.factor_id)
-        .await
-        .unwrap();
+    enroll_recovery(&h, &alice, &aal2).await;
     add_totp(&h, &alice, "tablet", &aal2).await;
     h.service
         .remove_factor(&alice, &subject, &aal2, &e.factor_id)

@@ -1,12 +1,12 @@
 //! WebAuthn through the service: registration once, sign-in by name and usernameless,
 //! and a credential no second user can register.
 
-use crate::common::{ORIGIN, harness, passkey_signin, register_key, with_totp};
+use crate::common::{ORIGIN, harness, passkey_signin, register_key, webauthn_assertion, with_totp};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, Response};
-use mfa_core::{Attachment, AuthMethod, OsRandom, StartOptions, UserId};
+use mfa::{Error, Response};
+use mfa_core::{Attachment, AuthMethod, OsRandom, UserId};
 use mfa_store::MemoryStore;
 
 #[tokio::test]
@@ -36,21 +36,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     );
 
     // Sign in with the passkey, by name.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
+    let (challenge_id, assertion) = webauthn_assertion(&h, &alice, &info.id, &mut key).await;
     let v = h
         .service
         .verify(

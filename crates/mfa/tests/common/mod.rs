@@ -17,9 +17,13 @@ use mfa::policy::input::Session;
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::json::RegistrationResponseJson;
+use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, FactorInfo, KeySet, OtpEnrollment, Response, Service, Verification};
+use mfa::{
+    Challenge, Error, FactorInfo, KeySet, OtpEnrollment, RecoveryEnrollment, Response, Service,
+    Verification,
+};
+use mfa_core::store::ChallengeId;
 use mfa_core::store::Store;
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, StartOptions,
@@ -43,10 +47,7 @@ backoff_after = 0
 pub(crate) const RACE_POLICY: &str = r#"
 version = 1
 mode = "always"
-
-[failures]
-max_consecutive = 100
-backoff_after = 0
+failures = { max_consecutive = 100, backoff_after = 0 }
 "#;
 
 pub(crate) struct Harness<S> {
@@ -342,4 +343,39 @@ pub(crate) async fn register_key<S: Store>(
     let finished = h.service.finish_webauthn_registration(user, &cid, &reg);
     let info = finished.await.unwrap();
     (key, reg, info)
+}
+
+/// Recovery codes enrolled for `user` under `session` and confirmed.
+pub(crate) async fn enroll_recovery<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    session: &Session,
+) -> RecoveryEnrollment {
+    let set = h.service.start_recovery_enrollment(user, session).await;
+    let set = set.unwrap();
+    let finish = h.service.finish_recovery_enrollment(user, &set.factor_id);
+    finish.await.unwrap();
+    set
+}
+
+/// A sign-in with the WebAuthn factor `factor` started and answered by `key`: the
+/// challenge's handle and the assertion.
+pub(crate) async fn webauthn_assertion<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+    key: &mut SoftAuthenticator,
+) -> (ChallengeId, AuthenticationResponseJson) {
+    let options = StartOptions::new();
+    let started = h.service.start_challenge(user, factor, &options);
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = started.await.unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key.authenticate(&options.public_key, ORIGIN, Fault::None);
+    (challenge_id, assertion.unwrap())
 }
