@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{
-    self, Harness, POLICY, RACE_POLICY, code, enroll_recovery, harness_oob, keys, oob_config,
-    password, register_key, webauthn_assertion,
+    self, Harness, POLICY, RACE_POLICY, code, enroll_push, enroll_recovery, harness_oob, keys,
+    oob_config, password, register_key, webauthn_assertion,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
@@ -234,19 +234,9 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
 pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let device = SoftwareDevice::new("phone", "fcm-token", &mut OsRandom).unwrap();
-    let enrollment = h
-        .service
-        .start_push_enrollment(&alice, "phone", &password(h.clock.now()))
-        .await
-        .unwrap();
-    let info = second
-        .finish_push_enrollment(
-            &alice,
-            &enrollment.challenge_id,
-            &device.enrollment_request(&enrollment.challenge),
-        )
-        .await
-        .unwrap();
+    let session = password(h.clock.now());
+    let instances = [&*h.service, &*second];
+    let info = enroll_push(instances, &alice, "phone", &session, &device).await;
     let Challenge::Push {
         challenge_id,
         number,

@@ -13,7 +13,9 @@ use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
+use crate::common::{
+    Harness, POLICY, enroll_push, harness, harness_oob, keys, oob_config, password,
+};
 
 pub(crate) const PHONE: &str = "+12015550123";
 const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
@@ -487,20 +489,8 @@ pub(crate) async fn with_push<S: Store>(
     session: &Session,
 ) -> (FactorId, SoftwareDevice) {
     let device = SoftwareDevice::new("Alice's phone", "fcm-token", &mut OsRandom).unwrap();
-    let enrollment = h
-        .service
-        .start_push_enrollment(user, "phone app", session)
-        .await
-        .unwrap();
-    let info = h
-        .service
-        .finish_push_enrollment(
-            user,
-            &enrollment.challenge_id,
-            &device.enrollment_request(&enrollment.challenge),
-        )
-        .await
-        .unwrap();
+    let service = &*h.service;
+    let info = enroll_push([service, service], user, "phone app", session, &device).await;
     assert!(info.confirmed);
     assert_eq!(info.destination.as_deref(), Some("Alice's phone"));
     (info.id, device)

@@ -11,7 +11,7 @@ use mfa::otp::Secret;
 use mfa_core::store::Store;
 use mfa_core::{Clock, OsRandom, UserId};
 
-use crate::common::{Harness, harness, password, register_key, temp_db};
+use crate::common::{Harness, enroll_push, harness, password, register_key, temp_db};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -141,19 +141,8 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .unwrap();
     let device =
         SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
-    let push = h
-        .service
-        .start_push_enrollment(&alice, "push", &session)
-        .await
-        .unwrap();
-    h.service
-        .finish_push_enrollment(
-            &alice,
-            &push.challenge_id,
-            &device.enrollment_request(&push.challenge),
-        )
-        .await
-        .unwrap();
+    let service = &*h.service;
+    enroll_push([service, service], &alice, "push", &session, &device).await;
     secrets.add("the push device's key", &device.public_key().to_sec1());
     secrets.add_text(
         "the push device's token",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mfa::audit::MemoryAudit;
-use mfa::oob::testkit::{RecordingSender, RecordingTransport};
+use mfa::oob::testkit::{RecordingSender, RecordingTransport, SoftwareDevice};
 use mfa::oob::{
     OobConfig, OobFactor, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
 };
@@ -378,4 +378,20 @@ pub(crate) async fn webauthn_assertion<S: Store>(
     };
     let assertion = key.authenticate(&options.public_key, ORIGIN, Fault::None);
     (challenge_id, assertion.unwrap())
+}
+
+/// Push enrolled for `user` as `label` under `session`, with `device`: started on the
+/// service `start`, finished on `finish` (the same one, or another instance).
+pub(crate) async fn enroll_push<S: Store>(
+    [start, finish]: [&Service<S>; 2],
+    user: &UserId,
+    label: &str,
+    session: &Session,
+    device: &SoftwareDevice,
+) -> FactorInfo {
+    let enrollment = start.start_push_enrollment(user, label, session).await;
+    let enrollment = enrollment.unwrap();
+    let request = device.enrollment_request(&enrollment.challenge);
+    let finished = finish.finish_push_enrollment(user, &enrollment.challenge_id, &request);
+    finished.await.unwrap()
 }
