@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{code, enroll_totp, harness, harness_with, keys, password};
+use crate::common::{code, enroll_totp, harness, harness_with, keys, password, start_totp};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::Secret;
 use mfa::{Error, KeySet, Response};
@@ -30,11 +30,7 @@ async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let e = start_totp(&h, &alice, "phone").await;
     let raw_secret = Secret::from_base32(&e.secret_base32).unwrap();
     let row = h
         .service
@@ -80,21 +76,9 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
     let alice = UserId::new("alice").unwrap();
     let bob = UserId::new("bob").unwrap();
     let now = h.clock.now();
-    let a = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    let a2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &password(now))
-        .await
-        .unwrap();
-    let b = h
-        .service
-        .start_totp_enrollment(&bob, "phone", &password(now))
-        .await
-        .unwrap();
+    let a = start_totp(&h, &alice, "phone").await;
+    let a2 = start_totp(&h, &alice, "tablet").await;
+    let b = start_totp(&h, &bob, "phone").await;
     let store = h.service.store();
     let alice_row = store.factor(&alice, &a.factor_id).await.unwrap().unwrap();
     let alice_code = code(&a, now.unix_secs());

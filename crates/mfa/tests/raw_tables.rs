@@ -9,9 +9,9 @@ use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::oob::testkit::SoftwareDevice;
 use mfa::otp::Secret;
 use mfa_core::store::Store;
-use mfa_core::{Clock, OsRandom, UserId};
+use mfa_core::{OsRandom, UserId};
 
-use crate::common::{Harness, enroll_push, harness, password, register_key, temp_db};
+use crate::common::{Harness, enroll_push, enroll_totp, harness, register_key, right, temp_db};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -57,45 +57,13 @@ impl Secrets {
 /// Enrolls every kind the service stores a secret for; returns the secrets shown.
 async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
     let mut secrets = Secrets(Vec::new());
-    let totp = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let totp = enroll_totp(h, &alice).await;
     let secret = Secret::from_base32(&totp.secret_base32).unwrap();
-    let code = mfa::otp::TotpRecord::new(secret.clone(), mfa::otp::TotpParams::default())
-        .totp()
-        .code_at(now)
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &totp.factor_id,
-            code.as_str(),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
     secrets.add("TOTP secret", secret.expose_secret());
     secrets.add_text("TOTP secret (base32)", &totp.secret_base32);
     h.clock.advance(std::time::Duration::from_secs(30));
-    let later = h.clock.now();
-    let next = mfa::otp::TotpRecord::new(secret, mfa::otp::TotpParams::default())
-        .totp()
-        .code_at(later)
-        .unwrap();
-    let aal2 = h
-        .service
-        .verify(
-            &alice,
-            &totp.factor_id,
-            mfa::Response::Code(next.as_str()),
-            &password(later),
-        )
-        .await;
-    let session = aal2.unwrap().session;
+    let session = right(h, &alice, &totp).await.unwrap().session;
     let hotp = h
         .service
         .start_hotp_enrollment(&alice, "token", &session)

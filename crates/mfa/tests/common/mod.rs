@@ -395,3 +395,15 @@ pub(crate) async fn enroll_push<S: Store>(
     let finished = finish.finish_push_enrollment(user, &enrollment.challenge_id, &request);
     finished.await.unwrap()
 }
+
+/// A TOTP enrollment for `user` as `label` started, not yet confirmed, with the password
+/// just proven.
+pub(crate) async fn start_totp<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+) -> OtpEnrollment {
+    let session = password(h.clock.now());
+    let started = h.service.start_totp_enrollment(user, label, &session);
+    started.await.unwrap()
+}
