@@ -110,14 +110,9 @@ where
         }
     })
     .await;
-    let wins = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wins, 1, "exactly one CAS on a version wins: {results:?}");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict))),
-        "every loser is a Conflict: {results:?}"
-    );
+    one_winner(&results, "CAS on a version", |e| {
+        matches!(e, StoreError::Conflict)
+    });
     let stored = b.factor(&user("racer"), &rec.id).await.unwrap().unwrap();
     assert_ne!(stored.version, v1);
 
@@ -163,14 +158,9 @@ where
         }
     })
     .await;
-    let wins = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wins, 1, "exactly one insert claims the key: {results:?}");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.is_ok() || matches!(r, Err(StoreError::LookupKeyTaken))),
-        "{results:?}"
-    );
+    one_winner(&results, "insert claiming the key", |e| {
+        matches!(e, StoreError::LookupKeyTaken)
+    });
 
     // 64 increments count 64.
     let key = FailureKey::destination("+15557654321").unwrap();
@@ -198,4 +188,19 @@ where
         .unwrap()
         .map(|f| f.count);
     assert_eq!(f, Some(64));
+}
+
+/// Exactly one of `results` is a success, and `lost` accepts every other one's error.
+fn one_winner<T: std::fmt::Debug>(
+    results: &[Result<T, StoreError>],
+    what: &str,
+    lost: impl Fn(&StoreError) -> bool,
+) {
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one {what} wins: {results:?}");
+    let refused = results.iter().all(|r| r.as_ref().err().is_none_or(&lost));
+    assert!(
+        refused,
+        "every other {what} is refused as expected: {results:?}"
+    );
 }
