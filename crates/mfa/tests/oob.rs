@@ -14,7 +14,7 @@ use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, Start
 use mfa_store::MemoryStore;
 
 use crate::common::{
-    Harness, POLICY, enroll_push, harness, harness_oob, keys, oob_config, password,
+    Harness, POLICY, enroll_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
 };
 
 pub(crate) const PHONE: &str = "+12015550123";
@@ -502,25 +502,15 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     let alice = UserId::new("alice").unwrap();
     let (_, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
     // An email contact for the notices.
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("alice@example.com"),
-            "mail",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &h.last_code_to("alice@example.com"),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("alice@example.com"),
+        "mail",
+        &session,
+        "alice@example.com",
+    )
+    .await;
     let (push, device) = with_push(&h, &alice, &session).await;
     let start = || async {
         let Challenge::Push {
@@ -653,25 +643,15 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     assert_eq!(n[0].0, PHONE);
     assert!(n[0].1.contains("was added"));
     // With an email factor confirmed, notices go to the address first.
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("alice@example.com"),
-            "mail",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &h.last_code_to("alice@example.com"),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("alice@example.com"),
+        "mail",
+        &session,
+        "alice@example.com",
+    )
+    .await;
     let totp = h
         .service
         .start_totp_enrollment(&alice, "app", &session)

@@ -11,7 +11,9 @@ use mfa::otp::Secret;
 use mfa_core::store::Store;
 use mfa_core::{OsRandom, UserId};
 
-use crate::common::{Harness, enroll_push, enroll_totp, harness, register_key, right, temp_db};
+use crate::common::{
+    Harness, enroll_oob, enroll_push, enroll_totp, harness, register_key, right, temp_db,
+};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -88,25 +90,15 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     // An SMS number (its code hash lives in a sealed challenge until confirmed; the
     // number itself is the per-user lookup key, personal data rather than a secret) and
     // a push device, whose key the record holds.
-    let sms = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
-            "sms",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &sms.factor_id,
-            &h.last_code_to("+12015550123"),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        h,
+        &alice,
+        mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
+        "sms",
+        &session,
+        "+12015550123",
+    )
+    .await;
     let device =
         SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
     let service = &*h.service;

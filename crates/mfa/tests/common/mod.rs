@@ -20,11 +20,10 @@ use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{
-    Challenge, Error, FactorInfo, KeySet, OtpEnrollment, RecoveryEnrollment, Response, Service,
-    Verification,
+    Challenge, Error, FactorInfo, KeySet, OobAddress, OobEnrollment, OtpEnrollment,
+    RecoveryEnrollment, Response, Service, Verification,
 };
-use mfa_core::store::ChallengeId;
-use mfa_core::store::Store;
+use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, StartOptions,
     Timestamp, UserId, UserVerification,
@@ -406,4 +405,26 @@ pub(crate) async fn start_totp<S: Store>(
     let session = password(h.clock.now());
     let started = h.service.start_totp_enrollment(user, label, &session);
     started.await.unwrap()
+}
+
+/// An out-of-band factor enrolled for `user` at `address` as `label` under `session`, and
+/// confirmed with the code sent to `to` (the normalised destination).
+pub(crate) async fn enroll_oob<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    address: OobAddress<'_>,
+    label: &str,
+    session: &Session,
+    to: &str,
+) -> OobEnrollment {
+    let started = h
+        .service
+        .start_oob_enrollment(user, address, label, session);
+    let e = started.await.unwrap();
+    let (code, fresh) = (h.last_code_to(to), Session::default());
+    let confirm = h
+        .service
+        .finish_enrollment(user, &e.factor_id, &code, &fresh);
+    confirm.await.unwrap();
+    e
 }
