@@ -47,21 +47,15 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    let versions: Vec<i32> = conn
-        .prepare("SELECT version FROM mfa_schema_version ORDER BY version")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<i32> = column(
+        &conn,
+        "SELECT version FROM mfa_schema_version ORDER BY version",
+    );
     assert_eq!(versions, [1, 2]);
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables: Vec<String> = column(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
     assert_eq!(
         tables,
         [
@@ -179,4 +173,11 @@ async fn sqlite_failure_in_the_middle_of_a_reset_leaves_the_old_state_whole() {
         (summary.factors, summary.challenges, summary.devices),
         (3, 1, 1)
     );
+}
+
+/// The first column of every row `sql` returns.
+fn column<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, sql: &str) -> Vec<T> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
