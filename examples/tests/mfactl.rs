@@ -534,21 +534,16 @@ fn lockout_and_unlock() {
         "aal2",
     );
     // The policy keeps the last factor of a user who must use MFA.
-    bad(
-        &env.at(
-            next,
-            &[
-                "--session",
-                &session,
-                "remove",
-                "--user",
-                "bob",
-                "--factor",
-                &id,
-            ],
-        ),
-        "last factor",
-    );
+    let remove_first = [
+        "--session",
+        &session,
+        "remove",
+        "--user",
+        "bob",
+        "--factor",
+        &id,
+    ];
+    bad(&env.at(next, &remove_first), "last factor");
     let e = env.ok(
         next,
         &["--session", &session, "enroll", "totp", "--user", "bob"],
@@ -567,18 +562,7 @@ fn lockout_and_unlock() {
             &code(&secret2, next),
         ],
     );
-    env.ok(
-        next,
-        &[
-            "--session",
-            &session,
-            "remove",
-            "--user",
-            "bob",
-            "--factor",
-            &id,
-        ],
-    );
+    env.ok(next, &remove_first);
     let list = env.ok(next, &["list", "--user", "bob"]);
     assert_eq!(list["factors"].as_array().unwrap().len(), 1);
     assert_eq!(list["factors"][0]["id"], second.as_str());
@@ -695,49 +679,16 @@ proptest::proptest! {
 #[test]
 fn factor_ids_starting_with_a_hyphen_are_values() {
     let env = Env::new();
-    for args in [
-        &[
-            "confirm",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--code",
-            "123456",
-        ][..],
-        &[
-            "verify",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--code",
-            "123456",
-        ],
-        &[
-            "rename",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--label",
-            "-x",
-        ],
-        &[
-            "remove",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-        ],
-        &[
-            "unlock",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-        ],
+    const ID: &str = "-kb27EPj6QMMybRMLxdKSw";
+    for (command, rest) in [
+        ("confirm", &["--code", "123456"][..]),
+        ("verify", &["--code", "123456"]),
+        ("rename", &["--label", "-x"]),
+        ("remove", &[]),
+        ("unlock", &[]),
     ] {
+        let args = [&[command, "--user", "dave", "--factor", ID][..], rest].concat();
+        let args = &args[..];
         let o = env.at(T0, args);
         assert!(
             !o.stderr.contains("unexpected argument"),
