@@ -18,6 +18,11 @@
 //! barrier, and then all make it at once, so a backend that reads, awaits and then
 //! writes loses updates visibly; `mfa-store`'s tests show the suite catching such a
 //! backend, one broken operation at a time.
+//!
+//! Beside the suite: [`Faulty`], a store that forwards every operation to another one
+//! through a [`Hook`] that may fail it or do it another way (a broken backend, a store
+//! that is down), so a test writes only the operations it changes; [`race`], the
+//! barrier the race checks use; and [`on_own_thread`], for async clean-up in `Drop`.
 #![allow(
     clippy::panic,
     clippy::missing_panics_doc,
