@@ -14,6 +14,7 @@ use crate::store::{
 };
 
 /// One store operation, as a [`Hook`] sees it before the call.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct Operation {
     /// The trait: `"FactorStore"`, `"ChallengeStore"`, `"FailureStore"`,
