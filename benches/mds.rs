@@ -7,13 +7,8 @@
 //! certificates, status reports, a 6 KB icon and other members the loader ignores,
 //! signed ES256 by the `tests/data/mds/gen.sh` test chain.
 //! Run with `cargo bench -p mfa-benches --bench mds`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 use std::time::Duration;

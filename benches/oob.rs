@@ -7,13 +7,8 @@
 //!   the same length (`es256_floor`).
 //!
 //! Run with `cargo bench -p mfa-benches --bench oob -- --warm-up-time 1 --measurement-time 3`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 

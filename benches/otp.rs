@@ -3,12 +3,8 @@
 //! precomputed keyed state (the least work any ±1 verifier must do).
 //!
 //! Run with `cargo bench -p mfa-benches --bench otp -- --warm-up-time 1 --measurement-time 3`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, reason = "benchmark")]
 
 use mfa_core::Timestamp;
 use std::hint::black_box;

@@ -5,12 +5,8 @@
 //! rounds is what each costs when undisturbed.
 //!
 //! Run with `cargo bench -p mfa-benches --bench otp_ratio`; it prints one line per hash.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::cast_precision_loss,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::cast_precision_loss, reason = "benchmark")]
 
 use mfa_core::Timestamp;
 use std::hint::black_box;

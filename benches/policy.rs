@@ -3,12 +3,8 @@
 //! paths (allow, step-up, remembered device with its HMAC, document parsing).
 //!
 //! Run with `cargo bench -p mfa-benches --bench policy -- --warm-up-time 1 --measurement-time 3`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, reason = "benchmark")]
 
 use std::hint::black_box;
 

@@ -3,13 +3,8 @@
 //! crates are the peers, so the ratios show what the scheme adds to one primitive call.
 //!
 //! Run with `cargo bench -p mfa-benches --bench recovery -- --warm-up-time 1 --measurement-time 3`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 

@@ -8,14 +8,9 @@
 //!
 //! Run with `MFA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p
 //! mfa-benches --bench round_trips` (that URL is the default).
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmark")]
+#![allow(clippy::indexing_slicing, reason = "benchmark")]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

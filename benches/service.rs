@@ -11,12 +11,8 @@
 //!
 //! Run with `cargo bench -p mfa-benches --bench service`; the goal (issue 13) is
 //! `service / pure <= 1.3`.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, reason = "benchmark")]
 
 use std::hint::black_box;
 use std::sync::Arc;

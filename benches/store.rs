@@ -24,16 +24,10 @@
 //! MFA_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p mfa-benches --bench store`;
 //! `MFA_BENCH_SECS` sets each measurement's length (default 3 s). A backend whose URL is
 //! not set is skipped. Works in its own schema / key prefix and removes it.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_precision_loss,
-    clippy::indexing_slicing,
-    clippy::too_many_lines,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::panic, reason = "benchmark")]
+#![allow(clippy::cast_precision_loss, reason = "benchmark")]
+#![allow(clippy::indexing_slicing, clippy::too_many_lines, reason = "benchmark")]
 
 use std::process::Command;
 use std::sync::Arc;

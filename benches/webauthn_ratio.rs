@@ -20,51 +20,25 @@
 //!
 //! Run with `cargo bench -p mfa-benches --features aws-lc --bench webauthn_ratio`; it
 //! prints one line per algorithm and backend.
-#![allow(
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::indexing_slicing,
-    reason = "benchmark"
-)]
+#![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
+#![allow(clippy::expect_used, clippy::cast_precision_loss, reason = "benchmark")]
+#![allow(clippy::cast_possible_truncation, reason = "benchmark")]
+#![allow(clippy::cast_sign_loss, clippy::indexing_slicing, reason = "benchmark")]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use mfa_core::{OsRandom, Timestamp};
-use mfa_webauthn::Backend;
+use mfa_benches::assertion;
 use mfa_webauthn::cose::{Algorithm, PublicKey};
 use mfa_webauthn::hazmat::{verify_authentication, verify_signature};
-use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes};
-use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa_webauthn::{
-    AuthenticationRequest, CredentialRecord, RegistrationRequest, RelyingParty, SignCountPolicy,
-};
+use mfa_webauthn::json::AuthenticationResponseJson;
+use mfa_webauthn::{Backend, CredentialRecord, SignCountPolicy};
 use sha2::Digest as _;
-use webauthn_rs_core::WebauthnCore;
-use webauthn_rs_core::proto::{
-    AuthenticationState, COSEAlgorithm, PublicKeyCredential, RegisterPublicKeyCredential,
-};
+use webauthn_rs_core::proto::PublicKeyCredential;
 
-const ORIGIN: &str = "https://example.com";
 const ROUNDS: usize = 60;
 /// The target length of one round of one contender.
 const ROUND: Duration = Duration::from_millis(3);
-
-fn backends() -> Vec<Backend> {
-    #[allow(unused_mut)]
-    let mut b = vec![Backend::RustCrypto];
-    #[cfg(feature = "aws-lc")]
-    b.push(Backend::AwsLc);
-    b
-}
-
-fn now() -> Timestamp {
-    Timestamp::from_unix_secs(1_700_000_000)
-}
 
 /// Nanoseconds per call of `f`, over `calls` calls.
 fn per_call(calls: u32, f: &mut dyn FnMut()) -> f64 {
@@ -97,57 +71,6 @@ fn interleaved(contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
 
 /// webauthn-rs-core 0.6 with a credential it registered itself, and an assertion JSON
 /// for it; `None` when it refuses the algorithm.
-fn peer(alg: Algorithm) -> Option<(WebauthnCore, AuthenticationState, String)> {
-    let peer_alg = match alg {
-        Algorithm::Es256 => COSEAlgorithm::ES256,
-        Algorithm::Rs256 => COSEAlgorithm::RS256,
-        Algorithm::EdDsa => COSEAlgorithm::EDDSA,
-        _ => return None,
-    };
-    let core = WebauthnCore::new_unsafe_experts_only(
-        "Bench",
-        "example.com",
-        vec![url::Url::parse(ORIGIN).unwrap()],
-        Duration::from_secs(60),
-        None,
-        None,
-    );
-    // Our relying party only to shape the options the software authenticator reads.
-    let rp = RelyingParty::builder("example.com", "Bench")
-        .origin(ORIGIN)
-        .build()
-        .unwrap();
-    let mut a = SoftAuthenticator::new(alg, &mut OsRandom).unwrap();
-    let builder = core
-        .new_challenge_register_builder(b"u", "u", "U")
-        .unwrap()
-        .credential_algorithms(vec![peer_alg]);
-    let (ccr, reg_state) = core.generate_challenge_register(builder).unwrap();
-    let req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
-    let (mut opts, _) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
-    opts.challenge = challenge_of(&serde_json::to_value(&ccr).unwrap());
-    let reg = a.register(&opts, ORIGIN, Fault::None).unwrap();
-    let reg: RegisterPublicKeyCredential =
-        serde_json::from_str(&serde_json::to_string(&reg).unwrap()).unwrap();
-    let cred = core.register_credential(&reg, &reg_state, None).ok()?;
-    let builder = core
-        .new_challenge_authenticate_builder(vec![cred], None)
-        .unwrap();
-    let (rcr, auth_state) = core.generate_challenge_authenticate(builder).unwrap();
-    let (mut opts, _) = rp
-        .start_authentication(&AuthenticationRequest::default(), now(), &mut OsRandom)
-        .unwrap();
-    opts.public_key.challenge = challenge_of(&serde_json::to_value(&rcr).unwrap());
-    let resp = a
-        .authenticate(&opts.public_key, ORIGIN, Fault::None)
-        .unwrap();
-    Some((core, auth_state, serde_json::to_string(&resp).unwrap()))
-}
-
-fn challenge_of(options: &serde_json::Value) -> Base64UrlBytes {
-    Base64UrlBytes::decode(options["publicKey"]["challenge"].as_str().unwrap()).unwrap()
-}
-
 /// The non-signature steps of the full path, each alone (backend-independent).
 fn parts(json: &str, record: &CredentialRecord, undecoded: &CredentialRecord) {
     let resp: AuthenticationResponseJson = serde_json::from_str(json).unwrap();
@@ -186,27 +109,9 @@ fn parts(json: &str, record: &CredentialRecord, undecoded: &CredentialRecord) {
 
 fn main() {
     for alg in [Algorithm::Es256, Algorithm::Rs256, Algorithm::EdDsa] {
-        let mut peer = peer(alg);
-        for backend in backends() {
-            let rp = RelyingParty::builder("example.com", "Bench")
-                .origin(ORIGIN)
-                .backend(backend)
-                .build()
-                .unwrap();
-            let mut a = SoftAuthenticator::new(alg, &mut OsRandom).unwrap();
-            let req = RegistrationRequest::new(b"u".to_vec(), "u", "U");
-            let (opts, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
-            let resp = a.register(&opts, ORIGIN, Fault::None).unwrap();
-            let record = rp.finish_registration(&state, &resp, now()).unwrap().record;
-            let req = AuthenticationRequest {
-                allow_credentials: vec![record.descriptor()],
-                ..Default::default()
-            };
-            let (opts, state) = rp.start_authentication(&req, now(), &mut OsRandom).unwrap();
-            let resp = a
-                .authenticate(&opts.public_key, ORIGIN, Fault::None)
-                .unwrap();
-            let json = serde_json::to_string(&resp).unwrap();
+        let mut peer = assertion::peer(alg);
+        for backend in assertion::backends() {
+            let (record, state, resp, json) = assertion::ours(alg, backend);
             // The stored form, without a decoded key: what a record read from storage is.
             let stored = serde_json::to_string(&record).unwrap();
             let key = PublicKey::from_cose(record.public_key.as_slice()).unwrap();

@@ -121,17 +121,14 @@ use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes,
     StartOptions, SystemClock, Timestamp, UserId,
 };
+use mfa_examples::tool::{self, BAD_INPUT, SUCCESS};
 use mfa_store::AnyStore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-/// The command did what it was asked.
-const SUCCESS: u8 = 0;
 /// A verification was rejected.
 const REJECTED: u8 = 1;
-/// Bad input, a usage error, or a failure.
-const BAD_INPUT: u8 = 2;
 
 /// The policy used without `--policy`: MFA always, everything else at mfa-policy's
 /// defaults.
@@ -141,33 +138,15 @@ pub(crate) const DEFAULT_POLICY: &str = "version = 1\nmode = \"always\"\n";
 const MAX_FILE: u64 = 1 << 20;
 
 fn main() -> ExitCode {
-    let status = run(
-        std::env::args_os(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    );
-    ExitCode::from(status)
+    tool::main(run)
 }
 
 /// Runs the tool on `args` (the program name first), writing results to `out` and
 /// messages to `err`; returns the exit status.
-pub(crate) fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let cli = match Cli::try_parse_from(args) {
+pub(crate) fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let cli: Cli = match tool::parse(args, out, err) {
         Ok(cli) => cli,
-        // `--help` and `--version` go to stdout with status 0, usage errors to stderr
-        // with status 2. Nothing more can be said if the stream itself is closed.
-        Err(e) => {
-            if e.use_stderr() {
-                let _ = write!(err, "{}", e.render());
-                return BAD_INPUT;
-            }
-            let _ = write!(out, "{}", e.render());
-            return SUCCESS;
-        }
+        Err(status) => return status,
     };
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread()

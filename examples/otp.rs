@@ -41,58 +41,34 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use mfa_core::{Clock as _, OsRandom, SystemClock};
+use mfa_examples::tool::{self, BAD_INPUT, SUCCESS};
 use mfa_otp::{
     Algorithm, Digits, Error, Hotp, HotpParams, OtpAuthUri, OtpKind, Period, Secret, Totp,
     TotpParams, UriError, Window,
 };
 
-/// The code verified, or the command did what it was asked.
-const SUCCESS: u8 = 0;
 /// `verify` rejected the code.
 const REJECTED: u8 = 1;
-/// Bad input or a usage error.
-const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    let status = run(
-        std::env::args_os(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    );
-    ExitCode::from(status)
+    tool::main(run)
 }
 
 /// Runs the tool on `args` (the program name first), writing results to `out` and
 /// messages to `err`; returns the exit status.
-pub(crate) fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        // `--help` and `--version` arrive here too: clap sends them to stdout with
-        // status 0, and usage errors to stderr with status 2.
-        Err(e) => {
-            // Nothing more can be said if the stream itself is closed.
-            if e.use_stderr() {
-                let _ = write!(err, "{}", e.render());
-                return BAD_INPUT;
-            }
-            let _ = write!(out, "{}", e.render());
-            return SUCCESS;
-        }
-    };
-    match execute(cli.command, out) {
-        Ok(()) => SUCCESS,
-        Err(Failure::Rejected { reason }) => {
+pub(crate) fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let outcome = tool::parse(args, out, err).map(|cli: Cli| execute(cli.command, out));
+    match outcome {
+        Err(status) => status,
+        Ok(Ok(())) => SUCCESS,
+        Ok(Err(Failure::Rejected { reason })) => {
             let _ = writeln!(err, "verification failed");
             if let Some(reason) = reason {
                 let _ = writeln!(err, "reason (for logs only): {reason}");
             }
             REJECTED
         }
-        Err(Failure::BadInput(message)) => {
+        Ok(Err(Failure::BadInput(message))) => {
             let _ = writeln!(err, "error: {message}");
             BAD_INPUT
         }

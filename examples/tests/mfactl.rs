@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use clap::CommandFactory as _;
+use mfa_examples::tool::Outcome;
 use mfa_otp::{Secret, TotpParams, TotpRecord};
 use proptest::strategy::Strategy as _;
 use serde_json::Value;
@@ -36,37 +37,12 @@ use serde_json::Value;
 /// A fixed instant, at the start of a 30-second step.
 const T0: u64 = 1_800_000_000;
 
-#[derive(Debug)]
-struct Outcome {
-    status: u8,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {self:?}"))
-    }
-}
-
 fn run_os(args: Vec<OsString>) -> Outcome {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = mfactl::run(args, &mut out, &mut err);
-    Outcome {
-        status,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    Outcome::of(mfactl::run, args)
 }
 
 fn run(args: &[&str]) -> Outcome {
-    run_os(
-        std::iter::once("mfactl")
-            .chain(args.iter().copied())
-            .map(OsString::from)
-            .collect(),
-    )
+    Outcome::of_strs(mfactl::run, "mfactl", args)
 }
 
 /// A fresh temporary directory with a key file and a migrated SQLite store.
@@ -558,21 +534,16 @@ fn lockout_and_unlock() {
         "aal2",
     );
     // The policy keeps the last factor of a user who must use MFA.
-    bad(
-        &env.at(
-            next,
-            &[
-                "--session",
-                &session,
-                "remove",
-                "--user",
-                "bob",
-                "--factor",
-                &id,
-            ],
-        ),
-        "last factor",
-    );
+    let remove_first = [
+        "--session",
+        &session,
+        "remove",
+        "--user",
+        "bob",
+        "--factor",
+        &id,
+    ];
+    bad(&env.at(next, &remove_first), "last factor");
     let e = env.ok(
         next,
         &["--session", &session, "enroll", "totp", "--user", "bob"],
@@ -591,18 +562,7 @@ fn lockout_and_unlock() {
             &code(&secret2, next),
         ],
     );
-    env.ok(
-        next,
-        &[
-            "--session",
-            &session,
-            "remove",
-            "--user",
-            "bob",
-            "--factor",
-            &id,
-        ],
-    );
+    env.ok(next, &remove_first);
     let list = env.ok(next, &["list", "--user", "bob"]);
     assert_eq!(list["factors"].as_array().unwrap().len(), 1);
     assert_eq!(list["factors"][0]["id"], second.as_str());
@@ -719,49 +679,16 @@ proptest::proptest! {
 #[test]
 fn factor_ids_starting_with_a_hyphen_are_values() {
     let env = Env::new();
-    for args in [
-        &[
-            "confirm",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--code",
-            "123456",
-        ][..],
-        &[
-            "verify",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--code",
-            "123456",
-        ],
-        &[
-            "rename",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-            "--label",
-            "-x",
-        ],
-        &[
-            "remove",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-        ],
-        &[
-            "unlock",
-            "--user",
-            "dave",
-            "--factor",
-            "-kb27EPj6QMMybRMLxdKSw",
-        ],
+    const ID: &str = "-kb27EPj6QMMybRMLxdKSw";
+    for (command, rest) in [
+        ("confirm", &["--code", "123456"][..]),
+        ("verify", &["--code", "123456"]),
+        ("rename", &["--label", "-x"]),
+        ("remove", &[]),
+        ("unlock", &[]),
     ] {
+        let args = [&[command, "--user", "dave", "--factor", ID][..], rest].concat();
+        let args = &args[..];
         let o = env.at(T0, args);
         assert!(
             !o.stderr.contains("unexpected argument"),

@@ -6,13 +6,8 @@
 //! with captured streams. Unlike running the example's binary, this depends neither on
 //! cargo having built examples before the tests (it does not under `--test otp`) nor on
 //! where the target directory is, and a stale binary cannot be tested by mistake.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
 
 #[path = "../otp.rs"]
 #[allow(dead_code, reason = "the example's `main` is not called here")]
@@ -21,36 +16,18 @@ mod otp;
 use std::ffi::OsString;
 
 use clap::CommandFactory as _;
+use mfa_examples::tool::Outcome;
 use serde_json::Value;
 
 /// The RFC 4226 / 6238 SHA-1 seed, `12345678901234567890`.
 const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
-/// What one run of the tool did.
-#[derive(Debug)]
-struct Outcome {
-    status: u8,
-    stdout: String,
-    stderr: String,
-}
-
 fn run_os(args: Vec<OsString>) -> Outcome {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let status = otp::run(args, &mut out, &mut err);
-    Outcome {
-        status,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    Outcome::of(otp::run, args)
 }
 
 fn run(args: &[&str]) -> Outcome {
-    run_os(
-        std::iter::once("otp")
-            .chain(args.iter().copied())
-            .map(OsString::from)
-            .collect(),
-    )
+    Outcome::of_strs(otp::run, "otp", args)
 }
 
 /// Runs and checks that the command succeeded with nothing on stderr.

@@ -40,6 +40,7 @@ use crate::id::{FactorId, UserId};
 
 mod failure;
 mod lookup;
+mod operations;
 mod record;
 
 pub use failure::{DestinationKey, FailureKey, Failures, UserLimit};

@@ -18,6 +18,11 @@
 //! barrier, and then all make it at once, so a backend that reads, awaits and then
 //! writes loses updates visibly; `mfa-store`'s tests show the suite catching such a
 //! backend, one broken operation at a time.
+//!
+//! Beside the suite: [`Faulty`], a store that forwards every operation to another one
+//! through a [`Hook`] that may fail it or do it another way (a broken backend, a store
+//! that is down), so a test writes only the operations it changes; [`race`], the
+//! barrier the race checks use; and [`on_own_thread`], for async clean-up in `Drop`.
 #![allow(
     clippy::panic,
     clippy::missing_panics_doc,
@@ -49,6 +54,7 @@ use crate::store::{
 mod challenges;
 mod counters;
 mod factors;
+mod faulty;
 mod reset;
 
 pub use challenges::{
@@ -60,6 +66,7 @@ pub use counters::{
 pub use factors::{
     factor_cas_race, factor_crud, factor_versions_never_restart, lookup_key_race, lookup_keys,
 };
+pub use faulty::{Faulty, Hook, Operation};
 pub use reset::{reset_race, reset_user};
 
 /// A deterministic random source for tests. **Never use it in production.**
@@ -117,7 +124,11 @@ where
 
 /// Starts `n` tasks made by `make`, releases them together through a barrier, and
 /// returns their results in order.
-async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
+///
+/// # Panics
+///
+/// When a task panics.
+pub async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
 where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
@@ -140,6 +151,25 @@ where
         }
     }
     out
+}
+
+/// Runs `work` to completion on a thread of its own with a runtime of its own, and
+/// waits for it: for clean-up in `Drop`, which may run inside a test's runtime, where
+/// blocking on a future would panic. Returns whether `work` finished without panicking.
+pub fn on_own_thread<F, Fut>(work: F) -> bool
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime for clean-up: {e}"));
+        rt.block_on(work());
+    })
+    .join()
+    .is_ok()
 }
 
 /// A confirmed TOTP factor record for tests, its data stored plain.

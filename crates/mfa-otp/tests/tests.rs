@@ -1,13 +1,8 @@
 //! Integration tests of mfa-otp: one binary, one module per area.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation,
-    clippy::type_complexity,
-    reason = "tests"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "tests")]
+#![allow(clippy::cast_possible_truncation, reason = "tests")]
+#![allow(clippy::type_complexity, reason = "tests")]
 
 mod crosscheck;
 mod edge;

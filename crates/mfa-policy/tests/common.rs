@@ -84,3 +84,10 @@ pub(crate) fn snake(debug: &str) -> String {
     }
     out
 }
+
+/// A table of cases read from TOML: `[[case]]` entries and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Cases<C> {
+    pub(crate) case: Vec<C>,
+}

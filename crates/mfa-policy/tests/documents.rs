@@ -8,7 +8,7 @@ use mfa_policy::document::{Mode, PolicyDocument};
 use mfa_policy::{Error, Policy};
 use serde::Deserialize;
 
-use crate::common::{policy, read};
+use crate::common::{Cases, policy, read};
 
 #[test]
 fn shipped_policies_load() {
@@ -75,12 +75,6 @@ fn defaults_are_documented_values() {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Table {
-    case: Vec<Case>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Case {
     name: String,
     document: String,
@@ -90,7 +84,7 @@ struct Case {
 
 #[test]
 fn invalid_documents_name_the_field() {
-    let table: Table = toml::from_str(&read("invalid-policies.toml")).unwrap();
+    let table: Cases<Case> = toml::from_str(&read("invalid-policies.toml")).unwrap();
     assert!(table.case.len() >= 25);
     for case in &table.case {
         let err = Policy::from_toml(&case.document)

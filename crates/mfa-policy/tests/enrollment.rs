@@ -5,13 +5,7 @@ use mfa_policy::enroll::EnrollWarning;
 use mfa_policy::input::Subject;
 use serde::Deserialize;
 
-use crate::common::{RawFactor, policy, read, snake};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Table {
-    case: Vec<Case>,
-}
+use crate::common::{Cases, RawFactor, policy, read, snake};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +45,7 @@ fn warning_names(ws: &[EnrollWarning]) -> Vec<String> {
 
 #[test]
 fn enrollment_table() {
-    let table: Table = toml::from_str(&read("enrollment.toml")).unwrap();
+    let table: Cases<Case> = toml::from_str(&read("enrollment.toml")).unwrap();
     assert!(table.case.len() >= 20);
     let mut failures = Vec::new();
     for case in &table.case {

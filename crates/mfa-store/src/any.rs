@@ -268,149 +268,15 @@ macro_rules! dispatch {
     };
 }
 
-impl FactorStore for AnyStore {
-    async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
-        dispatch!(self, s => s.insert_factor(record))
-    }
-
-    async fn factor(
-        &self,
-        user: &UserId,
-        id: &FactorId,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        dispatch!(self, s => s.factor(user, id))
-    }
-
-    async fn factor_by_lookup_key(
-        &self,
-        key: &LookupKey,
-        user: Option<&UserId>,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        dispatch!(self, s => s.factor_by_lookup_key(key, user))
-    }
-
-    async fn list_factors(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        dispatch!(self, s => s.list_factors(user))
-    }
-
-    async fn update_factor_if_version(
-        &self,
-        record: FactorRecord,
-        expected: Version,
-    ) -> Result<Version, StoreError> {
-        dispatch!(self, s => s.update_factor_if_version(record, expected))
-    }
-
-    async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.remove_factor(user, id))
-    }
+/// Implements every store trait by `dispatch!`: one call to the backend in use.
+macro_rules! delegate {
+    ([] $( $store:ident { $( $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )* } )*) => { $(
+        impl $store for AnyStore { $(
+            async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+                dispatch!(self, s => s.$name($($arg),*))
+            }
+        )* }
+    )* };
 }
 
-impl ChallengeStore for AnyStore {
-    async fn put_challenge(&self, challenge: PendingChallenge) -> Result<Version, StoreError> {
-        dispatch!(self, s => s.put_challenge(challenge))
-    }
-
-    async fn challenge(
-        &self,
-        id: &ChallengeId,
-        owner: &ChallengeOwner,
-        now: Timestamp,
-    ) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
-        dispatch!(self, s => s.challenge(id, owner, now))
-    }
-
-    async fn update_challenge_if_version(
-        &self,
-        challenge: PendingChallenge,
-        expected: Version,
-        now: Timestamp,
-    ) -> Result<Version, StoreError> {
-        dispatch!(self, s => s.update_challenge_if_version(challenge, expected, now))
-    }
-
-    async fn take_challenge(
-        &self,
-        id: &ChallengeId,
-        owner: &ChallengeOwner,
-        now: Timestamp,
-    ) -> Result<Option<PendingChallenge>, StoreError> {
-        dispatch!(self, s => s.take_challenge(id, owner, now))
-    }
-
-    async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.purge_expired_challenges(now))
-    }
-}
-
-impl FailureStore for AnyStore {
-    async fn record_failure(
-        &self,
-        key: &FailureKey,
-        now: Timestamp,
-        window: Duration,
-    ) -> Result<Failures, StoreError> {
-        dispatch!(self, s => s.record_failure(key, now, window))
-    }
-
-    async fn failures(
-        &self,
-        key: &FailureKey,
-        now: Timestamp,
-        window: Duration,
-    ) -> Result<Option<Failures>, StoreError> {
-        dispatch!(self, s => s.failures(key, now, window))
-    }
-
-    async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        dispatch!(self, s => s.clear_failures(key))
-    }
-
-    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
-        dispatch!(self, s => s.purge_failures(now))
-    }
-}
-
-impl DeviceStore for AnyStore {
-    async fn remember_device(&self, device: RememberedDevice) -> Result<(), StoreError> {
-        dispatch!(self, s => s.remember_device(device))
-    }
-
-    async fn remembered_device(
-        &self,
-        user: &UserId,
-        device_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<RememberedDevice>, StoreError> {
-        dispatch!(self, s => s.remembered_device(user, device_id, now))
-    }
-
-    async fn list_devices(
-        &self,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<Vec<RememberedDevice>, StoreError> {
-        dispatch!(self, s => s.list_devices(user, now))
-    }
-
-    async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.forget_device(user, device_id))
-    }
-}
-
-impl UserStore for AnyStore {
-    async fn user_state(&self, user: &UserId) -> Result<UserState, StoreError> {
-        dispatch!(self, s => s.user_state(user))
-    }
-
-    async fn bump_generation(&self, user: &UserId) -> Result<Generation, StoreError> {
-        dispatch!(self, s => s.bump_generation(user))
-    }
-
-    async fn reset_user(&self, user: &UserId) -> Result<ResetSummary, StoreError> {
-        dispatch!(self, s => s.reset_user(user))
-    }
-}
+mfa_core::store_operations!(delegate!);

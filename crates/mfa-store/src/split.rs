@@ -74,142 +74,25 @@ impl<D: Store, H: HotStore> Split<D, H> {
     }
 }
 
-impl<D: Store, H: HotStore> FactorStore for Split<D, H> {
-    async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
-        self.durable.insert_factor(record).await
-    }
-
-    async fn factor(
-        &self,
-        user: &UserId,
-        id: &FactorId,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        self.durable.factor(user, id).await
-    }
-
-    async fn factor_by_lookup_key(
-        &self,
-        key: &LookupKey,
-        user: Option<&UserId>,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        self.durable.factor_by_lookup_key(key, user).await
-    }
-
-    async fn list_factors(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        self.durable.list_factors(user).await
-    }
-
-    async fn update_factor_if_version(
-        &self,
-        record: FactorRecord,
-        expected: Version,
-    ) -> Result<Version, StoreError> {
-        self.durable
-            .update_factor_if_version(record, expected)
-            .await
-    }
-
-    async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        self.durable.remove_factor(user, id).await
-    }
+/// Implements the store traits but `UserStore` (below) by forwarding each operation
+/// to the half that holds its data: challenges and counters to `hot`, the rest to
+/// `durable`.
+macro_rules! route {
+    ([] $( $store:ident $ops:tt )*) => { $( route!(@ $store $ops); )* };
+    (@ UserStore $ops:tt) => {};
+    (@ $store:ident { $( $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )* }) => {
+        impl<D: Store, H: HotStore> $store for Split<D, H> { $(
+            async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+                route!(% $store self).$name($($arg),*).await
+            }
+        )* }
+    };
+    (% ChallengeStore $self:ident) => { $self.hot };
+    (% FailureStore $self:ident) => { $self.hot };
+    (% $store:ident $self:ident) => { $self.durable };
 }
 
-impl<D: Store, H: HotStore> ChallengeStore for Split<D, H> {
-    async fn put_challenge(&self, challenge: PendingChallenge) -> Result<Version, StoreError> {
-        self.hot.put_challenge(challenge).await
-    }
-
-    async fn challenge(
-        &self,
-        id: &ChallengeId,
-        owner: &ChallengeOwner,
-        now: Timestamp,
-    ) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
-        self.hot.challenge(id, owner, now).await
-    }
-
-    async fn update_challenge_if_version(
-        &self,
-        challenge: PendingChallenge,
-        expected: Version,
-        now: Timestamp,
-    ) -> Result<Version, StoreError> {
-        self.hot
-            .update_challenge_if_version(challenge, expected, now)
-            .await
-    }
-
-    async fn take_challenge(
-        &self,
-        id: &ChallengeId,
-        owner: &ChallengeOwner,
-        now: Timestamp,
-    ) -> Result<Option<PendingChallenge>, StoreError> {
-        self.hot.take_challenge(id, owner, now).await
-    }
-
-    async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.hot.purge_expired_challenges(now).await
-    }
-}
-
-impl<D: Store, H: HotStore> FailureStore for Split<D, H> {
-    async fn record_failure(
-        &self,
-        key: &FailureKey,
-        now: Timestamp,
-        window: Duration,
-    ) -> Result<Failures, StoreError> {
-        self.hot.record_failure(key, now, window).await
-    }
-
-    async fn failures(
-        &self,
-        key: &FailureKey,
-        now: Timestamp,
-        window: Duration,
-    ) -> Result<Option<Failures>, StoreError> {
-        self.hot.failures(key, now, window).await
-    }
-
-    async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        self.hot.clear_failures(key).await
-    }
-
-    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.hot.purge_failures(now).await
-    }
-}
-
-impl<D: Store, H: HotStore> DeviceStore for Split<D, H> {
-    async fn remember_device(&self, device: RememberedDevice) -> Result<(), StoreError> {
-        self.durable.remember_device(device).await
-    }
-
-    async fn remembered_device(
-        &self,
-        user: &UserId,
-        device_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<RememberedDevice>, StoreError> {
-        self.durable.remembered_device(user, device_id, now).await
-    }
-
-    async fn list_devices(
-        &self,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<Vec<RememberedDevice>, StoreError> {
-        self.durable.list_devices(user, now).await
-    }
-
-    async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
-        self.durable.forget_device(user, device_id).await
-    }
-}
+mfa_core::store_operations!(route!);
 
 impl<D: Store, H: HotStore> UserStore for Split<D, H> {
     async fn user_state(&self, user: &UserId) -> Result<UserState, StoreError> {

@@ -59,16 +59,7 @@ async fn backend_urls_open_their_store() {
         "rediss://cache:6380",
         "redis+cluster://cache:7000,cache:7001",
     ] {
-        assert!(
-            matches!(
-                AnyStore::open(url).await,
-                Err(OpenError::Invalid {
-                    scheme: "redis",
-                    ..
-                })
-            ),
-            "{url}"
-        );
+        assert_eq!(invalid_scheme(url).await, Some("redis"), "{url}");
     }
     assert!(matches!(
         AnyStore::open_split("sqlite://x.db", "postgres://db").await,
@@ -85,16 +76,7 @@ async fn backend_urls_open_their_store() {
         assert!(matches!(r, Err(OpenError::Backend(_))), "{hot}: {r:?}");
     }
     for url in ["sqlite://", "sqlite:", "sqlite://x.db?mode=ro"] {
-        assert!(
-            matches!(
-                AnyStore::open(url).await,
-                Err(OpenError::Invalid {
-                    scheme: "sqlite",
-                    ..
-                })
-            ),
-            "{url}"
-        );
+        assert_eq!(invalid_scheme(url).await, Some("sqlite"), "{url}");
     }
     // A server that is not there is a typed backend error.
     assert!(matches!(
@@ -122,4 +104,12 @@ async fn unknown_and_malformed_urls_are_refused() {
             ..
         })
     ));
+}
+
+/// The scheme [`AnyStore::open`] names when it refuses `url` as invalid for it.
+async fn invalid_scheme(url: &str) -> Option<&'static str> {
+    match AnyStore::open(url).await {
+        Err(OpenError::Invalid { scheme, .. }) => Some(scheme),
+        _ => None,
+    }
 }

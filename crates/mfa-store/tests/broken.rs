@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
-    ResetSummary, StoreError, UserState, UserStore, Version, Versioned,
+    FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, ResetSummary,
+    StoreError, UserStore, Version, Versioned,
 };
-use mfa_core::testkit;
+use mfa_core::testkit::{self, Faulty, Hook};
 use mfa_core::{FactorId, Timestamp, UserId};
 use mfa_store::MemoryStore;
 
@@ -46,8 +46,10 @@ enum Break {
 /// suite's barrier reads before any writes. Not an assertion on time.
 const GAP: Duration = Duration::from_millis(20);
 
-struct BrokenStore {
-    inner: MemoryStore,
+/// The memory store with one operation broken; every other one forwards.
+type BrokenStore = Faulty<MemoryStore, Broken>;
+
+struct Broken {
     broken: Break,
     /// Lookup keys inserted past the index (for `Break::LookupKey`).
     side_index: Mutex<Vec<(LookupKey, UserId, FactorId)>>,
@@ -57,36 +59,41 @@ struct BrokenStore {
     keys: Mutex<Vec<FailureKey>>,
 }
 
-impl BrokenStore {
-    fn new(broken: Break) -> Self {
-        Self {
-            inner: MemoryStore::new(),
-            broken,
-            side_index: Mutex::new(Vec::new()),
-            challenges: Mutex::new(Vec::new()),
-            keys: Mutex::new(Vec::new()),
-        }
-    }
+fn broken(broken: Break) -> BrokenStore {
+    let hook = Broken {
+        broken,
+        side_index: Mutex::new(Vec::new()),
+        challenges: Mutex::new(Vec::new()),
+        keys: Mutex::new(Vec::new()),
+    };
+    Faulty::new(MemoryStore::new(), hook)
+}
 
+impl Broken {
     fn is(&self, b: Break) -> bool {
         self.broken == b
     }
 }
 
-impl FactorStore for BrokenStore {
-    async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
+impl Hook<MemoryStore> for Broken {
+    async fn insert_factor(
+        &self,
+        inner: &MemoryStore,
+        record: FactorRecord,
+    ) -> Result<Version, StoreError> {
         let Some(key) = record
             .lookup_key
             .clone()
             .filter(|_| self.is(Break::LookupKey))
         else {
-            return self.inner.insert_factor(record).await;
+            return inner.insert_factor(record).await;
         };
-        if self
-            .factor_by_lookup_key(&key, Some(&record.user))
-            .await?
-            .is_some()
-            || self.factor_by_lookup_key(&key, None).await?.is_some()
+        let taken = self.factor_by_lookup_key(inner, &key, Some(&record.user));
+        if taken.await?.is_some()
+            || self
+                .factor_by_lookup_key(inner, &key, None)
+                .await?
+                .is_some()
         {
             return Err(StoreError::LookupKeyTaken);
         }
@@ -94,26 +101,19 @@ impl FactorStore for BrokenStore {
         let (user, id) = (record.user.clone(), record.id.clone());
         let mut unindexed = record;
         unindexed.lookup_key = None;
-        let v = self.inner.insert_factor(unindexed).await?;
+        let v = inner.insert_factor(unindexed).await?;
         self.side_index.lock().unwrap().push((key, user, id));
         Ok(v)
     }
 
-    async fn factor(
-        &self,
-        user: &UserId,
-        id: &FactorId,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        self.inner.factor(user, id).await
-    }
-
     async fn factor_by_lookup_key(
         &self,
+        inner: &MemoryStore,
         key: &LookupKey,
         user: Option<&UserId>,
     ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
         if !self.is(Break::LookupKey) {
-            return self.inner.factor_by_lookup_key(key, user).await;
+            return inner.factor_by_lookup_key(key, user).await;
         }
         let hit = self
             .side_index
@@ -123,231 +123,167 @@ impl FactorStore for BrokenStore {
             .find(|(k, u, _)| k == key && user.is_none_or(|want| want == u))
             .map(|(_, u, id)| (u.clone(), id.clone()));
         match hit {
-            Some((u, id)) => self.inner.factor(&u, &id).await,
+            Some((u, id)) => inner.factor(&u, &id).await,
             None => Ok(None),
         }
     }
 
-    async fn list_factors(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        self.inner.list_factors(user).await
-    }
-
     async fn update_factor_if_version(
         &self,
+        inner: &MemoryStore,
         record: FactorRecord,
         expected: Version,
     ) -> Result<Version, StoreError> {
         if !self.is(Break::FactorCas) {
-            return self.inner.update_factor_if_version(record, expected).await;
+            return inner.update_factor_if_version(record, expected).await;
         }
-        let current = self
-            .inner
-            .factor(&record.user, &record.id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if current.version != expected {
+        let current = inner.factor(&record.user, &record.id).await?;
+        if current.ok_or(StoreError::NotFound)?.version != expected {
             return Err(StoreError::Conflict);
         }
         tokio::time::sleep(GAP).await;
         // The unconditional write: whatever happened meanwhile is overwritten (or, after
         // a removal, re-created).
-        self.inner.remove_factor(&record.user, &record.id).await?;
-        self.inner.insert_factor(record).await
+        inner.remove_factor(&record.user, &record.id).await?;
+        inner.insert_factor(record).await
     }
 
-    async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        self.inner.remove_factor(user, id).await
-    }
-}
-
-impl ChallengeStore for BrokenStore {
-    async fn put_challenge(&self, challenge: PendingChallenge) -> Result<Version, StoreError> {
+    async fn put_challenge(
+        &self,
+        inner: &MemoryStore,
+        challenge: PendingChallenge,
+    ) -> Result<Version, StoreError> {
         let entry = (challenge.id.clone(), challenge.owner.clone());
-        let v = self.inner.put_challenge(challenge).await?;
+        let v = inner.put_challenge(challenge).await?;
         self.challenges.lock().unwrap().push(entry);
         Ok(v)
     }
 
-    async fn challenge(
-        &self,
-        id: &ChallengeId,
-        owner: &ChallengeOwner,
-        now: Timestamp,
-    ) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
-        self.inner.challenge(id, owner, now).await
-    }
-
     async fn update_challenge_if_version(
         &self,
+        inner: &MemoryStore,
         challenge: PendingChallenge,
         expected: Version,
         now: Timestamp,
     ) -> Result<Version, StoreError> {
         if !self.is(Break::ChallengeCas) {
-            return self
-                .inner
+            return inner
                 .update_challenge_if_version(challenge, expected, now)
                 .await;
         }
-        let current = self
-            .inner
-            .challenge(&challenge.id, &challenge.owner, now)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if current.version != expected {
+        let (id, owner) = (&challenge.id, &challenge.owner);
+        let current = inner.challenge(id, owner, now).await?;
+        if current.ok_or(StoreError::NotFound)?.version != expected {
             return Err(StoreError::Conflict);
         }
         tokio::time::sleep(GAP).await;
-        self.inner
-            .take_challenge(&challenge.id, &challenge.owner, now)
-            .await?;
-        self.inner.put_challenge(challenge).await
+        inner.take_challenge(id, owner, now).await?;
+        inner.put_challenge(challenge).await
     }
 
     async fn take_challenge(
         &self,
+        inner: &MemoryStore,
         id: &ChallengeId,
         owner: &ChallengeOwner,
         now: Timestamp,
     ) -> Result<Option<PendingChallenge>, StoreError> {
         if !self.is(Break::Take) {
-            return self.inner.take_challenge(id, owner, now).await;
+            return inner.take_challenge(id, owner, now).await;
         }
-        let read = self.inner.challenge(id, owner, now).await?;
+        let read = inner.challenge(id, owner, now).await?;
         tokio::time::sleep(GAP).await;
-        self.inner.take_challenge(id, owner, now).await?;
+        inner.take_challenge(id, owner, now).await?;
         Ok(read.map(|c| c.value))
     }
 
-    async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
-        self.inner.purge_expired_challenges(now).await
-    }
-}
-
-impl FailureStore for BrokenStore {
     async fn record_failure(
         &self,
+        inner: &MemoryStore,
         key: &FailureKey,
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
         self.keys.lock().unwrap().push(key.clone());
         if !self.is(Break::FailureCount) {
-            return self.inner.record_failure(key, now, window).await;
+            return inner.record_failure(key, now, window).await;
         }
-        let before = self.inner.failures(key, now, window).await?;
+        let before = inner.failures(key, now, window).await?;
         tokio::time::sleep(GAP).await;
         // Write `before + 1`, built from increments on a cleared counter.
-        self.inner.clear_failures(key).await?;
-        let mut after = self.inner.record_failure(key, now, window).await?;
+        inner.clear_failures(key).await?;
+        let mut after = inner.record_failure(key, now, window).await?;
         for _ in 0..before.map_or(0, |f| f.count) {
-            after = self.inner.record_failure(key, now, window).await?;
+            after = inner.record_failure(key, now, window).await?;
         }
         Ok(after)
     }
 
-    async fn failures(
+    async fn purge_failures(
         &self,
-        key: &FailureKey,
+        inner: &MemoryStore,
         now: Timestamp,
-        window: Duration,
-    ) -> Result<Option<Failures>, StoreError> {
-        self.inner.failures(key, now, window).await
-    }
-
-    async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        self.inner.clear_failures(key).await
-    }
-
-    async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
+    ) -> Result<usize, StoreError> {
         if !self.is(Break::PurgeByAge) {
-            return self.inner.purge_failures(now).await;
+            return inner.purge_failures(now).await;
         }
         // Whatever was idle for a day goes, including counts that were never to lapse.
         let day = Duration::from_secs(86_400);
-        let mut n = self.inner.purge_failures(now).await?;
+        let mut n = inner.purge_failures(now).await?;
         let keys = self.keys.lock().unwrap().clone();
         for key in keys {
-            if let Some(f) = self.inner.failures(&key, now, Duration::MAX).await?
+            if let Some(f) = inner.failures(&key, now, Duration::MAX).await?
                 && now.saturating_since(f.last_at) > day
             {
-                self.inner.clear_failures(&key).await?;
+                inner.clear_failures(&key).await?;
                 n += 1;
             }
         }
         Ok(n)
     }
-}
 
-impl DeviceStore for BrokenStore {
-    async fn remember_device(&self, device: RememberedDevice) -> Result<(), StoreError> {
-        self.inner.remember_device(device).await
-    }
-
-    async fn remembered_device(
+    async fn bump_generation(
         &self,
+        inner: &MemoryStore,
         user: &UserId,
-        device_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<RememberedDevice>, StoreError> {
-        self.inner.remembered_device(user, device_id, now).await
-    }
-
-    async fn list_devices(
-        &self,
-        user: &UserId,
-        now: Timestamp,
-    ) -> Result<Vec<RememberedDevice>, StoreError> {
-        self.inner.list_devices(user, now).await
-    }
-
-    async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
-        self.inner.forget_device(user, device_id).await
-    }
-}
-
-impl UserStore for BrokenStore {
-    async fn user_state(&self, user: &UserId) -> Result<UserState, StoreError> {
-        self.inner.user_state(user).await
-    }
-
-    async fn bump_generation(&self, user: &UserId) -> Result<Generation, StoreError> {
+    ) -> Result<Generation, StoreError> {
         if !self.is(Break::Bump) {
-            return self.inner.bump_generation(user).await;
+            return inner.bump_generation(user).await;
         }
-        let before = self.inner.user_state(user).await?.generation;
+        let before = inner.user_state(user).await?.generation;
         tokio::time::sleep(GAP).await;
         // Write `before + 1`, built from bumps on top of whatever is there: only correct
         // when nobody bumped meanwhile, so emulate the lost update by bumping only if the
         // generation is still `before`.
-        if self.inner.user_state(user).await?.generation == before {
-            self.inner.bump_generation(user).await
+        if inner.user_state(user).await?.generation == before {
+            inner.bump_generation(user).await
         } else {
             Ok(before.next().ok_or(StoreError::Conflict)?)
         }
     }
 
-    async fn reset_user(&self, user: &UserId) -> Result<ResetSummary, StoreError> {
+    async fn reset_user(
+        &self,
+        inner: &MemoryStore,
+        user: &UserId,
+    ) -> Result<ResetSummary, StoreError> {
         if !self.is(Break::Reset) {
-            return self.inner.reset_user(user).await;
+            return inner.reset_user(user).await;
         }
         // Step by step, as separate statements without a transaction would.
         let mut devices = 0;
-        for d in self.inner.list_devices(user, Timestamp::EPOCH).await? {
-            devices += usize::from(self.inner.forget_device(user, &d.device_id).await?);
+        for d in inner.list_devices(user, Timestamp::EPOCH).await? {
+            devices += usize::from(inner.forget_device(user, &d.device_id).await?);
         }
         tokio::time::sleep(GAP).await;
         let mut factors = 0;
-        for f in self.inner.list_factors(user).await? {
-            factors += usize::from(self.inner.remove_factor(user, &f.value.id).await?);
-            self.inner
+        for f in inner.list_factors(user).await? {
+            factors += usize::from(inner.remove_factor(user, &f.value.id).await?);
+            inner
                 .clear_failures(&FailureKey::factor(user, &f.value.id))
                 .await?;
         }
-        self.inner.clear_failures(&FailureKey::user(user)).await?;
+        inner.clear_failures(&FailureKey::user(user)).await?;
         let owner = ChallengeOwner::User(user.clone());
         let ids: Vec<_> = self
             .challenges
@@ -359,13 +295,10 @@ impl UserStore for BrokenStore {
             .collect();
         let mut challenges = 0;
         for id in ids {
-            let taken = self
-                .inner
-                .take_challenge(&id, &owner, Timestamp::EPOCH)
-                .await?;
+            let taken = inner.take_challenge(&id, &owner, Timestamp::EPOCH).await?;
             challenges += usize::from(taken.is_some());
         }
-        let generation = self.inner.bump_generation(user).await?;
+        let generation = inner.bump_generation(user).await?;
         Ok(ResetSummary::new(
             factors, challenges, devices, 0, generation,
         ))
@@ -390,12 +323,12 @@ where
 }
 
 fn store(b: Break) -> Arc<BrokenStore> {
-    Arc::new(BrokenStore::new(b))
+    Arc::new(broken(b))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_wrapper_with_nothing_broken_passes_the_whole_suite() {
-    testkit::conformance(|| BrokenStore::new(Break::Nothing)).await;
+    testkit::conformance(|| broken(Break::Nothing)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -447,7 +380,7 @@ async fn a_challenge_update_that_recreates_a_reset_challenge_is_caught() {
 async fn a_purge_that_forgets_counters_which_never_lapse_is_caught() {
     assert!(
         caught(|| async {
-            testkit::failures_that_never_lapse(&BrokenStore::new(Break::PurgeByAge)).await;
+            testkit::failures_that_never_lapse(&broken(Break::PurgeByAge)).await;
         })
         .await
     );

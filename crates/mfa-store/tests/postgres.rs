@@ -84,24 +84,14 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let schemas = std::mem::take(&mut *self.schemas.lock().unwrap_or_else(|e| e.into_inner()));
         let url = self.url.clone();
-        // A thread of its own: Drop may run inside the test's runtime.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let client = admin(&url).await.unwrap();
-                for s in schemas {
-                    client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
-                        .await
-                        .unwrap();
-                }
-            });
-        })
-        .join();
-        if done.is_err() {
+        let done = testkit::on_own_thread(move || async move {
+            let client = admin(&url).await.unwrap();
+            for s in schemas {
+                let drop = format!("DROP SCHEMA IF EXISTS {s} CASCADE");
+                client.batch_execute(&drop).await.unwrap();
+            }
+        });
+        if !done {
             eprintln!("could not drop the test schemas");
         }
     }

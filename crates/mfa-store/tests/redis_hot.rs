@@ -18,7 +18,7 @@ use mfa_core::{Timestamp, UserId};
 use mfa_store::{RedisOptions, RedisStore, Split, SqliteStore};
 
 use crate::postgres::TestDb;
-use crate::support::{races_across_instances, server, unique, unreachable};
+use crate::support::{TempDb, races_across_instances, server, unique, unreachable};
 
 const VAR: &str = "MFA_TEST_REDIS_URL";
 
@@ -73,35 +73,15 @@ impl Drop for TestRedis {
         let prefixes =
             std::mem::take(&mut *self.prefixes.lock().unwrap_or_else(|e| e.into_inner()));
         let url = self.url.clone();
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                for p in prefixes {
-                    let s = RedisStore::connect(&url, RedisOptions::default().prefix(p))
-                        .await
-                        .unwrap();
-                    s.delete_all().await.unwrap();
-                }
-            });
-        })
-        .join();
-        if done.is_err() {
+        let done = testkit::on_own_thread(move || async move {
+            for p in prefixes {
+                let options = RedisOptions::default().prefix(p);
+                let s = RedisStore::connect(&url, options).await.unwrap();
+                s.delete_all().await.unwrap();
+            }
+        });
+        if !done {
             eprintln!("could not delete the test keys");
-        }
-    }
-}
-
-pub(crate) struct TempDb(pub(crate) std::path::PathBuf);
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
         }
     }
 }
@@ -130,7 +110,7 @@ pub(crate) async fn sqlite_plus(var: &str, test: &str) {
     };
     let files = Mutex::new(Vec::new());
     testkit::conformance(|| {
-        let db = TempDb(std::env::temp_dir().join(format!("{}.sqlite3", unique("mfa_split"))));
+        let db = TempDb::new("mfa_split");
         let durable = SqliteStore::open_blocking(&db.0).unwrap();
         files.lock().unwrap().push(db);
         tokio::task::block_in_place(|| {

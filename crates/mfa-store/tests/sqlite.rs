@@ -1,7 +1,6 @@
 //! SqliteStore: the conformance suite, races through two connections, migrations from
 //! an empty file, and an injected failure in the middle of a multi-row change.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use mfa_core::store::{
@@ -12,32 +11,13 @@ use mfa_core::testkit::{self, SeededRandom};
 use mfa_core::{Timestamp, UserId};
 use mfa_store::SqliteStore;
 
-use crate::support::{races_across_instances, unique};
-
-/// A database file that is removed (with its WAL files) when dropped.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new() -> Self {
-        Self(std::env::temp_dir().join(format!("{}.sqlite3", unique("mfa_store_test"))))
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
+use crate::support::{TempDb, races_across_instances};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_store_passes_the_conformance_suite() {
     let files = std::sync::Mutex::new(Vec::new());
     testkit::conformance(|| {
-        let db = TempDb::new();
+        let db = TempDb::new("mfa_store_test");
         let store = SqliteStore::open_blocking(&db.0).unwrap();
         files.lock().unwrap().push(db);
         store
@@ -47,7 +27,7 @@ async fn sqlite_store_passes_the_conformance_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_races_across_two_connections() {
-    let db = TempDb::new();
+    let db = TempDb::new("mfa_store_test");
     let a = Arc::new(SqliteStore::open(&db.0).await.unwrap());
     let b = Arc::new(SqliteStore::open(&db.0).await.unwrap());
     races_across_instances(a, b).await;
@@ -55,7 +35,7 @@ async fn sqlite_races_across_two_connections() {
 
 #[tokio::test]
 async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
-    let db = TempDb::new();
+    let db = TempDb::new("mfa_store_test");
     let store = SqliteStore::open(&db.0).await.unwrap();
     assert_eq!(
         store.migrate().await.unwrap(),
@@ -67,21 +47,15 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    let versions: Vec<i32> = conn
-        .prepare("SELECT version FROM mfa_schema_version ORDER BY version")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<i32> = column(
+        &conn,
+        "SELECT version FROM mfa_schema_version ORDER BY version",
+    );
     assert_eq!(versions, [1, 2]);
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables: Vec<String> = column(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
     assert_eq!(
         tables,
         [
@@ -116,7 +90,7 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_failure_in_the_middle_of_a_reset_leaves_the_old_state_whole() {
-    let db = TempDb::new();
+    let db = TempDb::new("mfa_store_test");
     let store = SqliteStore::open(&db.0).await.unwrap();
     let alice = UserId::new("alice").unwrap();
     for i in 0..3 {
@@ -199,4 +173,11 @@ async fn sqlite_failure_in_the_middle_of_a_reset_leaves_the_old_state_whole() {
         (summary.factors, summary.challenges, summary.devices),
         (3, 1, 1)
     );
+}
+
+/// The first column of every row `sql` returns.
+fn column<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, sql: &str) -> Vec<T> {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }

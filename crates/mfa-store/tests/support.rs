@@ -9,9 +9,8 @@ use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, FactorStore, FailureKey, FailureStore, LookupKey,
     PendingChallenge, RecordData, StoreError,
 };
-use mfa_core::testkit::{self, SeededRandom};
+use mfa_core::testkit::{self, SeededRandom, race};
 use mfa_core::{Timestamp, UserId};
-use tokio::sync::Barrier;
 
 /// Tests on the shared Redis Cluster hold this for reading; the fault tests, which
 /// kill a master or migrate slots, hold it for writing, so they never run beside them.
@@ -34,6 +33,26 @@ pub(crate) fn unique(prefix: &str) -> String {
         u32::try_from(h >> 32).unwrap_or(0)
     });
     format!("{prefix}_{}_{salt}_{n}", std::process::id())
+}
+
+/// A unique SQLite file in the temporary directory, removed (with its WAL files) on
+/// drop.
+pub(crate) struct TempDb(pub(crate) std::path::PathBuf);
+
+impl TempDb {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("{}.sqlite3", unique(prefix))))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// The server named by `var`, or `None` after saying the test skips. With
@@ -66,29 +85,6 @@ fn user(s: &str) -> UserId {
     UserId::new(s).unwrap()
 }
 
-/// Releases `n` calls together and returns their results.
-pub(crate) async fn race<T, Fut>(n: usize, make: impl Fn(usize) -> Fut) -> Vec<T>
-where
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let call = make(i);
-        let barrier = Arc::clone(&barrier);
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            call.await
-        }));
-    }
-    let mut out = Vec::with_capacity(n);
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
 /// 64 concurrent attempts through two instances `a` and `b` of one store (two pools,
 /// two connections, two clients), alternating: one factor CAS version, one challenge
 /// take and one lookup-key insert each have exactly one winner, and 64 failure
@@ -114,14 +110,9 @@ where
         }
     })
     .await;
-    let wins = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wins, 1, "exactly one CAS on a version wins: {results:?}");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Conflict))),
-        "every loser is a Conflict: {results:?}"
-    );
+    one_winner(&results, "CAS on a version", |e| {
+        matches!(e, StoreError::Conflict)
+    });
     let stored = b.factor(&user("racer"), &rec.id).await.unwrap().unwrap();
     assert_ne!(stored.version, v1);
 
@@ -167,14 +158,9 @@ where
         }
     })
     .await;
-    let wins = results.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(wins, 1, "exactly one insert claims the key: {results:?}");
-    assert!(
-        results
-            .iter()
-            .all(|r| r.is_ok() || matches!(r, Err(StoreError::LookupKeyTaken))),
-        "{results:?}"
-    );
+    one_winner(&results, "insert claiming the key", |e| {
+        matches!(e, StoreError::LookupKeyTaken)
+    });
 
     // 64 increments count 64.
     let key = FailureKey::destination("+15557654321").unwrap();
@@ -202,4 +188,19 @@ where
         .unwrap()
         .map(|f| f.count);
     assert_eq!(f, Some(64));
+}
+
+/// Exactly one of `results` is a success, and `lost` accepts every other one's error.
+fn one_winner<T: std::fmt::Debug>(
+    results: &[Result<T, StoreError>],
+    what: &str,
+    lost: impl Fn(&StoreError) -> bool,
+) {
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one {what} wins: {results:?}");
+    let refused = results.iter().all(|r| r.as_ref().err().is_none_or(&lost));
+    assert!(
+        refused,
+        "every other {what} is refused as expected: {results:?}"
+    );
 }

@@ -2,9 +2,8 @@
 //! lost compare-and-swap is a replay, a factor removed mid-verification is unknown, and
 //! every other outcome is what the factor and the store say.
 
-use mfa_core::store::{
-    FactorRecord, FactorStore, LookupKey, RecordData, StoreError, Version, Versioned,
-};
+use mfa_core::store::{FactorRecord, FactorStore, RecordData, StoreError, Version, Versioned};
+use mfa_core::testkit::{Faulty, Hook};
 use mfa_core::{
     Attempt, AuthMethod, DataOwner, Error, Factor, FactorId, FactorKind, JsonCodec, OsRandom,
     Purpose, RecordCodec, RejectReason, SecureRandom, StartOptions, Timestamp, UserId, Verified,
@@ -179,70 +178,38 @@ async fn unconfirmed_factors_only_confirm() {
 
 /// A store where another request writes (or removes) the factor right after this one
 /// loaded it: the window in which two verifications race.
+fn interleaved(remove: bool) -> Faulty<MemoryStore, Interleaved> {
+    Faulty::new(MemoryStore::new(), Interleaved { remove })
+}
+
 struct Interleaved {
-    inner: MemoryStore,
     remove: bool,
 }
 
-impl FactorStore for Interleaved {
-    async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
-        self.inner.insert_factor(record).await
-    }
-
+impl Hook<MemoryStore> for Interleaved {
     async fn factor(
         &self,
+        inner: &MemoryStore,
         user: &UserId,
         id: &FactorId,
     ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        let read = self.inner.factor(user, id).await?;
+        let read = inner.factor(user, id).await?;
         if let Some(r) = &read {
             if self.remove {
-                self.inner.remove_factor(user, id).await?;
+                inner.remove_factor(user, id).await?;
             } else {
                 let mut other = r.value.clone();
                 other.label = "written by the other request".into();
-                self.inner
-                    .update_factor_if_version(other, r.version)
-                    .await?;
+                inner.update_factor_if_version(other, r.version).await?;
             }
         }
         Ok(read)
-    }
-
-    async fn factor_by_lookup_key(
-        &self,
-        key: &LookupKey,
-        user: Option<&UserId>,
-    ) -> Result<Option<Versioned<FactorRecord>>, StoreError> {
-        self.inner.factor_by_lookup_key(key, user).await
-    }
-
-    async fn list_factors(
-        &self,
-        user: &UserId,
-    ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        self.inner.list_factors(user).await
-    }
-
-    async fn update_factor_if_version(
-        &self,
-        record: FactorRecord,
-        expected: Version,
-    ) -> Result<Version, StoreError> {
-        self.inner.update_factor_if_version(record, expected).await
-    }
-
-    async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        self.inner.remove_factor(user, id).await
     }
 }
 
 #[tokio::test]
 async fn a_lost_compare_and_swap_is_a_replay_not_a_store_error() {
-    let store = Interleaved {
-        inner: MemoryStore::new(),
-        remove: false,
-    };
+    let store = interleaved(false);
     enrolled(&store, true).await;
     let e = attempt(&store, "1234", T, Purpose::SignIn)
         .await
@@ -254,7 +221,7 @@ async fn a_lost_compare_and_swap_is_a_replay_not_a_store_error() {
     };
     assert!(r.detail().is_some_and(|d| d.contains("compare-and-swap")));
     let stored = store
-        .inner
+        .inner()
         .factor(&alice(), &pin_id())
         .await
         .unwrap()
@@ -265,10 +232,7 @@ async fn a_lost_compare_and_swap_is_a_replay_not_a_store_error() {
 
 #[tokio::test]
 async fn a_factor_removed_mid_verification_is_unknown() {
-    let store = Interleaved {
-        inner: MemoryStore::new(),
-        remove: true,
-    };
+    let store = interleaved(true);
     enrolled(&store, true).await;
     let e = attempt(&store, "1234", T, Purpose::SignIn)
         .await
@@ -276,7 +240,7 @@ async fn a_factor_removed_mid_verification_is_unknown() {
     assert_eq!(reason(&e), Some(RejectReason::UnknownFactor));
     assert!(
         store
-            .inner
+            .inner()
             .factor(&alice(), &pin_id())
             .await
             .unwrap()

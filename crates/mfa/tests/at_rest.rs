@@ -3,27 +3,16 @@
 //! Here the stored bytes are read from the memory store; `raw_tables.rs` reads the SQL
 //! tables of SQLite and PostgreSQL themselves.
 
-use mfa_core::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{harness, harness_with, keys, password, ring};
+use crate::common::{code, enroll_totp, harness, harness_with, keys, password, ring, start_totp};
 use mfa::envelope::FORMAT_AES256GCM_V1;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::{Error, KeyId, OtpEnrollment, Response};
+use mfa::otp::Secret;
+use mfa::{Error, KeyId, Response};
 use mfa_core::store::{FactorStore, RecordData, StoreError};
 use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
 use mfa_store::MemoryStore;
-
-fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    TotpRecord::new(secret, TotpParams::default())
-        .totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
 
 fn corrupt(e: &Error) -> bool {
     matches!(
@@ -41,11 +30,7 @@ async fn the_store_holds_no_secret_only_sealed_envelopes_with_a_key_id() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let e = start_totp(&h, &alice, "phone").await;
     let raw_secret = Secret::from_base32(&e.secret_base32).unwrap();
     let row = h
         .service
@@ -91,21 +76,9 @@ async fn a_ciphertext_moved_to_another_row_or_tampered_with_is_a_typed_error() {
     let alice = UserId::new("alice").unwrap();
     let bob = UserId::new("bob").unwrap();
     let now = h.clock.now();
-    let a = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    let a2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &password(now))
-        .await
-        .unwrap();
-    let b = h
-        .service
-        .start_totp_enrollment(&bob, "phone", &password(now))
-        .await
-        .unwrap();
+    let a = start_totp(&h, &alice, "phone").await;
+    let a2 = start_totp(&h, &alice, "tablet").await;
+    let b = start_totp(&h, &bob, "phone").await;
     let store = h.service.store();
     let alice_row = store.factor(&alice, &a.factor_id).await.unwrap().unwrap();
     let alice_code = code(&a, now.unix_secs());
@@ -185,20 +158,7 @@ async fn another_key_under_the_same_id_does_not_open_old_records() {
     let h = harness_with(MemoryStore::new(), keys("k1"));
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
+    let e = enroll_totp(&h, &alice).await;
     let clock = h.clock.clone();
     let store = Arc::into_inner(h.service).unwrap().into_store();
 
@@ -224,21 +184,7 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     let new = SecretBytes::generate(32, &mut OsRandom).unwrap();
     let h = harness_with(MemoryStore::new(), ring("k1", old.clone()));
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
+    let e = enroll_totp(&h, &alice).await;
     let store = Arc::into_inner(h.service).unwrap().into_store();
 
     let k2 = KeyId::new("k2").unwrap();
@@ -293,21 +239,7 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
 async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_states() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
+    let e = enroll_totp(&h, &alice).await;
     h.clock.advance(Duration::from_secs(30));
     let store = h.service.store();
     let before = store.factor(&alice, &e.factor_id).await.unwrap().unwrap();

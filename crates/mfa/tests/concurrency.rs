@@ -6,19 +6,16 @@
 //! service over the memory store; `postgres.rs` runs the same scenarios with two
 //! instances over two connection pools on one PostgreSQL schema.
 
-use mfa_core::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{
-    Harness, ORIGIN, POLICY, RACE_POLICY, harness_oob, keys, oob_config, password,
+    self, Harness, POLICY, RACE_POLICY, code, enroll_push, enroll_recovery, harness_oob, keys,
+    oob_config, password, register_key, webauthn_assertion,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
-use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::{FailureKey, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
@@ -55,46 +52,11 @@ where
     out
 }
 
-fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    TotpRecord::new(secret, TotpParams::default())
-        .totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
+/// TOTP enrolled and used once, 30 s ago: the next code is fresh.
 async fn with_totp<S: Store + 'static>(h: &Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(user, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            user,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let out = common::with_totp(h, user).await;
     h.clock.advance(Duration::from_secs(30));
-    let now = h.clock.now();
-    let v = h
-        .service
-        .verify(
-            user,
-            &e.factor_id,
-            Response::Code(&code(&e, now.unix_secs())),
-            &password(now),
-        )
-        .await
-        .unwrap();
-    h.clock.advance(Duration::from_secs(30));
-    (e, v.session)
+    out
 }
 
 /// `N` verifications of one code at once.
@@ -135,15 +97,7 @@ pub(crate) async fn one_totp_code_once<S: Store + 'static>((h, second): Instance
 pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
-    let set = h
-        .service
-        .start_recovery_enrollment(&alice, &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_recovery_enrollment(&alice, &set.factor_id)
-        .await
-        .unwrap();
+    let set = enroll_recovery(&h, &alice, &aal2).await;
     let c = set.codes[3].expose_secret().to_owned();
     exactly_one_success(&race_code([&h.service, &second], &alice, &set.factor_id, &c).await);
     let listed = h.service.list_factors(&alice).await.unwrap();
@@ -154,33 +108,8 @@ pub(crate) async fn one_recovery_code_once<S: Store + 'static>((h, second): Inst
 pub(crate) async fn one_assertion_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let (_, aal2) = with_totp(&h, &alice).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &aal2)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    let info = h
-        .service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge")
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
+    let (mut key, _, info) = register_key(&h, &alice, "key", &aal2).await;
+    let (challenge_id, assertion) = webauthn_assertion(&h, &alice, &info.id, &mut key).await;
     let out = race([&h.service, &second], |service| {
         let (user, factor, cid, a) = (
             alice.clone(),
@@ -305,19 +234,9 @@ pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances
 pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
     let device = SoftwareDevice::new("phone", "fcm-token", &mut OsRandom).unwrap();
-    let enrollment = h
-        .service
-        .start_push_enrollment(&alice, "phone", &password(h.clock.now()))
-        .await
-        .unwrap();
-    let info = second
-        .finish_push_enrollment(
-            &alice,
-            &enrollment.challenge_id,
-            &device.enrollment_request(&enrollment.challenge),
-        )
-        .await
-        .unwrap();
+    let session = password(h.clock.now());
+    let instances = [&*h.service, &*second];
+    let info = enroll_push(instances, &alice, "phone", &session, &device).await;
     let Challenge::Push {
         challenge_id,
         number,

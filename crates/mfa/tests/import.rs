@@ -18,7 +18,7 @@ use mfa_core::{AuthMethod, Clock, FactorId, UserId};
 use mfa_store::MemoryStore;
 use serde_json::Value;
 
-use crate::common::{Harness, harness};
+use crate::common::{Harness, harness, temp_db};
 use crate::postgres::Schema;
 
 const NOW: u64 = 1_700_000_000;
@@ -181,19 +181,6 @@ async fn memory_dry_run_writes_nothing_then_imports_once() {
         n
     })
     .await;
-}
-
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mfa-import-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("mfa.sqlite3")
 }
 
 fn sqlite_rows(path: &std::path::Path) -> i64 {

@@ -4,86 +4,31 @@
 //! long as it says; a usernameless sign-in that fails moves only the credential's count;
 //! the purge of lapsed counters. Every time limit is tested with a clock moved over days.
 
-use mfa_core::Timestamp;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::common::{ORIGIN, harness, harness_oob, keys, oob_config, password};
+use crate::common::{
+    ORIGIN, add_totp, enroll_totp, harness, harness_oob, keys, oob_config, passkey_signin,
+    register_key, right, wrong,
+};
 use mfa::audit::EventKind;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, OtpEnrollment, Response};
+use mfa::{Error, OtpEnrollment};
 use mfa_core::store::{FailureKey, FailureStore, NEVER_LAPSES};
-use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
+use mfa_core::{Clock, FactorId, OsRandom, UserId};
 use mfa_store::MemoryStore;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    TotpRecord::new(secret, TotpParams::default())
-        .totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
+/// TOTP enrolled and confirmed 30 s ago.
 async fn totp<S: mfa_core::store::Store>(
     h: &crate::common::Harness<S>,
     user: &UserId,
 ) -> OtpEnrollment {
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(user, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            user,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let e = enroll_totp(h, user).await;
     h.clock.advance(Duration::from_secs(30));
     e
-}
-
-async fn wrong<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    user: &UserId,
-    factor: &FactorId,
-) -> Error {
-    h.service
-        .verify(
-            user,
-            factor,
-            Response::Code("000000"),
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap_err()
-}
-
-async fn right<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    user: &UserId,
-    e: &OtpEnrollment,
-) -> Result<mfa::Verification, Error> {
-    let now = h.clock.now();
-    h.service
-        .verify(
-            user,
-            &e.factor_id,
-            Response::Code(&code(e, now.unix_secs())),
-            &password(now),
-        )
-        .await
 }
 
 /// The attacker holds the password and waits out every factor lockout; on today's
@@ -139,15 +84,16 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert!(!status.account_locked);
     right(&h, &alice, &e).await.unwrap();
-    assert_eq!(
-        h.service
-            .admin()
-            .lockout_status(&alice)
-            .await
-            .unwrap()
-            .user_failures,
-        0
-    );
+    assert_eq!(user_failures(&h, &alice).await, 0);
+}
+
+/// The account's consecutive failures, as the operator sees them.
+async fn user_failures<S: mfa_core::store::Store>(
+    h: &crate::common::Harness<S>,
+    user: &UserId,
+) -> u32 {
+    let status = h.service.admin().lockout_status(user).await.unwrap();
+    status.user_failures
 }
 
 /// Only a success or the operator clears the account's count: failures spread over
@@ -158,21 +104,7 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
     let alice = UserId::new("alice").unwrap();
     let phone = totp(&h, &alice).await;
     let aal2 = right(&h, &alice, &phone).await.unwrap().session;
-    let now = h.clock.now();
-    let token = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &token.factor_id,
-            &code(&token, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    let token = add_totp(&h, &alice, "tablet", &aal2).await;
     for factor in [&phone.factor_id, &token.factor_id] {
         for _ in 0..4 {
             assert!(wrong(&h, &alice, factor).await.is_rejection());
@@ -183,15 +115,7 @@ async fn the_account_count_spans_factors_and_months_and_a_success_clears_it() {
     assert_eq!(status.user_failures, 8, "80 days and two factors later");
     h.clock.advance(Duration::from_secs(30));
     right(&h, &alice, &token).await.unwrap();
-    assert_eq!(
-        h.service
-            .admin()
-            .lockout_status(&alice)
-            .await
-            .unwrap()
-            .user_failures,
-        0
-    );
+    assert_eq!(user_failures(&h, &alice).await, 0);
 }
 
 /// A `failures.lockout` longer than `failures.window` is honoured: the count is kept
@@ -230,45 +154,8 @@ async fn with_passkey<S: mfa_core::store::Store>(
 ) -> (OtpEnrollment, SoftAuthenticator) {
     let e = totp(h, alice).await;
     let v = right(h, alice, &e).await.unwrap();
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(alice, "passkey", None, &v.session)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(alice, &cid, &reg)
-        .await
-        .unwrap();
+    let (key, _, _) = register_key(h, alice, "passkey", &v.session).await;
     (e, key)
-}
-
-/// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
-async fn passkey_signin<S: mfa_core::store::Store>(
-    h: &crate::common::Harness<S>,
-    key: &mut SoftAuthenticator,
-    fault: Fault,
-    ip: Option<IpAddr>,
-) -> Result<mfa::Verification, Error> {
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_passkey_signin(&StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, fault)
-        .unwrap();
-    h.service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), ip)
-        .await
 }
 
 /// An attacker who knows only a credential id (an `allowCredentials` list publishes

@@ -13,7 +13,9 @@ use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
+use crate::common::{
+    Harness, POLICY, enroll_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
+};
 
 pub(crate) const PHONE: &str = "+12015550123";
 const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
@@ -487,20 +489,8 @@ pub(crate) async fn with_push<S: Store>(
     session: &Session,
 ) -> (FactorId, SoftwareDevice) {
     let device = SoftwareDevice::new("Alice's phone", "fcm-token", &mut OsRandom).unwrap();
-    let enrollment = h
-        .service
-        .start_push_enrollment(user, "phone app", session)
-        .await
-        .unwrap();
-    let info = h
-        .service
-        .finish_push_enrollment(
-            user,
-            &enrollment.challenge_id,
-            &device.enrollment_request(&enrollment.challenge),
-        )
-        .await
-        .unwrap();
+    let service = &*h.service;
+    let info = enroll_push([service, service], user, "phone app", session, &device).await;
     assert!(info.confirmed);
     assert_eq!(info.destination.as_deref(), Some("Alice's phone"));
     (info.id, device)
@@ -512,25 +502,15 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     let alice = UserId::new("alice").unwrap();
     let (_, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
     // An email contact for the notices.
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("alice@example.com"),
-            "mail",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &h.last_code_to("alice@example.com"),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("alice@example.com"),
+        "mail",
+        &session,
+        "alice@example.com",
+    )
+    .await;
     let (push, device) = with_push(&h, &alice, &session).await;
     let start = || async {
         let Challenge::Push {
@@ -663,25 +643,15 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     assert_eq!(n[0].0, PHONE);
     assert!(n[0].1.contains("was added"));
     // With an email factor confirmed, notices go to the address first.
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("alice@example.com"),
-            "mail",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &e.factor_id,
-            &h.last_code_to("alice@example.com"),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("alice@example.com"),
+        "mail",
+        &session,
+        "alice@example.com",
+    )
+    .await;
     let totp = h
         .service
         .start_totp_enrollment(&alice, "app", &session)

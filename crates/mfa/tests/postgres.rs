@@ -95,22 +95,12 @@ impl Schema {
 impl Drop for Schema {
     fn drop(&mut self) {
         let (url, name) = (self.url.clone(), self.name.clone());
-        // A thread of its own: Drop may run inside the test's runtime.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let client = admin(&url).await.unwrap();
-                client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await
-                    .unwrap();
-            });
-        })
-        .join();
-        if done.is_err() {
+        let done = mfa_core::testkit::on_own_thread(move || async move {
+            let client = admin(&url).await.unwrap();
+            let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
+            client.batch_execute(&drop).await.unwrap();
+        });
+        if !done {
             eprintln!("could not drop test schema {}", self.name);
         }
     }

@@ -8,12 +8,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::oob::testkit::SoftwareDevice;
 use mfa::otp::Secret;
-use mfa::webauthn::cose::Algorithm;
-use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa_core::store::Store;
-use mfa_core::{Clock, OsRandom, UserId};
+use mfa_core::{OsRandom, UserId};
 
-use crate::common::{Harness, ORIGIN, harness, password};
+use crate::common::{
+    Harness, enroll_oob, enroll_push, enroll_totp, harness, register_key, right, temp_db,
+};
 use crate::postgres::Schema;
 
 /// What must never appear in a table.
@@ -59,45 +59,13 @@ impl Secrets {
 /// Enrolls every kind the service stores a secret for; returns the secrets shown.
 async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
     let mut secrets = Secrets(Vec::new());
-    let totp = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let totp = enroll_totp(h, &alice).await;
     let secret = Secret::from_base32(&totp.secret_base32).unwrap();
-    let code = mfa::otp::TotpRecord::new(secret.clone(), mfa::otp::TotpParams::default())
-        .totp()
-        .code_at(now)
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &totp.factor_id,
-            code.as_str(),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
     secrets.add("TOTP secret", secret.expose_secret());
     secrets.add_text("TOTP secret (base32)", &totp.secret_base32);
     h.clock.advance(std::time::Duration::from_secs(30));
-    let later = h.clock.now();
-    let next = mfa::otp::TotpRecord::new(secret, mfa::otp::TotpParams::default())
-        .totp()
-        .code_at(later)
-        .unwrap();
-    let aal2 = h
-        .service
-        .verify(
-            &alice,
-            &totp.factor_id,
-            mfa::Response::Code(next.as_str()),
-            &password(later),
-        )
-        .await;
-    let session = aal2.unwrap().session;
+    let session = right(h, &alice, &totp).await.unwrap().session;
     let hotp = h
         .service
         .start_hotp_enrollment(&alice, "token", &session)
@@ -118,54 +86,23 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
         .finish_recovery_enrollment(&alice, &set.factor_id)
         .await
         .unwrap();
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &session)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
+    register_key(h, &alice, "key", &session).await;
     // An SMS number (its code hash lives in a sealed challenge until confirmed; the
     // number itself is the per-user lookup key, personal data rather than a secret) and
     // a push device, whose key the record holds.
-    let sms = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
-            "sms",
-            &session,
-        )
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &sms.factor_id,
-            &h.last_code_to("+12015550123"),
-            &mfa::Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_oob(
+        h,
+        &alice,
+        mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
+        "sms",
+        &session,
+        "+12015550123",
+    )
+    .await;
     let device =
         SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
-    let push = h
-        .service
-        .start_push_enrollment(&alice, "push", &session)
-        .await
-        .unwrap();
-    h.service
-        .finish_push_enrollment(
-            &alice,
-            &push.challenge_id,
-            &device.enrollment_request(&push.challenge),
-        )
-        .await
-        .unwrap();
+    let service = &*h.service;
+    enroll_push([service, service], &alice, "push", &session, &device).await;
     secrets.add("the push device's key", &device.public_key().to_sec1());
     secrets.add_text(
         "the push device's token",
@@ -183,16 +120,8 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_tables_hold_no_secret() {
-    let dir = std::env::temp_dir().join(format!(
-        "mfa-raw-tables-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("mfa.sqlite3");
+    let path = temp_db("raw-tables");
+    let dir = path.parent().unwrap().to_owned();
     let h = harness(mfa_store::SqliteStore::open(&path).await.unwrap());
     let secrets = enroll_everything(&h).await;
     drop(h);

@@ -1,68 +1,21 @@
 //! The service's life cycle on the memory store: enroll, confirm, verify, list, rename,
 //! remove, reset, lockout, devices, audit and notifications.
 
-use mfa_core::Timestamp;
 use std::time::Duration;
 
-use crate::common::{harness, password};
+use crate::common::{add_totp, code, enroll_recovery, harness, password, with_totp};
 use mfa::audit::EventKind;
-use mfa::otp::{Secret, TotpParams, TotpRecord};
+use mfa::otp::Secret;
 use mfa::policy::assurance::Aal;
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::lockout::FailureState;
-use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
-use mfa_core::store::Store;
+use mfa::{Challenge, Error, Response, Service};
 use mfa_core::{Attachment, AuthMethod, Clock, FactorKind, RejectReason, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
-    let secret = Secret::from_base32(&e.secret_base32).unwrap();
-    let rec = TotpRecord::new(secret, TotpParams::default());
-    rec.totp()
-        .code_at(Timestamp::from_unix_secs(at))
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
 fn rejected(e: &Error, reason: RejectReason) -> bool {
     matches!(e, Error::Core(mfa_core::Error::Rejected(r)) if r.reason() == reason)
-}
-
-/// Alice with a confirmed TOTP factor; returns the enrollment and the AAL2 session.
-pub(crate) async fn with_totp<S: Store>(
-    h: &crate::common::Harness<S>,
-    user: &UserId,
-) -> (OtpEnrollment, Session) {
-    let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(user, "phone", &password(now))
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            user,
-            &e.factor_id,
-            &code(&e, now.unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
-    h.clock.advance(Duration::from_secs(30));
-    let now = h.clock.now();
-    let v = h
-        .service
-        .verify(
-            user,
-            &e.factor_id,
-            Response::Code(&code(&e, now.unix_secs())),
-            &password(now),
-        )
-        .await
-        .unwrap();
-    (e, v.session)
 }
 
 #[tokio::test]
@@ -325,29 +278,8 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         matches!(err, Error::Enroll(EnrollRefusal::LastFactorWhileRequired)),
         "{err:?}"
     );
-    let codes = h
-        .service
-        .start_recovery_enrollment(&alice, &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_recovery_enrollment(&alice, &codes.factor_id)
-        .await
-        .unwrap();
-    let t2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
-    h.service
-        .finish_enrollment(
-            &alice,
-            &t2.factor_id,
-            &code(&t2, h.clock.now().unix_secs()),
-            &Session::default(),
-        )
-        .await
-        .unwrap();
+    enroll_recovery(&h, &alice, &aal2).await;
+    add_totp(&h, &alice, "tablet", &aal2).await;
     h.service
         .remove_factor(&alice, &subject, &aal2, &e.factor_id)
         .await

@@ -1,13 +1,12 @@
 //! WebAuthn through the service: registration once, sign-in by name and usernameless,
 //! and a credential no second user can register.
 
-use crate::common::{ORIGIN, harness};
-use crate::service::with_totp;
+use crate::common::{ORIGIN, harness, passkey_signin, register_key, webauthn_assertion, with_totp};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Error, Response};
-use mfa_core::{Attachment, AuthMethod, OsRandom, StartOptions, UserId};
+use mfa::{Error, Response};
+use mfa_core::{Attachment, AuthMethod, OsRandom, UserId};
 use mfa_store::MemoryStore;
 
 #[tokio::test]
@@ -37,21 +36,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     );
 
     // Sign in with the passkey, by name.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
+    let (challenge_id, assertion) = webauthn_assertion(&h, &alice, &info.id, &mut key).await;
     let v = h
         .service
         .verify(
@@ -68,24 +53,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     assert!(v.methods.contains(&AuthMethod::Swk), "{:?}", v.methods);
 
     // Usernameless: the user is learned from the credential.
-    let Challenge::WebAuthn {
-        challenge_id,
-        options,
-        ..
-    } = h
-        .service
-        .start_passkey_signin(&StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("a WebAuthn challenge");
-    };
-    let assertion = key
-        .authenticate(&options.public_key, ORIGIN, Fault::None)
-        .unwrap();
-    let v = h
-        .service
-        .finish_passkey_signin(&challenge_id, &assertion, &Session::default(), None)
+    let v = passkey_signin(&h, &mut key, Fault::None, None)
         .await
         .unwrap();
     assert_eq!(v.user, alice);
@@ -106,17 +74,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
     let mallory = UserId::new("mallory").unwrap();
     let (_, a) = with_totp(&h, &alice).await;
     let (_, m) = with_totp(&h, &mallory).await;
-    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
-    let (cid, options) = h
-        .service
-        .start_webauthn_registration(&alice, "key", None, &a)
-        .await
-        .unwrap();
-    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
-    h.service
-        .finish_webauthn_registration(&alice, &cid, &reg)
-        .await
-        .unwrap();
+    let (mut key, reg, _) = register_key(&h, &alice, "key", &a).await;
     // The same authenticator key answers Mallory's ceremony with the same credential id.
     let (mcid, moptions) = h
         .service

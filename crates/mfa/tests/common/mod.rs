@@ -1,22 +1,32 @@
 //! Shared set-up: a service over any store, a clock the test moves, an in-memory audit
 //! log and outbox, and a software authenticator.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mfa::audit::MemoryAudit;
-use mfa::oob::testkit::{RecordingSender, RecordingTransport};
+use mfa::oob::testkit::{RecordingSender, RecordingTransport, SoftwareDevice};
 use mfa::oob::{
     OobConfig, OobFactor, OutgoingMessage, PushConfig, PushFactor, SendLimits, Templates,
 };
+use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::Policy;
 use mfa::policy::device::DeviceTokenKey;
 use mfa::policy::input::Session;
 use mfa::recovery::RecoveryConfig;
 use mfa::webauthn::RelyingParty;
-use mfa::{KeyId, Keyring, Service};
-use mfa_core::store::Store;
+use mfa::webauthn::cose::Algorithm;
+use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
+use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
+use mfa::{
+    Challenge, Error, FactorInfo, KeyId, Keyring, OobAddress, OobEnrollment, OtpEnrollment,
+    RecoveryEnrollment, Response, Service, Verification,
+};
+use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{
-    AuthMethod, Channel, FixedClock, OsRandom, SecretBytes, Timestamp, UserVerification,
+    AuthMethod, Channel, Clock, FactorId, FixedClock, OsRandom, SecretBytes, StartOptions,
+    Timestamp, UserId, UserVerification,
 };
 
 pub(crate) const ORIGIN: &str = "https://bank.example";
@@ -36,10 +46,7 @@ backoff_after = 0
 pub(crate) const RACE_POLICY: &str = r#"
 version = 1
 mode = "always"
-
-[failures]
-max_consecutive = 100
-backoff_after = 0
+failures = { max_consecutive = 100, backoff_after = 0 }
 "#;
 
 pub(crate) struct Harness<S> {
@@ -226,4 +233,203 @@ impl<S> Harness<S> {
 /// A session that has just proven the password.
 pub(crate) fn password(at: Timestamp) -> Session {
     Session::primary(AuthMethod::Pwd, at)
+}
+
+/// The code of a TOTP enrollment (default parameters) at `at`, in unix seconds.
+pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
+    let secret = Secret::from_base32(&e.secret_base32).unwrap();
+    let rec = TotpRecord::new(secret, TotpParams::default());
+    let code = rec.totp().code_at(Timestamp::from_unix_secs(at)).unwrap();
+    code.as_str().to_owned()
+}
+
+/// TOTP enrolled for `user` and confirmed with the code of now: the factor is active.
+pub(crate) async fn enroll_totp<S: Store>(h: &Harness<S>, user: &UserId) -> OtpEnrollment {
+    add_totp(h, user, "phone", &password(h.clock.now())).await
+}
+
+/// Another TOTP factor, `label`, enrolled under `session` and confirmed.
+pub(crate) async fn add_totp<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+    session: &Session,
+) -> OtpEnrollment {
+    let (now, service, fresh) = (h.clock.now(), &h.service, Session::default());
+    let e = service.start_totp_enrollment(user, label, session);
+    let e = e.await.unwrap();
+    let first = code(&e, now.unix_secs());
+    let confirm = service.finish_enrollment(user, &e.factor_id, &first, &fresh);
+    confirm.await.unwrap();
+    e
+}
+
+/// [`enroll_totp`], then a sign-in with the code 30 s later; returns the enrollment and
+/// the AAL2 session.
+pub(crate) async fn with_totp<S: Store>(h: &Harness<S>, user: &UserId) -> (OtpEnrollment, Session) {
+    let e = enroll_totp(h, user).await;
+    h.clock.advance(Duration::from_secs(30));
+    let v = right(h, user, &e).await.unwrap();
+    (e, v.session)
+}
+
+/// `e`'s code of the clock's now, with the password just proven.
+pub(crate) async fn right<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    e: &OtpEnrollment,
+) -> Result<Verification, Error> {
+    let now = h.clock.now();
+    let right = code(e, now.unix_secs());
+    let response = Response::Code(&right);
+    h.service
+        .verify(user, &e.factor_id, response, &password(now))
+        .await
+}
+
+/// A wrong code for `factor`, with the password just proven; the refusal.
+pub(crate) async fn wrong<S: Store>(h: &Harness<S>, user: &UserId, factor: &FactorId) -> Error {
+    let session = password(h.clock.now());
+    let attempt = h
+        .service
+        .verify(user, factor, Response::Code("000000"), &session);
+    attempt.await.unwrap_err()
+}
+
+/// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
+pub(crate) async fn passkey_signin<S: Store>(
+    h: &Harness<S>,
+    key: &mut SoftAuthenticator,
+    fault: Fault,
+    ip: Option<IpAddr>,
+) -> Result<Verification, Error> {
+    let started = h.service.start_passkey_signin(&StartOptions::new()).await;
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = started.unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key.authenticate(&options.public_key, ORIGIN, fault);
+    let (assertion, fresh) = (assertion.unwrap(), Session::default());
+    let finish = h
+        .service
+        .finish_passkey_signin(&challenge_id, &assertion, &fresh, ip);
+    finish.await
+}
+
+/// A fresh directory of its own in the temporary directory, and the path of an SQLite
+/// file in it.
+pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap();
+    let unique = format!("mfa-{name}-{}-{}", std::process::id(), nanos.as_nanos());
+    let dir = std::env::temp_dir().join(unique);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("mfa.sqlite3")
+}
+
+/// A security key (ES256) registered for `user` as `label` under `session`: the
+/// authenticator, its registration response and the factor.
+pub(crate) async fn register_key<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+    session: &Session,
+) -> (SoftAuthenticator, RegistrationResponseJson, FactorInfo) {
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let started = h
+        .service
+        .start_webauthn_registration(user, label, None, session);
+    let (cid, options) = started.await.unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let finished = h.service.finish_webauthn_registration(user, &cid, &reg);
+    let info = finished.await.unwrap();
+    (key, reg, info)
+}
+
+/// Recovery codes enrolled for `user` under `session` and confirmed.
+pub(crate) async fn enroll_recovery<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    session: &Session,
+) -> RecoveryEnrollment {
+    let set = h.service.start_recovery_enrollment(user, session).await;
+    let set = set.unwrap();
+    let finish = h.service.finish_recovery_enrollment(user, &set.factor_id);
+    finish.await.unwrap();
+    set
+}
+
+/// A sign-in with the WebAuthn factor `factor` started and answered by `key`: the
+/// challenge's handle and the assertion.
+pub(crate) async fn webauthn_assertion<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+    key: &mut SoftAuthenticator,
+) -> (ChallengeId, AuthenticationResponseJson) {
+    let options = StartOptions::new();
+    let started = h.service.start_challenge(user, factor, &options);
+    let Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    } = started.await.unwrap()
+    else {
+        panic!("a WebAuthn challenge");
+    };
+    let assertion = key.authenticate(&options.public_key, ORIGIN, Fault::None);
+    (challenge_id, assertion.unwrap())
+}
+
+/// Push enrolled for `user` as `label` under `session`, with `device`: started on the
+/// service `start`, finished on `finish` (the same one, or another instance).
+pub(crate) async fn enroll_push<S: Store>(
+    [start, finish]: [&Service<S>; 2],
+    user: &UserId,
+    label: &str,
+    session: &Session,
+    device: &SoftwareDevice,
+) -> FactorInfo {
+    let enrollment = start.start_push_enrollment(user, label, session).await;
+    let enrollment = enrollment.unwrap();
+    let request = device.enrollment_request(&enrollment.challenge);
+    let finished = finish.finish_push_enrollment(user, &enrollment.challenge_id, &request);
+    finished.await.unwrap()
+}
+
+/// A TOTP enrollment for `user` as `label` started, not yet confirmed, with the password
+/// just proven.
+pub(crate) async fn start_totp<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+) -> OtpEnrollment {
+    let session = password(h.clock.now());
+    let started = h.service.start_totp_enrollment(user, label, &session);
+    started.await.unwrap()
+}
+
+/// An out-of-band factor enrolled for `user` at `address` as `label` under `session`, and
+/// confirmed with the code sent to `to` (the normalised destination).
+pub(crate) async fn enroll_oob<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    address: OobAddress<'_>,
+    label: &str,
+    session: &Session,
+    to: &str,
+) -> OobEnrollment {
+    let started = h
+        .service
+        .start_oob_enrollment(user, address, label, session);
+    let e = started.await.unwrap();
+    let (code, fresh) = (h.last_code_to(to), Session::default());
+    let confirm = h
+        .service
+        .finish_enrollment(user, &e.factor_id, &code, &fresh);
+    confirm.await.unwrap();
+    e
 }
