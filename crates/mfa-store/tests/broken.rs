@@ -452,3 +452,5 @@ async fn a_purge_that_forgets_counters_which_never_lapse_is_caught() {
         .await
     );
 }
+
+impl mfa_core::store::JournalStore for BrokenStore {}

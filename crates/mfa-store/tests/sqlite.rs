@@ -59,7 +59,7 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     let store = SqliteStore::open(&db.0).await.unwrap();
     assert_eq!(
         store.migrate().await.unwrap(),
-        2,
+        3,
         "migrating again is a no-op"
     );
     let conn = rusqlite::Connection::open(&db.0).unwrap();
@@ -74,7 +74,7 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .unwrap()
@@ -85,10 +85,13 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     assert_eq!(
         tables,
         [
+            "mfa_audit",
+            "mfa_audit_head",
             "mfa_challenges",
             "mfa_devices",
             "mfa_factors",
             "mfa_failures",
+            "mfa_outbox",
             "mfa_schema_version",
             "mfa_sequence",
             "mfa_users"

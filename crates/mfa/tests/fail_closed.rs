@@ -253,3 +253,5 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
             .is_err()
     );
 }
+
+impl mfa_core::store::JournalStore for Flaky {}
