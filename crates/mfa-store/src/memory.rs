@@ -504,7 +504,7 @@ impl JournalStore for MemoryStore {
     ) -> Result<Committed, StoreError> {
         let mut s = self.lock();
         let out = s.apply(change)?;
-        let j = journal(&out);
+        let j = journal(&out)?;
         let head = s
             .audit
             .last()

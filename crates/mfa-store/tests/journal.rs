@@ -47,7 +47,7 @@ async fn journal_conformance<S: Store>(store: &S) {
                 record: testkit::factor_record("alice", "f1", 1, b"two"),
                 expected: mfa_core::store::Version::new(v1.get() + 1000),
             },
-            Box::new(|_| journal_of("{\"never\":1}", Some("never"))),
+            Box::new(|_| Ok(journal_of("{\"never\":1}", Some("never")))),
         )
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
@@ -69,7 +69,7 @@ async fn journal_conformance<S: Store>(store: &S) {
             },
             Box::new(|out| {
                 assert_eq!(out, &Committed::Removed(true));
-                journal_of("{\"event\":\"factor_removed\"}", Some("jti-1"))
+                Ok(journal_of("{\"event\":\"factor_removed\"}", Some("jti-1")))
             }),
         )
         .await
@@ -79,9 +79,11 @@ async fn journal_conformance<S: Store>(store: &S) {
     let reset = store
         .commit_journaled(
             Change::ResetUser(alice.clone()),
-            Box::new(|out| match out {
-                Committed::Reset(_) => journal_of("{\"event\":\"reset\"}", Some("jti-2")),
-                _ => Journal::new(),
+            Box::new(|out| {
+                Ok(match out {
+                    Committed::Reset(_) => journal_of("{\"event\":\"reset\"}", Some("jti-2")),
+                    _ => Journal::new(),
+                })
             }),
         )
         .await
@@ -91,7 +93,7 @@ async fn journal_conformance<S: Store>(store: &S) {
         store
             .commit_journaled(
                 Change::Nothing,
-                Box::new(move |_| journal_of(&format!("{{\"n\":{i}}}"), None)),
+                Box::new(move |_| Ok(journal_of(&format!("{{\"n\":{i}}}"), None))),
             )
             .await
             .unwrap();
@@ -138,7 +140,7 @@ async fn concurrent_appends_stay_one_chain<S: Store + 'static>(store: Arc<S>) {
             store
                 .commit_journaled(
                     Change::Nothing,
-                    Box::new(move |_| journal_of(&format!("{{\"racer\":{i}}}"), None)),
+                    Box::new(move |_| Ok(journal_of(&format!("{{\"racer\":{i}}}"), None))),
                 )
                 .await
         }
@@ -218,7 +220,7 @@ async fn append_five<S: Store>(store: &S) {
         store
             .commit_journaled(
                 Change::Nothing,
-                Box::new(move |_| journal_of(&format!("{{\"n\":{i}}}"), None)),
+                Box::new(move |_| Ok(journal_of(&format!("{{\"n\":{i}}}"), None))),
             )
             .await
             .unwrap();

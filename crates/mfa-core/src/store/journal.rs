@@ -78,8 +78,9 @@ pub enum Committed {
 
 /// Builds the journal entries from a change's outcome, inside the transaction (so a
 /// reset's entry can carry its counts). Return an empty [`Journal`] to add nothing (a
-/// removal that found no factor).
-pub type JournalFn = Box<dyn FnOnce(&Committed) -> Journal + Send>;
+/// removal that found no factor), an error to roll the change back (an event that
+/// could not be signed).
+pub type JournalFn = Box<dyn FnOnce(&Committed) -> Result<Journal, StoreError> + Send>;
 
 /// Entries to append in one transaction.
 #[non_exhaustive]
@@ -189,7 +190,8 @@ pub trait JournalStore: Send + Sync {
     }
 
     /// Applies `change` and appends `journal(&outcome)` **in one transaction**: the
-    /// change's errors are its store method's, and nothing is appended then. SQL: the
+    /// change's errors are its store method's, and nothing is appended then; an error of
+    /// `journal` rolls the change back. SQL: the
     /// change's statements, then a lock on the chain's head row, the audit rows and the
     /// outbox rows, then `COMMIT`.
     ///

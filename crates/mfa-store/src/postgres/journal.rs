@@ -162,7 +162,7 @@ async fn commit_in(
         Change::ResetUser(user) => Committed::Reset(reset_tx(&tx, &user).await?),
         _ => Committed::Nothing,
     };
-    append(&tx, journal(&out)).await?;
+    append(&tx, journal(&out)?).await?;
     tx.commit().await?;
     Ok(out)
 }

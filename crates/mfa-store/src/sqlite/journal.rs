@@ -21,7 +21,7 @@ impl JournalStore for SqliteStore {
         let change = Prepared::new(change)?;
         self.write(move |tx| {
             let out = change.apply(tx)?;
-            append(tx, journal(&out))?;
+            append(tx, journal(&out)?)?;
             Ok(out)
         })
         .await
