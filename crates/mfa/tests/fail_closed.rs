@@ -16,10 +16,15 @@ use crate::common::{harness, password};
 
 /// A memory store whose failure counters, or factor writes, can be made unreachable.
 #[derive(Default)]
-struct Flaky {
+pub(crate) struct Flaky {
     inner: MemoryStore,
     counters_down: AtomicBool,
     writes_down: AtomicBool,
+}
+
+/// A store without a journal (for the builder's refusal of one).
+pub(crate) fn flaky_store() -> Flaky {
+    Flaky::default()
 }
 
 fn down() -> StoreError {

@@ -15,6 +15,7 @@ mod import;
 mod lockout;
 mod oob;
 mod oob_limits;
+mod operations;
 mod postgres;
 mod raw_tables;
 mod service;

@@ -16,7 +16,8 @@ pub mod names {
     pub const ENROLLMENTS: &str = "mfa_enrollments_total";
     /// Counter of MFA resets.
     pub const RESETS: &str = "mfa_resets_total";
-    /// Counter, label `scope` (`factor`, `account`).
+    /// Counter, label `scope` (`factor`, `account`): lockouts started, and for a factor
+    /// also extended (each attempt at a locked factor extends its lock).
     pub const LOCKOUTS: &str = "mfa_lockouts_total";
     /// Counter, labels `channel` (`sms`, `voice`, `email`) and `country` (the calling
     /// code, `none` for email).

@@ -80,6 +80,14 @@ pub(crate) fn harness_with<S: Store>(store: S, keys: KeySet) -> Harness<S> {
     harness_oob(store, keys, oob_config(), POLICY)
 }
 
+/// [`harness`] with a journal (the store must keep one).
+pub(crate) fn harness_journal<S: Store>(store: S, journal: mfa::ops::Journaling) -> Harness<S> {
+    let mut shared = Shared::new();
+    shared.journal = Some(journal);
+    let service = Secrets::generate().build(store, keys("k1"), oob_config(), POLICY, &shared);
+    shared.into_harness(service)
+}
+
 pub(crate) fn harness_oob<S: Store>(
     store: S,
     keys: KeySet,
@@ -108,6 +116,7 @@ struct Shared {
     audit: Arc<MemoryAudit>,
     sender: Arc<RecordingSender>,
     transport: Arc<RecordingTransport>,
+    journal: Option<mfa::ops::Journaling>,
 }
 
 impl Shared {
@@ -117,6 +126,7 @@ impl Shared {
             audit: Arc::new(MemoryAudit::new()),
             sender: Arc::new(RecordingSender::new()),
             transport: Arc::new(RecordingTransport::new()),
+            journal: None,
         }
     }
 
@@ -168,7 +178,7 @@ impl Secrets {
             .unwrap()
             .with_device_key(device_key);
         let pepper = Keyring::new(KeyId::new("pepper-1").unwrap(), self.pepper.clone()).unwrap();
-        Service::builder(store, policy, keys)
+        let builder = Service::builder(store, policy, keys)
             .shared_clock(shared.clock.clone())
             .issuer("Bank Example")
             .relying_party(rp(), UserVerification::Preferred)
@@ -179,9 +189,12 @@ impl Secrets {
             .push(
                 PushFactor::new(PushConfig::default()),
                 shared.transport.clone(),
-            )
-            .build()
-            .unwrap()
+            );
+        let builder = match &shared.journal {
+            Some(j) => builder.journal(j.clone()),
+            None => builder,
+        };
+        builder.build().unwrap()
     }
 }
 
