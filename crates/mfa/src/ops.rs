@@ -27,6 +27,8 @@
 
 #[cfg(feature = "events")]
 mod events;
+#[cfg(feature = "events")]
+mod head;
 mod journaling;
 mod metered;
 mod metrics;
@@ -35,6 +37,8 @@ mod outbox;
 
 #[cfg(feature = "events")]
 pub use events::{ChangeType, EventSigner, Initiator, SecurityEvent, event_types};
+#[cfg(feature = "events")]
+pub use head::{AuditHead, verify_audit_head};
 pub(crate) use journaling::{JournalBuilder, SecurityEventSlot};
 pub use journaling::{Journaling, UserField};
 pub use metered::Metered;

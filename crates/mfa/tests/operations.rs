@@ -244,7 +244,9 @@ for tok in sys.argv[2:]:
     assert isinstance(ev["event_timestamp"], int), ev
     print(uri, ev.get("change_type", "-"), ev.get("credential_type", "-"), ev.get("initiating_entity", "-"))
 "#;
-    let dir = std::env::temp_dir().join(format!("mfa-set-{}", std::process::id()));
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mfa-set-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join("key.pem");
     std::fs::write(&key, KEY_PEM).unwrap();

@@ -196,10 +196,10 @@ pub(crate) fn credential_type(kind: FactorKind) -> &'static str {
 /// Signs Security Event Tokens: ES256 with a configured key, issuer and (optionally)
 /// audience and key id. `Debug` never prints the key.
 pub struct EventSigner {
-    issuer: String,
+    pub(super) issuer: String,
     audience: Option<String>,
-    key_id: Option<String>,
-    key: EncodingKey,
+    pub(super) key_id: Option<String>,
+    pub(super) key: EncodingKey,
 }
 
 impl fmt::Debug for EventSigner {
