@@ -93,6 +93,8 @@ mod config;
 mod db;
 #[path = "web_demo/keys.rs"]
 mod keys;
+#[path = "web_demo/metrics.rs"]
+mod metrics;
 #[path = "web_demo/oob.rs"]
 mod oob;
 #[path = "web_demo/sessions.rs"]
@@ -601,7 +603,9 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
     let static_file = |body: &'static str, ty: &'static str| {
         get(move || async move { ([(header::CONTENT_TYPE, ty)], body) })
     };
+    metrics::install();
     Ok(Router::new()
+        .route("/metrics", get(metrics::metrics))
         .route("/", page_route!("index.html"))
         .route("/mfa", page_route!("mfa.html"))
         .route("/account", page_route!("account.html"))
