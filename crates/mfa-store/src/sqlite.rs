@@ -338,7 +338,7 @@ pub(crate) fn insert_factor_tx(
         return Err(StoreError::AlreadyExists);
     }
     let v = next_version(tx)?;
-    write_factor(tx, &c, v, None)?;
+    write_factor(tx, c, v, None)?;
     sql::version(v)
 }
 
@@ -348,7 +348,7 @@ pub(crate) fn update_factor_tx(
     expected: i64,
 ) -> Result<Version, StoreError> {
     let v = next_version(tx)?;
-    if write_factor(tx, &c, v, Some(expected))? == 1 {
+    if write_factor(tx, c, v, Some(expected))? == 1 {
         return sql::version(v);
     }
     // Nothing written (and the sequence step rolls back with the error).

@@ -1,6 +1,10 @@
 //! The journal (`JournalStore`): a change and its entries commit together or not at all,
 //! the audit chain verifies, tampering by SQL is named, and the outbox keeps every
 //! message until it is marked delivered.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test helpers: a panic is a failed test"
+)]
 
 use std::sync::Arc;
 

@@ -71,7 +71,6 @@ fn metrics_count_what_happened_and_no_label_carries_user_data() {
                     .await;
                 assert!(r.is_err());
             }
-            let now = h.clock.now();
             h.service
                 .start_oob_enrollment(
                     &alice,

@@ -86,7 +86,7 @@ fn audit_verify_names_each_edit_deletion_reordering_and_truncation() {
     assert_eq!(first["event"], "enrolled");
     assert_eq!(first["user"], "alice");
     let last: Value =
-        serde_json::from_str(lines[n as usize - 1]["body"].as_str().unwrap()).unwrap();
+        serde_json::from_str(lines.last().unwrap()["body"].as_str().unwrap()).unwrap();
     assert_eq!(last["event"], "reset");
     bad(&env.at(T0, &["audit", "export", "--out", &out]), "exists");
 
@@ -157,8 +157,11 @@ fn audit_verify_names_each_edit_deletion_reordering_and_truncation() {
     env.ok(T0, &["audit", "verify"]);
 
     // Truncated: the newest entry removed leaves a valid chain, but not the signed head.
-    db.execute("DELETE FROM mfa_audit WHERE seq = ?1", [n as i64])
-        .unwrap();
+    db.execute(
+        "DELETE FROM mfa_audit WHERE seq = ?1",
+        [i64::try_from(n).unwrap()],
+    )
+    .unwrap();
     env.ok(T0, &["audit", "verify"]);
     assert_eq!(
         broken(&env, &with_head),

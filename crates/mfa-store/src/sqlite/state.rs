@@ -236,7 +236,7 @@ pub(crate) fn forget_device_tx(tx: &Transaction<'_>, u: &str, d: &str) -> Result
 }
 
 pub(crate) fn reset_user_tx(tx: &Transaction<'_>, u: &str) -> Result<ResetSummary, StoreError> {
-    let generation = bump(tx, &u)?;
+    let generation = bump(tx, u)?;
     let mut counts = [0usize; 4];
     let deletes = [
         "DELETE FROM mfa_factors WHERE user_id = ?1",

@@ -138,15 +138,19 @@ pub(crate) struct JournalBuilder {
     audit: bool,
     #[cfg(feature = "events")]
     signer: Option<Arc<EventSigner>>,
+    #[cfg(feature = "events")]
     now: mfa_core::Timestamp,
 }
 
 impl JournalBuilder {
     pub(crate) fn new(journaling: Option<&Journaling>, now: mfa_core::Timestamp) -> Self {
+        #[cfg(not(feature = "events"))]
+        let _ = now;
         Self {
             audit: journaling.is_some_and(|j| j.audit),
             #[cfg(feature = "events")]
             signer: journaling.and_then(|j| j.events.clone()),
+            #[cfg(feature = "events")]
             now,
         }
     }

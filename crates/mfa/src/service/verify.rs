@@ -776,7 +776,7 @@ impl<S: Store> Service<S> {
 fn observe_verification(out: &Result<Verification>, start: std::time::Instant) {
     let outcome = match out {
         Ok(_) => "accepted",
-        Err(ServiceError::Locked { .. } | ServiceError::AccountLocked { .. }) => "locked",
+        Err(ServiceError::Locked { .. } | ServiceError::AccountLocked) => "locked",
         Err(ServiceError::Backoff { .. }) => "backoff",
         Err(ServiceError::Core(Error::Rejected(_) | Error::Invalid(_))) => "rejected",
         Err(_) => "error",
