@@ -3,7 +3,7 @@
 //!
 //! Everything here is opt-in; a service built without it behaves as before.
 //!
-//! * **Metrics** through the [`metrics`] facade: the service records counters and
+//! * **Metrics** through the [`metrics`](::metrics) facade: the service records counters and
 //!   histograms ([`names`] lists them); nothing is exported until the application installs
 //!   a recorder (the web demo installs Prometheus' and serves `/metrics`). Labels have
 //!   bounded values only — factor kinds, outcomes, reject reasons, channels, country

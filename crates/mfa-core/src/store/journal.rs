@@ -1,20 +1,4 @@
-//! The journal: an audit log kept as a hash chain, and an outbox of security events,
-//! both written **in the same transaction as the change that caused them**.
-//!
-//! A backend that keeps a journal ([`JournalStore::keeps_journal`]) applies a
-//! [`Change`] and appends the entries the caller derives from its outcome
-//! ([`JournalFn`]) in one transaction: either the factor is removed *and* its audit
-//! entry and security event are stored, or nothing is. The SQL backends (SQLite,
-//! PostgreSQL) and the memory store keep one; a backend without one (Redis alone)
-//! answers [`StoreError::Unsupported`], and the service refuses to build a journal over it.
-//!
-//! The audit chain: each [`AuditEntry`] carries its sequence number, the hash of the
-//! entry before it and its own hash over both and its body (the backend computes them
-//! under the transaction's lock, so concurrent writers cannot fork the chain). Editing,
-//! deleting or reordering rows breaks the chain at that point; `mfa_store::journal`
-//! verifies it. The outbox: [`OutboxMessage`]s wait until a sender marks them delivered,
-//! so a crash between commit and delivery loses nothing (delivery is at least once; the
-//! message id is the receiver's idempotency key).
+//! The journal: the audit hash chain and the outbox ([`JournalStore`]).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -179,7 +163,23 @@ impl OutboxMessage {
     }
 }
 
-/// The audit chain and the outbox (see the [module docs](self)).
+/// The journal: an audit log kept as a hash chain, and an outbox of security events,
+/// both written **in the same transaction as the change that caused them**.
+///
+/// A backend that keeps a journal ([`JournalStore::keeps_journal`]) applies a
+/// [`Change`] and appends the entries the caller derives from its outcome
+/// ([`JournalFn`]) in one transaction: either the factor is removed *and* its audit
+/// entry and security event are stored, or nothing is. The SQL backends (SQLite,
+/// PostgreSQL) and the memory store keep one; a backend without one (Redis alone)
+/// answers [`StoreError::Unsupported`], and the service refuses to build a journal over it.
+///
+/// The audit chain: each [`AuditEntry`] carries its sequence number, the hash of the
+/// entry before it and its own hash over both and its body (the backend computes them
+/// under the transaction's lock, so concurrent writers cannot fork the chain). Editing,
+/// deleting or reordering rows breaks the chain at that point; `mfa_store::journal`
+/// verifies it. The outbox: [`OutboxMessage`]s wait until a sender marks them delivered,
+/// so a crash between commit and delivery loses nothing (delivery is at least once; the
+/// message id is the receiver's idempotency key).
 ///
 /// Every method has a default that answers [`StoreError::Unsupported`], so a backend
 /// without a journal needs no code; [`keeps_journal`](Self::keeps_journal) says which.
