@@ -19,4 +19,5 @@ mod operations;
 mod postgres;
 mod raw_tables;
 mod service;
+mod spans;
 mod webauthn;
