@@ -49,6 +49,7 @@ use crate::store::{
 mod challenges;
 mod counters;
 mod factors;
+mod journal;
 mod reset;
 
 pub use challenges::{
@@ -60,6 +61,7 @@ pub use counters::{
 pub use factors::{
     factor_cas_race, factor_crud, factor_versions_never_restart, lookup_key_race, lookup_keys,
 };
+pub use journal::{journal, journal_append_race, journal_conformance};
 pub use reset::{reset_race, reset_user};
 
 /// A deterministic random source for tests. **Never use it in production.**
