@@ -690,3 +690,27 @@ async fn outbox_survives_a_sender_killed_mid_delivery_and_loses_no_event() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_journal_holds_the_audit_chain_and_the_sets_of_each_change() {
+    let test = "postgres_journal_holds_the_audit_chain_and_the_sets_of_each_change";
+    let Some(schema) = crate::postgres::Schema::new(test).await else {
+        return;
+    };
+    let store = schema.store().await;
+    let h = harness_journal(store.clone(), journaling());
+    life_cycle(&h).await;
+    let entries = store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(verify_chain(&entries), Ok(()));
+    assert_eq!(entries.len(), 8);
+    let far = Timestamp::from_unix_secs(u64::from(u32::MAX));
+    let due = store.outbox_due(far, 100).await.unwrap();
+    assert_eq!(due.len(), 6);
+    // A second instance on the same schema appends to the same chain.
+    let other = harness_journal(schema.store().await, journaling());
+    let bob = UserId::new("bob").unwrap();
+    with_totp(&other, &bob).await;
+    let entries = store.audit_entries(0, 1000).await.unwrap();
+    assert_eq!(verify_chain(&entries), Ok(()));
+    assert_eq!(entries.len(), 11);
+}
