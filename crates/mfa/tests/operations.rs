@@ -17,7 +17,7 @@ use mfa::ops::{
     SecurityEvent, UserField, names,
 };
 use mfa::policy::input::Subject;
-use mfa::{Response, ServiceError};
+use mfa::{Response, Error};
 use mfa_core::store::{JournalStore, Store};
 use mfa_core::{Clock, FactorKind, Timestamp, UserId};
 use mfa_store::MemoryStore;
@@ -475,7 +475,7 @@ async fn a_refused_change_journals_nothing_and_a_journal_needs_a_store_that_keep
         .remove_factor(&alice, &Subject::default(), &aal2, &e.factor_id)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Enroll(_)), "{err:?}");
+    assert!(matches!(err, Error::Enroll(_)), "{err:?}");
     let unknown = mfa_core::FactorId::new("nope").unwrap();
     assert!(
         h.service
@@ -501,7 +501,7 @@ async fn a_refused_change_journals_nothing_and_a_journal_needs_a_store_that_keep
     .journal(Journaling::new())
     .build();
     assert!(
-        matches!(built, Err(ServiceError::NotConfigured(_))),
+        matches!(built, Err(Error::NotConfigured(_))),
         "{built:?}"
     );
 }

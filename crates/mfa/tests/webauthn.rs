@@ -6,7 +6,7 @@ use crate::service::with_totp;
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Response, ServiceError};
+use mfa::{Challenge, Response, Error};
 use mfa_core::{Attachment, AuthMethod, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
@@ -134,7 +134,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::CredentialAlreadyRegistered),
+        matches!(err, Error::CredentialAlreadyRegistered),
         "{err:?}"
     );
     let rows = h.service.list_factors(&mallory).await.unwrap();

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::audit::{AuditEvent, EventKind};
-use crate::error::{Result, ServiceError};
+use crate::error::{Result, Error};
 
 /// The event type URIs (CAEP 1.0 §3, RISC 1.0 §2).
 pub mod event_types {
@@ -218,7 +218,7 @@ impl EventSigner {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Core`] (invalid input) when the key does not parse.
+    /// [`Error::Core`] (invalid input) when the key does not parse.
     pub fn es256_pem(issuer: impl Into<String>, pem: &[u8]) -> Result<Self> {
         let key = EncodingKey::from_ec_pem(pem).map_err(|_| {
             mfa_core::Error::invalid("event signing key", "not a P-256 private key in PEM")
@@ -255,7 +255,7 @@ impl EventSigner {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Events`] when signing fails.
+    /// [`Error::Events`] when signing fails.
     pub fn sign(
         &self,
         event: &SecurityEvent,
@@ -280,6 +280,6 @@ impl EventSigner {
             obj.insert("aud".into(), json!(aud));
         }
         jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| ServiceError::Events(e.to_string()))
+            .map_err(|e| Error::Events(e.to_string()))
     }
 }

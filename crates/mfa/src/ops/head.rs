@@ -12,7 +12,7 @@ use mfa_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::EventSigner;
-use crate::error::{Result, ServiceError};
+use crate::error::{Result, Error};
 
 /// The JWS `typ` of a signed head.
 const TYP: &str = "mfa-audit-head+jwt";
@@ -36,7 +36,7 @@ impl EventSigner {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Events`] when signing fails.
+    /// [`Error::Events`] when signing fails.
     pub fn sign_audit_head(&self, seq: u64, hash: &str, now: Timestamp) -> Result<String> {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some(TYP.to_owned());
@@ -48,7 +48,7 @@ impl EventSigner {
             hash: hash.to_owned(),
         };
         jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| ServiceError::Events(e.to_string()))
+            .map_err(|e| Error::Events(e.to_string()))
     }
 }
 
@@ -56,20 +56,20 @@ impl EventSigner {
 ///
 /// # Errors
 ///
-/// [`ServiceError::Events`] for a key that does not parse, a bad signature, another
+/// [`Error::Events`] for a key that does not parse, a bad signature, another
 /// algorithm or `typ`.
 pub fn verify_audit_head(token: &str, public_pem: &[u8]) -> Result<AuditHead> {
     let key =
-        DecodingKey::from_ec_pem(public_pem).map_err(|e| ServiceError::Events(e.to_string()))?;
+        DecodingKey::from_ec_pem(public_pem).map_err(|e| Error::Events(e.to_string()))?;
     let header =
-        jsonwebtoken::decode_header(token).map_err(|e| ServiceError::Events(e.to_string()))?;
+        jsonwebtoken::decode_header(token).map_err(|e| Error::Events(e.to_string()))?;
     if header.typ.as_deref() != Some(TYP) {
-        return Err(ServiceError::Events("not a signed audit head".into()));
+        return Err(Error::Events("not a signed audit head".into()));
     }
     let mut validation = Validation::new(Algorithm::ES256);
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     jsonwebtoken::decode::<AuditHead>(token, &key, &validation)
         .map(|d| d.claims)
-        .map_err(|e| ServiceError::Events(e.to_string()))
+        .map_err(|e| Error::Events(e.to_string()))
 }

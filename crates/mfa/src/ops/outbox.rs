@@ -89,14 +89,14 @@ impl<S: JournalStore> OutboxSender<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Events`](crate::ServiceError::Events) for an endpoint that is not
+    /// [`Error::Events`](crate::Error::Events) for an endpoint that is not
     /// an `http` or `https` URL, or an HTTP client that cannot be built.
     pub fn new(store: S, endpoint: &str) -> crate::Result<Self> {
         let endpoint = reqwest::Url::parse(endpoint)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| {
-                crate::ServiceError::Events("the webhook endpoint is not an http(s) URL".into())
+                crate::Error::Events("the webhook endpoint is not an http(s) URL".into())
             })?;
         let retry = RetryPolicy::default();
         Ok(Self {
@@ -205,7 +205,7 @@ fn client(timeout: Duration) -> crate::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .build()
-        .map_err(|e| crate::ServiceError::Events(e.to_string()))
+        .map_err(|e| crate::Error::Events(e.to_string()))
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A record that does not open (its key was removed from the set), a store failure,
-    /// or [`ServiceError::Conflict`] after repeated concurrent changes.
+    /// or [`Error::Conflict`] after repeated concurrent changes.
     #[tracing::instrument(name = "mfa.admin.rekey_user", target = "mfa::service", level = "info", skip_all, fields(user = self.service.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn rekey_user(&self, user: &UserId) -> Result<usize> {
         self.service.rekey_user(user).await

@@ -11,7 +11,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::StepUpRequired`], [`ServiceError::Enroll`], a bad label or
+    /// [`Error::StepUpRequired`], [`Error::Enroll`], a bad label or
     /// account name, or a store failure.
     #[tracing::instrument(name = "mfa.start_totp_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_totp_enrollment(
@@ -26,10 +26,10 @@ impl<S: Store> Service<S> {
         self.check_enroll(user, session, FactorKind::Totp, now)
             .await?;
         let record = TotpRecord::generate(TotpParams::default(), &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let uri = record
             .otpauth_uri(issuer, user.as_str())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let enrollment = self
             .store_otp(
                 user,
@@ -61,11 +61,11 @@ impl<S: Store> Service<S> {
         let issuer = self.issuer()?;
         self.check_enroll(user, session, FactorKind::Hotp, now)
             .await?;
-        let secret = Secret::generate(&mut self.rng.handle()).map_err(Into::<Error>::into)?;
+        let secret = Secret::generate(&mut self.rng.handle()).map_err(Into::<CoreError>::into)?;
         let params = HotpParams::default();
         let record = HotpRecord::new(secret.clone(), params);
         let uri = OtpAuthUri::hotp(secret.clone(), params, 0, Some(issuer), user.as_str())
-            .map_err(|e| Error::from(mfa_otp::Error::from(e)))?;
+            .map_err(|e| CoreError::from(mfa_otp::Error::from(e)))?;
         self.store_otp(user, label, FactorKind::Hotp, &record, &uri, &secret, now)
             .await
     }
@@ -97,7 +97,7 @@ impl<S: Store> Service<S> {
             #[cfg(feature = "qr")]
             qr_svg: uri
                 .to_qr_svg()
-                .map_err(|e| Error::from(mfa_otp::Error::from(e)))?,
+                .map_err(|e| CoreError::from(mfa_otp::Error::from(e)))?,
         })
     }
 
@@ -112,7 +112,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// A rejection for a wrong code, [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff),
+    /// A rejection for a wrong code, [`Error::Locked`] / [`Backoff`](Error::Backoff),
     /// or a store failure.
     #[tracing::instrument(name = "mfa.finish_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_enrollment(
@@ -153,7 +153,7 @@ impl<S: Store> Service<S> {
                         .await?
                 }
                 _ => {
-                    return Err(Error::invalid(
+                    return Err(CoreError::invalid(
                         "factor",
                         "confirm a TOTP, HOTP, SMS, voice or email factor with a code",
                     )
@@ -191,7 +191,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::RecoveryCodesExist`] when the user has a set (use
+    /// [`Error::RecoveryCodesExist`] when the user has a set (use
     /// [`regenerate_recovery_codes`](Self::regenerate_recovery_codes)), the enrollment
     /// checks, or a store failure.
     #[tracing::instrument(name = "mfa.start_recovery_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
@@ -209,11 +209,11 @@ impl<S: Store> Service<S> {
             .iter()
             .any(|r| r.value.kind == FactorKind::RecoveryCode)
         {
-            return Err(ServiceError::RecoveryCodesExist);
+            return Err(Error::RecoveryCodesExist);
         }
         let (codes, record) = factor
             .generate(&mut self.rng.handle())
-            .map_err(Into::<Error>::into)?
+            .map_err(Into::<CoreError>::into)?
             .into_parts();
         let id = FactorId::generate(&mut self.rng.handle())?;
         let data = self.encode_factor(user, &id, FactorKind::RecoveryCode, &record)?;
@@ -241,8 +241,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`] unless `factor_id` is the user's recovery-code
-    /// factor; [`ServiceError::Conflict`] on a concurrent change; a store failure.
+    /// [`Error::UnknownFactor`] unless `factor_id` is the user's recovery-code
+    /// factor; [`Error::Conflict`] on a concurrent change; a store failure.
     #[tracing::instrument(name = "mfa.finish_recovery_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_recovery_enrollment(
         &self,
@@ -254,9 +254,9 @@ impl<S: Store> Service<S> {
             .store
             .factor(user, factor_id)
             .await?
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         if row.value.kind != FactorKind::RecoveryCode {
-            return Err(ServiceError::UnknownFactor);
+            return Err(Error::UnknownFactor);
         }
         let record: RecoveryRecord = self.decode_factor(&row.value)?;
         if !row.value.confirmed {
@@ -288,8 +288,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`] when the user has no set, the assurance check,
-    /// [`ServiceError::Conflict`] on a concurrent change, or a store failure.
+    /// [`Error::UnknownFactor`] when the user has no set, the assurance check,
+    /// [`Error::Conflict`] on a concurrent change, or a store failure.
     #[tracing::instrument(name = "mfa.regenerate_recovery_codes", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn regenerate_recovery_codes(
         &self,
@@ -303,11 +303,11 @@ impl<S: Store> Service<S> {
         let row = rows
             .into_iter()
             .find(|r| r.value.kind == FactorKind::RecoveryCode)
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         let previous: RecoveryRecord = self.decode_factor(&row.value)?;
         let (codes, record) = factor
             .regenerate(&previous, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?
+            .map_err(Into::<CoreError>::into)?
             .into_parts();
         let mut updated = row.value.clone();
         updated.data = self.encode_factor(user, &updated.id, FactorKind::RecoveryCode, &record)?;
@@ -331,7 +331,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a relying party, the enrollment checks,
+    /// [`Error::NotConfigured`] without a relying party, the enrollment checks,
     /// or a store failure.
     #[tracing::instrument(name = "mfa.start_webauthn_registration", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_webauthn_registration(
@@ -371,7 +371,7 @@ impl<S: Store> Service<S> {
         let (options, state) = factor
             .relying_party()
             .start_registration(&req, now, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let id = ChallengeId::generate(&mut self.rng.handle())?;
         let owner = ChallengeOwner::User(user.clone());
         let expires_at = state.expires_at;
@@ -394,7 +394,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection for an unknown, expired or used challenge or a response that does
-    /// not verify; [`ServiceError::CredentialAlreadyRegistered`]; [`ServiceError::Enroll`].
+    /// not verify; [`Error::CredentialAlreadyRegistered`]; [`Error::Enroll`].
     #[tracing::instrument(name = "mfa.finish_webauthn_registration", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_webauthn_registration(
         &self,
@@ -411,7 +411,7 @@ impl<S: Store> Service<S> {
         let registration = factor
             .relying_party()
             .finish_registration(&pending.state, response, now)
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let record = registration.record;
         let kind = factor.kind(&record);
         let (_, enrolled) = self.enrolled(user).await?;

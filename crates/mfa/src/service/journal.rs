@@ -107,7 +107,7 @@ impl<S: Store> Service<S> {
             .await
         {
             Ok(_) => Ok(()),
-            Err(StoreError::LookupKeyTaken) => Err(ServiceError::CredentialAlreadyRegistered),
+            Err(StoreError::LookupKeyTaken) => Err(Error::CredentialAlreadyRegistered),
             Err(e) => Err(e.into()),
         }
     }
@@ -128,8 +128,8 @@ impl<S: Store> Service<S> {
             .await
         {
             Ok(_) => Ok(()),
-            Err(StoreError::Conflict) => Err(ServiceError::Conflict),
-            Err(StoreError::NotFound) => Err(ServiceError::UnknownFactor),
+            Err(StoreError::Conflict) => Err(Error::Conflict),
+            Err(StoreError::NotFound) => Err(Error::UnknownFactor),
             Err(e) => Err(e.into()),
         }
     }

@@ -32,7 +32,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`], a bad label, [`ServiceError::Conflict`] after
+    /// [`Error::UnknownFactor`], a bad label, [`Error::Conflict`] after
     /// repeated concurrent changes, or a store failure.
     #[tracing::instrument(name = "mfa.rename_factor", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn rename_factor(
@@ -48,7 +48,7 @@ impl<S: Store> Service<S> {
                 .store
                 .factor(user, factor_id)
                 .await?
-                .ok_or(ServiceError::UnknownFactor)?;
+                .ok_or(Error::UnknownFactor)?;
             let mut updated = row.value.clone();
             updated.label = label.to_owned();
             let event = AuditEvent::new(now, Some(user), EventKind::FactorRenamed)
@@ -64,11 +64,11 @@ impl<S: Store> Service<S> {
                 Ok(_) => return Ok(FactorInfo::from_row(&updated, None)),
                 // Only the label changes, so retrying on a fresh load loses nothing.
                 Err(StoreError::Conflict) => {}
-                Err(StoreError::NotFound) => return Err(ServiceError::UnknownFactor),
+                Err(StoreError::NotFound) => return Err(Error::UnknownFactor),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Conflict)
+        Err(Error::Conflict)
     }
 
     /// Removes a factor, unless the policy's enrollment rules refuse (the last factor of
@@ -76,8 +76,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`], [`ServiceError::Enroll`],
-    /// [`ServiceError::StepUpRequired`], or a store failure.
+    /// [`Error::UnknownFactor`], [`Error::Enroll`],
+    /// [`Error::StepUpRequired`], or a store failure.
     #[tracing::instrument(name = "mfa.remove_factor", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn remove_factor(
         &self,
@@ -91,11 +91,11 @@ impl<S: Store> Service<S> {
         let row = rows
             .iter()
             .find(|r| r.value.id == *factor_id)
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         self.require_assurance(session, &enrolled, now)?;
         match self.policy.check_remove(subject, &enrolled, factor_id) {
             Ok(_) => {}
-            Err(EnrollRefusal::UnknownFactor) => return Err(ServiceError::UnknownFactor),
+            Err(EnrollRefusal::UnknownFactor) => return Err(Error::UnknownFactor),
             Err(e) => return Err(e.into()),
         }
         // Resolved first: removing the contact's own factor still tells the old address.
@@ -112,7 +112,7 @@ impl<S: Store> Service<S> {
             _ => Vec::new(),
         });
         if self.commit(change, make, Vec::new()).await? != Committed::Removed(true) {
-            return Err(ServiceError::UnknownFactor);
+            return Err(Error::UnknownFactor);
         }
         self.clear_failures(user, factor_id).await;
         self.notify_to(
