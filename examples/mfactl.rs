@@ -125,7 +125,7 @@ use mfa::oob::{OobConfig, OobFactor, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
 use mfa::policy::input::{Session, Subject};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
-use mfa::{KeySet, Response, Service, Error};
+use mfa::{Error, KeySet, Response, Service};
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes,
     StartOptions, SystemClock, Timestamp, UserId,

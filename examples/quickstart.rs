@@ -40,7 +40,7 @@ use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, KeySet, Response, Service, Error};
+use mfa::{Challenge, Error, KeySet, Response, Service};
 use mfa_store::AnyStore;
 
 type Step<T = ()> = Result<T, Box<dyn std::error::Error>>;

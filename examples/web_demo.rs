@@ -74,7 +74,7 @@ use mfa::policy::input::{EnrolledFactor, Request as PolicyRequest, Session, Subj
 use mfa::recovery::{RecoveryCode, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
-use mfa::{Challenge, Response as MfaResponse, Service, Error};
+use mfa::{Challenge, Error, Response as MfaResponse, Service};
 use mfa_axum::{LoadError, MfaSession, RequireMfaLayer, SessionLoader, phishing_resistant};
 use mfa_store::AnyStore;
 use serde::Deserialize;

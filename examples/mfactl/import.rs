@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use mfa::import::{Format, ImportOptions, ImportReport, PskcKey, RecordStatus, parse_pskc};
-use mfa::{Service, Error};
+use mfa::{Error, Service};
 use mfa_store::AnyStore;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mfa_policy::assurance::ReauthLimits;
 use mfa_policy::document::{Mode, PolicyDocument};
-use mfa_policy::{Policy, Error};
+use mfa_policy::{Error, Policy};
 use serde::Deserialize;
 
 use crate::common::{policy, read};

@@ -65,7 +65,7 @@ mod service;
 
 pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
-pub use error::{Result, Error};
+pub use error::{Error, Result};
 pub use service::{
     Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
     OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
@@ -90,8 +90,8 @@ pub use mfa_store as store;
 pub mod prelude {
     pub use crate::store::MemoryStore;
     pub use crate::{
-        Aal, AuthMethod, Challenge, FactorId, KeySet, Policy, Response, Service, Error,
-        Session, StartOptions, UserId, Verification,
+        Aal, AuthMethod, Challenge, Error, FactorId, KeySet, Policy, Response, Service, Session,
+        StartOptions, UserId, Verification,
     };
 }
 

@@ -39,8 +39,8 @@ use mfa_core::store::{
     PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Versioned,
 };
 use mfa_core::{
-    Attachment, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor, FactorId, FactorKind,
-    OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
+    Attachment, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor, FactorId,
+    FactorKind, OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
     SystemClock, Timestamp, UserId, UserVerification,
 };
 use mfa_oob::{OobFactor, PushFactor, PushStatus, Sender};
@@ -67,7 +67,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 use crate::envelope::{Binding, KeySet, Sealer};
-use crate::error::{Result, Error};
+use crate::error::{Error, Result};
 use crate::random::SharedRandom;
 
 const PURPOSE_WEBAUTHN_REGISTRATION: &str = "webauthn-registration";
@@ -155,7 +155,9 @@ struct PendingRegistration {
 
 fn check_label(label: &str) -> Result<()> {
     if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
-        return Err(CoreError::invalid("label", "at most 64 characters, no control characters").into());
+        return Err(
+            CoreError::invalid("label", "at most 64 characters, no control characters").into(),
+        );
     }
     Ok(())
 }
@@ -330,9 +332,9 @@ impl<S: Store> Service<S> {
     }
 
     fn code_sender(&self) -> Result<&Arc<dyn DynSender>> {
-        self.sender.as_ref().ok_or(Error::NotConfigured(
-            "sender (ServiceBuilder::sender)",
-        ))
+        self.sender
+            .as_ref()
+            .ok_or(Error::NotConfigured("sender (ServiceBuilder::sender)"))
     }
 
     fn webauthn(&self) -> Result<&WebAuthnFactor> {
@@ -472,9 +474,7 @@ impl<S: Store> Service<S> {
     }
 
     fn issuer(&self) -> Result<&str> {
-        self.issuer
-            .as_deref()
-            .ok_or(Error::NotConfigured("issuer"))
+        self.issuer.as_deref().ok_or(Error::NotConfigured("issuer"))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::{harness, harness_with, keys, password};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::{KeySet, OtpEnrollment, Response, Error};
+use mfa::{Error, KeySet, OtpEnrollment, Response};
 use mfa_core::store::{FactorStore, RecordData, StoreError};
 use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
 use mfa_store::MemoryStore;

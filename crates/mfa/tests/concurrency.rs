@@ -18,7 +18,7 @@ use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, OtpEnrollment, Response, Service, Error};
+use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::{FailureKey, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -31,10 +31,7 @@ pub(crate) type Instances<S> = (Harness<S>, Arc<Service<S>>);
 
 /// Releases `N` verifications at once, alternating between the two instances;
 /// `verify` makes the call for one racer.
-async fn race<S, F, Fut>(
-    services: [&Arc<Service<S>>; 2],
-    verify: F,
-) -> Vec<Result<(), Error>>
+async fn race<S, F, Fut>(services: [&Arc<Service<S>>; 2], verify: F) -> Vec<Result<(), Error>>
 where
     S: Store + 'static,
     F: Fn(Arc<Service<S>>) -> Fut,

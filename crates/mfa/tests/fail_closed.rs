@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mfa::{Response, Error};
+use mfa::{Error, Response};
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
     FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mfa::policy::Decision;
 use mfa::policy::input::{Request, Session, Subject};
-use mfa::{EventKind, Error};
+use mfa::{Error, EventKind};
 use mfa_core::store::Store;
 use mfa_core::{AuthMethod, Clock, Timestamp, UserId};
 use mfa_store::MemoryStore;

@@ -13,7 +13,7 @@ use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, OtpEnrollment, Response, Error};
+use mfa::{Challenge, Error, OtpEnrollment, Response};
 use mfa_core::store::{FailureKey, FailureStore, NEVER_LAPSES};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -328,10 +328,7 @@ async fn a_locked_account_refuses_usernameless_sign_in_too() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let (e, mut key) = with_passkey(&h, &alice).await;
-    while !matches!(
-        wrong(&h, &alice, &e.factor_id).await,
-        Error::AccountLocked
-    ) {
+    while !matches!(wrong(&h, &alice, &e.factor_id).await, Error::AccountLocked) {
         h.clock.advance(Duration::from_secs(3_600));
     }
     let err = passkey_signin(&h, &mut key, Fault::None, None)

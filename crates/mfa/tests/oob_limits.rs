@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mfa::oob::{LimitError, PushConfig, PushStatus, SendLimits};
-use mfa::{Challenge, PushNonce, Response, Error};
+use mfa::{Challenge, Error, PushNonce, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -365,10 +365,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     // Enrollment codes to one number keep their ceiling, whoever asks.
     let err = refused.expect("the destination's enrollment cap held");
     assert!(
-        matches!(
-            err,
-            Error::Limited(LimitError::DestinationCap { max: 5 })
-        ),
+        matches!(err, Error::Limited(LimitError::DestinationCap { max: 5 })),
         "{err:?}"
     );
     // The owner's confirmed factor still gets its sign-in codes.

@@ -17,7 +17,7 @@ use mfa::ops::{
     SecurityEvent, UserField, names,
 };
 use mfa::policy::input::Subject;
-use mfa::{Response, Error};
+use mfa::{Error, Response};
 use mfa_core::store::{JournalStore, Store};
 use mfa_core::{Clock, FactorKind, Timestamp, UserId};
 use mfa_store::MemoryStore;
@@ -500,10 +500,7 @@ async fn a_refused_change_journals_nothing_and_a_journal_needs_a_store_that_keep
     )
     .journal(Journaling::new())
     .build();
-    assert!(
-        matches!(built, Err(Error::NotConfigured(_))),
-        "{built:?}"
-    );
+    assert!(matches!(built, Err(Error::NotConfigured(_))), "{built:?}");
 }
 
 // ----------------------------------------------------------------------- outbox

@@ -10,7 +10,7 @@ use mfa::policy::assurance::Aal;
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::lockout::FailureState;
-use mfa::{Challenge, OtpEnrollment, Response, Service, Error};
+use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::Store;
 use mfa_core::{Attachment, AuthMethod, Clock, FactorKind, RejectReason, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -317,10 +317,7 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Enroll(EnrollRefusal::LastFactorWhileRequired)
-        ),
+        matches!(err, Error::Enroll(EnrollRefusal::LastFactorWhileRequired)),
         "{err:?}"
     );
     let codes = h

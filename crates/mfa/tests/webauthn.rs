@@ -6,7 +6,7 @@ use crate::service::with_totp;
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Response, Error};
+use mfa::{Challenge, Error, Response};
 use mfa_core::{Attachment, AuthMethod, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
@@ -133,10 +133,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
         .finish_webauthn_registration(&mallory, &mcid, &copy)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, Error::CredentialAlreadyRegistered),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::CredentialAlreadyRegistered), "{err:?}");
     let rows = h.service.list_factors(&mallory).await.unwrap();
     assert!(rows.iter().all(|f| !f.kind.is_webauthn()), "{rows:?}");
 }

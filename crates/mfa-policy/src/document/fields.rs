@@ -62,9 +62,7 @@ pub(super) fn preference(list: Option<&[String]>) -> Result<Vec<FactorKind>, Err
 pub(super) fn networks(field: &str, list: &[String]) -> Result<Vec<Cidr>, Error> {
     list.iter()
         .enumerate()
-        .map(|(j, s)| {
-            Cidr::parse(s).map_err(|p| Error::invalid(format_args!("{field}[{j}]"), p))
-        })
+        .map(|(j, s)| Cidr::parse(s).map_err(|p| Error::invalid(format_args!("{field}[{j}]"), p)))
         .collect()
 }
 

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::audit::{AuditEvent, EventKind};
-use crate::error::{Result, Error};
+use crate::error::{Error, Result};
 
 /// The event type URIs (CAEP 1.0 §3, RISC 1.0 §2).
 pub mod event_types {
@@ -279,7 +279,6 @@ impl EventSigner {
         if let (Some(aud), Some(obj)) = (&self.audience, claims.as_object_mut()) {
             obj.insert("aud".into(), json!(aud));
         }
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Error::Events(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| Error::Events(e.to_string()))
     }
 }

@@ -12,7 +12,7 @@ use mfa_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::EventSigner;
-use crate::error::{Result, Error};
+use crate::error::{Error, Result};
 
 /// The JWS `typ` of a signed head.
 const TYP: &str = "mfa-audit-head+jwt";
@@ -47,8 +47,7 @@ impl EventSigner {
             seq,
             hash: hash.to_owned(),
         };
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Error::Events(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| Error::Events(e.to_string()))
     }
 }
 
@@ -59,10 +58,8 @@ impl EventSigner {
 /// [`Error::Events`] for a key that does not parse, a bad signature, another
 /// algorithm or `typ`.
 pub fn verify_audit_head(token: &str, public_pem: &[u8]) -> Result<AuditHead> {
-    let key =
-        DecodingKey::from_ec_pem(public_pem).map_err(|e| Error::Events(e.to_string()))?;
-    let header =
-        jsonwebtoken::decode_header(token).map_err(|e| Error::Events(e.to_string()))?;
+    let key = DecodingKey::from_ec_pem(public_pem).map_err(|e| Error::Events(e.to_string()))?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| Error::Events(e.to_string()))?;
     if header.typ.as_deref() != Some(TYP) {
         return Err(Error::Events("not a signed audit head".into()));
     }

@@ -202,9 +202,7 @@ impl<S: Store> ServiceBuilder<S> {
             return Err(CoreError::invalid("user failure limit", "must be 1 to 100").into());
         }
         if self.oob.is_some() && self.sender.is_none() {
-            return Err(Error::NotConfigured(
-                "sender (for out-of-band codes)",
-            ));
+            return Err(Error::NotConfigured("sender (for out-of-band codes)"));
         }
         if let Some(codes) = &self.oob
             && *codes.config().limits().countries()

@@ -384,7 +384,9 @@ impl<S: Store> Service<S> {
         {
             Ok(_) => {}
             Err(StoreError::Conflict) => return Err(Error::Conflict),
-            Err(StoreError::NotFound) => return Err(CoreError::rejected(RejectReason::Expired).into()),
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::rejected(RejectReason::Expired).into());
+            }
             Err(e) => return Err(e.into()),
         }
         sender.send_dyn(&message).await?;

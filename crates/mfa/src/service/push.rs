@@ -313,7 +313,9 @@ impl<S: Store> Service<S> {
                 )
                 .into());
             }
-            Err(StoreError::NotFound) => return Err(CoreError::rejected(RejectReason::Expired).into()),
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::rejected(RejectReason::Expired).into());
+            }
             Err(e) => return Err(e.into()),
         }
         let _ = self

@@ -420,7 +420,9 @@ impl<S: Store> Service<S> {
         let record: F::Record = self.decode_factor(&stored.value)?;
         let kind = factor.kind(&record);
         if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
-            return Err(CoreError::invalid("factor", "the stored factor is of another kind").into());
+            return Err(
+                CoreError::invalid("factor", "the stored factor is of another kind").into(),
+            );
         }
         let verified = factor
             .verify(&record, state, response, now, &mut self.rng.handle())
