@@ -31,7 +31,14 @@
 //! mfactl import otpauth|google|csv|webauthn|pskc FILE [--user U] [--write] [--allow-short-secrets]
 //!        [--psk-file FILE | --password-file FILE]
 //! mfactl export --user U [--users FILE] --out FILE (--psk-file F | --password-file F) [--webauthn-out FILE]
+//! mfactl audit verify [--head FILE --head-key PEM]   # exit 1 naming the first tampered entry
+//! mfactl audit export --out FILE                     # JSON lines
+//! mfactl audit head --signing-key PEM --issuer NAME  # a signed head to publish
 //! ```
+//!
+//! `--audit-log` makes every command that changes something append its audit events to
+//! the store's hash-chained audit log (`mfa::ops`); `audit` reads it; see
+//! `examples/mfactl/audit.rs`.
 //!
 //! `import` is a dry run unless `--write`, and exits 1 (report on stdout) when any
 //! record was rejected or held back; see `examples/mfactl/import.rs`. `export` writes
@@ -88,6 +95,8 @@
 //! streams and returns the exit status, so the tests (`examples/tests/mfactl.rs`) run the
 //! whole tool in-process.
 
+#[path = "mfactl/audit.rs"]
+mod audit;
 #[path = "mfactl/cli.rs"]
 mod cli;
 #[path = "mfactl/export.rs"]
@@ -307,6 +316,9 @@ fn build_service(
     if global.now.is_some() {
         builder = builder.clock(FixedClock::new(now));
     }
+    if global.audit_log {
+        builder = builder.journal(mfa::ops::Journaling::new());
+    }
     if let Some(dir) = &global.outbox {
         let ring = file.oob.as_ref().ok_or_else(|| {
             Failure::bad("key file: no oob key (written by `keys init` since SMS and email codes)")
@@ -412,10 +424,15 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
     if let Command::Migrate = cli.command {
         return Ok(json!({"ok": true, "store": store.scheme(), "migrated": true}));
     }
+    if let Command::Audit(a) = cli.command {
+        return audit::audit(&store, a, now).await;
+    }
     let service = build_service(&global, store, now)?;
     let session = session(&global, now)?;
     match cli.command {
-        Command::Migrate | Command::Keys(_) => Err(Failure::bad("unreachable command")),
+        Command::Migrate | Command::Keys(_) | Command::Audit(_) => {
+            Err(Failure::bad("unreachable command"))
+        }
         Command::Rekey(a) => {
             let count = service.admin().rekey_user(&user(&a.user)?).await?;
             Ok(json!({"ok": true, "resealed": count}))

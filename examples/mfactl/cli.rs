@@ -17,6 +17,9 @@ pub(super) struct Global {
     /// The store: sqlite://PATH, postgres://…, memory://
     #[arg(long, global = true, value_name = "URL")]
     pub(super) store: Option<String>,
+    /// Append every audit event to the store's hash-chained audit log.
+    #[arg(long, global = true)]
+    pub(super) audit_log: bool,
     /// The key file (from `keys init`).
     #[arg(long, global = true, value_name = "FILE")]
     pub(super) keys: Option<PathBuf>,
@@ -92,6 +95,9 @@ pub(super) enum Command {
     Import(import::ImportArgs),
     /// Export users' factors: OTP seeds as encrypted PSKC, WebAuthn credentials as JSON.
     Export(export::ExportArgs),
+    /// The audit log: verify its hash chain, export it, sign its head.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]

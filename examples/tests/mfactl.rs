@@ -18,6 +18,8 @@
 #[allow(dead_code, reason = "the example's `main` is not called here")]
 mod mfactl;
 
+#[path = "mfactl/audit.rs"]
+mod audit;
 #[path = "mfactl/migration.rs"]
 mod migration;
 #[path = "mfactl/oob.rs"]

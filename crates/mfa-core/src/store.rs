@@ -1,6 +1,6 @@
 //! Store traits: the narrow, atomic persistence the service needs.
 //!
-//! Five concerns, each its own trait; [`Store`] is all five together.
+//! Six concerns, each its own trait; [`Store`] is all six together.
 //!
 //! | trait | holds | atomic operations |
 //! | --- | --- | --- |
@@ -9,6 +9,7 @@
 //! | [`FailureStore`] | failure counters per account, factor, destination, client IP, credential; send caps | increment-and-read; purge of lapsed counters |
 //! | [`DeviceStore`] | remembered devices ("trust this browser for 30 days") | insert guarded by the user's generation |
 //! | [`UserStore`] | per-user state: the revocation [`Generation`] | bump; reset everything of a user at once |
+//! | [`JournalStore`] | the audit hash chain and the outbox of security events (optional) | a change and its entries in one transaction |
 //!
 //! Every method is one atomic step: a backend must never let a concurrent caller observe
 //! half of it, and a failed call changes nothing. Each method says how a SQL backend does
@@ -39,11 +40,15 @@ use crate::clock::Timestamp;
 use crate::id::{FactorId, UserId};
 
 mod failure;
+mod journal;
 mod lookup;
 mod operations;
 mod record;
 
 pub use failure::{DestinationKey, FailureKey, Failures, UserLimit};
+pub use journal::{
+    AuditEntry, Change, Committed, Journal, JournalFn, JournalStore, NewAuditEntry, OutboxMessage,
+};
 pub use lookup::{LookupKey, LookupScope};
 pub use record::{
     ChallengeId, ChallengeOwner, FactorRecord, Generation, PendingChallenge, RecordData,
@@ -84,6 +89,9 @@ pub enum StoreError {
     /// The backend itself failed (connection, I/O, driver error).
     #[error("store backend failed")]
     Backend(#[source] Box<dyn core::error::Error + Send + Sync>),
+    /// The backend does not offer this part of the store (a journal on Redis alone).
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Versioned storage of enrolled factors.
@@ -433,9 +441,18 @@ pub trait UserStore: Send + Sync {
 }
 
 /// Everything the service needs from storage.
-pub trait Store: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore {}
+///
+/// [`JournalStore`] has defaults for every method, so a backend without a journal only
+/// writes `impl JournalStore for MyStore {}`.
+pub trait Store:
+    FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore + JournalStore
+{
+}
 
-impl<T: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore> Store for T {}
+impl<T: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore + JournalStore> Store
+    for T
+{
+}
 
 #[cfg(test)]
 mod tests {

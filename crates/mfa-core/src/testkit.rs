@@ -55,6 +55,7 @@ mod challenges;
 mod counters;
 mod factors;
 mod faulty;
+mod journal;
 mod reset;
 
 pub use challenges::{
@@ -67,6 +68,7 @@ pub use factors::{
     factor_cas_race, factor_crud, factor_versions_never_restart, lookup_key_race, lookup_keys,
 };
 pub use faulty::{Faulty, Hook, Operation};
+pub use journal::{journal, journal_append_race, journal_conformance};
 pub use reset::{reset_race, reset_user};
 
 /// A deterministic random source for tests. **Never use it in production.**

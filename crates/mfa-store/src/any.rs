@@ -280,3 +280,51 @@ macro_rules! delegate {
 }
 
 mfa_core::store_operations!(delegate!);
+
+impl mfa_core::store::JournalStore for AnyStore {
+    fn keeps_journal(&self) -> bool {
+        match self {
+            AnyStore::Memory(s) => s.keeps_journal(),
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(s) => s.keeps_journal(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.keeps_journal(),
+            #[cfg(all(feature = "postgres", feature = "redis"))]
+            AnyStore::PostgresRedis(s) => s.keeps_journal(),
+            #[cfg(all(feature = "sqlite", feature = "redis"))]
+            AnyStore::SqliteRedis(s) => s.keeps_journal(),
+        }
+    }
+
+    async fn commit_journaled(
+        &self,
+        change: mfa_core::store::Change,
+        journal: mfa_core::store::JournalFn,
+    ) -> Result<mfa_core::store::Committed, StoreError> {
+        dispatch!(self, s => s.commit_journaled(change, journal))
+    }
+
+    async fn audit_entries(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<mfa_core::store::AuditEntry>, StoreError> {
+        dispatch!(self, s => s.audit_entries(after, limit))
+    }
+
+    async fn outbox_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<mfa_core::store::OutboxMessage>, StoreError> {
+        dispatch!(self, s => s.outbox_due(now, limit))
+    }
+
+    async fn outbox_delivered(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_delivered(id, now))
+    }
+
+    async fn outbox_retry(&self, id: &str, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+        dispatch!(self, s => s.outbox_retry(id, next_attempt_at))
+    }
+}

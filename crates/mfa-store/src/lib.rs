@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod any;
+pub mod journal;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -5,9 +5,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Failures, Generation, LookupKey, LookupScope, PendingChallenge,
-    RememberedDevice, ResetSummary, StoreError, UserState, UserStore, Version, Versioned,
+    AuditEntry, ChallengeId, ChallengeOwner, ChallengeStore, Change, Committed, DeviceStore,
+    FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation, JournalFn,
+    JournalStore, LookupKey, LookupScope, OutboxMessage, PendingChallenge, RememberedDevice,
+    ResetSummary, StoreError, UserState, UserStore, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 
@@ -39,6 +40,10 @@ struct State {
     failures: HashMap<FailureKey, (Failures, Duration)>,
     devices: HashMap<UserId, BTreeMap<String, RememberedDevice>>,
     generations: HashMap<UserId, Generation>,
+    /// The audit chain, in order.
+    audit: Vec<AuditEntry>,
+    /// The outbox, in order of writing, with when each was delivered.
+    outbox: Vec<(OutboxMessage, Option<Timestamp>)>,
 }
 
 impl MemoryStore {
@@ -64,6 +69,106 @@ fn index_key(key: &LookupKey, user: &UserId) -> IndexKey {
 }
 
 impl State {
+    fn insert_factor(&mut self, record: FactorRecord) -> Result<Version, StoreError> {
+        let s = self;
+        if s.factors
+            .get(&record.user)
+            .is_some_and(|f| f.contains_key(&record.id))
+        {
+            return Err(StoreError::AlreadyExists);
+        }
+        if let Some(key) = &record.lookup_key
+            && s.lookup.contains_key(&index_key(key, &record.user))
+        {
+            return Err(StoreError::LookupKeyTaken);
+        }
+        let version = s.next_version()?;
+        s.index(&record);
+        s.factors
+            .entry(record.user.clone())
+            .or_default()
+            .insert(record.id.clone(), Versioned::new(record, version));
+        Ok(version)
+    }
+
+    fn update_factor(
+        &mut self,
+        record: FactorRecord,
+        expected: Version,
+    ) -> Result<Version, StoreError> {
+        let s = self;
+        let current = s
+            .factors
+            .get(&record.user)
+            .and_then(|f| f.get(&record.id))
+            .ok_or(StoreError::NotFound)?;
+        if current.version != expected {
+            return Err(StoreError::Conflict);
+        }
+        let old = current.value.clone();
+        if let Some(key) = &record.lookup_key
+            && s.key_taken(key, &record.user, &record.id)
+        {
+            return Err(StoreError::LookupKeyTaken);
+        }
+        let version = s.next_version()?;
+        s.unindex(&old);
+        s.index(&record);
+        if let Some(slot) = s
+            .factors
+            .get_mut(&record.user)
+            .and_then(|f| f.get_mut(&record.id))
+        {
+            *slot = Versioned::new(record, version);
+        }
+        Ok(version)
+    }
+
+    fn remove_factor(&mut self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
+        let s = self;
+        let removed = s.factors.get_mut(user).and_then(|f| f.remove(id));
+        match removed {
+            Some(old) => {
+                s.unindex(&old.value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn forget_device(&mut self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .devices
+            .get_mut(user)
+            .is_some_and(|d| d.remove(device_id).is_some()))
+    }
+
+    fn reset_user(&mut self, user: &UserId) -> Result<ResetSummary, StoreError> {
+        let s = self;
+        // Check first, then change: a refused reset changes nothing.
+        let generation = s.generation(user).next().ok_or(StoreError::Conflict)?;
+        s.generations.insert(user.clone(), generation);
+        let factors = s.factors.remove(user).unwrap_or_default();
+        for f in factors.values() {
+            s.unindex(&f.value);
+        }
+        let owner = ChallengeOwner::User(user.clone());
+        let before = s.challenges.len();
+        s.challenges.retain(|_, c| c.value.owner != owner);
+        let challenges = before - s.challenges.len();
+        let devices = s.devices.remove(user).map_or(0, |d| d.len());
+        let before = s.failures.len();
+        s.failures.retain(|k, _| k.owner() != Some(user));
+        let failure_counters = before - s.failures.len();
+        Ok(ResetSummary::new(
+            factors.len(),
+            challenges,
+            devices,
+            failure_counters,
+            generation,
+        ))
+    }
+
     fn next_version(&mut self) -> Result<Version, StoreError> {
         let next = Version::new(self.last_version)
             .next()
@@ -101,25 +206,7 @@ impl State {
 
 impl FactorStore for MemoryStore {
     async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
-        let mut s = self.lock();
-        if s.factors
-            .get(&record.user)
-            .is_some_and(|f| f.contains_key(&record.id))
-        {
-            return Err(StoreError::AlreadyExists);
-        }
-        if let Some(key) = &record.lookup_key
-            && s.lookup.contains_key(&index_key(key, &record.user))
-        {
-            return Err(StoreError::LookupKeyTaken);
-        }
-        let version = s.next_version()?;
-        s.index(&record);
-        s.factors
-            .entry(record.user.clone())
-            .or_default()
-            .insert(record.id.clone(), Versioned::new(record, version));
-        Ok(version)
+        self.lock().insert_factor(record)
     }
 
     async fn factor(
@@ -174,44 +261,11 @@ impl FactorStore for MemoryStore {
         record: FactorRecord,
         expected: Version,
     ) -> Result<Version, StoreError> {
-        let mut s = self.lock();
-        let current = s
-            .factors
-            .get(&record.user)
-            .and_then(|f| f.get(&record.id))
-            .ok_or(StoreError::NotFound)?;
-        if current.version != expected {
-            return Err(StoreError::Conflict);
-        }
-        let old = current.value.clone();
-        if let Some(key) = &record.lookup_key
-            && s.key_taken(key, &record.user, &record.id)
-        {
-            return Err(StoreError::LookupKeyTaken);
-        }
-        let version = s.next_version()?;
-        s.unindex(&old);
-        s.index(&record);
-        if let Some(slot) = s
-            .factors
-            .get_mut(&record.user)
-            .and_then(|f| f.get_mut(&record.id))
-        {
-            *slot = Versioned::new(record, version);
-        }
-        Ok(version)
+        self.lock().update_factor(record, expected)
     }
 
     async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
-        let mut s = self.lock();
-        let removed = s.factors.get_mut(user).and_then(|f| f.remove(id));
-        match removed {
-            Some(old) => {
-                s.unindex(&old.value);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        self.lock().remove_factor(user, id)
     }
 }
 
@@ -396,11 +450,7 @@ impl DeviceStore for MemoryStore {
     }
 
     async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .lock()
-            .devices
-            .get_mut(user)
-            .is_some_and(|d| d.remove(device_id).is_some()))
+        self.lock().forget_device(user, device_id)
     }
 }
 
@@ -417,28 +467,97 @@ impl UserStore for MemoryStore {
     }
 
     async fn reset_user(&self, user: &UserId) -> Result<ResetSummary, StoreError> {
+        self.lock().reset_user(user)
+    }
+}
+
+impl State {
+    fn apply(&mut self, change: Change) -> Result<Committed, StoreError> {
+        Ok(match change {
+            Change::InsertFactor(record) => Committed::Version(self.insert_factor(record)?),
+            Change::UpdateFactor { record, expected } => {
+                Committed::Version(self.update_factor(record, expected)?)
+            }
+            Change::RemoveFactor { user, id } => {
+                Committed::Removed(self.remove_factor(&user, &id)?)
+            }
+            Change::ForgetDevice { user, device_id } => {
+                Committed::Removed(self.forget_device(&user, &device_id)?)
+            }
+            Change::ResetUser(user) => Committed::Reset(self.reset_user(&user)?),
+            _ => Committed::Nothing,
+        })
+    }
+}
+
+/// The memory store keeps a journal, atomic within the process like everything else
+/// here (and lost with it).
+impl JournalStore for MemoryStore {
+    fn keeps_journal(&self) -> bool {
+        true
+    }
+
+    async fn commit_journaled(
+        &self,
+        change: Change,
+        journal: JournalFn,
+    ) -> Result<Committed, StoreError> {
         let mut s = self.lock();
-        // Check first, then change: a refused reset changes nothing.
-        let generation = s.generation(user).next().ok_or(StoreError::Conflict)?;
-        s.generations.insert(user.clone(), generation);
-        let factors = s.factors.remove(user).unwrap_or_default();
-        for f in factors.values() {
-            s.unindex(&f.value);
+        let out = s.apply(change)?;
+        let j = journal(&out)?;
+        let head = s
+            .audit
+            .last()
+            .map_or((0, crate::journal::GENESIS.to_owned()), |e| {
+                (e.seq, e.hash.clone())
+            });
+        let chained = crate::journal::chain(head, j.audit);
+        s.audit.extend(chained);
+        s.outbox.extend(j.outbox.into_iter().map(|m| (m, None)));
+        Ok(out)
+    }
+
+    async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .audit
+            .iter()
+            .filter(|e| e.seq > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn outbox_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|(m, done)| done.is_none() && m.next_attempt_at <= now)
+            .take(limit)
+            .map(|(m, _)| m.clone())
+            .collect())
+    }
+
+    async fn outbox_delivered(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        Ok(s.outbox
+            .iter_mut()
+            .find(|(m, done)| m.id == id && done.is_none())
+            .map(|(_, done)| *done = Some(now))
+            .is_some())
+    }
+
+    async fn outbox_retry(&self, id: &str, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some((m, _)) = s.outbox.iter_mut().find(|(m, _)| m.id == id) {
+            m.attempts = m.attempts.saturating_add(1);
+            m.next_attempt_at = next_attempt_at;
         }
-        let owner = ChallengeOwner::User(user.clone());
-        let before = s.challenges.len();
-        s.challenges.retain(|_, c| c.value.owner != owner);
-        let challenges = before - s.challenges.len();
-        let devices = s.devices.remove(user).map_or(0, |d| d.len());
-        let before = s.failures.len();
-        s.failures.retain(|k, _| k.owner() != Some(user));
-        let failure_counters = before - s.failures.len();
-        Ok(ResetSummary::new(
-            factors.len(),
-            challenges,
-            devices,
-            failure_counters,
-            generation,
-        ))
+        Ok(())
     }
 }

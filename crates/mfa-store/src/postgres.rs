@@ -16,6 +16,7 @@ use crate::sql::{
     self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
+mod journal;
 mod state;
 
 /// The migrations, in order: `(version, description, SQL)`.
@@ -29,6 +30,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         2,
         "when each failure counter lapses, for the purge",
         include_str!("../migrations/postgres/0002_failure_lapse.sql"),
+    ),
+    (
+        3,
+        "the journal: audit hash chain, its head, the outbox",
+        include_str!("../migrations/postgres/0003_journal.sql"),
     ),
 ];
 
@@ -320,33 +326,90 @@ fn rows_affected(n: u64) -> usize {
     sql::count(n)
 }
 
+/// Inserts a factor (parameters: [`insert_params`]).
+pub(crate) const INSERT_FACTOR: &str = "INSERT INTO mfa_factors (user_id, factor_id, version, kind, label, \
+     confirmed, created_at, last_used_at, lookup_scope, lookup_namespace, lookup_value, \
+     lookup_owner, data_format, data_key_id, data) VALUES ($1, $2, nextval('mfa_version_seq'), \
+     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING version";
+
+/// Compare-and-swap of a factor (parameters: [`update_params`]).
+pub(crate) const UPDATE_FACTOR: &str = "UPDATE mfa_factors SET version = nextval('mfa_version_seq'), \
+     kind = $4, label = $5, confirmed = $6, created_at = $7, last_used_at = $8, \
+     lookup_scope = $9, lookup_namespace = $10, lookup_value = $11, lookup_owner = $12, \
+     data_format = $13, data_key_id = $14, data = $15 \
+     WHERE user_id = $1 AND factor_id = $2 AND version = $3 RETURNING version";
+
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// A factor row's parameters for [`INSERT_FACTOR`] and [`UPDATE_FACTOR`].
+pub(crate) struct FactorParams<'a> {
+    c: &'a FactorCols,
+    expected: i64,
+    scope: Option<&'static str>,
+    namespace: Option<&'a str>,
+    value: Option<&'a [u8]>,
+    owner: Option<&'a str>,
+}
+
+impl<'a> FactorParams<'a> {
+    pub(crate) fn new(c: &'a FactorCols, expected: i64) -> Self {
+        Self {
+            c,
+            expected,
+            scope: c.lookup_scope(),
+            namespace: c.lookup_namespace(),
+            value: c.lookup_value(),
+            owner: c.lookup_owner(),
+        }
+    }
+
+    pub(crate) fn insert(&self) -> [Param<'_>; 14] {
+        let c = self.c;
+        [
+            &c.user_id,
+            &c.factor_id,
+            &c.kind,
+            &c.label,
+            &c.confirmed,
+            &c.created_at,
+            &c.last_used_at,
+            &self.scope,
+            &self.namespace,
+            &self.value,
+            &self.owner,
+            &c.data_format,
+            &c.data_key_id,
+            &c.data,
+        ]
+    }
+
+    pub(crate) fn update(&self) -> [Param<'_>; 15] {
+        let c = self.c;
+        [
+            &c.user_id,
+            &c.factor_id,
+            &self.expected,
+            &c.kind,
+            &c.label,
+            &c.confirmed,
+            &c.created_at,
+            &c.last_used_at,
+            &self.scope,
+            &self.namespace,
+            &self.value,
+            &self.owner,
+            &c.data_format,
+            &c.data_key_id,
+            &c.data,
+        ]
+    }
+}
+
 impl FactorStore for PostgresStore {
     async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
         let c = FactorCols::new(&record)?;
         let rows = self
-            .query(
-                "INSERT INTO mfa_factors (user_id, factor_id, version, kind, label, confirmed, \
-                 created_at, last_used_at, lookup_scope, lookup_namespace, lookup_value, \
-                 lookup_owner, data_format, data_key_id, data) VALUES ($1, $2, \
-                 nextval('mfa_version_seq'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                 $14) RETURNING version",
-                &[
-                    &c.user_id,
-                    &c.factor_id,
-                    &c.kind,
-                    &c.label,
-                    &c.confirmed,
-                    &c.created_at,
-                    &c.last_used_at,
-                    &c.lookup_scope(),
-                    &c.lookup_namespace(),
-                    &c.lookup_value(),
-                    &c.lookup_owner(),
-                    &c.data_format,
-                    &c.data_key_id,
-                    &c.data,
-                ],
-            )
+            .query(INSERT_FACTOR, &FactorParams::new(&c, 0).insert())
             .await?;
         first(rows, |r| sql::version(get(r, 0)?))?.ok_or(StoreError::NotFound)
     }
@@ -431,30 +494,7 @@ impl FactorStore for PostgresStore {
         let c = FactorCols::new(&record)?;
         let expected = sql::version_param(expected).unwrap_or(-1);
         let rows = self
-            .query(
-                "UPDATE mfa_factors SET version = nextval('mfa_version_seq'), kind = $4, \
-                 label = $5, confirmed = $6, created_at = $7, last_used_at = $8, \
-                 lookup_scope = $9, lookup_namespace = $10, lookup_value = $11, \
-                 lookup_owner = $12, data_format = $13, data_key_id = $14, data = $15 \
-                 WHERE user_id = $1 AND factor_id = $2 AND version = $3 RETURNING version",
-                &[
-                    &c.user_id,
-                    &c.factor_id,
-                    &expected,
-                    &c.kind,
-                    &c.label,
-                    &c.confirmed,
-                    &c.created_at,
-                    &c.last_used_at,
-                    &c.lookup_scope(),
-                    &c.lookup_namespace(),
-                    &c.lookup_value(),
-                    &c.lookup_owner(),
-                    &c.data_format,
-                    &c.data_key_id,
-                    &c.data,
-                ],
-            )
+            .query(UPDATE_FACTOR, &FactorParams::new(&c, expected).update())
             .await?;
         if let Some(v) = first(rows, |r| sql::version(get(r, 0)?))? {
             return Ok(v);

@@ -115,3 +115,61 @@ impl<D: Store, H: HotStore> UserStore for Split<D, H> {
         ))
     }
 }
+
+/// The journal lives in the durable store: a change to factors, devices or a reset and
+/// its entries commit there together. The hot store's part of a reset (challenges,
+/// counters) is not in that transaction (see [`Split`]).
+impl<D: Store, H: HotStore> mfa_core::store::JournalStore for Split<D, H> {
+    fn keeps_journal(&self) -> bool {
+        self.durable.keeps_journal()
+    }
+
+    async fn commit_journaled(
+        &self,
+        change: mfa_core::store::Change,
+        journal: mfa_core::store::JournalFn,
+    ) -> Result<mfa_core::store::Committed, StoreError> {
+        if let mfa_core::store::Change::ResetUser(user) = &change {
+            let user = user.clone();
+            let out = self.durable.commit_journaled(change, journal).await?;
+            let (challenges, counters) = self.hot.reset_user_hot(&user).await?;
+            return Ok(match out {
+                mfa_core::store::Committed::Reset(d) => {
+                    mfa_core::store::Committed::Reset(ResetSummary::new(
+                        d.factors,
+                        d.challenges.saturating_add(challenges),
+                        d.devices,
+                        d.failure_counters.saturating_add(counters),
+                        d.generation,
+                    ))
+                }
+                other => other,
+            });
+        }
+        self.durable.commit_journaled(change, journal).await
+    }
+
+    async fn audit_entries(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<mfa_core::store::AuditEntry>, StoreError> {
+        self.durable.audit_entries(after, limit).await
+    }
+
+    async fn outbox_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<mfa_core::store::OutboxMessage>, StoreError> {
+        self.durable.outbox_due(now, limit).await
+    }
+
+    async fn outbox_delivered(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.durable.outbox_delivered(id, now).await
+    }
+
+    async fn outbox_retry(&self, id: &str, next_attempt_at: Timestamp) -> Result<(), StoreError> {
+        self.durable.outbox_retry(id, next_attempt_at).await
+    }
+}

@@ -16,6 +16,7 @@ use crate::sql::{
     self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
+mod journal;
 mod state;
 
 /// The migrations, in order: `(version, description, SQL)`.
@@ -29,6 +30,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         2,
         "when each failure counter lapses, for the purge",
         include_str!("../migrations/sqlite/0002_failure_lapse.sql"),
+    ),
+    (
+        3,
+        "the journal: audit hash chain, its head, the outbox",
+        include_str!("../migrations/sqlite/0003_journal.sql"),
     ),
 ];
 
@@ -324,18 +330,49 @@ fn factor_exists(tx: &Transaction<'_>, user: &str, id: &str) -> Result<bool, Sto
         .map_err(lite)
 }
 
+pub(crate) fn insert_factor_tx(
+    tx: &Transaction<'_>,
+    c: &FactorCols,
+) -> Result<Version, StoreError> {
+    if factor_exists(tx, &c.user_id, &c.factor_id)? {
+        return Err(StoreError::AlreadyExists);
+    }
+    let v = next_version(tx)?;
+    write_factor(tx, c, v, None)?;
+    sql::version(v)
+}
+
+pub(crate) fn update_factor_tx(
+    tx: &Transaction<'_>,
+    c: &FactorCols,
+    expected: i64,
+) -> Result<Version, StoreError> {
+    let v = next_version(tx)?;
+    if write_factor(tx, c, v, Some(expected))? == 1 {
+        return sql::version(v);
+    }
+    // Nothing written (and the sequence step rolls back with the error).
+    Err(if factor_exists(tx, &c.user_id, &c.factor_id)? {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    })
+}
+
+pub(crate) fn remove_factor_tx(tx: &Transaction<'_>, u: &str, i: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "DELETE FROM mfa_factors WHERE user_id = ?1 AND factor_id = ?2",
+            params![u, i],
+        )
+        .map_err(lite)?;
+    Ok(n > 0)
+}
+
 impl FactorStore for SqliteStore {
     async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
         let c = FactorCols::new(&record)?;
-        self.write(move |tx| {
-            if factor_exists(tx, &c.user_id, &c.factor_id)? {
-                return Err(StoreError::AlreadyExists);
-            }
-            let v = next_version(tx)?;
-            write_factor(tx, &c, v, None)?;
-            sql::version(v)
-        })
-        .await
+        self.write(move |tx| insert_factor_tx(tx, &c)).await
     }
 
     async fn factor(
@@ -417,33 +454,13 @@ impl FactorStore for SqliteStore {
     ) -> Result<Version, StoreError> {
         let c = FactorCols::new(&record)?;
         let expected = sql::version_param(expected).unwrap_or(-1);
-        self.write(move |tx| {
-            let v = next_version(tx)?;
-            if write_factor(tx, &c, v, Some(expected))? == 1 {
-                return sql::version(v);
-            }
-            // Nothing written (and the sequence step rolls back with the error).
-            Err(if factor_exists(tx, &c.user_id, &c.factor_id)? {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            })
-        })
-        .await
+        self.write(move |tx| update_factor_tx(tx, &c, expected))
+            .await
     }
 
     async fn remove_factor(&self, user: &UserId, id: &FactorId) -> Result<bool, StoreError> {
         let (u, i) = (user.as_str().to_owned(), id.as_str().to_owned());
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM mfa_factors WHERE user_id = ?1 AND factor_id = ?2",
-                    params![u, i],
-                )
-                .map_err(lite)?;
-            Ok(n > 0)
-        })
-        .await
+        self.write(move |tx| remove_factor_tx(tx, &u, &i)).await
     }
 }
 

@@ -86,7 +86,8 @@ impl Drop for TestRedis {
     }
 }
 
-/// The conformance suite on `Split<PostgresStore, RedisStore>`, Redis named by `var`.
+/// The conformance suite and the journal's on `Split<PostgresStore, RedisStore>`, Redis
+/// named by `var`.
 pub(crate) async fn postgres_plus(var: &str, test: &str) {
     let Some(redis) = TestRedis::named_by(var, test).await else {
         return;
@@ -94,13 +95,15 @@ pub(crate) async fn postgres_plus(var: &str, test: &str) {
     let Some(db) = TestDb::new(test).await else {
         return;
     };
-    testkit::conformance(|| {
+    let split = || {
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current()
                 .block_on(async { Split::new(db.store().await, redis.store().await) })
         })
-    })
-    .await;
+    };
+    testkit::conformance(split).await;
+    // The journal lives in the durable half; a reset's hot half follows its transaction.
+    testkit::journal_conformance(split).await;
 }
 
 /// The conformance suite on `Split<SqliteStore, RedisStore>`, Redis named by `var`.

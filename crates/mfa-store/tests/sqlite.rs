@@ -39,7 +39,7 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     let store = SqliteStore::open(&db.0).await.unwrap();
     assert_eq!(
         store.migrate().await.unwrap(),
-        2,
+        3,
         "migrating again is a no-op"
     );
     let conn = rusqlite::Connection::open(&db.0).unwrap();
@@ -51,7 +51,7 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
         &conn,
         "SELECT version FROM mfa_schema_version ORDER BY version",
     );
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let tables: Vec<String> = column(
         &conn,
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
@@ -59,10 +59,13 @@ async fn sqlite_migrates_an_empty_file_once_and_uses_wal() {
     assert_eq!(
         tables,
         [
+            "mfa_audit",
+            "mfa_audit_head",
             "mfa_challenges",
             "mfa_devices",
             "mfa_factors",
             "mfa_failures",
+            "mfa_outbox",
             "mfa_schema_version",
             "mfa_sequence",
             "mfa_users"

@@ -6,6 +6,7 @@
 
 mod any;
 mod broken;
+mod journal;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -177,8 +177,9 @@ impl AuditEvent {
         self
     }
 
-    pub(crate) fn emit(&self, sink: Option<&dyn AuditSink>) {
-        let user = self.user.as_ref().map(UserId::as_str);
+    /// Logs the event (`user` as the service's [`UserField`](crate::ops::UserField)
+    /// shows it) and gives it to `sink`.
+    pub(crate) fn emit(&self, sink: Option<&dyn AuditSink>, user: Option<&str>) {
         let factor = self.factor.as_ref().map(FactorId::as_str);
         let kind = self.kind.map(FactorKind::as_str);
         let name = self.event.as_str();

@@ -67,6 +67,9 @@ pub enum Error {
     /// a recovery keyring, an issuer, a device key).
     #[error("not configured: {0}")]
     NotConfigured(&'static str),
+    /// A Security Event Token could not be signed (nothing was changed).
+    #[error("security event not signed: {0}")]
+    Events(String),
     /// The factor kind is not built into this service (a kind added to `mfa-core`
     /// later).
     #[error("factor kind {0} is not supported by this service yet")]

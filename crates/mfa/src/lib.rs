@@ -59,6 +59,7 @@ pub mod audit;
 pub mod envelope;
 mod error;
 pub mod import;
+pub mod ops;
 mod random;
 mod service;
 

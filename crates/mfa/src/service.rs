@@ -12,6 +12,7 @@ mod devices;
 mod enroll;
 mod grace;
 mod import;
+mod journal;
 mod manage;
 mod oob;
 mod push;
@@ -130,6 +131,7 @@ pub struct Service<S> {
     totp: TotpFactor,
     hotp: HotpFactor,
     user_limit: u32,
+    ops: journal::Ops,
 }
 
 impl<S> fmt::Debug for Service<S> {
@@ -192,6 +194,8 @@ impl<S: Store> Service<S> {
             totp: TotpFactor::default(),
             hotp: HotpFactor::default(),
             user_failure_limit: None,
+            journal: None,
+            trace_users: crate::ops::UserField::Plain,
         }
     }
 
@@ -220,10 +224,6 @@ impl<S: Store> Service<S> {
             binding,
             rng: &self.rng,
         }
-    }
-
-    fn emit(&self, event: AuditEvent) {
-        event.emit(self.audit.as_deref());
     }
 
     /// Sends `notice` to the user's contact (see [`contact`](Self::contact)).
@@ -470,15 +470,6 @@ impl<S: Store> Service<S> {
 
     fn issuer(&self) -> Result<&str> {
         self.issuer.as_deref().ok_or(Error::NotConfigured("issuer"))
-    }
-
-    async fn cas(&self, record: FactorRecord, expected: mfa_core::store::Version) -> Result<()> {
-        match self.store.update_factor_if_version(record, expected).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::Conflict) => Err(Error::Conflict),
-            Err(StoreError::NotFound) => Err(Error::UnknownFactor),
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

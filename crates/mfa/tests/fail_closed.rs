@@ -13,7 +13,7 @@ use crate::common::{code, enroll_totp, harness, password};
 
 /// Whether the memory store's failure counters, or its factor writes, are unreachable.
 #[derive(Default)]
-struct Flaky {
+pub(crate) struct Flaky {
     counters_down: AtomicBool,
     writes_down: AtomicBool,
 }
@@ -31,6 +31,11 @@ impl Hook<MemoryStore> for Flaky {
             Ok(())
         }
     }
+}
+
+/// A store without a journal (for the builder's refusal of one).
+pub(crate) fn flaky_store() -> Faulty<MemoryStore, Flaky> {
+    Faulty::new(MemoryStore::new(), Flaky::default())
 }
 
 fn backend(e: &Error) -> bool {
@@ -76,3 +81,5 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
             .is_err()
     );
 }
+
+impl mfa_core::store::JournalStore for Flaky {}

@@ -88,6 +88,7 @@ mod api;
 mod config;
 mod db;
 mod keys;
+mod metrics;
 mod oob;
 mod sessions;
 
@@ -594,7 +595,9 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
     let static_file = |body: &'static str, ty: &'static str| {
         get(move || async move { ([(header::CONTENT_TYPE, ty)], body) })
     };
+    metrics::install();
     Ok(Router::new()
+        .route("/metrics", get(metrics::metrics))
         .route("/", page_route!("index.html"))
         .route("/mfa", page_route!("mfa.html"))
         .route("/account", page_route!("account.html"))

@@ -88,5 +88,12 @@ macro_rules! faulty {
 
 crate::store_operations!(faulty!);
 
+/// A `Faulty` store keeps no journal (the [`JournalStore`](crate::store::JournalStore)
+/// defaults: `keeps_journal` is false and every journal operation is
+/// `StoreError::Unsupported`), whatever its inner store does: the journal's guarantees are
+/// tested on the backends themselves, and a service asked to journal over a `Faulty`
+/// store refuses to build.
+impl<S: Store, H: Hook<S>> crate::store::JournalStore for Faulty<S, H> {}
+
 /// Forwards everything: `Faulty<S, ()>` behaves as `S`.
 impl<S: Store> Hook<S> for () {}

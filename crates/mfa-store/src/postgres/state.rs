@@ -197,7 +197,7 @@ impl UserStore for PostgresStore {
     }
 }
 
-enum ResetError {
+pub(crate) enum ResetError {
     Store(StoreError),
     Driver(tokio_postgres::Error),
 }
@@ -221,8 +221,18 @@ async fn reset_in(
     client: &mut deadpool_postgres::Object,
     user: &UserId,
 ) -> Result<ResetSummary, ResetError> {
+    let tx = client.transaction().await?;
+    let summary = reset_tx(&tx, user).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// The reset's statements in the caller's transaction.
+pub(crate) async fn reset_tx(
+    tx: &deadpool_postgres::Transaction<'_>,
+    user: &UserId,
+) -> Result<ResetSummary, ResetError> {
     {
-        let tx = client.transaction().await?;
         let u = user.as_str();
         let bump = tx.prepare_cached(BUMP).await?;
         let rows = tx.query(&bump, &[&u]).await?;
@@ -240,7 +250,6 @@ async fn reset_in(
             let stmt = tx.prepare_cached(sql).await?;
             *slot = rows_affected(tx.execute(&stmt, &[&u]).await?);
         }
-        tx.commit().await?;
         let [factors, challenges, devices, failure_counters] = counts;
         Ok(ResetSummary::new(
             factors,

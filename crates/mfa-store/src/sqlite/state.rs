@@ -194,16 +194,7 @@ impl DeviceStore for SqliteStore {
 
     async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool, StoreError> {
         let (u, d) = (user.as_str().to_owned(), device_id.to_owned());
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM mfa_devices WHERE user_id = ?1 AND device_id = ?2",
-                    params![u, d],
-                )
-                .map_err(lite)?;
-            Ok(n > 0)
-        })
-        .await
+        self.write(move |tx| forget_device_tx(tx, &u, &d)).await
     }
 }
 
@@ -230,27 +221,38 @@ impl UserStore for SqliteStore {
 
     async fn reset_user(&self, user: &UserId) -> Result<ResetSummary, StoreError> {
         let u = user.as_str().to_owned();
-        self.write(move |tx| {
-            let generation = bump(tx, &u)?;
-            let mut counts = [0usize; 4];
-            let deletes = [
-                "DELETE FROM mfa_factors WHERE user_id = ?1",
-                "DELETE FROM mfa_challenges WHERE owner = ?1",
-                "DELETE FROM mfa_devices WHERE user_id = ?1",
-                "DELETE FROM mfa_failures WHERE owner = ?1",
-            ];
-            for (slot, sql) in counts.iter_mut().zip(deletes) {
-                *slot = tx.execute(sql, params![u]).map_err(lite)?;
-            }
-            let [factors, challenges, devices, failure_counters] = counts;
-            Ok(ResetSummary::new(
-                factors,
-                challenges,
-                devices,
-                failure_counters,
-                generation,
-            ))
-        })
-        .await
+        self.write(move |tx| reset_user_tx(tx, &u)).await
     }
+}
+
+pub(crate) fn forget_device_tx(tx: &Transaction<'_>, u: &str, d: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "DELETE FROM mfa_devices WHERE user_id = ?1 AND device_id = ?2",
+            params![u, d],
+        )
+        .map_err(lite)?;
+    Ok(n > 0)
+}
+
+pub(crate) fn reset_user_tx(tx: &Transaction<'_>, u: &str) -> Result<ResetSummary, StoreError> {
+    let generation = bump(tx, u)?;
+    let mut counts = [0usize; 4];
+    let deletes = [
+        "DELETE FROM mfa_factors WHERE user_id = ?1",
+        "DELETE FROM mfa_challenges WHERE owner = ?1",
+        "DELETE FROM mfa_devices WHERE user_id = ?1",
+        "DELETE FROM mfa_failures WHERE owner = ?1",
+    ];
+    for (slot, sql) in counts.iter_mut().zip(deletes) {
+        *slot = tx.execute(sql, params![u]).map_err(lite)?;
+    }
+    let [factors, challenges, devices, failure_counters] = counts;
+    Ok(ResetSummary::new(
+        factors,
+        challenges,
+        devices,
+        failure_counters,
+        generation,
+    ))
 }

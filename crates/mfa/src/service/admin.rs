@@ -42,6 +42,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A store failure (nothing was removed).
+    #[tracing::instrument(name = "mfa.admin.reset_user", target = "mfa::service", level = "info", skip_all, fields(user = self.service.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn reset_user(&self, user: &UserId) -> Result<ResetSummary> {
         self.service.reset_user(user).await
     }
@@ -52,6 +53,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.admin.unlock", target = "mfa::service", level = "info", skip_all, fields(user = self.service.trace_user(user).as_deref(), factor = factor_id.map(FactorId::as_str), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn unlock(&self, user: &UserId, factor_id: Option<&FactorId>) -> Result<()> {
         self.service.unlock(user, factor_id).await
     }
@@ -63,6 +65,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.admin.lockout_status", target = "mfa::service", level = "info", skip_all, fields(user = self.service.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn lockout_status(&self, user: &UserId) -> Result<LockoutStatus> {
         self.service.lockout_status(user).await
     }
@@ -77,6 +80,7 @@ impl<S: Store> Admin<'_, S> {
     ///
     /// A record that does not open (its key was removed from the set), a store failure,
     /// or [`Error::Conflict`] after repeated concurrent changes.
+    #[tracing::instrument(name = "mfa.admin.rekey_user", target = "mfa::service", level = "info", skip_all, fields(user = self.service.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn rekey_user(&self, user: &UserId) -> Result<usize> {
         self.service.rekey_user(user).await
     }
@@ -91,6 +95,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.admin.purge_failures", target = "mfa::service", level = "info", skip_all, fields(user = tracing::field::Empty, kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn purge_failures(&self) -> Result<usize> {
         self.service.purge_failures().await
     }

@@ -25,6 +25,8 @@ pub struct ServiceBuilder<S> {
     pub(super) totp: TotpFactor,
     pub(super) hotp: HotpFactor,
     pub(super) user_failure_limit: Option<u32>,
+    pub(super) journal: Option<crate::ops::Journaling>,
+    pub(super) trace_users: crate::ops::UserField,
 }
 
 impl<S> fmt::Debug for ServiceBuilder<S> {
@@ -148,14 +150,46 @@ impl<S: Store> ServiceBuilder<S> {
         self
     }
 
+    /// Keeps a journal in the store: the hash-chained audit log and (with
+    /// [`Journaling::security_events`](crate::ops::Journaling::security_events)) the
+    /// outbox of Security Event Tokens, written in the transaction of the change they
+    /// record (see [`ops`](crate::ops)). Needs a store that keeps one (SQLite,
+    /// PostgreSQL, memory, or a `Split` over one of them).
+    #[must_use]
+    pub fn journal(mut self, journaling: crate::ops::Journaling) -> Self {
+        self.journal = Some(journaling);
+        self
+    }
+
+    /// How the user id appears in tracing spans and audit log lines (default: as is).
+    #[must_use]
+    pub fn trace_users(mut self, field: crate::ops::UserField) -> Self {
+        self.trace_users = field;
+        self
+    }
+
     /// Builds the service.
     ///
     /// # Errors
     ///
     /// [`Error::NotConfigured`] with out-of-band codes but no sender;
     /// [`Error::Core`] for an envelope key that is not exactly 32 bytes (AES-256), an
-    /// invalid recovery configuration or a user failure limit outside 1..=100.
+    /// invalid recovery configuration or a user failure limit outside 1..=100;
+    /// [`Error::NotConfigured`] for a journal over a store that keeps none, or one with
+    /// nothing to record.
     pub fn build(self) -> Result<Service<S>> {
+        if let Some(j) = &self.journal {
+            if !self.store.keeps_journal() {
+                return Err(Error::NotConfigured(
+                    "a store that keeps a journal (SQLite, PostgreSQL, memory) for ServiceBuilder::journal",
+                ));
+            }
+            if !j.records_anything() {
+                return Err(Error::NotConfigured(
+                    "a journal with an audit log or security events",
+                ));
+            }
+        }
         let policy = self.policy;
         let keys = KeySet::new(&self.keys).map_err(CoreError::from)?;
         let recovery = match self.recovery {
@@ -195,6 +229,7 @@ impl<S: Store> ServiceBuilder<S> {
             totp: self.totp,
             hotp: self.hotp,
             user_limit,
+            ops: journal::Ops::new(self.journal, self.trace_users),
         })
     }
 }

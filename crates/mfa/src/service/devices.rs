@@ -1,5 +1,7 @@
 //! Remembered devices.
 
+use mfa_core::store::{Change, Committed};
+
 use super::*;
 
 impl<S: Store> Service<S> {
@@ -14,6 +16,7 @@ impl<S: Store> Service<S> {
     /// policy disables remembering; [`Error::DeviceToken`] when the session is not
     /// multi-factor or the id is malformed; [`Error::Conflict`] when the user was
     /// reset meanwhile; a store failure.
+    #[tracing::instrument(name = "mfa.remember_device", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn remember_device(
         &self,
         user: &UserId,
@@ -50,7 +53,8 @@ impl<S: Store> Service<S> {
             EventKind::DeviceRemembered {
                 device_id: device_id.to_owned(),
             },
-        ));
+        ))
+        .await;
         Ok(token)
     }
 
@@ -61,6 +65,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure (treat as not remembered: fail closed).
+    #[tracing::instrument(name = "mfa.check_device", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn check_device(
         &self,
         user: &UserId,
@@ -93,6 +98,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.list_devices", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn list_devices(&self, user: &UserId) -> Result<Vec<RememberedDevice>> {
         Ok(self.store.list_devices(user, self.now()).await?)
     }
@@ -102,18 +108,24 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.forget_device", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn forget_device(&self, user: &UserId, device_id: &str) -> Result<bool> {
         let now = self.now();
-        let removed = self.store.forget_device(user, device_id).await?;
-        if removed {
-            self.emit(AuditEvent::new(
-                now,
-                Some(user),
-                EventKind::DeviceForgotten {
-                    device_id: device_id.to_owned(),
-                },
-            ));
-        }
-        Ok(removed)
+        let event = AuditEvent::new(
+            now,
+            Some(user),
+            EventKind::DeviceForgotten {
+                device_id: device_id.to_owned(),
+            },
+        );
+        let make: journal::MakeEvents = Arc::new(move |out| match out {
+            Committed::Removed(true) => vec![event.clone()],
+            _ => Vec::new(),
+        });
+        let change = Change::ForgetDevice {
+            user: user.clone(),
+            device_id: device_id.to_owned(),
+        };
+        Ok(self.commit(change, make, Vec::new()).await? == Committed::Removed(true))
     }
 }

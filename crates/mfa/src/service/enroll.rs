@@ -13,6 +13,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::StepUpRequired`], [`Error::Enroll`], a bad label or
     /// account name, or a store failure.
+    #[tracing::instrument(name = "mfa.start_totp_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_totp_enrollment(
         &self,
         user: &UserId,
@@ -48,6 +49,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// As [`start_totp_enrollment`](Self::start_totp_enrollment).
+    #[tracing::instrument(name = "mfa.start_hotp_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_hotp_enrollment(
         &self,
         user: &UserId,
@@ -86,7 +88,8 @@ impl<S: Store> Service<S> {
         let data = self.encode_factor(user, &id, kind, record)?;
         let row = FactorRecord::new(user.clone(), id.clone(), kind, data, now).with_label(label);
         self.insert_new(row).await?;
-        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind))
+            .await;
         Ok(OtpEnrollment {
             factor_id: id,
             uri: uri.to_uri_string(),
@@ -111,6 +114,7 @@ impl<S: Store> Service<S> {
     ///
     /// A rejection for a wrong code, [`Error::Locked`] / [`Backoff`](Error::Backoff),
     /// or a store failure.
+    #[tracing::instrument(name = "mfa.finish_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_enrollment(
         &self,
         user: &UserId,
@@ -165,7 +169,8 @@ impl<S: Store> Service<S> {
                 let kind = ok.row.value.kind;
                 self.emit(
                     AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(factor_id, kind),
-                );
+                )
+                .await;
                 self.notify(
                     user,
                     SecurityNotice::FactorAdded {
@@ -189,6 +194,7 @@ impl<S: Store> Service<S> {
     /// [`Error::RecoveryCodesExist`] when the user has a set (use
     /// [`regenerate_recovery_codes`](Self::regenerate_recovery_codes)), the enrollment
     /// checks, or a store failure.
+    #[tracing::instrument(name = "mfa.start_recovery_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_recovery_enrollment(
         &self,
         user: &UserId,
@@ -223,7 +229,8 @@ impl<S: Store> Service<S> {
         self.emit(
             AuditEvent::new(now, Some(user), EventKind::Enrolled)
                 .factor(&id, FactorKind::RecoveryCode),
-        );
+        )
+        .await;
         Ok(RecoveryEnrollment {
             factor_id: id,
             codes,
@@ -236,6 +243,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::UnknownFactor`] unless `factor_id` is the user's recovery-code
     /// factor; [`Error::Conflict`] on a concurrent change; a store failure.
+    #[tracing::instrument(name = "mfa.finish_recovery_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_recovery_enrollment(
         &self,
         user: &UserId,
@@ -254,11 +262,15 @@ impl<S: Store> Service<S> {
         if !row.value.confirmed {
             let mut updated = row.value.clone();
             updated.confirmed = true;
-            self.cas(updated.clone(), row.version).await?;
-            self.emit(
-                AuditEvent::new(now, Some(user), EventKind::Confirmed)
-                    .factor(factor_id, FactorKind::RecoveryCode),
-            );
+            self.cas_with(
+                updated.clone(),
+                row.version,
+                vec![
+                    AuditEvent::new(now, Some(user), EventKind::Confirmed)
+                        .factor(factor_id, FactorKind::RecoveryCode),
+                ],
+            )
+            .await?;
             self.notify(
                 user,
                 SecurityNotice::FactorAdded {
@@ -278,6 +290,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::UnknownFactor`] when the user has no set, the assurance check,
     /// [`Error::Conflict`] on a concurrent change, or a store failure.
+    #[tracing::instrument(name = "mfa.regenerate_recovery_codes", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn regenerate_recovery_codes(
         &self,
         user: &UserId,
@@ -299,11 +312,10 @@ impl<S: Store> Service<S> {
         let mut updated = row.value.clone();
         updated.data = self.encode_factor(user, &updated.id, FactorKind::RecoveryCode, &record)?;
         updated.confirmed = true;
-        self.cas(updated.clone(), row.version).await?;
-        self.emit(
-            AuditEvent::new(now, Some(user), EventKind::RecoveryCodesRegenerated)
-                .factor(&updated.id, FactorKind::RecoveryCode),
-        );
+        let event = AuditEvent::new(now, Some(user), EventKind::RecoveryCodesRegenerated)
+            .factor(&updated.id, FactorKind::RecoveryCode);
+        self.cas_with(updated.clone(), row.version, vec![event])
+            .await?;
         self.notify(user, SecurityNotice::RecoveryCodesRegenerated)
             .await;
         Ok(RecoveryEnrollment {
@@ -321,6 +333,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::NotConfigured`] without a relying party, the enrollment checks,
     /// or a store failure.
+    #[tracing::instrument(name = "mfa.start_webauthn_registration", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_webauthn_registration(
         &self,
         user: &UserId,
@@ -382,6 +395,7 @@ impl<S: Store> Service<S> {
     ///
     /// A rejection for an unknown, expired or used challenge or a response that does
     /// not verify; [`Error::CredentialAlreadyRegistered`]; [`Error::Enroll`].
+    #[tracing::instrument(name = "mfa.finish_webauthn_registration", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_webauthn_registration(
         &self,
         user: &UserId,
@@ -408,9 +422,14 @@ impl<S: Store> Service<S> {
             .with_label(pending.label.clone())
             .with_lookup_key(LookupKey::webauthn_credential(&record.id.0)?)
             .with_confirmed(true);
-        self.insert_new(row.clone()).await?;
-        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
-        self.emit(AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(&id, kind));
+        self.insert_with(
+            row.clone(),
+            vec![
+                AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind),
+                AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(&id, kind),
+            ],
+        )
+        .await?;
         self.notify(
             user,
             SecurityNotice::FactorAdded {

@@ -15,6 +15,7 @@ impl<S: Store> Service<S> {
     /// [`Error::NoGrace`] when the user has a confirmed factor, the policy has no
     /// grace period, its date has passed or the user's skips are used up; a store
     /// failure.
+    #[tracing::instrument(name = "mfa.skip_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn skip_enrollment(&self, user: &UserId) -> Result<Grace> {
         let now = self.now();
         let (_, enrolled) = self.enrolled(user).await?;
@@ -43,7 +44,8 @@ impl<S: Store> Service<S> {
             EventKind::EnrollmentSkipped {
                 sign_ins_left: left.sign_ins_left,
             },
-        ));
+        ))
+        .await;
         Ok(left)
     }
 
@@ -53,6 +55,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.enrollment_grace", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn enrollment_grace(&self, user: &UserId) -> Result<Option<Grace>> {
         let now = self.now();
         let (_, enrolled) = self.enrolled(user).await?;

@@ -26,6 +26,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure, or a record that does not open (a missing key).
+    #[tracing::instrument(name = "mfa.export_factors", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn export_factors(&self, user: &UserId) -> Result<Vec<ImportRecord>> {
         let rows = self.store.list_factors(user).await?;
         let mut out = Vec::new();
@@ -49,7 +50,8 @@ impl<S: Store> Service<S> {
             self.now(),
             Some(user),
             EventKind::Exported { factors: out.len() },
-        ));
+        ))
+        .await;
         Ok(out)
     }
 
@@ -75,6 +77,7 @@ impl<S: Store> Service<S> {
     ///
     /// Only a store failure while *reading* (before anything is written for the user
     /// concerned); record problems and failed writes are in the report.
+    #[tracing::instrument(name = "mfa.import", target = "mfa::service", level = "info", skip_all, fields(user = tracing::field::Empty, kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn import(&self, parsed: Parsed, options: ImportOptions) -> Result<ImportReport> {
         let now = self.now();
         let format = parsed.format;
@@ -235,7 +238,8 @@ impl<S: Store> Service<S> {
             }
             self.emit(
                 AuditEvent::new(now, Some(user), EventKind::Imported { format }).factor(&id, kind),
-            );
+            )
+            .await;
         }
     }
 

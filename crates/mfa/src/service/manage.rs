@@ -1,5 +1,7 @@
 //! Listing, renaming, removing, resetting, unlocking, re-keying; policy decisions.
 
+use mfa_core::store::{Change, Committed};
+
 use super::*;
 
 impl<S: Store> Service<S> {
@@ -10,6 +12,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure, or a recovery record that does not open.
+    #[tracing::instrument(name = "mfa.list_factors", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn list_factors(&self, user: &UserId) -> Result<Vec<FactorInfo>> {
         let rows = self.store.list_factors(user).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -31,6 +34,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::UnknownFactor`], a bad label, [`Error::Conflict`] after
     /// repeated concurrent changes, or a store failure.
+    #[tracing::instrument(name = "mfa.rename_factor", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn rename_factor(
         &self,
         user: &UserId,
@@ -47,18 +51,17 @@ impl<S: Store> Service<S> {
                 .ok_or(Error::UnknownFactor)?;
             let mut updated = row.value.clone();
             updated.label = label.to_owned();
+            let event = AuditEvent::new(now, Some(user), EventKind::FactorRenamed)
+                .factor(factor_id, updated.kind);
+            let change = Change::UpdateFactor {
+                record: updated.clone(),
+                expected: row.version,
+            };
             match self
-                .store
-                .update_factor_if_version(updated.clone(), row.version)
+                .commit(change, journal::fixed(vec![event]), Vec::new())
                 .await
             {
-                Ok(_) => {
-                    self.emit(
-                        AuditEvent::new(now, Some(user), EventKind::FactorRenamed)
-                            .factor(factor_id, updated.kind),
-                    );
-                    return Ok(FactorInfo::from_row(&updated, None));
-                }
+                Ok(_) => return Ok(FactorInfo::from_row(&updated, None)),
                 // Only the label changes, so retrying on a fresh load loses nothing.
                 Err(StoreError::Conflict) => {}
                 Err(StoreError::NotFound) => return Err(Error::UnknownFactor),
@@ -75,6 +78,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::UnknownFactor`], [`Error::Enroll`],
     /// [`Error::StepUpRequired`], or a store failure.
+    #[tracing::instrument(name = "mfa.remove_factor", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn remove_factor(
         &self,
         user: &UserId,
@@ -96,14 +100,21 @@ impl<S: Store> Service<S> {
         }
         // Resolved first: removing the contact's own factor still tells the old address.
         let contact = self.contact(user).await.ok().flatten();
-        if !self.store.remove_factor(user, factor_id).await? {
+        let kind = row.value.kind;
+        let event =
+            AuditEvent::new(now, Some(user), EventKind::FactorRemoved).factor(factor_id, kind);
+        let change = Change::RemoveFactor {
+            user: user.clone(),
+            id: factor_id.clone(),
+        };
+        let make: journal::MakeEvents = Arc::new(move |out| match out {
+            Committed::Removed(true) => vec![event.clone()],
+            _ => Vec::new(),
+        });
+        if self.commit(change, make, Vec::new()).await? != Committed::Removed(true) {
             return Err(Error::UnknownFactor);
         }
-        let kind = row.value.kind;
         self.clear_failures(user, factor_id).await;
-        self.emit(
-            AuditEvent::new(now, Some(user), EventKind::FactorRemoved).factor(factor_id, kind),
-        );
         self.notify_to(
             user,
             contact,
@@ -121,15 +132,25 @@ impl<S: Store> Service<S> {
         let now = self.now();
         // Resolved first: the reset removes the contact's factor too.
         let contact = self.contact(user).await.ok().flatten();
-        let summary = self.store.reset_user(user).await?;
-        self.emit(AuditEvent::new(
-            now,
-            Some(user),
-            EventKind::Reset {
-                factors: summary.factors,
-                devices: summary.devices,
-            },
-        ));
+        let extra = self.reset_credential_events(user).await?;
+        let who = user.clone();
+        let make: journal::MakeEvents = Arc::new(move |out| match out {
+            Committed::Reset(summary) => vec![AuditEvent::new(
+                now,
+                Some(&who),
+                EventKind::Reset {
+                    factors: summary.factors,
+                    devices: summary.devices,
+                },
+            )],
+            _ => Vec::new(),
+        });
+        let Committed::Reset(summary) = self
+            .commit(Change::ResetUser(user.clone()), make, extra)
+            .await?
+        else {
+            return Err(StoreError::Corrupt("a reset reported no summary".into()).into());
+        };
         self.notify_to(user, contact, SecurityNotice::MfaReset)
             .await;
         Ok(summary)
@@ -155,7 +176,7 @@ impl<S: Store> Service<S> {
         }
         let mut event = AuditEvent::new(now, Some(user), EventKind::Unlocked);
         event.factor = factor_id.cloned();
-        self.emit(event);
+        self.emit(event).await;
         Ok(())
     }
 
@@ -236,7 +257,8 @@ impl<S: Store> Service<S> {
                 now,
                 Some(user),
                 EventKind::Rekeyed { records: count },
-            ));
+            ))
+            .await;
         }
         Ok(count)
     }
@@ -250,6 +272,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure: the caller must then refuse the request (fail closed).
+    #[tracing::instrument(name = "mfa.evaluate", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn evaluate(
         &self,
         user: &UserId,
@@ -301,6 +324,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A store failure.
+    #[tracing::instrument(name = "mfa.preferred_factor", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn preferred_factor(
         &self,
         user: &UserId,

@@ -166,6 +166,7 @@ impl<S: Store> Service<S> {
         clippy::too_many_arguments,
         reason = "the destination, its region and the label are all the user's input"
     )]
+    #[tracing::instrument(name = "mfa.start_oob_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_oob_enrollment(
         &self,
         user: &UserId,
@@ -238,7 +239,8 @@ impl<S: Store> Service<S> {
                 return Err(e);
             }
         };
-        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind));
+        self.emit(AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, kind))
+            .await;
         let Challenge::OobCode {
             destination,
             expires_at,
@@ -321,6 +323,7 @@ impl<S: Store> Service<S> {
     /// [`Error::Locked`] / [`AccountLocked`](Error::AccountLocked);
     /// [`Error::Limited`]; [`Error::Delivery`]; [`Error::Conflict`]
     /// when another request changed the challenge at the same time; a store failure.
+    #[tracing::instrument(name = "mfa.resend_code", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn resend_code(
         &self,
         user: &UserId,
@@ -436,6 +439,11 @@ impl<S: Store> Service<S> {
             let _ = self.store.take_challenge(&challenge_id, &owner, now).await;
             return Err(e.into());
         }
+        let country = match record.destination() {
+            Destination::Phone(p) => Some(p.country_code()),
+            _ => None,
+        };
+        crate::ops::metrics_code_sent(challenge.channel(), country);
         Ok(Challenge::OobCode {
             factor_id: factor_id.clone(),
             kind: codes.kind(record),

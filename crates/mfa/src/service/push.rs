@@ -85,6 +85,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::NotConfigured`] without [`ServiceBuilder::push`], a bad label,
     /// the enrollment checks, or a store failure.
+    #[tracing::instrument(name = "mfa.start_push_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_push_enrollment(
         &self,
         user: &UserId,
@@ -124,6 +125,7 @@ impl<S: Store> Service<S> {
     /// A rejection for an unknown, expired or used challenge or a signature that does
     /// not verify; [`Error::CredentialAlreadyRegistered`] for a key enrolled
     /// before; [`Error::Enroll`]; a store failure.
+    #[tracing::instrument(name = "mfa.finish_push_enrollment", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_push_enrollment(
         &self,
         user: &UserId,
@@ -152,13 +154,15 @@ impl<S: Store> Service<S> {
             .with_label(pending.label.clone())
             .with_lookup_key(key)
             .with_confirmed(true);
-        self.insert_new(row.clone()).await?;
-        self.emit(
-            AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, FactorKind::Push),
-        );
-        self.emit(
-            AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(&id, FactorKind::Push),
-        );
+        self.insert_with(
+            row.clone(),
+            vec![
+                AuditEvent::new(now, Some(user), EventKind::Enrolled).factor(&id, FactorKind::Push),
+                AuditEvent::new(now, Some(user), EventKind::Confirmed)
+                    .factor(&id, FactorKind::Push),
+            ],
+        )
+        .await?;
         self.notify(
             user,
             SecurityNotice::FactorAdded {
@@ -230,6 +234,7 @@ impl<S: Store> Service<S> {
             let _ = self.store.take_challenge(&id, &owner, now).await;
             return Err(e.into());
         }
+        crate::ops::metrics_push_sent();
         Ok(Challenge::Push {
             factor_id: row.value.id.clone(),
             challenge_id: id,
@@ -248,6 +253,7 @@ impl<S: Store> Service<S> {
     ///
     /// A rejection for an unknown or expired transaction, another device's key, a bad
     /// signature, or an answer that was already given; a store failure.
+    #[tracing::instrument(name = "mfa.respond_push", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn respond_push(&self, user: &UserId, response: &PushResponse) -> Result<PushStatus> {
         let now = self.now();
         let (factor, _) = self.push_factor()?;
@@ -281,7 +287,7 @@ impl<S: Store> Service<S> {
                     },
                 );
                 event = event.factor(&factor_id, FactorKind::Push);
-                self.emit(event);
+                self.emit(event).await;
                 return Err(err);
             }
         };
@@ -316,11 +322,15 @@ impl<S: Store> Service<S> {
             .store
             .clear_failures(&FailureKey::limit(user, UserLimit::PushesPending))
             .await;
+        if status == PushStatus::Approved {
+            crate::ops::metrics_push_answered("approved");
+        }
         if status == PushStatus::Denied {
             self.emit(
                 AuditEvent::new(now, Some(user), EventKind::PushDenied)
                     .factor(&factor_id, FactorKind::Push),
-            );
+            )
+            .await;
             self.notify(user, SecurityNotice::PushDenied).await;
         }
         Ok(status)
@@ -333,6 +343,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// [`Error::NotConfigured`], a state that does not open, or a store failure.
+    #[tracing::instrument(name = "mfa.push_status", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn push_status(
         &self,
         user: &UserId,

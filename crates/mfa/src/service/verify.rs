@@ -21,6 +21,7 @@ impl<S: Store> Service<S> {
     /// [`Error::Locked`] / [`AccountLocked`](Error::AccountLocked) before an
     /// SMS, voice, email or push send,
     /// [`Error::Limited`], [`Error::Delivery`], or a store failure.
+    #[tracing::instrument(name = "mfa.start_challenge", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_challenge(
         &self,
         user: &UserId,
@@ -72,6 +73,7 @@ impl<S: Store> Service<S> {
     ///
     /// [`Error::NotConfigured`], an option WebAuthn cannot honour, or a store
     /// failure.
+    #[tracing::instrument(name = "mfa.start_passkey_signin", target = "mfa::service", level = "info", skip_all, fields(user = tracing::field::Empty, kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_passkey_signin(&self, options: &StartOptions) -> Result<Challenge> {
         let now = self.now();
         let factor = self.webauthn()?;
@@ -137,6 +139,7 @@ impl<S: Store> Service<S> {
     /// [`Error::Locked`] / [`Backoff`](Error::Backoff), or a store failure
     /// — which fails closed: nothing is verified when the counters cannot be read or
     /// written.
+    #[tracing::instrument(name = "mfa.verify", target = "mfa::service", level = "info", skip_all, fields(user = self.trace_user(user).as_deref(), factor = factor_id.as_str(), kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn verify(
         &self,
         user: &UserId,
@@ -144,15 +147,21 @@ impl<S: Store> Service<S> {
         response: Response<'_>,
         session: &Session,
     ) -> Result<Verification> {
+        let start = std::time::Instant::now();
         let now = self.now();
-        self.gate(user, factor_id, now).await?;
-        match self.verify_inner(user, factor_id, response, now).await {
-            Ok((ok, enrolled)) => {
-                self.succeeded(user, factor_id, ok, Some(enrolled), session, now)
-                    .await
+        let out = async {
+            self.gate(user, factor_id, now).await?;
+            match self.verify_inner(user, factor_id, response, now).await {
+                Ok((ok, enrolled)) => {
+                    self.succeeded(user, factor_id, ok, Some(enrolled), session, now)
+                        .await
+                }
+                Err(e) => Err(self.failed(user, factor_id, e, now).await),
             }
-            Err(e) => Err(self.failed(user, factor_id, e, now).await),
         }
+        .await;
+        observe_verification(&out, start);
+        out
     }
 
     /// Finishes a usernameless passkey sign-in: finds the credential by its id (the
@@ -170,7 +179,23 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// As [`verify`](Self::verify).
+    #[tracing::instrument(name = "mfa.finish_passkey_signin", target = "mfa::service", level = "info", skip_all, fields(user = tracing::field::Empty, kind = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn finish_passkey_signin(
+        &self,
+        challenge_id: &ChallengeId,
+        response: &AuthenticationResponseJson,
+        session: &Session,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification> {
+        let start = std::time::Instant::now();
+        let out = self
+            .passkey_signin(challenge_id, response, session, client_ip)
+            .await;
+        observe_verification(&out, start);
+        out
+    }
+
+    async fn passkey_signin(
         &self,
         challenge_id: &ChallengeId,
         response: &AuthenticationResponseJson,
@@ -197,7 +222,8 @@ impl<S: Store> Service<S> {
                 EventKind::Failed {
                     reason: reject_reason(&err),
                 },
-            ));
+            ))
+            .await;
             return Err(err);
         };
         let user = row.value.user.clone();
@@ -243,7 +269,7 @@ impl<S: Store> Service<S> {
                     },
                 );
                 event.factor = Some(factor_id);
-                self.emit(event);
+                self.emit(event).await;
                 Err(e)
             }
         }
@@ -412,7 +438,8 @@ impl<S: Store> Service<S> {
                 },
             )
             .factor(factor_id, kind),
-        );
+        )
+        .await;
         if let Some(r) = &ok.recovery {
             self.emit(
                 AuditEvent::new(
@@ -423,7 +450,8 @@ impl<S: Store> Service<S> {
                     },
                 )
                 .factor(factor_id, kind),
-            );
+            )
+            .await;
             self.notify(
                 user,
                 SecurityNotice::RecoveryCodeUsed {
@@ -500,7 +528,16 @@ impl<S: Store> Service<S> {
             },
         );
         event.factor = Some(factor_id.clone());
-        self.emit(event);
+        // The kind, for the audit log and the metrics' `kind` label (an unknown factor
+        // has none).
+        event.kind = self
+            .store
+            .factor(user, factor_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.value.kind);
+        self.emit(event).await;
         let limits = self.policy.failure_limits();
         if let Ok(Some(f)) = self
             .store
@@ -512,7 +549,8 @@ impl<S: Store> Service<S> {
             .await
             && f.count == limits.max_consecutive
         {
-            self.emit_locked(user, factor_id, now.saturating_add(limits.lockout), now);
+            self.emit_locked(user, factor_id, now.saturating_add(limits.lockout), now)
+                .await;
         }
         if let Ok(Some(u)) = self
             .store
@@ -526,7 +564,7 @@ impl<S: Store> Service<S> {
                 EventKind::AccountLocked { failures: u.count },
             );
             event.factor = Some(factor_id.clone());
-            self.emit(event);
+            self.emit(event).await;
             self.notify(user, SecurityNotice::AccountLocked).await;
         }
         e
@@ -580,7 +618,7 @@ impl<S: Store> Service<S> {
         let f = self.store.record_failure(&fkey, now, window).await?;
         let locked_until = now.saturating_add(limits.lockout);
         if let FailureState::LockedOut { .. } = fstate {
-            self.emit_locked(user, factor_id, locked_until, now);
+            self.emit_locked(user, factor_id, locked_until, now).await;
             return Err(Error::Locked {
                 until: locked_until,
             });
@@ -682,9 +720,32 @@ impl<S: Store> Service<S> {
         }
     }
 
-    fn emit_locked(&self, user: &UserId, factor_id: &FactorId, until: Timestamp, now: Timestamp) {
+    async fn emit_locked(
+        &self,
+        user: &UserId,
+        factor_id: &FactorId,
+        until: Timestamp,
+        now: Timestamp,
+    ) {
         let mut event = AuditEvent::new(now, Some(user), EventKind::Locked { until });
         event.factor = Some(factor_id.clone());
-        self.emit(event);
+        self.emit(event).await;
     }
+}
+
+/// The verification's latency and, for a refusal before any factor was read (the
+/// lockout gate: no audit event), its count. Accepted and rejected verifications are
+/// counted from their audit events, which know the factor's kind.
+fn observe_verification(out: &Result<Verification>, start: std::time::Instant) {
+    let outcome = match out {
+        Ok(_) => "accepted",
+        Err(Error::Locked { .. } | Error::AccountLocked) => "locked",
+        Err(Error::Backoff { .. }) => "backoff",
+        Err(Error::Core(CoreError::Rejected(_) | CoreError::Invalid(_))) => "rejected",
+        Err(_) => "error",
+    };
+    if matches!(outcome, "locked" | "backoff") {
+        crate::ops::metrics_verification("unknown", outcome, outcome);
+    }
+    crate::ops::metrics_verification_duration(outcome, start.elapsed().as_secs_f64());
 }

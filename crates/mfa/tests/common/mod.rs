@@ -92,6 +92,14 @@ pub(crate) fn harness_with<S: Store>(store: S, keys: Keyring) -> Harness<S> {
     harness_oob(store, keys, oob_config(), POLICY)
 }
 
+/// [`harness`] with a journal (the store must keep one).
+pub(crate) fn harness_journal<S: Store>(store: S, journal: mfa::ops::Journaling) -> Harness<S> {
+    let mut shared = Shared::new();
+    shared.journal = Some(journal);
+    let service = Secrets::generate().build(store, keys("k1"), oob_config(), POLICY, &shared);
+    shared.into_harness(service)
+}
+
 pub(crate) fn harness_oob<S: Store>(
     store: S,
     keys: Keyring,
@@ -120,6 +128,7 @@ struct Shared {
     audit: Arc<MemoryAudit>,
     sender: Arc<RecordingSender>,
     transport: Arc<RecordingTransport>,
+    journal: Option<mfa::ops::Journaling>,
 }
 
 impl Shared {
@@ -129,6 +138,7 @@ impl Shared {
             audit: Arc::new(MemoryAudit::new()),
             sender: Arc::new(RecordingSender::new()),
             transport: Arc::new(RecordingTransport::new()),
+            journal: None,
         }
     }
 
@@ -180,7 +190,7 @@ impl Secrets {
             .unwrap()
             .with_device_key(device_key);
         let pepper = ring("pepper-1", self.pepper.clone());
-        Service::builder(store, policy, keys)
+        let builder = Service::builder(store, policy, keys)
             .shared_clock(shared.clock.clone())
             .issuer("Bank Example")
             .relying_party(rp(), UserVerification::Preferred)
@@ -191,9 +201,12 @@ impl Secrets {
             .push(
                 PushFactor::new(PushConfig::default()),
                 shared.transport.clone(),
-            )
-            .build()
-            .unwrap()
+            );
+        let builder = match &shared.journal {
+            Some(j) => builder.journal(j.clone()),
+            None => builder,
+        };
+        builder.build().unwrap()
     }
 }
 

@@ -579,3 +579,115 @@ async fn postgres_restart_keeps_accounts_and_factors() {
     assert!(!dir.path().join("web_demo.sqlite3").exists());
     assert!(dir.path().join("keys.json").exists());
 }
+
+/// The value of the Prometheus sample `name{labels}` in `text` (0 when absent).
+fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn scrape(app: &Arc<web_demo::App>) -> String {
+    let res = web_demo::router(Arc::clone(app))
+        .unwrap()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_page_counts_an_enrollment_and_a_sign_in() {
+    let dir = TempDir::new("web_demo_metrics");
+    let config = web_demo::Config::new(PORT, dir.path());
+    let app = web_demo::build_app(&config).await.unwrap();
+    let before = scrape(&app).await;
+    let accepted = [r#"kind="totp""#, r#"outcome="accepted""#];
+    let rejected = [
+        r#"kind="totp""#,
+        r#"outcome="rejected""#,
+        r#"reason="wrong_code""#,
+    ];
+    let confirmed = [r#"kind="totp""#, r#"stage="confirmed""#];
+    let mut b = Browser::open(&app, BTreeMap::new()).await;
+    let (s, _) = b
+        .post(
+            "/api/signup",
+            json!({"username": "dora", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = b.post("/api/totp/begin", json!({})).await;
+    let secret = v["secret"].as_str().unwrap().to_owned();
+    let (s, v) = b
+        .post("/api/totp/confirm", json!({"code": totp_now(&secret)}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = b.post("/api/signout", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut b = Browser::open(&app, b.jar.clone()).await;
+    let (s, v) = b
+        .post(
+            "/api/signin",
+            json!({"username": "dora", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["stage"].as_str()),
+        (StatusCode::OK, Some("mfa")),
+        "{v}"
+    );
+    let (s, _) = b
+        .post("/api/verify", json!({"kind": "totp", "code": "000000"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, v) = b
+        .post(
+            "/api/verify",
+            json!({"kind": "totp", "code": totp_in(&secret, 1)}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["stage"].as_str()),
+        (StatusCode::OK, Some("ok")),
+        "{v}"
+    );
+
+    let after = scrape(&app).await;
+    let moved =
+        |name: &str, labels: &[&str]| sample(&after, name, labels) - sample(&before, name, labels);
+    assert!(moved("mfa_enrollments_total", &confirmed) >= 1.0, "{after}");
+    assert!(
+        moved("mfa_verifications_total", &accepted) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        moved("mfa_verifications_total", &rejected) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        moved(
+            "mfa_verification_duration_seconds_count",
+            &[r#"outcome="accepted""#]
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        after.contains("# TYPE mfa_verifications_total counter"),
+        "{after}"
+    );
+    assert!(!after.contains("dora"), "no user id in a label: {after}");
+}
