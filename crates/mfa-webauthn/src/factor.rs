@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use mfa_core::{
     Attachment, AuthMethod, Factor, FactorKind, SecureRandom, StartOptions, Timestamp,
-    UserVerification, Verified,
+    UserVerification, Verified, WebAuthnHint,
 };
 
 use crate::authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 use crate::config::RelyingParty;
 use crate::credential::{CredentialRecord, Preference};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::json::{AuthenticationResponseJson, CredentialRequestOptionsJson};
 
 /// WebAuthn authentication as an [`mfa_core::Factor`]: a [`RelyingParty`] plus the
@@ -129,16 +129,18 @@ impl Factor for WebAuthnFactor {
         rng: &mut dyn SecureRandom,
     ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
         if options.channel.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "channel",
                 "a WebAuthn challenge has no delivery channel",
-            )));
+            )
+            .into());
         }
         if options.conditional_mediation && record.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "conditional mediation",
                 "only for a sign-in without a known credential",
-            )));
+            )
+            .into());
         }
         let req = AuthenticationRequest {
             allow_credentials: record
@@ -151,6 +153,18 @@ impl Factor for WebAuthnFactor {
                 UserVerification::Required => Preference::Required,
             },
             conditional: options.conditional_mediation,
+            // The caller's hints, or the one the credential's recorded attachment implies
+            // (a hint steers the UI and proves nothing, so the client's unsigned word is
+            // fine here; a usernameless sign-in has no credential, and no hint).
+            hints: if options.hints.is_empty() {
+                record
+                    .and_then(|r| r.attachment)
+                    .map(WebAuthnHint::for_attachment)
+                    .into_iter()
+                    .collect()
+            } else {
+                options.hints.clone()
+            },
         };
         self.rp.start_authentication(&req, now, rng)
     }
@@ -169,7 +183,7 @@ impl Factor for WebAuthnFactor {
         // The state carries the challenge's requirement; the factor's own holds even for
         // a state made elsewhere.
         if self.user_verification == UserVerification::Required && !auth.user_verified {
-            return Err(Error::UserVerificationRequired);
+            return Err(InternalError::UserVerificationRequired.into());
         }
         let methods = self.methods(record, &auth);
         Ok(Verified::with_details(auth.record.clone(), methods, auth))

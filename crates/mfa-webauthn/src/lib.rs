@@ -125,7 +125,7 @@
 //! and compiles it into a [`MetadataTrustStore`], a [`TrustAnchorSource`] for
 //! [`RelyingPartyBuilder::trust_anchors`]; the builder's AAGUID allow / deny lists,
 //! refused statuses and minimum certification level then apply at registration
-//! ([`Error::AuthenticatorRefused`]). See [`metadata`].
+//! ([`Error::Rejected`] with code `untrusted_attestation`; [`VerificationFailure::authenticator_refusal`] says why). See [`metadata`].
 //!
 //! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts; [`hazmat`] for
 //! the pure §7.1 / §7.2 cores, the signature seam and the authenticator-data parser. The
@@ -145,6 +145,7 @@ mod factor;
 pub mod hazmat;
 pub mod json;
 pub mod metadata;
+pub mod origins;
 mod registration;
 pub mod trust;
 
@@ -163,12 +164,15 @@ struct ReadmeDoctests;
 pub use attestation::AttestationType;
 pub use authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 pub use client_data::CollectedClientData;
-pub use config::{Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy};
+pub use config::{
+    BackupEligibilityRule, Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy,
+};
 pub use credential::{CredentialRecord, Preference};
 pub use crypto::Backend;
-pub use error::{Error, FailureCode, Result};
+pub use error::{Error, FailureCode, Malformed, Result, VerificationFailure};
 pub use factor::WebAuthnFactor;
 pub use metadata::{MetadataLoader, MetadataTrustStore};
+pub use origins::{OriginScope, RelatedOrigins};
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
     AttestationPolicy, AttestationTrust, AuthenticatorPolicy, AuthenticatorRefusal, TrustAnchor,

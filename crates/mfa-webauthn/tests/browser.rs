@@ -337,6 +337,7 @@ fn chromium_virtual_authenticator_end_to_end() {
         let req = AuthenticationRequest {
             allow_credentials: vec![record.descriptor()],
             user_verification: Preference::Discouraged,
+            hints: Vec::new(),
             conditional: false,
         };
         let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();

@@ -422,7 +422,10 @@ fn rp(store: MetadataTrustStore) -> mfa_webauthn::RelyingPartyBuilder {
 
 fn refusal(r: Result<AttestationTrust, Error>) -> AuthenticatorRefusal {
     match r {
-        Err(Error::AuthenticatorRefused(r)) => r,
+        Err(Error::Rejected(r)) if r.authenticator_refusal().is_some() => {
+            assert_eq!(r.code(), mfa_webauthn::FailureCode::UntrustedAttestation);
+            r.authenticator_refusal().cloned().unwrap()
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -462,9 +465,10 @@ fn a_blob_entry_makes_its_authenticator_trusted_end_to_end() {
     // An entry for the AAGUID with another root: the chain is refused.
     let other = fixture("other-root.der");
     let store = store_with(json!([entry(NANO, &[&other], &["FIDO_CERTIFIED_L1"])]));
-    assert!(matches!(
-        register(&c, &rp_policy(store)),
-        Err(Error::UntrustedAttestation(_))
+    assert!(crate::refused_r(
+        &register(&c, &rp_policy(store)),
+        mfa_webauthn::FailureCode::UntrustedAttestation,
+        "untrusted attestation"
     ));
     // The Yubico root under another AAGUID does not vouch for this one.
     let store = store_with(json!([entry(
