@@ -148,11 +148,7 @@ fn the_rs1_case_needs_both_opt_ins() {
         // refused, before its signature is checked.
         let r = verify_registration_with(&exp, &response, &strict, now, backend);
         assert!(
-            crate::refused_r(
-                &r,
-                FailureCode::InvalidAttestationStatement,
-                "rs1"
-            ),
+            crate::refused_r(&r, FailureCode::InvalidAttestationStatement, "rs1"),
             "{r:?}"
         );
         assert_eq!(

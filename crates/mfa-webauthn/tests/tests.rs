@@ -13,6 +13,7 @@ mod conformance;
 mod factor;
 mod formats;
 mod metadata;
+mod passkeys;
 mod security;
 mod trust;
 mod wycheproof;
