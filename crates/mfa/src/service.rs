@@ -14,6 +14,7 @@ mod grace;
 mod import;
 mod manage;
 mod oob;
+mod passkeys;
 mod push;
 mod types;
 mod verify;

@@ -140,3 +140,107 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
     let rows = h.service.list_factors(&mallory).await.unwrap();
     assert!(rows.iter().all(|f| !f.kind.is_webauthn()), "{rows:?}");
 }
+
+/// Issue 22 item 8: BS changes are audited over time; a BE change is refused by default
+/// (audited, and the user told why), never a silent lock-out.
+#[tokio::test]
+async fn passkey_backup_state_changes_are_audited_and_a_be_change_is_never_silent() {
+    use mfa::EventKind;
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    // A contact for security notices.
+    crate::oob::with_sms(&h, &alice, "+1 415 555 0100", "+14155550100", &aal2).await;
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    key.set_backup_eligible(true);
+    let (cid, options) = h
+        .service
+        .start_webauthn_registration(&alice, "Phone passkey", None, &aal2)
+        .await
+        .unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let info = h
+        .service
+        .finish_webauthn_registration(&alice, &cid, &reg)
+        .await
+        .unwrap();
+    let sign_in = |key: &mut SoftAuthenticator| {
+        let h = &h;
+        let alice = &alice;
+        let id = info.id.clone();
+        let mut key = std::mem::replace(
+            key,
+            SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap(),
+        );
+        async move {
+            let Challenge::WebAuthn {
+                challenge_id,
+                options,
+                ..
+            } = h
+                .service
+                .start_challenge(alice, &id, &StartOptions::new())
+                .await
+                .unwrap()
+            else {
+                panic!("a WebAuthn challenge");
+            };
+            let assertion = key
+                .authenticate(&options.public_key, ORIGIN, Fault::None)
+                .unwrap();
+            let r = h
+                .service
+                .verify(
+                    alice,
+                    &id,
+                    Response::WebAuthn {
+                        challenge_id: &challenge_id,
+                        response: &assertion,
+                    },
+                    &Session::default(),
+                )
+                .await;
+            (r, key)
+        }
+    };
+    let named = |name: &str| {
+        h.audit
+            .events()
+            .into_iter()
+            .filter(|e| e.event.as_str() == name)
+            .map(|e| e.event)
+            .collect::<Vec<_>>()
+    };
+    // BS 0 -> 1: accepted and audited once.
+    key.set_backup_state(true);
+    let (r, mut key) = sign_in(&mut key).await;
+    r.unwrap();
+    assert_eq!(
+        named("passkey_backup_state_changed"),
+        [EventKind::PasskeyBackupStateChanged { backed_up: true }]
+    );
+    let (r, mut key) = sign_in(&mut key).await;
+    r.unwrap();
+    assert_eq!(named("passkey_backup_state_changed").len(), 1);
+    // BE 1 -> 0: refused, audited, and the user is told.
+    let notices_before = h.sender.sent().len();
+    key.set_backup_eligible(false);
+    key.set_backup_state(false);
+    let (r, _) = sign_in(&mut key).await;
+    let err = r.unwrap_err();
+    assert!(err.is_rejection(), "{err}");
+    assert_eq!(
+        named("passkey_backup_eligibility_changed"),
+        [EventKind::PasskeyBackupEligibilityChanged {
+            eligible: false,
+            accepted: false
+        }]
+    );
+    let sent = h.sender.sent();
+    assert_eq!(sent.len(), notices_before + 1);
+    let text = sent.last().unwrap().expose_body().to_owned();
+    assert!(
+        text.contains("Phone passkey") && text.contains("register it again"),
+        "{text}"
+    );
+}

@@ -211,9 +211,18 @@ impl<S: Store> Service<S> {
             if !row.value.confirmed || !row.value.kind.is_webauthn() {
                 return Err(Error::rejected(RejectReason::FactorDisabled).into());
             }
-            let (stored, _, verified) = self
+            let before = row.value.clone();
+            let (stored, _, verified) = match self
                 .verify_row(factor, row, &state, response, Purpose::SignIn, now)
-                .await?;
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    self.passkey_refused(&before, &e, now).await;
+                    return Err(e);
+                }
+            };
+            self.passkey_flags(&before, &verified.details, now).await;
             if verified.details.user_handle.is_none() {
                 return Err(Rejected::with_detail(
                     RejectReason::WrongCode,
@@ -317,9 +326,18 @@ impl<S: Store> Service<S> {
                 let state = self
                     .take_authentication(&owner, challenge_id, Some(factor_id), now)
                     .await?;
-                let (row, _, v) = self
+                let before = row.value.clone();
+                let (row, _, v) = match self
                     .verify_row(factor, row, &state, response, Purpose::SignIn, now)
-                    .await?;
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.passkey_refused(&before, &e, now).await;
+                        return Err(e);
+                    }
+                };
+                self.passkey_flags(&before, &v.details, now).await;
                 Ok(Outcome::of(row, v.methods))
             }
             (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
