@@ -37,6 +37,7 @@ use crate::json::{AuthenticationResponseJson, CredentialRequestOptionsJson};
 /// | --- | --- |
 /// | `hwk` | the key is proven hardware-bound: [`RelyingParty::is_hardware_bound`] (BE = 0 recorded **and** either a trusted attestation or [`danger_trust_device_bound_flag`](crate::RelyingPartyBuilder::danger_trust_device_bound_flag)) |
 /// | `swk` | otherwise: a synced passkey, or a key whose device binding nothing proves (the BE flag alone is the authenticator's unattested word) |
+/// | `pop` | always: the assertion is a signature by the credential key over a fresh challenge (proof of possession) |
 /// | `user` | the UP flag was set (always: user presence is required) |
 /// | `mfa` | the UV flag was set: the authenticator verified the user (PIN or biometric) on top of possession, so this one factor is a multi-factor authenticator (NIST SP 800-63B §5.1.9) and a UV passkey alone can reach AAL2 |
 ///
@@ -71,11 +72,16 @@ impl WebAuthnFactor {
 
     /// The RFC 8176 methods a verified assertion proves (see the type's docs).
     pub fn methods(&self, record: &CredentialRecord, auth: &Authentication) -> Vec<AuthMethod> {
-        let mut methods = vec![if self.rp.is_hardware_bound(record) {
-            AuthMethod::Hwk
-        } else {
-            AuthMethod::Swk
-        }];
+        let mut methods = vec![
+            if self.rp.is_hardware_bound(record) {
+                AuthMethod::Hwk
+            } else {
+                AuthMethod::Swk
+            },
+            // Every verified assertion is a signature by the credential's private key
+            // over a fresh challenge: proof of possession (RFC 8176 `pop`).
+            AuthMethod::Pop,
+        ];
         if auth.user_present {
             methods.push(AuthMethod::User);
         }

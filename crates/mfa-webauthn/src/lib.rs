@@ -99,13 +99,13 @@
 //! let ok = factor.verify(&record, &state, &response, now, &mut OsRandom)?;
 //! assert_eq!(ok.details.user_handle, record.user_handle);
 //! // Nothing attests this software key: `swk`, not `hwk`; UV makes it multi-factor.
-//! assert_eq!(ok.methods, [AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa]);
+//! assert_eq!(ok.methods, [AuthMethod::Swk, AuthMethod::Pop, AuthMethod::User, AuthMethod::Mfa]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## `amr` values and what is trusted
 //!
-//! A verified assertion reports `hwk` or `swk`, then `user` (UP), then `mfa` when the UV
+//! A verified assertion reports `hwk` or `swk`, then `pop`, then `user` (UP), then `mfa` when the UV
 //! flag is set ([`WebAuthnFactor`] has the table). `hwk` needs proof that the key is
 //! hardware-bound, and the BE = 0 flag alone is not proof: with `none` or self
 //! attestation any software authenticator can claim it. So `hwk` is reported only when

@@ -113,7 +113,12 @@ fn unattested_device_binding_is_swk_and_attachment_does_not_count() {
     let ok = methods(&f, &mut a, &record);
     assert_eq!(
         ok.methods,
-        [AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa]
+        [
+            AuthMethod::Swk,
+            AuthMethod::Pop,
+            AuthMethod::User,
+            AuthMethod::Mfa
+        ]
     );
     let record = ok.record;
 
@@ -151,9 +156,17 @@ fn amr_values_of_the_webauthn_factor() {
     for (uv, want) in [
         (
             true,
-            &[AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa][..],
+            &[
+                AuthMethod::Swk,
+                AuthMethod::Pop,
+                AuthMethod::User,
+                AuthMethod::Mfa,
+            ][..],
         ),
-        (false, &[AuthMethod::Swk, AuthMethod::User][..]),
+        (
+            false,
+            &[AuthMethod::Swk, AuthMethod::Pop, AuthMethod::User][..],
+        ),
     ] {
         let rp = rp();
         let mut a = SoftAuthenticator::new(Algorithm::EdDsa, &mut OsRandom).unwrap();

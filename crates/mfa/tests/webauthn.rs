@@ -66,6 +66,10 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
         .await
         .unwrap();
     assert!(v.methods.contains(&AuthMethod::Swk), "{:?}", v.methods);
+    // Issue 22 item 10: a WebAuthn assertion is proof of possession of an origin-bound
+    // key, `phr`; nothing attests this software key, so not `phrh`.
+    assert!(v.methods.contains(&AuthMethod::Pop), "{:?}", v.methods);
+    assert_eq!(v.acr, Some("phr"));
 
     // Usernameless: the user is learned from the credential.
     let Challenge::WebAuthn {

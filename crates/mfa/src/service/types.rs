@@ -342,6 +342,11 @@ pub struct Verification {
     pub amr: AmrSet,
     /// The assurance level the session holds now.
     pub aal: Option<Aal>,
+    /// What this ceremony proved as an OpenID EAP `acr` value: `phrh` for a WebAuthn key
+    /// proven hardware-bound (attested, device-bound), `phr` for any other WebAuthn
+    /// assertion, `None` for a phishable factor
+    /// ([`evidence_acr`](mfa_policy::oidc::evidence_acr)).
+    pub acr: Option<&'static str>,
     /// For a recovery code: what is left.
     pub recovery: Option<RecoveryUse>,
 }

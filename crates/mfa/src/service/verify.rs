@@ -529,6 +529,7 @@ impl<S: Store> Service<S> {
             user: user.clone(),
             factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining))
                 .with_destination(self.destination_of(&ok.row.value).ok().flatten()),
+            acr: mfa_policy::oidc::evidence_acr(&ok.methods),
             methods: ok.methods,
             session,
             amr,
