@@ -146,6 +146,7 @@ pub mod hazmat;
 pub mod json;
 pub mod metadata;
 pub mod origins;
+pub mod providers;
 mod registration;
 pub mod trust;
 
@@ -173,6 +174,7 @@ pub use error::{Error, FailureCode, Malformed, Result, VerificationFailure};
 pub use factor::WebAuthnFactor;
 pub use metadata::{MetadataLoader, MetadataTrustStore};
 pub use origins::{OriginScope, RelatedOrigins};
+pub use providers::{AaguidEvidence, AuthenticatorModel, NameSource};
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
     AttestationPolicy, AttestationTrust, AuthenticatorPolicy, AuthenticatorRefusal, TrustAnchor,

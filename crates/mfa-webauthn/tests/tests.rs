@@ -12,6 +12,7 @@ mod ceremonies;
 mod conformance;
 mod factor;
 mod formats;
+mod lifecycle;
 mod metadata;
 mod passkeys;
 mod security;
