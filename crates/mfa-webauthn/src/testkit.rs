@@ -88,6 +88,7 @@ pub struct SoftAuthenticator {
     user_verified: bool,
     backup_eligible: bool,
     backup_state: bool,
+    aaguid: [u8; 16],
     user_handle: Option<Vec<u8>>,
 }
 
@@ -159,6 +160,7 @@ impl SoftAuthenticator {
             user_verified: true,
             backup_eligible: false,
             backup_state: false,
+            aaguid: [0; 16],
             user_handle: None,
         })
     }
@@ -172,6 +174,11 @@ impl SoftAuthenticator {
     /// it claims to be device-bound, which nothing proves).
     pub fn set_backup_eligible(&mut self, be: bool) {
         self.backup_eligible = be;
+    }
+
+    /// Sets the AAGUID registrations report (default all zero), claiming a model.
+    pub fn set_aaguid(&mut self, aaguid: [u8; 16]) {
+        self.aaguid = aaguid;
     }
 
     /// Sets the BS (backed up) flag of later responses (meaningful with BE set).
@@ -254,7 +261,7 @@ impl SoftAuthenticator {
         let client_data = client_data("webauthn.create", &options.challenge, origin, fault);
         self.sign_count = self.sign_count.saturating_add(1);
         let mut auth_data = self.auth_data_header(&rp_id, fault, 0x40);
-        auth_data.extend_from_slice(&[0u8; 16]);
+        auth_data.extend_from_slice(&self.aaguid);
         let id_len = u16::try_from(self.credential_id.len()).unwrap_or(u16::MAX);
         auth_data.extend_from_slice(&id_len.to_be_bytes());
         auth_data.extend_from_slice(&self.credential_id);

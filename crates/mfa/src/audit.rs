@@ -119,6 +119,14 @@ pub enum EventKind {
         /// Whether the assertion was accepted (and BE stored) or refused.
         accepted: bool,
     },
+    /// A metadata re-check found the factor's authenticator model compromised (a new
+    /// MDS3 BLOB reports it revoked, or its keys extractable).
+    AuthenticatorCompromised {
+        /// The MDS3 status.
+        status: String,
+        /// Whether the factor was disabled (else flagged only).
+        disabled: bool,
+    },
 }
 
 impl EventKind {
@@ -146,6 +154,7 @@ impl EventKind {
             Self::Rekeyed { .. } => "rekeyed",
             Self::PasskeyBackupStateChanged { .. } => "passkey_backup_state_changed",
             Self::PasskeyBackupEligibilityChanged { .. } => "passkey_backup_eligibility_changed",
+            Self::AuthenticatorCompromised { .. } => "authenticator_compromised",
         }
     }
 
@@ -157,6 +166,7 @@ impl EventKind {
                 | Self::AccountLocked { .. }
                 | Self::PushDenied
                 | Self::PasskeyBackupEligibilityChanged { .. }
+                | Self::AuthenticatorCompromised { .. }
         )
     }
 }
@@ -260,6 +270,14 @@ pub enum SecurityNotice {
         /// Whether it still signs in.
         accepted: bool,
     },
+    /// The FIDO Alliance's metadata now reports the model of one of the user's
+    /// security keys or passkey providers as compromised.
+    AuthenticatorCompromised {
+        /// Its label.
+        label: String,
+        /// Whether it was disabled.
+        disabled: bool,
+    },
 }
 
 impl SecurityNotice {
@@ -274,6 +292,7 @@ impl SecurityNotice {
             Self::PushDenied => "push_denied",
             Self::AccountLocked => "account_locked",
             Self::PasskeyChanged { .. } => "passkey_changed",
+            Self::AuthenticatorCompromised { .. } => "authenticator_compromised",
         }
     }
 
@@ -345,6 +364,17 @@ impl SecurityNotice {
                 format!("{service}: a passkey changed"),
                 format!(
                     "{service}: your passkey (\"{label}\") changed how it is stored (it may now be synced between your devices). It still works. {tail}"
+                ),
+            ),
+            Self::AuthenticatorCompromised { label, disabled } => (
+                format!("{service}: a security key needs replacing"),
+                format!(
+                    "{service}: the maker's certification body reports that your security key or passkey provider (\"{label}\") is no longer secure{}. Register a new one. {tail}",
+                    if *disabled {
+                        ", so it was turned off for signing in"
+                    } else {
+                        ""
+                    }
                 ),
             ),
             Self::AccountLocked => (

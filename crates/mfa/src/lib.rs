@@ -67,8 +67,8 @@ pub use envelope::KeySet;
 pub use error::{Result, ServiceError};
 pub use service::{
     Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
-    OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
-    RecoveryUse, Response, Service, ServiceBuilder, Verification,
+    MetadataAction, MetadataRecheck, OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment,
+    PushNonce, RecoveryEnrollment, RecoveryUse, Response, Service, ServiceBuilder, Verification,
 };
 
 // What every service uses, at the top level.

@@ -15,6 +15,7 @@ mod import;
 mod manage;
 mod oob;
 mod passkeys;
+pub use passkeys::{MetadataAction, MetadataRecheck};
 mod push;
 mod types;
 mod verify;

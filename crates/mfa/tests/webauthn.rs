@@ -248,3 +248,159 @@ async fn passkey_backup_state_changes_are_audited_and_a_be_change_is_never_silen
         "{text}"
     );
 }
+
+/// Issue 22 items 7 and 9: the factor list names the authenticator (a claim, with `none`
+/// attestation), and a new MDS3 BLOB reporting its model compromised disables the
+/// factor with an audit event and a notice.
+#[tokio::test]
+async fn passkeys_are_named_and_a_compromised_model_is_disabled_by_a_recheck() {
+    use mfa::webauthn::{AaguidEvidence, MetadataTrustStore, NameSource};
+    use mfa::{EventKind, MetadataAction};
+    let h = harness(MemoryStore::new());
+    let alice = UserId::new("alice").unwrap();
+    let (_, aal2) = with_totp(&h, &alice).await;
+    crate::oob::with_sms(&h, &alice, "+1 415 555 0100", "+14155550100", &aal2).await;
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    // Google Password Manager's AAGUID, as that provider sends it with `none`.
+    let gpm = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4";
+    key.set_aaguid(mfa::webauthn::metadata::parse_aaguid(gpm).unwrap());
+    let (cid, options) = h
+        .service
+        .start_webauthn_registration(&alice, "Android phone", None, &aal2)
+        .await
+        .unwrap();
+    let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let info = h
+        .service
+        .finish_webauthn_registration(&alice, &cid, &reg)
+        .await
+        .unwrap();
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    let model = listed
+        .iter()
+        .find(|f| f.id == info.id)
+        .and_then(|f| f.authenticator.clone())
+        .unwrap();
+    assert_eq!(model.name.as_deref(), Some("Google Password Manager"));
+    assert_eq!(model.name_source, Some(NameSource::ProviderList));
+    assert_eq!(model.evidence, AaguidEvidence::Claimed);
+    assert!(
+        listed
+            .iter()
+            .filter(|f| f.id != info.id)
+            .all(|f| f.authenticator.is_none())
+    );
+
+    // A BLOB (the compiled store, as an operator caches it) that says nothing bad.
+    let store = |statuses: &[&str]| -> MetadataTrustStore {
+        serde_json::from_value(serde_json::json!({
+            "no": 7,
+            "next_update": "2030-01-01",
+            "entries": [{
+                "aaguid": gpm,
+                "description": "Google Password Manager",
+                "roots": [],
+                "status_reports": statuses.iter().map(|s| serde_json::json!({"status": s})).collect::<Vec<_>>(),
+            }],
+        }))
+        .unwrap()
+    };
+    let admin = h.service.admin();
+    let fine = store(&["FIDO_CERTIFIED_L1"]);
+    assert!(
+        admin
+            .recheck_metadata(&alice, &fine, MetadataAction::Disable)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Flag only: audited and told, still signs in.
+    let revoked = store(&["FIDO_CERTIFIED_L1", "REVOKED"]);
+    let sent_before = h.sender.sent().len();
+    let found = admin
+        .recheck_metadata(&alice, &revoked, MetadataAction::Flag)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].status.as_str(), found[0].disabled),
+        ("REVOKED", false)
+    );
+    assert_eq!(h.sender.sent().len(), sent_before + 1);
+    assert!(
+        h.service
+            .list_factors(&alice)
+            .await
+            .unwrap()
+            .iter()
+            .any(|f| f.id == info.id && f.confirmed)
+    );
+    // Disable: the factor stops signing in.
+    let found = admin
+        .recheck_metadata(&alice, &revoked, MetadataAction::Disable)
+        .await
+        .unwrap();
+    assert!(found[0].disabled);
+    let events: Vec<_> = h
+        .audit
+        .events()
+        .into_iter()
+        .filter(|e| e.event.as_str() == "authenticator_compromised")
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            EventKind::AuthenticatorCompromised {
+                status: "REVOKED".into(),
+                disabled: false
+            },
+            EventKind::AuthenticatorCompromised {
+                status: "REVOKED".into(),
+                disabled: true
+            },
+        ]
+    );
+    let text = h.sender.sent().last().unwrap().expose_body().to_owned();
+    assert!(
+        text.contains("Android phone") && text.contains("turned off"),
+        "{text}"
+    );
+    // It no longer signs in.
+    if let Ok(Challenge::WebAuthn {
+        challenge_id,
+        options,
+        ..
+    }) = h
+        .service
+        .start_challenge(&alice, &info.id, &StartOptions::new())
+        .await
+    {
+        let assertion = key
+            .authenticate(&options.public_key, ORIGIN, Fault::None)
+            .unwrap();
+        let r = h
+            .service
+            .verify(
+                &alice,
+                &info.id,
+                Response::WebAuthn {
+                    challenge_id: &challenge_id,
+                    response: &assertion,
+                },
+                &Session::default(),
+            )
+            .await;
+        assert!(r.is_err());
+    }
+    let listed = h.service.list_factors(&alice).await.unwrap();
+    assert!(listed.iter().any(|f| f.id == info.id && !f.confirmed));
+    // A disabled factor is not re-checked again.
+    assert!(
+        admin
+            .recheck_metadata(&alice, &revoked, MetadataAction::Disable)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -96,3 +96,138 @@ impl<S: Store> Service<S> {
         record.backup_eligible
     }
 }
+
+impl<S: Store> Service<S> {
+    /// The authenticator model of a WebAuthn row, named by the relying party's metadata
+    /// or the bundled provider list; `None` for other kinds (or without a relying
+    /// party, or a record that does not open: a listing never fails on a name).
+    pub(super) fn authenticator_model(
+        &self,
+        row: &FactorRecord,
+    ) -> Option<mfa_webauthn::AuthenticatorModel> {
+        if !row.kind.is_webauthn() {
+            return None;
+        }
+        let factor = self.webauthn().ok()?;
+        let record: mfa_webauthn::CredentialRecord = self.decode_factor(row).ok()?;
+        Some(factor.relying_party().authenticator_model(&record))
+    }
+}
+
+/// What [`Admin::recheck_metadata`](crate::Admin::recheck_metadata) does with a
+/// registered credential whose authenticator model a new MDS3 BLOB reports compromised
+/// (revoked, or user or attestation keys extractable).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataAction {
+    /// Disable the factor (it no longer signs in; the user registers another key).
+    #[default]
+    Disable,
+    /// Keep it working; audit it and tell the user, for a deployment that decides later.
+    Flag,
+}
+
+/// One credential a metadata re-check found, and what was done.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, serde::Serialize)]
+pub struct MetadataRecheck {
+    /// The factor.
+    pub factor: mfa_core::FactorId,
+    /// Its label.
+    pub label: String,
+    /// The authenticator's AAGUID.
+    pub aaguid: String,
+    /// The compromising MDS3 status (`REVOKED`, `USER_KEY_REMOTE_COMPROMISE`, ...).
+    pub status: String,
+    /// Whether the AAGUID was attested or only claimed.
+    pub evidence: mfa_webauthn::AaguidEvidence,
+    /// Whether the factor was disabled (else only flagged).
+    pub disabled: bool,
+}
+
+impl<S: Store> Service<S> {
+    pub(super) async fn recheck_metadata(
+        &self,
+        user: &mfa_core::UserId,
+        metadata: &mfa_webauthn::MetadataTrustStore,
+        action: MetadataAction,
+    ) -> crate::Result<Vec<MetadataRecheck>> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for row in self.store.list_factors(user).await? {
+            if !row.value.kind.is_webauthn() || !row.value.confirmed {
+                continue;
+            }
+            let record: mfa_webauthn::CredentialRecord = self.decode_factor(&row.value)?;
+            let Some(finding) = metadata.recheck(&record) else {
+                continue;
+            };
+            let (id, kind, label) = (
+                row.value.id.clone(),
+                row.value.kind,
+                row.value.label.clone(),
+            );
+            let disabled = action == MetadataAction::Disable && self.disable_factor(row).await?;
+            let status = finding.status.as_str().to_owned();
+            self.emit(
+                AuditEvent::new(
+                    now,
+                    Some(user),
+                    EventKind::AuthenticatorCompromised {
+                        status: status.clone(),
+                        disabled,
+                    },
+                )
+                .factor(&id, kind),
+            );
+            self.notify(
+                user,
+                SecurityNotice::AuthenticatorCompromised {
+                    label: label.clone(),
+                    disabled,
+                },
+            )
+            .await;
+            out.push(MetadataRecheck {
+                factor: id,
+                label,
+                aaguid: record.aaguid.clone(),
+                status,
+                evidence: finding.evidence,
+                disabled,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks a factor unconfirmed, so it no longer signs in (a refused
+    /// `factor_disabled`); retried on a concurrent change. `false` when it was removed
+    /// meanwhile.
+    async fn disable_factor(
+        &self,
+        mut row: mfa_core::store::Versioned<FactorRecord>,
+    ) -> crate::Result<bool> {
+        use mfa_core::store::StoreError;
+        for _ in 0..8 {
+            let mut updated = row.value.clone();
+            updated.confirmed = false;
+            match self
+                .store
+                .update_factor_if_version(updated, row.version)
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict) => {
+                    match self.store.factor(&row.value.user, &row.value.id).await? {
+                        Some(fresh) => row = fresh,
+                        None => return Ok(false),
+                    }
+                }
+                Err(StoreError::NotFound) => return Ok(false),
+                Err(e) => return Err(Error::from(e).into()),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+}

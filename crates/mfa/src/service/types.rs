@@ -25,6 +25,10 @@ pub struct FactorInfo {
     pub destination: Option<String>,
     /// Unused recovery codes, for a recovery-code factor.
     pub remaining_codes: Option<usize>,
+    /// For a WebAuthn factor in [`list_factors`](crate::Service::list_factors): the
+    /// authenticator model by AAGUID ("iCloud Keychain", "YubiKey 5 Series"), and
+    /// whether an attestation vouched for it or it is the authenticator's claim.
+    pub authenticator: Option<mfa_webauthn::AuthenticatorModel>,
 }
 
 impl FactorInfo {
@@ -38,6 +42,7 @@ impl FactorInfo {
             last_used_at: row.last_used_at,
             destination: None,
             remaining_codes,
+            authenticator: None,
         }
     }
 
