@@ -31,6 +31,7 @@
 //! mfactl import otpauth|google|csv|webauthn|pskc FILE [--user U] [--write] [--allow-short-secrets]
 //!        [--psk-file FILE | --password-file FILE]
 //! mfactl export --user U [--users FILE] --out FILE (--psk-file F | --password-file F) [--webauthn-out FILE]
+//! mfactl webauthn-recheck --user U [--users FILE] (--blob FILE [--root DER] | --compiled FILE) [--flag-only]
 //! ```
 //!
 //! `import` is a dry run unless `--write`, and exits 1 (report on stdout) when any
@@ -96,6 +97,8 @@ mod export;
 mod import;
 #[path = "mfactl/keys.rs"]
 mod keys;
+#[path = "mfactl/metadata.rs"]
+mod metadata;
 
 pub(crate) use cli::Cli;
 use cli::*;
@@ -586,6 +589,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         }
         Command::Import(a) => import::import(&service, a, global.json).await,
         Command::Export(a) => export::export(&service, a).await,
+        Command::WebauthnRecheck(a) => metadata::recheck(&service, a, now).await,
         Command::Purge => {
             let purged = service.admin().purge_failures().await?;
             Ok(json!({"ok": true, "purged": purged}))

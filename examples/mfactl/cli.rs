@@ -92,6 +92,9 @@ pub(super) enum Command {
     Import(import::ImportArgs),
     /// Export users' factors: OTP seeds as encrypted PSKC, WebAuthn credentials as JSON.
     Export(export::ExportArgs),
+    /// Re-check users' WebAuthn credentials against a new FIDO MDS3 BLOB: disable (or
+    /// flag) those whose model it reports revoked or compromised.
+    WebauthnRecheck(metadata::RecheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

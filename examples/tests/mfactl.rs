@@ -22,6 +22,8 @@ mod mfactl;
 mod migration;
 #[path = "mfactl/oob.rs"]
 mod oob;
+#[path = "mfactl/recheck.rs"]
+mod recheck;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
