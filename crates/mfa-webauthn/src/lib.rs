@@ -148,6 +148,7 @@ pub mod metadata;
 pub mod origins;
 pub mod providers;
 mod registration;
+pub mod signals;
 pub mod trust;
 
 #[cfg(feature = "conformance")]

@@ -22,6 +22,7 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
         .await
         .unwrap();
     let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+    let handle = options.user.id.encode();
     let info = h
         .service
         .finish_webauthn_registration(&alice, &cid, &reg)
@@ -70,6 +71,48 @@ async fn webauthn_registers_once_signs_in_by_name_and_usernameless() {
     // key, `phr`; nothing attests this software key, so not `phrh`.
     assert!(v.methods.contains(&AuthMethod::Pop), "{:?}", v.methods);
     assert_eq!(v.acr, Some("phr"));
+    // Issue 22 item 6: the sign-in hands back signalAllAcceptedCredentials' options,
+    // exactly the browser's JSON, listing this credential under its user handle.
+    let signal = serde_json::to_value(v.signal.as_ref().unwrap()).unwrap();
+    assert_eq!(signal["rpId"], "bank.example");
+    assert_eq!(
+        signal["allAcceptedCredentialIds"],
+        serde_json::json!([reg.id])
+    );
+    assert_eq!(signal["userId"], handle);
+    // An assertion of a credential the service does not have: signalUnknownCredential.
+    assert!(
+        h.service
+            .signal_unknown_credential(&assertion)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut stranger = assertion.clone();
+    stranger.raw_id = mfa::webauthn::json::Base64UrlBytes(vec![7; 16]);
+    stranger.id = stranger.raw_id.encode();
+    let unknown = h
+        .service
+        .signal_unknown_credential(&stranger)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&unknown).unwrap(),
+        serde_json::json!({"rpId": "bank.example", "credentialId": stranger.id})
+    );
+    // After a rename of the account: signalCurrentUserDetails under the same handle.
+    let details = h
+        .service
+        .signal_current_user_details(&alice, "alice@bank.example", "Alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&details).unwrap()["userId"],
+        signal["userId"]
+    );
+    assert_eq!(details.display_name, "Alice");
 
     // Usernameless: the user is learned from the credential.
     let Challenge::WebAuthn {

@@ -231,3 +231,91 @@ impl<S: Store> Service<S> {
         Err(ServiceError::Conflict)
     }
 }
+
+impl<S: Store> Service<S> {
+    /// The `signalAllAcceptedCredentials()` payload for `user` (WebAuthn L3 §5.1.10):
+    /// the ids of the user's passkeys and security keys, under their user handle. Send
+    /// it to the signed-in user after a sign-in (a WebAuthn sign-in's
+    /// [`Verification::signal`](crate::Verification::signal) carries it already) and after
+    /// a passkey is removed, so providers hide the ones this relying party dropped.
+    /// `None` without a relying party or when the user has no WebAuthn factor left (the
+    /// handle lives in the credentials).
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open, or a store failure.
+    pub async fn signal_all_accepted_credentials(
+        &self,
+        user: &mfa_core::UserId,
+    ) -> crate::Result<Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>> {
+        let Ok(factor) = self.webauthn() else {
+            return Ok(None);
+        };
+        let mut handle = None;
+        let mut ids = Vec::new();
+        for row in self.store.list_factors(user).await? {
+            if !row.value.kind.is_webauthn() || !row.value.confirmed {
+                continue;
+            }
+            let record: mfa_webauthn::CredentialRecord = self.decode_factor(&row.value)?;
+            if handle.is_none() {
+                handle = record.user_handle.clone();
+            }
+            ids.push(record.id);
+        }
+        Ok(handle.map(|h| {
+            factor
+                .relying_party()
+                .signal_all_accepted_credentials(h.as_slice(), ids.iter().map(|i| i.as_slice()))
+        }))
+    }
+
+    /// The `signalUnknownCredential()` payload when `response` (an assertion that
+    /// failed, or is about to be tried) names a credential this relying party does not
+    /// have; `None` when it is registered. Safe to send to anyone: it says nothing about
+    /// an account.
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::NotConfigured`] without a relying party, or a store failure.
+    pub async fn signal_unknown_credential(
+        &self,
+        response: &mfa_webauthn::json::AuthenticationResponseJson,
+    ) -> crate::Result<Option<mfa_webauthn::signals::UnknownCredentialOptions>> {
+        let factor = self.webauthn()?;
+        let key = mfa_core::store::LookupKey::webauthn_credential(&response.raw_id.0)?;
+        if self.store.factor_by_lookup_key(&key, None).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(
+            factor
+                .relying_party()
+                .signal_unknown_credential(response.raw_id.as_slice()),
+        ))
+    }
+
+    /// The `signalCurrentUserDetails()` payload after the user's names changed, under
+    /// the handle of their passkeys; `None` when they have none.
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open, or a store failure.
+    pub async fn signal_current_user_details(
+        &self,
+        user: &mfa_core::UserId,
+        name: &str,
+        display_name: &str,
+    ) -> crate::Result<Option<mfa_webauthn::signals::CurrentUserDetailsOptions>> {
+        let Some(all) = self.signal_all_accepted_credentials(user).await? else {
+            return Ok(None);
+        };
+        let Ok(factor) = self.webauthn() else {
+            return Ok(None);
+        };
+        Ok(Some(factor.relying_party().signal_current_user_details(
+            all.user_id.as_slice(),
+            name,
+            display_name,
+        )))
+    }
+}

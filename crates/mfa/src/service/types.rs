@@ -352,6 +352,10 @@ pub struct Verification {
     /// assertion, `None` for a phishable factor
     /// ([`evidence_acr`](mfa_policy::oidc::evidence_acr)).
     pub acr: Option<&'static str>,
+    /// After a WebAuthn sign-in: the `signalAllAcceptedCredentials()` payload (WebAuthn
+    /// L3 §5.1.10) to hand the signed-in browser, so passkey providers hide credentials
+    /// this relying party no longer accepts.
+    pub signal: Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>,
     /// For a recovery code: what is left.
     pub recovery: Option<RecoveryUse>,
 }

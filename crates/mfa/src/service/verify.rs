@@ -523,6 +523,11 @@ impl<S: Store> Service<S> {
             }
             None => self.enrolled(user).await?.1,
         };
+        let signal = if ok.row.value.kind.is_webauthn() {
+            self.signal_all_accepted_credentials(user).await?
+        } else {
+            None
+        };
         let amr = self.policy.amr(&session, &enrolled, now);
         let aal = self.policy.assurance(&session, &enrolled, now);
         Ok(Verification {
@@ -530,6 +535,7 @@ impl<S: Store> Service<S> {
             factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining))
                 .with_destination(self.destination_of(&ok.row.value).ok().flatten()),
             acr: mfa_policy::oidc::evidence_acr(&ok.methods),
+            signal,
             methods: ok.methods,
             session,
             amr,
