@@ -174,7 +174,7 @@ impl RelyingParty {
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`].
+/// The first failed check: [`Error::Malformed`](crate::Error::Malformed) for input that does not parse, else the opaque [`Error::Rejected`](crate::Error::Rejected) with its code.
 pub fn verify_authentication(
     exp: &Expectations,
     allowed: &[Base64UrlBytes],

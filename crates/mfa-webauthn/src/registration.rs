@@ -228,7 +228,7 @@ impl RelyingParty {
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`].
+/// The first failed check: [`Error::Malformed`](crate::Error::Malformed) for input that does not parse, else the opaque [`Error::Rejected`](crate::Error::Rejected) with its code.
 pub fn verify_registration(
     exp: &Expectations,
     response: &RegistrationResponseJson,
@@ -245,7 +245,7 @@ pub fn verify_registration(
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`]; [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) when
+/// The first failed check (as [`crate::Error`]); [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) when
 /// the policy's anchors apply and the chain does not validate to one, or trusted
 /// attestation is required and the statement is not trusted.
 pub fn verify_registration_with(
