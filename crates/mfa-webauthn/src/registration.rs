@@ -62,6 +62,13 @@ pub struct RegistrationRequest {
     /// Hints for the browser's UI (§5.8.7), most preferred first; see
     /// [`WebAuthnHint::for_attachment`] to hint at the kind of key a policy wants.
     pub hints: Vec<WebAuthnHint>,
+    /// Conditional create (§5.1.3, the page calls `navigator.credentials.create()` with
+    /// `mediation: "conditional"`): the passkey upgrade offered right after a password
+    /// sign-in, which the browser completes without a prompt. The authenticator then
+    /// need not set UP (§7.1 step 14 asks for UP only outside this flow), so this
+    /// registration, and only this one, verifies without user presence. Offer it only to
+    /// a user who has just proved their password.
+    pub conditional: bool,
 }
 
 impl RegistrationRequest {
@@ -183,6 +190,8 @@ impl RelyingParty {
             true,
         );
         expectations.cred_props_requested = req.cred_props;
+        // §7.1 step 14: user presence is required unless the create was conditional.
+        expectations.user_presence_required = !req.conditional;
         let state = RegistrationState {
             expectations,
             user_id: Base64UrlBytes(req.user_id.clone()),

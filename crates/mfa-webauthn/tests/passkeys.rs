@@ -438,3 +438,43 @@ fn write_cases(dir: &std::path::Path) {
         );
     }
 }
+
+#[test]
+fn conditional_create_alone_accepts_a_registration_without_user_presence() {
+    let rp = builder().build().unwrap();
+    let mut a = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    let mut req = RegistrationRequest::new(b"user-1".to_vec(), "alice", "Alice");
+    // A modal create: UP is required.
+    let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
+    let resp = a.register(&options, ORIGIN, Fault::NoUserPresence).unwrap();
+    let err = rp.finish_registration(&state, &resp, now()).unwrap_err();
+    assert!(crate::refused(
+        &err,
+        FailureCode::UserNotPresent,
+        "user not present"
+    ));
+    // The conditional upgrade: the same response verifies, and the state says why.
+    req.conditional = true;
+    let (options, state) = rp.start_registration(&req, now(), &mut OsRandom).unwrap();
+    assert!(!state.expectations.user_presence_required);
+    let resp = a.register(&options, ORIGIN, Fault::NoUserPresence).unwrap();
+    let reg = rp.finish_registration(&state, &resp, now()).unwrap();
+    assert!(!reg.flags.user_present());
+    // Sign-ins still need presence.
+    let req = AuthenticationRequest {
+        allow_credentials: vec![reg.record.descriptor()],
+        ..Default::default()
+    };
+    let (options, state) = rp.start_authentication(&req, now(), &mut OsRandom).unwrap();
+    let resp = a
+        .authenticate(&options.public_key, ORIGIN, Fault::NoUserPresence)
+        .unwrap();
+    let err = rp
+        .finish_authentication(&state, &resp, &reg.record, now())
+        .unwrap_err();
+    assert!(crate::refused(
+        &err,
+        FailureCode::UserNotPresent,
+        "user not present"
+    ));
+}
