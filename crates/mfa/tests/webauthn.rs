@@ -447,3 +447,53 @@ async fn passkeys_are_named_and_a_compromised_model_is_disabled_by_a_recheck() {
             .is_empty()
     );
 }
+
+/// Issue 22 item 5: the passkey upgrade right after a password sign-in (conditional
+/// create) is accepted without user presence, and only in that flow.
+#[tokio::test]
+async fn the_passkey_upgrade_after_a_password_accepts_no_user_presence_only_there() {
+    let h = harness(MemoryStore::new());
+    let bob = UserId::new("bob").unwrap();
+    // The default test policy wants another factor before a platform passkey.
+    let (_, fresh) = with_totp(&h, &bob).await;
+    assert!(fresh.methods.iter().any(|m| m.method == AuthMethod::Pwd));
+    let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+    // The ordinary registration needs presence.
+    let (cid, options) = h
+        .service
+        .start_webauthn_registration(&bob, "laptop", None, &fresh)
+        .await
+        .unwrap();
+    let reg = key
+        .register(&options, ORIGIN, Fault::NoUserPresence)
+        .unwrap();
+    assert!(
+        h.service
+            .finish_webauthn_registration(&bob, &cid, &reg)
+            .await
+            .is_err()
+    );
+    // The upgrade does not.
+    let (cid, options) = h
+        .service
+        .start_passkey_upgrade(&bob, "laptop", &fresh)
+        .await
+        .unwrap();
+    let reg = key
+        .register(&options, ORIGIN, Fault::NoUserPresence)
+        .unwrap();
+    let info = h
+        .service
+        .finish_webauthn_registration(&bob, &cid, &reg)
+        .await
+        .unwrap();
+    assert!(info.confirmed && info.kind.is_webauthn());
+    // Only right after the password: ten minutes later it is refused.
+    h.clock.advance(std::time::Duration::from_secs(600));
+    let err = h
+        .service
+        .start_passkey_upgrade(&bob, "phone", &fresh)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::StepUpRequired { .. }), "{err}");
+}

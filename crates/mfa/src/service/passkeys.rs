@@ -319,3 +319,44 @@ impl<S: Store> Service<S> {
         )))
     }
 }
+
+/// How recent the password must be for the passkey upgrade.
+const UPGRADE_WINDOW_SECS: u64 = 300;
+
+impl<S: Store> Service<S> {
+    /// Starts the passkey upgrade right after a password sign-in (conditional create,
+    /// WebAuthn L3 §5.1.3): the page passes the options to
+    /// `navigator.credentials.create({publicKey, mediation: "conditional"})` and the
+    /// browser creates a passkey without a prompt, so the registration is accepted
+    /// without user presence (and only this one). Finish it with
+    /// [`finish_webauthn_registration`](Self::finish_webauthn_registration).
+    ///
+    /// # Errors
+    ///
+    /// [`ServiceError::StepUpRequired`] unless `session` proved a password (`pwd`)
+    /// within the last five minutes; otherwise as
+    /// [`start_webauthn_registration`](Self::start_webauthn_registration).
+    pub async fn start_passkey_upgrade(
+        &self,
+        user: &mfa_core::UserId,
+        label: &str,
+        session: &mfa_policy::input::Session,
+    ) -> crate::Result<(
+        crate::service::ChallengeId,
+        mfa_webauthn::json::CreationOptionsJson,
+    )> {
+        let now = self.now();
+        let fresh_password = session.methods.iter().any(|m| {
+            m.method == mfa_core::AuthMethod::Pwd
+                && m.at <= now
+                && now.unix_secs().saturating_sub(m.at.unix_secs()) <= UPGRADE_WINDOW_SECS
+        });
+        if !fresh_password {
+            return Err(ServiceError::StepUpRequired {
+                required: mfa_policy::assurance::Aal::Aal1,
+            });
+        }
+        self.start_registration_as(user, label, None, session, true)
+            .await
+    }
+}
