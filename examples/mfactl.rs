@@ -119,7 +119,7 @@ use mfa::oob::{OobConfig, OobFactor, OutboxSender, SendLimits, Templates};
 use mfa::policy::Policy;
 use mfa::policy::input::{Session, Subject};
 use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
-use mfa::{KeySet, Response, Service, ServiceError};
+use mfa::{Error, KeySet, Response, Service};
 use mfa_core::{
     AuthMethod, Channel, Clock, FactorId, FactorKind, FixedClock, OsRandom, SecretBytes,
     StartOptions, SystemClock, Timestamp, UserId,
@@ -260,8 +260,8 @@ impl Failure {
     }
 }
 
-impl From<ServiceError> for Failure {
-    fn from(e: ServiceError) -> Self {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
         if e.is_rejection() {
             Self::Rejected
         } else {
@@ -272,7 +272,7 @@ impl From<ServiceError> for Failure {
 
 impl From<mfa_core::Error> for Failure {
     fn from(e: mfa_core::Error) -> Self {
-        ServiceError::from(e).into()
+        Error::from(e).into()
     }
 }
 

@@ -40,7 +40,7 @@ use mfa::recovery::{KeyId, Keyring, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, KeySet, Response, Service, ServiceError};
+use mfa::{Challenge, Error, KeySet, Response, Service};
 use mfa_store::AnyStore;
 
 type Step<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -204,7 +204,7 @@ async fn run(store: AnyStore) -> Step {
         )
         .await;
     check(
-        matches!(first_factor, Err(ServiceError::Enroll(_))),
+        matches!(first_factor, Err(Error::Enroll(_))),
         "refused as the first factor",
     )?;
     let mut touch_id = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom)?;
@@ -223,7 +223,7 @@ async fn run(store: AnyStore) -> Step {
         .finish_webauthn_registration(&user, &reg_id, &response)
         .await;
     check(
-        again.as_ref().is_err_and(ServiceError::is_rejection),
+        again.as_ref().is_err_and(Error::is_rejection),
         "the registration challenge cannot be used twice",
     )?;
 
@@ -305,7 +305,7 @@ async fn run(store: AnyStore) -> Step {
         )
         .await;
     check(
-        replay.as_ref().is_err_and(ServiceError::is_rejection),
+        replay.as_ref().is_err_and(Error::is_rejection),
         "the same code again is a replay",
     )?;
     clock.advance(Duration::from_secs(30));
@@ -369,14 +369,14 @@ async fn run(store: AnyStore) -> Step {
         )
         .await;
     check(
-        stolen.as_ref().is_err_and(ServiceError::is_rejection),
+        stolen.as_ref().is_err_and(Error::is_rejection),
         "another user's session cannot redeem Alice's challenge",
     )?;
     let ok = service.verify(&user, &passkey.id, answer, &session).await?;
     let session = ok.session;
     let twice = service.verify(&user, &passkey.id, answer, &session).await;
     check(
-        twice.as_ref().is_err_and(ServiceError::is_rejection),
+        twice.as_ref().is_err_and(Error::is_rejection),
         "the challenge cannot be used twice",
     )?;
     let d = service
@@ -414,7 +414,7 @@ async fn run(store: AnyStore) -> Step {
         )
         .await;
     check(
-        again.as_ref().is_err_and(ServiceError::is_rejection),
+        again.as_ref().is_err_and(Error::is_rejection),
         "a used code never works again",
     )?;
     // Lower-level on purpose: the service counts every failure (per factor and per
@@ -522,7 +522,7 @@ async fn run(store: AnyStore) -> Step {
         .remember_device(&user, &recovered, "laptop-1", "Firefox on Linux")
         .await;
     check(
-        matches!(late, Err(ServiceError::DeviceToken(_))),
+        matches!(late, Err(Error::DeviceToken(_))),
         "her pre-reset session proves no factor she still has: it cannot remember a device",
     )?;
     Ok(())

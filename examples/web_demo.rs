@@ -74,7 +74,7 @@ use mfa::policy::input::{EnrolledFactor, Request as PolicyRequest, Session, Subj
 use mfa::recovery::{RecoveryCode, RecoveryConfig};
 use mfa::webauthn::RelyingParty;
 use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
-use mfa::{Challenge, Response as MfaResponse, Service, ServiceError};
+use mfa::{Challenge, Error, Response as MfaResponse, Service};
 use mfa_axum::{LoadError, MfaSession, RequireMfaLayer, SessionLoader, phishing_resistant};
 use mfa_store::AnyStore;
 use serde::Deserialize;
@@ -242,33 +242,33 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
         match e {
-            ServiceError::Locked { .. } => ApiError(
+            Error::Locked { .. } => ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts: this method is locked for a while, or until an administrator unlocks it.",
             ),
-            ServiceError::AccountLocked => ApiError(
+            Error::AccountLocked => ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts: this account is locked. An administrator can unlock it.",
             ),
-            ServiceError::Backoff { .. } => ApiError(
+            Error::Backoff { .. } => ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many failed attempts: wait a moment and try again.",
             ),
-            ServiceError::StepUpRequired { .. } => {
+            Error::StepUpRequired { .. } => {
                 ApiError(StatusCode::FORBIDDEN, "Verify a second factor first.")
             }
-            ServiceError::Enroll(_) => ApiError(
+            Error::Enroll(_) => ApiError(
                 StatusCode::CONFLICT,
                 "The policy does not allow this factor now (a passkey on this device needs another factor first).",
             ),
-            ServiceError::NoGrace => ApiError(
+            Error::NoGrace => ApiError(
                 StatusCode::FORBIDDEN,
                 "Set up a second factor now: it can no longer be put off.",
             ),
-            ServiceError::CredentialAlreadyRegistered => ApiError(
+            Error::CredentialAlreadyRegistered => ApiError(
                 StatusCode::CONFLICT,
                 "This authenticator is already registered.",
             ),
@@ -289,7 +289,7 @@ impl From<DbError> for ApiError {
 
 impl From<mfa::core::Error> for ApiError {
     fn from(e: mfa::core::Error) -> Self {
-        ServiceError::from(e).into()
+        Error::from(e).into()
     }
 }
 
@@ -438,7 +438,7 @@ impl App {
         user.as_str()
     }
 
-    async fn enrolled(&self, user: &UserId) -> Result<Vec<EnrolledFactor>, ServiceError> {
+    async fn enrolled(&self, user: &UserId) -> Result<Vec<EnrolledFactor>, Error> {
         Ok(self
             .svc
             .list_factors(user)

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use mfa::import::{Format, ImportOptions, ImportReport, PskcKey, RecordStatus, parse_pskc};
-use mfa::{Service, ServiceError};
+use mfa::{Error, Service};
 use mfa_store::AnyStore;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -124,7 +124,7 @@ pub(crate) async fn import(
     let report = service
         .import(parsed, options)
         .await
-        .map_err(|e: ServiceError| Failure::bad(format!("store: {e}")))?;
+        .map_err(|e: Error| Failure::bad(format!("store: {e}")))?;
     let value = if json_output {
         report_json(&report)?
     } else {

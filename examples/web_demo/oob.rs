@@ -226,14 +226,14 @@ pub(crate) async fn oob_enroll(
 }
 
 /// The service's refusals of a destination, said plainly.
-fn oob_error(e: ServiceError) -> ApiError {
+fn oob_error(e: Error) -> ApiError {
     match e {
-        ServiceError::DestinationAlreadyEnrolled => ApiError(
+        Error::DestinationAlreadyEnrolled => ApiError(
             StatusCode::CONFLICT,
             "That number or address is already one of your factors.",
         ),
-        ServiceError::Limited(l) => limited(&l),
-        ServiceError::Core(mfa::core::Error::Invalid(_)) => ApiError(
+        Error::Limited(l) => limited(&l),
+        Error::Core(mfa::core::Error::Invalid(_)) => ApiError(
             StatusCode::BAD_REQUEST,
             "Check the number or address (a number in international form, +1 201 555 0123).",
         ),

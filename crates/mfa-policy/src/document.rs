@@ -9,7 +9,7 @@ use mfa_core::FactorKind;
 use serde::{Deserialize, Serialize};
 
 pub use crate::cidr::Cidr;
-use crate::error::PolicyError;
+use crate::error::Error;
 pub use crate::kinds::KindSet;
 use crate::kinds::{parse_kind_name, webauthn_all};
 use crate::lockout::FailureLimits;
@@ -193,10 +193,10 @@ impl PolicyDocument {
     ///
     /// # Errors
     ///
-    /// [`PolicyError::Syntax`] with the line and column of the problem, including unknown
+    /// [`Error::Syntax`] with the line and column of the problem, including unknown
     /// fields and wrong types.
-    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
-        toml::from_str(text).map_err(|e| PolicyError::Syntax {
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        toml::from_str(text).map_err(|e| Error::Syntax {
             format: "toml",
             message: e.to_string().trim_end().to_owned(),
         })
@@ -206,9 +206,9 @@ impl PolicyDocument {
     ///
     /// # Errors
     ///
-    /// [`PolicyError::Syntax`] with the line and column of the problem.
-    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
-        serde_json::from_str(text).map_err(|e| PolicyError::Syntax {
+    /// [`Error::Syntax`] with the line and column of the problem.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        serde_json::from_str(text).map_err(|e| Error::Syntax {
             format: "json",
             message: e.to_string(),
         })
@@ -225,10 +225,10 @@ impl PolicyDocument {
     ///
     /// # Errors
     ///
-    /// [`PolicyError::Invalid`] naming the first invalid field and the problem.
-    pub fn compile(&self) -> Result<Policy, PolicyError> {
+    /// [`Error::Invalid`] naming the first invalid field and the problem.
+    pub fn compile(&self) -> Result<Policy, Error> {
         if self.version != VERSION {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "version",
                 format!(
                     "unsupported version {} (this library reads version 1)",
@@ -240,7 +240,7 @@ impl PolicyDocument {
             Some(names) => {
                 let set = kind_list("factors.enabled", names)?;
                 if set.is_empty() {
-                    return Err(PolicyError::invalid(
+                    return Err(Error::invalid(
                         "factors.enabled",
                         "must enable at least one factor kind",
                     ));
@@ -273,7 +273,7 @@ impl PolicyDocument {
         for (i, raw) in self.rules.iter().enumerate() {
             let rule = raw.compile(i, enabled)?;
             if rules.iter().any(|r: &Rule| *r.name == *rule.name) {
-                return Err(PolicyError::invalid(
+                return Err(Error::invalid(
                     format_args!("rules[{i}].name"),
                     format!("duplicate rule name {:?}", raw.name),
                 ));
@@ -298,12 +298,12 @@ impl PolicyDocument {
 }
 
 impl RawAdaptive {
-    fn compile(&self) -> Result<Adaptive, PolicyError> {
+    fn compile(&self) -> Result<Adaptive, Error> {
         let d = SignalLevels::default();
         let s = &self.signals;
         let threshold = self.recent_failures_threshold.unwrap_or(5);
         if threshold == 0 {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "adaptive.recent_failures_threshold",
                 "must be at least 1",
             ));
@@ -326,10 +326,10 @@ impl RawAdaptive {
 }
 
 impl RawEnrollment {
-    fn compile(&self) -> Result<EnrollmentRules, PolicyError> {
+    fn compile(&self) -> Result<EnrollmentRules, Error> {
         let min_factors = self.min_factors.unwrap_or(1);
         if min_factors > 10 {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "enrollment.min_factors",
                 "must be at most 10",
             ));
@@ -338,7 +338,7 @@ impl RawEnrollment {
             .grace_sign_ins
             .is_some_and(|n| !(1..=1000).contains(&n))
         {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "enrollment.grace_sign_ins",
                 "must be from 1 to 1000",
             ));
@@ -358,11 +358,11 @@ impl RawEnrollment {
 }
 
 impl RawFailures {
-    fn compile(&self) -> Result<FailureLimits, PolicyError> {
+    fn compile(&self) -> Result<FailureLimits, Error> {
         let d = FailureLimits::default();
         let max_consecutive = self.max_consecutive.unwrap_or(d.max_consecutive);
         if !(1..=NIST_MAX_FAILURES).contains(&max_consecutive) {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "failures.max_consecutive",
                 format!(
                     "{max_consecutive} is outside 1..=100 (NIST SP 800-63B-4 §3.2.2 allows at most 100 consecutive failures)"
@@ -373,7 +373,7 @@ impl RawFailures {
             .backoff_after
             .unwrap_or(d.backoff_after.min(max_consecutive));
         if backoff_after > max_consecutive {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "failures.backoff_after",
                 "must not exceed failures.max_consecutive",
             ));
@@ -389,21 +389,21 @@ impl RawFailures {
             d.backoff_max,
         )?;
         if backoff_base > backoff_max {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "failures.backoff_base",
                 "must not exceed failures.backoff_max",
             ));
         }
         let lockout = duration("failures.lockout", self.lockout.as_ref(), d.lockout)?;
         if lockout.is_zero() {
-            return Err(PolicyError::invalid("failures.lockout", "must not be zero"));
+            return Err(Error::invalid("failures.lockout", "must not be zero"));
         }
         let window = duration("failures.window", self.window.as_ref(), d.window)?;
         if window.is_zero() {
-            return Err(PolicyError::invalid("failures.window", "must not be zero"));
+            return Err(Error::invalid("failures.window", "must not be zero"));
         }
         if window < backoff_max {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "failures.window",
                 "must be at least failures.backoff_max (waiting out a backoff must not reset the count)",
             ));
@@ -420,7 +420,7 @@ impl RawFailures {
 }
 
 impl RawReauth {
-    fn compile(&self) -> Result<ReauthLimits, PolicyError> {
+    fn compile(&self) -> Result<ReauthLimits, Error> {
         let d = ReauthLimits::NIST_REV4;
         let limits = ReauthLimits {
             aal1_max: duration(
@@ -457,7 +457,7 @@ impl RawReauth {
             ("reauthentication.aal3_idle", limits.aal3_idle),
         ] {
             if value.is_zero() {
-                return Err(PolicyError::invalid(field, "must not be zero"));
+                return Err(Error::invalid(field, "must not be zero"));
             }
         }
         Ok(limits)
@@ -465,10 +465,10 @@ impl RawReauth {
 }
 
 impl RawRemember {
-    fn compile(&self) -> Result<RememberDevice, PolicyError> {
+    fn compile(&self) -> Result<RememberDevice, Error> {
         let days = self.days.unwrap_or(30);
         if !(1..=365).contains(&days) {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 "remember_device.days",
                 format!("{days} is outside 1..=365"),
             ));
@@ -481,15 +481,15 @@ impl RawRemember {
 }
 
 impl RawRule {
-    fn compile(&self, i: usize, enabled: KindSet) -> Result<Rule, PolicyError> {
+    fn compile(&self, i: usize, enabled: KindSet) -> Result<Rule, Error> {
         let at = |field: &str| format!("rules[{i}].{field}");
         if self.name.trim().is_empty() {
-            return Err(PolicyError::invalid(at("name"), "must not be empty"));
+            return Err(Error::invalid(at("name"), "must not be empty"));
         }
         let action = match self.require.as_str() {
             "deny" => {
                 if !self.kinds.is_empty() || self.max_age.is_some() || self.fresh {
-                    return Err(PolicyError::invalid(
+                    return Err(Error::invalid(
                         at("require"),
                         "\"deny\" takes no kinds, max_age or fresh",
                     ));
@@ -497,7 +497,7 @@ impl RawRule {
                 RuleAction::Deny
             }
             "none" | "aal1" if self.fresh => {
-                return Err(PolicyError::invalid(
+                return Err(Error::invalid(
                     at("fresh"),
                     "has no effect below mfa (a remembered device only ever stands in for a second factor)",
                 ));
@@ -537,7 +537,7 @@ fn requirement(
     max_age: Option<&RawDuration>,
     fresh: bool,
     enabled: KindSet,
-) -> Result<Requirement, PolicyError> {
+) -> Result<Requirement, Error> {
     let level = match require {
         "none" => Level::None,
         "aal1" => Level::Aal1,
@@ -546,7 +546,7 @@ fn requirement(
         "aal2" => Level::Aal2,
         "aal3" => Level::Aal3,
         other => {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 format_args!("{prefix}require"),
                 format!(
                     "unknown requirement {other:?} (expected none, aal1, mfa, phishing-resistant, aal2, aal3 or deny)"
@@ -559,14 +559,14 @@ fn requirement(
         KindSet::ALL
     } else {
         if !level.needs_second_factor() {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 kinds_field,
                 format!("kinds only apply to mfa, phishing-resistant, aal2 or aal3, not {require}"),
             ));
         }
         let set = kind_list(&kinds_field, kinds)?;
         if set.intersection(enabled).is_empty() {
-            return Err(PolicyError::invalid(
+            return Err(Error::invalid(
                 kinds_field,
                 "none of these kinds is enabled in factors.enabled",
             ));
@@ -577,7 +577,7 @@ fn requirement(
         && level != Level::Aal2
         && !kind_set.iter().any(FactorKind::is_phishing_resistant)
     {
-        return Err(PolicyError::invalid(
+        return Err(Error::invalid(
             format_args!("{prefix}kinds"),
             format!("no listed kind can meet {require} (only WebAuthn can)"),
         ));
@@ -585,14 +585,14 @@ fn requirement(
     let max_age = match max_age {
         Some(raw) => {
             if level == Level::None {
-                return Err(PolicyError::invalid(
+                return Err(Error::invalid(
                     format_args!("{prefix}max_age"),
                     "has no meaning when nothing is required",
                 ));
             }
             let d = duration_value(&format!("{prefix}max_age"), raw)?;
             if d.is_zero() {
-                return Err(PolicyError::invalid(
+                return Err(Error::invalid(
                     format_args!("{prefix}max_age"),
                     "must not be zero",
                 ));
@@ -609,13 +609,13 @@ fn requirement(
     })
 }
 
-fn compile_acr(raw: &[RawAcr], enabled: KindSet) -> Result<Vec<AcrMapping>, PolicyError> {
+fn compile_acr(raw: &[RawAcr], enabled: KindSet) -> Result<Vec<AcrMapping>, Error> {
     let mut out: Vec<AcrMapping> = Vec::new();
     for (i, entry) in raw.iter().enumerate() {
         let field = format!("acr[{i}].value");
         check_acr_value(&field, &entry.value)?;
         if out.iter().any(|m| *m.value == *entry.value) {
-            return Err(PolicyError::invalid(field, "duplicate acr value"));
+            return Err(Error::invalid(field, "duplicate acr value"));
         }
         let req = requirement(
             &format!("acr[{i}]."),
@@ -665,7 +665,7 @@ fn out_acr(
     field: &str,
     value: Option<&str>,
     default: Option<&str>,
-) -> Result<Option<Arc<str>>, PolicyError> {
+) -> Result<Option<Arc<str>>, Error> {
     match value {
         Some("") => Ok(None),
         Some(v) => {
@@ -676,12 +676,12 @@ fn out_acr(
     }
 }
 
-fn check_acr_value(field: &str, v: &str) -> Result<(), PolicyError> {
+fn check_acr_value(field: &str, v: &str) -> Result<(), Error> {
     if v.is_empty()
         || v.chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
     {
-        return Err(PolicyError::invalid(
+        return Err(Error::invalid(
             field,
             "must be non-empty without spaces, control characters, quotes or backslashes",
         ));

@@ -9,7 +9,7 @@ use std::fmt;
 /// the dotted path of the field (`rules[2].networks[0]`).
 #[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
-pub enum PolicyError {
+pub enum Error {
     /// The document is not valid TOML or JSON, or a field has the wrong type or name.
     #[error("policy document is not valid {format}: {message}")]
     Syntax {
@@ -28,7 +28,7 @@ pub enum PolicyError {
     },
 }
 
-impl PolicyError {
+impl Error {
     pub(crate) fn invalid(field: impl fmt::Display, problem: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.to_string(),
@@ -36,7 +36,7 @@ impl PolicyError {
         }
     }
 
-    /// The path of the invalid field, for [`PolicyError::Invalid`].
+    /// The path of the invalid field, for [`Error::Invalid`].
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Invalid { field, .. } => Some(field),

@@ -61,7 +61,7 @@
 //! ## What it covers
 //!
 //! The crate root holds what every caller names: [`Policy`], [`Input`], [`Decision`],
-//! [`Reason`], [`ReasonCode`] and [`PolicyError`]. Everything else is grouped by topic:
+//! [`Reason`], [`ReasonCode`] and [`Error`]. Everything else is grouped by topic:
 //!
 //! | module | what | main API |
 //! | --- | --- | --- |
@@ -128,6 +128,6 @@ mod policy;
 mod requirement;
 
 pub use decision::{Decision, Reason, ReasonCode};
-pub use error::PolicyError;
+pub use error::Error;
 pub use input::Input;
 pub use policy::Policy;

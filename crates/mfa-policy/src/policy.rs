@@ -8,7 +8,7 @@ use mfa_core::FactorKind;
 use crate::cidr::Cidr;
 use crate::device::DeviceTokenKey;
 use crate::document::PolicyDocument;
-use crate::error::PolicyError;
+use crate::error::Error;
 use crate::input::{Request, Subject};
 use crate::kinds::KindSet;
 use crate::lockout::FailureLimits;
@@ -75,9 +75,9 @@ impl Policy {
     ///
     /// # Errors
     ///
-    /// [`PolicyError::Syntax`] for TOML errors, unknown fields and wrong types;
-    /// [`PolicyError::Invalid`] naming the field whose value is not acceptable.
-    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+    /// [`Error::Syntax`] for TOML errors, unknown fields and wrong types;
+    /// [`Error::Invalid`] naming the field whose value is not acceptable.
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
         PolicyDocument::from_toml(text)?.compile()
     }
 
@@ -86,7 +86,7 @@ impl Policy {
     /// # Errors
     ///
     /// As [`Policy::from_toml`].
-    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+    pub fn from_json(text: &str) -> Result<Self, Error> {
         PolicyDocument::from_json(text)?.compile()
     }
 

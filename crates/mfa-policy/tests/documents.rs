@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mfa_policy::assurance::ReauthLimits;
 use mfa_policy::document::{Mode, PolicyDocument};
-use mfa_policy::{Policy, PolicyError};
+use mfa_policy::{Error, Policy};
 use serde::Deserialize;
 
 use crate::common::{policy, read};
@@ -98,11 +98,11 @@ fn invalid_documents_name_the_field() {
             .expect_err(&case.name);
         let msg = err.to_string();
         match &err {
-            PolicyError::Syntax { format, .. } => {
+            Error::Syntax { format, .. } => {
                 assert_eq!(case.field, "syntax", "{}: {msg}", case.name);
                 assert_eq!(*format, "toml");
             }
-            PolicyError::Invalid { field, .. } => {
+            Error::Invalid { field, .. } => {
                 assert_eq!(field, &case.field, "{}: {msg}", case.name);
                 assert_eq!(err.field(), Some(case.field.as_str()));
             }

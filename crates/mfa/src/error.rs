@@ -7,13 +7,13 @@ use mfa_policy::enroll::EnrollRefusal;
 
 /// Why a service call failed.
 ///
-/// What to show the end user: [`ServiceError::Core`] with a rejection is one opaque
+/// What to show the end user: [`Error::Core`] with a rejection is one opaque
 /// "that did not work" (its [`mfa_core::RejectReason`] is for logs); `Locked` and
 /// `Backoff` may be shown with their time, `AccountLocked` with the way back (support);
 /// the rest are the caller's or the operator's concern.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum Error {
     /// A rejection (no oracle), bad input, a random-source failure, or a store failure
     /// (including [`mfa_core::store::StoreError::Corrupt`] for an envelope that does not
     /// open: tampered, or moved from another row).
@@ -93,18 +93,18 @@ pub enum ServiceError {
     NoGrace,
 }
 
-impl ServiceError {
+impl Error {
     /// Why a verification was rejected, for logs and audit only — never for the end
     /// user, who sees one "that did not work" whatever the reason (no oracle). `None`
     /// for anything that is not a rejection (a lockout, bad input, a store failure).
     ///
     /// ```
-    /// use mfa::ServiceError;
+    /// use mfa::Error;
     /// use mfa::core::{Error, RejectReason};
     ///
-    /// let e = ServiceError::from(Error::rejected(RejectReason::Replay));
+    /// let e = Error::from(Error::rejected(RejectReason::Replay));
     /// assert_eq!(e.reject_reason(), Some(RejectReason::Replay));
-    /// assert_eq!(ServiceError::AccountLocked.reject_reason(), None);
+    /// assert_eq!(Error::AccountLocked.reject_reason(), None);
     /// ```
     pub fn reject_reason(&self) -> Option<mfa_core::RejectReason> {
         match self {
@@ -124,25 +124,25 @@ impl ServiceError {
     }
 }
 
-impl From<mfa_core::store::StoreError> for ServiceError {
+impl From<mfa_core::store::StoreError> for Error {
     fn from(e: mfa_core::store::StoreError) -> Self {
         Self::Core(e.into())
     }
 }
 
-impl From<mfa_core::InvalidInput> for ServiceError {
+impl From<mfa_core::InvalidInput> for Error {
     fn from(e: mfa_core::InvalidInput) -> Self {
         Self::Core(e.into())
     }
 }
 
-impl From<mfa_core::Rejected> for ServiceError {
+impl From<mfa_core::Rejected> for Error {
     fn from(e: mfa_core::Rejected) -> Self {
         Self::Core(e.into())
     }
 }
 
-impl From<mfa_oob::Error> for ServiceError {
+impl From<mfa_oob::Error> for Error {
     fn from(e: mfa_oob::Error) -> Self {
         match e {
             mfa_oob::Error::Limited(l) => Self::Limited(l),
@@ -151,11 +151,11 @@ impl From<mfa_oob::Error> for ServiceError {
     }
 }
 
-impl From<mfa_core::RandomError> for ServiceError {
+impl From<mfa_core::RandomError> for Error {
     fn from(e: mfa_core::RandomError) -> Self {
         Self::Core(e.into())
     }
 }
 
 /// The service's result.
-pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;

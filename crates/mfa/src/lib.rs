@@ -22,7 +22,7 @@
 //!
 //! | the store fails while… | the service |
 //! | --- | --- |
-//! | reading or counting failures before a verification | refuses the attempt **unverified** ([`ServiceError::Core`] with a store error) |
+//! | reading or counting failures before a verification | refuses the attempt **unverified** ([`Error::Core`] with a store error) |
 //! | loading or compare-and-swapping the factor | refuses: no success without a stored update |
 //! | clearing the counters after a success | keeps the success, logs a warning (the counter only stays too high) |
 //! | evaluating policy, checking a device | returns the error: the caller must treat it as "MFA required" |
@@ -41,10 +41,10 @@
 //! [`BuiltinFactor`] lists what the service dispatches to: TOTP, HOTP, WebAuthn,
 //! recovery codes, out-of-band codes (SMS, voice, email: mfa-oob's `OobFactor`) and push
 //! (mfa-oob's `PushFactor`). A kind whose factor is not configured fails with
-//! [`ServiceError::NotConfigured`]. [`FactorInfo::destination`] is the masked phone
+//! [`Error::NotConfigured`]. [`FactorInfo::destination`] is the masked phone
 //! number or address (the device name for push). Phone numbers go only to the country
 //! calling codes the `SendLimits` allow, and that list starts **empty**: configure it,
-//! or every phone enrollment is refused ([`ServiceError::Limited`]).
+//! or every phone enrollment is refused ([`Error::Limited`]).
 //!
 //! ## Security notices
 //!
@@ -64,7 +64,7 @@ mod service;
 
 pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use envelope::KeySet;
-pub use error::{Result, ServiceError};
+pub use error::{Error, Result};
 pub use service::{
     Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
     MetadataAction, MetadataRecheck, OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment,
@@ -89,8 +89,8 @@ pub use mfa_store as store;
 pub mod prelude {
     pub use crate::store::MemoryStore;
     pub use crate::{
-        Aal, AuthMethod, Challenge, FactorId, KeySet, Policy, Response, Service, ServiceError,
-        Session, StartOptions, UserId, Verification,
+        Aal, AuthMethod, Challenge, Error, FactorId, KeySet, Policy, Response, Service, Session,
+        StartOptions, UserId, Verification,
     };
 }
 

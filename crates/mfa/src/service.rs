@@ -40,8 +40,8 @@ use mfa_core::store::{
     PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Versioned,
 };
 use mfa_core::{
-    Attachment, AuthMethod, Channel, Clock, DataOwner, Error, Factor, FactorId, FactorKind,
-    OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
+    Attachment, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor, FactorId,
+    FactorKind, OsRandom, Purpose, RecordCodec, RejectReason, Rejected, SecureRandom, StartOptions,
     SystemClock, Timestamp, UserId, UserVerification,
 };
 use mfa_oob::{OobFactor, PushFactor, PushStatus, Sender};
@@ -68,7 +68,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 use crate::envelope::{Binding, KeySet, Sealer};
-use crate::error::{Result, ServiceError};
+use crate::error::{Error, Result};
 use crate::random::SharedRandom;
 
 const PURPOSE_WEBAUTHN_REGISTRATION: &str = "webauthn-registration";
@@ -98,7 +98,7 @@ impl BuiltinFactor {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::Unsupported`] for a kind added to `mfa-core` later.
+    /// [`Error::Unsupported`] for a kind added to `mfa-core` later.
     pub fn for_kind(kind: FactorKind) -> Result<Self> {
         match kind {
             FactorKind::Totp => Ok(Self::Totp),
@@ -107,7 +107,7 @@ impl BuiltinFactor {
             FactorKind::Sms | FactorKind::Voice | FactorKind::Email => Ok(Self::OobCode),
             FactorKind::Push => Ok(Self::Push),
             k if k.is_webauthn() => Ok(Self::WebAuthn),
-            k => Err(ServiceError::Unsupported(k.as_str())),
+            k => Err(Error::Unsupported(k.as_str())),
         }
     }
 }
@@ -155,17 +155,19 @@ struct PendingRegistration {
 
 fn check_label(label: &str) -> Result<()> {
     if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
-        return Err(Error::invalid("label", "at most 64 characters, no control characters").into());
+        return Err(
+            CoreError::invalid("label", "at most 64 characters, no control characters").into(),
+        );
     }
     Ok(())
 }
 
-fn reject_reason(e: &ServiceError) -> &'static str {
+fn reject_reason(e: &Error) -> &'static str {
     match e {
-        ServiceError::Core(Error::Rejected(r)) => r.reason().as_str(),
-        ServiceError::Core(Error::Invalid(_)) => "malformed",
-        ServiceError::Locked { .. } => "locked",
-        ServiceError::Backoff { .. } => "backoff",
+        Error::Core(CoreError::Rejected(r)) => r.reason().as_str(),
+        Error::Core(CoreError::Invalid(_)) => "malformed",
+        Error::Locked { .. } => "locked",
+        Error::Backoff { .. } => "backoff",
         _ => "error",
     }
 }
@@ -320,7 +322,7 @@ impl<S: Store> Service<S> {
     }
 
     fn oob_codes(&self) -> Result<&OobFactor> {
-        self.oob.as_ref().ok_or(ServiceError::NotConfigured(
+        self.oob.as_ref().ok_or(Error::NotConfigured(
             "out-of-band codes (ServiceBuilder::oob_codes)",
         ))
     }
@@ -328,25 +330,25 @@ impl<S: Store> Service<S> {
     fn push_factor(&self) -> Result<&(PushFactor, Arc<dyn DynPushTransport>)> {
         self.push
             .as_ref()
-            .ok_or(ServiceError::NotConfigured("push (ServiceBuilder::push)"))
+            .ok_or(Error::NotConfigured("push (ServiceBuilder::push)"))
     }
 
     fn code_sender(&self) -> Result<&Arc<dyn DynSender>> {
-        self.sender.as_ref().ok_or(ServiceError::NotConfigured(
-            "sender (ServiceBuilder::sender)",
-        ))
+        self.sender
+            .as_ref()
+            .ok_or(Error::NotConfigured("sender (ServiceBuilder::sender)"))
     }
 
     fn webauthn(&self) -> Result<&WebAuthnFactor> {
         self.webauthn
             .as_ref()
-            .ok_or(ServiceError::NotConfigured("WebAuthn relying party"))
+            .ok_or(Error::NotConfigured("WebAuthn relying party"))
     }
 
     fn recovery_factor(&self) -> Result<&RecoveryFactor> {
         self.recovery
             .as_ref()
-            .ok_or(ServiceError::NotConfigured("recovery keyring"))
+            .ok_or(Error::NotConfigured("recovery keyring"))
     }
 
     fn encode_factor<T: Serialize>(
@@ -411,7 +413,7 @@ impl<S: Store> Service<S> {
             .store
             .take_challenge(id, owner, now)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
         self.open_state(purpose, owner, id, &pending.data)
     }
 
@@ -447,7 +449,7 @@ impl<S: Store> Service<S> {
         };
         match self.policy.assurance(session, enrolled, now) {
             Some(aal) if aal >= required => Ok(()),
-            _ => Err(ServiceError::StepUpRequired { required }),
+            _ => Err(Error::StepUpRequired { required }),
         }
     }
 
@@ -468,22 +470,20 @@ impl<S: Store> Service<S> {
     async fn insert_new(&self, row: FactorRecord) -> Result<()> {
         match self.store.insert_factor(row).await {
             Ok(_) => Ok(()),
-            Err(StoreError::LookupKeyTaken) => Err(ServiceError::CredentialAlreadyRegistered),
+            Err(StoreError::LookupKeyTaken) => Err(Error::CredentialAlreadyRegistered),
             Err(e) => Err(e.into()),
         }
     }
 
     fn issuer(&self) -> Result<&str> {
-        self.issuer
-            .as_deref()
-            .ok_or(ServiceError::NotConfigured("issuer"))
+        self.issuer.as_deref().ok_or(Error::NotConfigured("issuer"))
     }
 
     async fn cas(&self, record: FactorRecord, expected: mfa_core::store::Version) -> Result<()> {
         match self.store.update_factor_if_version(record, expected).await {
             Ok(_) => Ok(()),
-            Err(StoreError::Conflict) => Err(ServiceError::Conflict),
-            Err(StoreError::NotFound) => Err(ServiceError::UnknownFactor),
+            Err(StoreError::Conflict) => Err(Error::Conflict),
+            Err(StoreError::NotFound) => Err(Error::UnknownFactor),
             Err(e) => Err(e.into()),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::{harness, harness_with, keys, password};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::{Secret, TotpParams, TotpRecord};
-use mfa::{KeySet, OtpEnrollment, Response, ServiceError};
+use mfa::{Error, KeySet, OtpEnrollment, Response};
 use mfa_core::store::{FactorStore, RecordData, StoreError};
 use mfa_core::{Clock, OsRandom, SecretBytes, UserId};
 use mfa_store::MemoryStore;
@@ -24,10 +24,10 @@ fn code(e: &OtpEnrollment, at: u64) -> String {
         .to_owned()
 }
 
-fn corrupt(e: &ServiceError) -> bool {
+fn corrupt(e: &Error) -> bool {
     matches!(
         e,
-        ServiceError::Core(mfa_core::Error::Store(StoreError::Corrupt(_)))
+        Error::Core(mfa_core::Error::Store(StoreError::Corrupt(_)))
     )
 }
 

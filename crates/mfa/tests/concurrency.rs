@@ -18,7 +18,7 @@ use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
+use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::{FailureKey, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -31,14 +31,11 @@ pub(crate) type Instances<S> = (Harness<S>, Arc<Service<S>>);
 
 /// Releases `N` verifications at once, alternating between the two instances;
 /// `verify` makes the call for one racer.
-async fn race<S, F, Fut>(
-    services: [&Arc<Service<S>>; 2],
-    verify: F,
-) -> Vec<Result<(), ServiceError>>
+async fn race<S, F, Fut>(services: [&Arc<Service<S>>; 2], verify: F) -> Vec<Result<(), Error>>
 where
     S: Store + 'static,
     F: Fn(Arc<Service<S>>) -> Fut,
-    Fut: Future<Output = Result<(), ServiceError>> + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
     let barrier = Arc::new(Barrier::new(N));
     let mut tasks = Vec::new();
@@ -105,7 +102,7 @@ async fn race_code<S: Store + 'static>(
     user: &UserId,
     factor: &FactorId,
     code: &str,
-) -> Vec<Result<(), ServiceError>> {
+) -> Vec<Result<(), Error>> {
     race(services, |service| {
         let (user, factor, code) = (user.clone(), factor.clone(), code.to_owned());
         async move {
@@ -118,7 +115,7 @@ async fn race_code<S: Store + 'static>(
     .await
 }
 
-fn exactly_one_success(outcomes: &[Result<(), ServiceError>]) {
+fn exactly_one_success(outcomes: &[Result<(), Error>]) {
     let ok = outcomes.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 1, "{outcomes:?}");
     for r in outcomes.iter().filter_map(|r| r.as_ref().err()) {
@@ -218,7 +215,7 @@ pub(crate) async fn wrong_codes_count_and_lock<S: Store + 'static>((h, second): 
     assert!(
         outcomes
             .iter()
-            .all(|r| r.as_ref().is_err_and(ServiceError::is_rejection))
+            .all(|r| r.as_ref().is_err_and(Error::is_rejection))
     );
     let window = h.service.policy().failure_limits().window;
     let now = h.clock.now();
@@ -241,11 +238,11 @@ pub(crate) async fn wrong_codes_count_and_lock<S: Store + 'static>((h, second): 
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     // At most max_consecutive of the 64 were verified; the rest were refused as locked.
     let locked = outcomes
         .iter()
-        .filter(|r| matches!(r, Err(ServiceError::Locked { .. })))
+        .filter(|r| matches!(r, Err(Error::Locked { .. })))
         .count();
     let max = h.service.policy().failure_limits().max_consecutive as usize;
     assert!(locked >= N - max, "{locked} refused unverified");

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mfa::{Response, ServiceError};
+use mfa::{Error, Response};
 use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
     FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
@@ -180,10 +180,10 @@ impl UserStore for Flaky {
     }
 }
 
-fn backend(e: &ServiceError) -> bool {
+fn backend(e: &Error) -> bool {
     matches!(
         e,
-        ServiceError::Core(mfa_core::Error::Store(StoreError::Backend(_)))
+        Error::Core(mfa_core::Error::Store(StoreError::Backend(_)))
     )
 }
 

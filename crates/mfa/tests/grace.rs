@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mfa::policy::Decision;
 use mfa::policy::input::{Request, Session, Subject};
-use mfa::{EventKind, ServiceError};
+use mfa::{Error, EventKind};
 use mfa_core::store::Store;
 use mfa_core::{AuthMethod, Clock, Timestamp, UserId};
 use mfa_store::MemoryStore;
@@ -64,7 +64,7 @@ async fn skips_count_down_then_enrolment_is_required() {
     assert_eq!(grace_of(&h, &alice).await, None);
     assert!(matches!(
         h.service.skip_enrollment(&alice).await,
-        Err(ServiceError::NoGrace)
+        Err(Error::NoGrace)
     ));
     let skips = h
         .audit
@@ -80,7 +80,7 @@ async fn skips_count_down_then_enrolment_is_required() {
     assert_eq!(grace_of(&h, &bob).await, None);
     assert!(matches!(
         h.service.skip_enrollment(&bob).await,
-        Err(ServiceError::NoGrace)
+        Err(Error::NoGrace)
     ));
 }
 
@@ -91,7 +91,7 @@ async fn without_a_grace_period_enrolment_cannot_be_skipped() {
     assert_eq!(grace_of(&h, &alice).await, None);
     assert!(matches!(
         h.service.skip_enrollment(&alice).await,
-        Err(ServiceError::NoGrace)
+        Err(Error::NoGrace)
     ));
 }
 

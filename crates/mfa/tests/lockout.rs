@@ -13,7 +13,7 @@ use mfa::otp::{Secret, TotpParams, TotpRecord};
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, OtpEnrollment, Response, ServiceError};
+use mfa::{Challenge, Error, OtpEnrollment, Response};
 use mfa_core::store::{FailureKey, FailureStore, NEVER_LAPSES};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -57,7 +57,7 @@ async fn wrong<S: mfa_core::store::Store>(
     h: &crate::common::Harness<S>,
     user: &UserId,
     factor: &FactorId,
-) -> ServiceError {
+) -> Error {
     h.service
         .verify(
             user,
@@ -73,7 +73,7 @@ async fn right<S: mfa_core::store::Store>(
     h: &crate::common::Harness<S>,
     user: &UserId,
     e: &OtpEnrollment,
-) -> Result<mfa::Verification, ServiceError> {
+) -> Result<mfa::Verification, Error> {
     let now = h.clock.now();
     h.service
         .verify(
@@ -107,9 +107,9 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     for _round in 0..100 {
         for _ in 0..5 {
             match wrong(&h, &alice, &e.factor_id).await {
-                ServiceError::Core(err) if err.is_rejection() => checked += 1,
-                ServiceError::Locked { .. } | ServiceError::Backoff { .. } => {}
-                ServiceError::AccountLocked => account_locked = true,
+                Error::Core(err) if err.is_rejection() => checked += 1,
+                Error::Locked { .. } | Error::Backoff { .. } => {}
+                Error::AccountLocked => account_locked = true,
                 other => panic!("{other:?}"),
             }
         }
@@ -121,7 +121,7 @@ async fn a_patient_attacker_gets_no_more_than_the_account_limit_of_guesses() {
     // Thirty days on, the right code is still refused, unverified.
     h.clock.advance(30 * DAY);
     let err = right(&h, &alice, &e).await.unwrap_err();
-    assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
+    assert!(matches!(err, Error::AccountLocked), "{err:?}");
     let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert!(status.account_locked);
     assert_eq!(status.user_failures, limit);
@@ -216,7 +216,7 @@ lockout = "2h"
     // Past the 15-minute window, inside the 2-hour lockout.
     h.clock.advance(Duration::from_secs(20 * 60));
     let err = right(&h, &alice, &e).await.unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     // That refused attempt extended the lockout from itself; two hours after it, open.
     h.clock.advance(Duration::from_secs(2 * 3_600 + 1));
     right(&h, &alice, &e).await.unwrap();
@@ -249,7 +249,7 @@ async fn passkey_signin<S: mfa_core::store::Store>(
     key: &mut SoftAuthenticator,
     fault: Fault,
     ip: Option<IpAddr>,
-) -> Result<mfa::Verification, ServiceError> {
+) -> Result<mfa::Verification, Error> {
     let Challenge::WebAuthn {
         challenge_id,
         options,
@@ -281,8 +281,8 @@ async fn forged_usernameless_assertions_do_not_lock_the_owner_out() {
     let (e, mut key) = with_passkey(&h, &alice).await;
     let attacker: IpAddr = "203.0.113.9".parse().unwrap();
     let owner: IpAddr = "198.51.100.4".parse().unwrap();
-    let paced = |r: &Result<mfa::Verification, ServiceError>| match r {
-        Err(ServiceError::Locked { .. } | ServiceError::Backoff { .. }) => true,
+    let paced = |r: &Result<mfa::Verification, Error>| match r {
+        Err(Error::Locked { .. } | Error::Backoff { .. }) => true,
         Err(err) if err.is_rejection() => false,
         other => panic!("{other:?}"),
     };
@@ -328,16 +328,13 @@ async fn a_locked_account_refuses_usernameless_sign_in_too() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let (e, mut key) = with_passkey(&h, &alice).await;
-    while !matches!(
-        wrong(&h, &alice, &e.factor_id).await,
-        ServiceError::AccountLocked
-    ) {
+    while !matches!(wrong(&h, &alice, &e.factor_id).await, Error::AccountLocked) {
         h.clock.advance(Duration::from_secs(3_600));
     }
     let err = passkey_signin(&h, &mut key, Fault::None, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
+    assert!(matches!(err, Error::AccountLocked), "{err:?}");
 }
 
 /// Counters for factor ids a caller invents are purged once they lapse; the account's

@@ -8,7 +8,7 @@ use mfa::oob::testkit::SoftwareDevice;
 use mfa::oob::{LimitError, PushStatus};
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Session, Subject};
-use mfa::{Challenge, PushNonce, Response, ServiceError};
+use mfa::{Challenge, Error, PushNonce, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -359,10 +359,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, ServiceError::DestinationAlreadyEnrolled),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::DestinationAlreadyEnrolled), "{err:?}");
     // Another user may have it (a family phone).
     let bob = UserId::new("bob").unwrap();
     h.service
@@ -387,10 +384,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            ServiceError::Enroll(EnrollRefusal::TooManySms { max: 2 })
-        ),
+        matches!(err, Error::Enroll(EnrollRefusal::TooManySms { max: 2 })),
         "{err:?}"
     );
     // A number of a country not allowed, and no number at all.
@@ -404,7 +398,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Core(_)), "{err:?}");
+    assert!(matches!(err, Error::Core(_)), "{err:?}");
     let bob_session = password(h.clock.now());
     let err = h
         .service
@@ -417,7 +411,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::Limited(LimitError::Country(_))),
+        matches!(err, Error::Limited(LimitError::Country(_))),
         "{err:?}"
     );
 }
@@ -435,7 +429,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
     // At once again: the cooldown.
     let err = start().await.unwrap_err();
     assert!(
-        matches!(err, ServiceError::Limited(LimitError::Cooldown { .. })),
+        matches!(err, Error::Limited(LimitError::Cooldown { .. })),
         "{err:?}"
     );
     h.clock.advance(Duration::from_secs(31));
@@ -449,7 +443,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::Limited(LimitError::Cooldown { .. })),
+        matches!(err, Error::Limited(LimitError::Cooldown { .. })),
         "{err:?}"
     );
     h.clock.advance(Duration::from_secs(31));
@@ -478,10 +472,7 @@ async fn sends_obey_the_cooldown_and_the_hourly_cap() {
     let before = h.sender.sent().len();
     let err = start().await.unwrap_err(); // 6th in the hour: refused
     assert!(
-        matches!(
-            err,
-            ServiceError::Limited(LimitError::DestinationCap { max: 5 })
-        ),
+        matches!(err, Error::Limited(LimitError::DestinationCap { max: 5 })),
         "{err:?}"
     );
     assert_eq!(h.sender.sent().len(), before, "nothing sent over the cap");
@@ -747,10 +738,7 @@ async fn kinds_without_their_factor_are_not_configured() {
         }
     };
     // Codes without a sender: refused at build time.
-    assert!(matches!(
-        build(true).unwrap_err(),
-        ServiceError::NotConfigured(_)
-    ));
+    assert!(matches!(build(true).unwrap_err(), Error::NotConfigured(_)));
     let service = build(false).unwrap();
     let alice = UserId::new("alice").unwrap();
     let session = password(mfa_core::SystemClock.now());
@@ -758,11 +746,11 @@ async fn kinds_without_their_factor_are_not_configured() {
         .start_oob_enrollment(&alice, mfa::OobAddress::sms(PHONE, None), "p", &session)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");
+    assert!(matches!(err, Error::NotConfigured(_)), "{err:?}");
     let err = service
         .start_push_enrollment(&alice, "p", &session)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::NotConfigured(_)), "{err:?}");
+    assert!(matches!(err, Error::NotConfigured(_)), "{err:?}");
     assert!(service.list_factors(&alice).await.unwrap().is_empty());
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mfa::oob::{LimitError, PushConfig, PushStatus, SendLimits};
-use mfa::{Challenge, PushNonce, Response, ServiceError};
+use mfa::{Challenge, Error, PushNonce, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -37,7 +37,7 @@ async fn push<S: Store>(
     h: &Harness<S>,
     user: &UserId,
     factor: &FactorId,
-) -> Result<(ChallengeId, String, PushNonce), ServiceError> {
+) -> Result<(ChallengeId, String, PushNonce), Error> {
     match h
         .service
         .start_challenge(user, factor, &StartOptions::new())
@@ -92,7 +92,7 @@ async fn unlocking_oob_sends_does_not_reset_the_send_cap() {
     let start = || h.service.start_challenge(&alice, &sms, &options);
     let err = start().await.unwrap_err();
     assert!(
-        matches!(err, ServiceError::Limited(LimitError::UserCap { max: 2 })),
+        matches!(err, Error::Limited(LimitError::UserCap { max: 2 })),
         "{err:?}"
     );
     h.service
@@ -104,7 +104,7 @@ async fn unlocking_oob_sends_does_not_reset_the_send_cap() {
     let before = h.sender.sent().len();
     let err = start().await.unwrap_err();
     assert!(
-        matches!(err, ServiceError::Limited(LimitError::UserCap { max: 2 })),
+        matches!(err, Error::Limited(LimitError::UserCap { max: 2 })),
         "{err:?}"
     );
     assert_eq!(h.sender.sent().len(), before);
@@ -170,13 +170,13 @@ async fn nothing_is_sent_to_a_locked_sms_factor() {
         .start_challenge(&alice, &sms, &StartOptions::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     let err = h
         .service
         .resend_code(&alice, &sms, &challenge_id, None, &StartOptions::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert_eq!(h.sender.sent().len(), before, "nothing sent while locked");
     // Asking counted no attempt.
     let status = h.service.admin().lockout_status(&alice).await.unwrap();
@@ -210,7 +210,7 @@ async fn nothing_is_pushed_to_a_locked_push_factor() {
         assert!(err.is_rejection(), "{err:?}");
     }
     let err = push(&h, &bob, &factor).await.unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert!(h.transport.sent().is_empty(), "nothing pushed while locked");
 }
 
@@ -231,7 +231,7 @@ async fn nothing_is_sent_to_a_locked_account() {
         .start_challenge(&alice, &sms, &StartOptions::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::AccountLocked), "{err:?}");
+    assert!(matches!(err, Error::AccountLocked), "{err:?}");
     assert_eq!(h.sender.sent().len(), before, "nothing sent while locked");
 }
 
@@ -254,7 +254,7 @@ async fn push_fatigue_limit_of_five_lets_exactly_five_out() {
     assert!(
         matches!(
             err,
-            ServiceError::Limited(LimitError::PushesSinceSuccess { max: 5 })
+            Error::Limited(LimitError::PushesSinceSuccess { max: 5 })
         ),
         "{err:?}"
     );
@@ -365,10 +365,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     // Enrollment codes to one number keep their ceiling, whoever asks.
     let err = refused.expect("the destination's enrollment cap held");
     assert!(
-        matches!(
-            err,
-            ServiceError::Limited(LimitError::DestinationCap { max: 5 })
-        ),
+        matches!(err, Error::Limited(LimitError::DestinationCap { max: 5 })),
         "{err:?}"
     );
     // The owner's confirmed factor still gets its sign-in codes.
@@ -440,7 +437,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     // The owner's confirmed factor still gets its sign-in codes.
     let before = h.sender.sent().len();
     h.service

@@ -10,7 +10,7 @@ use mfa::policy::assurance::Aal;
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Request, Session, Subject};
 use mfa::policy::lockout::FailureState;
-use mfa::{Challenge, OtpEnrollment, Response, Service, ServiceError};
+use mfa::{Challenge, Error, OtpEnrollment, Response, Service};
 use mfa_core::store::Store;
 use mfa_core::{Attachment, AuthMethod, Clock, FactorKind, RejectReason, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -21,8 +21,8 @@ pub(crate) fn code(e: &OtpEnrollment, at: u64) -> String {
     rec.totp().code_at(at).unwrap().as_str().to_owned()
 }
 
-fn rejected(e: &ServiceError, reason: RejectReason) -> bool {
-    matches!(e, ServiceError::Core(mfa_core::Error::Rejected(r)) if r.reason() == reason)
+fn rejected(e: &Error, reason: RejectReason) -> bool {
+    matches!(e, Error::Core(mfa_core::Error::Rejected(r)) if r.reason() == reason)
 }
 
 /// Alice with a confirmed TOTP factor; returns the enrollment and the AAL2 session.
@@ -141,7 +141,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     assert!(
         matches!(
             err,
-            ServiceError::StepUpRequired {
+            Error::StepUpRequired {
                 required: Aal::Aal1
             }
         ),
@@ -161,7 +161,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     assert!(
         matches!(
             err,
-            ServiceError::Enroll(EnrollRefusal::PlatformNeedsAnotherFactor)
+            Error::Enroll(EnrollRefusal::PlatformNeedsAnotherFactor)
         ),
         "{err:?}"
     );
@@ -175,7 +175,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
     assert!(
         matches!(
             err,
-            ServiceError::StepUpRequired {
+            Error::StepUpRequired {
                 required: Aal::Aal2
             }
         ),
@@ -192,7 +192,7 @@ async fn enrollment_needs_the_accounts_assurance_and_obeys_the_policy() {
             .start_recovery_enrollment(&alice, &aal2)
             .await
             .unwrap_err(),
-        ServiceError::RecoveryCodesExist
+        Error::RecoveryCodesExist
     ));
 }
 
@@ -317,10 +317,7 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            ServiceError::Enroll(EnrollRefusal::LastFactorWhileRequired)
-        ),
+        matches!(err, Error::Enroll(EnrollRefusal::LastFactorWhileRequired)),
         "{err:?}"
     );
     let codes = h
@@ -355,7 +352,7 @@ async fn list_rename_and_remove_with_the_last_factor_guarded() {
             .remove_factor(&alice, &subject, &aal2, &e.factor_id)
             .await
             .unwrap_err(),
-        ServiceError::UnknownFactor
+        Error::UnknownFactor
     ));
     assert!(h.sender.sent().is_empty(), "no contact, no notice");
     assert!(
@@ -505,7 +502,7 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
         .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Locked { .. }), "{err:?}");
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert!(
         h.audit
             .events()

@@ -6,7 +6,7 @@ use crate::service::with_totp;
 use mfa::policy::input::Session;
 use mfa::webauthn::cose::Algorithm;
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
-use mfa::{Challenge, Response, ServiceError};
+use mfa::{Challenge, Error, Response};
 use mfa_core::{Attachment, AuthMethod, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
@@ -180,10 +180,7 @@ async fn the_same_credential_cannot_be_registered_by_another_user() {
         .finish_webauthn_registration(&mallory, &mcid, &copy)
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, ServiceError::CredentialAlreadyRegistered),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::CredentialAlreadyRegistered), "{err:?}");
     let rows = h.service.list_factors(&mallory).await.unwrap();
     assert!(rows.iter().all(|f| !f.kind.is_webauthn()), "{rows:?}");
 }
@@ -495,5 +492,5 @@ async fn the_passkey_upgrade_after_a_password_accepts_no_user_presence_only_ther
         .start_passkey_upgrade(&bob, "phone", &fresh)
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::StepUpRequired { .. }), "{err}");
+    assert!(matches!(err, Error::StepUpRequired { .. }), "{err}");
 }

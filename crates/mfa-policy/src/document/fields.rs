@@ -3,11 +3,11 @@
 
 use super::*;
 
-pub(super) fn kind_list(field: &str, list: &[String]) -> Result<KindSet, PolicyError> {
+pub(super) fn kind_list(field: &str, list: &[String]) -> Result<KindSet, Error> {
     let mut set = KindSet::EMPTY;
     for (j, name) in list.iter().enumerate() {
         let kinds = parse_kind_name(name).ok_or_else(|| {
-            PolicyError::invalid(
+            Error::invalid(
                 format_args!("{field}[{j}]"),
                 format!("unknown factor kind {name:?}"),
             )
@@ -19,7 +19,7 @@ pub(super) fn kind_list(field: &str, list: &[String]) -> Result<KindSet, PolicyE
     Ok(set)
 }
 
-pub(super) fn preference(list: Option<&[String]>) -> Result<Vec<FactorKind>, PolicyError> {
+pub(super) fn preference(list: Option<&[String]>) -> Result<Vec<FactorKind>, Error> {
     let default = [
         "webauthn-cross-platform",
         "webauthn",
@@ -43,7 +43,7 @@ pub(super) fn preference(list: Option<&[String]>) -> Result<Vec<FactorKind>, Pol
     if let Some(list) = list {
         for (j, name) in list.iter().enumerate() {
             let kinds = parse_kind_name(name).ok_or_else(|| {
-                PolicyError::invalid(
+                Error::invalid(
                     format_args!("factors.preference[{j}]"),
                     format!("unknown factor kind {name:?}"),
                 )
@@ -59,22 +59,20 @@ pub(super) fn preference(list: Option<&[String]>) -> Result<Vec<FactorKind>, Pol
     Ok(out)
 }
 
-pub(super) fn networks(field: &str, list: &[String]) -> Result<Vec<Cidr>, PolicyError> {
+pub(super) fn networks(field: &str, list: &[String]) -> Result<Vec<Cidr>, Error> {
     list.iter()
         .enumerate()
-        .map(|(j, s)| {
-            Cidr::parse(s).map_err(|p| PolicyError::invalid(format_args!("{field}[{j}]"), p))
-        })
+        .map(|(j, s)| Cidr::parse(s).map_err(|p| Error::invalid(format_args!("{field}[{j}]"), p)))
         .collect()
 }
 
-pub(super) fn names(field: &str, list: &[String]) -> Result<Vec<String>, PolicyError> {
+pub(super) fn names(field: &str, list: &[String]) -> Result<Vec<String>, Error> {
     list.iter()
         .enumerate()
         .map(|(j, s)| {
             let t = s.trim();
             if t.is_empty() {
-                Err(PolicyError::invalid(
+                Err(Error::invalid(
                     format_args!("{field}[{j}]"),
                     "must not be empty",
                 ))
@@ -85,22 +83,22 @@ pub(super) fn names(field: &str, list: &[String]) -> Result<Vec<String>, PolicyE
         .collect()
 }
 
-pub(super) fn patterns(field: &str, list: &[String]) -> Result<Vec<Pattern>, PolicyError> {
+pub(super) fn patterns(field: &str, list: &[String]) -> Result<Vec<Pattern>, Error> {
     list.iter()
         .enumerate()
         .map(|(j, s)| {
             let t = s.trim().to_ascii_lowercase();
             match t.strip_suffix('*') {
-                Some(prefix) if prefix.contains('*') => Err(PolicyError::invalid(
+                Some(prefix) if prefix.contains('*') => Err(Error::invalid(
                     format_args!("{field}[{j}]"),
                     "only a single trailing '*' is supported",
                 )),
                 Some(prefix) => Ok(Pattern::Prefix(prefix.to_owned())),
-                None if t.is_empty() => Err(PolicyError::invalid(
+                None if t.is_empty() => Err(Error::invalid(
                     format_args!("{field}[{j}]"),
                     "must not be empty",
                 )),
-                None if t.contains('*') => Err(PolicyError::invalid(
+                None if t.contains('*') => Err(Error::invalid(
                     format_args!("{field}[{j}]"),
                     "only a single trailing '*' is supported",
                 )),
@@ -114,13 +112,13 @@ pub(super) fn duration(
     field: &str,
     raw: Option<&RawDuration>,
     default: Duration,
-) -> Result<Duration, PolicyError> {
+) -> Result<Duration, Error> {
     raw.map_or(Ok(default), |r| duration_value(field, r))
 }
 
-pub(super) fn duration_value(field: &str, raw: &RawDuration) -> Result<Duration, PolicyError> {
+pub(super) fn duration_value(field: &str, raw: &RawDuration) -> Result<Duration, Error> {
     match raw {
         RawDuration::Secs(s) => Ok(Duration::from_secs(*s)),
-        RawDuration::Text(t) => parse_duration(t).map_err(|p| PolicyError::invalid(field, p)),
+        RawDuration::Text(t) => parse_duration(t).map_err(|p| Error::invalid(field, p)),
     }
 }

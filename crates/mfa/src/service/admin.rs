@@ -96,7 +96,7 @@ impl<S: Store> Admin<'_, S> {
     /// # Errors
     ///
     /// A record that does not open (its key was removed from the set), a store failure,
-    /// or [`ServiceError::Conflict`] after repeated concurrent changes.
+    /// or [`Error::Conflict`] after repeated concurrent changes.
     pub async fn rekey_user(&self, user: &UserId) -> Result<usize> {
         self.service.rekey_user(user).await
     }

@@ -55,7 +55,7 @@ impl<S: Store> ServiceBuilder<S> {
     }
 
     /// The WebAuthn relying party, and the user verification every challenge asks for
-    /// at least. Without it WebAuthn calls fail with [`ServiceError::NotConfigured`].
+    /// at least. Without it WebAuthn calls fail with [`Error::NotConfigured`].
     #[must_use]
     pub fn relying_party(mut self, rp: impl Into<Arc<RelyingParty>>, uv: UserVerification) -> Self {
         self.rp = Some(rp.into());
@@ -103,7 +103,7 @@ impl<S: Store> ServiceBuilder<S> {
     /// SMS, voice and email codes. Needs a [`sender`](Self::sender). Phone numbers go
     /// only to the countries its [`SendLimits`](mfa_oob::SendLimits) allow: the
     /// allow-list starts **empty**, so until it names countries every phone enrollment
-    /// and send is refused ([`ServiceError::Limited`]); email is not affected.
+    /// and send is refused ([`Error::Limited`]); email is not affected.
     #[must_use]
     pub fn oob_codes(mut self, codes: OobFactor) -> Self {
         self.oob = Some(codes);
@@ -151,14 +151,14 @@ impl<S: Store> ServiceBuilder<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] with out-of-band codes but no sender;
-    /// [`ServiceError::Core`] for an invalid recovery configuration or a user failure
+    /// [`Error::NotConfigured`] with out-of-band codes but no sender;
+    /// [`Error::Core`] for an invalid recovery configuration or a user failure
     /// limit outside 1..=100.
     pub fn build(self) -> Result<Service<S>> {
         let policy = self.policy;
         let keys = self.keys;
         let recovery = match self.recovery {
-            Some((k, c)) => Some(RecoveryFactor::new(k, c).map_err(Into::<Error>::into)?),
+            Some((k, c)) => Some(RecoveryFactor::new(k, c).map_err(Into::<CoreError>::into)?),
             None => None,
         };
         let max = policy.failure_limits().max_consecutive;
@@ -166,12 +166,10 @@ impl<S: Store> ServiceBuilder<S> {
             .user_failure_limit
             .unwrap_or_else(|| max.saturating_mul(3).min(100));
         if !(1..=100).contains(&user_limit) {
-            return Err(Error::invalid("user failure limit", "must be 1 to 100").into());
+            return Err(CoreError::invalid("user failure limit", "must be 1 to 100").into());
         }
         if self.oob.is_some() && self.sender.is_none() {
-            return Err(ServiceError::NotConfigured(
-                "sender (for out-of-band codes)",
-            ));
+            return Err(Error::NotConfigured("sender (for out-of-band codes)"));
         }
         if let Some(codes) = &self.oob
             && *codes.config().limits().countries()

@@ -10,9 +10,9 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a device key in the policy, or when the
-    /// policy disables remembering; [`ServiceError::DeviceToken`] when the session is not
-    /// multi-factor or the id is malformed; [`ServiceError::Conflict`] when the user was
+    /// [`Error::NotConfigured`] without a device key in the policy, or when the
+    /// policy disables remembering; [`Error::DeviceToken`] when the session is not
+    /// multi-factor or the id is malformed; [`Error::Conflict`] when the user was
     /// reset meanwhile; a store failure.
     pub async fn remember_device(
         &self,
@@ -26,13 +26,13 @@ impl<S: Store> Service<S> {
         let key = self
             .policy
             .device_key()
-            .ok_or(ServiceError::NotConfigured("device key"))?;
+            .ok_or(Error::NotConfigured("device key"))?;
         let generation = self.store.user_state(user).await?.generation;
         let (_, enrolled) = self.enrolled(user).await?;
         let claims = self
             .policy
             .remember_device(user, device_id, generation.get(), session, &enrolled, now)?
-            .ok_or(ServiceError::NotConfigured(
+            .ok_or(Error::NotConfigured(
                 "remembered devices (disabled by policy)",
             ))?;
         let token = Zeroizing::new(key.issue(&claims)?);
@@ -41,7 +41,7 @@ impl<S: Store> Service<S> {
                 .with_label(label);
         match self.store.remember_device(entry).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(ServiceError::Conflict),
+            Err(StoreError::Conflict) => return Err(Error::Conflict),
             Err(e) => return Err(e.into()),
         }
         self.emit(AuditEvent::new(

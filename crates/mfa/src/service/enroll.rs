@@ -11,7 +11,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::StepUpRequired`], [`ServiceError::Enroll`], a bad label or
+    /// [`Error::StepUpRequired`], [`Error::Enroll`], a bad label or
     /// account name, or a store failure.
     pub async fn start_totp_enrollment(
         &self,
@@ -25,10 +25,10 @@ impl<S: Store> Service<S> {
         self.check_enroll(user, session, FactorKind::Totp, now)
             .await?;
         let record = TotpRecord::generate(TotpParams::default(), &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let uri = record
             .otpauth_uri(issuer, user.as_str())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let enrollment = self
             .store_otp(
                 user,
@@ -59,11 +59,11 @@ impl<S: Store> Service<S> {
         let issuer = self.issuer()?;
         self.check_enroll(user, session, FactorKind::Hotp, now)
             .await?;
-        let secret = Secret::generate(&mut self.rng.handle()).map_err(Into::<Error>::into)?;
+        let secret = Secret::generate(&mut self.rng.handle()).map_err(Into::<CoreError>::into)?;
         let params = HotpParams::default();
         let record = HotpRecord::new(secret.clone(), params);
         let uri = OtpAuthUri::hotp(secret.clone(), params, 0, Some(issuer), user.as_str())
-            .map_err(|e| Error::from(mfa_otp::Error::from(e)))?;
+            .map_err(|e| CoreError::from(mfa_otp::Error::from(e)))?;
         self.store_otp(user, label, FactorKind::Hotp, &record, &uri, &secret, now)
             .await
     }
@@ -94,7 +94,7 @@ impl<S: Store> Service<S> {
             #[cfg(feature = "qr")]
             qr_svg: uri
                 .to_qr_svg()
-                .map_err(|e| Error::from(mfa_otp::Error::from(e)))?,
+                .map_err(|e| CoreError::from(mfa_otp::Error::from(e)))?,
         })
     }
 
@@ -109,7 +109,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// A rejection for a wrong code, [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff),
+    /// A rejection for a wrong code, [`Error::Locked`] / [`Backoff`](Error::Backoff),
     /// or a store failure.
     pub async fn finish_enrollment(
         &self,
@@ -149,7 +149,7 @@ impl<S: Store> Service<S> {
                         .await?
                 }
                 _ => {
-                    return Err(Error::invalid(
+                    return Err(CoreError::invalid(
                         "factor",
                         "confirm a TOTP, HOTP, SMS, voice or email factor with a code",
                     )
@@ -186,7 +186,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::RecoveryCodesExist`] when the user has a set (use
+    /// [`Error::RecoveryCodesExist`] when the user has a set (use
     /// [`regenerate_recovery_codes`](Self::regenerate_recovery_codes)), the enrollment
     /// checks, or a store failure.
     pub async fn start_recovery_enrollment(
@@ -203,11 +203,11 @@ impl<S: Store> Service<S> {
             .iter()
             .any(|r| r.value.kind == FactorKind::RecoveryCode)
         {
-            return Err(ServiceError::RecoveryCodesExist);
+            return Err(Error::RecoveryCodesExist);
         }
         let (codes, record) = factor
             .generate(&mut self.rng.handle())
-            .map_err(Into::<Error>::into)?
+            .map_err(Into::<CoreError>::into)?
             .into_parts();
         let id = FactorId::generate(&mut self.rng.handle())?;
         let data = self.encode_factor(user, &id, FactorKind::RecoveryCode, &record)?;
@@ -234,8 +234,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`] unless `factor_id` is the user's recovery-code
-    /// factor; [`ServiceError::Conflict`] on a concurrent change; a store failure.
+    /// [`Error::UnknownFactor`] unless `factor_id` is the user's recovery-code
+    /// factor; [`Error::Conflict`] on a concurrent change; a store failure.
     pub async fn finish_recovery_enrollment(
         &self,
         user: &UserId,
@@ -246,9 +246,9 @@ impl<S: Store> Service<S> {
             .store
             .factor(user, factor_id)
             .await?
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         if row.value.kind != FactorKind::RecoveryCode {
-            return Err(ServiceError::UnknownFactor);
+            return Err(Error::UnknownFactor);
         }
         let record: RecoveryRecord = self.decode_factor(&row.value)?;
         if !row.value.confirmed {
@@ -276,8 +276,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`] when the user has no set, the assurance check,
-    /// [`ServiceError::Conflict`] on a concurrent change, or a store failure.
+    /// [`Error::UnknownFactor`] when the user has no set, the assurance check,
+    /// [`Error::Conflict`] on a concurrent change, or a store failure.
     pub async fn regenerate_recovery_codes(
         &self,
         user: &UserId,
@@ -290,11 +290,11 @@ impl<S: Store> Service<S> {
         let row = rows
             .into_iter()
             .find(|r| r.value.kind == FactorKind::RecoveryCode)
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         let previous: RecoveryRecord = self.decode_factor(&row.value)?;
         let (codes, record) = factor
             .regenerate(&previous, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?
+            .map_err(Into::<CoreError>::into)?
             .into_parts();
         let mut updated = row.value.clone();
         updated.data = self.encode_factor(user, &updated.id, FactorKind::RecoveryCode, &record)?;
@@ -319,7 +319,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a relying party, the enrollment checks,
+    /// [`Error::NotConfigured`] without a relying party, the enrollment checks,
     /// or a store failure.
     pub async fn start_webauthn_registration(
         &self,
@@ -373,7 +373,7 @@ impl<S: Store> Service<S> {
         let (options, state) = factor
             .relying_party()
             .start_registration(&req, now, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let id = ChallengeId::generate(&mut self.rng.handle())?;
         let owner = ChallengeOwner::User(user.clone());
         let expires_at = state.expires_at;
@@ -396,7 +396,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection for an unknown, expired or used challenge or a response that does
-    /// not verify; [`ServiceError::CredentialAlreadyRegistered`]; [`ServiceError::Enroll`].
+    /// not verify; [`Error::CredentialAlreadyRegistered`]; [`Error::Enroll`].
     pub async fn finish_webauthn_registration(
         &self,
         user: &UserId,
@@ -412,7 +412,7 @@ impl<S: Store> Service<S> {
         let registration = factor
             .relying_party()
             .finish_registration(&pending.state, response, now)
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let record = registration.record;
         let kind = factor.kind(&record);
         let (_, enrolled) = self.enrolled(user).await?;

@@ -12,20 +12,20 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NoGrace`] when the user has a confirmed factor, the policy has no
+    /// [`Error::NoGrace`] when the user has a confirmed factor, the policy has no
     /// grace period, its date has passed or the user's skips are used up; a store
     /// failure.
     pub async fn skip_enrollment(&self, user: &UserId) -> Result<Grace> {
         let now = self.now();
         let (_, enrolled) = self.enrolled(user).await?;
         if enrolled.iter().any(|f| f.confirmed) {
-            return Err(ServiceError::NoGrace);
+            return Err(Error::NoGrace);
         }
         let key = FailureKey::limit(user, UserLimit::EnrollmentSkips);
         let before = self.skips(user, now).await?;
         self.policy
             .enrollment_grace(before, now)
-            .ok_or(ServiceError::NoGrace)?;
+            .ok_or(Error::NoGrace)?;
         // The atomic increment decides: each concurrent skip sees its own count.
         let count = self
             .store
@@ -33,7 +33,7 @@ impl<S: Store> Service<S> {
             .await?
             .count;
         let Some(allowed) = self.policy.enrollment_grace(count.saturating_sub(1), now) else {
-            return Err(ServiceError::NoGrace);
+            return Err(Error::NoGrace);
         };
         let mut left = allowed;
         left.sign_ins_left = allowed.sign_ins_left.map(|n| n.saturating_sub(1));

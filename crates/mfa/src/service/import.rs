@@ -287,7 +287,7 @@ fn hold_back(checked: &mut [(ImportRecord, RecordOutcome, Option<LookupKey>)], r
 /// (global), or for OTP a per-user SHA-256 digest of the type and secret (a 160-bit
 /// secret's digest reveals nothing usable; a short legacy secret's digest is no weaker
 /// than the sealed record beside it is strong — it is never the secret).
-fn import_key(user: &UserId, factor: &ImportedFactor) -> std::result::Result<LookupKey, Error> {
+fn import_key(user: &UserId, factor: &ImportedFactor) -> std::result::Result<LookupKey, CoreError> {
     let (kind, secret) = match factor {
         ImportedFactor::WebAuthn(r) => return LookupKey::webauthn_credential(&r.id.0),
         ImportedFactor::Hotp(r) => (b"hotp", r.secret.expose_secret()),

@@ -31,7 +31,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`], a bad label, [`ServiceError::Conflict`] after
+    /// [`Error::UnknownFactor`], a bad label, [`Error::Conflict`] after
     /// repeated concurrent changes, or a store failure.
     pub async fn rename_factor(
         &self,
@@ -46,7 +46,7 @@ impl<S: Store> Service<S> {
                 .store
                 .factor(user, factor_id)
                 .await?
-                .ok_or(ServiceError::UnknownFactor)?;
+                .ok_or(Error::UnknownFactor)?;
             let mut updated = row.value.clone();
             updated.label = label.to_owned();
             match self
@@ -63,11 +63,11 @@ impl<S: Store> Service<S> {
                 }
                 // Only the label changes, so retrying on a fresh load loses nothing.
                 Err(StoreError::Conflict) => {}
-                Err(StoreError::NotFound) => return Err(ServiceError::UnknownFactor),
+                Err(StoreError::NotFound) => return Err(Error::UnknownFactor),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Conflict)
+        Err(Error::Conflict)
     }
 
     /// Removes a factor, unless the policy's enrollment rules refuse (the last factor of
@@ -75,8 +75,8 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`], [`ServiceError::Enroll`],
-    /// [`ServiceError::StepUpRequired`], or a store failure.
+    /// [`Error::UnknownFactor`], [`Error::Enroll`],
+    /// [`Error::StepUpRequired`], or a store failure.
     pub async fn remove_factor(
         &self,
         user: &UserId,
@@ -89,17 +89,17 @@ impl<S: Store> Service<S> {
         let row = rows
             .iter()
             .find(|r| r.value.id == *factor_id)
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         self.require_assurance(session, &enrolled, now)?;
         match self.policy.check_remove(subject, &enrolled, factor_id) {
             Ok(_) => {}
-            Err(EnrollRefusal::UnknownFactor) => return Err(ServiceError::UnknownFactor),
+            Err(EnrollRefusal::UnknownFactor) => return Err(Error::UnknownFactor),
             Err(e) => return Err(e.into()),
         }
         // Resolved first: removing the contact's own factor still tells the old address.
         let contact = self.contact(user).await.ok().flatten();
         if !self.store.remove_factor(user, factor_id).await? {
-            return Err(ServiceError::UnknownFactor);
+            return Err(Error::UnknownFactor);
         }
         let kind = row.value.kind;
         self.clear_failures(user, factor_id).await;

@@ -131,7 +131,7 @@ fn kind_of(channel: Channel) -> Result<FactorKind> {
         Channel::Sms => Ok(FactorKind::Sms),
         Channel::Voice => Ok(FactorKind::Voice),
         Channel::Email => Ok(FactorKind::Email),
-        _ => Err(Error::invalid("channel", "not an out-of-band channel").into()),
+        _ => Err(CoreError::invalid("channel", "not an out-of-band channel").into()),
     }
 }
 
@@ -139,7 +139,7 @@ fn lookup_key(destination: &Destination) -> Result<LookupKey> {
     Ok(match destination {
         Destination::Phone(p) => LookupKey::phone(p.e164())?,
         Destination::Email(e) => LookupKey::email(e.as_str())?,
-        _ => return Err(Error::invalid("destination", "unknown kind").into()),
+        _ => return Err(CoreError::invalid("destination", "unknown kind").into()),
     })
 }
 
@@ -156,12 +156,12 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without [`ServiceBuilder::oob_codes`]; a bad
-    /// destination ([`ServiceError::Core`], invalid input);
-    /// [`ServiceError::DestinationAlreadyEnrolled`]; [`ServiceError::Enroll`] (too many
-    /// SMS numbers, kind disabled); [`ServiceError::StepUpRequired`];
-    /// [`ServiceError::Limited`] (a country not allowed, a send cap);
-    /// [`ServiceError::Delivery`] (nothing is kept then); a store failure.
+    /// [`Error::NotConfigured`] without [`ServiceBuilder::oob_codes`]; a bad
+    /// destination ([`Error::Core`], invalid input);
+    /// [`Error::DestinationAlreadyEnrolled`]; [`Error::Enroll`] (too many
+    /// SMS numbers, kind disabled); [`Error::StepUpRequired`];
+    /// [`Error::Limited`] (a country not allowed, a send cap);
+    /// [`Error::Delivery`] (nothing is kept then); a store failure.
     #[allow(
         clippy::too_many_arguments,
         reason = "the destination, its region and the label are all the user's input"
@@ -210,12 +210,12 @@ impl<S: Store> Service<S> {
                         match self.store.insert_factor(row).await {
                             Ok(_) => {}
                             Err(StoreError::LookupKeyTaken) => {
-                                return Err(ServiceError::DestinationAlreadyEnrolled);
+                                return Err(Error::DestinationAlreadyEnrolled);
                             }
                             Err(e) => return Err(e.into()),
                         }
                     }
-                    _ => return Err(ServiceError::DestinationAlreadyEnrolled),
+                    _ => return Err(Error::DestinationAlreadyEnrolled),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -246,7 +246,7 @@ impl<S: Store> Service<S> {
             ..
         } = challenge
         else {
-            return Err(Error::invalid("challenge", "not a code challenge").into());
+            return Err(CoreError::invalid("challenge", "not a code challenge").into());
         };
         Ok(OobEnrollment {
             factor_id: id,
@@ -318,8 +318,8 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection for an unknown, expired or exhausted challenge;
-    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked);
-    /// [`ServiceError::Limited`]; [`ServiceError::Delivery`]; [`ServiceError::Conflict`]
+    /// [`Error::Locked`] / [`AccountLocked`](Error::AccountLocked);
+    /// [`Error::Limited`]; [`Error::Delivery`]; [`Error::Conflict`]
     /// when another request changed the challenge at the same time; a store failure.
     pub async fn resend_code(
         &self,
@@ -337,7 +337,7 @@ impl<S: Store> Service<S> {
             .store
             .challenge(challenge_id, &owner, now)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
         if pending.value.factor.as_ref() != Some(factor_id) {
             return Err(Rejected::with_detail(
                 RejectReason::UnknownFactor,
@@ -349,7 +349,7 @@ impl<S: Store> Service<S> {
             .store
             .factor(user, factor_id)
             .await?
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         // Nothing goes to a locked factor or account, or to a destination locked by
         // its failures; asking is not an attempt, so nothing is counted.
         self.check_locked(user, factor_id, now).await?;
@@ -370,7 +370,7 @@ impl<S: Store> Service<S> {
         .await?;
         let message = challenge
             .take_message()
-            .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
+            .ok_or_else(|| CoreError::invalid("challenge", "no message to send"))?;
         let mut updated = pending.value.clone();
         updated.data = self.seal_state(PURPOSE_OOB_CODE, &owner, challenge_id, &next)?;
         updated.expires_at = next.expires_at();
@@ -380,8 +380,10 @@ impl<S: Store> Service<S> {
             .await
         {
             Ok(_) => {}
-            Err(StoreError::Conflict) => return Err(ServiceError::Conflict),
-            Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
+            Err(StoreError::Conflict) => return Err(Error::Conflict),
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::rejected(RejectReason::Expired).into());
+            }
             Err(e) => return Err(e.into()),
         }
         sender.send_dyn(&message).await?;
@@ -419,7 +421,7 @@ impl<S: Store> Service<S> {
         let factor_id = budget.factor_id();
         let message = challenge
             .take_message()
-            .ok_or_else(|| Error::invalid("challenge", "no message to send"))?;
+            .ok_or_else(|| CoreError::invalid("challenge", "no message to send"))?;
         let owner = ChallengeOwner::User(user.clone());
         let data = self.seal_state(PURPOSE_OOB_CODE, &owner, &challenge_id, &state)?;
         let pending = PendingChallenge::new(
@@ -471,7 +473,7 @@ impl<S: Store> Service<S> {
         {
             let until = f.last_at.saturating_add(limits.lockout);
             if f.count >= self.user_limit && now < until {
-                return Err(ServiceError::Locked { until });
+                return Err(Error::Locked { until });
             }
         }
         Ok(())
@@ -558,7 +560,7 @@ impl<S: Store> Service<S> {
             .into());
         }
         if purpose == Purpose::Confirm && row.value.confirmed {
-            return Err(Error::invalid("factor", "already confirmed").into());
+            return Err(CoreError::invalid("factor", "already confirmed").into());
         }
         let data: OobFactorData = self.decode_factor(&row.value)?;
         // Only enrollment codes count per destination (see `check_destination_lockout`).
@@ -576,7 +578,7 @@ impl<S: Store> Service<S> {
                 .store
                 .challenge(&id, &owner, now)
                 .await?
-                .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+                .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
             if pending.value.factor.as_ref() != Some(factor_id) {
                 return Err(Rejected::with_detail(
                     RejectReason::UnknownFactor,
@@ -607,7 +609,7 @@ impl<S: Store> Service<S> {
                 // Another request paid first; nothing was checked: read again.
                 Err(StoreError::Conflict) => continue,
                 Err(StoreError::NotFound) => {
-                    return Err(Error::rejected(RejectReason::Expired).into());
+                    return Err(CoreError::rejected(RejectReason::Expired).into());
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -672,7 +674,7 @@ impl<S: Store> Service<S> {
                 .store
                 .factor(user, factor_id)
                 .await?
-                .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
+                .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
             let mut updated = row.value.clone();
             updated.last_used_at = Some(now);
             if confirm {
@@ -686,11 +688,11 @@ impl<S: Store> Service<S> {
                 Ok(version) => return Ok(Versioned::new(updated, version)),
                 Err(StoreError::Conflict) => {}
                 Err(StoreError::NotFound) => {
-                    return Err(Error::rejected(RejectReason::UnknownFactor).into());
+                    return Err(CoreError::rejected(RejectReason::UnknownFactor).into());
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ServiceError::Conflict)
+        Err(Error::Conflict)
     }
 }

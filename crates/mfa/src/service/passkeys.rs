@@ -3,12 +3,12 @@
 //! as a silent lock-out.
 
 use mfa_core::store::{FactorRecord, Store};
-use mfa_core::{Error, Timestamp};
+use mfa_core::{CoreError, Timestamp};
 use mfa_webauthn::{Authentication, FailureCode};
 
 use super::Service;
 use crate::audit::{AuditEvent, EventKind, SecurityNotice};
-use crate::error::ServiceError;
+use crate::error::Error;
 
 impl<S: Store> Service<S> {
     /// After a verified assertion: a BS change is audited; a BE change that the rule
@@ -57,13 +57,8 @@ impl<S: Store> Service<S> {
     /// After a refused assertion: a refusal for a changed BE is audited and the user
     /// told why the passkey no longer works (the one refusal that is not an attack on
     /// the account but the authenticator's doing, so silence would lock them out).
-    pub(super) async fn passkey_refused(
-        &self,
-        row: &FactorRecord,
-        err: &ServiceError,
-        now: Timestamp,
-    ) {
-        let ServiceError::Core(Error::Rejected(r)) = err else {
+    pub(super) async fn passkey_refused(&self, row: &FactorRecord, err: &Error, now: Timestamp) {
+        let Error::Core(CoreError::Rejected(r)) = err else {
             return;
         };
         if r.detail() != Some(FailureCode::BackupEligibilityChanged.as_str()) {
@@ -225,10 +220,10 @@ impl<S: Store> Service<S> {
                     }
                 }
                 Err(StoreError::NotFound) => return Ok(false),
-                Err(e) => return Err(Error::from(e).into()),
+                Err(e) => return Err(CoreError::from(e).into()),
             }
         }
-        Err(ServiceError::Conflict)
+        Err(Error::Conflict)
     }
 }
 
@@ -277,7 +272,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without a relying party, or a store failure.
+    /// [`Error::NotConfigured`] without a relying party, or a store failure.
     pub async fn signal_unknown_credential(
         &self,
         response: &mfa_webauthn::json::AuthenticationResponseJson,
@@ -333,7 +328,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::StepUpRequired`] unless `session` proved a password (`pwd`)
+    /// [`Error::StepUpRequired`] unless `session` proved a password (`pwd`)
     /// within the last five minutes; otherwise as
     /// [`start_webauthn_registration`](Self::start_webauthn_registration).
     pub async fn start_passkey_upgrade(
@@ -352,7 +347,7 @@ impl<S: Store> Service<S> {
                 && now.unix_secs().saturating_sub(m.at.unix_secs()) <= UPGRADE_WINDOW_SECS
         });
         if !fresh_password {
-            return Err(ServiceError::StepUpRequired {
+            return Err(Error::StepUpRequired {
                 required: mfa_policy::assurance::Aal::Aal1,
             });
         }

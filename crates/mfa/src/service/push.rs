@@ -83,7 +83,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`] without [`ServiceBuilder::push`], a bad label,
+    /// [`Error::NotConfigured`] without [`ServiceBuilder::push`], a bad label,
     /// the enrollment checks, or a store failure.
     pub async fn start_push_enrollment(
         &self,
@@ -122,8 +122,8 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection for an unknown, expired or used challenge or a signature that does
-    /// not verify; [`ServiceError::CredentialAlreadyRegistered`] for a key enrolled
-    /// before; [`ServiceError::Enroll`]; a store failure.
+    /// not verify; [`Error::CredentialAlreadyRegistered`] for a key enrolled
+    /// before; [`Error::Enroll`]; a store failure.
     pub async fn finish_push_enrollment(
         &self,
         user: &UserId,
@@ -224,7 +224,7 @@ impl<S: Store> Service<S> {
             .await?;
         let mut notification = challenge
             .take_notification()
-            .ok_or_else(|| Error::invalid("push", "no notification to send"))?;
+            .ok_or_else(|| CoreError::invalid("push", "no notification to send"))?;
         notification.account = Some(user.as_str().to_owned());
         if let Err(e) = transport.push_dyn(&notification).await {
             let _ = self.store.take_challenge(&id, &owner, now).await;
@@ -257,22 +257,22 @@ impl<S: Store> Service<S> {
             .store
             .challenge(&id, &owner, now)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
         let factor_id = pending
             .value
             .factor
             .clone()
-            .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
         let row = self.load_for_verify(user, &factor_id).await?;
         if row.value.kind != FactorKind::Push || !row.value.confirmed {
-            return Err(Error::rejected(RejectReason::UnknownFactor).into());
+            return Err(CoreError::rejected(RejectReason::UnknownFactor).into());
         }
         let record: PushRecord = self.decode_factor(&row.value)?;
         let sealed: SealedPush = self.open_state(PURPOSE_PUSH, &owner, &id, &pending.value.data)?;
         let next = match factor.record_response(&record, &sealed.state, response, now) {
             Ok(next) => next,
             Err(e) => {
-                let err: ServiceError = e.into();
+                let err: Error = e.into();
                 let mut event = AuditEvent::new(
                     now,
                     Some(user),
@@ -307,7 +307,9 @@ impl<S: Store> Service<S> {
                 )
                 .into());
             }
-            Err(StoreError::NotFound) => return Err(Error::rejected(RejectReason::Expired).into()),
+            Err(StoreError::NotFound) => {
+                return Err(CoreError::rejected(RejectReason::Expired).into());
+            }
             Err(e) => return Err(e.into()),
         }
         let _ = self
@@ -330,7 +332,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`], a state that does not open, or a store failure.
+    /// [`Error::NotConfigured`], a state that does not open, or a store failure.
     pub async fn push_status(
         &self,
         user: &UserId,
@@ -377,7 +379,7 @@ impl<S: Store> Service<S> {
             .store
             .challenge(challenge_id, &owner, now)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
         if pending.value.factor.as_ref() != Some(factor_id) {
             return Err(Rejected::with_detail(
                 RejectReason::UnknownFactor,

@@ -16,11 +16,11 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::UnknownFactor`] for an unknown or unconfirmed factor, an option
-    /// the factor cannot honour, [`ServiceError::NotConfigured`],
-    /// [`ServiceError::Locked`] / [`AccountLocked`](ServiceError::AccountLocked) before an
+    /// [`Error::UnknownFactor`] for an unknown or unconfirmed factor, an option
+    /// the factor cannot honour, [`Error::NotConfigured`],
+    /// [`Error::Locked`] / [`AccountLocked`](Error::AccountLocked) before an
     /// SMS, voice, email or push send,
-    /// [`ServiceError::Limited`], [`ServiceError::Delivery`], or a store failure.
+    /// [`Error::Limited`], [`Error::Delivery`], or a store failure.
     pub async fn start_challenge(
         &self,
         user: &UserId,
@@ -32,9 +32,9 @@ impl<S: Store> Service<S> {
             .store
             .factor(user, factor_id)
             .await?
-            .ok_or(ServiceError::UnknownFactor)?;
+            .ok_or(Error::UnknownFactor)?;
         if !row.value.confirmed {
-            return Err(ServiceError::UnknownFactor);
+            return Err(Error::UnknownFactor);
         }
         let kind = row.value.kind;
         match BuiltinFactor::for_kind(kind)? {
@@ -50,7 +50,7 @@ impl<S: Store> Service<S> {
                 let record: CredentialRecord = self.decode_factor(&row.value)?;
                 let (options, state) = factor
                     .start(Some(&record), options, now, &mut self.rng.handle())
-                    .map_err(Into::<Error>::into)?;
+                    .map_err(Into::<CoreError>::into)?;
                 let owner = ChallengeOwner::User(user.clone());
                 let challenge_id = self
                     .put_authentication(owner, Some(factor_id), &state)
@@ -70,14 +70,14 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::NotConfigured`], an option WebAuthn cannot honour, or a store
+    /// [`Error::NotConfigured`], an option WebAuthn cannot honour, or a store
     /// failure.
     pub async fn start_passkey_signin(&self, options: &StartOptions) -> Result<Challenge> {
         let now = self.now();
         let factor = self.webauthn()?;
         let (options, state) = factor
             .start(None, options, now, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let challenge_id = self
             .put_authentication(ChallengeOwner::Usernameless, None, &state)
             .await?;
@@ -115,7 +115,7 @@ impl<S: Store> Service<S> {
             .store
             .take_challenge(id, owner, now)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::Expired))?;
+            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
         if pending.factor.as_ref() != factor {
             return Err(Rejected::with_detail(
                 RejectReason::UnknownFactor,
@@ -134,7 +134,7 @@ impl<S: Store> Service<S> {
     /// # Errors
     ///
     /// A rejection (no oracle: wrong, replayed, unknown, unconfirmed all look alike),
-    /// [`ServiceError::Locked`] / [`Backoff`](ServiceError::Backoff), or a store failure
+    /// [`Error::Locked`] / [`Backoff`](Error::Backoff), or a store failure
     /// — which fails closed: nothing is verified when the counters cannot be read or
     /// written.
     pub async fn verify(
@@ -190,7 +190,7 @@ impl<S: Store> Service<S> {
                 .take_challenge(challenge_id, &ChallengeOwner::Usernameless, now)
                 .await;
             self.gate_key(&attempts, now).await?;
-            let err: ServiceError = Error::rejected(RejectReason::UnknownFactor).into();
+            let err: Error = CoreError::rejected(RejectReason::UnknownFactor).into();
             self.emit(AuditEvent::new(
                 now,
                 None,
@@ -209,7 +209,7 @@ impl<S: Store> Service<S> {
                 .take_authentication(&ChallengeOwner::Usernameless, challenge_id, None, now)
                 .await?;
             if !row.value.confirmed || !row.value.kind.is_webauthn() {
-                return Err(Error::rejected(RejectReason::FactorDisabled).into());
+                return Err(CoreError::rejected(RejectReason::FactorDisabled).into());
             }
             let before = row.value.clone();
             let (stored, _, verified) = match self
@@ -277,9 +277,9 @@ impl<S: Store> Service<S> {
                 found = Some(row);
             }
         }
-        let row = found.ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?;
+        let row = found.ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
         let kind = row.value.kind;
-        let wrong_shape = || -> ServiceError {
+        let wrong_shape = || -> Error {
             Rejected::with_detail(
                 RejectReason::WrongCode,
                 "response of another shape than the factor",
@@ -380,7 +380,7 @@ impl<S: Store> Service<S> {
             .store
             .factor(user, factor_id)
             .await?
-            .ok_or_else(|| Error::rejected(RejectReason::UnknownFactor))?)
+            .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?)
     }
 
     /// `mfa_core::verify_factor`'s steps (decode, verify purely, compare-and-swap; a
@@ -407,16 +407,18 @@ impl<S: Store> Service<S> {
             .into());
         }
         if purpose == Purpose::Confirm && stored.value.confirmed {
-            return Err(Error::invalid("factor", "already confirmed").into());
+            return Err(CoreError::invalid("factor", "already confirmed").into());
         }
         let record: F::Record = self.decode_factor(&stored.value)?;
         let kind = factor.kind(&record);
         if kind != stored.value.kind && !(kind.is_webauthn() && stored.value.kind.is_webauthn()) {
-            return Err(Error::invalid("factor", "the stored factor is of another kind").into());
+            return Err(
+                CoreError::invalid("factor", "the stored factor is of another kind").into(),
+            );
         }
         let verified = factor
             .verify(&record, state, response, now, &mut self.rng.handle())
-            .map_err(Into::<Error>::into)?;
+            .map_err(Into::<CoreError>::into)?;
         let expected = stored.version;
         let mut updated = stored.value;
         updated.data =
@@ -551,9 +553,9 @@ impl<S: Store> Service<S> {
         &self,
         user: &UserId,
         factor_id: &FactorId,
-        e: ServiceError,
+        e: Error,
         now: Timestamp,
-    ) -> ServiceError {
+    ) -> Error {
         let mut event = AuditEvent::new(
             now,
             Some(user),
@@ -627,13 +629,13 @@ impl<S: Store> Service<S> {
         let fprev = self.store.failures(&fkey, now, window).await?;
         let uprev = self.store.failures(&ukey, now, NEVER_LAPSES).await?;
         if uprev.is_some_and(|u| u.count >= self.user_limit) {
-            return Err(ServiceError::AccountLocked);
+            return Err(Error::AccountLocked);
         }
         let fstate =
             self.policy
                 .failure_state(fprev.map_or(0, |f| f.count), fprev.map(|f| f.last_at), now);
         if let FailureState::Backoff { until } = fstate {
-            return Err(ServiceError::Backoff { until });
+            return Err(Error::Backoff { until });
         }
         // An attempt at a locked factor is counted on the factor (it extends the
         // lockout) but not on the account: it is refused unverified, so it guesses
@@ -643,7 +645,7 @@ impl<S: Store> Service<S> {
         let locked_until = now.saturating_add(limits.lockout);
         if let FailureState::LockedOut { .. } = fstate {
             self.emit_locked(user, factor_id, locked_until, now);
-            return Err(ServiceError::Locked {
+            return Err(Error::Locked {
                 until: locked_until,
             });
         }
@@ -652,7 +654,7 @@ impl<S: Store> Service<S> {
         // Only an attempt that will be verified counts on the account.
         let u = self.store.record_failure(&ukey, now, NEVER_LAPSES).await?;
         if u.count > self.user_limit {
-            return Err(ServiceError::AccountLocked);
+            return Err(Error::AccountLocked);
         }
         Ok(())
     }
@@ -669,8 +671,8 @@ impl<S: Store> Service<S> {
             .failure_state(after.saturating_sub(1), Some(now), now)
         {
             FailureState::Open => Ok(()),
-            FailureState::Backoff { until } => Err(ServiceError::Backoff { until }),
-            _ => Err(ServiceError::Locked {
+            FailureState::Backoff { until } => Err(Error::Backoff { until }),
+            _ => Err(Error::Locked {
                 until: now.saturating_add(self.policy.failure_limits().lockout),
             }),
         }
@@ -701,8 +703,8 @@ impl<S: Store> Service<S> {
             self.policy
                 .failure_state(prev.map_or(0, |f| f.count), prev.map(|f| f.last_at), now);
         match state {
-            FailureState::Backoff { until } => return Err(ServiceError::Backoff { until }),
-            FailureState::LockedOut { until } => return Err(ServiceError::Locked { until }),
+            FailureState::Backoff { until } => return Err(Error::Backoff { until }),
+            FailureState::LockedOut { until } => return Err(Error::Locked { until }),
             _ => {}
         }
         let now_count = self.store.record_failure(key, now, window).await?.count;
@@ -715,7 +717,7 @@ impl<S: Store> Service<S> {
     ///
     /// # Errors
     ///
-    /// [`ServiceError::AccountLocked`], [`ServiceError::Locked`] or a store failure
+    /// [`Error::AccountLocked`], [`Error::Locked`] or a store failure
     /// (fail closed).
     pub(super) async fn check_locked(
         &self,
@@ -729,7 +731,7 @@ impl<S: Store> Service<S> {
             .failures(&FailureKey::user(user), now, NEVER_LAPSES)
             .await?;
         if account.is_some_and(|u| u.count >= self.user_limit) {
-            return Err(ServiceError::AccountLocked);
+            return Err(Error::AccountLocked);
         }
         let f = self
             .store
@@ -739,7 +741,7 @@ impl<S: Store> Service<S> {
             .policy
             .failure_state(f.map_or(0, |f| f.count), f.map(|f| f.last_at), now)
         {
-            FailureState::LockedOut { until } => Err(ServiceError::Locked { until }),
+            FailureState::LockedOut { until } => Err(Error::Locked { until }),
             _ => Ok(()),
         }
     }
