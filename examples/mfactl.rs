@@ -34,6 +34,7 @@
 //! mfactl audit verify [--head FILE --head-key PEM]   # exit 1 naming the first tampered entry
 //! mfactl audit export --out FILE                     # JSON lines
 //! mfactl audit head --signing-key PEM --issuer NAME  # a signed head to publish
+//! mfactl webauthn-recheck --user U [--users FILE] (--blob FILE [--root DER] | --compiled FILE) [--flag-only]
 //! ```
 //!
 //! `--audit-log` makes every command that changes something append its audit events to
@@ -105,6 +106,8 @@ mod export;
 mod import;
 #[path = "mfactl/keys.rs"]
 mod keys;
+#[path = "mfactl/metadata.rs"]
+mod metadata;
 
 pub(crate) use cli::Cli;
 use cli::*;
@@ -577,6 +580,7 @@ async fn execute(cli: Cli) -> Result<Value, Failure> {
         }
         Command::Import(a) => import::import(&service, a, global.json).await,
         Command::Export(a) => export::export(&service, a).await,
+        Command::WebauthnRecheck(a) => metadata::recheck(&service, a, now).await,
         Command::Purge => {
             let purged = service.admin().purge_failures().await?;
             Ok(json!({"ok": true, "purged": purged}))

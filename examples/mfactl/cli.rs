@@ -98,6 +98,9 @@ pub(super) enum Command {
     /// The audit log: verify its hash chain, export it, sign its head.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Re-check users' WebAuthn credentials against a new FIDO MDS3 BLOB: disable (or
+    /// flag) those whose model it reports revoked or compromised.
+    WebauthnRecheck(metadata::RecheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

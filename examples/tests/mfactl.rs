@@ -24,6 +24,8 @@ mod audit;
 mod migration;
 #[path = "mfactl/oob.rs"]
 mod oob;
+#[path = "mfactl/recheck.rs"]
+mod recheck;
 
 use mfa_core::Timestamp;
 use std::ffi::OsString;

@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         cred_props_requested: false,
         danger_unbound_user_handle: false,
         danger_allow_rs1: false,
+        backup_eligibility: mfa_webauthn::BackupEligibilityRule::Reject,
     };
     // The record stored for this credential id; for unknown ids, the ES256 key under
     // the presented id, so mutated ids still reach the signature check.
@@ -89,6 +90,16 @@ fuzz_target!(|data: &[u8]| {
             if auth.sign_count != 0 {
                 assert!(verify(&auth.record).is_err(), "replay accepted");
             }
+        } else if let Err(e) = verify(&record) {
+            // A response can only be malformed or refused, never an oracle of which
+            // check failed beyond the log-only code, and never a configuration error.
+            assert!(
+                matches!(
+                    e,
+                    mfa_webauthn::Error::Malformed(_) | mfa_webauthn::Error::Rejected(_)
+                ) && e.failure_code().is_some(),
+                "{e:?}"
+            );
         }
     }
 });

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         cred_props_requested: false,
         danger_unbound_user_handle: false,
         danger_allow_rs1: false,
+        backup_eligibility: mfa_webauthn::BackupEligibilityRule::Reject,
     };
     if let Ok(reg) = mfa_webauthn::hazmat::verify_registration(&exp, &resp, Default::default()) {
         let record = &reg.record;

@@ -554,6 +554,9 @@ where
 
 #[cfg(feature = "oidc")]
 pub mod oidc;
+mod well_known;
+
+pub use well_known::{WELL_KNOWN_WEBAUTHN, related_origins_router};
 
 #[cfg(test)]
 mod tests;

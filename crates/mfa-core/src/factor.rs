@@ -266,6 +266,10 @@ pub struct StartOptions {
     pub conditional_mediation: bool,
     /// The sign-in being approved, for factors that show it (push).
     pub context: SignInContext,
+    /// WebAuthn hints for the browser's UI (L3 §5.8.7), most preferred first; empty to
+    /// let the factor derive them (from the credential's attachment).
+    #[serde(default)]
+    pub hints: Vec<crate::WebAuthnHint>,
 }
 
 impl StartOptions {
@@ -295,6 +299,13 @@ impl StartOptions {
         self
     }
 
+    /// With WebAuthn hints, most preferred first.
+    #[must_use]
+    pub fn with_hints(mut self, hints: impl IntoIterator<Item = crate::WebAuthnHint>) -> Self {
+        self.hints = hints.into_iter().collect();
+        self
+    }
+
     /// With the sign-in context.
     #[must_use]
     pub fn with_context(mut self, context: SignInContext) -> Self {
@@ -309,7 +320,7 @@ impl StartOptions {
     /// # Errors
     ///
     /// [`InvalidInput`] naming the option: required user verification, a delivery
-    /// channel, or conditional mediation.
+    /// channel, WebAuthn hints, or conditional mediation.
     pub fn ensure_unprompted(&self, factor: &'static str) -> Result<(), InvalidInput> {
         if self.user_verification == UserVerification::Required {
             return Err(InvalidInput::new(
@@ -321,6 +332,12 @@ impl StartOptions {
             return Err(InvalidInput::new(
                 "channel",
                 format!("{factor} is not delivered over a channel"),
+            ));
+        }
+        if !self.hints.is_empty() {
+            return Err(InvalidInput::new(
+                "hints",
+                format!("{factor} has no authenticator to hint at"),
             ));
         }
         if self.conditional_mediation {

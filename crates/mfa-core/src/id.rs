@@ -128,6 +128,42 @@ pub enum Attachment {
     Platform,
 }
 
+/// A hint to the client about which authenticator to offer (WebAuthn L3 §5.8.7,
+/// `PublicKeyCredentialHint`), sent as `hints` in creation and request options. Hints
+/// steer the browser's UI; unlike `authenticatorAttachment` they never make a ceremony
+/// fail, and nothing about the response is trusted because of them.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebAuthnHint {
+    /// A platform authenticator on this device (`client-device`).
+    ClientDevice,
+    /// A phone or tablet over the hybrid transport (`hybrid`).
+    Hybrid,
+    /// A roaming security key (`security-key`).
+    SecurityKey,
+}
+
+impl WebAuthnHint {
+    /// The string the browser takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientDevice => "client-device",
+            Self::Hybrid => "hybrid",
+            Self::SecurityKey => "security-key",
+        }
+    }
+
+    /// The hint matching a factor's attachment: a platform credential is on the
+    /// `client-device`, a roaming one a `security-key`.
+    pub fn for_attachment(attachment: Attachment) -> Self {
+        match attachment {
+            Attachment::Platform => Self::ClientDevice,
+            Attachment::CrossPlatform => Self::SecurityKey,
+        }
+    }
+}
+
 /// What kind of factor an enrollment is.
 ///
 /// Serialised as a short kebab-case string (`"totp"`, `"webauthn-platform"`), which is

@@ -31,7 +31,7 @@ pub use codec::JsonCodec;
 pub use codec::{DataOwner, RecordCodec};
 pub use error::{Error, InvalidInput, RejectReason, Rejected, Result};
 pub use factor::{Channel, Factor, SignInContext, StartOptions, UserVerification, Verified};
-pub use id::{Attachment, FactorId, FactorKind, UserId};
+pub use id::{Attachment, FactorId, FactorKind, UserId, WebAuthnHint};
 pub use keyring::{KeyId, Keyring};
 pub use method::{AuthMethod, FactorCategory};
 #[cfg(feature = "std")]

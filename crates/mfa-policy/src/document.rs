@@ -14,7 +14,8 @@ pub use crate::kinds::KindSet;
 use crate::kinds::{parse_kind_name, webauthn_all};
 use crate::lockout::FailureLimits;
 use crate::oidc::{
-    IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL, PAPE_PHISHING_RESISTANT,
+    IDMANAGEMENT_AAL, PAPE_MULTI_FACTOR, PAPE_MULTI_FACTOR_PHYSICAL, PAPE_PHISHING_RESISTANT, PHR,
+    PHRH,
 };
 use crate::policy::{
     AcrMapping, Adaptive, EnrollmentRules, Pattern, Policy, ReauthLimits, RememberDevice, Rule,
@@ -637,6 +638,9 @@ fn compile_acr(raw: &[RawAcr], enabled: KindSet) -> Result<Vec<AcrMapping>, Erro
             webauthn_all(),
         ),
         (PAPE_MULTI_FACTOR_PHYSICAL, Level::Aal3, webauthn_all()),
+        // OpenID EAP ACR Values: phishing-resistant, and with a hardware-protected key.
+        (PHR, Level::PhishingResistant, webauthn_all()),
+        (PHRH, Level::Aal3, webauthn_all()),
         (IDMANAGEMENT_AAL[0], Level::Aal1, KindSet::ALL),
         (IDMANAGEMENT_AAL[1], Level::Aal2, KindSet::ALL),
         (IDMANAGEMENT_AAL[2], Level::Aal3, webauthn_all()),

@@ -30,6 +30,31 @@ pub const IDMANAGEMENT_AAL: [&str; 3] = [
     "http://idmanagement.gov/ns/assurance/aal/3",
 ];
 
+/// OpenID EAP ACR Values 1.0 §2: phishing-resistant authentication (`phr`).
+pub const PHR: &str = "phr";
+/// OpenID EAP ACR Values 1.0 §2: phishing-resistant authentication with a
+/// hardware-protected key (`phrh`).
+pub const PHRH: &str = "phrh";
+
+/// The EAP `acr` value the methods of one ceremony prove, from evidence only: `phrh`
+/// when a key proven hardware-bound (`hwk`: attested and device-bound) signed a
+/// challenge (`pop`), `phr` for any other proof of possession of an origin-bound key
+/// (`swk` + `pop`: a WebAuthn assertion, which the browser binds to the origin), none
+/// otherwise (an OTP can be phished).
+pub fn evidence_acr(methods: &[mfa_core::AuthMethod]) -> Option<&'static str> {
+    use mfa_core::AuthMethod;
+    if !methods.contains(&AuthMethod::Pop) {
+        return None;
+    }
+    if methods.contains(&AuthMethod::Hwk) {
+        Some(PHRH)
+    } else if methods.contains(&AuthMethod::Swk) {
+        Some(PHR)
+    } else {
+        None
+    }
+}
+
 /// The `acr` values a relying party asked for (OIDC Core §3.1.2.1 `acr_values`, or the
 /// `acr` member of the `claims` parameter, §5.5.1.1), in its order of preference.
 #[derive(Clone, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
@@ -222,5 +247,21 @@ mod tests {
             "Bearer error=\"insufficient_user_authentication\", \
              error_description=\"A different authentication level is required\", max_age=\"5\""
         );
+    }
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use mfa_core::AuthMethod::{Hwk, Mfa, Otp, Pop, Swk, User};
+
+    use super::evidence_acr;
+
+    #[test]
+    fn phr_and_phrh_follow_the_evidence() {
+        assert_eq!(evidence_acr(&[Hwk, Pop, User, Mfa]), Some("phrh"));
+        assert_eq!(evidence_acr(&[Swk, Pop, User]), Some("phr"));
+        // No proof of possession, or a phishable factor: nothing.
+        assert_eq!(evidence_acr(&[Hwk, User]), None);
+        assert_eq!(evidence_acr(&[Otp]), None);
     }
 }

@@ -14,7 +14,7 @@ use x509_parser::prelude::*;
 
 use crate::cose::{self, Algorithm};
 use crate::crypto::{Backend, verify_signature, verify_with_policy};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::trust::{AttestationPolicy, AttestationTrust};
 
@@ -89,12 +89,12 @@ pub(crate) fn verify(
     auth_data_bytes: &[u8],
     auth_data: &AuthenticatorData<'_>,
     client_data_hash: &[u8; 32],
-    credential_key: &Result<cose::PublicKey>,
+    credential_key: &IResult<cose::PublicKey>,
     policy: &AttestationPolicy,
     now: Option<Timestamp>,
     backend: Backend,
     allow_rs1_credential: bool,
-) -> Result<Verdict> {
+) -> IResult<Verdict> {
     let input = Input {
         att_stmt,
         auth_data,
@@ -112,7 +112,9 @@ pub(crate) fn verify(
         // §8.7: the statement is an empty map.
         "none" => {
             if !att_stmt.is_empty() {
-                return Err(Error::InvalidAttestationStatement("none with a statement"));
+                return Err(InternalError::InvalidAttestationStatement(
+                    "none with a statement",
+                ));
             }
             (AttestationType::None, Vec::new())
         }
@@ -130,7 +132,7 @@ pub(crate) fn verify(
         "android-key" => android::verify(&input, key()?, &signed)?,
         "android-safetynet" => safetynet::verify(&input, &signed)?,
         "apple" => apple::verify(&input, key()?, &signed)?,
-        _ => return Err(Error::UnsupportedAttestationFormat),
+        _ => return Err(InternalError::UnsupportedAttestationFormat),
     };
     let aaguid = auth_data
         .attested
@@ -151,30 +153,33 @@ fn packed<'k>(
     att_stmt: &[(Value, Value)],
     signed: &[u8],
     auth_data: &AuthenticatorData<'_>,
-    credential_key: impl Fn() -> Result<&'k cose::PublicKey>,
+    credential_key: impl Fn() -> IResult<&'k cose::PublicKey>,
     policy: &AttestationPolicy,
     backend: Backend,
     allow_rs1_credential: bool,
-) -> Result<(AttestationType, Vec<Vec<u8>>)> {
+) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
     // Verify attStmt is valid CBOR with the syntax above.
     let alg = field(att_stmt, "alg")
         .and_then(|v| v.as_integer())
         .and_then(|i| i64::try_from(i).ok())
-        .ok_or(Error::InvalidAttestationStatement("packed alg"))?;
+        .ok_or(InternalError::InvalidAttestationStatement("packed alg"))?;
     let sig = field(att_stmt, "sig")
         .and_then(Value::as_bytes)
-        .ok_or(Error::InvalidAttestationStatement("packed sig"))?;
+        .ok_or(InternalError::InvalidAttestationStatement("packed sig"))?;
     if field(att_stmt, "ecdaaKeyId").is_some() {
-        return Err(Error::InvalidAttestationStatement("ecdaa is not supported"));
+        return Err(InternalError::InvalidAttestationStatement(
+            "ecdaa is not supported",
+        ));
     }
     match field(att_stmt, "x5c") {
         Some(x5c) => {
             let chain = x5c_chain(x5c)?;
             let leaf_der = chain
                 .first()
-                .ok_or(Error::InvalidAttestationStatement("empty x5c"))?;
-            let (_, leaf) = X509Certificate::from_der(leaf_der)
-                .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))?;
+                .ok_or(InternalError::InvalidAttestationStatement("empty x5c"))?;
+            let (_, leaf) = X509Certificate::from_der(leaf_der).map_err(|_| {
+                InternalError::InvalidAttestationCertificate("unparsable certificate")
+            })?;
             // Verify sig over authenticatorData || clientDataHash with attestnCert's key
             // and alg.
             // RS1 only with the policy's danger_allow_rs1_attestation opt-in.
@@ -188,11 +193,15 @@ fn packed<'k>(
             // Self attestation: alg matches the credential key's, and sig verifies with it.
             let credential_key = credential_key()?;
             if alg != credential_key.alg.cose_id() {
-                return Err(Error::InvalidAttestationStatement("self attestation alg"));
+                return Err(InternalError::InvalidAttestationStatement(
+                    "self attestation alg",
+                ));
             }
             // Signed by the credential key: RS1 as the credential key's opt-in.
             verify_with_policy(backend, allow_rs1_credential, credential_key, signed, sig)
-                .map_err(|_| Error::InvalidAttestationStatement("self attestation signature"))?;
+                .map_err(|_| {
+                    InternalError::InvalidAttestationStatement("self attestation signature")
+                })?;
             Ok((AttestationType::SelfAttestation, Vec::new()))
         }
     }
@@ -202,10 +211,12 @@ fn packed<'k>(
 fn packed_certificate_requirements(
     cert: &X509Certificate<'_>,
     auth_data: &AuthenticatorData<'_>,
-) -> Result<()> {
+) -> IResult<()> {
     // Version MUST be set to 3 (ASN.1 value 2).
     if cert.version() != X509Version::V3 {
-        return Err(Error::InvalidAttestationCertificate("not version 3"));
+        return Err(InternalError::InvalidAttestationCertificate(
+            "not version 3",
+        ));
     }
     // Subject: C (ISO 3166 code), O, OU = "Authenticator Attestation", CN.
     let subject = cert.subject();
@@ -214,24 +225,30 @@ fn packed_certificate_requirements(
     let ou = first_str(subject.iter_organizational_unit());
     let cn = first_str(subject.iter_common_name());
     if !country.is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic())) {
-        return Err(Error::InvalidAttestationCertificate("subject country"));
+        return Err(InternalError::InvalidAttestationCertificate(
+            "subject country",
+        ));
     }
     if org.is_none_or(|o| o.is_empty()) || cn.is_none() {
-        return Err(Error::InvalidAttestationCertificate(
+        return Err(InternalError::InvalidAttestationCertificate(
             "subject organisation or name",
         ));
     }
     if ou.as_deref() != Some("Authenticator Attestation") {
-        return Err(Error::InvalidAttestationCertificate(
+        return Err(InternalError::InvalidAttestationCertificate(
             "subject organisational unit",
         ));
     }
     aaguid_extension(cert, auth_data)?;
     // Basic Constraints: CA MUST be false.
     match cert.basic_constraints() {
-        Ok(Some(bc)) if bc.value.ca => Err(Error::InvalidAttestationCertificate("ca certificate")),
+        Ok(Some(bc)) if bc.value.ca => Err(InternalError::InvalidAttestationCertificate(
+            "ca certificate",
+        )),
         Ok(_) => Ok(()),
-        Err(_) => Err(Error::InvalidAttestationCertificate("basic constraints")),
+        Err(_) => Err(InternalError::InvalidAttestationCertificate(
+            "basic constraints",
+        )),
     }
 }
 
@@ -240,15 +257,17 @@ fn packed_certificate_requirements(
 pub(crate) fn aaguid_extension(
     cert: &X509Certificate<'_>,
     auth_data: &AuthenticatorData<'_>,
-) -> Result<()> {
+) -> IResult<()> {
     let aaguid_oid = Oid::from(OID_FIDO_AAGUID)
-        .map_err(|_| Error::InvalidAttestationCertificate("aaguid oid"))?;
+        .map_err(|_| InternalError::InvalidAttestationCertificate("aaguid oid"))?;
     for ext in cert.extensions() {
         if ext.oid == aaguid_oid {
             let want = auth_data.attested.as_ref().map(|a| a.aaguid);
             let inner = ext.value.strip_prefix(&[0x04, 0x10]);
             if ext.critical || inner.is_none() || inner != want.as_ref().map(|a| a.as_slice()) {
-                return Err(Error::InvalidAttestationCertificate("aaguid extension"));
+                return Err(InternalError::InvalidAttestationCertificate(
+                    "aaguid extension",
+                ));
             }
         }
     }
@@ -257,21 +276,21 @@ pub(crate) fn aaguid_extension(
 
 /// A certificate whose key signed the statement may sign: a key usage extension, when
 /// present and readable, includes digitalSignature.
-pub(crate) fn leaf_may_sign(cert: &X509Certificate<'_>) -> Result<()> {
+pub(crate) fn leaf_may_sign(cert: &X509Certificate<'_>) -> IResult<()> {
     match cert.key_usage() {
-        Ok(Some(ku)) if !ku.value.digital_signature() => Err(Error::InvalidAttestationCertificate(
-            "key usage without digitalSignature",
-        )),
+        Ok(Some(ku)) if !ku.value.digital_signature() => Err(
+            InternalError::InvalidAttestationCertificate("key usage without digitalSignature"),
+        ),
         Ok(_) => Ok(()),
-        Err(_) => Err(Error::InvalidAttestationCertificate("key usage")),
+        Err(_) => Err(InternalError::InvalidAttestationCertificate("key usage")),
     }
 }
 
 /// The leaf of an x5c chain, parsed.
-pub(crate) fn parse_leaf(der: &[u8]) -> Result<X509Certificate<'_>> {
+pub(crate) fn parse_leaf(der: &[u8]) -> IResult<X509Certificate<'_>> {
     X509Certificate::from_der(der)
         .map(|(_, c)| c)
-        .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))
+        .map_err(|_| InternalError::InvalidAttestationCertificate("unparsable certificate"))
 }
 
 /// The value of the extension `arcs` of `cert`, if present.
@@ -296,30 +315,32 @@ fn fido_u2f(
     client_data_hash: &[u8; 32],
     credential_key: &cose::PublicKey,
     backend: Backend,
-) -> Result<(AttestationType, Vec<Vec<u8>>)> {
+) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
     let sig = field(att_stmt, "sig")
         .and_then(Value::as_bytes)
-        .ok_or(Error::InvalidAttestationStatement("fido-u2f sig"))?;
+        .ok_or(InternalError::InvalidAttestationStatement("fido-u2f sig"))?;
     let chain = x5c_chain(
-        field(att_stmt, "x5c").ok_or(Error::InvalidAttestationStatement("fido-u2f x5c"))?,
+        field(att_stmt, "x5c").ok_or(InternalError::InvalidAttestationStatement("fido-u2f x5c"))?,
     )?;
     // Check that x5c has exactly one element.
     let [leaf_der] = chain.as_slice() else {
-        return Err(Error::InvalidAttestationStatement("fido-u2f x5c length"));
+        return Err(InternalError::InvalidAttestationStatement(
+            "fido-u2f x5c length",
+        ));
     };
     let (_, leaf) = X509Certificate::from_der(leaf_der)
-        .map_err(|_| Error::InvalidAttestationCertificate("unparsable certificate"))?;
+        .map_err(|_| InternalError::InvalidAttestationCertificate("unparsable certificate"))?;
     // If certificate public key is not an EC public key over P-256, terminate.
     let cert_key = spki_key(leaf.public_key(), Algorithm::Es256)?;
     let attested = auth_data
         .attested
         .as_ref()
-        .ok_or(Error::MalformedAuthenticatorData(
+        .ok_or(InternalError::MalformedAuthenticatorData(
             "no attested credential data",
         ))?;
     // Convert the COSE_KEY to Raw ANSI X9.62 public key format.
     let cose::KeyMaterial::P256(public_key_u2f) = &credential_key.key else {
-        return Err(Error::InvalidAttestationStatement(
+        return Err(InternalError::InvalidAttestationStatement(
             "fido-u2f credential key not p-256",
         ));
     };
@@ -333,17 +354,17 @@ fn fido_u2f(
     ]
     .concat();
     verify_signature(backend, &cert_key, &verification_data, sig)
-        .map_err(|_| Error::InvalidAttestationStatement("fido-u2f signature"))?;
+        .map_err(|_| InternalError::InvalidAttestationStatement("fido-u2f signature"))?;
     leaf_may_sign(&leaf)?;
     Ok((AttestationType::Basic, chain))
 }
 
 /// The errors a COSE key parse can give, copied for the formats that need the key.
-pub(crate) fn clone_error(e: &Error) -> Error {
+pub(crate) fn clone_error(e: &InternalError) -> InternalError {
     match e {
-        Error::AlgorithmNotAllowed(a) => Error::AlgorithmNotAllowed(*a),
-        Error::Malformed(m) => Error::Malformed(m),
-        _ => Error::Malformed("cose key"),
+        InternalError::AlgorithmNotAllowed(a) => InternalError::AlgorithmNotAllowed(*a),
+        InternalError::Malformed(m) => InternalError::Malformed(m),
+        _ => InternalError::Malformed("cose key"),
     }
 }
 
@@ -353,14 +374,18 @@ pub(crate) fn first_str<'a, 'b: 'a>(
     it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
 }
 
-pub(crate) fn x5c_chain(v: &Value) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn x5c_chain(v: &Value) -> IResult<Vec<Vec<u8>>> {
     v.as_array()
-        .ok_or(Error::InvalidAttestationStatement("x5c not an array"))?
+        .ok_or(InternalError::InvalidAttestationStatement(
+            "x5c not an array",
+        ))?
         .iter()
         .map(|c| {
             c.as_bytes()
                 .cloned()
-                .ok_or(Error::InvalidAttestationStatement("x5c entry not bytes"))
+                .ok_or(InternalError::InvalidAttestationStatement(
+                    "x5c entry not bytes",
+                ))
         })
         .collect()
 }
@@ -376,8 +401,11 @@ fn ec_point<const N: usize>(spki: &SubjectPublicKeyInfo<'_>, curve: &Oid<'_>) ->
 }
 
 /// A certificate's subject public key, for the given algorithm.
-pub(crate) fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Result<cose::PublicKey> {
-    let bad = Error::InvalidAttestationCertificate("public key does not match alg");
+pub(crate) fn spki_key(
+    spki: &SubjectPublicKeyInfo<'_>,
+    alg: Algorithm,
+) -> IResult<cose::PublicKey> {
+    let bad = InternalError::InvalidAttestationCertificate("public key does not match alg");
     let oid = &spki.algorithm.algorithm;
     let data: &[u8] = &spki.subject_public_key.data;
     let key = match alg {
@@ -412,7 +440,7 @@ pub(crate) fn spki_key(spki: &SubjectPublicKeyInfo<'_>, alg: Algorithm) -> Resul
         | Algorithm::Ps384
         | Algorithm::Ps512 => match spki.parsed() {
             Ok(public_key::PublicKey::RSA(rsa)) => cose::rsa_key(rsa.modulus, rsa.exponent)
-                .map_err(|_| Error::InvalidAttestationCertificate("rsa key size"))?,
+                .map_err(|_| InternalError::InvalidAttestationCertificate("rsa key size"))?,
             _ => return Err(bad),
         },
         // ML-DSA attestation certificates (no settled X.509 profile yet): refused.
@@ -438,7 +466,7 @@ mod tests {
         assert!(leaf_may_sign(&parse_leaf(leaf).unwrap()).is_ok());
         assert!(matches!(
             leaf_may_sign(&parse_leaf(ca_only).unwrap()),
-            Err(Error::InvalidAttestationCertificate(_))
+            Err(InternalError::InvalidAttestationCertificate(_))
         ));
     }
 }

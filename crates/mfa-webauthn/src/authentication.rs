@@ -1,15 +1,15 @@
 //! Authentication: request options, state, and the §7.2 verification.
 
-use mfa_core::{SecureRandom, Timestamp};
+use mfa_core::{SecureRandom, Timestamp, WebAuthnHint};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::client_data::{Ceremony, CollectedClientData};
-use crate::config::{Expectations, RelyingParty, SignCountPolicy};
+use crate::config::{BackupEligibilityRule, Expectations, RelyingParty, SignCountPolicy};
 use crate::credential::{CredentialRecord, Preference, millis, new_challenge};
 use crate::crypto::Backend;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 use crate::hazmat::authdata::{AuthenticatorData, Flags};
 use crate::json::{
     AuthenticationResponseJson, Base64UrlBytes, CredentialDescriptor, CredentialRequestOptionsJson,
@@ -27,6 +27,8 @@ pub struct AuthenticationRequest {
     pub user_verification: Preference,
     /// Conditional mediation (passkey autofill); needs an empty allow list.
     pub conditional: bool,
+    /// Hints for the browser's UI (§5.8.7), most preferred first.
+    pub hints: Vec<WebAuthnHint>,
 }
 
 /// What the relying party keeps between starting and finishing an authentication.
@@ -60,6 +62,13 @@ pub struct Authentication {
     pub user_verified: bool,
     /// BS: the credential is backed up now.
     pub backup_state: bool,
+    /// BS differs from the stored record's (a passkey was backed up, or stopped being):
+    /// allowed by §6.1.3, worth an audit entry. The returned record has the new BS.
+    pub backup_state_changed: bool,
+    /// BE differs from the stored record's and
+    /// [`BackupEligibilityRule::AcceptAndRecord`](crate::BackupEligibilityRule::AcceptAndRecord)
+    /// let it pass: audit it. The returned record has the new BE.
+    pub backup_eligibility_changed: bool,
     /// The authenticator data flags.
     pub flags: Flags,
     /// The counter did not increase but [`SignCountPolicy::DangerAccept`] let it pass.
@@ -72,8 +81,8 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for conditional mediation with an allow list;
-    /// [`Error::Random`] when the random source fails.
+    /// [`Error::Config`](crate::Error::Config) for conditional mediation with an allow list;
+    /// [`Error::Random`](crate::Error::Random) when the random source fails.
     pub fn start_authentication(
         &self,
         req: &AuthenticationRequest,
@@ -81,10 +90,11 @@ impl RelyingParty {
         rng: &mut dyn SecureRandom,
     ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
         if req.conditional && !req.allow_credentials.is_empty() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "allow credentials",
                 "must be empty for conditional mediation",
-            )));
+            )
+            .into());
         }
         let challenge = new_challenge(rng)?;
         let options = CredentialRequestOptionsJson {
@@ -101,7 +111,7 @@ impl RelyingParty {
                     }
                     .to_owned(),
                 ),
-                hints: Vec::new(),
+                hints: req.hints.iter().map(|h| h.as_str().to_owned()).collect(),
                 extensions: self.appid.as_ref().map(|a| ExtensionInputs {
                     cred_props: None,
                     appid: Some(a.clone()),
@@ -109,8 +119,11 @@ impl RelyingParty {
             },
             mediation: req.conditional.then(|| "conditional".to_owned()),
         };
-        let mut expectations =
-            self.expectations(challenge, req.user_verification == Preference::Required);
+        let mut expectations = self.expectations(
+            challenge,
+            req.user_verification == Preference::Required,
+            false,
+        );
         expectations.allowed_algorithms.clear();
         let state = AuthenticationState {
             expectations,
@@ -127,7 +140,7 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`] after the state's deadline, or any verification error.
+    /// [`Error::Rejected`](crate::Error::Rejected) (`challenge_mismatch` (an expired state)) after the state's deadline, or any verification error.
     pub fn finish_authentication(
         &self,
         state: &AuthenticationState,
@@ -136,10 +149,10 @@ impl RelyingParty {
         now: Timestamp,
     ) -> Result<Authentication> {
         if now > state.expires_at {
-            return Err(Error::Expired);
+            return Err(InternalError::Expired.into());
         }
         if state.expectations.rp_id != self.rp_id {
-            return Err(Error::RpIdMismatch);
+            return Err(InternalError::RpIdMismatch.into());
         }
         verify_authentication(
             &state.expectations,
@@ -161,7 +174,7 @@ impl RelyingParty {
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`].
+/// The first failed check: [`Error::Malformed`](crate::Error::Malformed) for input that does not parse, else the opaque [`Error::Rejected`](crate::Error::Rejected) with its code.
 pub fn verify_authentication(
     exp: &Expectations,
     allowed: &[Base64UrlBytes],
@@ -170,19 +183,30 @@ pub fn verify_authentication(
     sign_count_policy: SignCountPolicy,
     backend: Backend,
 ) -> Result<Authentication> {
+    verify_assertion(exp, allowed, response, stored, sign_count_policy, backend).map_err(Into::into)
+}
+
+fn verify_assertion(
+    exp: &Expectations,
+    allowed: &[Base64UrlBytes],
+    response: &AuthenticationResponseJson,
+    stored: &CredentialRecord,
+    sign_count_policy: SignCountPolicy,
+    backend: Backend,
+) -> IResult<Authentication> {
     if response.type_ != "public-key" {
-        return Err(Error::Malformed("credential type"));
+        return Err(InternalError::Malformed("credential type"));
     }
     if Base64UrlBytes::decode(&response.id).ok().as_ref() != Some(&response.raw_id) {
-        return Err(Error::CredentialIdMismatch);
+        return Err(InternalError::CredentialIdMismatch);
     }
     // Step 5: if allowCredentials was given, the credential is one of them.
     if !allowed.is_empty() && !allowed.contains(&response.raw_id) {
-        return Err(Error::CredentialIdMismatch);
+        return Err(InternalError::CredentialIdMismatch);
     }
     // Step 7: the stored record is the one for this credential id.
     if response.raw_id != stored.id {
-        return Err(Error::CredentialIdMismatch);
+        return Err(InternalError::CredentialIdMismatch);
     }
     // Step 6: in a usernameless sign-in (no allow list, the user not identified before)
     // the response must carry a user handle; whenever it carries one, it must equal the
@@ -191,16 +215,16 @@ pub fn verify_authentication(
     // and identified the user otherwise (an allow list).
     let r = &response.response;
     let user_handle = match (&r.user_handle, &stored.user_handle) {
-        (None, _) if allowed.is_empty() => return Err(Error::UserHandleMismatch),
+        (None, _) if allowed.is_empty() => return Err(InternalError::UserHandleMismatch),
         (None, _) => None,
         (Some(got), Some(want)) => {
             if !bool::from(got.0.ct_eq(&want.0)) {
-                return Err(Error::UserHandleMismatch);
+                return Err(InternalError::UserHandleMismatch);
             }
             Some(got.clone())
         }
         (Some(_), None) if exp.danger_unbound_user_handle && !allowed.is_empty() => None,
-        (Some(_), None) => return Err(Error::UserHandleMismatch),
+        (Some(_), None) => return Err(InternalError::UserHandleMismatch),
     };
     // Steps 9–14: parse C and check type, challenge, origin, cross-origin.
     let c = CollectedClientData::parse(r.client_data_json.as_slice())?;
@@ -213,20 +237,21 @@ pub fn verify_authentication(
     // the AppID was sent; one that was not asked for is refused rather than ignored.
     let hashed_id = match (&exp.appid, response.client_extension_results.appid) {
         (Some(appid), Some(true)) => appid.as_str(),
-        (None, Some(_)) => return Err(Error::UnrequestedExtension("appid")),
+        (None, Some(_)) => return Err(InternalError::UnrequestedExtension("appid")),
         _ => exp.rp_id.as_str(),
     };
     if response.client_extension_results.cred_props.is_some() {
-        return Err(Error::UnrequestedExtension("credProps"));
+        return Err(InternalError::UnrequestedExtension("credProps"));
     }
     // Steps 16–18: UP is set; UV is set when required; if BE is not set, BS is not set.
     exp.check_authenticator_data(&auth_data, hashed_id)?;
-    // Step 19: BE never changes for a credential.
-    if stored
+    // Step 19: BE never changes for a credential. The relying party's rule decides what
+    // a change means; it is reported either way.
+    let be_changed = stored
         .backup_eligible
-        .is_some_and(|be| be != auth_data.flags.backup_eligible())
-    {
-        return Err(Error::BackupEligibilityChanged);
+        .is_some_and(|be| be != auth_data.flags.backup_eligible());
+    if be_changed && exp.backup_eligibility == BackupEligibilityRule::Reject {
+        return Err(InternalError::BackupEligibilityChanged);
     }
     // Steps 21–22: sig verifies over authData || SHA-256(cData) with the stored key.
     let hash = Sha256::digest(r.client_data_json.as_slice());
@@ -245,13 +270,18 @@ pub fn verify_authentication(
     let new = auth_data.sign_count;
     let regressed = (new != 0 || stored.sign_count != 0) && new <= stored.sign_count;
     if regressed && sign_count_policy == SignCountPolicy::Reject {
-        return Err(Error::SignCountRegression);
+        return Err(InternalError::SignCountRegression);
     }
     // Step 25: update the record.
     let mut record = stored.clone();
     record.sign_count = if regressed { stored.sign_count } else { new };
     record.user_verified = auth_data.flags.user_verified();
+    // uvInitialized only ever becomes true (§7.2 step 25).
+    record.uv_initialized |= auth_data.flags.user_verified();
     record.backup_state = auth_data.flags.backup_state();
+    if be_changed {
+        record.backup_eligible = Some(auth_data.flags.backup_eligible());
+    }
     Ok(Authentication {
         record,
         sign_count: new,
@@ -259,6 +289,8 @@ pub fn verify_authentication(
         user_present: auth_data.flags.user_present(),
         user_verified: auth_data.flags.user_verified(),
         backup_state: auth_data.flags.backup_state(),
+        backup_state_changed: stored.backup_state != auth_data.flags.backup_state(),
+        backup_eligibility_changed: be_changed,
         flags: auth_data.flags,
         counter_regressed: regressed,
     })

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::config::Expectations;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 
 /// The client data members the relying party checks. Other members are ignored, as
 /// §5.8.1 requires for forward compatibility.
@@ -36,58 +36,63 @@ impl CollectedClientData {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when it is not UTF-8 JSON of the right shape.
+    /// [`Error::Malformed`](crate::Error::Malformed) when it is not UTF-8 JSON of the right shape.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        Self::parse_inner(bytes).map_err(Into::into)
+    }
+
+    fn parse_inner(bytes: &[u8]) -> IResult<Self> {
         // §7.1 step 5 / §7.2 step 9: UTF-8 decode; step 6 / 10: parse the JSON.
-        let text = std::str::from_utf8(bytes).map_err(|_| Error::Malformed("client data utf-8"))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| InternalError::Malformed("client data utf-8"))?;
         // §5.8.1.2: the client data is a JSON object. serde would also read a struct
         // from a JSON array of its members in order, which no client produces.
         if !text
             .trim_start_matches([' ', '\t', '\n', '\r'])
             .starts_with('{')
         {
-            return Err(Error::Malformed("client data json"));
+            return Err(InternalError::Malformed("client data json"));
         }
         // Browsers serialise well-formed strings only (§5.8.1.1), so an unpaired `\u`
         // surrogate, even in a member we skip, marks a response no client produced.
         if !surrogates_paired(text.as_bytes()) {
-            return Err(Error::Malformed("client data json"));
+            return Err(InternalError::Malformed("client data json"));
         }
-        serde_json::from_str(text).map_err(|_| Error::Malformed("client data json"))
+        serde_json::from_str(text).map_err(|_| InternalError::Malformed("client data json"))
     }
 
     /// The checks of §7.1 steps 7–10 / §7.2 steps 11–14.
-    pub(crate) fn check(&self, ceremony: Ceremony, exp: &Expectations) -> Result<()> {
+    pub(crate) fn check(&self, ceremony: Ceremony, exp: &Expectations) -> IResult<()> {
         // Step 7 / 11: C.type is webauthn.create / webauthn.get.
         let want = match ceremony {
             Ceremony::Create => "webauthn.create",
             Ceremony::Get => "webauthn.get",
         };
         if self.type_ != want {
-            return Err(Error::ClientDataTypeMismatch);
+            return Err(InternalError::ClientDataTypeMismatch);
         }
         // Step 8 / 12: C.challenge equals the base64url encoding of the challenge sent.
         if self.challenge != exp.challenge.encode() {
-            return Err(Error::ChallengeMismatch);
+            return Err(InternalError::ChallengeMismatch);
         }
         // Step 9 / 13: C.origin is an origin the relying party expects.
         if !exp.origin_allowed(&self.origin) {
-            return Err(Error::OriginMismatch);
+            return Err(InternalError::OriginMismatch);
         }
         // Step 10 / 14: cross-origin use (crossOrigin true, or a topOrigin) only when the
         // relying party expects to be embedded, and only by a listed top-level origin.
         if self.cross_origin == Some(true) || self.top_origin.is_some() {
             if !exp.allow_cross_origin {
-                return Err(Error::CrossOriginNotAllowed);
+                return Err(InternalError::CrossOriginNotAllowed);
             }
             match &self.top_origin {
                 Some(top) if !exp.allowed_top_origins.iter().any(|o| o == top) => {
-                    return Err(Error::CrossOriginNotAllowed);
+                    return Err(InternalError::CrossOriginNotAllowed);
                 }
                 // With a top-origin list, a cross-origin response must say which
                 // top-level origin embedded it: one without topOrigin cannot be checked.
                 None if !exp.allowed_top_origins.is_empty() => {
-                    return Err(Error::CrossOriginNotAllowed);
+                    return Err(InternalError::CrossOriginNotAllowed);
                 }
                 _ => {}
             }
@@ -144,13 +149,13 @@ mod tests {
         // as an array, so this parsed with type "webauthn.get".
         let array = br#"["webauthn.get", "AAAA", "https://example.com"]"#;
         assert!(matches!(
-            CollectedClientData::parse(array),
-            Err(Error::Malformed("client data json"))
+            CollectedClientData::parse_inner(array),
+            Err(InternalError::Malformed("client data json"))
         ));
         let object =
             br#" {"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com"}"#;
         assert_eq!(
-            CollectedClientData::parse(object).unwrap().type_,
+            CollectedClientData::parse_inner(object).unwrap().type_,
             "webauthn.get"
         );
     }
@@ -161,7 +166,8 @@ mod tests {
         // without decoding their escapes, so `\uDBFB` followed by plain text was
         // accepted. No browser serialises an unpaired surrogate.
         let base = r#"{"type": "webauthn.get", "challenge": "AAAA", "origin": "https://example.com", "x": "#;
-        let parse = |tail: &str| CollectedClientData::parse(format!("{base}{tail}}}").as_bytes());
+        let parse =
+            |tail: &str| CollectedClientData::parse_inner(format!("{base}{tail}}}").as_bytes());
         for bad in [
             r#""\uDBFBFbe""#,
             r#""\uDBFB""#,
@@ -171,7 +177,10 @@ mod tests {
             r#""\u12""#,
         ] {
             assert!(
-                matches!(parse(bad), Err(Error::Malformed("client data json"))),
+                matches!(
+                    parse(bad),
+                    Err(InternalError::Malformed("client data json"))
+                ),
                 "{bad}"
             );
         }

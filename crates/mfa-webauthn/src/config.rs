@@ -9,10 +9,11 @@ use sha2::{Digest as _, Sha256};
 use crate::cose::Algorithm;
 use crate::credential::CredentialRecord;
 use crate::crypto::Backend;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 use crate::hazmat::authdata::AuthenticatorData;
 use crate::json::Base64UrlBytes;
 use crate::metadata::{AuthenticatorStatus, CertificationLevel};
+use crate::origins::{AllowedOrigin, OriginScope, RelatedOrigins, check_app_origin};
 use crate::trust::{AttestationPolicy, AuthenticatorPolicy, TrustAnchorSource};
 
 /// What one ceremony's response must match: the checks of §7.1 / §7.2 that depend on
@@ -62,11 +63,15 @@ pub struct Expectations {
     /// Accept RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) credential keys: at
     /// registration (when also offered), in a `packed` self attestation (signed by that
     /// key), and at authentication. Dangerous: SHA-1 is broken for collisions. Off by
-    /// default, and then an RS1 key is [`Error::InsecureAlgorithm`]. RS1 statements
+    /// default, and then an RS1 key is [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`). RS1 statements
     /// signed by an attestation certificate are a separate opt-in,
     /// [`AttestationPolicy::danger_allow_rs1_attestation`](crate::AttestationPolicy::danger_allow_rs1_attestation).
     #[serde(default)]
     pub danger_allow_rs1: bool,
+    /// Authentication: what to do when the BE flag differs from the stored one (§7.2
+    /// step 19); see [`BackupEligibilityRule`].
+    #[serde(default)]
+    pub backup_eligibility: BackupEligibilityRule,
 }
 
 impl Expectations {
@@ -76,25 +81,25 @@ impl Expectations {
     ///
     /// # Errors
     ///
-    /// [`Error::RpIdMismatch`], [`Error::UserNotPresent`],
-    /// [`Error::UserVerificationRequired`] or [`Error::MalformedAuthenticatorData`].
+    /// [`Error::Rejected`](crate::Error::Rejected) (`rp_id_mismatch`), [`Error::Rejected`](crate::Error::Rejected) (`user_not_present`),
+    /// [`Error::Rejected`](crate::Error::Rejected) (`user_verification_required`) or [`Error::Malformed`](crate::Error::Malformed).
     pub(crate) fn check_authenticator_data(
         &self,
         auth_data: &AuthenticatorData<'_>,
         rp_id_hash_input: &str,
-    ) -> Result<()> {
+    ) -> IResult<()> {
         // rpIdHash is public: a plain comparison leaks nothing.
         if auth_data.rp_id_hash[..] != Sha256::digest(rp_id_hash_input.as_bytes())[..] {
-            return Err(Error::RpIdMismatch);
+            return Err(InternalError::RpIdMismatch);
         }
         if self.user_presence_required && !auth_data.flags.user_present() {
-            return Err(Error::UserNotPresent);
+            return Err(InternalError::UserNotPresent);
         }
         if self.user_verification_required && !auth_data.flags.user_verified() {
-            return Err(Error::UserVerificationRequired);
+            return Err(InternalError::UserVerificationRequired);
         }
         if !auth_data.flags.backup_eligible() && auth_data.flags.backup_state() {
-            return Err(Error::MalformedAuthenticatorData(
+            return Err(InternalError::MalformedAuthenticatorData(
                 "backup state without eligibility",
             ));
         }
@@ -124,6 +129,31 @@ impl Expectations {
     }
 }
 
+/// What to do when an assertion's BE (backup eligible) flag differs from the one stored
+/// at registration (§7.2 step 19, which makes it an error: BE is fixed when a
+/// credential is created). Either way the change is reported, so the service audits it
+/// and tells the user; it is never a silent lock-out.
+///
+/// Real authenticators have flipped BE after an update (a security key's firmware, a
+/// platform that started syncing existing keys), locking users out of relying parties
+/// that treat it as fatal without saying so.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupEligibilityRule {
+    /// Refuse the assertion (`backup_eligibility_changed`), as the specification says.
+    /// The service audits the refusal and sends the user a security notice saying the
+    /// key must be registered again, so the user learns why and can recover with
+    /// another factor.
+    #[default]
+    Reject,
+    /// Accept the assertion, store the new BE, and report the change
+    /// ([`Authentication::backup_eligibility_changed`](crate::Authentication::backup_eligibility_changed)).
+    /// A key that became backup-eligible is no longer device-bound, so it stops earning
+    /// `hwk` (and AAL3) from then on.
+    AcceptAndRecord,
+}
+
 /// What to do when an assertion's sign count does not increase (§7.2 step 23).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq, Deserialize, Serialize)]
@@ -141,7 +171,7 @@ pub enum SignCountPolicy {
 pub struct RelyingParty {
     pub(crate) rp_id: String,
     pub(crate) rp_name: String,
-    pub(crate) origins: Vec<String>,
+    pub(crate) origins: Vec<AllowedOrigin>,
     pub(crate) allow_subdomains: bool,
     pub(crate) allow_cross_origin: bool,
     pub(crate) allowed_top_origins: Vec<String>,
@@ -158,6 +188,7 @@ pub struct RelyingParty {
     pub(crate) allow_rs1_attestation: bool,
     pub(crate) authenticators: AuthenticatorPolicy,
     pub(crate) allow_rs1: bool,
+    pub(crate) backup_eligibility: BackupEligibilityRule,
 }
 
 impl RelyingParty {
@@ -185,8 +216,8 @@ impl RelyingParty {
                 allow_rs1_attestation: false,
                 authenticators: AuthenticatorPolicy::default(),
                 allow_rs1: false,
+                backup_eligibility: BackupEligibilityRule::Reject,
             },
-            app_origins: Vec::new(),
         }
     }
 
@@ -227,14 +258,43 @@ impl RelyingParty {
         }
     }
 
+    /// The `/.well-known/webauthn` document (§5.11) listing the related origins, or
+    /// `None` when none is configured (then nothing needs to be served).
+    pub fn related_origins(&self) -> Option<RelatedOrigins> {
+        let origins: Vec<String> = self
+            .origins
+            .iter()
+            .filter(|o| o.related)
+            .map(|o| o.origin.clone())
+            .collect();
+        (!origins.is_empty()).then_some(RelatedOrigins { origins })
+    }
+
+    /// The origins accepted for registration (`registration` true) or authentication,
+    /// in configuration order.
+    pub fn origins_for(&self, registration: bool) -> Vec<String> {
+        self.origins
+            .iter()
+            .filter(|o| {
+                if registration {
+                    o.scope.registration()
+                } else {
+                    o.scope.authentication()
+                }
+            })
+            .map(|o| o.origin.clone())
+            .collect()
+    }
+
     pub(crate) fn expectations(
         &self,
         challenge: Base64UrlBytes,
         user_verification_required: bool,
+        registration: bool,
     ) -> Expectations {
         Expectations {
             rp_id: self.rp_id.clone(),
-            origins: self.origins.clone(),
+            origins: self.origins_for(registration),
             allow_subdomains: self.allow_subdomains,
             challenge,
             user_presence_required: true,
@@ -246,6 +306,7 @@ impl RelyingParty {
             cred_props_requested: false,
             danger_unbound_user_handle: self.unbound_user_handle,
             danger_allow_rs1: self.allow_rs1,
+            backup_eligibility: self.backup_eligibility,
         }
     }
 }
@@ -254,20 +315,53 @@ impl RelyingParty {
 #[derive(Clone, Debug)]
 pub struct RelyingPartyBuilder {
     rp: RelyingParty,
-    app_origins: Vec<String>,
 }
 
 impl RelyingPartyBuilder {
-    /// Allows a web origin, exactly (`https://example.com`, `http://localhost:8080`).
-    pub fn origin(mut self, origin: impl Into<String>) -> Self {
-        self.rp.origins.push(origin.into());
+    /// Allows a web origin, exactly (`https://example.com`, `http://localhost:8080`), for
+    /// both ceremonies.
+    pub fn origin(self, origin: impl Into<String>) -> Self {
+        self.origin_for(origin, OriginScope::All)
+    }
+
+    /// Allows a web origin for the ceremonies of `scope` only: an
+    /// [`OriginScope::Authentication`] origin signs users in but cannot register keys.
+    pub fn origin_for(mut self, origin: impl Into<String>, scope: OriginScope) -> Self {
+        self.push(origin.into(), scope, false);
         self
     }
 
-    /// Opts in to an app origin: `android:apk-key-hash:...` or `ios:bundle-id:...`.
-    pub fn app_origin(mut self, origin: impl Into<String>) -> Self {
-        self.app_origins.push(origin.into());
+    /// Allows a related origin (WebAuthn L3 §5.11): an `https://` origin on another
+    /// registrable domain that uses this rp id. It is listed in
+    /// [`RelyingParty::related_origins`], the `/.well-known/webauthn` document the
+    /// browser checks (serve it at `https://{rp id}/.well-known/webauthn`, e.g. with
+    /// `mfa-axum`'s `related_origins_router`), and accepted for `scope`.
+    /// [`build`](Self::build) refuses a list the browser would not honour in full.
+    pub fn related_origin(mut self, origin: impl Into<String>, scope: OriginScope) -> Self {
+        self.push(origin.into(), scope, true);
         self
+    }
+
+    /// Opts in to an app origin for both ceremonies: `android:apk-key-hash:<base64url
+    /// SHA-256 of the signing certificate>` (what Android's Credential Manager sends) or
+    /// `ios:bundle-id:...`. iOS and macOS apps using associated domains send the https
+    /// origin of that domain, which [`origin`](Self::origin) covers.
+    pub fn app_origin(self, origin: impl Into<String>) -> Self {
+        self.app_origin_for(origin, OriginScope::All)
+    }
+
+    /// [`app_origin`](Self::app_origin) for the ceremonies of `scope` only.
+    pub fn app_origin_for(mut self, origin: impl Into<String>, scope: OriginScope) -> Self {
+        self.push(origin.into(), scope, false);
+        self
+    }
+
+    fn push(&mut self, origin: String, scope: OriginScope, related: bool) {
+        self.rp.origins.push(AllowedOrigin {
+            origin,
+            scope,
+            related,
+        });
     }
 
     /// Opts in to every `https://` subdomain of the rp id as an origin.
@@ -348,7 +442,7 @@ impl RelyingPartyBuilder {
     /// example a [`TrustAnchors`](crate::TrustAnchors) set. Where the source has roots
     /// for a statement (asked by format, AAGUID and certificate key id), its chain must validate to one of them
     /// at the registration's `now`, or the registration fails with
-    /// [`Error::UntrustedAttestation`](crate::Error::UntrustedAttestation); a chain that
+    /// [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`); a chain that
     /// validates makes [`CredentialRecord::attestation_trusted`] true.
     pub fn trust_anchors(mut self, source: impl TrustAnchorSource + 'static) -> Self {
         self.rp.trust_anchors = Some(std::sync::Arc::new(source));
@@ -381,7 +475,7 @@ impl RelyingPartyBuilder {
     /// claim. Implies [`require_trusted_attestation`](Self::require_trusted_attestation)
     /// (so it needs trust anchors, for example a
     /// [`MetadataTrustStore`](crate::MetadataTrustStore)). Refusals are
-    /// [`Error::AuthenticatorRefused`](crate::Error::AuthenticatorRefused) with
+    /// [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) with
     /// [`AuthenticatorRefusal::NotAllowed`](crate::AuthenticatorRefusal::NotAllowed).
     pub fn allow_aaguids(mut self, aaguids: impl IntoIterator<Item = [u8; 16]>) -> Self {
         self.rp.authenticators.allowed_aaguids.extend(aaguids);
@@ -415,12 +509,19 @@ impl RelyingPartyBuilder {
         self
     }
 
+    /// The rule for a BE flag that changed since registration (default
+    /// [`BackupEligibilityRule::Reject`]).
+    pub fn backup_eligibility_rule(mut self, rule: BackupEligibilityRule) -> Self {
+        self.rp.backup_eligibility = rule;
+        self
+    }
+
     /// Accepts RS1 (RSASSA-PKCS1-v1_5 with SHA-1, COSE -65535) **credential keys**:
     /// stored RS1 keys verify at every authentication, and RS1 may be offered with
     /// [`algorithms`](Self::algorithms) (this does not add it to the offer). For old
     /// TPMs that only sign with SHA-1; SHA-1 is broken for collisions, so an attacker
     /// who can make an authenticator sign a chosen message may forge another. Off by
-    /// default: RS1 keys are then refused with [`Error::InsecureAlgorithm`]. A `packed`
+    /// default: RS1 keys are then refused with [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`). A `packed`
     /// self attestation is signed by the credential key, so it follows this opt-in;
     /// statements signed by an attestation certificate follow
     /// [`danger_allow_rs1_attestation`](Self::danger_allow_rs1_attestation) instead.
@@ -434,7 +535,10 @@ impl RelyingPartyBuilder {
     /// # Errors
     ///
     /// When the rp id is empty, no origin is allowed, a web origin is not `https://`
-    /// (or `http://localhost`), an app origin has an unknown scheme, no algorithm is
+    /// (or `http://localhost`), an app origin has an unknown scheme or an
+    /// `android:apk-key-hash:` is not a base64url SHA-256, the related origins are not
+    /// all https or have more than five registrable-domain labels
+    /// ([`RelatedOrigins::validate`]), no algorithm is
     /// offered, an offered algorithm is not verified by the backend
     /// ([`Backend::supports`]), RS1 is offered without
     /// [`danger_allow_rs1`](Self::danger_allow_rs1), or trusted attestation is required
@@ -451,24 +555,22 @@ impl RelyingPartyBuilder {
         if self.rp.rp_id.is_empty() || self.rp.rp_id.contains(['/', ':']) {
             return Err(InvalidInput::new("rp id", "must be a bare domain"));
         }
-        for o in &self.rp.origins {
+        for AllowedOrigin { origin: o, .. } in &self.rp.origins {
+            if o.starts_with("android:") || o.starts_with("ios:") {
+                check_app_origin(o)?;
+                continue;
+            }
             let local = o == "http://localhost" || o.starts_with("http://localhost:");
             if !(o.starts_with("https://") || local) {
                 return Err(InvalidInput::new(
                     "origin",
-                    "must be https:// (or http://localhost); app origins need app_origin()",
+                    "must be https:// (or http://localhost), android:apk-key-hash: or ios:bundle-id:",
                 ));
             }
         }
-        for o in &self.app_origins {
-            if !(o.starts_with("android:apk-key-hash:") || o.starts_with("ios:bundle-id:")) {
-                return Err(InvalidInput::new(
-                    "app origin",
-                    "must start with android:apk-key-hash: or ios:bundle-id:",
-                ));
-            }
+        if let Some(doc) = self.rp.related_origins() {
+            doc.validate()?;
         }
-        self.rp.origins.append(&mut self.app_origins);
         if self.rp.origins.is_empty() && !self.rp.allow_subdomains {
             return Err(InvalidInput::new("origins", "at least one is required"));
         }
@@ -521,6 +623,7 @@ mod tests {
             cred_props_requested: false,
             danger_unbound_user_handle: false,
             danger_allow_rs1: false,
+            backup_eligibility: BackupEligibilityRule::Reject,
         }
     }
 
@@ -554,12 +657,21 @@ mod tests {
                 .build()
                 .is_err()
         );
+        assert!(
+            RelyingParty::builder("example.com", "Ex")
+                .origin("https://example.com")
+                .app_origin("android:apk-key-hash:abc")
+                .build()
+                .is_err()
+        );
+        let apk = format!("android:apk-key-hash:{}", "A".repeat(43));
         let rp = RelyingParty::builder("example.com", "Ex")
             .origin("https://example.com")
-            .app_origin("android:apk-key-hash:abc")
+            .app_origin(&apk)
             .build()
             .unwrap();
         assert_eq!(rp.origins.len(), 2);
+        assert_eq!(rp.origins_for(true), ["https://example.com", apk.as_str()]);
         assert!(
             RelyingParty::builder("example.com", "Ex")
                 .app_origin("ftp:x")

@@ -37,11 +37,17 @@
 //! relying party offers RS1 (-65535) in `allowed_algorithms`, as a relying party must
 //! opt in to offer it.
 //!
+//! An authentication case with `expected.discoverable: true` is a usernameless sign-in:
+//! the allow list is empty, so a response without `userHandle` (or with another one) is
+//! `user_handle_mismatch`, as the service's passkey sign-in decides. Otherwise the allow
+//! list is the stored credential.
+//!
 //! Two modelling choices, both from the inputs only: credProps is taken as requested
 //! (the format has no extension inputs, and a client returns credProps only when asked),
-//! and a `stored_credential` without `user_handle` is a relying party that tracks none,
-//! so [`Expectations::danger_unbound_user_handle`] is set for it (its allow list is the
-//! stored credential, so the user is identified before).
+//! and a `stored_credential` without `user_handle` in a case that is not discoverable is
+//! a relying party that tracks none, so [`Expectations::danger_unbound_user_handle`] is
+//! set for it (its allow list is the stored credential, so the user is identified
+//! before).
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +201,10 @@ struct CaseExpected {
     verification_time: Option<String>,
     #[serde(default = "yes")]
     require_cts_profile_match: bool,
+    /// Authentication: the user was not identified before (a usernameless sign-in), so
+    /// the allow list is empty and the response must carry the stored user handle.
+    #[serde(default)]
+    discoverable: bool,
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 UTC instant `YYYY-MM-DDTHH:MM:SS[.f]Z`.
@@ -248,6 +258,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
     let expected: CaseExpected =
         serde_json::from_value(field("expected")?).map_err(|e| format!("expected: {e}"))?;
     // A case whose relying party offers RS1 (-65535) has opted in to it.
+    let discoverable = expected.discoverable;
     let danger_allow_rs1 = expected
         .allowed_algorithms
         .as_ref()
@@ -272,6 +283,7 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
         cred_props_requested: true,
         danger_unbound_user_handle: false,
         danger_allow_rs1,
+        backup_eligibility: crate::BackupEligibilityRule::Reject,
     };
     let mut anchors = TrustAnchors::new();
     for a in expected.trust_anchors.iter().flatten() {
@@ -336,11 +348,19 @@ pub fn decide(case: &Value, backend: Backend) -> Result<Verdict, String> {
             record.user_handle = stored.user_handle.as_deref().map(b64).transpose()?;
             let mut exp = exp;
             exp.cred_props_requested = false;
-            exp.danger_unbound_user_handle = record.user_handle.is_none();
+            // A relying party without stored handles identified the user first; a
+            // usernameless one never relaxes the handle check.
+            exp.danger_unbound_user_handle = record.user_handle.is_none() && !discoverable;
             match serde_json::from_value::<AuthenticationResponseJson>(credential) {
                 Err(_) => Verdict::Invalid(FailureCode::Malformed),
                 Ok(resp) => {
-                    let allowed = [record.id.clone()];
+                    // `discoverable`: the ceremony had an empty allow list (§7.2 step 5
+                    // skipped, step 6 requires the user handle).
+                    let allowed = if discoverable {
+                        Vec::new()
+                    } else {
+                        vec![record.id.clone()]
+                    };
                     match verify_authentication(
                         &exp,
                         &allowed,

@@ -4,7 +4,7 @@
 use coset::iana::{self, EnumI64 as _};
 use coset::{CborSerializable as _, CoseKey, KeyType, Label, RegisteredLabelWithPrivate};
 
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 
 /// A COSE signature algorithm this crate can verify.
 ///
@@ -47,7 +47,7 @@ pub enum Algorithm {
     /// is broken for collisions: refused at registration and authentication unless the
     /// relying party calls
     /// [`RelyingPartyBuilder::danger_allow_rs1`](crate::RelyingPartyBuilder::danger_allow_rs1)
-    /// ([`Error::InsecureAlgorithm`] otherwise) for credential keys; attestation
+    /// ([`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) otherwise) for credential keys; attestation
     /// statements signed by a certificate with RS1 need
     /// [`RelyingPartyBuilder::danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation).
     Rs1,
@@ -161,10 +161,14 @@ pub struct PublicKey {
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] when the bytes are not a COSE_Key or it has no integer `alg`.
+/// [`Error::Malformed`](crate::Error::Malformed) when the bytes are not a COSE_Key or it has no integer `alg`.
 pub fn cose_alg(bytes: &[u8]) -> Result<i64> {
-    let key = CoseKey::from_slice(bytes).map_err(|_| Error::Malformed("cose key"))?;
-    alg_id(&key).ok_or(Error::Malformed("cose key alg"))
+    cose_alg_inner(bytes).map_err(Into::into)
+}
+
+pub(crate) fn cose_alg_inner(bytes: &[u8]) -> IResult<i64> {
+    let key = CoseKey::from_slice(bytes).map_err(|_| InternalError::Malformed("cose key"))?;
+    alg_id(&key).ok_or(InternalError::Malformed("cose key alg"))
 }
 
 impl PublicKey {
@@ -173,13 +177,18 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the key cannot be parsed, misses a parameter, has the
+    /// [`Error::Malformed`](crate::Error::Malformed) when the key cannot be parsed, misses a parameter, has the
     /// wrong lengths or curve, or disagrees with its `alg`;
-    /// [`Error::AlgorithmNotAllowed`] when `alg` is well-formed but not supported here.
+    /// [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) when `alg` is well-formed but not supported here.
     pub fn from_cose(bytes: &[u8]) -> Result<Self> {
-        let key = CoseKey::from_slice(bytes).map_err(|_| Error::Malformed("cose key"))?;
-        let alg_id = alg_id(&key).ok_or(Error::Malformed("cose key alg"))?;
-        let alg = Algorithm::from_cose_id(alg_id).ok_or(Error::AlgorithmNotAllowed(alg_id))?;
+        Self::from_cose_inner(bytes).map_err(Into::into)
+    }
+
+    pub(crate) fn from_cose_inner(bytes: &[u8]) -> IResult<Self> {
+        let key = CoseKey::from_slice(bytes).map_err(|_| InternalError::Malformed("cose key"))?;
+        let alg_id = alg_id(&key).ok_or(InternalError::Malformed("cose key alg"))?;
+        let alg =
+            Algorithm::from_cose_id(alg_id).ok_or(InternalError::AlgorithmNotAllowed(alg_id))?;
         let param = |label: i64| {
             key.params.iter().find_map(|(l, v)| match l {
                 Label::Int(i) if *i == label => v.as_bytes().map(Vec::as_slice),
@@ -194,19 +203,19 @@ impl PublicKey {
         };
         let kty = match &key.kty {
             KeyType::Assigned(k) => *k,
-            KeyType::Text(_) => return Err(Error::Malformed("cose key kty")),
+            KeyType::Text(_) => return Err(InternalError::Malformed("cose key kty")),
         };
         // The curve an EC2 key must name for its alg (RFC 9053 §2.1: ES256 is P-256,
         // ES384 is P-384), and its coordinates.
         let ec2 = |curve: iana::EllipticCurve| {
             if int_param(iana::Ec2KeyParameter::Crv.to_i64()) != Some(curve.to_i64()) {
-                return Err(Error::Malformed("cose key curve"));
+                return Err(InternalError::Malformed("cose key curve"));
             }
             let x = param(iana::Ec2KeyParameter::X.to_i64());
             let y = param(iana::Ec2KeyParameter::Y.to_i64());
             match (x, y) {
                 (Some(x), Some(y)) => Ok((x, y)),
-                _ => Err(Error::Malformed("cose ec2 key coordinates")),
+                _ => Err(InternalError::Malformed("cose ec2 key coordinates")),
             }
         };
         let material = match (alg, kty) {
@@ -226,40 +235,40 @@ impl PublicKey {
                 if int_param(iana::OkpKeyParameter::Crv.to_i64())
                     != Some(iana::EllipticCurve::Ed25519.to_i64())
                 {
-                    return Err(Error::Malformed("cose key curve"));
+                    return Err(InternalError::Malformed("cose key curve"));
                 }
                 let x = param(iana::OkpKeyParameter::X.to_i64())
                     .and_then(|x| <[u8; 32]>::try_from(x).ok())
-                    .ok_or(Error::Malformed("cose okp key"))?;
+                    .ok_or(InternalError::Malformed("cose okp key"))?;
                 KeyMaterial::Ed25519(x)
             }
             (Algorithm::Ed448, iana::KeyType::OKP) => {
                 if int_param(iana::OkpKeyParameter::Crv.to_i64())
                     != Some(iana::EllipticCurve::Ed448.to_i64())
                 {
-                    return Err(Error::Malformed("cose key curve"));
+                    return Err(InternalError::Malformed("cose key curve"));
                 }
                 let x = param(iana::OkpKeyParameter::X.to_i64())
                     .and_then(|x| <[u8; 57]>::try_from(x).ok())
-                    .ok_or(Error::Malformed("cose okp key"))?;
+                    .ok_or(InternalError::Malformed("cose okp key"))?;
                 KeyMaterial::Ed448(Box::new(x))
             }
             (Algorithm::MlDsa44, iana::KeyType::AKP) => {
                 // AKP's `pub` parameter (label -1), the FIPS 204 encoded public key.
                 let pk = param(iana::AkpKeyParameter::Pub.to_i64())
                     .and_then(|x| <[u8; ML_DSA_44_PUBLIC_KEY_LEN]>::try_from(x).ok())
-                    .ok_or(Error::Malformed("cose akp key"))?;
+                    .ok_or(InternalError::Malformed("cose akp key"))?;
                 KeyMaterial::MlDsa44(Box::new(pk))
             }
             (a, iana::KeyType::RSA) if a.is_rsa() => {
                 let n = param(iana::RsaKeyParameter::N.to_i64());
                 let e = param(iana::RsaKeyParameter::E.to_i64());
                 let (Some(n), Some(e)) = (n, e) else {
-                    return Err(Error::Malformed("cose rsa key"));
+                    return Err(InternalError::Malformed("cose rsa key"));
                 };
                 rsa_key(n, e)?
             }
-            _ => return Err(Error::Malformed("cose key type does not match alg")),
+            _ => return Err(InternalError::Malformed("cose key type does not match alg")),
         };
         Ok(Self { alg, key: material })
     }
@@ -270,8 +279,12 @@ impl PublicKey {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] naming the defect.
+    /// [`Error::Malformed`](crate::Error::Malformed) naming the defect.
     pub fn validate(&self) -> Result<()> {
+        self.validate_inner().map_err(Into::into)
+    }
+
+    pub(crate) fn validate_inner(&self) -> IResult<()> {
         let ok = match &self.key {
             KeyMaterial::P256(p) => p256::PublicKey::from_sec1_bytes(p).is_ok(),
             KeyMaterial::P384(p) => p384::PublicKey::from_sec1_bytes(p).is_ok(),
@@ -291,7 +304,7 @@ impl PublicKey {
         if ok {
             Ok(())
         } else {
-            Err(Error::Malformed("public key cannot verify"))
+            Err(InternalError::Malformed("public key cannot verify"))
         }
     }
 
@@ -367,25 +380,25 @@ impl PublicKey {
 }
 
 /// A P-256 point from its coordinates; the backend checks it is on the curve.
-pub(crate) fn p256_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+pub(crate) fn p256_point(x: &[u8], y: &[u8]) -> IResult<KeyMaterial> {
     sec1_uncompressed::<65>(x, y)
         .map(KeyMaterial::P256)
-        .ok_or(Error::Malformed("p-256 coordinate length"))
+        .ok_or(InternalError::Malformed("p-256 coordinate length"))
 }
 
 /// A P-384 point from its coordinates; the backend checks it is on the curve.
-pub(crate) fn p384_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+pub(crate) fn p384_point(x: &[u8], y: &[u8]) -> IResult<KeyMaterial> {
     sec1_uncompressed::<97>(x, y)
         .map(KeyMaterial::P384)
-        .ok_or(Error::Malformed("p-384 coordinate length"))
+        .ok_or(InternalError::Malformed("p-384 coordinate length"))
 }
 
 /// A P-521 point from its coordinates (66 bytes each); the backend checks it is on
 /// the curve.
-pub(crate) fn p521_point(x: &[u8], y: &[u8]) -> Result<KeyMaterial> {
+pub(crate) fn p521_point(x: &[u8], y: &[u8]) -> IResult<KeyMaterial> {
     sec1_uncompressed::<133>(x, y)
         .map(|p| KeyMaterial::P521(Box::new(p)))
-        .ok_or(Error::Malformed("p-521 coordinate length"))
+        .ok_or(InternalError::Malformed("p-521 coordinate length"))
 }
 
 /// `04 || x || y` when both coordinates are exactly `(N - 1) / 2` bytes long.
@@ -402,7 +415,7 @@ fn sec1_uncompressed<const N: usize>(x: &[u8], y: &[u8]) -> Option<[u8; N]> {
 }
 
 /// An RSA key from big-endian components, stripped of leading zeros.
-pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> Result<KeyMaterial> {
+pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> IResult<KeyMaterial> {
     let strip = |b: &[u8]| {
         let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
         b.get(start..).unwrap_or_default().to_vec()
@@ -410,7 +423,7 @@ pub(crate) fn rsa_key(n: &[u8], e: &[u8]) -> Result<KeyMaterial> {
     let (n, e) = (strip(n), strip(e));
     // 2048 to 8192 bits: below is too weak, above only costs time.
     if !(256..=1024).contains(&n.len()) || e.is_empty() || e.len() > 8 {
-        return Err(Error::Malformed("rsa key size"));
+        return Err(InternalError::Malformed("rsa key size"));
     }
     Ok(KeyMaterial::Rsa { n, e })
 }
@@ -483,8 +496,8 @@ mod tests {
     #[test]
     fn rejects_mismatched_and_short_keys() {
         assert!(matches!(
-            PublicKey::from_cose(&[0xa0]),
-            Err(Error::Malformed(_))
+            PublicKey::from_cose_inner(&[0xa0]),
+            Err(InternalError::Malformed(_))
         ));
         assert!(p256_point(&[1; 31], &[2; 32]).is_err());
         assert!(p384_point(&[1; 48], &[2; 32]).is_err());
@@ -520,8 +533,8 @@ mod tests {
         ];
         for bytes in cases {
             assert!(matches!(
-                PublicKey::from_cose(&bytes),
-                Err(Error::Malformed(_))
+                PublicKey::from_cose_inner(&bytes),
+                Err(InternalError::Malformed(_))
             ));
         }
         // An OKP key announced as ES384.
@@ -533,8 +546,8 @@ mod tests {
         let mut key = CoseKey::from_slice(&okp).unwrap();
         key.alg = Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES384));
         assert!(matches!(
-            PublicKey::from_cose(&key.to_vec().unwrap()),
-            Err(Error::Malformed("cose key type does not match alg"))
+            PublicKey::from_cose_inner(&key.to_vec().unwrap()),
+            Err(InternalError::Malformed("cose key type does not match alg"))
         ));
     }
 }

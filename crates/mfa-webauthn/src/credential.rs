@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::attestation::AttestationType;
 use crate::cose::PublicKey;
 use crate::crypto::{Backend, Prepared, verify_prepared, verify_with_policy};
-use crate::error::Result;
+use crate::error::{IResult, Result};
 use crate::json::{Base64UrlBytes, CredentialDescriptor};
 
 /// What the relying party stores for one credential (§4 "credential record"), and
@@ -39,6 +39,11 @@ pub struct CredentialRecord {
     pub aaguid: String,
     /// Whether the user was verified at the last ceremony.
     pub user_verified: bool,
+    /// uvInitialized (§4 credential record): whether any ceremony with this credential
+    /// has verified the user. Set from UV at registration, and raised (never lowered)
+    /// by the first assertion with UV set (§7.2 step 25).
+    #[serde(default)]
+    pub uv_initialized: bool,
     /// BE: whether the credential may be synced (a multi-device passkey); `None` when
     /// not tracked, which disables the §7.2 "BE must not change" check.
     #[serde(default)]
@@ -133,6 +138,7 @@ impl CredentialRecord {
             attachment: None,
             aaguid: format_aaguid(&[0; 16]),
             user_verified: false,
+            uv_initialized: false,
             backup_eligible: None,
             backup_state: false,
             attestation_format: "none".to_owned(),
@@ -161,12 +167,12 @@ impl CredentialRecord {
 
     /// The cached key when it is (now) the key of `public_key`, else the freshly
     /// decoded key of the changed bytes.
-    fn cached(&self) -> Result<std::result::Result<&CachedKey, PublicKey>> {
+    fn cached(&self) -> IResult<std::result::Result<&CachedKey, PublicKey>> {
         let bytes = self.public_key.as_slice();
         let c = match self.key_cache.0.get() {
             Some(c) => c,
             None => {
-                let key = PublicKey::from_cose(bytes)?;
+                let key = PublicKey::from_cose_inner(bytes)?;
                 self.key_cache.0.get_or_init(|| {
                     Arc::new(CachedKey {
                         cose: bytes.to_vec(),
@@ -179,7 +185,7 @@ impl CredentialRecord {
         if c.cose == bytes {
             Ok(Ok(c))
         } else {
-            PublicKey::from_cose(bytes).map(Err)
+            PublicKey::from_cose_inner(bytes).map(Err)
         }
     }
 
@@ -199,6 +205,7 @@ impl CredentialRecord {
         signature: &[u8],
     ) -> Result<()> {
         self.verify_with(backend, false, message, signature)
+            .map_err(Into::into)
     }
 
     /// [`verify_signature`](Self::verify_signature) with the RS1 opt-in.
@@ -208,7 +215,7 @@ impl CredentialRecord {
         allow_rs1: bool,
         message: &[u8],
         signature: &[u8],
-    ) -> Result<()> {
+    ) -> IResult<()> {
         match self.cached()? {
             Ok(c) => verify_prepared(backend, allow_rs1, &c.key, &c.prepared, message, signature),
             Err(key) => verify_with_policy(backend, allow_rs1, &key, message, signature),
@@ -257,7 +264,7 @@ impl Preference {
     }
 }
 
-pub(crate) fn new_challenge(rng: &mut dyn SecureRandom) -> Result<Base64UrlBytes> {
+pub(crate) fn new_challenge(rng: &mut dyn SecureRandom) -> IResult<Base64UrlBytes> {
     let mut c = vec![0u8; 32];
     rng.fill(&mut c)?;
     Ok(Base64UrlBytes(c))

@@ -5,7 +5,7 @@
 //! exercise exactly the code that accepts logins.
 
 use crate::cose::{Algorithm, KeyMaterial, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 
 /// Which implementation verifies signatures. Both accept and reject the same inputs
 /// (they pass the same Wycheproof vectors and conformance cases) for the algorithms
@@ -27,7 +27,7 @@ pub enum Backend {
 impl Backend {
     /// Whether this backend verifies `alg`. A relying party refuses to offer an
     /// algorithm its backend does not verify, registration refuses such a credential
-    /// key, and [`verify_signature`] answers [`Error::AlgorithmNotSupported`] (never a
+    /// key, and [`verify_signature`] answers [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) (never a
     /// silent fallback to the other backend).
     pub fn supports(self, alg: Algorithm) -> bool {
         #[cfg(not(feature = "aws-lc"))]
@@ -48,7 +48,7 @@ impl Backend {
 /// MGF1 of the same hash and a salt as long as the hash (RFC 8230); ML-DSA-44 is FIPS
 /// 204 pure mode with an empty context.
 ///
-/// RS1 is always refused here ([`Error::InsecureAlgorithm`]): SHA-1 signatures are
+/// RS1 is always refused here ([`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`)): SHA-1 signatures are
 /// accepted only inside the ceremonies of a relying party that opted in
 /// ([`RelyingPartyBuilder::danger_allow_rs1`](crate::RelyingPartyBuilder::danger_allow_rs1)
 /// for RS1 credential keys,
@@ -57,16 +57,16 @@ impl Backend {
 ///
 /// # Errors
 ///
-/// [`Error::BadSignature`] when the signature does not verify, is not well-formed, or
-/// the key is not a valid point / modulus; [`Error::AlgorithmNotSupported`] when
-/// `backend` does not verify `key.alg`; [`Error::InsecureAlgorithm`] for RS1.
+/// [`Error::Rejected`](crate::Error::Rejected) (`bad_signature`) when the signature does not verify, is not well-formed, or
+/// the key is not a valid point / modulus; [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) when
+/// `backend` does not verify `key.alg`; [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) for RS1.
 pub fn verify_signature(
     backend: Backend,
     key: &PublicKey,
     message: &[u8],
     signature: &[u8],
 ) -> Result<()> {
-    verify_with_policy(backend, false, key, message, signature)
+    verify_with_policy(backend, false, key, message, signature).map_err(Into::into)
 }
 
 /// [`verify_signature`], with RS1 accepted when `allow_rs1` (the relying party's
@@ -77,19 +77,23 @@ pub(crate) fn verify_with_policy(
     key: &PublicKey,
     message: &[u8],
     signature: &[u8],
-) -> Result<()> {
+) -> IResult<()> {
     if key.alg == Algorithm::Rs1 && !allow_rs1 {
-        return Err(Error::InsecureAlgorithm(key.alg.cose_id()));
+        return Err(InternalError::InsecureAlgorithm(key.alg.cose_id()));
     }
     if !backend.supports(key.alg) {
-        return Err(Error::AlgorithmNotSupported(key.alg.cose_id()));
+        return Err(InternalError::AlgorithmNotSupported(key.alg.cose_id()));
     }
     let ok = match backend {
         Backend::RustCrypto => rust_crypto::verify(key, message, signature),
         #[cfg(feature = "aws-lc")]
         Backend::AwsLc => aws_lc::verify(key, message, signature),
     };
-    if ok { Ok(()) } else { Err(Error::BadSignature) }
+    if ok {
+        Ok(())
+    } else {
+        Err(InternalError::BadSignature)
+    }
 }
 
 /// Whether a 57-byte Ed448 point encoding is canonical: bits 448–454 clear and the
@@ -271,7 +275,7 @@ pub(crate) fn verify_prepared(
     prepared: &Prepared,
     message: &[u8],
     signature: &[u8],
-) -> Result<()> {
+) -> IResult<()> {
     #[cfg(feature = "aws-lc")]
     if backend == Backend::AwsLc
         && (key.alg != Algorithm::Rs1 || allow_rs1)
@@ -284,7 +288,7 @@ pub(crate) fn verify_prepared(
         return if parsed.verify_sig(message, signature).is_ok() {
             Ok(())
         } else {
-            Err(Error::BadSignature)
+            Err(InternalError::BadSignature)
         };
     }
     #[cfg(not(feature = "aws-lc"))]

@@ -1,4 +1,7 @@
-//! Typed errors; each verification failure maps to one conformance reason code.
+//! Typed errors. Configuration, random-source and malformed-input errors are typed; every
+//! verification outcome is one opaque [`Error::Rejected`] carrying a [`FailureCode`] for
+//! logs, so a direct caller gets no oracle to branch on (WebAuthn L3 §13.5.1 on
+//! not revealing why a ceremony failed; the shape of ed25519-dalek's `SignatureError`).
 
 use std::fmt;
 
@@ -7,14 +10,163 @@ use mfa_core::{InvalidInput, RandomError, RejectReason, Rejected};
 /// A crate-local result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in a ceremony.
+/// The crate's internal result: the precise reason, converted into [`Error`] where a
+/// public function returns.
+pub(crate) type IResult<T> = std::result::Result<T, InternalError>;
+
+/// What can go wrong in a ceremony, as a caller may act on it.
 ///
-/// Every variant that a response can cause maps to exactly one [`FailureCode`] (the codes
-/// of the `mfa-webauthn-case/1` conformance format) through [`Error::failure_code`], and
-/// converts into an opaque [`mfa_core::Rejected`] whose log-only detail is that code.
+/// Only [`Error::Config`], [`Error::Malformed`] and [`Error::Random`] say what was wrong:
+/// they describe the caller's own configuration, input that is not WebAuthn at all, or
+/// the machine. Every check that a well-formed response fails (signature, challenge,
+/// origin, counter, attestation, …) is the one [`Error::Rejected`]; its
+/// [`VerificationFailure::code`] is for logs and audit, never for the end user.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The relying-party configuration or a request is invalid.
+    #[error(transparent)]
+    Config(#[from] InvalidInput),
+    /// The response (JSON, clientDataJSON, CBOR, COSE key, authenticator data) cannot be
+    /// parsed.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// The random source failed while starting a ceremony.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The response was well formed and a verification check refused it.
+    #[error(transparent)]
+    Rejected(#[from] VerificationFailure),
+}
+
+impl Error {
+    /// The conformance reason code of this failure, or `None` for errors no response can
+    /// cause (an invalid configuration, a failed random source).
+    pub fn failure_code(&self) -> Option<FailureCode> {
+        match self {
+            Self::Malformed(m) => Some(m.code()),
+            Self::Rejected(r) => Some(r.code()),
+            Self::Config(_) | Self::Random(_) => None,
+        }
+    }
+}
+
+/// Input that is not a well-formed WebAuthn structure: what could not be parsed.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Malformed {
+    what: &'static str,
+    authenticator_data: bool,
+}
+
+impl Malformed {
+    /// The structure (and, where useful, the rule) that did not parse.
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// [`FailureCode::MalformedAuthenticatorData`] or [`FailureCode::Malformed`].
+    pub fn code(&self) -> FailureCode {
+        if self.authenticator_data {
+            FailureCode::MalformedAuthenticatorData
+        } else {
+            FailureCode::Malformed
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.authenticator_data {
+            write!(f, "malformed authenticator data: {}", self.what)
+        } else {
+            write!(f, "malformed {}", self.what)
+        }
+    }
+}
+
+impl std::error::Error for Malformed {}
+
+/// A verification check refused the response. Deliberately opaque: nothing to match on.
+/// [`code`](Self::code) (and the `source()` chain) say why, for logs only.
+#[derive(thiserror::Error)]
+#[error("webauthn verification failed")]
+pub struct VerificationFailure {
+    #[source]
+    detail: InternalError,
+}
+
+impl VerificationFailure {
+    /// The conformance reason code; for logs and audit only, never for the end user.
+    pub fn code(&self) -> FailureCode {
+        self.detail.failure_code().unwrap_or(FailureCode::Malformed)
+    }
+
+    /// The facade's coarse reason (an expired state is [`RejectReason::Expired`], a
+    /// refused authenticator model [`RejectReason::RequirementNotMet`]).
+    pub fn reject_reason(&self) -> RejectReason {
+        match &self.detail {
+            InternalError::Expired => RejectReason::Expired,
+            InternalError::AuthenticatorRefused(_) => RejectReason::RequirementNotMet,
+            _ => self.code().reject_reason(),
+        }
+    }
+
+    /// Why the relying party's authenticator policy refused the model, when that is the
+    /// reason (for the operator's log: allow list, deny list, metadata status).
+    pub fn authenticator_refusal(&self) -> Option<&crate::trust::AuthenticatorRefusal> {
+        match &self.detail {
+            InternalError::AuthenticatorRefused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for VerificationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerificationFailure")
+            .field("code", &self.code())
+            .field("detail", &format_args!("{}", self.detail))
+            .finish()
+    }
+}
+
+impl From<InternalError> for Error {
+    fn from(e: InternalError) -> Self {
+        match e {
+            InternalError::Config(i) => Self::Config(i),
+            InternalError::Random(r) => Self::Random(r),
+            InternalError::Malformed(what) => Self::Malformed(Malformed {
+                what,
+                authenticator_data: false,
+            }),
+            InternalError::MalformedAuthenticatorData(what) => Self::Malformed(Malformed {
+                what,
+                authenticator_data: true,
+            }),
+            detail => Self::Rejected(VerificationFailure { detail }),
+        }
+    }
+}
+
+impl From<Error> for InternalError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Config(i) => Self::Config(i),
+            Error::Random(r) => Self::Random(r),
+            Error::Malformed(m) if m.authenticator_data => Self::MalformedAuthenticatorData(m.what),
+            Error::Malformed(m) => Self::Malformed(m.what),
+            Error::Rejected(r) => r.detail,
+        }
+    }
+}
+
+/// Every precise reason a ceremony can fail, private to the crate (as ed25519-dalek's
+/// `InternalError` behind `SignatureError`). Callers see [`Error`]: configuration,
+/// random-source and malformed-input errors stay typed there, and every verification
+/// outcome collapses into [`Error::Rejected`], whose [`VerificationFailure::code`] and
+/// `source()` carry this detail for logs.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InternalError {
     /// The credential's algorithm is not one the relying party allows.
     #[error("credential algorithm {0} is not allowed")]
     AlgorithmNotAllowed(i64),
@@ -58,7 +210,7 @@ pub enum Error {
     /// RS1 signature given to [`verify_signature`](crate::hazmat::verify_signature).
     /// (RS1 attestation statements without
     /// [`danger_allow_rs1_attestation`](crate::RelyingPartyBuilder::danger_allow_rs1_attestation)
-    /// are [`Error::InvalidAttestationStatement`].)
+    /// are `InvalidAttestationStatement`.)
     #[error("insecure algorithm {0} refused")]
     InsecureAlgorithm(i64),
     /// The credential JSON, clientDataJSON, CBOR or COSE key cannot be parsed.
@@ -110,10 +262,10 @@ pub enum Error {
     UserVerificationRequired,
 }
 
-impl Error {
+impl InternalError {
     /// The conformance reason code of this failure, or `None` for errors no response can
     /// cause (an invalid configuration, a failed random source).
-    pub fn failure_code(&self) -> Option<FailureCode> {
+    pub(crate) fn failure_code(&self) -> Option<FailureCode> {
         Some(match self {
             Self::AlgorithmNotAllowed(_)
             | Self::AlgorithmNotSupported(_)
@@ -148,20 +300,17 @@ impl Error {
 
 impl From<Error> for mfa_core::Error {
     fn from(e: Error) -> Self {
-        let Some(code) = e.failure_code() else {
-            return match e {
-                Error::Config(i) => Self::Invalid(i),
-                Error::Random(r) => Self::Random(r),
-                // failure_code() is None only for the two variants above.
-                _ => Self::rejected(RejectReason::Malformed),
-            };
-        };
-        let reason = match e {
-            Error::Expired => RejectReason::Expired,
-            Error::AuthenticatorRefused(_) => RejectReason::RequirementNotMet,
-            _ => code.reject_reason(),
-        };
-        Self::Rejected(Rejected::with_detail(reason, code.as_str()))
+        match e {
+            Error::Config(i) => Self::Invalid(i),
+            Error::Random(r) => Self::Random(r),
+            Error::Malformed(m) => Self::Rejected(Rejected::with_detail(
+                RejectReason::Malformed,
+                m.code().as_str(),
+            )),
+            Error::Rejected(r) => {
+                Self::Rejected(Rejected::with_detail(r.reject_reason(), r.code().as_str()))
+            }
+        }
     }
 }
 

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use mfa_core::{
     Attachment, AuthMethod, Factor, FactorKind, SecureRandom, StartOptions, Timestamp,
-    UserVerification, Verified,
+    UserVerification, Verified, WebAuthnHint,
 };
 
 use crate::authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 use crate::config::RelyingParty;
 use crate::credential::{CredentialRecord, Preference};
-use crate::error::{Error, Result};
+use crate::error::{Error, InternalError, Result};
 use crate::json::{AuthenticationResponseJson, CredentialRequestOptionsJson};
 
 /// WebAuthn authentication as an [`mfa_core::Factor`]: a [`RelyingParty`] plus the
@@ -37,6 +37,7 @@ use crate::json::{AuthenticationResponseJson, CredentialRequestOptionsJson};
 /// | --- | --- |
 /// | `hwk` | the key is proven hardware-bound: [`RelyingParty::is_hardware_bound`] (BE = 0 recorded **and** either a trusted attestation or [`danger_trust_device_bound_flag`](crate::RelyingPartyBuilder::danger_trust_device_bound_flag)) |
 /// | `swk` | otherwise: a synced passkey, or a key whose device binding nothing proves (the BE flag alone is the authenticator's unattested word) |
+/// | `pop` | always: the assertion is a signature by the credential key over a fresh challenge (proof of possession) |
 /// | `user` | the UP flag was set (always: user presence is required) |
 /// | `mfa` | the UV flag was set: the authenticator verified the user (PIN or biometric) on top of possession, so this one factor is a multi-factor authenticator (NIST SP 800-63B §5.1.9) and a UV passkey alone can reach AAL2 |
 ///
@@ -71,11 +72,16 @@ impl WebAuthnFactor {
 
     /// The RFC 8176 methods a verified assertion proves (see the type's docs).
     pub fn methods(&self, record: &CredentialRecord, auth: &Authentication) -> Vec<AuthMethod> {
-        let mut methods = vec![if self.rp.is_hardware_bound(record) {
-            AuthMethod::Hwk
-        } else {
-            AuthMethod::Swk
-        }];
+        let mut methods = vec![
+            if self.rp.is_hardware_bound(record) {
+                AuthMethod::Hwk
+            } else {
+                AuthMethod::Swk
+            },
+            // Every verified assertion is a signature by the credential's private key
+            // over a fresh challenge: proof of possession (RFC 8176 `pop`).
+            AuthMethod::Pop,
+        ];
         if auth.user_present {
             methods.push(AuthMethod::User);
         }
@@ -129,16 +135,18 @@ impl Factor for WebAuthnFactor {
         rng: &mut dyn SecureRandom,
     ) -> Result<(CredentialRequestOptionsJson, AuthenticationState)> {
         if options.channel.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "channel",
                 "a WebAuthn challenge has no delivery channel",
-            )));
+            )
+            .into());
         }
         if options.conditional_mediation && record.is_some() {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "conditional mediation",
                 "only for a sign-in without a known credential",
-            )));
+            )
+            .into());
         }
         let req = AuthenticationRequest {
             allow_credentials: record
@@ -151,6 +159,18 @@ impl Factor for WebAuthnFactor {
                 UserVerification::Required => Preference::Required,
             },
             conditional: options.conditional_mediation,
+            // The caller's hints, or the one the credential's recorded attachment implies
+            // (a hint steers the UI and proves nothing, so the client's unsigned word is
+            // fine here; a usernameless sign-in has no credential, and no hint).
+            hints: if options.hints.is_empty() {
+                record
+                    .and_then(|r| r.attachment)
+                    .map(WebAuthnHint::for_attachment)
+                    .into_iter()
+                    .collect()
+            } else {
+                options.hints.clone()
+            },
         };
         self.rp.start_authentication(&req, now, rng)
     }
@@ -169,7 +189,7 @@ impl Factor for WebAuthnFactor {
         // The state carries the challenge's requirement; the factor's own holds even for
         // a state made elsewhere.
         if self.user_verification == UserVerification::Required && !auth.user_verified {
-            return Err(Error::UserVerificationRequired);
+            return Err(InternalError::UserVerificationRequired.into());
         }
         let methods = self.methods(record, &auth);
         Ok(Verified::with_details(auth.record.clone(), methods, auth))

@@ -99,13 +99,13 @@
 //! let ok = factor.verify(&record, &state, &response, now, &mut OsRandom)?;
 //! assert_eq!(ok.details.user_handle, record.user_handle);
 //! // Nothing attests this software key: `swk`, not `hwk`; UV makes it multi-factor.
-//! assert_eq!(ok.methods, [AuthMethod::Swk, AuthMethod::User, AuthMethod::Mfa]);
+//! assert_eq!(ok.methods, [AuthMethod::Swk, AuthMethod::Pop, AuthMethod::User, AuthMethod::Mfa]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## `amr` values and what is trusted
 //!
-//! A verified assertion reports `hwk` or `swk`, then `user` (UP), then `mfa` when the UV
+//! A verified assertion reports `hwk` or `swk`, then `pop`, then `user` (UP), then `mfa` when the UV
 //! flag is set ([`WebAuthnFactor`] has the table). `hwk` needs proof that the key is
 //! hardware-bound, and the BE = 0 flag alone is not proof: with `none` or self
 //! attestation any software authenticator can claim it. So `hwk` is reported only when
@@ -125,7 +125,7 @@
 //! and compiles it into a [`MetadataTrustStore`], a [`TrustAnchorSource`] for
 //! [`RelyingPartyBuilder::trust_anchors`]; the builder's AAGUID allow / deny lists,
 //! refused statuses and minimum certification level then apply at registration
-//! ([`Error::AuthenticatorRefused`]). See [`metadata`].
+//! ([`Error::Rejected`] with code `untrusted_attestation`; [`VerificationFailure::authenticator_refusal`] says why). See [`metadata`].
 //!
 //! Next: [`RelyingParty::builder`] for origins, algorithms and timeouts; [`hazmat`] for
 //! the pure §7.1 / §7.2 cores, the signature seam and the authenticator-data parser. The
@@ -145,7 +145,10 @@ mod factor;
 pub mod hazmat;
 pub mod json;
 pub mod metadata;
+pub mod origins;
+pub mod providers;
 mod registration;
+pub mod signals;
 pub mod trust;
 
 #[cfg(feature = "conformance")]
@@ -163,12 +166,16 @@ struct ReadmeDoctests;
 pub use attestation::AttestationType;
 pub use authentication::{Authentication, AuthenticationRequest, AuthenticationState};
 pub use client_data::CollectedClientData;
-pub use config::{Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy};
+pub use config::{
+    BackupEligibilityRule, Expectations, RelyingParty, RelyingPartyBuilder, SignCountPolicy,
+};
 pub use credential::{CredentialRecord, Preference};
 pub use crypto::Backend;
-pub use error::{Error, FailureCode, Result};
+pub use error::{Error, FailureCode, Malformed, Result, VerificationFailure};
 pub use factor::WebAuthnFactor;
 pub use metadata::{MetadataLoader, MetadataTrustStore};
+pub use origins::{OriginScope, RelatedOrigins};
+pub use providers::{AaguidEvidence, AuthenticatorModel, NameSource};
 pub use registration::{Conveyance, Registration, RegistrationRequest, RegistrationState};
 pub use trust::{
     AttestationPolicy, AttestationTrust, AuthenticatorPolicy, AuthenticatorRefusal, TrustAnchor,

@@ -35,6 +35,7 @@
 
 mod blob;
 mod entry;
+mod recheck;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
@@ -53,6 +54,7 @@ pub use entry::{
     AuthenticatorMetadata, AuthenticatorStatus, CertificationLevel, Date, MetadataEntry,
     StatusReport,
 };
+pub use recheck::{COMPROMISED_STATUSES, MetadataFinding};
 
 /// GlobalSign Root CA - R3, DER. Copied from Debian's `ca-certificates` 20230311+deb12u1
 /// (`/usr/share/ca-certificates/mozilla/GlobalSign_Root_CA_-_R3.crt`, Mozilla's root

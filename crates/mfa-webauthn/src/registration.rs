@@ -1,7 +1,7 @@
 //! Registration: creation options, state, and the §7.1 verification.
 
 use ciborium::Value;
-use mfa_core::{Attachment, SecureRandom, Timestamp};
+use mfa_core::{Attachment, SecureRandom, Timestamp, WebAuthnHint};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -14,7 +14,7 @@ use crate::credential::{
     parse_attachment,
 };
 use crate::crypto::Backend;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 use crate::hazmat::authdata::{AuthenticatorData, Flags, cbor_item_len};
 use crate::json::{
     AuthenticatorSelection, Base64UrlBytes, CreationOptionsJson, CredentialDescriptor,
@@ -59,6 +59,16 @@ pub struct RegistrationRequest {
     pub attestation: Conveyance,
     /// Ask for the credProps extension (on by default in [`RegistrationRequest::new`]).
     pub cred_props: bool,
+    /// Hints for the browser's UI (§5.8.7), most preferred first; see
+    /// [`WebAuthnHint::for_attachment`] to hint at the kind of key a policy wants.
+    pub hints: Vec<WebAuthnHint>,
+    /// Conditional create (§5.1.3, the page calls `navigator.credentials.create()` with
+    /// `mediation: "conditional"`): the passkey upgrade offered right after a password
+    /// sign-in, which the browser completes without a prompt. The authenticator then
+    /// need not set UP (§7.1 step 14 asks for UP only outside this flow), so this
+    /// registration, and only this one, verifies without user presence. Offer it only to
+    /// a user who has just proved their password.
+    pub conditional: bool,
 }
 
 impl RegistrationRequest {
@@ -111,9 +121,9 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the user id is empty or longer than 64 bytes, or trusted
+    /// [`Error::Config`](crate::Error::Config) when the user id is empty or longer than 64 bytes, or trusted
     /// attestation is required and the request asks for `none` conveyance (the client
-    /// would strip the attestation); [`Error::Random`] when the random source fails.
+    /// would strip the attestation); [`Error::Random`](crate::Error::Random) when the random source fails.
     pub fn start_registration(
         &self,
         req: &RegistrationRequest,
@@ -121,18 +131,16 @@ impl RelyingParty {
         rng: &mut dyn SecureRandom,
     ) -> Result<(CreationOptionsJson, RegistrationState)> {
         if req.user_id.is_empty() || req.user_id.len() > 64 {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
-                "user id",
-                "must be 1 to 64 bytes",
-            )));
+            return Err(mfa_core::InvalidInput::new("user id", "must be 1 to 64 bytes").into());
         }
         // A relying party that requires trusted attestation must ask for one: with
         // `none` conveyance the client strips it, and every registration would fail.
         if self.require_trusted_attestation && req.attestation == Conveyance::None {
-            return Err(Error::Config(mfa_core::InvalidInput::new(
+            return Err(mfa_core::InvalidInput::new(
                 "attestation",
                 "trusted attestation is required: request direct, indirect or enterprise conveyance",
-            )));
+            )
+            .into());
         }
         let challenge = new_challenge(rng)?;
         let options = CreationOptionsJson {
@@ -162,7 +170,7 @@ impl RelyingParty {
                 require_resident_key: req.resident_key == Preference::Required,
                 user_verification: Some(req.user_verification.as_str().to_owned()),
             }),
-            hints: Vec::new(),
+            hints: req.hints.iter().map(|h| h.as_str().to_owned()).collect(),
             attestation: match req.attestation {
                 Conveyance::None => "none",
                 Conveyance::Indirect => "indirect",
@@ -176,9 +184,14 @@ impl RelyingParty {
                 appid: None,
             }),
         };
-        let mut expectations =
-            self.expectations(challenge, req.user_verification == Preference::Required);
+        let mut expectations = self.expectations(
+            challenge,
+            req.user_verification == Preference::Required,
+            true,
+        );
         expectations.cred_props_requested = req.cred_props;
+        // §7.1 step 14: user presence is required unless the create was conditional.
+        expectations.user_presence_required = !req.conditional;
         let state = RegistrationState {
             expectations,
             user_id: Base64UrlBytes(req.user_id.clone()),
@@ -195,7 +208,7 @@ impl RelyingParty {
     ///
     /// # Errors
     ///
-    /// [`Error::Expired`] after the state's deadline, or any verification error.
+    /// [`Error::Rejected`](crate::Error::Rejected) (`challenge_mismatch` (an expired state)) after the state's deadline, or any verification error.
     pub fn finish_registration(
         &self,
         state: &RegistrationState,
@@ -203,10 +216,10 @@ impl RelyingParty {
         now: Timestamp,
     ) -> Result<Registration> {
         if now > state.expires_at {
-            return Err(Error::Expired);
+            return Err(InternalError::Expired.into());
         }
         if state.expectations.rp_id != self.rp_id {
-            return Err(Error::RpIdMismatch);
+            return Err(InternalError::RpIdMismatch.into());
         }
         let policy = self.attestation_policy();
         let mut reg =
@@ -224,13 +237,14 @@ impl RelyingParty {
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`].
+/// The first failed check: [`Error::Malformed`](crate::Error::Malformed) for input that does not parse, else the opaque [`Error::Rejected`](crate::Error::Rejected) with its code.
 pub fn verify_registration(
     exp: &Expectations,
     response: &RegistrationResponseJson,
     backend: Backend,
 ) -> Result<Registration> {
     verify_registration_at(exp, response, &AttestationPolicy::default(), None, backend)
+        .map_err(Into::into)
 }
 
 /// The registration procedure of §7.1 against explicit expectations and an attestation
@@ -240,7 +254,7 @@ pub fn verify_registration(
 ///
 /// # Errors
 ///
-/// The first failed check, as a typed [`Error`]; [`Error::UntrustedAttestation`] when
+/// The first failed check (as [`crate::Error`]); [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) when
 /// the policy's anchors apply and the chain does not validate to one, or trusted
 /// attestation is required and the statement is not trusted.
 pub fn verify_registration_with(
@@ -250,7 +264,7 @@ pub fn verify_registration_with(
     now: Timestamp,
     backend: Backend,
 ) -> Result<Registration> {
-    verify_registration_at(exp, response, policy, Some(now), backend)
+    verify_registration_at(exp, response, policy, Some(now), backend).map_err(Into::into)
 }
 
 fn verify_registration_at(
@@ -259,13 +273,13 @@ fn verify_registration_at(
     policy: &AttestationPolicy,
     now: Option<Timestamp>,
     backend: Backend,
-) -> Result<Registration> {
+) -> IResult<Registration> {
     if response.type_ != "public-key" {
-        return Err(Error::Malformed("credential type"));
+        return Err(InternalError::Malformed("credential type"));
     }
     // The id is the base64url form of rawId.
     if Base64UrlBytes::decode(&response.id).ok().as_ref() != Some(&response.raw_id) {
-        return Err(Error::CredentialIdMismatch);
+        return Err(InternalError::CredentialIdMismatch);
     }
     let client_data_json = response.response.client_data_json.as_slice();
     // Steps 5–10: parse C and check type, challenge, origin, cross-origin.
@@ -291,32 +305,34 @@ fn verify_registration_at(
     let attested = auth_data
         .attested
         .as_ref()
-        .ok_or(Error::MalformedAuthenticatorData(
+        .ok_or(InternalError::MalformedAuthenticatorData(
             "no attested credential data",
         ))?;
     // Step 19: the credential public key's alg is one of pubKeyCredParams.
     let alg = cose_alg(attested.public_key_cose)?;
     if !exp.allowed_algorithms.contains(&alg) {
-        return Err(Error::AlgorithmNotAllowed(alg));
+        return Err(InternalError::AlgorithmNotAllowed(alg));
     }
     // RS1 only with the relying party's opt-in; and only a key this backend can verify
     // at every later login.
     if alg == Algorithm::Rs1.cose_id() && !exp.danger_allow_rs1 {
-        return Err(Error::InsecureAlgorithm(alg));
+        return Err(InternalError::InsecureAlgorithm(alg));
     }
     if Algorithm::from_cose_id(alg).is_some_and(|a| !backend.supports(a)) {
-        return Err(Error::AlgorithmNotSupported(alg));
+        return Err(InternalError::AlgorithmNotSupported(alg));
     }
     // Step 25: the credential id is at most 1023 bytes.
     if attested.credential_id.len() > 1023 {
-        return Err(Error::Malformed("credential id longer than 1023 bytes"));
+        return Err(InternalError::Malformed(
+            "credential id longer than 1023 bytes",
+        ));
     }
     // The response's rawId is the credential id that was attested.
     if attested.credential_id != response.raw_id.as_slice() {
-        return Err(Error::CredentialIdMismatch);
+        return Err(InternalError::CredentialIdMismatch);
     }
     // Steps 21–22: verify the attestation statement of its format.
-    let key = PublicKey::from_cose(attested.public_key_cose);
+    let key = PublicKey::from_cose_inner(attested.public_key_cose);
     let verdict = attestation::verify(
         &fmt,
         &att_stmt,
@@ -331,7 +347,7 @@ fn verify_registration_at(
     )?;
     let key = key?;
     if trailing != 0 {
-        return Err(Error::MalformedAuthenticatorData("trailing bytes"));
+        return Err(InternalError::MalformedAuthenticatorData("trailing bytes"));
     }
     // A key that can never verify (an EC point off its curve, a small-order Ed25519
     // point) is refused now, whatever the format and backend: `none` and x5c
@@ -343,10 +359,10 @@ fn verify_registration_at(
     // authenticator) are not interpreted and are ignored, as §7.1 step 18 allows.
     let ext = &response.client_extension_results;
     if ext.appid.is_some() {
-        return Err(Error::UnrequestedExtension("appid"));
+        return Err(InternalError::UnrequestedExtension("appid"));
     }
     if ext.cred_props.is_some() && !exp.cred_props_requested {
-        return Err(Error::UnrequestedExtension("credProps"));
+        return Err(InternalError::UnrequestedExtension("credProps"));
     }
     // Steps 23–24 (trust anchors) were evaluated with the statement: `verdict.trust`.
     let record = CredentialRecord {
@@ -361,6 +377,7 @@ fn verify_registration_at(
             .and_then(parse_attachment),
         aaguid: format_aaguid(&attested.aaguid),
         user_verified: auth_data.flags.user_verified(),
+        uv_initialized: auth_data.flags.user_verified(),
         backup_eligible: Some(auth_data.flags.backup_eligible()),
         backup_state: auth_data.flags.backup_state(),
         attestation_format: verdict.fmt,
@@ -400,16 +417,16 @@ impl AttestationObject {
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] when it is not one CBOR map with those three members.
+/// [`Error::Malformed`](crate::Error::Malformed) when it is not one CBOR map with those three members.
 pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
     if cbor_item_len(bytes) != Some(bytes.len()) {
-        return Err(Error::Malformed("attestation object cbor"));
+        return Err(InternalError::Malformed("attestation object cbor").into());
     }
     let value: Value = ciborium::de::from_reader(bytes)
-        .map_err(|_| Error::Malformed("attestation object cbor"))?;
+        .map_err(|_| InternalError::Malformed("attestation object cbor"))?;
     let map = value
         .into_map()
-        .map_err(|_| Error::Malformed("attestation object is not a map"))?;
+        .map_err(|_| InternalError::Malformed("attestation object is not a map"))?;
     let mut fmt = None;
     let mut stmt = None;
     let mut auth_data = None;
@@ -419,7 +436,7 @@ pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
             (Some("attStmt"), Value::Map(m)) if stmt.is_none() => stmt = Some(m),
             (Some("authData"), Value::Bytes(b)) if auth_data.is_none() => auth_data = Some(b),
             (Some("fmt" | "attStmt" | "authData"), _) => {
-                return Err(Error::Malformed("attestation object member"));
+                return Err(InternalError::Malformed("attestation object member").into());
             }
             _ => {}
         }
@@ -430,6 +447,6 @@ pub fn parse_attestation_object(bytes: &[u8]) -> Result<AttestationObject> {
             att_stmt,
             auth_data,
         }),
-        _ => Err(Error::Malformed("attestation object members missing")),
+        _ => Err(InternalError::Malformed("attestation object members missing").into()),
     }
 }

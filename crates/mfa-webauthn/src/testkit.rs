@@ -31,7 +31,7 @@ use mfa_core::SecureRandom;
 use sha2::{Digest as _, Sha256};
 
 use crate::cose::{Algorithm, KeyMaterial, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 use crate::json::{
     AuthenticationResponseJson, AuthenticatorAssertionResponseJson,
     AuthenticatorAttestationResponseJson, Base64UrlBytes, ClientExtensionResults,
@@ -87,6 +87,8 @@ pub struct SoftAuthenticator {
     sign_count: u32,
     user_verified: bool,
     backup_eligible: bool,
+    backup_state: bool,
+    aaguid: [u8; 16],
     user_handle: Option<Vec<u8>>,
 }
 
@@ -107,7 +109,7 @@ impl SoftAuthenticator {
     ///
     /// # Errors
     ///
-    /// [`Error::Random`] if the source fails; [`Error::AlgorithmNotSupported`] for PS256,
+    /// [`Error::Random`](crate::Error::Random) if the source fails; [`Error::Rejected`](crate::Error::Rejected) (`algorithm_not_allowed`) for PS256,
     /// PS384, PS512 and ML-DSA-44, which it does not sign with.
     pub fn new(alg: Algorithm, rng: &mut dyn SecureRandom) -> Result<Self> {
         let mut seed = [0u8; 32];
@@ -146,7 +148,7 @@ impl SoftAuthenticator {
                 Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 | Algorithm::Rs1 => {
                     break Signer::Rsa(Box::new(rsa_test_key()?), alg);
                 }
-                _ => return Err(Error::AlgorithmNotSupported(alg.cose_id())),
+                _ => return Err(InternalError::AlgorithmNotSupported(alg.cose_id()).into()),
             }
         };
         let mut credential_id = vec![0u8; 32];
@@ -157,6 +159,8 @@ impl SoftAuthenticator {
             sign_count: 0,
             user_verified: true,
             backup_eligible: false,
+            backup_state: false,
+            aaguid: [0; 16],
             user_handle: None,
         })
     }
@@ -170,6 +174,16 @@ impl SoftAuthenticator {
     /// it claims to be device-bound, which nothing proves).
     pub fn set_backup_eligible(&mut self, be: bool) {
         self.backup_eligible = be;
+    }
+
+    /// Sets the AAGUID registrations report (default all zero), claiming a model.
+    pub fn set_aaguid(&mut self, aaguid: [u8; 16]) {
+        self.aaguid = aaguid;
+    }
+
+    /// Sets the BS (backed up) flag of later responses (meaningful with BE set).
+    pub fn set_backup_state(&mut self, bs: bool) {
+        self.backup_state = bs;
     }
 
     /// The public key as a COSE_Key.
@@ -231,7 +245,7 @@ impl SoftAuthenticator {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the options carry no rp id.
+    /// [`Error::Malformed`](crate::Error::Malformed) when the options carry no rp id.
     pub fn register(
         &mut self,
         options: &CreationOptionsJson,
@@ -242,12 +256,12 @@ impl SoftAuthenticator {
             .rp
             .id
             .clone()
-            .ok_or(Error::Malformed("options without rp id"))?;
+            .ok_or(InternalError::Malformed("options without rp id"))?;
         self.user_handle = Some(options.user.id.0.clone());
         let client_data = client_data("webauthn.create", &options.challenge, origin, fault);
         self.sign_count = self.sign_count.saturating_add(1);
         let mut auth_data = self.auth_data_header(&rp_id, fault, 0x40);
-        auth_data.extend_from_slice(&[0u8; 16]);
+        auth_data.extend_from_slice(&self.aaguid);
         let id_len = u16::try_from(self.credential_id.len()).unwrap_or(u16::MAX);
         auth_data.extend_from_slice(&id_len.to_be_bytes());
         auth_data.extend_from_slice(&self.credential_id);
@@ -311,7 +325,7 @@ impl SoftAuthenticator {
         ]);
         let mut attestation_object = Vec::new();
         ciborium::ser::into_writer(&att_obj, &mut attestation_object)
-            .map_err(|_| Error::Malformed("cbor encoding"))?;
+            .map_err(|_| InternalError::Malformed("cbor encoding"))?;
         Ok(RegistrationResponseJson {
             id: Base64UrlBytes(self.credential_id.clone()).encode(),
             raw_id: Base64UrlBytes(self.credential_id.clone()),
@@ -333,7 +347,7 @@ impl SoftAuthenticator {
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] when the options carry no rp id.
+    /// [`Error::Malformed`](crate::Error::Malformed) when the options carry no rp id.
     pub fn authenticate(
         &mut self,
         options: &RequestOptionsJson,
@@ -343,7 +357,7 @@ impl SoftAuthenticator {
         let rp_id = options
             .rp_id
             .clone()
-            .ok_or(Error::Malformed("options without rp id"))?;
+            .ok_or(InternalError::Malformed("options without rp id"))?;
         let client_data = client_data("webauthn.get", &options.challenge, origin, fault);
         if fault != Fault::CounterNotIncremented {
             self.sign_count = self.sign_count.saturating_add(1);
@@ -384,6 +398,9 @@ impl SoftAuthenticator {
         }
         if self.user_verified {
             flags |= 0x04;
+        }
+        if self.backup_state {
+            flags |= 0x10;
         }
         if self.backup_eligible {
             flags |= 0x08;
@@ -456,7 +473,7 @@ pub const RSA_TEST_PRIMES: [&str; 2] = [
     "d1ef1ec0382b433abda4162dad6637acc18689ae0d8844f8cf879540d95edc4343d54129d202457f0979d3ae571d5e677e0a6c58a0f1533a94cf29671f7872bcb77896f1c0006596982ea5999c4441203bb2469cfac8f4f67574faa26a0b57e3423ac8a30f62e7e1cde52a65ea88558aad2c139749e1f9943ba4f2ca3475fd15",
 ];
 
-fn rsa_test_key() -> Result<rsa::RsaPrivateKey> {
+fn rsa_test_key() -> IResult<rsa::RsaPrivateKey> {
     use rsa::BoxedUint;
     let uint = |hex: &str| {
         let bytes: Vec<u8> = (0..hex.len())
@@ -464,13 +481,13 @@ fn rsa_test_key() -> Result<rsa::RsaPrivateKey> {
             .filter_map(|i| hex.get(i..i + 2))
             .filter_map(|b| u8::from_str_radix(b, 16).ok())
             .collect();
-        BoxedUint::from_be_slice(&bytes, 1024).map_err(|_| Error::Malformed("rsa test key"))
+        BoxedUint::from_be_slice(&bytes, 1024).map_err(|_| InternalError::Malformed("rsa test key"))
     };
     let [p, q] = RSA_TEST_PRIMES;
-    let e =
-        BoxedUint::from_be_slice(&[1, 0, 1], 1024).map_err(|_| Error::Malformed("rsa test key"))?;
+    let e = BoxedUint::from_be_slice(&[1, 0, 1], 1024)
+        .map_err(|_| InternalError::Malformed("rsa test key"))?;
     rsa::RsaPrivateKey::from_p_q(uint(p)?, uint(q)?, e)
-        .map_err(|_| Error::Malformed("rsa test key"))
+        .map_err(|_| InternalError::Malformed("rsa test key"))
 }
 
 fn flip_last_bit(bytes: &mut [u8]) {

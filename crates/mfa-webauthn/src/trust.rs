@@ -11,7 +11,7 @@
 //! The rule, for each registration:
 //! - the source has roots for the statement: its chain must validate to one of them at
 //!   the verification instant, else the registration fails with
-//!   [`Error::UntrustedAttestation`] (code `untrusted_attestation`);
+//!   [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) (code `untrusted_attestation`);
 //! - it has none (or the statement has no chain: `none`, self attestation): the
 //!   attestation is [`AttestationTrust::NotEvaluated`], which is refused only when the
 //!   relying party requires trusted attestation
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use mfa_core::InvalidInput;
 use x509_parser::prelude::*;
 
-use crate::error::Error;
+use crate::error::InternalError;
 use crate::metadata::{AuthenticatorMetadata, AuthenticatorStatus, CertificationLevel};
 
 /// What the trust evaluation concluded for a verified attestation statement.
@@ -229,15 +229,17 @@ impl TrustAnchorSource for TrustAnchors {
 ///
 /// # Errors
 ///
-/// [`Error::UntrustedAttestation`] naming the first failure when no path validates.
+/// [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) naming the first failure when no path validates.
 pub fn validate_certificate_path(
     chain: &[Vec<u8>],
     anchors: &[TrustAnchor],
     now: mfa_core::Timestamp,
-) -> crate::Result<usize> {
+) -> crate::error::Result<usize> {
     let ders: Vec<&[u8]> = anchors.iter().map(TrustAnchor::der).collect();
     let now = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
-    crate::attestation::chain::validate(chain, &ders, now).map(|v| v.anchor)
+    crate::attestation::chain::validate(chain, &ders, now)
+        .map(|v| v.anchor)
+        .map_err(Into::into)
 }
 
 /// SHA-1 of a certificate's subjectPublicKey bits (MDS3's
@@ -314,7 +316,7 @@ impl Default for AuthenticatorPolicy {
 }
 
 /// Why the [`AuthenticatorPolicy`] refused an authenticator
-/// ([`Error::AuthenticatorRefused`]).
+/// ([`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`)).
 #[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum AuthenticatorRefusal {
@@ -364,9 +366,9 @@ impl AttestationPolicy {
         aaguid: &[u8; 16],
         chain: &[Vec<u8>],
         now: Option<u64>,
-    ) -> crate::Result<AttestationTrust> {
+    ) -> crate::error::IResult<AttestationTrust> {
         let policy = &self.authenticators;
-        let refuse = |r| Err(Error::AuthenticatorRefused(r));
+        let refuse = |r| Err(InternalError::AuthenticatorRefused(r));
         // The all-zero AAGUID (U2F, anonymised `none`) can be denied like any other.
         if policy.denied_aaguids.contains(aaguid) {
             return refuse(AuthenticatorRefusal::Denied);
@@ -409,19 +411,21 @@ impl AttestationPolicy {
         query: &TrustQuery<'_>,
         chain: &[Vec<u8>],
         now: Option<u64>,
-    ) -> crate::Result<AttestationTrust> {
+    ) -> crate::error::IResult<AttestationTrust> {
         let roots = match (chain.first(), &self.anchors) {
             (Some(_), Some(source)) => source.anchors_for(query),
             _ => Vec::new(),
         };
         if roots.is_empty() {
             if self.require_trusted {
-                return Err(Error::UntrustedAttestation("no trust anchor for statement"));
+                return Err(InternalError::UntrustedAttestation(
+                    "no trust anchor for statement",
+                ));
             }
             return Ok(AttestationTrust::NotEvaluated);
         }
         // Without a verification instant no validity period can be checked.
-        let now = now.ok_or(Error::UntrustedAttestation("no verification time"))?;
+        let now = now.ok_or(InternalError::UntrustedAttestation("no verification time"))?;
         validate_certificate_path(chain, &roots, mfa_core::Timestamp::from_unix_secs(now))?;
         Ok(AttestationTrust::Trusted)
     }

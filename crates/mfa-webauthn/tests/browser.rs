@@ -15,8 +15,8 @@ use mfa_core::{Factor, OsRandom, StartOptions, Timestamp, UserVerification};
 use mfa_webauthn::cose::Algorithm;
 use mfa_webauthn::json::{AuthenticationResponseJson, Base64UrlBytes, RegistrationResponseJson};
 use mfa_webauthn::{
-    AuthenticationRequest, Conveyance, FailureCode, Preference, RegistrationRequest, RelyingParty,
-    WebAuthnFactor,
+    AuthenticationRequest, Conveyance, CredentialRecord, FailureCode, Preference,
+    RegistrationRequest, RelyingParty, WebAuthnFactor,
 };
 use serde_json::{Value, json};
 
@@ -337,6 +337,7 @@ fn chromium_virtual_authenticator_end_to_end() {
         let req = AuthenticationRequest {
             allow_credentials: vec![record.descriptor()],
             user_verification: Preference::Discouraged,
+            hints: Vec::new(),
             conditional: false,
         };
         let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();
@@ -351,6 +352,150 @@ fn chromium_virtual_authenticator_end_to_end() {
             "WebAuthn.removeVirtualAuthenticator",
             json!({"authenticatorId": added["authenticatorId"]}),
         );
+    }
+    drop(browser);
+    let _ = std::fs::remove_dir_all(&profile);
+}
+
+/// Issue 22 in Chromium: options with `hints` are taken by the browser's own JSON
+/// parser; BE and BS as the virtual authenticator reports them, then flipped with
+/// `WebAuthn.setCredentialProperties`: a BS change is reported, a BE change refused
+/// by default and accepted under `AcceptAndRecord`; and a `signalUnknownCredential`
+/// payload from this crate hides the credential in the authenticator.
+#[test]
+fn chromium_hints_backup_state_and_signals() {
+    use mfa_core::WebAuthnHint;
+    use mfa_webauthn::BackupEligibilityRule;
+    if !std::path::Path::new(CHROMIUM).exists() {
+        if std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
+            panic!("MFA_REQUIRE_EXTERNAL=1 but {CHROMIUM} is missing (apt-get install chromium)");
+        }
+        println!("SKIPPED chromium_hints_backup_state_and_signals: {CHROMIUM} not installed");
+        return;
+    }
+    let port = serve();
+    let origin = format!("http://localhost:{port}");
+    let profile =
+        std::env::temp_dir().join(format!("mfa-webauthn-chromium22-{}", std::process::id()));
+    let mut browser = Browser::launch(&profile);
+    let target = browser.call(
+        None,
+        "Target.createTarget",
+        json!({"url": format!("{origin}/")}),
+    );
+    let attached = browser.call(
+        None,
+        "Target.attachToTarget",
+        json!({"targetId": target["targetId"], "flatten": true}),
+    );
+    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    let s = session.as_str();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while browser.eval(s, "document.readyState + location.href")
+        != json!(format!("complete{origin}/"))
+    {
+        assert!(Instant::now() < deadline, "page did not load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.call(Some(s), "WebAuthn.enable", json!({"enableUI": false}));
+    let added = browser.call(
+        Some(s),
+        "WebAuthn.addVirtualAuthenticator",
+        json!({"options": {
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "automaticPresenceSimulation": true,
+            "defaultBackupEligibility": true,
+            "defaultBackupState": false,
+        }}),
+    );
+    let authenticator = added["authenticatorId"].clone();
+    let now = Timestamp::from_unix_secs(1_700_000_000);
+    let builder = RelyingParty::builder("localhost", "mfa-webauthn test").origin(origin.clone());
+    let rp = builder.clone().build().unwrap();
+    let lenient = builder
+        .backup_eligibility_rule(BackupEligibilityRule::AcceptAndRecord)
+        .build()
+        .unwrap();
+    let mut req = RegistrationRequest::new(b"browser-user".to_vec(), "alice", "Alice");
+    req.resident_key = Preference::Required;
+    req.hints = vec![WebAuthnHint::ClientDevice, WebAuthnHint::Hybrid];
+    let (options, state) = rp.start_registration(&req, now, &mut OsRandom).unwrap();
+    // The browser's parser keeps the hints it understood.
+    let js = format!(
+        "(async () => {{ const o = PublicKeyCredential.parseCreationOptionsFromJSON({});
+           const hints = JSON.stringify(o.hints);
+           const c = await navigator.credentials.create({{publicKey: o}});
+           return JSON.stringify({{hints, c: c.toJSON()}}); }})()",
+        serde_json::to_string(&options).unwrap()
+    );
+    let out: Value = serde_json::from_str(browser.eval(s, &js).as_str().unwrap()).unwrap();
+    assert_eq!(out["hints"], json!(r#"["client-device","hybrid"]"#));
+    let resp: RegistrationResponseJson = serde_json::from_value(out["c"].clone()).unwrap();
+    let record = rp.finish_registration(&state, &resp, now).unwrap().record;
+    assert_eq!(record.backup_eligible, Some(true));
+    assert!(!record.backup_state);
+    let sign_in = |browser: &mut Browser, rp: &RelyingParty, record: &CredentialRecord| {
+        let req = AuthenticationRequest {
+            allow_credentials: vec![record.descriptor()],
+            hints: vec![WebAuthnHint::ClientDevice],
+            ..Default::default()
+        };
+        let (options, state) = rp.start_authentication(&req, now, &mut OsRandom).unwrap();
+        let resp = get(browser, s, &options.public_key);
+        rp.finish_authentication(&state, &resp, record, now)
+    };
+    let set_flags = |browser: &mut Browser, be: bool, bs: bool| {
+        browser.call(
+            Some(s),
+            "WebAuthn.setCredentialProperties",
+            json!({"authenticatorId": authenticator,
+                   "credentialId": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, record.id.as_slice()),
+                   "backupEligibility": be, "backupState": bs}),
+        );
+    };
+    // BS 0 -> 1: accepted and reported.
+    set_flags(&mut browser, true, true);
+    let login = sign_in(&mut browser, &rp, &record).unwrap();
+    assert!(login.backup_state_changed && login.record.backup_state);
+    let record2 = login.record;
+    // BE 1 -> 0: refused by default, accepted and recorded under the lenient rule.
+    set_flags(&mut browser, false, false);
+    let err = sign_in(&mut browser, &rp, &record2).unwrap_err();
+    assert_eq!(
+        err.failure_code(),
+        Some(FailureCode::BackupEligibilityChanged)
+    );
+    let accepted = sign_in(&mut browser, &lenient, &record2).unwrap();
+    assert!(accepted.backup_eligibility_changed);
+    assert_eq!(accepted.record.backup_eligible, Some(false));
+    // signalUnknownCredential with this crate's payload: the authenticator drops it.
+    let count = |browser: &mut Browser| {
+        browser.call(
+            Some(s),
+            "WebAuthn.getCredentials",
+            json!({"authenticatorId": authenticator}),
+        )["credentials"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(count(&mut browser), 1);
+    let payload =
+        serde_json::to_string(&rp.signal_unknown_credential(record.id.as_slice())).unwrap();
+    browser.eval(
+        s,
+        &format!("PublicKeyCredential.signalUnknownCredential({payload}).then(() => true)"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&mut browser) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "signalUnknownCredential did not remove it"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
     drop(browser);
     let _ = std::fs::remove_dir_all(&profile);

@@ -246,12 +246,22 @@ fn counter_regression_wrong_origin_expiry_and_uv() {
     let err = rp
         .finish_authentication(&state, &resp, &record, late)
         .unwrap_err();
-    assert!(matches!(err, mfa_webauthn::Error::Expired));
+    assert!(crate::refused(
+        &err,
+        FailureCode::ChallengeMismatch,
+        "expired"
+    ));
+    // An expired state is `expired` for the service, with no other detail to the user.
+    assert!(matches!(
+        mfa_core::Error::from(err),
+        mfa_core::Error::Rejected(r) if r.reason() == RejectReason::Expired
+    ));
 
     a.set_user_verified(false);
     let req = AuthenticationRequest {
         allow_credentials: vec![record.descriptor()],
         user_verification: Preference::Required,
+        hints: Vec::new(),
         conditional: false,
     };
     let (options, state) = rp.start_authentication(&req, now(), &mut OsRandom).unwrap();

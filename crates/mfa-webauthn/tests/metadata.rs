@@ -26,20 +26,22 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// 2027-01-01T00:00:00Z: the fixtures (made 2026-12-01, valid 19 years) are valid then.
-const NOW: Timestamp = Timestamp::from_unix_secs(1_798_761_600);
+pub(crate) const NOW: Timestamp = Timestamp::from_unix_secs(1_798_761_600);
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-const NANO: &str = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
-const PACKED_NANO: &str = "webauthn/registration/packed/reg-packed-es256-yubikey-5-nano.json";
+pub(crate) const NANO: &str = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+pub(crate) const PACKED_NANO: &str =
+    "webauthn/registration/packed/reg-packed-es256-yubikey-5-nano.json";
 const U2F: &str = "webauthn/registration/fido-u2f/reg-fido-u2f-es256-yubikey-4.json";
-const NONE_ICLOUD: &str = "webauthn/registration/none/reg-none-es256-icloud-keychain-passkey.json";
+pub(crate) const NONE_ICLOUD: &str =
+    "webauthn/registration/none/reg-none-es256-icloud-keychain-passkey.json";
 
 fn chain() -> Vec<Vec<u8>> {
     vec![fixture("mds-signer.der"), fixture("mds-int.der")]
 }
 
-fn loader() -> MetadataLoader {
+pub(crate) fn loader() -> MetadataLoader {
     MetadataLoader::new().with_roots_only([TrustAnchor::from_der(fixture("mds-root.der")).unwrap()])
 }
 
@@ -52,11 +54,11 @@ fn sign(header_json: &[u8], payload: &Value) -> Vec<u8> {
     .unwrap()
 }
 
-fn blob(payload: &Value) -> Vec<u8> {
+pub(crate) fn blob(payload: &Value) -> Vec<u8> {
     sign(&header("ES256", &chain()), payload)
 }
 
-fn payload(no: u64, entries: Value) -> Value {
+pub(crate) fn payload(no: u64, entries: Value) -> Value {
     json!({
         "legalHeader": "test BLOB, not for production",
         "no": no,
@@ -65,7 +67,7 @@ fn payload(no: u64, entries: Value) -> Value {
     })
 }
 
-fn entry(aaguid: &str, roots: &[&[u8]], statuses: &[&str]) -> Value {
+pub(crate) fn entry(aaguid: &str, roots: &[&[u8]], statuses: &[&str]) -> Value {
     json!({
         "aaguid": aaguid,
         "metadataStatement": {
@@ -370,13 +372,13 @@ fn strict_members_refuse_the_blob() {
 
 // --- the store as a relying party's trust source, on real registrations ---
 
-struct Case {
-    exp: Expectations,
-    response: RegistrationResponseJson,
-    root: Option<Vec<u8>>,
+pub(crate) struct Case {
+    pub(crate) exp: Expectations,
+    pub(crate) response: RegistrationResponseJson,
+    pub(crate) root: Option<Vec<u8>>,
 }
 
-fn case(rel: &str) -> Case {
+pub(crate) fn case(rel: &str) -> Case {
     let c: Value =
         serde_json::from_str(&std::fs::read_to_string(crate::vectors(rel)).unwrap()).unwrap();
     let e = &c["expected"];
@@ -403,9 +405,9 @@ fn case(rel: &str) -> Case {
 }
 
 /// 2024-01-01T00:00:00Z, the verification time of the cases used here.
-const REG_TIME: Timestamp = Timestamp::from_unix_secs(1_704_067_200);
+pub(crate) const REG_TIME: Timestamp = Timestamp::from_unix_secs(1_704_067_200);
 
-fn store_with(entries: Value) -> MetadataTrustStore {
+pub(crate) fn store_with(entries: Value) -> MetadataTrustStore {
     loader().load(&blob(&payload(1, entries)), NOW).unwrap()
 }
 
@@ -414,7 +416,7 @@ fn register(c: &Case, policy: &AttestationPolicy) -> Result<AttestationTrust, Er
         .map(|r| r.trust)
 }
 
-fn rp(store: MetadataTrustStore) -> mfa_webauthn::RelyingPartyBuilder {
+pub(crate) fn rp(store: MetadataTrustStore) -> mfa_webauthn::RelyingPartyBuilder {
     RelyingParty::builder("example.com", "Ex")
         .origin("https://example.com")
         .trust_anchors(std::sync::Arc::new(store))
@@ -422,7 +424,10 @@ fn rp(store: MetadataTrustStore) -> mfa_webauthn::RelyingPartyBuilder {
 
 fn refusal(r: Result<AttestationTrust, Error>) -> AuthenticatorRefusal {
     match r {
-        Err(Error::AuthenticatorRefused(r)) => r,
+        Err(Error::Rejected(r)) if r.authenticator_refusal().is_some() => {
+            assert_eq!(r.code(), mfa_webauthn::FailureCode::UntrustedAttestation);
+            r.authenticator_refusal().cloned().unwrap()
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -462,9 +467,10 @@ fn a_blob_entry_makes_its_authenticator_trusted_end_to_end() {
     // An entry for the AAGUID with another root: the chain is refused.
     let other = fixture("other-root.der");
     let store = store_with(json!([entry(NANO, &[&other], &["FIDO_CERTIFIED_L1"])]));
-    assert!(matches!(
-        register(&c, &rp_policy(store)),
-        Err(Error::UntrustedAttestation(_))
+    assert!(crate::refused_r(
+        &register(&c, &rp_policy(store)),
+        mfa_webauthn::FailureCode::UntrustedAttestation,
+        "untrusted attestation"
     ));
     // The Yubico root under another AAGUID does not vouch for this one.
     let store = store_with(json!([entry(

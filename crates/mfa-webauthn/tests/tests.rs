@@ -12,7 +12,9 @@ mod ceremonies;
 mod conformance;
 mod factor;
 mod formats;
+mod lifecycle;
 mod metadata;
+mod passkeys;
 mod security;
 mod trust;
 mod wycheproof;
@@ -31,6 +33,27 @@ pub(crate) fn vectors(rel: &str) -> std::path::PathBuf {
         root.display()
     );
     root.join(rel)
+}
+
+/// Whether `e` is a verification refusal with `code` whose log-only detail (the
+/// `source()` text) contains `detail`.
+pub(crate) fn refused(
+    e: &mfa_webauthn::Error,
+    code: mfa_webauthn::FailureCode,
+    detail: &str,
+) -> bool {
+    use std::error::Error as _;
+    matches!(e, mfa_webauthn::Error::Rejected(r) if r.code() == code)
+        && e.source().is_some_and(|s| s.to_string().contains(detail))
+}
+
+/// [`refused`] for a result.
+pub(crate) fn refused_r<T>(
+    r: &Result<T, mfa_webauthn::Error>,
+    code: mfa_webauthn::FailureCode,
+    detail: &str,
+) -> bool {
+    r.as_ref().err().is_some_and(|e| refused(e, code, detail))
 }
 
 /// The backends this build has.

@@ -70,7 +70,11 @@ fn rs1_attestation_is_refused_by_default_and_accepted_with_the_opt_in() {
         let err =
             verify_registration_with(&c.exp, &c.response, &default, c.now, backend).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidAttestationStatement(m) if m.contains("rs1")),
+            crate::refused(
+                &err,
+                mfa_webauthn::FailureCode::InvalidAttestationStatement,
+                "rs1"
+            ),
             "{err:?}"
         );
         let mut opted = default;
@@ -167,9 +171,10 @@ fn anchors_are_scoped_by_format_and_aaguid() {
     ))
     .unwrap();
     let apple = TrustAnchor::from_pem(&apple).unwrap();
-    assert!(matches!(
-        run(TrustAnchors::new().with(apple)),
-        Err(Error::UntrustedAttestation(_))
+    assert!(crate::refused_r(
+        &run(TrustAnchors::new().with(apple)),
+        mfa_webauthn::FailureCode::UntrustedAttestation,
+        "untrusted attestation"
     ));
 }
 
@@ -186,7 +191,14 @@ fn required_trust_refuses_unevaluated_attestation() {
     );
     other.require_trusted = true;
     let err = verify_registration_with(&c.exp, &c.response, &other, c.now, backend).unwrap_err();
-    assert!(matches!(err, Error::UntrustedAttestation(_)), "{err:?}");
+    assert!(
+        crate::refused(
+            &err,
+            mfa_webauthn::FailureCode::UntrustedAttestation,
+            "untrusted"
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         err.failure_code(),
         Some(mfa_webauthn::FailureCode::UntrustedAttestation)
@@ -309,8 +321,9 @@ fn certificate_paths_validate_through_the_public_seam() {
         validate_certificate_path(&chain, &[other.clone(), root], t2030).unwrap(),
         1
     );
-    assert!(matches!(
-        validate_certificate_path(&chain, &[other], t2030),
-        Err(Error::UntrustedAttestation(_))
+    assert!(crate::refused_r(
+        &validate_certificate_path(&chain, &[other], t2030),
+        mfa_webauthn::FailureCode::UntrustedAttestation,
+        "untrusted attestation"
     ));
 }

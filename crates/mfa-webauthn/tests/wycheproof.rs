@@ -104,7 +104,11 @@ fn run(file: &str, cose_for_group: impl Fn(&Value) -> Vec<u8>) -> usize {
                 );
                 if !backend.supports(key.alg) {
                     assert!(
-                        matches!(res, Err(mfa_webauthn::Error::AlgorithmNotSupported(_))),
+                        crate::refused_r(
+                            &res,
+                            mfa_webauthn::FailureCode::AlgorithmNotAllowed,
+                            "not supported by this backend"
+                        ),
                         "{file} {backend:?}: {res:?}"
                     );
                     count += 1;

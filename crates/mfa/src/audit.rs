@@ -104,6 +104,29 @@ pub enum EventKind {
         /// How many.
         records: usize,
     },
+    /// A passkey's BS (backed up) flag changed: it was synced to the provider's cloud,
+    /// or stopped being. Allowed (WebAuthn L3 §6.1.3); recorded over time.
+    PasskeyBackupStateChanged {
+        /// BS now.
+        backed_up: bool,
+    },
+    /// A passkey's BE (backup eligible) flag changed, which WebAuthn forbids (§7.2 step
+    /// 19): handled by the relying party's
+    /// [`BackupEligibilityRule`](mfa_webauthn::BackupEligibilityRule).
+    PasskeyBackupEligibilityChanged {
+        /// BE now.
+        eligible: bool,
+        /// Whether the assertion was accepted (and BE stored) or refused.
+        accepted: bool,
+    },
+    /// A metadata re-check found the factor's authenticator model compromised (a new
+    /// MDS3 BLOB reports it revoked, or its keys extractable).
+    AuthenticatorCompromised {
+        /// The MDS3 status.
+        status: String,
+        /// Whether the factor was disabled (else flagged only).
+        disabled: bool,
+    },
 }
 
 impl EventKind {
@@ -129,6 +152,9 @@ impl EventKind {
             Self::Exported { .. } => "exported",
             Self::Imported { .. } => "imported",
             Self::Rekeyed { .. } => "rekeyed",
+            Self::PasskeyBackupStateChanged { .. } => "passkey_backup_state_changed",
+            Self::PasskeyBackupEligibilityChanged { .. } => "passkey_backup_eligibility_changed",
+            Self::AuthenticatorCompromised { .. } => "authenticator_compromised",
         }
     }
 
@@ -139,6 +165,8 @@ impl EventKind {
                 | Self::Locked { .. }
                 | Self::AccountLocked { .. }
                 | Self::PushDenied
+                | Self::PasskeyBackupEligibilityChanged { .. }
+                | Self::AuthenticatorCompromised { .. }
         )
     }
 }
@@ -235,6 +263,22 @@ pub enum SecurityNotice {
     /// Too many failed second-factor attempts in a row: the account's sign-in is
     /// locked until support unlocks it. Someone may have the password.
     AccountLocked,
+    /// A passkey reported a changed backup eligibility (WebAuthn forbids it): it was
+    /// refused (register it again), or accepted under the relying party's rule.
+    PasskeyChanged {
+        /// Its label.
+        label: String,
+        /// Whether it still signs in.
+        accepted: bool,
+    },
+    /// The FIDO Alliance's metadata now reports the model of one of the user's
+    /// security keys or passkey providers as compromised.
+    AuthenticatorCompromised {
+        /// Its label.
+        label: String,
+        /// Whether it was disabled.
+        disabled: bool,
+    },
 }
 
 impl SecurityNotice {
@@ -248,6 +292,8 @@ impl SecurityNotice {
             Self::MfaReset => "mfa_reset",
             Self::PushDenied => "push_denied",
             Self::AccountLocked => "account_locked",
+            Self::PasskeyChanged { .. } => "passkey_changed",
+            Self::AuthenticatorCompromised { .. } => "authenticator_compromised",
         }
     }
 
@@ -301,6 +347,35 @@ impl SecurityNotice {
                 format!("{service}: sign-in denied"),
                 format!(
                     "{service}: you denied a sign-in approval. If you did not try to sign in, someone may have your password: change it now."
+                ),
+            ),
+            Self::PasskeyChanged {
+                label,
+                accepted: false,
+            } => (
+                format!("{service}: a passkey stopped working"),
+                format!(
+                    "{service}: your passkey (\"{label}\") changed how it is stored, and was refused for your safety. Sign in with another method, remove it and register it again. {tail}"
+                ),
+            ),
+            Self::PasskeyChanged {
+                label,
+                accepted: true,
+            } => (
+                format!("{service}: a passkey changed"),
+                format!(
+                    "{service}: your passkey (\"{label}\") changed how it is stored (it may now be synced between your devices). It still works. {tail}"
+                ),
+            ),
+            Self::AuthenticatorCompromised { label, disabled } => (
+                format!("{service}: a security key needs replacing"),
+                format!(
+                    "{service}: the maker's certification body reports that your security key or passkey provider (\"{label}\") is no longer secure{}. Register a new one. {tail}",
+                    if *disabled {
+                        ", so it was turned off for signing in"
+                    } else {
+                        ""
+                    }
                 ),
             ),
             Self::AccountLocked => (

@@ -67,8 +67,8 @@ pub use audit::{AuditEvent, AuditSink, EventKind, SecurityNotice};
 pub use error::{Error, Result};
 pub use service::{
     Admin, BuiltinFactor, Challenge, DeviceCookie, FactorInfo, FactorLockout, LockoutStatus,
-    OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment, PushNonce, RecoveryEnrollment,
-    RecoveryUse, Response, Service, ServiceBuilder, Verification,
+    MetadataAction, MetadataRecheck, OobAddress, OobEnrollment, OtpEnrollment, PushEnrollment,
+    PushNonce, RecoveryEnrollment, RecoveryUse, Response, Service, ServiceBuilder, Verification,
 };
 
 // What every service uses, at the top level.

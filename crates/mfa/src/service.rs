@@ -15,6 +15,8 @@ mod import;
 mod journal;
 mod manage;
 mod oob;
+mod passkeys;
+pub use passkeys::{MetadataAction, MetadataRecheck};
 mod push;
 mod types;
 mod verify;

@@ -193,6 +193,11 @@ pub(super) async fn factors(
                 "id": f.id.as_str(), "kind": f.kind.as_str(), "label": f.label,
                 "confirmed": f.confirmed, "remaining_codes": f.remaining_codes,
                 "destination": f.destination,
+                // A passkey's provider by AAGUID, and whether only the authenticator
+                // says so (`none` attestation).
+                "provider": f.authenticator.as_ref().and_then(|m| m.name.clone()),
+                "provider_claimed": f.authenticator.as_ref()
+                    .map(|m| m.evidence == mfa::webauthn::AaguidEvidence::Claimed),
             })
         })
         .collect();

@@ -402,6 +402,10 @@ async function showFactors() {
     const li = el('li');
     li.append(el('strong', f.label), ' ', el('span', f.kind, 'tag'));
     if (f.destination) li.append(' ', el('span', f.destination, 'tag'));
+    if (f.provider) {
+      // The AAGUID of a `none` attestation is the authenticator's claim: say so.
+      li.append(' ', el('span', f.provider + (f.provider_claimed ? ' (as reported)' : ''), 'tag'));
+    }
     if (!f.confirmed) li.append(' ', el('span', 'not confirmed', 'tag warn'));
     if (f.remaining_codes !== null && f.remaining_codes !== undefined) {
       li.append(' ', el('span', f.remaining_codes + ' codes left', 'tag'));

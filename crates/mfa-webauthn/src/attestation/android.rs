@@ -5,7 +5,7 @@ use crate::attestation::{
     x5c_chain,
 };
 use crate::cose;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 
 /// The key attestation extension (KeyDescription), 1.3.6.1.4.1.11129.2.1.17.
 const OID_KEY_DESCRIPTION: &[u64] = &[1, 3, 6, 1, 4, 1, 11129, 2, 1, 17];
@@ -78,10 +78,10 @@ pub fn parse_key_description(value: &[u8]) -> Option<KeyDescription> {
 }
 
 /// The §8.4 rules on a KeyDescription.
-fn check_key_description(desc: &KeyDescription, client_data_hash: &[u8; 32]) -> Result<()> {
+fn check_key_description(desc: &KeyDescription, client_data_hash: &[u8; 32]) -> IResult<()> {
     // attestationChallenge = clientDataHash.
     if desc.challenge != client_data_hash.as_slice() {
-        return Err(Error::InvalidAttestationCertificate(
+        return Err(InternalError::InvalidAttestationCertificate(
             "android attestation challenge",
         ));
     }
@@ -89,15 +89,19 @@ fn check_key_description(desc: &KeyDescription, client_data_hash: &[u8; 32]) -> 
     // (in the union of teeEnforced and softwareEnforced, §8.4: a key that may also
     // decrypt or be imported is refused).
     if desc.all_applications {
-        return Err(Error::InvalidAttestationCertificate(
+        return Err(InternalError::InvalidAttestationCertificate(
             "android key for all applications",
         ));
     }
     if desc.origins.is_empty() || desc.origins.iter().any(|&o| o != KM_ORIGIN_GENERATED) {
-        return Err(Error::InvalidAttestationCertificate("android key origin"));
+        return Err(InternalError::InvalidAttestationCertificate(
+            "android key origin",
+        ));
     }
     if desc.purposes.is_empty() || desc.purposes.iter().any(|&p| p != KM_PURPOSE_SIGN) {
-        return Err(Error::InvalidAttestationCertificate("android key purpose"));
+        return Err(InternalError::InvalidAttestationCertificate(
+            "android key purpose",
+        ));
     }
     Ok(())
 }
@@ -106,22 +110,25 @@ pub(super) fn verify(
     input: &Input<'_>,
     credential_key: &cose::PublicKey,
     signed: &[u8],
-) -> Result<(AttestationType, Vec<Vec<u8>>)> {
+) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
     let alg = field(input.att_stmt, "alg")
         .and_then(|v| v.as_integer())
         .and_then(|i| i64::try_from(i).ok())
-        .ok_or(Error::InvalidAttestationStatement("android-key alg"))?;
+        .ok_or(InternalError::InvalidAttestationStatement(
+            "android-key alg",
+        ))?;
     let signature = field(input.att_stmt, "sig")
         .and_then(ciborium::Value::as_bytes)
-        .ok_or(Error::InvalidAttestationStatement("android-key sig"))?;
-    let chain = x5c_chain(
-        field(input.att_stmt, "x5c")
-            .ok_or(Error::InvalidAttestationStatement("android-key x5c"))?,
-    )?;
+        .ok_or(InternalError::InvalidAttestationStatement(
+            "android-key sig",
+        ))?;
+    let chain = x5c_chain(field(input.att_stmt, "x5c").ok_or(
+        InternalError::InvalidAttestationStatement("android-key x5c"),
+    )?)?;
     let leaf = parse_leaf(
         chain
             .first()
-            .ok_or(Error::InvalidAttestationStatement("empty x5c"))?,
+            .ok_or(InternalError::InvalidAttestationStatement("empty x5c"))?,
     )?;
     // sig over authenticatorData || clientDataHash with the leaf's key and alg.
     sig::verify_statement(
@@ -135,16 +142,16 @@ pub(super) fn verify(
     leaf_may_sign(&leaf)?;
     // The credential public key is the leaf's subject public key.
     if !same_key(&leaf, credential_key) {
-        return Err(Error::InvalidAttestationStatement(
+        return Err(InternalError::InvalidAttestationStatement(
             "android-key credential key is not the certificate's",
         ));
     }
-    let ext = extension(&leaf, OID_KEY_DESCRIPTION).ok_or(Error::InvalidAttestationCertificate(
-        "android key description missing",
-    ))?;
-    let desc = parse_key_description(ext.value).ok_or(Error::InvalidAttestationCertificate(
-        "android key description",
-    ))?;
+    let ext = extension(&leaf, OID_KEY_DESCRIPTION).ok_or(
+        InternalError::InvalidAttestationCertificate("android key description missing"),
+    )?;
+    let desc = parse_key_description(ext.value).ok_or(
+        InternalError::InvalidAttestationCertificate("android key description"),
+    )?;
     check_key_description(&desc, input.client_data_hash)?;
     Ok((AttestationType::Basic, chain))
 }
@@ -206,7 +213,7 @@ mod tests {
             let d = parse_key_description(&description(software, tee)).unwrap();
             matches!(
                 check_key_description(&d, &cdh),
-                Err(Error::InvalidAttestationCertificate(_))
+                Err(InternalError::InvalidAttestationCertificate(_))
             )
         };
         // Another challenge.

@@ -6,7 +6,7 @@ use crate::attestation::{
     AttestationType, Input, der, extension, field, parse_leaf, same_key, x5c_chain,
 };
 use crate::cose;
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 
 /// The nonce extension, 1.2.840.113635.100.8.2.
 const OID_APPLE_NONCE: &[u64] = &[1, 2, 840, 113_635, 100, 8, 2];
@@ -29,28 +29,32 @@ pub(super) fn verify(
     input: &Input<'_>,
     credential_key: &cose::PublicKey,
     signed: &[u8],
-) -> Result<(AttestationType, Vec<Vec<u8>>)> {
+) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
     let chain = x5c_chain(
-        field(input.att_stmt, "x5c").ok_or(Error::InvalidAttestationStatement("apple x5c"))?,
+        field(input.att_stmt, "x5c")
+            .ok_or(InternalError::InvalidAttestationStatement("apple x5c"))?,
     )?;
     let leaf = parse_leaf(
         chain
             .first()
-            .ok_or(Error::InvalidAttestationStatement("empty x5c"))?,
+            .ok_or(InternalError::InvalidAttestationStatement("empty x5c"))?,
     )?;
     // nonce = SHA-256(authenticatorData || clientDataHash), equal to the extension's.
     let nonce = sha2::Sha256::digest(signed);
-    let ext = extension(&leaf, OID_APPLE_NONCE).ok_or(Error::InvalidAttestationStatement(
-        "apple nonce extension missing",
+    let ext = extension(&leaf, OID_APPLE_NONCE).ok_or(
+        InternalError::InvalidAttestationStatement("apple nonce extension missing"),
+    )?;
+    let got = nonce_of_extension(ext.value).ok_or(InternalError::InvalidAttestationStatement(
+        "apple nonce extension",
     ))?;
-    let got = nonce_of_extension(ext.value)
-        .ok_or(Error::InvalidAttestationStatement("apple nonce extension"))?;
     if got != nonce.as_slice() {
-        return Err(Error::InvalidAttestationStatement("apple nonce mismatch"));
+        return Err(InternalError::InvalidAttestationStatement(
+            "apple nonce mismatch",
+        ));
     }
     // The credential public key equals the leaf certificate's subject public key.
     if !same_key(&leaf, credential_key) {
-        return Err(Error::InvalidAttestationStatement(
+        return Err(InternalError::InvalidAttestationStatement(
             "apple credential key is not the certificate's",
         ));
     }

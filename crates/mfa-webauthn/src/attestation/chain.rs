@@ -19,7 +19,7 @@
 use x509_parser::der_parser::oid::Oid;
 use x509_parser::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 
 /// At most this many certificates between the leaf and the anchor.
 const MAX_INTERMEDIATES: usize = 8;
@@ -49,24 +49,26 @@ pub(crate) struct Validated {
 ///
 /// # Errors
 ///
-/// [`Error::UntrustedAttestation`] naming the first failure when no path validates.
-pub(crate) fn validate(chain: &[Vec<u8>], anchors: &[&[u8]], now: i64) -> Result<Validated> {
+/// [`Error::Rejected`](crate::Error::Rejected) (`untrusted_attestation`) naming the first failure when no path validates.
+pub(crate) fn validate(chain: &[Vec<u8>], anchors: &[&[u8]], now: i64) -> IResult<Validated> {
     // Bound the work an attacker-supplied chain can cause (each step may try every
     // certificate's signature).
     if chain.len() > MAX_INTERMEDIATES + 2 {
-        return Err(Error::UntrustedAttestation("chain too long"));
+        return Err(InternalError::UntrustedAttestation("chain too long"));
     }
     let certs: Vec<X509Certificate<'_>> = chain
         .iter()
         .map(|d| parse(d))
         .collect::<Option<_>>()
-        .ok_or(Error::UntrustedAttestation("unparsable certificate"))?;
+        .ok_or(InternalError::UntrustedAttestation(
+            "unparsable certificate",
+        ))?;
     let roots: Vec<X509Certificate<'_>> = anchors.iter().filter_map(|d| parse(d)).collect();
     let Some(leaf) = certs.first() else {
-        return Err(Error::UntrustedAttestation("no certificate"));
+        return Err(InternalError::UntrustedAttestation("no certificate"));
     };
     let time = ASN1Time::from_timestamp(now)
-        .map_err(|_| Error::UntrustedAttestation("verification time"))?;
+        .map_err(|_| InternalError::UntrustedAttestation("verification time"))?;
     check_common(leaf, time)?;
     // Walk up: at each step the current certificate is either an anchor (done), issued
     // by an anchor (done), or issued by one of the remaining statement certificates.
@@ -77,7 +79,7 @@ pub(crate) fn validate(chain: &[Vec<u8>], anchors: &[&[u8]], now: i64) -> Result
     }
     // Number of non-self-issued intermediates below the issuer being checked.
     let mut below = 0usize;
-    let mut last_error = Error::UntrustedAttestation("no path to a trust anchor");
+    let mut last_error = InternalError::UntrustedAttestation("no path to a trust anchor");
     for _ in 0..=MAX_INTERMEDIATES {
         // The current certificate is itself an anchor (a chain that includes its root).
         if let Some(i) = anchors.iter().position(|a| *a == current.as_raw()) {
@@ -128,7 +130,7 @@ pub(crate) fn validate(chain: &[Vec<u8>], anchors: &[&[u8]], now: i64) -> Result
         }
         current = issuer;
     }
-    Err(Error::UntrustedAttestation("chain too long"))
+    Err(InternalError::UntrustedAttestation("chain too long"))
 }
 
 /// Checks that `issuer` may issue `child` and signed it: validity, CA, path length, key
@@ -138,44 +140,46 @@ fn check_issuer(
     child: &X509Certificate<'_>,
     time: ASN1Time,
     below: usize,
-) -> Result<()> {
+) -> IResult<()> {
     check_common(issuer, time)?;
     match issuer.basic_constraints() {
         Ok(Some(bc)) if bc.value.ca => {
             if let Some(len) = bc.value.path_len_constraint
                 && usize::try_from(len).is_ok_and(|len| below > len)
             {
-                return Err(Error::UntrustedAttestation("path length exceeded"));
+                return Err(InternalError::UntrustedAttestation("path length exceeded"));
             }
         }
         // A v1 root (no extensions at all) is accepted as an anchor by RFC 5280; an
         // intermediate without CA = true is not.
         Ok(None) if issuer.version() == X509Version::V1 => {}
-        _ => return Err(Error::UntrustedAttestation("issuer is not a ca")),
+        _ => return Err(InternalError::UntrustedAttestation("issuer is not a ca")),
     }
     match issuer.key_usage() {
         Ok(Some(ku)) if !ku.value.key_cert_sign() => {
-            return Err(Error::UntrustedAttestation("issuer key usage"));
+            return Err(InternalError::UntrustedAttestation("issuer key usage"));
         }
         Ok(_) => {}
-        Err(_) => return Err(Error::UntrustedAttestation("issuer key usage")),
+        Err(_) => return Err(InternalError::UntrustedAttestation("issuer key usage")),
     }
     if !verify_certificate_signature(child, issuer.public_key()) {
-        return Err(Error::UntrustedAttestation("certificate signature"));
+        return Err(InternalError::UntrustedAttestation("certificate signature"));
     }
     Ok(())
 }
 
 /// Validity at `time` and no unknown critical extension.
-fn check_common(cert: &X509Certificate<'_>, time: ASN1Time) -> Result<()> {
+fn check_common(cert: &X509Certificate<'_>, time: ASN1Time) -> IResult<()> {
     if !cert.validity().is_valid_at(time) {
-        return Err(Error::UntrustedAttestation(
+        return Err(InternalError::UntrustedAttestation(
             "certificate not valid at verification time",
         ));
     }
     for ext in cert.extensions() {
         if ext.critical && !KNOWN_CRITICAL.iter().any(|o| oid_is(&ext.oid, o)) {
-            return Err(Error::UntrustedAttestation("unknown critical extension"));
+            return Err(InternalError::UntrustedAttestation(
+                "unknown critical extension",
+            ));
         }
     }
     Ok(())
@@ -340,13 +344,13 @@ mod tests {
     /// 2030-01-01T00:00:00Z: every fixture but `leaf-expired` is valid then.
     const T2030: i64 = 1_893_456_000;
 
-    fn check(chain: &[Vec<u8>], root: &[u8], now: i64) -> Result<Validated> {
+    fn check(chain: &[Vec<u8>], root: &[u8], now: i64) -> IResult<Validated> {
         validate(chain, &[root], now)
     }
 
-    fn reason(r: Result<Validated>) -> &'static str {
+    fn reason(r: IResult<Validated>) -> &'static str {
         match r {
-            Err(Error::UntrustedAttestation(m)) => m,
+            Err(InternalError::UntrustedAttestation(m)) => m,
             other => panic!("{other:?}"),
         }
     }

@@ -7,7 +7,7 @@ use sha2::Digest as _;
 use x509_parser::prelude::*;
 
 use crate::attestation::{AttestationType, Input, field, leaf_may_sign, parse_leaf, sig};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 
 /// How far the JWS timestamp may be from the verification instant, in milliseconds.
 const FRESHNESS_MS: u64 = 60_000;
@@ -79,8 +79,8 @@ fn issued_to_attest_android(cert: &X509Certificate<'_>) -> bool {
     cn || san
 }
 
-pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> Result<(AttestationType, Vec<Vec<u8>>)> {
-    let bad = Error::InvalidAttestationStatement;
+pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
+    let bad = InternalError::InvalidAttestationStatement;
     // ver is a non-empty text; response is the JWS.
     if field(input.att_stmt, "ver")
         .and_then(ciborium::Value::as_text)
@@ -100,7 +100,7 @@ pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> Result<(AttestationTyp
     // The leaf is issued to attest.android.com, and signed the JWS.
     let leaf = parse_leaf(jws.x5c.first().ok_or(bad("safetynet x5c"))?)?;
     if !issued_to_attest_android(&leaf) {
-        return Err(Error::InvalidAttestationCertificate(
+        return Err(InternalError::InvalidAttestationCertificate(
             "safetynet certificate not for attest.android.com",
         ));
     }
@@ -138,7 +138,7 @@ pub(super) fn verify(input: &Input<'_>, signed: &[u8]) -> Result<(AttestationTyp
             .and_then(serde_json::Value::as_bool)
             != Some(true)
     {
-        return Err(Error::CtsProfileMismatch);
+        return Err(InternalError::CtsProfileMismatch);
     }
     Ok((AttestationType::Basic, jws.x5c))
 }

@@ -9,7 +9,7 @@ use x509_parser::prelude::SubjectPublicKeyInfo;
 use crate::attestation::spki_key;
 use crate::cose::Algorithm;
 use crate::crypto::{Backend, verify_with_policy};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 use crate::trust::AttestationPolicy;
 
 /// The hash an attestation algorithm signs with, applied to `data` (TPM `extraData`
@@ -35,8 +35,8 @@ pub(crate) fn hash_for(alg: i64, data: &[u8]) -> Option<Vec<u8>> {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidAttestationStatement`] when the algorithm is unsupported or not
-/// allowed, or the signature does not verify; [`Error::InvalidAttestationCertificate`]
+/// [`Error::Rejected`](crate::Error::Rejected) (`invalid_attestation_statement`) when the algorithm is unsupported or not
+/// allowed, or the signature does not verify; [`Error::Rejected`](crate::Error::Rejected) (`invalid_attestation_certificate`)
 /// when the key does not fit the algorithm.
 pub(crate) fn verify_statement(
     alg: i64,
@@ -45,19 +45,19 @@ pub(crate) fn verify_statement(
     sig: &[u8],
     policy: &AttestationPolicy,
     backend: Backend,
-) -> Result<()> {
+) -> IResult<()> {
     let Some(a) = Algorithm::from_cose_id(alg) else {
-        return Err(Error::InvalidAttestationStatement(
+        return Err(InternalError::InvalidAttestationStatement(
             "unsupported attestation alg",
         ));
     };
     // First, before the key is read: RS1 needs the opt-in.
     if a == Algorithm::Rs1 && !policy.danger_allow_rs1_attestation {
-        return Err(Error::InvalidAttestationStatement(
+        return Err(InternalError::InvalidAttestationStatement(
             "rs1 (sha-1) attestation signatures are not allowed",
         ));
     }
     let key = spki_key(spki, a)?;
     verify_with_policy(backend, policy.danger_allow_rs1_attestation, &key, msg, sig)
-        .map_err(|_| Error::InvalidAttestationStatement("attestation signature"))
+        .map_err(|_| InternalError::InvalidAttestationStatement("attestation signature"))
 }

@@ -9,7 +9,7 @@ use crate::attestation::{
     AttestationType, Input, aaguid_extension, field, leaf_may_sign, parse_leaf, sig, x5c_chain,
 };
 use crate::cose::{self, KeyMaterial};
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError};
 
 /// TPM_GENERATED_VALUE.
 const TPM_GENERATED: u32 = 0xff54_4347;
@@ -206,8 +206,8 @@ fn same_key(tpm: &TpmKey, key: &cose::PublicKey) -> bool {
 }
 
 /// §8.3.1 AIK certificate requirements.
-fn aik_requirements(cert: &X509Certificate<'_>, input: &Input<'_>) -> Result<()> {
-    let bad = Error::InvalidAttestationCertificate;
+fn aik_requirements(cert: &X509Certificate<'_>, input: &Input<'_>) -> IResult<()> {
+    let bad = InternalError::InvalidAttestationCertificate;
     if cert.version() != X509Version::V3 {
         return Err(bad("aik certificate not version 3"));
     }
@@ -255,8 +255,8 @@ pub(super) fn verify(
     input: &Input<'_>,
     credential_key: &cose::PublicKey,
     signed: &[u8],
-) -> Result<(AttestationType, Vec<Vec<u8>>)> {
-    let bad = Error::InvalidAttestationStatement;
+) -> IResult<(AttestationType, Vec<Vec<u8>>)> {
+    let bad = InternalError::InvalidAttestationStatement;
     let stmt = input.att_stmt;
     if field(stmt, "ver").and_then(ciborium::Value::as_text) != Some("2.0") {
         return Err(bad("tpm ver"));

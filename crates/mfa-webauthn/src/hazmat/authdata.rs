@@ -1,6 +1,6 @@
 //! Authenticator data (WebAuthn L3 §6.1) and attested credential data (§6.5.1).
 
-use crate::error::{Error, Result};
+use crate::error::{IResult, InternalError, Result};
 
 /// User present (§6.1, bit 0).
 const UP: u8 = 0x01;
@@ -79,11 +79,11 @@ impl<'a> AuthenticatorData<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::MalformedAuthenticatorData`] on any structural problem.
+    /// [`Error::Malformed`](crate::Error::Malformed) on any structural problem.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
         let (parsed, trailing) = Self::parse_with_trailing(bytes)?;
         if trailing != 0 {
-            return Err(Error::MalformedAuthenticatorData("trailing bytes"));
+            return Err(InternalError::MalformedAuthenticatorData("trailing bytes").into());
         }
         Ok(parsed)
     }
@@ -111,51 +111,64 @@ impl<'a> AuthenticatorData<'a> {
 
     /// Like [`AuthenticatorData::parse`], but returns the number of trailing bytes
     /// instead of failing on them, so a ceremony can decide when to report them.
-    pub(crate) fn parse_with_trailing(bytes: &'a [u8]) -> Result<(Self, usize)> {
-        let (rp_id_hash, rest) = bytes
-            .split_first_chunk::<32>()
-            .ok_or(Error::MalformedAuthenticatorData("shorter than 37 bytes"))?;
-        let (&[flags], rest) = rest
-            .split_first_chunk::<1>()
-            .ok_or(Error::MalformedAuthenticatorData("shorter than 37 bytes"))?;
-        let (count, mut rest) = rest
-            .split_first_chunk::<4>()
-            .ok_or(Error::MalformedAuthenticatorData("shorter than 37 bytes"))?;
+    pub(crate) fn parse_with_trailing(bytes: &'a [u8]) -> IResult<(Self, usize)> {
+        let (rp_id_hash, rest) =
+            bytes
+                .split_first_chunk::<32>()
+                .ok_or(InternalError::MalformedAuthenticatorData(
+                    "shorter than 37 bytes",
+                ))?;
+        let (&[flags], rest) =
+            rest.split_first_chunk::<1>()
+                .ok_or(InternalError::MalformedAuthenticatorData(
+                    "shorter than 37 bytes",
+                ))?;
+        let (count, mut rest) =
+            rest.split_first_chunk::<4>()
+                .ok_or(InternalError::MalformedAuthenticatorData(
+                    "shorter than 37 bytes",
+                ))?;
         let flags = Flags(flags);
-        let attested = if flags.attested_credential_data() {
-            let (aaguid, r) = rest
-                .split_first_chunk::<16>()
-                .ok_or(Error::MalformedAuthenticatorData("truncated aaguid"))?;
-            let (len, r) = r
-                .split_first_chunk::<2>()
-                .ok_or(Error::MalformedAuthenticatorData("truncated credential id"))?;
-            let len = usize::from(u16::from_be_bytes(*len));
-            let (credential_id, r) = r
-                .split_at_checked(len)
-                .ok_or(Error::MalformedAuthenticatorData("truncated credential id"))?;
-            let key_len = cbor_item_len(r).ok_or(Error::MalformedAuthenticatorData(
-                "bad credential public key",
-            ))?;
-            let (public_key_cose, r) =
-                r.split_at_checked(key_len)
-                    .ok_or(Error::MalformedAuthenticatorData(
-                        "bad credential public key",
-                    ))?;
-            rest = r;
-            Some(AttestedCredentialData {
-                aaguid: *aaguid,
-                credential_id,
-                public_key_cose,
-            })
-        } else {
-            None
-        };
+        let attested =
+            if flags.attested_credential_data() {
+                let (aaguid, r) = rest.split_first_chunk::<16>().ok_or(
+                    InternalError::MalformedAuthenticatorData("truncated aaguid"),
+                )?;
+                let (len, r) =
+                    r.split_first_chunk::<2>()
+                        .ok_or(InternalError::MalformedAuthenticatorData(
+                            "truncated credential id",
+                        ))?;
+                let len = usize::from(u16::from_be_bytes(*len));
+                let (credential_id, r) =
+                    r.split_at_checked(len)
+                        .ok_or(InternalError::MalformedAuthenticatorData(
+                            "truncated credential id",
+                        ))?;
+                let key_len = cbor_item_len(r).ok_or(InternalError::MalformedAuthenticatorData(
+                    "bad credential public key",
+                ))?;
+                let (public_key_cose, r) = r.split_at_checked(key_len).ok_or(
+                    InternalError::MalformedAuthenticatorData("bad credential public key"),
+                )?;
+                rest = r;
+                Some(AttestedCredentialData {
+                    aaguid: *aaguid,
+                    credential_id,
+                    public_key_cose,
+                })
+            } else {
+                None
+            };
         let extensions = if flags.extension_data() {
-            let len = cbor_item_len(rest)
-                .ok_or(Error::MalformedAuthenticatorData("bad extension data"))?;
-            let (ext, r) = rest
-                .split_at_checked(len)
-                .ok_or(Error::MalformedAuthenticatorData("bad extension data"))?;
+            let len = cbor_item_len(rest).ok_or(InternalError::MalformedAuthenticatorData(
+                "bad extension data",
+            ))?;
+            let (ext, r) =
+                rest.split_at_checked(len)
+                    .ok_or(InternalError::MalformedAuthenticatorData(
+                        "bad extension data",
+                    ))?;
             rest = r;
             Some(ext)
         } else {
@@ -192,7 +205,7 @@ mod tests {
         assert!(ok.attested.is_none());
         assert!(matches!(
             AuthenticatorData::parse(&[0u8; 38]),
-            Err(Error::MalformedAuthenticatorData("trailing bytes"))
+            Err(crate::Error::Malformed(m)) if m.to_string() == "malformed authenticator data: trailing bytes"
         ));
         // AT set but nothing follows.
         let mut at = [0u8; 37];

@@ -60,7 +60,7 @@ pub(super) fn verify_jws(
     let ders: Vec<&[u8]> = roots.iter().map(TrustAnchor::der).collect();
     let secs = i64::try_from(now.unix_secs()).unwrap_or(i64::MAX);
     chain::validate(&x5c, &ders, secs).map_err(|e| match e {
-        crate::Error::UntrustedAttestation(m) => MetadataError::UntrustedSigner(m),
+        crate::error::InternalError::UntrustedAttestation(m) => MetadataError::UntrustedSigner(m),
         _ => MetadataError::UntrustedSigner("chain"),
     })?;
     let sig = B64URL

@@ -47,6 +47,26 @@ impl<S: Store> Admin<'_, S> {
         self.service.reset_user(user).await
     }
 
+    /// Re-checks the user's registered WebAuthn credentials against a newly loaded
+    /// MDS3 BLOB (issue 22): a credential whose authenticator model it reports
+    /// `REVOKED`, `USER_KEY_REMOTE_COMPROMISE`, `USER_KEY_PHYSICAL_COMPROMISE` or
+    /// `ATTESTATION_KEY_COMPROMISE` is disabled (or only flagged, per `action`), with an
+    /// `authenticator_compromised` audit event and a security notice to the user. Run
+    /// it for every user after each BLOB update (`mfactl webauthn-recheck`).
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open, or a store failure (factors handled before it keep
+    /// their new state).
+    pub async fn recheck_metadata(
+        &self,
+        user: &UserId,
+        metadata: &mfa_webauthn::MetadataTrustStore,
+        action: MetadataAction,
+    ) -> Result<Vec<MetadataRecheck>> {
+        self.service.recheck_metadata(user, metadata, action).await
+    }
+
     /// An administrator's unlock: clears the user's failure counter and that of
     /// `factor_id` (or of every factor of the user when `None`).
     ///

@@ -341,6 +341,20 @@ impl<S: Store> Service<S> {
         attachment: Option<Attachment>,
         session: &Session,
     ) -> Result<(ChallengeId, CreationOptionsJson)> {
+        self.start_registration_as(user, label, attachment, session, false)
+            .await
+    }
+
+    /// [`start_webauthn_registration`](Self::start_webauthn_registration), or with
+    /// `conditional` the passkey upgrade (conditional create, WebAuthn L3 §5.1.3).
+    pub(super) async fn start_registration_as(
+        &self,
+        user: &UserId,
+        label: &str,
+        attachment: Option<Attachment>,
+        session: &Session,
+        conditional: bool,
+    ) -> Result<(ChallengeId, CreationOptionsJson)> {
         check_label(label)?;
         let now = self.now();
         let factor = self.webauthn()?;
@@ -368,6 +382,7 @@ impl<S: Store> Service<S> {
         let mut req = RegistrationRequest::new(handle, user.as_str(), user.as_str());
         req.attachment = attachment;
         req.exclude_credentials = exclude;
+        req.conditional = conditional;
         let (options, state) = factor
             .relying_party()
             .start_registration(&req, now, &mut self.rng.handle())

@@ -23,7 +23,9 @@ impl<S: Store> Service<S> {
             } else {
                 None
             };
-            out.push(self.info(&row.value, remaining)?);
+            let mut info = self.info(&row.value, remaining)?;
+            info.authenticator = self.authenticator_model(&row.value);
+            out.push(info);
         }
         Ok(out)
     }

@@ -25,6 +25,10 @@ pub struct FactorInfo {
     pub destination: Option<String>,
     /// Unused recovery codes, for a recovery-code factor.
     pub remaining_codes: Option<usize>,
+    /// For a WebAuthn factor in [`list_factors`](crate::Service::list_factors): the
+    /// authenticator model by AAGUID ("iCloud Keychain", "YubiKey 5 Series"), and
+    /// whether an attestation vouched for it or it is the authenticator's claim.
+    pub authenticator: Option<mfa_webauthn::AuthenticatorModel>,
 }
 
 impl FactorInfo {
@@ -38,6 +42,7 @@ impl FactorInfo {
             last_used_at: row.last_used_at,
             destination: None,
             remaining_codes,
+            authenticator: None,
         }
     }
 
@@ -342,6 +347,15 @@ pub struct Verification {
     pub amr: AmrSet,
     /// The assurance level the session holds now.
     pub aal: Option<Aal>,
+    /// What this ceremony proved as an OpenID EAP `acr` value: `phrh` for a WebAuthn key
+    /// proven hardware-bound (attested, device-bound), `phr` for any other WebAuthn
+    /// assertion, `None` for a phishable factor
+    /// ([`evidence_acr`](mfa_policy::oidc::evidence_acr)).
+    pub acr: Option<&'static str>,
+    /// After a WebAuthn sign-in: the `signalAllAcceptedCredentials()` payload (WebAuthn
+    /// L3 §5.1.10) to hand the signed-in browser, so passkey providers hide credentials
+    /// this relying party no longer accepts.
+    pub signal: Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>,
     /// For a recovery code: what is left.
     pub recovery: Option<RecoveryUse>,
 }

@@ -237,9 +237,18 @@ impl<S: Store> Service<S> {
             if !row.value.confirmed || !row.value.kind.is_webauthn() {
                 return Err(CoreError::rejected(RejectReason::FactorDisabled).into());
             }
-            let verified = self
+            let before = row.value.clone();
+            let verified = match self
                 .verify_row(factor, row, &state, response, Purpose::SignIn, now)
-                .await?;
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    self.passkey_refused(&before, &e, now).await;
+                    return Err(e);
+                }
+            };
+            self.passkey_flags(&before, &verified.details, now).await;
             if verified.details.user_handle.is_none() {
                 return Err(Rejected::with_detail(
                     RejectReason::WrongCode,
@@ -343,9 +352,18 @@ impl<S: Store> Service<S> {
                 let state = self
                     .take_authentication(&owner, challenge_id, Some(factor_id), now)
                     .await?;
-                let v = self
+                let before = row.value.clone();
+                let v = match self
                     .verify_row(factor, row, &state, response, Purpose::SignIn, now)
-                    .await?;
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.passkey_refused(&before, &e, now).await;
+                        return Err(e);
+                    }
+                };
+                self.passkey_flags(&before, &v.details, now).await;
                 Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
@@ -496,12 +514,19 @@ impl<S: Store> Service<S> {
             }
             None => self.enrolled(user).await?.1,
         };
+        let signal = if ok.row.value.kind.is_webauthn() {
+            self.signal_all_accepted_credentials(user).await?
+        } else {
+            None
+        };
         let amr = self.policy.amr(&session, &enrolled, now);
         let aal = self.policy.assurance(&session, &enrolled, now);
         Ok(Verification {
             user: user.clone(),
             factor: FactorInfo::from_row(&ok.row.value, ok.recovery.as_ref().map(|r| r.remaining))
                 .with_destination(self.destination_of(&ok.row.value).ok().flatten()),
+            acr: mfa_policy::oidc::evidence_acr(&ok.methods),
+            signal,
             methods: ok.methods,
             session,
             amr,
