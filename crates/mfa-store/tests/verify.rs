@@ -7,7 +7,7 @@ use mfa_core::testkit::{Faulty, Hook};
 use mfa_core::{
     Attempt, AuthMethod, DataOwner, Error, Factor, FactorId, FactorKind, JsonCodec, OsRandom,
     Purpose, RecordCodec, RejectReason, SecureRandom, StartOptions, Timestamp, UserId, Verified,
-    verify_factor,
+    verify_factor, verify_loaded,
 };
 use mfa_store::MemoryStore;
 use serde::{Deserialize, Serialize};
@@ -299,4 +299,40 @@ async fn a_row_of_another_kind_is_bad_input_not_a_rejection() {
         .unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     assert!(!e.is_rejection());
+}
+
+/// `verify_loaded`, the split form the service runs from a row it already loaded: the
+/// same outcome as `verify_factor`; a row that is not the attempt's factor, or confirming
+/// a factor already confirmed, is bad input and writes nothing; a second verification
+/// from the same (now stale) row loses the compare-and-swap, which is a replay.
+#[tokio::test]
+async fn verify_loaded_checks_the_row_it_is_given() {
+    let store = MemoryStore::new();
+    enrolled(&store, true).await;
+    let row = store.factor(&alice(), &pin_id()).await.unwrap().unwrap();
+    let (user, id, bob) = (alice(), pin_id(), UserId::new("bob").unwrap());
+    let run = |row: Versioned<FactorRecord>, attempt: Attempt<'_, MinutePin>| {
+        let store = &store;
+        async move { verify_loaded(store, &JsonCodec, &MinutePin, row, attempt, &mut OsRandom).await }
+    };
+
+    let confirm = Attempt::new(&user, &id, &(), "1234", T).with_purpose(Purpose::Confirm);
+    let e = run(row.clone(), confirm).await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let e = run(row.clone(), Attempt::new(&bob, &id, &(), "1234", T))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let unchanged = store.factor(&alice(), &pin_id()).await.unwrap().unwrap();
+    assert_eq!(unchanged, row, "nothing written");
+
+    let ok = run(row.clone(), Attempt::new(&user, &id, &(), "1234", T))
+        .await
+        .unwrap();
+    assert!(ok.factor.version > row.version);
+    let later = Timestamp::from_unix_secs(T.unix_secs() + 60);
+    let stale = run(row, Attempt::new(&user, &id, &(), "1234", later))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&stale), Some(RejectReason::Replay));
 }
