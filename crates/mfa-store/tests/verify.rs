@@ -301,6 +301,14 @@ async fn a_row_of_another_kind_is_bad_input_not_a_rejection() {
     assert!(!e.is_rejection());
 }
 
+async fn loaded(
+    store: &MemoryStore,
+    row: Versioned<FactorRecord>,
+    attempt: Attempt<'_, MinutePin>,
+) -> Result<mfa_core::VerifiedFactor<PinRecord, u64>, Error> {
+    verify_loaded(store, &JsonCodec, &MinutePin, row, attempt, &mut OsRandom).await
+}
+
 /// `verify_loaded`, the split form the service runs from a row it already loaded: the
 /// same outcome as `verify_factor`; a row that is not the attempt's factor, or confirming
 /// a factor already confirmed, is bad input and writes nothing; a second verification
@@ -311,27 +319,26 @@ async fn verify_loaded_checks_the_row_it_is_given() {
     enrolled(&store, true).await;
     let row = store.factor(&alice(), &pin_id()).await.unwrap().unwrap();
     let (user, id, bob) = (alice(), pin_id(), UserId::new("bob").unwrap());
-    let run = |row: Versioned<FactorRecord>, attempt: Attempt<'_, MinutePin>| {
-        let store = &store;
-        async move { verify_loaded(store, &JsonCodec, &MinutePin, row, attempt, &mut OsRandom).await }
-    };
-
     let confirm = Attempt::new(&user, &id, &(), "1234", T).with_purpose(Purpose::Confirm);
-    let e = run(row.clone(), confirm).await.unwrap_err();
+    let e = loaded(&store, row.clone(), confirm).await.unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
-    let e = run(row.clone(), Attempt::new(&bob, &id, &(), "1234", T))
+    let e = loaded(&store, row.clone(), Attempt::new(&bob, &id, &(), "1234", T))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     let unchanged = store.factor(&alice(), &pin_id()).await.unwrap().unwrap();
     assert_eq!(unchanged, row, "nothing written");
 
-    let ok = run(row.clone(), Attempt::new(&user, &id, &(), "1234", T))
-        .await
-        .unwrap();
+    let ok = loaded(
+        &store,
+        row.clone(),
+        Attempt::new(&user, &id, &(), "1234", T),
+    )
+    .await
+    .unwrap();
     assert!(ok.factor.version > row.version);
     let later = Timestamp::from_unix_secs(T.unix_secs() + 60);
-    let stale = run(row, Attempt::new(&user, &id, &(), "1234", later))
+    let stale = loaded(&store, row, Attempt::new(&user, &id, &(), "1234", later))
         .await
         .unwrap_err();
     assert_eq!(reason(&stale), Some(RejectReason::Replay));
