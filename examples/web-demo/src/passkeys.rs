@@ -92,11 +92,10 @@ pub(super) struct FactorRef {
     id: FactorId,
 }
 
-/// Removes a factor. When it was a passkey, the answer carries the
-/// `signalAllAcceptedCredentials` payload for the user's remaining passkeys; when none
-/// remains the service no longer knows the user handle (it lives in the credentials),
-/// so the demo reads it before the removal and sends an empty list under it, which
-/// tells the provider to hide every passkey of this account.
+/// Removes a factor. When it was a passkey, the service answers with the
+/// `signalAllAcceptedCredentials` payload for the user's remaining passkeys (an empty
+/// list under the removed one's user handle when none remains, which hides every passkey
+/// of the account), and the page hands it to the browser.
 pub(super) async fn remove_factor(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -104,22 +103,10 @@ pub(super) async fn remove_factor(
 ) -> Result<Response, ApiError> {
     let sid = app.post_session(&headers)?;
     let (user, session) = app.user_at(&sid, &[Stage::SignedIn])?;
-    let before = app.svc.signal_all_accepted_credentials(&user).await?;
     let subject = app.subject(&user).await?;
-    app.svc
+    let signal = app
+        .svc
         .remove_factor(&user, &subject, &session, &f.id)
         .await?;
-    let after = match before {
-        Some(before) => Some(
-            app.svc
-                .signal_all_accepted_credentials(&user)
-                .await?
-                .unwrap_or(AllAcceptedCredentialsOptions {
-                    all_accepted_credential_ids: Vec::new(),
-                    ..before
-                }),
-        ),
-        None => None,
-    };
-    Ok(Json(json!({ "signals": { "allAcceptedCredentials": after } })).into_response())
+    Ok(Json(json!({ "signals": { "allAcceptedCredentials": signal } })).into_response())
 }
