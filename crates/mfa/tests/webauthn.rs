@@ -452,3 +452,62 @@ async fn the_passkey_upgrade_after_a_password_accepts_no_user_presence_only_ther
         .unwrap_err();
     assert!(matches!(err, Error::StepUpRequired { .. }), "{err}");
 }
+
+/// Issue 22 item 6: removing a passkey answers with the accepted list for the ones left,
+/// and with an empty list under the same user handle when it was the last.
+#[tokio::test]
+async fn removing_a_passkey_signals_the_ones_left() {
+    let h = harness(MemoryStore::new());
+    let carol = UserId::new("carol").unwrap();
+    let (totp, aal2) = with_totp(&h, &carol).await;
+    let subject = mfa::policy::input::Subject::default();
+    let mut ids = Vec::new();
+    let mut handle = None;
+    for label in ["laptop", "phone"] {
+        let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
+        let (cid, options) = h
+            .service
+            .start_webauthn_registration(&carol, label, None, &aal2)
+            .await
+            .unwrap();
+        handle = Some(options.user.id.encode());
+        let reg = key.register(&options, ORIGIN, Fault::None).unwrap();
+        let info = h
+            .service
+            .finish_webauthn_registration(&carol, &cid, &reg)
+            .await
+            .unwrap();
+        ids.push((info.id, reg.raw_id.encode()));
+    }
+    let handle = handle.unwrap();
+    let signal = h
+        .service
+        .remove_factor(&carol, &subject, &aal2, &ids[0].0)
+        .await
+        .unwrap();
+    let signal = serde_json::to_value(signal.unwrap()).unwrap();
+    assert_eq!(signal["userId"], handle);
+    assert_eq!(
+        signal["allAcceptedCredentialIds"],
+        serde_json::json!([ids[1].1])
+    );
+    let signal = h
+        .service
+        .remove_factor(&carol, &subject, &aal2, &ids[1].0)
+        .await
+        .unwrap();
+    let signal = serde_json::to_value(signal.unwrap()).unwrap();
+    assert_eq!(
+        signal["userId"], handle,
+        "the last one: the handle read before"
+    );
+    assert_eq!(signal["allAcceptedCredentialIds"], serde_json::json!([]));
+    // Not a passkey: nothing to signal (a second TOTP keeps the account's MFA).
+    crate::common::add_totp(&h, &carol, "tablet", &aal2).await;
+    let none = h
+        .service
+        .remove_factor(&carol, &subject, &aal2, &totp.factor_id)
+        .await
+        .unwrap();
+    assert!(none.is_none());
+}

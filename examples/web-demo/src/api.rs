@@ -370,7 +370,7 @@ pub(super) async fn passkey_finish(
     } else {
         Session::default()
     };
-    let v = app
+    let v = match app
         .svc
         // The demo listens on loopback only, so every client is 127.0.0.1.
         .finish_passkey_signin(
@@ -379,29 +379,35 @@ pub(super) async fn passkey_finish(
             &session,
             Some(std::net::IpAddr::from([127, 0, 0, 1])),
         )
-        .await?;
-    match current {
-        Some(u) if u != v.user => Err(ApiError(
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return Ok(passkeys::refused_assertion(&app, e, &response).await),
+    };
+    if let Some(u) = &current
+        && *u != v.user
+    {
+        return Err(ApiError(
             StatusCode::BAD_REQUEST,
             "That passkey belongs to another account.",
-        )),
-        Some(u) => {
-            app.with(&sid, |s| s.session = v.session)?;
-            restage(&app, &sid, &u, &headers).await
-        }
-        None => {
-            // A passkey alone: a new session id for the user the credential names.
-            let stage = app.gate(&v.user, &v.session, &headers).await?;
-            let (new, c) = app
-                .elevate(&sid, |s| {
-                    s.user = Some(v.user);
-                    s.session = v.session;
-                    s.stage = stage;
-                })
-                .await?;
-            Ok(staged(stage, &new, c))
-        }
+        ));
     }
+    let signals = passkeys::sign_in_signals(&app, &v.user, v.signal.clone()).await;
+    // A second factor or step-up raises this user's session; a passkey alone signs in
+    // the user the credential names. Either way the session gets a new id.
+    let stage = app.gate(&v.user, &v.session, &headers).await?;
+    let (new, c) = app
+        .elevate(&sid, |s| {
+            s.user = Some(v.user);
+            s.session = v.session;
+            s.stage = stage;
+        })
+        .await?;
+    Ok(with_cookie(
+        Json(json!({ "stage": stage.as_str(), "csrf": csrf_of(&new), "signals": signals }))
+            .into_response(),
+        &[c],
+    ))
 }
 
 #[derive(Deserialize)]

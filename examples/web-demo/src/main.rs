@@ -90,6 +90,7 @@ mod db;
 mod keys;
 mod metrics;
 mod oob;
+mod passkeys;
 mod sessions;
 
 pub(crate) use admin::*;
@@ -176,6 +177,8 @@ pub(crate) struct DemoSession {
     pending_totp: Option<(FactorId, Zeroizing<String>)>,
     pending_registration: Option<ChallengeId>,
     pending_assertion: Option<ChallengeId>,
+    /// The passkey upgrade (conditional create) started after a password sign-in.
+    pending_upgrade: Option<ChallengeId>,
     /// An SMS or email enrollment waiting for its code.
     pending_oob: Option<FactorId>,
     /// The SMS or email sign-in code sent last.
@@ -198,6 +201,7 @@ impl DemoSession {
             pending_totp: None,
             pending_registration: None,
             pending_assertion: None,
+            pending_upgrade: None,
             pending_oob: None,
             oob_challenge: None,
             push_challenge: None,
@@ -633,6 +637,12 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
             "/api/passkey/register/finish",
             post(passkey_register_finish),
         )
+        .route("/api/passkey/upgrade/begin", post(passkeys::upgrade_begin))
+        .route(
+            "/api/passkey/upgrade/finish",
+            post(passkeys::upgrade_finish),
+        )
+        .route("/api/factors/remove", post(passkeys::remove_factor))
         .route("/api/passkey/begin", post(passkey_begin))
         .route("/api/passkey/finish", post(passkey_finish))
         .route("/api/verify", post(verify_code))

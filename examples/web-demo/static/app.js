@@ -39,7 +39,11 @@ async function post(path, body) {
   }
   let data = {};
   try { data = await res.json(); } catch (_) { /* empty body */ }
-  if (!res.ok) throw new Error(data.error || 'Request failed (' + res.status + ').');
+  if (!res.ok) {
+    const e = new Error(data.error || 'Request failed (' + res.status + ').');
+    e.signals = data.signals;
+    throw e;
+  }
   // A request that raised the session moved it to a new id: the CSRF token, derived
   // from the id, changed with it.
   if (typeof data.csrf === 'string') ME.csrf = data.csrf;
@@ -92,8 +96,66 @@ async function passkeyAssertion(mediation, signal) {
   if (mediation) request.mediation = mediation;
   if (signal) request.signal = signal;
   const credential = await navigator.credentials.get(request);
-  return post('/api/passkey/finish', credential.toJSON());
+  let r;
+  try {
+    r = await post('/api/passkey/finish', credential.toJSON());
+  } catch (e) {
+    // A passkey this site no longer has: tell the provider to forget it.
+    if (e.signals && await sendSignals(e.signals)) {
+      e.message += ' That passkey is no longer registered here; your passkey provider was told to forget it.';
+    }
+    throw e;
+  }
+  await sendSignals(r.signals);
+  return r;
 }
+
+// The Signal API (WebAuthn L3 §5.1.10), where the browser has it: the server's
+// payloads are exactly the options these methods take. Waited for (briefly) so that a
+// navigation right after does not cut them off; a failure changes nothing for the user.
+async function sendSignals(signals) {
+  if (!signals || !window.PublicKeyCredential) return false;
+  const calls = [];
+  if (signals.unknownCredential && PublicKeyCredential.signalUnknownCredential) {
+    calls.push(PublicKeyCredential.signalUnknownCredential(signals.unknownCredential));
+  }
+  if (signals.allAcceptedCredentials && PublicKeyCredential.signalAllAcceptedCredentials) {
+    calls.push(PublicKeyCredential.signalAllAcceptedCredentials(signals.allAcceptedCredentials));
+  }
+  if (signals.currentUserDetails && PublicKeyCredential.signalCurrentUserDetails) {
+    calls.push(PublicKeyCredential.signalCurrentUserDetails(signals.currentUserDetails));
+  }
+  if (calls.length === 0) return false;
+  const settled = Promise.allSettled(calls).then(() => true);
+  return Promise.race([settled, new Promise((ok) => setTimeout(() => ok(true), 2000))]);
+}
+
+// The passkey upgrade right after a password sign-in (conditional create, WebAuthn L3
+// §5.1.3): offered only when the browser says it can create a passkey without a
+// prompt; the browser decides whether to (Chromium only after its password manager
+// filled the password), and the promise may never settle, so it is abortable.
+let upgrade = null;
+async function offerPasskeyUpgrade(factors) {
+  if (sessionStorage.getItem('passkey-upgrade') !== '1') return;
+  sessionStorage.removeItem('passkey-upgrade');
+  if (!webauthnAvailable() || !PublicKeyCredential.getClientCapabilities) return;
+  if (factors.some((f) => f.confirmed && f.kind.startsWith('webauthn'))) return;
+  const caps = await PublicKeyCredential.getClientCapabilities();
+  if (!caps.conditionalCreate) return;
+  upgrade = new AbortController();
+  document.body.dataset.passkeyUpgrade = 'offered';
+  (async () => {
+    const { options } = await post('/api/passkey/upgrade/begin');
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options);
+    const credential = await navigator.credentials.create({ publicKey, mediation: 'conditional', signal: upgrade.signal });
+    await post('/api/passkey/upgrade/finish', credential.toJSON());
+    document.body.dataset.passkeyUpgrade = 'done';
+    await showFactors();
+    say('A passkey was saved for this account: next time, sign in with it.', 'ok');
+  })().catch(() => { /* an offer: refused, aborted or not allowed, nothing to say */ });
+}
+
+function stopUpgrade() { if (upgrade) upgrade.abort(); upgrade = null; }
 
 async function passkeyRegistration() {
   const { options } = await post('/api/passkey/register/begin');
@@ -142,6 +204,8 @@ const pages = {
         username: $('#signin-username').value.trim(),
         password: $('#signin-password').value,
       });
+      // A password just now: the account page may offer the passkey upgrade.
+      sessionStorage.setItem('passkey-upgrade', '1');
       goTo(r.stage);
     });
     onSubmit('#signup-form', async () => {
@@ -260,8 +324,8 @@ const pages = {
     $('#admin-link').hidden = !ME.admin;
     $('#pay-link').hidden = enrolling;
     $('#devices-card').hidden = enrolling;
-    await showFactors();
-    if (!enrolling) { await showRecovery(); await showDevices(); }
+    const factors = await showFactors();
+    if (!enrolling) { await showRecovery(); await showDevices(); await offerPasskeyUpgrade(factors); }
 
     onClick('#signout', async () => { await post('/api/signout'); location.assign('/'); });
     onClick('#totp-start', async () => {
@@ -280,6 +344,7 @@ const pages = {
     });
     onClick('#passkey-add', async () => {
       if (!webauthnAvailable()) throw new Error('This browser has no passkey support.');
+      stopUpgrade();
       await passkeyRegistration();
       await showFactors();
       say('Passkey added.', 'ok');
@@ -397,7 +462,7 @@ const pages = {
 async function showFactors() {
   const { factors } = await getJson('/api/factors');
   const ul = $('#factors');
-  if (factors.length === 0) { ul.replaceChildren(el('li', 'None yet.')); return; }
+  if (factors.length === 0) { ul.replaceChildren(el('li', 'None yet.')); return factors; }
   ul.replaceChildren(...factors.map((f) => {
     const li = el('li');
     li.append(el('strong', f.label), ' ', el('span', f.kind, 'tag'));
@@ -410,9 +475,25 @@ async function showFactors() {
     if (f.remaining_codes !== null && f.remaining_codes !== undefined) {
       li.append(' ', el('span', f.remaining_codes + ' codes left', 'tag'));
     }
+    if (f.confirmed && ME.stage === 'ok') {
+      const b = el('button', 'Remove', 'secondary small');
+      b.type = 'button';
+      b.dataset.remove = f.id;
+      b.addEventListener('click', async () => {
+        try {
+          const r = await post('/api/factors/remove', { id: f.id });
+          // A passkey removed: the provider hides the ones this site dropped.
+          await sendSignals(r.signals);
+          await showFactors();
+          say(f.label + ' removed.', 'ok');
+        } catch (e) { say(e instanceof StepUp ? 'Verify a second factor first.' : e.message); }
+      });
+      li.append(' ', b);
+    }
     li.dataset.kind = f.kind;
     return li;
   }));
+  return factors;
 }
 
 async function showRecovery() {

@@ -159,3 +159,6 @@ pub(crate) mod persistence;
 
 #[path = "web_demo/oob.rs"]
 mod oob;
+
+#[path = "web_demo/passkeys.rs"]
+mod passkeys;

@@ -76,6 +76,13 @@ impl<S: Store> Service<S> {
     /// Removes a factor, unless the policy's enrollment rules refuse (the last factor of
     /// a user who must have MFA). Needs a session at the account's assurance level.
     ///
+    /// When the factor was a passkey or security key, returns the
+    /// `signalAllAcceptedCredentials()` payload (WebAuthn L3 §5.1.10) for the user's
+    /// remaining ones, to hand the user's browser so their provider hides the removed
+    /// credential. When none remains, the list is empty under the removed credential's
+    /// user handle (read before the removal), which hides them all. `None` for other
+    /// kinds, without a relying party, or for a record stored without a user handle.
+    ///
     /// # Errors
     ///
     /// [`Error::UnknownFactor`], [`Error::Enroll`],
@@ -87,7 +94,7 @@ impl<S: Store> Service<S> {
         subject: &Subject,
         session: &Session,
         factor_id: &FactorId,
-    ) -> Result<()> {
+    ) -> Result<Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>> {
         let now = self.now();
         let (rows, enrolled) = self.enrolled(user).await?;
         let row = rows
@@ -102,6 +109,8 @@ impl<S: Store> Service<S> {
         }
         // Resolved first: removing the contact's own factor still tells the old address.
         let contact = self.contact(user).await.ok().flatten();
+        // Read first too: the last passkey takes the user handle with it.
+        let handle = self.passkey_user_handle(&row.value);
         let kind = row.value.kind;
         let event =
             AuditEvent::new(now, Some(user), EventKind::FactorRemoved).factor(factor_id, kind);
@@ -126,7 +135,10 @@ impl<S: Store> Service<S> {
             },
         )
         .await;
-        Ok(())
+        match handle {
+            Some(h) => self.signal_after_removal(user, &h).await,
+            None => Ok(None),
+        }
     }
 
     /// See [`Admin::reset_user`].

@@ -269,6 +269,37 @@ impl<S: Store> Service<S> {
         }))
     }
 
+    /// The user handle a WebAuthn row's credential was created under; `None` for other
+    /// kinds, without a relying party, or when the record does not open or has none.
+    pub(super) fn passkey_user_handle(&self, row: &FactorRecord) -> Option<Vec<u8>> {
+        if !row.kind.is_webauthn() {
+            return None;
+        }
+        self.webauthn().ok()?;
+        let record: mfa_webauthn::CredentialRecord = self.decode_factor(row).ok()?;
+        record.user_handle.map(|h| h.as_slice().to_vec())
+    }
+
+    /// After a passkey's removal: the accepted list for the user's remaining passkeys,
+    /// or an empty one under `handle` (the removed credential's) when none remains.
+    pub(super) async fn signal_after_removal(
+        &self,
+        user: &mfa_core::UserId,
+        handle: &[u8],
+    ) -> crate::Result<Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>> {
+        if let Some(all) = self.signal_all_accepted_credentials(user).await? {
+            return Ok(Some(all));
+        }
+        let Ok(factor) = self.webauthn() else {
+            return Ok(None);
+        };
+        Ok(Some(
+            factor
+                .relying_party()
+                .signal_all_accepted_credentials(handle, std::iter::empty()),
+        ))
+    }
+
     /// The `signalUnknownCredential()` payload when `response` (an assertion that
     /// failed, or is about to be tried) names a credential this relying party does not
     /// have; `None` when it is registered. Safe to send to anyone: it says nothing about
