@@ -1,7 +1,7 @@
-// End-to-end test of examples/web_demo in Debian's Chromium, driven by playwright-core
+// End-to-end test of examples/web-demo in Debian's Chromium, driven by playwright-core
 // (no browser download), with Chromium's virtual authenticator over CDP.
 //
-//   WEB_DEMO_BIN=target/debug/examples/web_demo node e2e.mjs
+//   WEB_DEMO_BIN=target/debug/web_demo node e2e.mjs
 //   WEB_DEMO_URL=http://localhost:8080 WEB_DEMO_ADMIN=root node e2e.mjs
 //       (a demo already running, fresh but for the account WEB_DEMO_ADMIN, made an
 //       administrator with `web_demo grant-admin`, password as below, no factor yet)

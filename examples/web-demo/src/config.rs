@@ -17,7 +17,7 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// The defaults of `cargo run --example web_demo`, on `data_dir`.
+    /// The defaults of `cargo run -p mfa-web-demo`, on `data_dir`.
     pub(crate) fn new(port: u16, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             port,

@@ -1,6 +1,6 @@
 //! The web demo: a small bank site on axum that uses the mfa service for everything MFA.
 //!
-//! `cargo run --example web_demo [-- --port 8080]`, then open <http://localhost:8080/>
+//! `cargo run -p mfa-web-demo [-- --port 8080]`, then open <http://localhost:8080/>
 //! (WebAuthn needs a host name: `localhost`, never `127.0.0.1`). It listens on
 //! 127.0.0.1 only. Everything it serves is in this binary (`include_str!`): plain
 //! HTML, one script and one style sheet, no CDN, no build step.
