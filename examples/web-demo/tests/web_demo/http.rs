@@ -82,6 +82,7 @@ async fn pages_carry_the_security_headers_and_cookie_flags() {
         "admin.html",
         "outbox.html",
         "phone.html",
+        "layout.html",
     ] {
         let html = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
