@@ -216,13 +216,7 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     h3.clock.advance(Duration::from_secs(60));
     let at = h3.clock.now();
     let v = h3
-        .service
-        .verify(
-            &alice,
-            &e.factor_id,
-            Response::Code(&code(&e, at.unix_secs())),
-            &password(at),
-        )
+        .verify_code(&alice, &e.factor_id, &code(&e, at.unix_secs()))
         .await
         .unwrap();
     assert_eq!(v.factor.id, e.factor_id);
@@ -245,11 +239,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let before = store.factor(&alice, &e.factor_id).await.unwrap().unwrap();
     let now = h.clock.now();
     let used = code(&e, now.unix_secs());
-    let verify = async |c: &str| {
-        h.service
-            .verify(&alice, &e.factor_id, Response::Code(c), &password(now))
-            .await
-    };
+    let verify = async |c: &str| h.verify_code(&alice, &e.factor_id, c).await;
     let aal2 = verify(&used).await.unwrap().session;
     assert!(verify(&used).await.is_err(), "a replay is refused");
     // The writer restores the earlier row.

@@ -215,16 +215,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
         .unwrap();
     let code = h.last_code_to(&to);
     // A plain code answers the factor's latest challenge.
-    let v = h
-        .service
-        .verify(
-            &alice,
-            &e.factor_id,
-            Response::Code(&code),
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    let v = h.verify_code(&alice, &e.factor_id, &code).await.unwrap();
     assert_eq!(v.methods, [AuthMethod::Otp]);
     let session = v.session;
 

@@ -18,16 +18,7 @@ use crate::oob::{PHONE, with_push, with_sms};
 async fn fail_with<S: Store>(h: &Harness<S>, user: &UserId, factor: &str, times: usize) {
     let factor = FactorId::new(factor).unwrap();
     for _ in 0..times {
-        let err = h
-            .service
-            .verify(
-                user,
-                &factor,
-                Response::Code("123456"),
-                &password(h.clock.now()),
-            )
-            .await
-            .unwrap_err();
+        let err = h.verify_code(user, &factor, "123456").await.unwrap_err();
         assert!(err.is_rejection(), "{err:?}");
     }
 }

@@ -243,6 +243,22 @@ impl<S> Harness<S> {
     }
 }
 
+impl<S: Store> Harness<S> {
+    /// `code` for `user`'s `factor`, with the password just proven.
+    pub(crate) async fn verify_code(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        code: &str,
+    ) -> Result<Verification, Error> {
+        let session = password(self.clock.now());
+        let attempt = self
+            .service
+            .verify(user, factor, Response::Code(code), &session);
+        attempt.await
+    }
+}
+
 /// A session that has just proven the password.
 pub(crate) fn password(at: Timestamp) -> Session {
     Session::primary(AuthMethod::Pwd, at)
@@ -292,21 +308,13 @@ pub(crate) async fn right<S: Store>(
     user: &UserId,
     e: &OtpEnrollment,
 ) -> Result<Verification, Error> {
-    let now = h.clock.now();
-    let right = code(e, now.unix_secs());
-    let response = Response::Code(&right);
-    h.service
-        .verify(user, &e.factor_id, response, &password(now))
-        .await
+    let right = code(e, h.clock.now().unix_secs());
+    h.verify_code(user, &e.factor_id, &right).await
 }
 
 /// A wrong code for `factor`, with the password just proven; the refusal.
 pub(crate) async fn wrong<S: Store>(h: &Harness<S>, user: &UserId, factor: &FactorId) -> Error {
-    let session = password(h.clock.now());
-    let attempt = h
-        .service
-        .verify(user, factor, Response::Code("000000"), &session);
-    attempt.await.unwrap_err()
+    h.verify_code(user, factor, "000000").await.unwrap_err()
 }
 
 /// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
@@ -341,6 +349,23 @@ pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(unique);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("mfa.sqlite3")
+}
+
+/// A [`temp_db`] whose directory is removed when this is dropped.
+pub(crate) struct TempDb(pub std::path::PathBuf);
+
+impl TempDb {
+    pub(crate) fn new(name: &str) -> Self {
+        Self(temp_db(name))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// A security key (ES256) registered for `user` as `label` under `session`: the
