@@ -17,19 +17,8 @@ struct Case {
 }
 
 fn case(rel: &str) -> Case {
-    let text = std::fs::read_to_string(crate::vectors(rel)).unwrap();
-    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (c, exp, response) = crate::registration_vector(rel);
     let e = &c["expected"];
-    let mut exp: Expectations = serde_json::from_value(serde_json::json!({
-        "rp_id": e["rp_id"],
-        "origins": e["origins"],
-        "challenge": e["challenge"],
-        "user_presence_required": true,
-        "user_verification_required": false,
-        "allowed_algorithms": e["allowed_algorithms"],
-    }))
-    .unwrap();
-    exp.cred_props_requested = true;
     let anchors = e["trust_anchors"]
         .as_array()
         .into_iter()
@@ -45,7 +34,7 @@ fn case(rel: &str) -> Case {
     assert_eq!(e["verification_time"], "2024-01-01T00:00:00Z");
     Case {
         exp,
-        response: serde_json::from_value(c["credential"].clone()).unwrap(),
+        response,
         anchors,
         now: Timestamp::from_unix_secs(1_704_067_200),
     }
