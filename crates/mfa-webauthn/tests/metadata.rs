@@ -491,12 +491,7 @@ fn u2f_authenticators_are_found_by_certificate_key_id() {
     )
     .unwrap();
     let leaf = reg.x5c.first().unwrap();
-    let at = leaf
-        .windows(3)
-        .rposition(|w| w == [0x03, 0x42, 0x00])
-        .unwrap()
-        + 3;
-    let key_id: [u8; 20] = sha1::Sha1::digest(&leaf[at..at + 65]).into();
+    let key_id: [u8; 20] = sha1::Sha1::digest(crate::p256_point(leaf)).into();
     let hex: String = key_id.iter().map(|b| format!("{b:02x}")).collect();
     let u2f_entry = |statuses: &[&str]| {
         json!([{

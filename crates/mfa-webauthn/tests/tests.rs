@@ -61,6 +61,14 @@ pub(crate) fn registration_vector(
     (c, exp, response)
 }
 
+/// The public point of a certificate's P-256 key: after the SPKI's BIT STRING header
+/// (03 42 00), the 65-byte uncompressed point.
+pub(crate) fn p256_point(cert: &[u8]) -> &[u8] {
+    let header = cert.windows(3).rposition(|w| w == [0x03, 0x42, 0x00]);
+    let at = header.unwrap() + 3;
+    &cert[at..at + 65]
+}
+
 /// Whether `e` is a verification refusal with `code` whose log-only detail (the
 /// `source()` text) contains `detail`.
 pub(crate) fn refused(

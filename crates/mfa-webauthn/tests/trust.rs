@@ -262,13 +262,7 @@ fn a_custom_source_is_asked_by_format_aaguid_and_certificate_key_id() {
     )
     .unwrap();
     let leaf = reg.x5c.first().unwrap();
-    // The P-256 SPKI's BIT STRING: 03 42 00, then the uncompressed point.
-    let at = leaf
-        .windows(3)
-        .rposition(|w| w == [0x03, 0x42, 0x00])
-        .unwrap()
-        + 3;
-    let point = &leaf[at..at + 65];
+    let point = crate::p256_point(leaf);
     assert_eq!(point[0], 0x04);
     let key_id: [u8; 20] = sha1::Sha1::digest(point).into();
     let run = |key_id: [u8; 20]| {
