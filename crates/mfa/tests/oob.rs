@@ -15,6 +15,7 @@ use mfa_store::MemoryStore;
 
 use crate::common::{
     Harness, POLICY, enroll_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
+    start_oob, start_push,
 };
 
 pub(crate) const PHONE: &str = "+12015550123";
@@ -38,16 +39,14 @@ pub(crate) async fn with_sms<S: Store>(
     normalised: &str,
     session: &Session,
 ) -> (FactorId, Session) {
-    let e = h
-        .service
-        .start_oob_enrollment(
-            user,
-            mfa::OobAddress::sms(phone, Some("US")),
-            "phone",
-            session,
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        h,
+        user,
+        mfa::OobAddress::sms(phone, Some("US")),
+        "phone",
+        session,
+    )
+    .await;
     let code = h.last_code_to(normalised);
     h.service
         .finish_enrollment(user, &e.factor_id, &code, &Session::default())
@@ -85,16 +84,14 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms("(201) 555-0123", Some("US")),
-            "my phone",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::sms("(201) 555-0123", Some("US")),
+        "my phone",
+        &password(now),
+    )
+    .await;
     assert_eq!(e.kind, FactorKind::Sms);
     assert_eq!(e.destination, MASKED_PHONE);
     let sent = h.sender.sent();
@@ -191,16 +188,14 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("Alice@Example.com"),
-            "mail",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("Alice@Example.com"),
+        "mail",
+        &password(now),
+    )
+    .await;
     assert_eq!(e.kind, FactorKind::Email);
     let to = h.sender.sent()[0].to().as_str().to_owned();
     let code = h.last_code_to(&to);
@@ -220,16 +215,14 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let session = v.session;
 
     // Voice, to a UK number.
-    let voice = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::voice("+44 7400 123456", None),
-            "voice",
-            &session,
-        )
-        .await
-        .unwrap();
+    let voice = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::voice("+44 7400 123456", None),
+        "voice",
+        &session,
+    )
+    .await;
     assert_eq!(voice.kind, FactorKind::Voice);
     let sent = h.sender.sent();
     let call = sent.last().unwrap();
@@ -329,15 +322,14 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
     // An abandoned enrollment gives way to a new one of the same number.
-    h.service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms(PHONE, None),
-            "a",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::sms(PHONE, None),
+        "a",
+        &password(now),
+    )
+    .await;
     h.clock.advance(Duration::from_secs(31));
     let (_, session) = with_sms(&h, &alice, "201-555-0123", PHONE, &password(h.clock.now())).await;
     assert_eq!(h.service.list_factors(&alice).await.unwrap().len(), 1);
@@ -355,15 +347,14 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     assert!(matches!(err, Error::DestinationAlreadyEnrolled), "{err:?}");
     // Another user may have it (a family phone).
     let bob = UserId::new("bob").unwrap();
-    h.service
-        .start_oob_enrollment(
-            &bob,
-            mfa::OobAddress::sms(PHONE, None),
-            "family",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    start_oob(
+        &h,
+        &bob,
+        mfa::OobAddress::sms(PHONE, None),
+        "family",
+        &password(h.clock.now()),
+    )
+    .await;
     // A second number is fine, a third is refused by the default rule (two SMS numbers).
     let (_, session) = with_sms(&h, &alice, "+12015550124", "+12015550124", &session).await;
     let err = h
@@ -504,19 +495,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     .await;
     let (push, device) = with_push(&h, &alice, &session).await;
     let start = || async {
-        let Challenge::Push {
-            challenge_id,
-            number,
-            nonce,
-            ..
-        } = h
-            .service
-            .start_challenge(&alice, &push, &StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!("not a push")
-        };
+        let (challenge_id, number, nonce) = start_push(&h, &alice, &push).await.unwrap();
         let notification = h.transport.sent().last().unwrap().clone();
         assert_eq!(notification.account.as_deref(), Some("alice"));
         (challenge_id, number, notification, nonce)

@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use mfa::oob::{LimitError, PushConfig, PushStatus, SendLimits};
-use mfa::{Challenge, Error, PushNonce, Response};
+use mfa::{Challenge, Error, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
+use crate::common::{
+    Harness, POLICY, harness, harness_oob, keys, oob_config, password, start_oob, start_push,
+};
 use crate::oob::{PHONE, with_push, with_sms};
 
 /// Failed verifications through the lockout gate naming `factor`.
@@ -20,27 +22,6 @@ async fn fail_with<S: Store>(h: &Harness<S>, user: &UserId, factor: &str, times:
     for _ in 0..times {
         let err = h.verify_code(user, &factor, "123456").await.unwrap_err();
         assert!(err.is_rejection(), "{err:?}");
-    }
-}
-
-/// Starts a push; the transaction, the number, the nonce.
-async fn push<S: Store>(
-    h: &Harness<S>,
-    user: &UserId,
-    factor: &FactorId,
-) -> Result<(ChallengeId, String, PushNonce), Error> {
-    match h
-        .service
-        .start_challenge(user, factor, &StartOptions::new())
-        .await?
-    {
-        Challenge::Push {
-            challenge_id,
-            number,
-            nonce,
-            ..
-        } => Ok((challenge_id, number, nonce)),
-        other => panic!("not a push: {other:?}"),
     }
 }
 
@@ -54,15 +35,14 @@ async fn failures_naming_oob_sends_do_not_fill_the_send_cap() {
     let alice = UserId::new("alice").unwrap();
     // Ten: the default per-user cap (and below the account's limit of fifteen).
     fail_with(&h, &alice, "(oob-sends)", 10).await;
-    h.service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms(PHONE, None),
-            "phone",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::sms(PHONE, None),
+        "phone",
+        &password(h.clock.now()),
+    )
+    .await;
     assert_eq!(h.sender.sent().len(), 1);
 }
 
@@ -114,7 +94,7 @@ async fn failures_naming_the_push_counters_do_not_fill_them() {
         let (factor, _) = with_push(&h, &user, &password(h.clock.now())).await;
         fail_with(&h, &user, counter, failures).await;
         let before = h.transport.sent().len();
-        push(&h, &user, &factor).await.unwrap();
+        start_push(&h, &user, &factor).await.unwrap();
         assert_eq!(h.transport.sent().len(), before + 1, "{counter}");
     }
 }
@@ -200,7 +180,7 @@ async fn nothing_is_pushed_to_a_locked_push_factor() {
             .unwrap_err();
         assert!(err.is_rejection(), "{err:?}");
     }
-    let err = push(&h, &bob, &factor).await.unwrap_err();
+    let err = start_push(&h, &bob, &factor).await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert!(h.transport.sent().is_empty(), "nothing pushed while locked");
 }
@@ -236,12 +216,12 @@ async fn push_fatigue_limit_of_five_lets_exactly_five_out() {
     let (factor, _) = with_push(&h, &bob, &password(h.clock.now())).await;
     let ttl = PushConfig::default().ttl();
     for _ in 0..5 {
-        push(&h, &bob, &factor).await.unwrap();
+        start_push(&h, &bob, &factor).await.unwrap();
         // Unanswered past its lifetime: no longer pending, still not approved.
         h.clock.advance(ttl + Duration::from_secs(1));
     }
     assert_eq!(h.transport.sent().len(), 5);
-    let err = push(&h, &bob, &factor).await.unwrap_err();
+    let err = start_push(&h, &bob, &factor).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -394,16 +374,14 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     for attacker in ["mallory", "trudy", "oscar"] {
         let attacker = UserId::new(attacker).unwrap();
         h.clock.advance(Duration::from_secs(31));
-        let e = h
-            .service
-            .start_oob_enrollment(
-                &attacker,
-                mfa::OobAddress::sms(PHONE, None),
-                "not mine",
-                &password(h.clock.now()),
-            )
-            .await
-            .unwrap();
+        let e = start_oob(
+            &h,
+            &attacker,
+            mfa::OobAddress::sms(PHONE, None),
+            "not mine",
+            &password(h.clock.now()),
+        )
+        .await;
         let code = h.last_code_to(PHONE);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..5 {

@@ -24,7 +24,7 @@ use mfa_store::MemoryStore;
 use mfa_store::journal::verify_chain;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Harness, TempDb, code, harness, harness_journal, with_totp, wrong};
+use crate::common::{Harness, TempDb, code, harness, harness_journal, start_oob, with_totp, wrong};
 
 const KEY_PEM: &str = include_str!("data/set-es256-test-key.pem");
 const ISSUER: &str = "https://bank.example/";
@@ -60,15 +60,14 @@ fn metrics_count_what_happened_and_no_label_carries_user_data() {
             for _ in 0..6 {
                 wrong(&h, &alice, &e.factor_id).await;
             }
-            h.service
-                .start_oob_enrollment(
-                    &alice,
-                    mfa::OobAddress::sms("(201) 555-0123", Some("US")),
-                    "phone",
-                    &aal2,
-                )
-                .await
-                .unwrap();
+            start_oob(
+                &h,
+                &alice,
+                mfa::OobAddress::sms("(201) 555-0123", Some("US")),
+                "phone",
+                &aal2,
+            )
+            .await;
             h.service.admin().reset_user(&alice).await.unwrap();
         });
     });

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{add_totp, code, enroll_recovery, harness, password, with_totp};
+use crate::common::{add_totp, code, enroll_recovery, harness, password, right, with_totp};
 use mfa::audit::EventKind;
 use mfa::otp::Secret;
 use mfa::policy::assurance::Aal;
@@ -55,10 +55,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     assert!(rejected(&err, RejectReason::Replay), "{err:?}");
     h.clock.advance(Duration::from_secs(30));
     let now = h.clock.now();
-    let v = h
-        .verify_code(&alice, &e.factor_id, &code(&e, now.unix_secs()))
-        .await
-        .unwrap();
+    let v = right(&h, &alice, &e).await.unwrap();
     assert_eq!(v.methods, [AuthMethod::Otp]);
     assert_eq!(v.aal, Some(Aal::Aal2));
     assert_eq!(v.amr.to_strings(), ["mfa", "otp", "pwd"]);

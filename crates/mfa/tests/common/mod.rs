@@ -21,7 +21,7 @@ use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{
     Challenge, Error, FactorInfo, KeyId, Keyring, OobAddress, OobEnrollment, OtpEnrollment,
-    RecoveryEnrollment, Response, Service, Verification,
+    PushNonce, RecoveryEnrollment, Response, Service, Verification,
 };
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{
@@ -450,6 +450,21 @@ pub(crate) async fn start_totp<S: Store>(
     started.await.unwrap()
 }
 
+/// An out-of-band enrollment for `user` at `address` as `label` under `session`, started
+/// (the code is sent), not yet confirmed.
+pub(crate) async fn start_oob<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    address: OobAddress<'_>,
+    label: &str,
+    session: &Session,
+) -> OobEnrollment {
+    let started = h
+        .service
+        .start_oob_enrollment(user, address, label, session);
+    started.await.unwrap()
+}
+
 /// An out-of-band factor enrolled for `user` at `address` as `label` under `session`, and
 /// confirmed with the code sent to `to` (the normalised destination).
 pub(crate) async fn enroll_oob<S: Store>(
@@ -460,14 +475,32 @@ pub(crate) async fn enroll_oob<S: Store>(
     session: &Session,
     to: &str,
 ) -> OobEnrollment {
-    let started = h
-        .service
-        .start_oob_enrollment(user, address, label, session);
-    let e = started.await.unwrap();
+    let e = start_oob(h, user, address, label, session).await;
     let (code, fresh) = (h.last_code_to(to), Session::default());
     let confirm = h
         .service
         .finish_enrollment(user, &e.factor_id, &code, &fresh);
     confirm.await.unwrap();
     e
+}
+
+/// Starts a push; the transaction, the number, the nonce.
+pub(crate) async fn start_push<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+) -> Result<(ChallengeId, String, PushNonce), Error> {
+    match h
+        .service
+        .start_challenge(user, factor, &StartOptions::new())
+        .await?
+    {
+        Challenge::Push {
+            challenge_id,
+            number,
+            nonce,
+            ..
+        } => Ok((challenge_id, number, nonce)),
+        other => panic!("not a push: {other:?}"),
+    }
 }
