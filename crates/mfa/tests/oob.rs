@@ -14,7 +14,7 @@ use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, Start
 use mfa_store::MemoryStore;
 
 use crate::common::{
-    Harness, POLICY, enroll_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
+    Harness, POLICY, confirm_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
     start_oob, start_push,
 };
 
@@ -484,15 +484,7 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     let alice = UserId::new("alice").unwrap();
     let (_, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
     // An email contact for the notices.
-    enroll_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::email("alice@example.com"),
-        "mail",
-        &session,
-        "alice@example.com",
-    )
-    .await;
+    add_email(&h, &alice, &session).await;
     let (push, device) = with_push(&h, &alice, &session).await;
     let start = || async {
         let (challenge_id, number, nonce) = start_push(&h, &alice, &push).await.unwrap();
@@ -613,15 +605,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     assert_eq!(n[0].0, PHONE);
     assert!(n[0].1.contains("was added"));
     // With an email factor confirmed, notices go to the address first.
-    enroll_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::email("alice@example.com"),
-        "mail",
-        &session,
-        "alice@example.com",
-    )
-    .await;
+    add_email(&h, &alice, &session).await;
     let totp = h
         .service
         .start_totp_enrollment(&alice, "app", &session)
@@ -692,4 +676,11 @@ async fn kinds_without_their_factor_are_not_configured() {
         .unwrap_err();
     assert!(matches!(err, Error::NotConfigured(_)), "{err:?}");
     assert!(service.list_factors(&alice).await.unwrap().is_empty());
+}
+
+/// alice@example.com enrolled for `user` as "mail" under `session`, and confirmed.
+async fn add_email<S: Store>(h: &Harness<S>, user: &UserId, session: &Session) {
+    let address = mfa::OobAddress::email("alice@example.com");
+    let e = start_oob(h, user, address, "mail", session).await;
+    confirm_oob(h, user, e, "alice@example.com").await;
 }

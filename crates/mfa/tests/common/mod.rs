@@ -465,17 +465,14 @@ pub(crate) async fn start_oob<S: Store>(
     started.await.unwrap()
 }
 
-/// An out-of-band factor enrolled for `user` at `address` as `label` under `session`, and
-/// confirmed with the code sent to `to` (the normalised destination).
-pub(crate) async fn enroll_oob<S: Store>(
+/// `e`, an out-of-band enrollment of `user`'s, confirmed with the code sent to `to` (the
+/// normalised destination).
+pub(crate) async fn confirm_oob<S: Store>(
     h: &Harness<S>,
     user: &UserId,
-    address: OobAddress<'_>,
-    label: &str,
-    session: &Session,
+    e: OobEnrollment,
     to: &str,
 ) -> OobEnrollment {
-    let e = start_oob(h, user, address, label, session).await;
     let (code, fresh) = (h.last_code_to(to), Session::default());
     let confirm = h
         .service
