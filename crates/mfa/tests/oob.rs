@@ -8,7 +8,7 @@ use mfa::oob::testkit::SoftwareDevice;
 use mfa::oob::{LimitError, PushStatus};
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Session, Subject};
-use mfa::{Challenge, Error, PushNonce, Response};
+use mfa::{Challenge, Error, OobEnrollment, PushNonce, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
@@ -19,6 +19,34 @@ use crate::common::{
 };
 
 pub(crate) const PHONE: &str = "+12015550123";
+
+/// Starts a code challenge for `user`'s out-of-band `factor`; its id.
+pub(crate) async fn start_code<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+) -> ChallengeId {
+    let options = StartOptions::new();
+    let started = h.service.start_challenge(user, factor, &options).await;
+    let Challenge::OobCode { challenge_id, .. } = started.unwrap() else {
+        panic!("not a code challenge")
+    };
+    challenge_id
+}
+
+/// Starts an SMS enrollment to [`PHONE`] for `user` as `label`, with the password just
+/// proven.
+pub(crate) async fn start_sms<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+) -> Result<OobEnrollment, Error> {
+    let (address, session) = (mfa::OobAddress::sms(PHONE, None), password(h.clock.now()));
+    h.service
+        .start_oob_enrollment(user, address, label, &session)
+        .await
+}
+
 const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
 
 fn reason_of<S>(h: &Harness<S>) -> &'static str {
@@ -47,20 +75,9 @@ pub(crate) async fn with_sms<S: Store>(
         session,
     )
     .await;
-    let code = h.last_code_to(normalised);
-    h.service
-        .finish_enrollment(user, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    let e = confirm_oob(h, user, e, normalised).await;
     h.clock.advance(Duration::from_secs(31));
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(user, &e.factor_id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let challenge_id = start_code(h, user, &e.factor_id).await;
     let code = h.last_code_to(normalised);
     let v = h
         .service
@@ -252,17 +269,7 @@ async fn wrong_expired_and_exhausted_codes_are_refused() {
     let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
     let alice = UserId::new("alice").unwrap();
     let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
-    let start = || async {
-        let Challenge::OobCode { challenge_id, .. } = h
-            .service
-            .start_challenge(&alice, &sms, &StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        challenge_id
-    };
+    let start = || start_code(&h, &alice, &sms);
     let answer = |id: ChallengeId, code: String| {
         let h = &h;
         let alice = &alice;
@@ -320,16 +327,8 @@ async fn wrong_expired_and_exhausted_codes_are_refused() {
 async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
     // An abandoned enrollment gives way to a new one of the same number.
-    start_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::sms(PHONE, None),
-        "a",
-        &password(now),
-    )
-    .await;
+    start_sms(&h, &alice, "a").await.unwrap();
     h.clock.advance(Duration::from_secs(31));
     let (_, session) = with_sms(&h, &alice, "201-555-0123", PHONE, &password(h.clock.now())).await;
     assert_eq!(h.service.list_factors(&alice).await.unwrap().len(), 1);
@@ -347,14 +346,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     assert!(matches!(err, Error::DestinationAlreadyEnrolled), "{err:?}");
     // Another user may have it (a family phone).
     let bob = UserId::new("bob").unwrap();
-    start_oob(
-        &h,
-        &bob,
-        mfa::OobAddress::sms(PHONE, None),
-        "family",
-        &password(h.clock.now()),
-    )
-    .await;
+    start_sms(&h, &bob, "family").await.unwrap();
     // A second number is fine, a third is refused by the default rule (two SMS numbers).
     let (_, session) = with_sms(&h, &alice, "+12015550124", "+12015550124", &session).await;
     let err = h

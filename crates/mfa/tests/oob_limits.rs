@@ -12,9 +12,9 @@ use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
 use crate::common::{
-    Harness, POLICY, harness, harness_oob, keys, oob_config, password, start_oob, start_push,
+    Harness, POLICY, harness, harness_oob, keys, oob_config, password, start_push,
 };
-use crate::oob::{PHONE, with_push, with_sms};
+use crate::oob::{PHONE, start_code, start_sms, with_push, with_sms};
 
 /// Failed verifications through the lockout gate naming `factor`.
 async fn fail_with<S: Store>(h: &Harness<S>, user: &UserId, factor: &str, times: usize) {
@@ -35,14 +35,7 @@ async fn failures_naming_oob_sends_do_not_fill_the_send_cap() {
     let alice = UserId::new("alice").unwrap();
     // Ten: the default per-user cap (and below the account's limit of fifteen).
     fail_with(&h, &alice, "(oob-sends)", 10).await;
-    start_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::sms(PHONE, None),
-        "phone",
-        &password(h.clock.now()),
-    )
-    .await;
+    start_sms(&h, &alice, "phone").await.unwrap();
     assert_eq!(h.sender.sent().len(), 1);
 }
 
@@ -109,14 +102,7 @@ async fn nothing_is_sent_to_a_locked_sms_factor() {
     let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
     let alice = UserId::new("alice").unwrap();
     let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(&alice, &sms, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let challenge_id = start_code(&h, &alice, &sms).await;
     let code = h.last_code_to(PHONE);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
@@ -316,16 +302,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     let mut refused = None;
     for _ in 0..6 {
         h.clock.advance(Duration::from_secs(31));
-        match h
-            .service
-            .start_oob_enrollment(
-                &mallory,
-                mfa::OobAddress::sms(PHONE, None),
-                "not mine",
-                &password(h.clock.now()),
-            )
-            .await
-        {
+        match start_sms(&h, &mallory, "not mine").await {
             Ok(_) => {}
             Err(e) => {
                 refused = Some(e);
@@ -342,14 +319,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     // The owner's confirmed factor still gets its sign-in codes.
     h.clock.advance(Duration::from_secs(31));
     let before = h.sender.sent().len();
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(&victim, &sms, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let challenge_id = start_code(&h, &victim, &sms).await;
     assert_eq!(h.sender.sent().len(), before + 1);
     let code = h.last_code_to(PHONE);
     let response = Response::OobCode {
@@ -374,14 +344,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     for attacker in ["mallory", "trudy", "oscar"] {
         let attacker = UserId::new(attacker).unwrap();
         h.clock.advance(Duration::from_secs(31));
-        let e = start_oob(
-            &h,
-            &attacker,
-            mfa::OobAddress::sms(PHONE, None),
-            "not mine",
-            &password(h.clock.now()),
-        )
-        .await;
+        let e = start_sms(&h, &attacker, "not mine").await.unwrap();
         let code = h.last_code_to(PHONE);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..5 {
@@ -396,16 +359,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     // Enrollment codes to the number stop: its failures lock it for enrollment.
     h.clock.advance(Duration::from_secs(31));
     let eve = UserId::new("eve").unwrap();
-    let err = h
-        .service
-        .start_oob_enrollment(
-            &eve,
-            mfa::OobAddress::sms(PHONE, None),
-            "not mine",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap_err();
+    let err = start_sms(&h, &eve, "not mine").await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     // The owner's confirmed factor still gets its sign-in codes.
     let before = h.sender.sent().len();
