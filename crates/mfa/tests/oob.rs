@@ -20,6 +20,19 @@ use crate::common::{
 
 pub(crate) const PHONE: &str = "+12015550123";
 
+/// A service whose codes allow `max_attempts` attempts, and alice signed in with an SMS
+/// factor to [`PHONE`]: the harness, alice, the factor and her session.
+pub(crate) async fn alice_with_sms(
+    max_attempts: u32,
+) -> (Harness<MemoryStore>, UserId, FactorId, Session) {
+    let config = oob_config().with_max_attempts(max_attempts).unwrap();
+    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
+    let alice = UserId::new("alice").unwrap();
+    let session = password(h.clock.now());
+    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &session).await;
+    (h, alice, sms, session)
+}
+
 /// Starts a code challenge for `user`'s out-of-band `factor`; its id.
 pub(crate) async fn start_code<S: Store>(
     h: &Harness<S>,
@@ -126,11 +139,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
             .is_err()
     );
     let code = h.last_code_to(PHONE);
-    let info = h
-        .service
-        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    let info = h.confirm(&alice, &e.factor_id, &code).await;
     assert!(info.factor.confirmed);
     assert_eq!(info.factor.destination.as_deref(), Some(MASKED_PHONE));
     // The confirmation code is single use.
@@ -216,10 +225,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     assert_eq!(e.kind, FactorKind::Email);
     let to = h.sender.sent()[0].to().as_str().to_owned();
     let code = h.last_code_to(&to);
-    h.service
-        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &e.factor_id, &code).await;
     h.clock.advance(Duration::from_secs(31));
     h.service
         .start_challenge(&alice, &e.factor_id, &StartOptions::new())
@@ -245,10 +251,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let call = sent.last().unwrap();
     assert_eq!(call.channel(), Channel::Voice);
     let code = h.last_code_to("+447400123456");
-    h.service
-        .finish_enrollment(&alice, &voice.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &voice.factor_id, &code).await;
     h.clock.advance(Duration::from_secs(31));
     h.service
         .start_challenge(&alice, &voice.factor_id, &StartOptions::new())
@@ -265,10 +268,7 @@ async fn email_and_voice_work_through_the_latest_challenge() {
 
 #[tokio::test]
 async fn wrong_expired_and_exhausted_codes_are_refused() {
-    let config = oob_config().with_max_attempts(3).unwrap();
-    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
-    let alice = UserId::new("alice").unwrap();
-    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    let (h, alice, sms, session) = alice_with_sms(3).await;
     let start = || start_code(&h, &alice, &sms);
     let answer = |id: ChallengeId, code: String| {
         let h = &h;

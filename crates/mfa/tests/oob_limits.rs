@@ -14,7 +14,7 @@ use mfa_store::MemoryStore;
 use crate::common::{
     Harness, POLICY, harness, harness_oob, keys, oob_config, password, start_push,
 };
-use crate::oob::{PHONE, start_code, start_sms, with_push, with_sms};
+use crate::oob::{PHONE, alice_with_sms, start_code, start_sms, with_push, with_sms};
 
 /// Failed verifications through the lockout gate naming `factor`.
 async fn fail_with<S: Store>(h: &Harness<S>, user: &UserId, factor: &str, times: usize) {
@@ -98,10 +98,7 @@ async fn failures_naming_the_push_counters_do_not_fill_them() {
 #[tokio::test]
 async fn nothing_is_sent_to_a_locked_sms_factor() {
     // Ten attempts per code, so the challenge outlives the factor's five failures.
-    let config = oob_config().with_max_attempts(10).unwrap();
-    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
-    let alice = UserId::new("alice").unwrap();
-    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
+    let (h, alice, sms, session) = alice_with_sms(10).await;
     let challenge_id = start_code(&h, &alice, &sms).await;
     let code = h.last_code_to(PHONE);
     let wrong = if code == "000000" { "111111" } else { "000000" };

@@ -41,11 +41,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
         .unwrap_err();
     assert!(rejected(&err, RejectReason::FactorDisabled), "{err:?}");
     assert!(!h.service.list_factors(&alice).await.unwrap()[0].confirmed);
-    let info = h
-        .service
-        .finish_enrollment(&alice, &e.factor_id, &first, &Session::default())
-        .await
-        .unwrap();
+    let info = h.confirm(&alice, &e.factor_id, &first).await;
     assert!(info.factor.confirmed);
     // The confirming code was used.
     let err = h
@@ -482,10 +478,7 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
     let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
     let at = |c: u64| hotp.code(c).as_str().to_owned();
-    h.service
-        .finish_enrollment(&alice, &e.factor_id, &at(0), &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &e.factor_id, &at(0)).await;
     let s = password(now);
     assert!(
         h.service

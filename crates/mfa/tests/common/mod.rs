@@ -244,6 +244,18 @@ impl<S> Harness<S> {
 }
 
 impl<S: Store> Harness<S> {
+    /// Confirms `user`'s new `factor` with `code` (its first code, or the one sent).
+    pub(crate) async fn confirm(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        code: &str,
+    ) -> Verification {
+        let fresh = Session::default();
+        let confirm = self.service.finish_enrollment(user, factor, code, &fresh);
+        confirm.await.unwrap()
+    }
+
     /// `code` for `user`'s `factor`, with the password just proven.
     pub(crate) async fn verify_code(
         &self,
@@ -284,12 +296,11 @@ pub(crate) async fn add_totp<S: Store>(
     label: &str,
     session: &Session,
 ) -> OtpEnrollment {
-    let (now, service, fresh) = (h.clock.now(), &h.service, Session::default());
-    let e = service.start_totp_enrollment(user, label, session);
+    let now = h.clock.now();
+    let e = h.service.start_totp_enrollment(user, label, session);
     let e = e.await.unwrap();
-    let first = code(&e, now.unix_secs());
-    let confirm = service.finish_enrollment(user, &e.factor_id, &first, &fresh);
-    confirm.await.unwrap();
+    h.confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .await;
     e
 }
 
@@ -473,11 +484,7 @@ pub(crate) async fn confirm_oob<S: Store>(
     e: OobEnrollment,
     to: &str,
 ) -> OobEnrollment {
-    let (code, fresh) = (h.last_code_to(to), Session::default());
-    let confirm = h
-        .service
-        .finish_enrollment(user, &e.factor_id, &code, &fresh);
-    confirm.await.unwrap();
+    h.confirm(user, &e.factor_id, &h.last_code_to(to)).await;
     e
 }
 
