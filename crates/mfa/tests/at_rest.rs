@@ -251,11 +251,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
         "a restored row is a state the service once wrote: it opens"
     );
     // The same sealed bytes under another factor id do not open.
-    let e2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
+    let e2 = h.begin_totp(&alice, "tablet", &aal2).await;
     let mut moved = store.factor(&alice, &e2.factor_id).await.unwrap().unwrap();
     moved.value.data = before.value.data.clone();
     let v = moved.version;

@@ -598,11 +598,7 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     assert!(n[0].1.contains("was added"));
     // With an email factor confirmed, notices go to the address first.
     add_email(&h, &alice, &session).await;
-    let totp = h
-        .service
-        .start_totp_enrollment(&alice, "app", &session)
-        .await
-        .unwrap();
+    let totp = h.begin_totp(&alice, "app", &session).await;
     h.service
         .remove_factor(&alice, &Subject::default(), &session, &totp.factor_id)
         .await

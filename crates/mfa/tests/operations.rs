@@ -336,11 +336,7 @@ async fn life_cycle<S: Store>(h: &Harness<S>) -> UserId {
         .unwrap();
     // A second factor, so the policy lets the first go.
     let now = h.clock.now();
-    let e2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
+    let e2 = h.begin_totp(&alice, "tablet", &aal2).await;
     h.service
         .finish_enrollment(&alice, &e2.factor_id, &code(&e2, now.unix_secs()), &aal2)
         .await

@@ -23,11 +23,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let e = h.begin_totp(&alice, "phone", &password(now)).await;
     assert!(
         e.uri.starts_with("otpauth://totp/Bank%20Example:alice?"),
         "{}",

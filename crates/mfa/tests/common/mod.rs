@@ -256,6 +256,17 @@ impl<S: Store> Harness<S> {
         confirm.await.unwrap()
     }
 
+    /// A TOTP enrollment for `user` as `label` under `session`, started, not confirmed.
+    pub(crate) async fn begin_totp(
+        &self,
+        user: &UserId,
+        label: &str,
+        session: &Session,
+    ) -> OtpEnrollment {
+        let started = self.service.start_totp_enrollment(user, label, session);
+        started.await.unwrap()
+    }
+
     /// `code` for `user`'s `factor`, with the password just proven.
     pub(crate) async fn verify_code(
         &self,
@@ -456,9 +467,7 @@ pub(crate) async fn start_totp<S: Store>(
     user: &UserId,
     label: &str,
 ) -> OtpEnrollment {
-    let session = password(h.clock.now());
-    let started = h.service.start_totp_enrollment(user, label, &session);
-    started.await.unwrap()
+    h.begin_totp(user, label, &password(h.clock.now())).await
 }
 
 /// An out-of-band enrollment for `user` at `address` as `label` under `session`, started
