@@ -68,12 +68,7 @@ fn ids(b: &Browser) -> (String, String) {
 }
 
 async fn sign_in_password(b: &mut Browser, name: &str) {
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await;
+    let (s, v) = b.sign_in(name, PASSWORD).await;
     assert_stage(s, &v, "mfa");
 }
 
@@ -238,12 +233,7 @@ async fn second_factors_rotate_the_session_id() {
                 let n: mfa_oob::PushNotification =
                     serde_json::from_value(inbox["notifications"][0].clone()).unwrap();
                 let ok = device.approve(&n, &number, SystemClock.now()).unwrap();
-                let (_, v) = phone
-                    .post(
-                        "/api/phone/respond",
-                        json!({"account": "hana", "response": ok.to_base64url()}),
-                    )
-                    .await;
+                let (_, v) = phone.phone_respond("hana", &ok.to_base64url()).await;
                 assert_eq!(v["status"], "approved", "{v}");
                 // The nonce the sign-in page holds binds the approval to it.
                 json!({"kind": "push", "code": "", "nonce": nonce})

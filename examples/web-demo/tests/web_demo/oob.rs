@@ -95,12 +95,7 @@ async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
         (s, v["notifications"].as_array().map(Vec::len)),
         (StatusCode::OK, Some(0))
     );
-    let (s, _) = anon
-        .post(
-            "/api/phone/respond",
-            json!({"account": "erin", "response": "AAAA"}),
-        )
-        .await;
+    let (s, _) = anon.phone_respond("erin", "AAAA").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -170,12 +165,7 @@ async fn push_with_a_software_device() {
     );
     let n: mfa_oob::PushNotification = serde_json::from_value(notes[0].clone()).unwrap();
     let deny = device.deny(&n, now()).unwrap();
-    let (s, v) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": deny.to_base64url()}),
-        )
-        .await;
+    let (s, v) = phone.phone_respond("gina", &deny.to_base64url()).await;
     assert_eq!(
         (s, v["status"].as_str()),
         (StatusCode::OK, Some("denied")),
@@ -201,20 +191,10 @@ async fn push_with_a_software_device() {
     let (_, v) = b.get("/api/push/status").await;
     assert_eq!(v["status"], "pending");
     let ok = device.approve(&n, &number, now()).unwrap();
-    let (_, v) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": ok.to_base64url()}),
-        )
-        .await;
+    let (_, v) = phone.phone_respond("gina", &ok.to_base64url()).await;
     assert_eq!(v["status"], "approved", "{v}");
     // The same answer again is refused.
-    let (s, _) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": ok.to_base64url()}),
-        )
-        .await;
+    let (s, _) = phone.phone_respond("gina", &ok.to_base64url()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, v) = b.get("/api/push/status").await;
     assert_eq!(v["status"], "approved");

@@ -98,6 +98,12 @@ impl Browser {
         self.send(Method::POST, path, Some(body)).await
     }
 
+    /// Signs `name` in with `password`.
+    pub(crate) async fn sign_in(&mut self, name: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({"username": name, "password": password});
+        self.post("/api/signin", body).await
+    }
+
     /// Signs `name` up with [`PASSWORD`]: signed in, and sent on to enroll a factor.
     pub(crate) async fn sign_up(&mut self, name: &str) {
         let body = json!({"username": name, "password": PASSWORD});
@@ -112,6 +118,16 @@ impl Browser {
         let body = json!({"account": account, "challenge_id": id, "request": request});
         let (s, v) = self.post("/api/phone/enroll", body).await;
         assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    /// As the phone, sends `account`'s answer to a push, `response` (base64url).
+    pub(crate) async fn phone_respond(
+        &mut self,
+        account: &str,
+        response: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({"account": account, "response": response});
+        self.post("/api/phone/respond", body).await
     }
 
     /// Starts a TOTP enrollment; its secret.
@@ -228,19 +244,9 @@ async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, Strin
     let (s, _) = b.get("/api/factors").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "signed out");
     let mut b = Browser::open(&app, b.jar.clone()).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": "not the password"}),
-        )
-        .await;
+    let (s, v) = b.sign_in("carol", "not the password").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": PASSWORD}),
-        )
-        .await;
+    let (s, v) = b.sign_in("carol", PASSWORD).await;
     assert_stage(s, &v, "mfa");
     let (_, v) = b.get("/api/factors").await;
     let kinds: Vec<&str> = v["factors"]
@@ -294,12 +300,7 @@ async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, Strin
     // device key, so the password alone signs in on this browser.
     let app = web_demo::build_app(config).await.unwrap();
     let mut b = Browser::open(&app, jar).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": PASSWORD}),
-        )
-        .await;
+    let (s, v) = b.sign_in("carol", PASSWORD).await;
     assert_stage(s, &v, "ok");
     // The audit log holds the events of all three runs, newest first.
     let audit = app.audit_events(200).await.unwrap();
@@ -645,12 +646,7 @@ async fn metrics_page_counts_an_enrollment_and_a_sign_in() {
     let (s, _) = b.post("/api/signout", json!({})).await;
     assert_eq!(s, StatusCode::OK);
     let mut b = Browser::open(&app, b.jar.clone()).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "dora", "password": PASSWORD}),
-        )
-        .await;
+    let (s, v) = b.sign_in("dora", PASSWORD).await;
     assert_stage(s, &v, "mfa");
     let (s, _) = b
         .post("/api/verify", json!({"kind": "totp", "code": "000000"}))
