@@ -9,10 +9,13 @@
 use std::hint::black_box;
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use mfa_core::{OsRandom, SecretBytes};
-use mfa_recovery::{Argon2Params, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode};
+use mfa_recovery::{
+    Argon2Params, RecoveryCode, RecoveryConfig, RecoveryFactor, RecoveryMode, RecoveryRecord,
+};
 
 use mfa_core::{KeyId, Keyring};
 use sha2::Sha256;
@@ -28,18 +31,28 @@ fn factor(config: RecoveryConfig) -> RecoveryFactor {
     RecoveryFactor::new(keys, config).unwrap()
 }
 
+/// A set of `n` codes from `f` and the `verify_ok` benchmark on the middle one; the set.
+fn verify_ok(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    f: &RecoveryFactor,
+    n: usize,
+) -> RecoveryRecord {
+    let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
+    let typed = codes[n / 2].expose_grouped();
+    group.bench_with_input(BenchmarkId::new("verify_ok", n), &n, |b, _| {
+        b.iter(|| {
+            f.verify_code(black_box(&record), black_box(&typed), &mut OsRandom)
+                .unwrap()
+        })
+    });
+    record
+}
+
 fn hmac_mode(c: &mut Criterion) {
     let mut group = c.benchmark_group("recovery/hmac");
     for n in [10usize, 100] {
         let f = factor(RecoveryConfig::default().with_mode(RecoveryMode::set(n).unwrap()));
-        let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
-        let typed = codes[n / 2].expose_grouped();
-        group.bench_with_input(BenchmarkId::new("verify_ok", n), &n, |b, _| {
-            b.iter(|| {
-                f.verify_code(black_box(&record), black_box(&typed), &mut OsRandom)
-                    .unwrap()
-            })
-        });
+        let record = verify_ok(&mut group, &f, n);
         let wrong = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01";
         group.bench_with_input(BenchmarkId::new("verify_wrong", n), &n, |b, _| {
             b.iter(|| {
@@ -79,14 +92,7 @@ fn argon2_mode(c: &mut Criterion) {
             RecoveryConfig::short_codes(Argon2Params::default())
                 .with_mode(RecoveryMode::set(n).unwrap()),
         );
-        let (codes, record) = f.generate(&mut OsRandom).unwrap().into_parts();
-        let typed = codes[n / 2].expose_grouped();
-        group.bench_with_input(BenchmarkId::new("verify_ok", n), &n, |b, _| {
-            b.iter(|| {
-                f.verify_code(black_box(&record), black_box(&typed), &mut OsRandom)
-                    .unwrap()
-            })
-        });
+        verify_ok(&mut group, &f, n);
     }
     // Peer: one raw Argon2id evaluation with the same (default) parameters.
     let argon = Argon2::new_with_secret(

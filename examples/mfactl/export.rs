@@ -27,7 +27,7 @@ use mfa_store::AnyStore;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{Failure, read_small, user, write_private};
+use super::{Failure, read_small, user, users_named, write_private};
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
@@ -92,19 +92,7 @@ impl KeyArgs {
 }
 
 pub(crate) async fn export(service: &Service<AnyStore>, a: ExportArgs) -> Result<Value, Failure> {
-    let mut users = a.user.clone();
-    if let Some(path) = &a.users {
-        let text = read_small(path, "users")?;
-        users.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    if users.is_empty() {
-        return Err(Failure::bad("name the users: --user U or --users FILE"));
-    }
+    let users = users_named(&a.user, a.users.as_deref())?;
     if a.out.as_os_str() == "-" {
         return Err(Failure::bad(
             "an export is never printed: --out names a new file",

@@ -61,6 +61,20 @@ pub(super) fn read_small(path: &Path, what: &str) -> Result<Zeroizing<String>, F
     Ok(text)
 }
 
+/// The users named by `--user` and, one a line, in the `--users` file; at least one.
+pub(super) fn users_named(user: &[String], users: Option<&Path>) -> Result<Vec<String>, Failure> {
+    let mut named = user.to_vec();
+    if let Some(path) = users {
+        let text = read_small(path, "users")?;
+        let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        named.extend(lines.map(str::to_owned));
+    }
+    if named.is_empty() {
+        return Err(Failure::bad("name the users: --user U or --users FILE"));
+    }
+    Ok(named)
+}
+
 pub(super) fn read_key_file(path: &Path) -> Result<KeyFile, Failure> {
     let text = read_small(path, "key file")?;
     let file: KeyFile = serde_json::from_str(&text)

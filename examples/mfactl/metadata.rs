@@ -23,7 +23,7 @@ use mfa_core::Timestamp;
 use mfa_store::AnyStore;
 use serde_json::{Value, json};
 
-use super::{Failure, read_small, user};
+use super::{Failure, read_small, user, users_named};
 
 /// The largest BLOB read (the real one is a few MB).
 const MAX_BLOB: u64 = 64 << 20;
@@ -60,19 +60,7 @@ pub(crate) async fn recheck(
     a: RecheckArgs,
     now: Timestamp,
 ) -> Result<Value, Failure> {
-    let mut users = a.user.clone();
-    if let Some(path) = &a.users {
-        let text = read_small(path, "users")?;
-        users.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    if users.is_empty() {
-        return Err(Failure::bad("name the users: --user U or --users FILE"));
-    }
+    let users = users_named(&a.user, a.users.as_deref())?;
     let metadata = load(&a, now)?;
     let action = if a.flag_only {
         MetadataAction::Flag

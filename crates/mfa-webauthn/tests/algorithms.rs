@@ -97,19 +97,10 @@ fn the_rs1_case_needs_both_opt_ins() {
     // The case's relying party offers -65535, which the runner takes as the credential
     // opt-in (and the runner always opts in to RS1 statements); the pure core refuses it
     // without either.
-    let c = case("webauthn/registration/packed/reg-packed-rs1-synthetic.json");
-    let response: mfa_webauthn::json::RegistrationResponseJson =
-        serde_json::from_value(c["credential"].clone()).unwrap();
-    let e = &c["expected"];
-    let mut exp: mfa_webauthn::Expectations = serde_json::from_value(serde_json::json!({
-        "rp_id": e["rp_id"],
-        "origins": e["origins"],
-        "challenge": e["challenge"],
-        "user_presence_required": true,
-        "user_verification_required": false,
-        "allowed_algorithms": [-65535],
-    }))
-    .unwrap();
+    let rs1 = "webauthn/registration/packed/reg-packed-rs1-synthetic.json";
+    let (_, mut exp, response) = crate::registration_vector(rs1);
+    exp.allowed_algorithms = vec![-65535];
+    exp.cred_props_requested = false;
     assert!(
         !exp.danger_allow_rs1,
         "off by default, also when deserialised"

@@ -160,19 +160,20 @@ fn get(
     serde_json::from_str(out.as_str().unwrap()).unwrap()
 }
 
-#[test]
-fn chromium_virtual_authenticator_end_to_end() {
+/// Chromium (profile `tag`) on the page [`serve`] serves, WebAuthn enabled: the browser,
+/// the page's session id, its origin and the profile directory. `None` (the test `test` is
+/// skipped) when Chromium is not installed, unless `MFA_REQUIRE_EXTERNAL=1`.
+fn open_page(test: &str, tag: &str) -> Option<(Browser, String, String, std::path::PathBuf)> {
     if !std::path::Path::new(CHROMIUM).exists() {
         if std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
             panic!("MFA_REQUIRE_EXTERNAL=1 but {CHROMIUM} is missing (apt-get install chromium)");
         }
-        println!("SKIPPED chromium_virtual_authenticator_end_to_end: {CHROMIUM} not installed");
-        return;
+        println!("SKIPPED {test}: {CHROMIUM} not installed");
+        return None;
     }
     let port = serve();
     let origin = format!("http://localhost:{port}");
-    let profile =
-        std::env::temp_dir().join(format!("mfa-webauthn-chromium-{}", std::process::id()));
+    let profile = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     let mut browser = Browser::launch(&profile);
     let target = browser.call(
         None,
@@ -185,15 +186,30 @@ fn chromium_virtual_authenticator_end_to_end() {
         json!({"targetId": target["targetId"], "flatten": true}),
     );
     let session = attached["sessionId"].as_str().unwrap().to_owned();
-    let s = session.as_str();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while browser.eval(s, "document.readyState + location.href")
+    while browser.eval(&session, "document.readyState + location.href")
         != json!(format!("complete{origin}/"))
     {
         assert!(Instant::now() < deadline, "page did not load");
         std::thread::sleep(Duration::from_millis(100));
     }
-    browser.call(Some(s), "WebAuthn.enable", json!({"enableUI": false}));
+    browser.call(
+        Some(&session),
+        "WebAuthn.enable",
+        json!({"enableUI": false}),
+    );
+    Some((browser, session, origin, profile))
+}
+
+#[test]
+fn chromium_virtual_authenticator_end_to_end() {
+    let Some((mut browser, session, origin, profile)) = open_page(
+        "chromium_virtual_authenticator_end_to_end",
+        "mfa-webauthn-chromium",
+    ) else {
+        return;
+    };
+    let s = session.as_str();
 
     let scenarios = [
         Scenario {
@@ -366,38 +382,13 @@ fn chromium_virtual_authenticator_end_to_end() {
 fn chromium_hints_backup_state_and_signals() {
     use mfa_core::WebAuthnHint;
     use mfa_webauthn::BackupEligibilityRule;
-    if !std::path::Path::new(CHROMIUM).exists() {
-        if std::env::var("MFA_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("MFA_REQUIRE_EXTERNAL=1 but {CHROMIUM} is missing (apt-get install chromium)");
-        }
-        println!("SKIPPED chromium_hints_backup_state_and_signals: {CHROMIUM} not installed");
+    let Some((mut browser, session, origin, profile)) = open_page(
+        "chromium_hints_backup_state_and_signals",
+        "mfa-webauthn-chromium22",
+    ) else {
         return;
-    }
-    let port = serve();
-    let origin = format!("http://localhost:{port}");
-    let profile =
-        std::env::temp_dir().join(format!("mfa-webauthn-chromium22-{}", std::process::id()));
-    let mut browser = Browser::launch(&profile);
-    let target = browser.call(
-        None,
-        "Target.createTarget",
-        json!({"url": format!("{origin}/")}),
-    );
-    let attached = browser.call(
-        None,
-        "Target.attachToTarget",
-        json!({"targetId": target["targetId"], "flatten": true}),
-    );
-    let session = attached["sessionId"].as_str().unwrap().to_owned();
+    };
     let s = session.as_str();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while browser.eval(s, "document.readyState + location.href")
-        != json!(format!("complete{origin}/"))
-    {
-        assert!(Instant::now() < deadline, "page did not load");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    browser.call(Some(s), "WebAuthn.enable", json!({"enableUI": false}));
     let added = browser.call(
         Some(s),
         "WebAuthn.addVirtualAuthenticator",

@@ -379,19 +379,8 @@ pub(crate) struct Case {
 }
 
 pub(crate) fn case(rel: &str) -> Case {
-    let c: Value =
-        serde_json::from_str(&std::fs::read_to_string(crate::vectors(rel)).unwrap()).unwrap();
+    let (c, mut exp, response) = crate::registration_vector(rel);
     let e = &c["expected"];
-    let mut exp: Expectations = serde_json::from_value(json!({
-        "rp_id": e["rp_id"],
-        "origins": e["origins"],
-        "challenge": e["challenge"],
-        "user_presence_required": true,
-        "user_verification_required": false,
-        "allowed_algorithms": e["allowed_algorithms"],
-    }))
-    .unwrap();
-    exp.cred_props_requested = true;
     exp.allow_cross_origin = e["allow_cross_origin"].as_bool().unwrap_or(false);
     let root = e["trust_anchors"]
         .as_array()
@@ -399,7 +388,7 @@ pub(crate) fn case(rel: &str) -> Case {
         .map(|a| B64.decode(a.as_str().unwrap()).unwrap());
     Case {
         exp,
-        response: serde_json::from_value(c["credential"].clone()).unwrap(),
+        response,
         root,
     }
 }
@@ -502,12 +491,7 @@ fn u2f_authenticators_are_found_by_certificate_key_id() {
     )
     .unwrap();
     let leaf = reg.x5c.first().unwrap();
-    let at = leaf
-        .windows(3)
-        .rposition(|w| w == [0x03, 0x42, 0x00])
-        .unwrap()
-        + 3;
-    let key_id: [u8; 20] = sha1::Sha1::digest(&leaf[at..at + 65]).into();
+    let key_id: [u8; 20] = sha1::Sha1::digest(crate::p256_point(leaf)).into();
     let hex: String = key_id.iter().map(|b| format!("{b:02x}")).collect();
     let u2f_entry = |statuses: &[&str]| {
         json!([{

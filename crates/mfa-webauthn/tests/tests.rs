@@ -35,6 +35,40 @@ pub(crate) fn vectors(rel: &str) -> std::path::PathBuf {
     root.join(rel)
 }
 
+/// A registration vector under the shared vectors: the vector, the expectations it
+/// states (all but cross-origin, and with `credProps` asked for) and the response.
+pub(crate) fn registration_vector(
+    rel: &str,
+) -> (
+    serde_json::Value,
+    mfa_webauthn::Expectations,
+    mfa_webauthn::json::RegistrationResponseJson,
+) {
+    let text = std::fs::read_to_string(vectors(rel)).unwrap();
+    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let e = &c["expected"];
+    let mut exp: mfa_webauthn::Expectations = serde_json::from_value(serde_json::json!({
+        "rp_id": e["rp_id"],
+        "origins": e["origins"],
+        "challenge": e["challenge"],
+        "user_presence_required": true,
+        "user_verification_required": false,
+        "allowed_algorithms": e["allowed_algorithms"],
+    }))
+    .unwrap();
+    exp.cred_props_requested = true;
+    let response = serde_json::from_value(c["credential"].clone()).unwrap();
+    (c, exp, response)
+}
+
+/// The public point of a certificate's P-256 key: after the SPKI's BIT STRING header
+/// (03 42 00), the 65-byte uncompressed point.
+pub(crate) fn p256_point(cert: &[u8]) -> &[u8] {
+    let header = cert.windows(3).rposition(|w| w == [0x03, 0x42, 0x00]);
+    let at = header.unwrap() + 3;
+    &cert[at..at + 65]
+}
+
 /// Whether `e` is a verification refusal with `code` whose log-only detail (the
 /// `source()` text) contains `detail`.
 pub(crate) fn refused(

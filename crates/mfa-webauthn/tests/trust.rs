@@ -17,19 +17,8 @@ struct Case {
 }
 
 fn case(rel: &str) -> Case {
-    let text = std::fs::read_to_string(crate::vectors(rel)).unwrap();
-    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (c, exp, response) = crate::registration_vector(rel);
     let e = &c["expected"];
-    let mut exp: Expectations = serde_json::from_value(serde_json::json!({
-        "rp_id": e["rp_id"],
-        "origins": e["origins"],
-        "challenge": e["challenge"],
-        "user_presence_required": true,
-        "user_verification_required": false,
-        "allowed_algorithms": e["allowed_algorithms"],
-    }))
-    .unwrap();
-    exp.cred_props_requested = true;
     let anchors = e["trust_anchors"]
         .as_array()
         .into_iter()
@@ -45,7 +34,7 @@ fn case(rel: &str) -> Case {
     assert_eq!(e["verification_time"], "2024-01-01T00:00:00Z");
     Case {
         exp,
-        response: serde_json::from_value(c["credential"].clone()).unwrap(),
+        response,
         anchors,
         now: Timestamp::from_unix_secs(1_704_067_200),
     }
@@ -273,13 +262,7 @@ fn a_custom_source_is_asked_by_format_aaguid_and_certificate_key_id() {
     )
     .unwrap();
     let leaf = reg.x5c.first().unwrap();
-    // The P-256 SPKI's BIT STRING: 03 42 00, then the uncompressed point.
-    let at = leaf
-        .windows(3)
-        .rposition(|w| w == [0x03, 0x42, 0x00])
-        .unwrap()
-        + 3;
-    let point = &leaf[at..at + 65];
+    let point = crate::p256_point(leaf);
     assert_eq!(point[0], 0x04);
     let key_id: [u8; 20] = sha1::Sha1::digest(point).into();
     let run = |key_id: [u8; 20]| {

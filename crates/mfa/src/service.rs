@@ -397,6 +397,21 @@ impl<S: Store> Service<S> {
 
     /// Takes a pending challenge once and opens its state; an unknown, expired or
     /// already used one is `Rejected(Expired)`.
+    /// The pending challenge `id` of `owner`, not consumed, which must be one for
+    /// `factor`: `Expired` when there is none, `UnknownFactor` when it is another factor's.
+    async fn factor_challenge(
+        &self,
+        owner: &ChallengeOwner,
+        id: &ChallengeId,
+        factor: &FactorId,
+        now: Timestamp,
+    ) -> Result<Versioned<PendingChallenge>> {
+        let pending = self.store.challenge(id, owner, now).await?;
+        let pending = pending.ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
+        for_factor(pending.value.factor.as_ref(), Some(factor))?;
+        Ok(pending)
+    }
+
     async fn take_state<T: serde::de::DeserializeOwned>(
         &self,
         purpose: &'static str,
@@ -491,4 +506,17 @@ impl Outcome {
             recovery: None,
         }
     }
+}
+
+/// A challenge made for `found` answered as one for `expected`: refused as `UnknownFactor`
+/// unless they are the same.
+fn for_factor(found: Option<&FactorId>, expected: Option<&FactorId>) -> Result<()> {
+    if found != expected {
+        return Err(Rejected::with_detail(
+            RejectReason::UnknownFactor,
+            "challenge for another factor",
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{code, enroll_totp, harness, harness_with, keys, password, ring, start_totp};
+use crate::common::{
+    code, enroll_totp, harness, harness_with, keys, password, right, ring, start_totp,
+};
 use mfa::envelope::FORMAT_AES256GCM_V1;
 use mfa::otp::Secret;
 use mfa::{Error, KeyId, Response};
@@ -214,17 +216,7 @@ async fn rekey_reseals_under_the_new_key_and_the_old_key_can_then_go() {
     // k1 retired: the record still opens, and the code still verifies.
     let h3 = harness_with(store, ring("k2", new));
     h3.clock.advance(Duration::from_secs(60));
-    let at = h3.clock.now();
-    let v = h3
-        .service
-        .verify(
-            &alice,
-            &e.factor_id,
-            Response::Code(&code(&e, at.unix_secs())),
-            &password(at),
-        )
-        .await
-        .unwrap();
+    let v = right(&h3, &alice, &e).await.unwrap();
     assert_eq!(v.factor.id, e.factor_id);
 }
 
@@ -245,11 +237,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
     let before = store.factor(&alice, &e.factor_id).await.unwrap().unwrap();
     let now = h.clock.now();
     let used = code(&e, now.unix_secs());
-    let verify = async |c: &str| {
-        h.service
-            .verify(&alice, &e.factor_id, Response::Code(c), &password(now))
-            .await
-    };
+    let verify = async |c: &str| h.verify_code(&alice, &e.factor_id, c).await;
     let aal2 = verify(&used).await.unwrap().session;
     assert!(verify(&used).await.is_err(), "a replay is refused");
     // The writer restores the earlier row.
@@ -263,11 +251,7 @@ async fn a_writer_restoring_an_older_row_rolls_it_back_as_the_threat_model_state
         "a restored row is a state the service once wrote: it opens"
     );
     // The same sealed bytes under another factor id do not open.
-    let e2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
+    let e2 = h.begin_totp(&alice, "tablet", &aal2).await;
     let mut moved = store.factor(&alice, &e2.factor_id).await.unwrap().unwrap();
     moved.value.data = before.value.data.clone();
     let v = moved.version;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::common::{
     self, Harness, POLICY, RACE_POLICY, code, enroll_push, enroll_recovery, harness_oob, keys,
-    oob_config, password, register_key, webauthn_assertion,
+    oob_config, password, register_key, start_oob, start_push, webauthn_assertion,
 };
 use mfa::oob::PushStatus;
 use mfa::oob::testkit::SoftwareDevice;
@@ -180,16 +180,14 @@ pub(crate) async fn wrong_codes_count_and_lock<S: Store + 'static>((h, second): 
 
 pub(crate) async fn one_sms_code_once<S: Store + 'static>((h, second): Instances<S>) {
     let alice = UserId::new("alice").unwrap();
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms("+12015550123", None),
-            "phone",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::sms("+12015550123", None),
+        "phone",
+        &password(h.clock.now()),
+    )
+    .await;
     second
         .finish_enrollment(
             &alice,
@@ -237,19 +235,7 @@ pub(crate) async fn one_push_once<S: Store + 'static>((h, second): Instances<S>)
     let session = password(h.clock.now());
     let instances = [&*h.service, &*second];
     let info = enroll_push(instances, &alice, "phone", &session, &device).await;
-    let Challenge::Push {
-        challenge_id,
-        number,
-        nonce,
-        ..
-    } = h
-        .service
-        .start_challenge(&alice, &info.id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a push")
-    };
+    let (challenge_id, number, nonce) = start_push(&h, &alice, &info.id).await.unwrap();
     let notification = h.transport.sent().last().unwrap().clone();
     let answer = device
         .approve(&notification, &number, h.clock.now())

@@ -3,13 +3,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mfa::{Error, Response};
+use mfa::Error;
 use mfa_core::store::StoreError;
 use mfa_core::testkit::{Faulty, Hook, Operation};
 use mfa_core::{Clock, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{code, enroll_totp, harness, password};
+use crate::common::{code, enroll_totp, harness};
 
 /// Whether the memory store's failure counters, or its factor writes, are unreachable.
 #[derive(Default)]
@@ -61,8 +61,7 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
     for down in [&hook.counters_down, &hook.writes_down] {
         down.store(true, Ordering::SeqCst);
         let err = h
-            .service
-            .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
+            .verify_code(&alice, &e.factor_id, &right)
             .await
             .unwrap_err();
         assert!(backend(&err), "{err:?}");
@@ -70,16 +69,8 @@ async fn unreachable_counters_or_writes_refuse_even_the_right_code() {
     }
 
     // Back up: the same code works exactly once.
-    h.service
-        .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
-        .await
-        .unwrap();
-    assert!(
-        h.service
-            .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
-            .await
-            .is_err()
-    );
+    h.verify_code(&alice, &e.factor_id, &right).await.unwrap();
+    assert!(h.verify_code(&alice, &e.factor_id, &right).await.is_err());
 }
 
 impl mfa_core::store::JournalStore for Flaky {}

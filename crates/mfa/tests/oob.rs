@@ -8,16 +8,58 @@ use mfa::oob::testkit::SoftwareDevice;
 use mfa::oob::{LimitError, PushStatus};
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Session, Subject};
-use mfa::{Challenge, Error, PushNonce, Response};
+use mfa::{Challenge, Error, OobEnrollment, PushNonce, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
 use crate::common::{
-    Harness, POLICY, enroll_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
+    Harness, POLICY, confirm_oob, enroll_push, harness, harness_oob, keys, oob_config, password,
+    start_oob, start_push,
 };
 
 pub(crate) const PHONE: &str = "+12015550123";
+
+/// A service whose codes allow `max_attempts` attempts, and alice signed in with an SMS
+/// factor to [`PHONE`]: the harness, alice, the factor and her session.
+pub(crate) async fn alice_with_sms(
+    max_attempts: u32,
+) -> (Harness<MemoryStore>, UserId, FactorId, Session) {
+    let config = oob_config().with_max_attempts(max_attempts).unwrap();
+    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
+    let alice = UserId::new("alice").unwrap();
+    let session = password(h.clock.now());
+    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &session).await;
+    (h, alice, sms, session)
+}
+
+/// Starts a code challenge for `user`'s out-of-band `factor`; its id.
+pub(crate) async fn start_code<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+) -> ChallengeId {
+    let options = StartOptions::new();
+    let started = h.service.start_challenge(user, factor, &options).await;
+    let Challenge::OobCode { challenge_id, .. } = started.unwrap() else {
+        panic!("not a code challenge")
+    };
+    challenge_id
+}
+
+/// Starts an SMS enrollment to [`PHONE`] for `user` as `label`, with the password just
+/// proven.
+pub(crate) async fn start_sms<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    label: &str,
+) -> Result<OobEnrollment, Error> {
+    let (address, session) = (mfa::OobAddress::sms(PHONE, None), password(h.clock.now()));
+    h.service
+        .start_oob_enrollment(user, address, label, &session)
+        .await
+}
+
 const MASKED_PHONE: &str = "+1 \u{2022}\u{2022}\u{2022} \u{2022}\u{2022}\u{2022} 0123";
 
 fn reason_of<S>(h: &Harness<S>) -> &'static str {
@@ -38,30 +80,17 @@ pub(crate) async fn with_sms<S: Store>(
     normalised: &str,
     session: &Session,
 ) -> (FactorId, Session) {
-    let e = h
-        .service
-        .start_oob_enrollment(
-            user,
-            mfa::OobAddress::sms(phone, Some("US")),
-            "phone",
-            session,
-        )
-        .await
-        .unwrap();
-    let code = h.last_code_to(normalised);
-    h.service
-        .finish_enrollment(user, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    let e = start_oob(
+        h,
+        user,
+        mfa::OobAddress::sms(phone, Some("US")),
+        "phone",
+        session,
+    )
+    .await;
+    let e = confirm_oob(h, user, e, normalised).await;
     h.clock.advance(Duration::from_secs(31));
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(user, &e.factor_id, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let challenge_id = start_code(h, user, &e.factor_id).await;
     let code = h.last_code_to(normalised);
     let v = h
         .service
@@ -85,16 +114,14 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms("(201) 555-0123", Some("US")),
-            "my phone",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::sms("(201) 555-0123", Some("US")),
+        "my phone",
+        &password(now),
+    )
+    .await;
     assert_eq!(e.kind, FactorKind::Sms);
     assert_eq!(e.destination, MASKED_PHONE);
     let sent = h.sender.sent();
@@ -112,11 +139,7 @@ async fn sms_is_sent_confirmed_verified_once_and_listed_masked() {
             .is_err()
     );
     let code = h.last_code_to(PHONE);
-    let info = h
-        .service
-        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    let info = h.confirm(&alice, &e.factor_id, &code).await;
     assert!(info.factor.confirmed);
     assert_eq!(info.factor.destination.as_deref(), Some(MASKED_PHONE));
     // The confirmation code is single use.
@@ -191,23 +214,18 @@ async fn email_and_voice_work_through_the_latest_challenge() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::email("Alice@Example.com"),
-            "mail",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    let e = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::email("Alice@Example.com"),
+        "mail",
+        &password(now),
+    )
+    .await;
     assert_eq!(e.kind, FactorKind::Email);
     let to = h.sender.sent()[0].to().as_str().to_owned();
     let code = h.last_code_to(&to);
-    h.service
-        .finish_enrollment(&alice, &e.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &e.factor_id, &code).await;
     h.clock.advance(Duration::from_secs(31));
     h.service
         .start_challenge(&alice, &e.factor_id, &StartOptions::new())
@@ -215,39 +233,25 @@ async fn email_and_voice_work_through_the_latest_challenge() {
         .unwrap();
     let code = h.last_code_to(&to);
     // A plain code answers the factor's latest challenge.
-    let v = h
-        .service
-        .verify(
-            &alice,
-            &e.factor_id,
-            Response::Code(&code),
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    let v = h.verify_code(&alice, &e.factor_id, &code).await.unwrap();
     assert_eq!(v.methods, [AuthMethod::Otp]);
     let session = v.session;
 
     // Voice, to a UK number.
-    let voice = h
-        .service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::voice("+44 7400 123456", None),
-            "voice",
-            &session,
-        )
-        .await
-        .unwrap();
+    let voice = start_oob(
+        &h,
+        &alice,
+        mfa::OobAddress::voice("+44 7400 123456", None),
+        "voice",
+        &session,
+    )
+    .await;
     assert_eq!(voice.kind, FactorKind::Voice);
     let sent = h.sender.sent();
     let call = sent.last().unwrap();
     assert_eq!(call.channel(), Channel::Voice);
     let code = h.last_code_to("+447400123456");
-    h.service
-        .finish_enrollment(&alice, &voice.factor_id, &code, &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &voice.factor_id, &code).await;
     h.clock.advance(Duration::from_secs(31));
     h.service
         .start_challenge(&alice, &voice.factor_id, &StartOptions::new())
@@ -264,21 +268,8 @@ async fn email_and_voice_work_through_the_latest_challenge() {
 
 #[tokio::test]
 async fn wrong_expired_and_exhausted_codes_are_refused() {
-    let config = oob_config().with_max_attempts(3).unwrap();
-    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
-    let alice = UserId::new("alice").unwrap();
-    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
-    let start = || async {
-        let Challenge::OobCode { challenge_id, .. } = h
-            .service
-            .start_challenge(&alice, &sms, &StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
-        challenge_id
-    };
+    let (h, alice, sms, session) = alice_with_sms(3).await;
+    let start = || start_code(&h, &alice, &sms);
     let answer = |id: ChallengeId, code: String| {
         let h = &h;
         let alice = &alice;
@@ -336,17 +327,8 @@ async fn wrong_expired_and_exhausted_codes_are_refused() {
 async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
-    let now = h.clock.now();
     // An abandoned enrollment gives way to a new one of the same number.
-    h.service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms(PHONE, None),
-            "a",
-            &password(now),
-        )
-        .await
-        .unwrap();
+    start_sms(&h, &alice, "a").await.unwrap();
     h.clock.advance(Duration::from_secs(31));
     let (_, session) = with_sms(&h, &alice, "201-555-0123", PHONE, &password(h.clock.now())).await;
     assert_eq!(h.service.list_factors(&alice).await.unwrap().len(), 1);
@@ -364,15 +346,7 @@ async fn one_number_once_per_user_and_at_most_two_sms_numbers() {
     assert!(matches!(err, Error::DestinationAlreadyEnrolled), "{err:?}");
     // Another user may have it (a family phone).
     let bob = UserId::new("bob").unwrap();
-    h.service
-        .start_oob_enrollment(
-            &bob,
-            mfa::OobAddress::sms(PHONE, None),
-            "family",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    start_sms(&h, &bob, "family").await.unwrap();
     // A second number is fine, a third is refused by the default rule (two SMS numbers).
     let (_, session) = with_sms(&h, &alice, "+12015550124", "+12015550124", &session).await;
     let err = h
@@ -502,30 +476,10 @@ async fn push_approve_deny_wrong_number_and_expiry() {
     let alice = UserId::new("alice").unwrap();
     let (_, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
     // An email contact for the notices.
-    enroll_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::email("alice@example.com"),
-        "mail",
-        &session,
-        "alice@example.com",
-    )
-    .await;
+    add_email(&h, &alice, &session).await;
     let (push, device) = with_push(&h, &alice, &session).await;
     let start = || async {
-        let Challenge::Push {
-            challenge_id,
-            number,
-            nonce,
-            ..
-        } = h
-            .service
-            .start_challenge(&alice, &push, &StartOptions::new())
-            .await
-            .unwrap()
-        else {
-            panic!("not a push")
-        };
+        let (challenge_id, number, nonce) = start_push(&h, &alice, &push).await.unwrap();
         let notification = h.transport.sent().last().unwrap().clone();
         assert_eq!(notification.account.as_deref(), Some("alice"));
         (challenge_id, number, notification, nonce)
@@ -643,20 +597,8 @@ async fn notices_reach_the_contact_and_reset_removes_oob_factors() {
     assert_eq!(n[0].0, PHONE);
     assert!(n[0].1.contains("was added"));
     // With an email factor confirmed, notices go to the address first.
-    enroll_oob(
-        &h,
-        &alice,
-        mfa::OobAddress::email("alice@example.com"),
-        "mail",
-        &session,
-        "alice@example.com",
-    )
-    .await;
-    let totp = h
-        .service
-        .start_totp_enrollment(&alice, "app", &session)
-        .await
-        .unwrap();
+    add_email(&h, &alice, &session).await;
+    let totp = h.begin_totp(&alice, "app", &session).await;
     h.service
         .remove_factor(&alice, &Subject::default(), &session, &totp.factor_id)
         .await
@@ -722,4 +664,11 @@ async fn kinds_without_their_factor_are_not_configured() {
         .unwrap_err();
     assert!(matches!(err, Error::NotConfigured(_)), "{err:?}");
     assert!(service.list_factors(&alice).await.unwrap().is_empty());
+}
+
+/// alice@example.com enrolled for `user` as "mail" under `session`, and confirmed.
+async fn add_email<S: Store>(h: &Harness<S>, user: &UserId, session: &Session) {
+    let address = mfa::OobAddress::email("alice@example.com");
+    let e = start_oob(h, user, address, "mail", session).await;
+    confirm_oob(h, user, e, "alice@example.com").await;
 }

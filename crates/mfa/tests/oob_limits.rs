@@ -6,50 +6,22 @@
 use std::time::Duration;
 
 use mfa::oob::{LimitError, PushConfig, PushStatus, SendLimits};
-use mfa::{Challenge, Error, PushNonce, Response};
+use mfa::{Challenge, Error, Response};
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{Clock, FactorId, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
-use crate::common::{Harness, POLICY, harness, harness_oob, keys, oob_config, password};
-use crate::oob::{PHONE, with_push, with_sms};
+use crate::common::{
+    Harness, POLICY, harness, harness_oob, keys, oob_config, password, start_push,
+};
+use crate::oob::{PHONE, alice_with_sms, start_code, start_sms, with_push, with_sms};
 
 /// Failed verifications through the lockout gate naming `factor`.
 async fn fail_with<S: Store>(h: &Harness<S>, user: &UserId, factor: &str, times: usize) {
     let factor = FactorId::new(factor).unwrap();
     for _ in 0..times {
-        let err = h
-            .service
-            .verify(
-                user,
-                &factor,
-                Response::Code("123456"),
-                &password(h.clock.now()),
-            )
-            .await
-            .unwrap_err();
+        let err = h.verify_code(user, &factor, "123456").await.unwrap_err();
         assert!(err.is_rejection(), "{err:?}");
-    }
-}
-
-/// Starts a push; the transaction, the number, the nonce.
-async fn push<S: Store>(
-    h: &Harness<S>,
-    user: &UserId,
-    factor: &FactorId,
-) -> Result<(ChallengeId, String, PushNonce), Error> {
-    match h
-        .service
-        .start_challenge(user, factor, &StartOptions::new())
-        .await?
-    {
-        Challenge::Push {
-            challenge_id,
-            number,
-            nonce,
-            ..
-        } => Ok((challenge_id, number, nonce)),
-        other => panic!("not a push: {other:?}"),
     }
 }
 
@@ -63,15 +35,7 @@ async fn failures_naming_oob_sends_do_not_fill_the_send_cap() {
     let alice = UserId::new("alice").unwrap();
     // Ten: the default per-user cap (and below the account's limit of fifteen).
     fail_with(&h, &alice, "(oob-sends)", 10).await;
-    h.service
-        .start_oob_enrollment(
-            &alice,
-            mfa::OobAddress::sms(PHONE, None),
-            "phone",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    start_sms(&h, &alice, "phone").await.unwrap();
     assert_eq!(h.sender.sent().len(), 1);
 }
 
@@ -123,7 +87,7 @@ async fn failures_naming_the_push_counters_do_not_fill_them() {
         let (factor, _) = with_push(&h, &user, &password(h.clock.now())).await;
         fail_with(&h, &user, counter, failures).await;
         let before = h.transport.sent().len();
-        push(&h, &user, &factor).await.unwrap();
+        start_push(&h, &user, &factor).await.unwrap();
         assert_eq!(h.transport.sent().len(), before + 1, "{counter}");
     }
 }
@@ -134,18 +98,8 @@ async fn failures_naming_the_push_counters_do_not_fill_them() {
 #[tokio::test]
 async fn nothing_is_sent_to_a_locked_sms_factor() {
     // Ten attempts per code, so the challenge outlives the factor's five failures.
-    let config = oob_config().with_max_attempts(10).unwrap();
-    let h = harness_oob(MemoryStore::new(), keys("k1"), config, POLICY);
-    let alice = UserId::new("alice").unwrap();
-    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &password(h.clock.now())).await;
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(&alice, &sms, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let (h, alice, sms, session) = alice_with_sms(10).await;
+    let challenge_id = start_code(&h, &alice, &sms).await;
     let code = h.last_code_to(PHONE);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
@@ -209,7 +163,7 @@ async fn nothing_is_pushed_to_a_locked_push_factor() {
             .unwrap_err();
         assert!(err.is_rejection(), "{err:?}");
     }
-    let err = push(&h, &bob, &factor).await.unwrap_err();
+    let err = start_push(&h, &bob, &factor).await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert!(h.transport.sent().is_empty(), "nothing pushed while locked");
 }
@@ -245,12 +199,12 @@ async fn push_fatigue_limit_of_five_lets_exactly_five_out() {
     let (factor, _) = with_push(&h, &bob, &password(h.clock.now())).await;
     let ttl = PushConfig::default().ttl();
     for _ in 0..5 {
-        push(&h, &bob, &factor).await.unwrap();
+        start_push(&h, &bob, &factor).await.unwrap();
         // Unanswered past its lifetime: no longer pending, still not approved.
         h.clock.advance(ttl + Duration::from_secs(1));
     }
     assert_eq!(h.transport.sent().len(), 5);
-    let err = push(&h, &bob, &factor).await.unwrap_err();
+    let err = start_push(&h, &bob, &factor).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -345,16 +299,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     let mut refused = None;
     for _ in 0..6 {
         h.clock.advance(Duration::from_secs(31));
-        match h
-            .service
-            .start_oob_enrollment(
-                &mallory,
-                mfa::OobAddress::sms(PHONE, None),
-                "not mine",
-                &password(h.clock.now()),
-            )
-            .await
-        {
+        match start_sms(&h, &mallory, "not mine").await {
             Ok(_) => {}
             Err(e) => {
                 refused = Some(e);
@@ -371,14 +316,7 @@ async fn another_account_cannot_spend_the_owners_sms_budget() {
     // The owner's confirmed factor still gets its sign-in codes.
     h.clock.advance(Duration::from_secs(31));
     let before = h.sender.sent().len();
-    let Challenge::OobCode { challenge_id, .. } = h
-        .service
-        .start_challenge(&victim, &sms, &StartOptions::new())
-        .await
-        .unwrap()
-    else {
-        panic!("not a code challenge")
-    };
+    let challenge_id = start_code(&h, &victim, &sms).await;
     assert_eq!(h.sender.sent().len(), before + 1);
     let code = h.last_code_to(PHONE);
     let response = Response::OobCode {
@@ -403,16 +341,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     for attacker in ["mallory", "trudy", "oscar"] {
         let attacker = UserId::new(attacker).unwrap();
         h.clock.advance(Duration::from_secs(31));
-        let e = h
-            .service
-            .start_oob_enrollment(
-                &attacker,
-                mfa::OobAddress::sms(PHONE, None),
-                "not mine",
-                &password(h.clock.now()),
-            )
-            .await
-            .unwrap();
+        let e = start_sms(&h, &attacker, "not mine").await.unwrap();
         let code = h.last_code_to(PHONE);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..5 {
@@ -427,16 +356,7 @@ async fn wrong_enrollment_codes_do_not_lock_the_owners_factor() {
     // Enrollment codes to the number stop: its failures lock it for enrollment.
     h.clock.advance(Duration::from_secs(31));
     let eve = UserId::new("eve").unwrap();
-    let err = h
-        .service
-        .start_oob_enrollment(
-            &eve,
-            mfa::OobAddress::sms(PHONE, None),
-            "not mine",
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap_err();
+    let err = start_sms(&h, &eve, "not mine").await.unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     // The owner's confirmed factor still gets its sign-in codes.
     let before = h.sender.sent().len();

@@ -12,19 +12,19 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use mfa::Error;
 use mfa::ops::{
     ChangeType, EventSigner, Initiator, Journaling, Metered, OutboxSender, RetryPolicy,
     SecurityEvent, UserField, names,
 };
 use mfa::policy::input::Subject;
-use mfa::{Error, Response};
 use mfa_core::store::{JournalStore, Store};
 use mfa_core::{Clock, FactorKind, Timestamp, UserId};
 use mfa_store::MemoryStore;
 use mfa_store::journal::verify_chain;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Harness, code, harness, harness_journal, password, with_totp};
+use crate::common::{Harness, TempDb, code, harness, harness_journal, start_oob, with_totp, wrong};
 
 const KEY_PEM: &str = include_str!("data/set-es256-test-key.pem");
 const ISSUER: &str = "https://bank.example/";
@@ -58,27 +58,16 @@ fn metrics_count_what_happened_and_no_label_carries_user_data() {
             let (e, aal2) = with_totp(&h, &alice).await;
             // Five wrong codes lock the factor; the sixth attempt meets the gate.
             for _ in 0..6 {
-                let now = h.clock.now();
-                let r = h
-                    .service
-                    .verify(
-                        &alice,
-                        &e.factor_id,
-                        Response::Code("000000"),
-                        &password(now),
-                    )
-                    .await;
-                assert!(r.is_err());
+                wrong(&h, &alice, &e.factor_id).await;
             }
-            h.service
-                .start_oob_enrollment(
-                    &alice,
-                    mfa::OobAddress::sms("(201) 555-0123", Some("US")),
-                    "phone",
-                    &aal2,
-                )
-                .await
-                .unwrap();
+            start_oob(
+                &h,
+                &alice,
+                mfa::OobAddress::sms("(201) 555-0123", Some("US")),
+                "phone",
+                &aal2,
+            )
+            .await;
             h.service.admin().reset_user(&alice).await.unwrap();
         });
     });
@@ -336,28 +325,6 @@ fn every_kind_of_set_verifies_with_jwcrypto() {
 
 // ----------------------------------------------------------------------- journal
 
-struct TempDb(std::path::PathBuf);
-
-impl TempDb {
-    fn new(name: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        Self(
-            std::env::temp_dir().join(format!("mfa-ops-{name}-{}-{n}.sqlite3", std::process::id())),
-        )
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Alice enrolls TOTP, renames and removes it, enrolls again, and is reset: the audit
 /// chain has every event and the outbox the SETs those changes imply.
 async fn life_cycle<S: Store>(h: &Harness<S>) -> UserId {
@@ -369,11 +336,7 @@ async fn life_cycle<S: Store>(h: &Harness<S>) -> UserId {
         .unwrap();
     // A second factor, so the policy lets the first go.
     let now = h.clock.now();
-    let e2 = h
-        .service
-        .start_totp_enrollment(&alice, "tablet", &aal2)
-        .await
-        .unwrap();
+    let e2 = h.begin_totp(&alice, "tablet", &aal2).await;
     h.service
         .finish_enrollment(&alice, &e2.factor_id, &code(&e2, now.unix_secs()), &aal2)
         .await

@@ -12,7 +12,8 @@ use mfa_core::store::Store;
 use mfa_core::{OsRandom, UserId};
 
 use crate::common::{
-    Harness, enroll_oob, enroll_push, enroll_totp, harness, register_key, right, temp_db,
+    Harness, confirm_oob, enroll_push, enroll_totp, harness, register_key, right, start_oob,
+    temp_db,
 };
 use crate::postgres::Schema;
 
@@ -90,15 +91,9 @@ async fn enroll_everything<S: Store + 'static>(h: &Harness<S>) -> Secrets {
     // An SMS number (its code hash lives in a sealed challenge until confirmed; the
     // number itself is the per-user lookup key, personal data rather than a secret) and
     // a push device, whose key the record holds.
-    enroll_oob(
-        h,
-        &alice,
-        mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None),
-        "sms",
-        &session,
-        "+12015550123",
-    )
-    .await;
+    let sms = mfa::OobAddress::new(mfa_core::Channel::Sms, "+12015550123", None);
+    let e = start_oob(h, &alice, sms, "sms", &session).await;
+    confirm_oob(h, &alice, e, "+12015550123").await;
     let device =
         SoftwareDevice::new("phone", "push-token-for-the-raw-tables-test", &mut OsRandom).unwrap();
     let service = &*h.service;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{add_totp, code, enroll_recovery, harness, password, with_totp};
+use crate::common::{add_totp, code, enroll_recovery, harness, password, right, with_totp};
 use mfa::audit::EventKind;
 use mfa::otp::Secret;
 use mfa::policy::assurance::Aal;
@@ -23,11 +23,7 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     let h = harness(MemoryStore::new());
     let alice = UserId::new("alice").unwrap();
     let now = h.clock.now();
-    let e = h
-        .service
-        .start_totp_enrollment(&alice, "phone", &password(now))
-        .await
-        .unwrap();
+    let e = h.begin_totp(&alice, "phone", &password(now)).await;
     assert!(
         e.uri.starts_with("otpauth://totp/Bank%20Example:alice?"),
         "{}",
@@ -36,37 +32,22 @@ async fn totp_is_active_only_after_its_first_code_and_never_accepts_a_code_twice
     let first = code(&e, now.unix_secs());
     // Unconfirmed: it does not sign in.
     let err = h
-        .service
-        .verify(&alice, &e.factor_id, Response::Code(&first), &password(now))
+        .verify_code(&alice, &e.factor_id, &first)
         .await
         .unwrap_err();
     assert!(rejected(&err, RejectReason::FactorDisabled), "{err:?}");
     assert!(!h.service.list_factors(&alice).await.unwrap()[0].confirmed);
-    let info = h
-        .service
-        .finish_enrollment(&alice, &e.factor_id, &first, &Session::default())
-        .await
-        .unwrap();
+    let info = h.confirm(&alice, &e.factor_id, &first).await;
     assert!(info.factor.confirmed);
     // The confirming code was used.
     let err = h
-        .service
-        .verify(&alice, &e.factor_id, Response::Code(&first), &password(now))
+        .verify_code(&alice, &e.factor_id, &first)
         .await
         .unwrap_err();
     assert!(rejected(&err, RejectReason::Replay), "{err:?}");
     h.clock.advance(Duration::from_secs(30));
     let now = h.clock.now();
-    let v = h
-        .service
-        .verify(
-            &alice,
-            &e.factor_id,
-            Response::Code(&code(&e, now.unix_secs())),
-            &password(now),
-        )
-        .await
-        .unwrap();
+    let v = right(&h, &alice, &e).await.unwrap();
     assert_eq!(v.methods, [AuthMethod::Otp]);
     assert_eq!(v.aal, Some(Aal::Aal2));
     assert_eq!(v.amr.to_strings(), ["mfa", "otp", "pwd"]);
@@ -179,16 +160,7 @@ async fn recovery_codes_are_used_once_and_regenerating_replaces_the_set() {
         .await
         .unwrap();
     assert_eq!(info.remaining_codes, Some(10));
-    let v = h
-        .service
-        .verify(
-            &alice,
-            &set.factor_id,
-            Response::Code(&first),
-            &password(h.clock.now()),
-        )
-        .await
-        .unwrap();
+    let v = h.verify_code(&alice, &set.factor_id, &first).await.unwrap();
     assert_eq!(v.recovery.as_ref().map(|r| r.remaining), Some(9));
     assert!(
         h.service
@@ -422,21 +394,14 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
     let now = h.clock.now();
     for _ in 0..5 {
         let err = h
-            .service
-            .verify(
-                &alice,
-                &e.factor_id,
-                Response::Code("000000"),
-                &password(now),
-            )
+            .verify_code(&alice, &e.factor_id, "000000")
             .await
             .unwrap_err();
         assert!(err.is_rejection());
     }
     let right = code(&e, now.unix_secs());
     let err = h
-        .service
-        .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
+        .verify_code(&alice, &e.factor_id, &right)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
@@ -472,12 +437,7 @@ async fn lockout_refuses_even_the_right_code_until_an_admin_unlocks() {
     let status = h.service.admin().lockout_status(&alice).await.unwrap();
     assert_eq!((status.user_failures, status.factors[0].failures), (0, 0));
     assert!(status.factors[0].state.is_open());
-    assert!(
-        h.service
-            .verify(&alice, &e.factor_id, Response::Code(&right), &password(now))
-            .await
-            .is_ok()
-    );
+    assert!(h.verify_code(&alice, &e.factor_id, &right).await.is_ok());
 }
 
 #[tokio::test]
@@ -488,13 +448,7 @@ async fn a_code_for_another_users_factor_is_an_unknown_factor() {
     let (e, _) = with_totp(&h, &alice).await;
     let now = h.clock.now();
     let err = h
-        .service
-        .verify(
-            &bob,
-            &e.factor_id,
-            Response::Code(&code(&e, now.unix_secs())),
-            &password(now),
-        )
+        .verify_code(&bob, &e.factor_id, &code(&e, now.unix_secs()))
         .await
         .unwrap_err();
     assert!(rejected(&err, RejectReason::UnknownFactor), "{err:?}");
@@ -520,10 +474,7 @@ async fn hotp_confirms_with_the_first_counter_and_moves_forward_only() {
     let secret = Secret::from_base32(&e.secret_base32).unwrap();
     let hotp = mfa::otp::HotpRecord::new(secret, mfa::otp::HotpParams::default()).hotp();
     let at = |c: u64| hotp.code(c).as_str().to_owned();
-    h.service
-        .finish_enrollment(&alice, &e.factor_id, &at(0), &Session::default())
-        .await
-        .unwrap();
+    h.confirm(&alice, &e.factor_id, &at(0)).await;
     let s = password(now);
     assert!(
         h.service

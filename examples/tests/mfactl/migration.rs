@@ -174,18 +174,16 @@ fn export_is_encrypted_and_imports_into_an_empty_store() {
         ),
         "never printed",
     );
-    let v = env.ok(
-        T0,
-        &[
-            "export",
-            "--user",
-            "alice",
-            "--out",
-            &out,
-            "--psk-file",
-            &psk,
-        ],
-    );
+    let export: &[&str] = &[
+        "export",
+        "--user",
+        "alice",
+        "--out",
+        &out,
+        "--psk-file",
+        &psk,
+    ];
+    let v = env.ok(T0, export);
     assert_eq!(v["otp"], 1, "{v}");
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -194,21 +192,7 @@ fn export_is_encrypted_and_imports_into_an_empty_store() {
         "{text}"
     );
     assert!(!text.contains(secret.to_base32().as_str()));
-    bad(
-        &env.at(
-            T0,
-            &[
-                "export",
-                "--user",
-                "alice",
-                "--out",
-                &out,
-                "--psk-file",
-                &psk,
-            ],
-        ),
-        "export.pskc",
-    );
+    bad(&env.at(T0, export), "export.pskc");
 
     // Into an empty store: a code one step later verifies there.
     let other = Env::new();

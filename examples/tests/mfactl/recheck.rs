@@ -56,30 +56,18 @@ fn webauthn_recheck_flags_then_disables_a_revoked_model() {
     );
     assert_eq!(v["findings"], json!([]), "{v}");
     let revoked = compiled(&env, "revoked.json", &["REVOKED"]);
-    let v = env.ok(
-        T0,
-        &[
-            "webauthn-recheck",
-            "--user",
-            "alice",
-            "--compiled",
-            &revoked,
-            "--flag-only",
-        ],
-    );
+    let recheck: &[&str] = &[
+        "webauthn-recheck",
+        "--user",
+        "alice",
+        "--compiled",
+        &revoked,
+    ];
+    let v = env.ok(T0, &[recheck, &["--flag-only"]].concat());
     assert_eq!(v["findings"][0]["status"], "REVOKED", "{v}");
     assert_eq!(v["findings"][0]["disabled"], false);
     assert_eq!(v["findings"][0]["evidence"], "claimed");
-    let v = env.ok(
-        T0,
-        &[
-            "webauthn-recheck",
-            "--user",
-            "alice",
-            "--compiled",
-            &revoked,
-        ],
-    );
+    let v = env.ok(T0, recheck);
     assert_eq!(v["findings"][0]["disabled"], true, "{v}");
     let list = env.ok(T0, &["list", "--user", "alice"]);
     let factors = list["factors"].as_array().unwrap();

@@ -521,7 +521,7 @@ async fn headers_mw(req: axum::extract::Request, next: axum::middleware::Next) -
     res
 }
 
-fn page(app: &App, headers: &HeaderMap, html: &'static str) -> Response {
+fn page(app: &App, headers: &HeaderMap, html: String) -> Response {
     match app.ensure_session(headers) {
         Ok((_, set)) => {
             let mut res =
@@ -537,14 +537,24 @@ fn page(app: &App, headers: &HeaderMap, html: &'static str) -> Response {
     }
 }
 
+/// A whole page: `static/layout.html` (the head every page shares) around `static/<name>.html`,
+/// whose first line is the page's `<title>` and the rest its body.
+fn layout(name: &str, file: &str) -> String {
+    let (title, body) = file.split_once('\n').unwrap_or((file, ""));
+    include_str!("../static/layout.html")
+        .replacen("{title}", title, 1)
+        .replacen("{page}", name, 1)
+        .replacen("{body}\n", body, 1)
+}
+
 macro_rules! page_route {
-    ($file:literal) => {
-        get(
-            |State(app): State<Arc<App>>, headers: HeaderMap| async move {
-                page(&app, &headers, include_str!(concat!("../static/", $file)))
-            },
-        )
-    };
+    ($name:literal) => {{
+        let html: Arc<str> =
+            layout($name, include_str!(concat!("../static/", $name, ".html"))).into();
+        get(move |State(app): State<Arc<App>>, headers: HeaderMap| {
+            std::future::ready(page(&app, &headers, html.to_string()))
+        })
+    }};
 }
 
 // ------------------------------------------------------------------- mfa-axum glue
@@ -602,14 +612,14 @@ pub(crate) fn router(app: Arc<App>) -> Result<Router, Box<dyn std::error::Error>
     metrics::install();
     Ok(Router::new()
         .route("/metrics", get(metrics::metrics))
-        .route("/", page_route!("index.html"))
-        .route("/mfa", page_route!("mfa.html"))
-        .route("/account", page_route!("account.html"))
-        .route("/step-up", page_route!("stepup.html"))
-        .route("/pay", page_route!("pay.html").layer(payment.clone()))
-        .route("/admin", page_route!("admin.html").layer(admin.clone()))
-        .route("/outbox", page_route!("outbox.html"))
-        .route("/phone", page_route!("phone.html"))
+        .route("/", page_route!("index"))
+        .route("/mfa", page_route!("mfa"))
+        .route("/account", page_route!("account"))
+        .route("/step-up", page_route!("stepup"))
+        .route("/pay", page_route!("pay").layer(payment.clone()))
+        .route("/admin", page_route!("admin").layer(admin.clone()))
+        .route("/outbox", page_route!("outbox"))
+        .route("/phone", page_route!("phone"))
         .route(
             "/static/app.js",
             static_file(

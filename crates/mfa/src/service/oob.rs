@@ -337,17 +337,8 @@ impl<S: Store> Service<S> {
         let sender = self.code_sender()?;
         let owner = ChallengeOwner::User(user.clone());
         let pending = self
-            .store
-            .challenge(challenge_id, &owner, now)
-            .await?
-            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
-        if pending.value.factor.as_ref() != Some(factor_id) {
-            return Err(Rejected::with_detail(
-                RejectReason::UnknownFactor,
-                "challenge for another factor",
-            )
-            .into());
-        }
+            .factor_challenge(&owner, challenge_id, factor_id, now)
+            .await?;
         let row = self
             .store
             .factor(user, factor_id)
@@ -582,18 +573,7 @@ impl<S: Store> Service<S> {
         let owner = ChallengeOwner::User(user.clone());
         for _ in 0..ATTEMPT_RETRIES {
             // 1. Read without consuming.
-            let pending = self
-                .store
-                .challenge(&id, &owner, now)
-                .await?
-                .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
-            if pending.value.factor.as_ref() != Some(factor_id) {
-                return Err(Rejected::with_detail(
-                    RejectReason::UnknownFactor,
-                    "challenge for another factor",
-                )
-                .into());
-            }
+            let pending = self.factor_challenge(&owner, &id, factor_id, now).await?;
             let state: OobState =
                 self.open_state(PURPOSE_OOB_CODE, &owner, &id, &pending.value.data)?;
             // 2. Pay for the attempt; an expired or exhausted challenge is removed.

@@ -387,17 +387,8 @@ impl<S: Store> Service<S> {
         }
         let owner = ChallengeOwner::User(user.clone());
         let pending = self
-            .store
-            .challenge(challenge_id, &owner, now)
-            .await?
-            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
-        if pending.value.factor.as_ref() != Some(factor_id) {
-            return Err(Rejected::with_detail(
-                RejectReason::UnknownFactor,
-                "challenge for another factor",
-            )
-            .into());
-        }
+            .factor_challenge(&owner, challenge_id, factor_id, now)
+            .await?;
         let record: PushRecord = self.decode_factor(&row.value)?;
         let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;

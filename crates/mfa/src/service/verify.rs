@@ -118,13 +118,7 @@ impl<S: Store> Service<S> {
             .take_challenge(id, owner, now)
             .await?
             .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
-        if pending.factor.as_ref() != factor {
-            return Err(Rejected::with_detail(
-                RejectReason::UnknownFactor,
-                "challenge for another factor",
-            )
-            .into());
-        }
+        for_factor(pending.factor.as_ref(), factor)?;
         self.open_state(PURPOSE_WEBAUTHN_AUTHENTICATION, owner, id, &pending.data)
     }
 

@@ -21,7 +21,7 @@ use mfa::webauthn::json::{AuthenticationResponseJson, RegistrationResponseJson};
 use mfa::webauthn::testkit::{Fault, SoftAuthenticator};
 use mfa::{
     Challenge, Error, FactorInfo, KeyId, Keyring, OobAddress, OobEnrollment, OtpEnrollment,
-    RecoveryEnrollment, Response, Service, Verification,
+    PushNonce, RecoveryEnrollment, Response, Service, Verification,
 };
 use mfa_core::store::{ChallengeId, Store};
 use mfa_core::{
@@ -243,6 +243,45 @@ impl<S> Harness<S> {
     }
 }
 
+impl<S: Store> Harness<S> {
+    /// Confirms `user`'s new `factor` with `code` (its first code, or the one sent).
+    pub(crate) async fn confirm(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        code: &str,
+    ) -> Verification {
+        let fresh = Session::default();
+        let confirm = self.service.finish_enrollment(user, factor, code, &fresh);
+        confirm.await.unwrap()
+    }
+
+    /// A TOTP enrollment for `user` as `label` under `session`, started, not confirmed.
+    pub(crate) async fn begin_totp(
+        &self,
+        user: &UserId,
+        label: &str,
+        session: &Session,
+    ) -> OtpEnrollment {
+        let started = self.service.start_totp_enrollment(user, label, session);
+        started.await.unwrap()
+    }
+
+    /// `code` for `user`'s `factor`, with the password just proven.
+    pub(crate) async fn verify_code(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        code: &str,
+    ) -> Result<Verification, Error> {
+        let session = password(self.clock.now());
+        let attempt = self
+            .service
+            .verify(user, factor, Response::Code(code), &session);
+        attempt.await
+    }
+}
+
 /// A session that has just proven the password.
 pub(crate) fn password(at: Timestamp) -> Session {
     Session::primary(AuthMethod::Pwd, at)
@@ -268,12 +307,11 @@ pub(crate) async fn add_totp<S: Store>(
     label: &str,
     session: &Session,
 ) -> OtpEnrollment {
-    let (now, service, fresh) = (h.clock.now(), &h.service, Session::default());
-    let e = service.start_totp_enrollment(user, label, session);
+    let now = h.clock.now();
+    let e = h.service.start_totp_enrollment(user, label, session);
     let e = e.await.unwrap();
-    let first = code(&e, now.unix_secs());
-    let confirm = service.finish_enrollment(user, &e.factor_id, &first, &fresh);
-    confirm.await.unwrap();
+    h.confirm(user, &e.factor_id, &code(&e, now.unix_secs()))
+        .await;
     e
 }
 
@@ -292,21 +330,13 @@ pub(crate) async fn right<S: Store>(
     user: &UserId,
     e: &OtpEnrollment,
 ) -> Result<Verification, Error> {
-    let now = h.clock.now();
-    let right = code(e, now.unix_secs());
-    let response = Response::Code(&right);
-    h.service
-        .verify(user, &e.factor_id, response, &password(now))
-        .await
+    let right = code(e, h.clock.now().unix_secs());
+    h.verify_code(user, &e.factor_id, &right).await
 }
 
 /// A wrong code for `factor`, with the password just proven; the refusal.
 pub(crate) async fn wrong<S: Store>(h: &Harness<S>, user: &UserId, factor: &FactorId) -> Error {
-    let session = password(h.clock.now());
-    let attempt = h
-        .service
-        .verify(user, factor, Response::Code("000000"), &session);
-    attempt.await.unwrap_err()
+    h.verify_code(user, factor, "000000").await.unwrap_err()
 }
 
 /// A usernameless sign-in answered by `key` (with `fault`) from `ip`.
@@ -341,6 +371,23 @@ pub(crate) fn temp_db(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(unique);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("mfa.sqlite3")
+}
+
+/// A [`temp_db`] whose directory is removed when this is dropped.
+pub(crate) struct TempDb(pub std::path::PathBuf);
+
+impl TempDb {
+    pub(crate) fn new(name: &str) -> Self {
+        Self(temp_db(name))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// A security key (ES256) registered for `user` as `label` under `session`: the
@@ -420,29 +467,53 @@ pub(crate) async fn start_totp<S: Store>(
     user: &UserId,
     label: &str,
 ) -> OtpEnrollment {
-    let session = password(h.clock.now());
-    let started = h.service.start_totp_enrollment(user, label, &session);
-    started.await.unwrap()
+    h.begin_totp(user, label, &password(h.clock.now())).await
 }
 
-/// An out-of-band factor enrolled for `user` at `address` as `label` under `session`, and
-/// confirmed with the code sent to `to` (the normalised destination).
-pub(crate) async fn enroll_oob<S: Store>(
+/// An out-of-band enrollment for `user` at `address` as `label` under `session`, started
+/// (the code is sent), not yet confirmed.
+pub(crate) async fn start_oob<S: Store>(
     h: &Harness<S>,
     user: &UserId,
     address: OobAddress<'_>,
     label: &str,
     session: &Session,
-    to: &str,
 ) -> OobEnrollment {
     let started = h
         .service
         .start_oob_enrollment(user, address, label, session);
-    let e = started.await.unwrap();
-    let (code, fresh) = (h.last_code_to(to), Session::default());
-    let confirm = h
-        .service
-        .finish_enrollment(user, &e.factor_id, &code, &fresh);
-    confirm.await.unwrap();
+    started.await.unwrap()
+}
+
+/// `e`, an out-of-band enrollment of `user`'s, confirmed with the code sent to `to` (the
+/// normalised destination).
+pub(crate) async fn confirm_oob<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    e: OobEnrollment,
+    to: &str,
+) -> OobEnrollment {
+    h.confirm(user, &e.factor_id, &h.last_code_to(to)).await;
     e
+}
+
+/// Starts a push; the transaction, the number, the nonce.
+pub(crate) async fn start_push<S: Store>(
+    h: &Harness<S>,
+    user: &UserId,
+    factor: &FactorId,
+) -> Result<(ChallengeId, String, PushNonce), Error> {
+    match h
+        .service
+        .start_challenge(user, factor, &StartOptions::new())
+        .await?
+    {
+        Challenge::Push {
+            challenge_id,
+            number,
+            nonce,
+            ..
+        } => Ok((challenge_id, number, nonce)),
+        other => panic!("not a push: {other:?}"),
+    }
 }

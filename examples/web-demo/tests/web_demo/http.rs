@@ -82,6 +82,7 @@ async fn pages_carry_the_security_headers_and_cookie_flags() {
         "admin.html",
         "outbox.html",
         "phone.html",
+        "layout.html",
     ] {
         let html = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -109,17 +110,7 @@ async fn pages_carry_the_security_headers_and_cookie_flags() {
 #[tokio::test]
 async fn state_changes_need_the_csrf_token_and_our_origin() {
     let (app, _dir) = app().await;
-    let res = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
-    let cookie = pair(&set_cookie(&res));
-    let me = send(
-        &app,
-        Request::get("/api/me")
-            .header(header::COOKIE, &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    let csrf = json(me).await["csrf"].as_str().unwrap().to_owned();
+    let (cookie, csrf) = anonymous(&app).await;
     let ours = format!("http://localhost:{PORT}");
     for (token, origin) in [
         (None, None),
@@ -135,14 +126,7 @@ async fn state_changes_need_the_csrf_token_and_our_origin() {
     let new = pair(&set_cookie(&res));
     assert_ne!(new, cookie);
     assert_eq!(json(res).await["stage"], "enroll");
-    let old = send(
-        &app,
-        Request::get("/api/factors")
-            .header(header::COOKIE, &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let old = send(&app, get("/api/factors", &cookie)).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -150,15 +134,7 @@ async fn state_changes_need_the_csrf_token_and_our_origin() {
 async fn anonymous(app: &axum::Router) -> (String, String) {
     let res = send(app, Request::get("/").body(Body::empty()).unwrap()).await;
     let cookie = pair(&set_cookie(&res));
-    let me = send(
-        app,
-        Request::get("/api/me")
-            .header(header::COOKIE, &cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    let csrf = json(me).await["csrf"].as_str().unwrap().to_owned();
+    let csrf = me(app, &cookie).await["csrf"].as_str().unwrap().to_owned();
     (cookie, csrf)
 }
 
@@ -173,15 +149,12 @@ fn post(path: &str, cookie: &str, csrf: &str, body: &str) -> Request<Body> {
 }
 
 async fn me(app: &axum::Router, cookie: &str) -> serde_json::Value {
-    let res = send(
-        app,
-        Request::get("/api/me")
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    json(res).await
+    json(send(app, get("/api/me", cookie)).await).await
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    let request = Request::get(path).header(header::COOKIE, cookie);
+    request.body(Body::empty()).unwrap()
 }
 
 /// The policy's grace period: "set up later" three times, then enrolment is required.

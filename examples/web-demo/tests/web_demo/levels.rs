@@ -15,7 +15,9 @@ use mfa_webauthn::testkit::{Fault, SoftAuthenticator};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-use super::persistence::{Browser, PASSWORD, PORT, SID, sid_hash, totp_in, totp_now};
+use super::persistence::{
+    Browser, PASSWORD, PORT, SID, assert_stage, demo, sid_hash, strings, totp_in,
+};
 use super::{TempDir, web_demo};
 
 const ORIGIN: &str = "http://localhost:8080";
@@ -23,27 +25,9 @@ const ORIGIN: &str = "http://localhost:8080";
 /// Signs `name` up and enrolls TOTP; returns the browser (signed in) and the secret.
 async fn signed_up(app: &Arc<web_demo::App>, name: &str) -> (Browser, String) {
     let mut b = Browser::open(app, BTreeMap::new()).await;
-    let (s, v) = b
-        .post(
-            "/api/signup",
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("enroll")),
-        "{v}"
-    );
-    let (_, v) = b.post("/api/totp/begin", json!({})).await;
-    let secret = v["secret"].as_str().unwrap().to_owned();
-    let (s, v) = b
-        .post("/api/totp/confirm", json!({"code": totp_now(&secret)}))
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    b.sign_up(name).await;
+    let secret = b.begin_totp().await;
+    b.confirm_totp(&secret).await;
     (b, secret)
 }
 
@@ -84,17 +68,8 @@ fn ids(b: &Browser) -> (String, String) {
 }
 
 async fn sign_in_password(b: &mut Browser, name: &str) {
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("mfa")),
-        "{v}"
-    );
+    let (s, v) = b.sign_in(name, PASSWORD).await;
+    assert_stage(s, &v, "mfa");
 }
 
 /// The newest code in the user's outbox.
@@ -106,6 +81,13 @@ async fn outbox_code(b: &mut Browser) -> String {
         .find(|w| (6..=10).contains(&w.len()))
         .unwrap_or_else(|| panic!("no code in {body:?}"))
         .to_owned()
+}
+
+/// Starts an SMS or email enrollment (`body`) past the cooldown; the code sent.
+async fn oob_enroll_code(b: &mut Browser, body: Value) -> String {
+    let v = post_past_cooldown(b, "/api/oob/enroll", body).await;
+    assert!(v["destination"].is_string(), "{v}");
+    outbox_code(b).await
 }
 
 /// Posts until the 5 s resend cooldown lets the code go.
@@ -179,61 +161,27 @@ async fn signing_up_as_admin_gives_no_admin_rights() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_factors_rotate_the_session_id() {
     use mfa_oob::testkit::SoftwareDevice;
-    let dir = TempDir::new("web_demo_rotate");
-    let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
-        .await
-        .unwrap();
+    let (_dir, app) = demo("web_demo_rotate").await;
     // Sign-up (a password) rotates, as before; so does the first TOTP code.
     let mut b = Browser::open(&app, BTreeMap::new()).await;
     let before = ids(&b);
-    let (s, v) = b
-        .post(
-            "/api/signup",
-            json!({"username": "hana", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    b.sign_up("hana").await;
     rotated(&b, &before, "sign-up").await;
-    let (_, v) = b.post("/api/totp/begin", json!({})).await;
-    let secret = v["secret"].as_str().unwrap().to_owned();
+    let secret = b.begin_totp().await;
     let before = ids(&b);
-    let (s, v) = b
-        .post("/api/totp/confirm", json!({"code": totp_now(&secret)}))
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    b.confirm_totp(&secret).await;
     rotated(&b, &before, "TOTP enrollment").await;
     let (_, v) = b.post("/api/recovery/generate", json!({})).await;
-    let codes: Vec<String> = v["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let codes = strings(&v["codes"]);
     // SMS enrollment: its code counts for the session.
-    let v = post_past_cooldown(
-        &mut b,
-        "/api/oob/enroll",
-        json!({"channel": "sms", "destination": "+1 201 555 0199"}),
-    )
-    .await;
-    assert!(v["destination"].is_string(), "{v}");
-    let code = outbox_code(&mut b).await;
+    let sms = json!({"channel": "sms", "destination": "+1 201 555 0199"});
+    let code = oob_enroll_code(&mut b, sms).await;
     let before = ids(&b);
     let (s, v) = b.post("/api/oob/confirm", json!({"code": code})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     rotated(&b, &before, "SMS enrollment").await;
-    let v = post_past_cooldown(
-        &mut b,
-        "/api/oob/enroll",
-        json!({"channel": "email", "destination": "hana@example.com"}),
-    )
-    .await;
-    assert!(v["destination"].is_string(), "{v}");
-    let code = outbox_code(&mut b).await;
+    let email = json!({"channel": "email", "destination": "hana@example.com"});
+    let code = oob_enroll_code(&mut b, email).await;
     let (s, v) = b.post("/api/oob/confirm", json!({"code": code})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // A phone for push.
@@ -243,17 +191,8 @@ async fn second_factors_rotate_the_session_id() {
     let challenge: mfa_oob::EnrollmentChallenge =
         serde_json::from_value(pair["challenge"].clone()).unwrap();
     let mut phone = Browser::open(&app, BTreeMap::new()).await;
-    let (s, v) = phone
-        .post(
-            "/api/phone/enroll",
-            json!({
-                "account": "hana",
-                "challenge_id": pair["challenge_id"],
-                "request": device.enrollment_request(&challenge),
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let request = json!(device.enrollment_request(&challenge));
+    phone.enroll_phone("hana", &pair, request).await;
     let (_, v) = b.get("/api/factors").await;
     let factors = v["factors"].as_array().unwrap().clone();
     let id_of = |kind: &str| {
@@ -294,12 +233,7 @@ async fn second_factors_rotate_the_session_id() {
                 let n: mfa_oob::PushNotification =
                     serde_json::from_value(inbox["notifications"][0].clone()).unwrap();
                 let ok = device.approve(&n, &number, SystemClock.now()).unwrap();
-                let (_, v) = phone
-                    .post(
-                        "/api/phone/respond",
-                        json!({"account": "hana", "response": ok.to_base64url()}),
-                    )
-                    .await;
+                let (_, v) = phone.phone_respond("hana", &ok.to_base64url()).await;
                 assert_eq!(v["status"], "approved", "{v}");
                 // The nonce the sign-in page holds binds the approval to it.
                 json!({"kind": "push", "code": "", "nonce": nonce})
@@ -328,10 +262,7 @@ async fn second_factors_rotate_the_session_id() {
 /// now they rotate it, as the usernameless passkey sign-in does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkeys_rotate_the_session_id() {
-    let dir = TempDir::new("web_demo_rotate_passkey");
-    let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
-        .await
-        .unwrap();
+    let (_dir, app) = demo("web_demo_rotate_passkey").await;
     let (mut b, _) = signed_up(&app, "ines").await;
     let mut key = SoftAuthenticator::new(Algorithm::Es256, &mut OsRandom).unwrap();
     let (s, v) = b.post("/api/passkey/register/begin", json!({})).await;

@@ -9,27 +9,17 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use super::persistence::*;
-use super::{TempDir, web_demo};
 
 /// The outbox shows a user only what was sent for their own requests, even when two
 /// users type the same number; the phone's endpoints want our `Origin`; SMS codes
 /// from the outbox enroll and sign in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
-    let dir = TempDir::new("web_demo_outbox");
-    let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
-        .await
-        .unwrap();
+    let (_dir, app) = demo("web_demo_outbox").await;
     let mut users = Vec::new();
     for name in ["erin", "frank"] {
         let mut b = Browser::open(&app, BTreeMap::new()).await;
-        let (s, v) = b
-            .post(
-                "/api/signup",
-                json!({"username": name, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
+        b.sign_up(name).await;
         // One number gets one text per 5 s whoever asks: the second account waits.
         let mut tries = 0;
         let v = loop {
@@ -72,11 +62,7 @@ async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     for (b, code) in users.iter_mut().zip(&codes) {
         let (s, v) = b.post("/api/oob/confirm", json!({"code": code})).await;
-        assert_eq!(
-            (s, v["stage"].as_str()),
-            (StatusCode::OK, Some("ok")),
-            "{v}"
-        );
+        assert_stage(s, &v, "ok");
     }
     // Signed out, the outbox shows nothing.
     let mut anon = Browser::open(&app, BTreeMap::new()).await;
@@ -109,12 +95,7 @@ async fn outbox_is_per_user_and_phone_requests_need_our_origin() {
         (s, v["notifications"].as_array().map(Vec::len)),
         (StatusCode::OK, Some(0))
     );
-    let (s, _) = anon
-        .post(
-            "/api/phone/respond",
-            json!({"account": "erin", "response": "AAAA"}),
-        )
-        .await;
+    let (s, _) = anon.phone_respond("erin", "AAAA").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -134,18 +115,9 @@ async fn inbox(phone: &mut Browser) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_with_a_software_device() {
     use mfa_oob::testkit::SoftwareDevice;
-    let dir = TempDir::new("web_demo_push");
-    let app = web_demo::build_app(&web_demo::Config::new(PORT, dir.path()))
-        .await
-        .unwrap();
+    let (_dir, app) = demo("web_demo_push").await;
     let mut b = Browser::open(&app, BTreeMap::new()).await;
-    let (_, v) = b
-        .post(
-            "/api/signup",
-            json!({"username": "gina", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(v["stage"], "enroll");
+    b.sign_up("gina").await;
     let (s, pair) = b.post("/api/push/enroll", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{pair}");
     let device =
@@ -170,17 +142,8 @@ async fn push_with_a_software_device() {
     let challenge_2: mfa_oob::EnrollmentChallenge =
         serde_json::from_value(pair["challenge"].clone()).unwrap();
     assert_ne!(challenge, challenge_2);
-    let (s, v) = phone
-        .post(
-            "/api/phone/enroll",
-            json!({
-                "account": "gina",
-                "challenge_id": pair["challenge_id"],
-                "request": device.enrollment_request(&challenge_2),
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    let request = json!(device.enrollment_request(&challenge_2));
+    phone.enroll_phone("gina", &pair, request).await;
     // Pairing proved nothing in the browser: on to the second factor.
     let (_, v) = b.post("/api/stage", json!({})).await;
     assert_eq!(v["stage"], "mfa", "{v}");
@@ -202,12 +165,7 @@ async fn push_with_a_software_device() {
     );
     let n: mfa_oob::PushNotification = serde_json::from_value(notes[0].clone()).unwrap();
     let deny = device.deny(&n, now()).unwrap();
-    let (s, v) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": deny.to_base64url()}),
-        )
-        .await;
+    let (s, v) = phone.phone_respond("gina", &deny.to_base64url()).await;
     assert_eq!(
         (s, v["status"].as_str()),
         (StatusCode::OK, Some("denied")),
@@ -219,10 +177,7 @@ async fn push_with_a_software_device() {
     );
     let (_, v) = b.get("/api/push/status").await;
     assert_eq!(v["status"], "denied");
-    let (s, _) = b
-        .post("/api/verify", json!({"kind": "push", "code": ""}))
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(verify_push_without_nonce(&mut b).await, "denied");
     // Approve with the number the page showed: signs in, once.
     let (_, v) = b.post("/api/push/start", json!({})).await;
     let number = v["number"].as_str().unwrap().to_owned();
@@ -236,41 +191,31 @@ async fn push_with_a_software_device() {
     let (_, v) = b.get("/api/push/status").await;
     assert_eq!(v["status"], "pending");
     let ok = device.approve(&n, &number, now()).unwrap();
-    let (_, v) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": ok.to_base64url()}),
-        )
-        .await;
+    let (_, v) = phone.phone_respond("gina", &ok.to_base64url()).await;
     assert_eq!(v["status"], "approved", "{v}");
     // The same answer again is refused.
-    let (s, _) = phone
-        .post(
-            "/api/phone/respond",
-            json!({"account": "gina", "response": ok.to_base64url()}),
-        )
-        .await;
+    let (s, _) = phone.phone_respond("gina", &ok.to_base64url()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, v) = b.get("/api/push/status").await;
     assert_eq!(v["status"], "approved");
     // Without the page's nonce the approval does not complete, and stays.
-    let (s, _) = b
-        .post("/api/verify", json!({"kind": "push", "code": ""}))
-        .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, v) = b.get("/api/push/status").await;
-    assert_eq!(v["status"], "approved");
+    assert_eq!(verify_push_without_nonce(&mut b).await, "approved");
     let (s, v) = b
         .post(
             "/api/verify",
             json!({"kind": "push", "code": "", "nonce": nonce}),
         )
         .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    assert_stage(s, &v, "ok");
     let audit = app.audit_events(200).await.unwrap();
     assert_eq!(events(&audit, "push_denied"), 1, "{audit:?}");
+}
+
+/// `/api/verify` for push without the page's nonce: refused. The push status after it.
+async fn verify_push_without_nonce(b: &mut Browser) -> Value {
+    let (s, _) = b
+        .post("/api/verify", json!({"kind": "push", "code": ""}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    b.get("/api/push/status").await.1["status"].clone()
 }

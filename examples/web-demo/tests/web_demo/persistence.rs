@@ -97,6 +97,75 @@ impl Browser {
     pub(crate) async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::POST, path, Some(body)).await
     }
+
+    /// Signs `name` in with `password`.
+    pub(crate) async fn sign_in(&mut self, name: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({"username": name, "password": password});
+        self.post("/api/signin", body).await
+    }
+
+    /// Signs `name` up with [`PASSWORD`]: signed in, and sent on to enroll a factor.
+    pub(crate) async fn sign_up(&mut self, name: &str) {
+        let body = json!({"username": name, "password": PASSWORD});
+        let (s, v) = self.post("/api/signup", body).await;
+        assert_stage(s, &v, "enroll");
+    }
+
+    /// As the phone, answers the push pairing `pair` (the browser's `/api/push/enroll`
+    /// reply) of `account` with `request`, which is accepted.
+    pub(crate) async fn enroll_phone(&mut self, account: &str, pair: &Value, request: Value) {
+        let id = &pair["challenge_id"];
+        let body = json!({"account": account, "challenge_id": id, "request": request});
+        let (s, v) = self.post("/api/phone/enroll", body).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    /// As the phone, sends `account`'s answer to a push, `response` (base64url).
+    pub(crate) async fn phone_respond(
+        &mut self,
+        account: &str,
+        response: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({"account": account, "response": response});
+        self.post("/api/phone/respond", body).await
+    }
+
+    /// Starts a TOTP enrollment; its secret.
+    pub(crate) async fn begin_totp(&mut self) -> String {
+        let (s, v) = self.post("/api/totp/begin", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Confirms TOTP with the code of now, which signs in fully; the code.
+    pub(crate) async fn confirm_totp(&mut self, secret: &str) -> String {
+        let code = totp_now(secret);
+        let (s, v) = self.post("/api/totp/confirm", json!({"code": code})).await;
+        assert_stage(s, &v, "ok");
+        code
+    }
+}
+
+/// A demo app over a fresh data directory named after `name` (keep the directory).
+pub(crate) async fn demo(name: &str) -> (TempDir, Arc<web_demo::App>) {
+    let dir = TempDir::new(name);
+    let config = web_demo::Config::new(PORT, dir.path());
+    (dir, web_demo::build_app(&config).await.unwrap())
+}
+
+/// That a request answered OK and moved the sign-in to `stage`.
+pub(crate) fn assert_stage(s: StatusCode, v: &Value, stage: &str) {
+    assert_eq!(
+        (s, v["stage"].as_str()),
+        (StatusCode::OK, Some(stage)),
+        "{v}"
+    );
+}
+
+/// A JSON array of strings.
+pub(crate) fn strings(v: &Value) -> Vec<String> {
+    let items = v.as_array().unwrap().iter();
+    items.map(|c| c.as_str().unwrap().to_owned()).collect()
 }
 
 pub(crate) fn totp_now(secret: &str) -> String {
@@ -131,37 +200,12 @@ struct FirstRun {
 async fn first_run(config: &web_demo::Config) -> FirstRun {
     let app = web_demo::build_app(config).await.unwrap();
     let mut b = Browser::open(&app, BTreeMap::new()).await;
-    let (s, v) = b
-        .post(
-            "/api/signup",
-            json!({"username": "carol", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("enroll")),
-        "{v}"
-    );
-    let (s, v) = b.post("/api/totp/begin", json!({})).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    let secret = v["secret"].as_str().unwrap().to_owned();
-    let totp_code = totp_now(&secret);
-    let (s, v) = b
-        .post("/api/totp/confirm", json!({"code": totp_code}))
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    b.sign_up("carol").await;
+    let secret = b.begin_totp().await;
+    let totp_code = b.confirm_totp(&secret).await;
     let (s, v) = b.post("/api/recovery/generate", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let recovery: Vec<String> = v["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let recovery = strings(&v["codes"]);
     assert_eq!(recovery.len(), 10);
     let audit = app.audit_events(200).await.unwrap();
     assert!(events(&audit, "confirmed") >= 1, "{audit:?}");
@@ -200,24 +244,10 @@ async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, Strin
     let (s, _) = b.get("/api/factors").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "signed out");
     let mut b = Browser::open(&app, b.jar.clone()).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": "not the password"}),
-        )
-        .await;
+    let (s, v) = b.sign_in("carol", "not the password").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("mfa")),
-        "{v}"
-    );
+    let (s, v) = b.sign_in("carol", PASSWORD).await;
+    assert_stage(s, &v, "mfa");
     let (_, v) = b.get("/api/factors").await;
     let kinds: Vec<&str> = v["factors"]
         .as_array()
@@ -245,11 +275,7 @@ async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, Strin
             json!({"kind": "recovery", "code": first.recovery[0], "remember": true}),
         )
         .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    assert_stage(s, &v, "ok");
     let (_, v) = b.get("/api/recovery").await;
     let codes = v["codes"].as_array().unwrap();
     assert_eq!(codes.len(), 10, "{v}");
@@ -274,17 +300,8 @@ async fn restart_keeps_everything(config: &web_demo::Config) -> (FirstRun, Strin
     // device key, so the password alone signs in on this browser.
     let app = web_demo::build_app(config).await.unwrap();
     let mut b = Browser::open(&app, jar).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "carol", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    let (s, v) = b.sign_in("carol", PASSWORD).await;
+    assert_stage(s, &v, "ok");
     // The audit log holds the events of all three runs, newest first.
     let audit = app.audit_events(200).await.unwrap();
     assert!(events(&audit, "confirmed") >= 1, "first run: {audit:?}");
@@ -623,33 +640,14 @@ async fn metrics_page_counts_an_enrollment_and_a_sign_in() {
     ];
     let confirmed = [r#"kind="totp""#, r#"stage="confirmed""#];
     let mut b = Browser::open(&app, BTreeMap::new()).await;
-    let (s, _) = b
-        .post(
-            "/api/signup",
-            json!({"username": "dora", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let (_, v) = b.post("/api/totp/begin", json!({})).await;
-    let secret = v["secret"].as_str().unwrap().to_owned();
-    let (s, v) = b
-        .post("/api/totp/confirm", json!({"code": totp_now(&secret)}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+    b.sign_up("dora").await;
+    let secret = b.begin_totp().await;
+    b.confirm_totp(&secret).await;
     let (s, _) = b.post("/api/signout", json!({})).await;
     assert_eq!(s, StatusCode::OK);
     let mut b = Browser::open(&app, b.jar.clone()).await;
-    let (s, v) = b
-        .post(
-            "/api/signin",
-            json!({"username": "dora", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("mfa")),
-        "{v}"
-    );
+    let (s, v) = b.sign_in("dora", PASSWORD).await;
+    assert_stage(s, &v, "mfa");
     let (s, _) = b
         .post("/api/verify", json!({"kind": "totp", "code": "000000"}))
         .await;
@@ -660,11 +658,7 @@ async fn metrics_page_counts_an_enrollment_and_a_sign_in() {
             json!({"kind": "totp", "code": totp_in(&secret, 1)}),
         )
         .await;
-    assert_eq!(
-        (s, v["stage"].as_str()),
-        (StatusCode::OK, Some("ok")),
-        "{v}"
-    );
+    assert_stage(s, &v, "ok");
 
     let after = scrape(&app).await;
     let moved =
