@@ -124,9 +124,11 @@ impl<S: Store> Service<S> {
     ) -> Result<Verification> {
         let now = self.now();
         self.gate(user, factor_id, now).await?;
+        let mut loaded_kind = None;
         let result = async {
             let row = self.load_for_verify(user, factor_id).await?;
             let kind = row.value.kind;
+            loaded_kind = Some(kind);
             let stored = match BuiltinFactor::for_kind(kind)? {
                 BuiltinFactor::Totp => {
                     let v = self
@@ -182,7 +184,7 @@ impl<S: Store> Service<S> {
                 self.verification(user, factor_id, ok, None, session, now)
                     .await
             }
-            Err(e) => Err(self.failed(user, factor_id, e, now).await),
+            Err(e) => Err(self.failed(user, factor_id, loaded_kind, e, now).await),
         }
     }
 

@@ -145,12 +145,17 @@ impl<S: Store> Service<S> {
         let now = self.now();
         let out = async {
             self.gate(user, factor_id, now).await?;
-            match self.verify_inner(user, factor_id, response, now).await {
+            // The kind of the row verify_inner loads, for the failure's audit event.
+            let mut kind = None;
+            match self
+                .verify_inner(user, factor_id, response, now, &mut kind)
+                .await
+            {
                 Ok((ok, enrolled)) => {
                     self.succeeded(user, factor_id, ok, Some(enrolled), session, now)
                         .await
                 }
-                Err(e) => Err(self.failed(user, factor_id, e, now).await),
+                Err(e) => Err(self.failed(user, factor_id, kind, e, now).await),
             }
         }
         .await;
@@ -284,6 +289,7 @@ impl<S: Store> Service<S> {
         factor_id: &FactorId,
         response: Response<'_>,
         now: Timestamp,
+        loaded_kind: &mut Option<FactorKind>,
     ) -> Result<(Outcome, Vec<EnrolledFactor>)> {
         // One listing serves both the factor and, after a success, the enrolled set the
         // outcome's `amr` and assurance level are judged against.
@@ -299,6 +305,7 @@ impl<S: Store> Service<S> {
         }
         let row = found.ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
         let kind = row.value.kind;
+        *loaded_kind = Some(kind);
         let wrong_shape = || -> Error {
             Rejected::with_detail(
                 RejectReason::WrongCode,
@@ -536,6 +543,7 @@ impl<S: Store> Service<S> {
         &self,
         user: &UserId,
         factor_id: &FactorId,
+        kind: Option<FactorKind>,
         e: Error,
         now: Timestamp,
     ) -> Error {
@@ -547,15 +555,10 @@ impl<S: Store> Service<S> {
             },
         );
         event.factor = Some(factor_id.clone());
-        // The kind, for the audit log and the metrics' `kind` label (an unknown factor
-        // has none).
-        event.kind = self
-            .store
-            .factor(user, factor_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|r| r.value.kind);
+        // The kind, for the audit log and the metrics' `kind` label: the caller's, from
+        // the row it loaded (an unknown factor has none). Not read again: a failure,
+        // which an attacker can repeat at will, costs no extra store round trip.
+        event.kind = kind;
         self.emit(event).await;
         let limits = self.policy.failure_limits();
         if let Ok(Some(f)) = self
