@@ -1,6 +1,7 @@
 //! Store traits: the narrow, atomic persistence the service needs.
 //!
-//! Six concerns, each its own trait; [`Store`] is all six together.
+//! Six concerns, each its own trait, and the two steps of a verification over them;
+//! [`Store`] is all of them together.
 //!
 //! | trait | holds | atomic operations |
 //! | --- | --- | --- |
@@ -10,6 +11,8 @@
 //! | [`DeviceStore`] | remembered devices ("trust this browser for 30 days") | insert guarded by the user's generation |
 //! | [`UserStore`] | per-user state: the revocation [`Generation`] | bump; reset everything of a user at once |
 //! | [`JournalStore`] | the audit hash chain and the outbox of security events (optional) | a change and its entries in one transaction |
+//! | [`AttemptStore`] | a verification's hot half: counters and challenges | count an attempt by the lockout rules and read or take its challenge; clear the counters and take the challenge of a success |
+//! | [`VerificationStore`] | a verification's two steps | begin: count, challenge and the user's factors in one round trip; commit: compare-and-swap, take, clear, all or nothing |
 //!
 //! Every method is one atomic step: a backend must never let a concurrent caller observe
 //! half of it, and a failed call changes nothing. Each method says how a SQL backend does
@@ -39,12 +42,17 @@ use core::time::Duration;
 use crate::clock::Timestamp;
 use crate::id::{FactorId, UserId};
 
+mod attempt;
 mod failure;
 mod journal;
 mod lookup;
 mod operations;
 mod record;
 
+pub use attempt::{
+    AttemptCount, AttemptRequest, AttemptRules, AttemptStore, Begun, ChallengeUse,
+    MAX_BACKOFF_STEPS, Success, Verdict, VerificationStore,
+};
 pub use failure::{DestinationKey, FailureKey, Failures, UserLimit};
 pub use journal::{
     AuditEntry, Change, Committed, Journal, JournalFn, JournalStore, NewAuditEntry, OutboxMessage,
@@ -442,15 +450,32 @@ pub trait UserStore: Send + Sync {
 
 /// Everything the service needs from storage.
 ///
-/// [`JournalStore`] has defaults for every method, so a backend without a journal only
-/// writes `impl JournalStore for MyStore {}`.
+/// [`JournalStore`], [`AttemptStore`] and [`VerificationStore`] have defaults for every
+/// method, so a backend without a journal or native verification steps only writes
+/// `impl JournalStore for MyStore {}` and the like; the defaults keep every promise in
+/// more round trips.
 pub trait Store:
-    FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore + JournalStore
+    FactorStore
+    + ChallengeStore
+    + FailureStore
+    + DeviceStore
+    + UserStore
+    + JournalStore
+    + AttemptStore
+    + VerificationStore
 {
 }
 
-impl<T: FactorStore + ChallengeStore + FailureStore + DeviceStore + UserStore + JournalStore> Store
-    for T
+impl<
+    T: FactorStore
+        + ChallengeStore
+        + FailureStore
+        + DeviceStore
+        + UserStore
+        + JournalStore
+        + AttemptStore
+        + VerificationStore,
+> Store for T
 {
 }
 

@@ -51,6 +51,7 @@ use crate::store::{
     Version,
 };
 
+mod attempts;
 mod challenges;
 mod counters;
 mod factors;
@@ -58,6 +59,7 @@ mod faulty;
 mod journal;
 mod reset;
 
+pub use attempts::{account_race, attempt_race, attempts, commit_race, verification_steps};
 pub use challenges::{
     challenge_owners, challenge_take_race, challenge_update_race, challenge_updates, challenges,
 };
@@ -122,6 +124,11 @@ where
     generation_bump_race(Arc::new(new_store())).await;
     reset_user(&new_store()).await;
     reset_race(Arc::new(new_store())).await;
+    attempts(&new_store()).await;
+    verification_steps(&new_store()).await;
+    attempt_race(Arc::new(new_store())).await;
+    account_race(Arc::new(new_store())).await;
+    commit_race(Arc::new(new_store())).await;
 }
 
 /// Starts `n` tasks made by `make`, releases them together through a barrier, and

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
-    ResetSummary, StoreError, UserState, UserStore, Version, Versioned,
+    AttemptCount, AttemptRequest, AttemptStore, Begun, ChallengeId, ChallengeOwner, ChallengeStore,
+    DeviceStore, FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation,
+    LookupKey, PendingChallenge, RememberedDevice, ResetSummary, StoreError, Success, UserState,
+    UserStore, VerificationStore, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 

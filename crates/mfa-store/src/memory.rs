@@ -5,6 +5,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use mfa_core::store::{
+    AttemptCount, AttemptRequest, AttemptStore, Begun, ChallengeUse, NEVER_LAPSES, Success,
+    Verdict, VerificationStore,
+};
+use mfa_core::store::{
     AuditEntry, ChallengeId, ChallengeOwner, ChallengeStore, Change, Committed, DeviceStore,
     FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation, JournalFn,
     JournalStore, LookupKey, LookupScope, OutboxMessage, PendingChallenge, RememberedDevice,
@@ -245,15 +249,7 @@ impl FactorStore for MemoryStore {
         &self,
         user: &UserId,
     ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
-        let mut list: Vec<_> = self
-            .lock()
-            .factors
-            .get(user)
-            .map(|f| f.values().cloned().collect())
-            .unwrap_or_default();
-        // The map iterates by id; a stable sort by creation time keeps id order for ties.
-        list.sort_by_key(|v| v.value.created_at);
-        Ok(list)
+        Ok(self.lock().list_factors(user))
     }
 
     async fn update_factor_if_version(
@@ -326,14 +322,7 @@ impl ChallengeStore for MemoryStore {
         owner: &ChallengeOwner,
         now: Timestamp,
     ) -> Result<Option<PendingChallenge>, StoreError> {
-        let mut s = self.lock();
-        if s.challenges.get(id).is_none_or(|c| &c.value.owner != owner) {
-            return Ok(None);
-        }
-        Ok(s.challenges
-            .remove(id)
-            .map(|c| c.value)
-            .filter(|c| now <= c.expires_at))
+        Ok(self.lock().take_challenge(id, owner, now).map(|c| c.value))
     }
 
     async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
@@ -349,16 +338,10 @@ fn lapsed(last: Timestamp, now: Timestamp, window: Duration) -> bool {
     now.saturating_since(last) > window
 }
 
-impl FailureStore for MemoryStore {
-    async fn record_failure(
-        &self,
-        key: &FailureKey,
-        now: Timestamp,
-        window: Duration,
-    ) -> Result<Failures, StoreError> {
-        let mut s = self.lock();
+impl State {
+    fn record_failure(&mut self, key: &FailureKey, now: Timestamp, window: Duration) -> Failures {
         let fresh = Failures::new(1, now, now);
-        let (f, _) = s
+        let (f, _) = self
             .failures
             .entry(key.clone())
             .and_modify(|(f, w)| {
@@ -371,7 +354,154 @@ impl FailureStore for MemoryStore {
                 *w = window;
             })
             .or_insert((fresh, window));
-        Ok(*f)
+        *f
+    }
+
+    fn failures(&self, key: &FailureKey, now: Timestamp, window: Duration) -> Option<Failures> {
+        self.failures
+            .get(key)
+            .map(|(f, _)| *f)
+            .filter(|f| !lapsed(f.last_at, now, window))
+    }
+
+    fn take_challenge(
+        &mut self,
+        id: &ChallengeId,
+        owner: &ChallengeOwner,
+        now: Timestamp,
+    ) -> Option<Versioned<PendingChallenge>> {
+        if self
+            .challenges
+            .get(id)
+            .is_none_or(|c| &c.value.owner != owner)
+        {
+            return None;
+        }
+        self.challenges
+            .remove(id)
+            .filter(|c| now <= c.value.expires_at)
+    }
+
+    fn list_factors(&self, user: &UserId) -> Vec<Versioned<FactorRecord>> {
+        let mut list: Vec<_> = self
+            .factors
+            .get(user)
+            .map(|f| f.values().cloned().collect())
+            .unwrap_or_default();
+        // The map iterates by id; a stable sort by creation time keeps id order for ties.
+        list.sort_by_key(|v| v.value.created_at);
+        list
+    }
+
+    /// One attempt, judged and counted under the lock.
+    fn count_attempt(&mut self, request: &AttemptRequest<'_>) -> AttemptCount {
+        let (rules, now) = (request.rules, request.now);
+        let (akey, fkey) = (request.account_key(), request.factor_key());
+        let account = self.failures(&akey, now, NEVER_LAPSES);
+        let factor = self.failures(&fkey, now, rules.window());
+        let verdict = rules.judge(account, factor, now);
+        if matches!(verdict, Verdict::Proceed | Verdict::Locked { .. }) {
+            self.record_failure(&fkey, now, rules.window());
+        }
+        let mut challenge = None;
+        if verdict == Verdict::Proceed {
+            self.record_failure(&akey, now, NEVER_LAPSES);
+            let owner = request.owner();
+            challenge = match request.challenge {
+                Some(ChallengeUse::Read(id)) => self
+                    .challenges
+                    .get(id)
+                    .filter(|c| c.value.owner == owner && now <= c.value.expires_at)
+                    .cloned(),
+                Some(ChallengeUse::Take(id)) => self.take_challenge(id, &owner, now),
+                _ => None,
+            };
+        }
+        AttemptCount::new(verdict, account, factor, challenge)
+    }
+
+    /// Takes the challenge (if any) and clears the counters, or changes nothing.
+    fn settle(
+        &mut self,
+        user: &UserId,
+        factor: &FactorId,
+        take: Option<&ChallengeId>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(id) = take {
+            let owner = ChallengeOwner::User(user.clone());
+            if self.take_challenge(id, &owner, now).is_none() {
+                return Err(StoreError::Conflict);
+            }
+        }
+        self.failures.remove(&FailureKey::factor(user, factor));
+        self.failures.remove(&FailureKey::user(user));
+        Ok(())
+    }
+}
+
+impl AttemptStore for MemoryStore {
+    async fn count_attempt(
+        &self,
+        request: &AttemptRequest<'_>,
+    ) -> Result<AttemptCount, StoreError> {
+        Ok(self.lock().count_attempt(request))
+    }
+
+    async fn settle_attempt(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        take: Option<&ChallengeId>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.lock().settle(user, factor, take, now)
+    }
+}
+
+impl VerificationStore for MemoryStore {
+    async fn begin_verification(&self, request: &AttemptRequest<'_>) -> Result<Begun, StoreError> {
+        let mut s = self.lock();
+        let attempt = s.count_attempt(request);
+        let factors = if attempt.verdict == Verdict::Proceed {
+            s.list_factors(request.user)
+        } else {
+            Vec::new()
+        };
+        Ok(Begun::new(attempt, factors))
+    }
+
+    async fn commit_verification(
+        &self,
+        success: Success<'_>,
+    ) -> Result<Option<Version>, StoreError> {
+        let mut s = self.lock();
+        // Check everything before changing anything.
+        if let Some(id) = success.take {
+            let live = s.challenges.get(id).is_some_and(|c| {
+                c.value.owner.user() == Some(success.user) && success.now <= c.value.expires_at
+            });
+            if !live {
+                return Err(StoreError::Conflict);
+            }
+        }
+        let version = match success.update {
+            Some((record, expected)) => Some(s.update_factor(record, expected)?),
+            None => None,
+        };
+        s.settle(success.user, success.factor, success.take, success.now)?;
+        Ok(version)
+    }
+}
+
+impl FailureStore for MemoryStore {
+    async fn record_failure(
+        &self,
+        key: &FailureKey,
+        now: Timestamp,
+        window: Duration,
+    ) -> Result<Failures, StoreError> {
+        Ok(self.lock().record_failure(key, now, window))
     }
 
     async fn failures(
@@ -380,12 +510,7 @@ impl FailureStore for MemoryStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Option<Failures>, StoreError> {
-        Ok(self
-            .lock()
-            .failures
-            .get(key)
-            .map(|(f, _)| *f)
-            .filter(|f| !lapsed(f.last_at, now, window)))
+        Ok(self.lock().failures(key, now, window))
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {

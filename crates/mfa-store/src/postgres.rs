@@ -645,3 +645,7 @@ impl ChallengeStore for PostgresStore {
         Ok(rows_affected(n))
     }
 }
+
+impl mfa_core::store::AttemptStore for PostgresStore {}
+
+impl mfa_core::store::VerificationStore for PostgresStore {}

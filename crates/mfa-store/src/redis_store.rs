@@ -591,3 +591,5 @@ impl FailureStore for RedisStore {
         self.sweep(keys, "lapse", now.unix_secs()).await
     }
 }
+
+impl mfa_core::store::AttemptStore for RedisStore {}

@@ -4,15 +4,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
-    ResetSummary, Store, StoreError, UserState, UserStore, Version, Versioned,
+    AttemptCount, AttemptRequest, AttemptStore, Begun, ChallengeId, ChallengeOwner, ChallengeStore,
+    DeviceStore, FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation,
+    LookupKey, PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Success,
+    UserState, UserStore, VerificationStore, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 
 /// A store of challenges and failure counters that can also drop one user's share of
 /// them: what [`Split`] needs from its hot half.
-pub trait HotStore: ChallengeStore + FailureStore {
+pub trait HotStore: AttemptStore {
     /// Removes the challenges `user` owns and their `User` and `Factor` failure
     /// counters, in one atomic step of this store; returns `(challenges, counters)`.
     ///
@@ -80,6 +81,7 @@ impl<D: Store, H: HotStore> Split<D, H> {
 macro_rules! route {
     ([] $( $store:ident $ops:tt )*) => { $( route!(@ $store $ops); )* };
     (@ UserStore $ops:tt) => {};
+    (@ VerificationStore $ops:tt) => {};
     (@ $store:ident { $( $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )* }) => {
         impl<D: Store, H: HotStore> $store for Split<D, H> { $(
             async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
@@ -89,6 +91,7 @@ macro_rules! route {
     };
     (% ChallengeStore $self:ident) => { $self.hot };
     (% FailureStore $self:ident) => { $self.hot };
+    (% AttemptStore $self:ident) => { $self.hot };
     (% $store:ident $self:ident) => { $self.durable };
 }
 
@@ -113,6 +116,97 @@ impl<D: Store, H: HotStore> UserStore for Split<D, H> {
             durable.failure_counters.saturating_add(counters),
             durable.generation,
         ))
+    }
+}
+
+/// Runs two futures at once (on the caller's task) and returns both outputs.
+async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => std::task::Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                std::task::Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// A verification's steps across the two halves.
+///
+/// The begin runs both halves **at once**: the hot store counts the attempt (and reads
+/// or takes its challenge) while the durable store lists the user's factors, so it costs
+/// one round trip of the slower half. (The listing is wasted on a refused attempt; it
+/// changes nothing.)
+///
+/// The commit cannot be one transaction over two stores, so its steps run in the order
+/// that keeps every single-use promise, each in one step of its store:
+///
+/// - with a challenge to take: the hot store takes it and clears the counters (one
+///   script), then the durable store swaps the factor. The take is what makes the
+///   response single-use, and it won: the counters of a proven response may go. A swap
+///   that then fails (the factor was removed meanwhile) returns its error.
+/// - without: the durable store swaps the factor — the compare-and-swap that makes a
+///   code single-use — and only if it won does the hot store clear the counters, so a
+///   replayed code clears nothing. A failure of that clearing returns
+///   [`StoreError::Backend`] after the swap stood: the success is spent, the counters
+///   stay higher than they should (they never let anyone in).
+impl<D: Store, H: HotStore> VerificationStore for Split<D, H> {
+    async fn begin_verification(&self, request: &AttemptRequest<'_>) -> Result<Begun, StoreError> {
+        let (attempt, factors) = both(
+            self.hot.count_attempt(request),
+            self.durable.list_factors(request.user),
+        )
+        .await;
+        let attempt = attempt?;
+        let factors = if attempt.verdict == mfa_core::store::Verdict::Proceed {
+            factors?
+        } else {
+            Vec::new()
+        };
+        Ok(Begun::new(attempt, factors))
+    }
+
+    async fn commit_verification(
+        &self,
+        success: Success<'_>,
+    ) -> Result<Option<Version>, StoreError> {
+        let Success {
+            user,
+            factor,
+            update,
+            take,
+            now,
+            ..
+        } = success;
+        if take.is_some() {
+            self.hot.settle_attempt(user, factor, take, now).await?;
+        }
+        let version = match update {
+            Some((record, expected)) => Some(
+                self.durable
+                    .update_factor_if_version(record, expected)
+                    .await?,
+            ),
+            None => None,
+        };
+        if take.is_none() {
+            self.hot.settle_attempt(user, factor, None, now).await?;
+        }
+        Ok(version)
     }
 }
 

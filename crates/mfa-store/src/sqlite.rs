@@ -603,3 +603,7 @@ impl ChallengeStore for SqliteStore {
         .await
     }
 }
+
+impl mfa_core::store::AttemptStore for SqliteStore {}
+
+impl mfa_core::store::VerificationStore for SqliteStore {}

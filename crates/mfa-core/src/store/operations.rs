@@ -1,6 +1,6 @@
 //! Every store operation, listed once, for code that implements all of them alike.
 
-/// Calls the macro `$m` with every operation of the five store traits, grouped by trait:
+/// Calls the macro `$m` with every operation of the store traits (but the journal's), grouped by trait:
 /// `$m! { [ARGS] FactorStore { insert_factor(record: FactorRecord) -> Version; … } … }`,
 /// where `ARGS` are the tokens given after `$m!` and each operation's result is the `T`
 /// of its `Result<T, StoreError>`.
@@ -45,6 +45,14 @@ macro_rules! store_operations {
                 user_state(user: &UserId) -> UserState;
                 bump_generation(user: &UserId) -> Generation;
                 reset_user(user: &UserId) -> ResetSummary;
+            }
+            AttemptStore {
+                count_attempt(request: &AttemptRequest<'_>) -> AttemptCount;
+                settle_attempt(user: &UserId, factor: &FactorId, take: Option<&ChallengeId>, now: Timestamp) -> ();
+            }
+            VerificationStore {
+                begin_verification(request: &AttemptRequest<'_>) -> Begun;
+                commit_verification(success: Success<'_>) -> Option<Version>;
             }
         }
     };

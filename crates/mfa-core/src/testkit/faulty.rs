@@ -8,9 +8,10 @@ use std::vec::Vec;
 use crate::clock::Timestamp;
 use crate::id::{FactorId, UserId};
 use crate::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
-    FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, RememberedDevice,
-    ResetSummary, Store, StoreError, UserState, UserStore, Version, Versioned,
+    AttemptCount, AttemptRequest, AttemptStore, Begun, ChallengeId, ChallengeOwner, ChallengeStore,
+    DeviceStore, FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation,
+    LookupKey, PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Success,
+    UserState, UserStore, VerificationStore, Version, Versioned,
 };
 
 /// One store operation, as a [`Hook`] sees it before the call.
@@ -18,7 +19,7 @@ use crate::store::{
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct Operation {
     /// The trait: `"FactorStore"`, `"ChallengeStore"`, `"FailureStore"`,
-    /// `"DeviceStore"` or `"UserStore"`.
+    /// `"DeviceStore"`, `"UserStore"`, `"AttemptStore"` or `"VerificationStore"`.
     pub store: &'static str,
     /// The method, such as `"update_factor_if_version"`.
     pub name: &'static str,
