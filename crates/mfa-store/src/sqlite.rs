@@ -16,6 +16,7 @@ use crate::sql::{
     self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
+mod attempt;
 mod journal;
 mod state;
 
@@ -369,6 +370,61 @@ pub(crate) fn remove_factor_tx(tx: &Transaction<'_>, u: &str, i: &str) -> Result
     Ok(n > 0)
 }
 
+/// A user's factors, oldest first (the statement of [`FactorStore::list_factors`]).
+fn list_factors_conn(conn: &Connection, user: &str) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {FACTOR_COLUMNS} FROM mfa_factors WHERE user_id = ?1 \
+             ORDER BY created_at, factor_id"
+        ))
+        .map_err(lite)?;
+    let rows = stmt
+        .query_map(params![user], factor_row)
+        .map_err(lite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt)?;
+    rows.into_iter().map(FactorRow::decode).collect()
+}
+
+/// Deletes a challenge of `owner` and returns it, expired or not (the statement of
+/// [`ChallengeStore::take_challenge`]).
+fn take_challenge_conn(
+    conn: &Connection,
+    id: &str,
+    owner: Option<&str>,
+) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
+    conn.prepare_cached(&format!(
+        "DELETE FROM mfa_challenges WHERE id = ?1 AND owner IS ?2 \
+         RETURNING {CHALLENGE_COLUMNS}"
+    ))
+    .map_err(lite)?
+    .query_row(params![id, owner], challenge_row)
+    .optional()
+    .map_err(corrupt)?
+    .map(ChallengeRow::decode)
+    .transpose()
+}
+
+/// A challenge of `owner`, unexpired at `now` (the statement of
+/// [`ChallengeStore::challenge`]).
+fn challenge_conn(
+    conn: &Connection,
+    id: &str,
+    owner: Option<&str>,
+    now: i64,
+) -> Result<Option<Versioned<PendingChallenge>>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {CHALLENGE_COLUMNS} FROM mfa_challenges WHERE id = ?1 \
+         AND owner IS ?2 AND expires_at >= ?3"
+    ))
+    .map_err(lite)?
+    .query_row(params![id, owner, now], challenge_row)
+    .optional()
+    .map_err(corrupt)?
+    .map(ChallengeRow::decode)
+    .transpose()
+}
+
 impl FactorStore for SqliteStore {
     async fn insert_factor(&self, record: FactorRecord) -> Result<Version, StoreError> {
         let c = FactorCols::new(&record)?;
@@ -430,21 +486,7 @@ impl FactorStore for SqliteStore {
         user: &UserId,
     ) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
         let u = user.as_str().to_owned();
-        self.run(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {FACTOR_COLUMNS} FROM mfa_factors WHERE user_id = ?1 \
-                     ORDER BY created_at, factor_id"
-                ))
-                .map_err(lite)?;
-            let rows = stmt
-                .query_map(params![u], factor_row)
-                .map_err(lite)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(corrupt)?;
-            rows.into_iter().map(FactorRow::decode).collect()
-        })
-        .await
+        self.run(move |conn| list_factors_conn(conn, &u)).await
     }
 
     async fn update_factor_if_version(
@@ -501,19 +543,8 @@ impl ChallengeStore for SqliteStore {
         let id = id.as_str().to_owned();
         let owner = sql::owner_col(owner).map(str::to_owned);
         let now = sql::now_i64(now);
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {CHALLENGE_COLUMNS} FROM mfa_challenges WHERE id = ?1 \
-                 AND owner IS ?2 AND expires_at >= ?3"
-            ))
-            .map_err(lite)?
-            .query_row(params![id, owner, now], challenge_row)
-            .optional()
-            .map_err(corrupt)?
-            .map(ChallengeRow::decode)
-            .transpose()
-        })
-        .await
+        self.run(move |conn| challenge_conn(conn, &id, owner.as_deref(), now))
+            .await
     }
 
     async fn update_challenge_if_version(
@@ -573,22 +604,9 @@ impl ChallengeStore for SqliteStore {
         let id = id.as_str().to_owned();
         let owner = sql::owner_col(owner).map(str::to_owned);
         let row = self
-            .write(move |tx| {
-                tx.prepare_cached(&format!(
-                    "DELETE FROM mfa_challenges WHERE id = ?1 AND owner IS ?2 \
-                     RETURNING {CHALLENGE_COLUMNS}"
-                ))
-                .map_err(lite)?
-                .query_row(params![id, owner], challenge_row)
-                .optional()
-                .map_err(corrupt)
-            })
+            .write(move |tx| take_challenge_conn(tx, &id, owner.as_deref()))
             .await?;
-        Ok(row
-            .map(ChallengeRow::decode)
-            .transpose()?
-            .map(|c| c.value)
-            .filter(|c| now <= c.expires_at))
+        Ok(row.map(|c| c.value).filter(|c| now <= c.expires_at))
     }
 
     async fn purge_expired_challenges(&self, now: Timestamp) -> Result<usize, StoreError> {
@@ -603,7 +621,3 @@ impl ChallengeStore for SqliteStore {
         .await
     }
 }
-
-impl mfa_core::store::AttemptStore for SqliteStore {}
-
-impl mfa_core::store::VerificationStore for SqliteStore {}

@@ -3,6 +3,77 @@
 
 use super::*;
 
+/// A counter's `(kind, owner, subject)` columns ([`FailureKey::columns`]).
+pub(super) type CounterCols = (&'static str, String, String);
+
+/// Counts one failure (the statement of [`FailureStore::record_failure`]).
+pub(super) fn record_failure_conn(
+    conn: &Connection,
+    (kind, owner, subject): &CounterCols,
+    now: Timestamp,
+    window: Duration,
+) -> Result<Failures, StoreError> {
+    let now = sql::now_i64(now);
+    let w = sql::window_secs(window);
+    let lapse = sql::lapse_secs(window);
+    let (count, first, last) = conn
+        .prepare_cached(
+            "INSERT INTO mfa_failures AS f (kind, owner, subject, count, first_at, \
+             last_at, lapses_at) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4 + ?6) \
+             ON CONFLICT (kind, owner, subject) DO UPDATE SET \
+             count = CASE WHEN ?4 - f.last_at > ?5 THEN 1 \
+                          ELSE MIN(f.count, 2147483646) + 1 END, \
+             first_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE f.first_at END, \
+             last_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE MAX(f.last_at, ?4) END, \
+             lapses_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 \
+                              ELSE MAX(f.last_at, ?4) END + ?6 \
+             RETURNING count, first_at, last_at",
+        )
+        .map_err(lite)?
+        .query_row(params![kind, owner, subject, now, w, lapse], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(lite)?;
+    sql::failures(count, first, last)
+}
+
+/// A counter through its window (the statement of [`FailureStore::failures`]).
+pub(super) fn failures_conn(
+    conn: &Connection,
+    (kind, owner, subject): &CounterCols,
+    now: Timestamp,
+    window: Duration,
+) -> Result<Option<Failures>, StoreError> {
+    let now = sql::now_i64(now);
+    let w = sql::window_secs(window);
+    let row: Option<(i32, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT count, first_at, last_at FROM mfa_failures WHERE kind = ?1 \
+             AND owner = ?2 AND subject = ?3 AND NOT (?4 - last_at > ?5)",
+        )
+        .map_err(lite)?
+        .query_row(params![kind, owner, subject, now, w], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(lite)?;
+    row.map(|(c, f, l)| sql::failures(c, f, l)).transpose()
+}
+
+/// Removes a counter (the statement of [`FailureStore::clear_failures`]).
+pub(super) fn clear_failures_conn(
+    conn: &Connection,
+    (kind, owner, subject): &CounterCols,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM mfa_failures WHERE kind = ?1 AND owner = ?2 AND subject = ?3",
+    )
+    .map_err(lite)?
+    .execute(params![kind, owner, subject])
+    .map_err(lite)?;
+    Ok(())
+}
+
 impl FailureStore for SqliteStore {
     async fn record_failure(
         &self,
@@ -10,32 +81,9 @@ impl FailureStore for SqliteStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Failures, StoreError> {
-        let (kind, owner, subject) = key.columns();
-        let now = sql::now_i64(now);
-        let w = sql::window_secs(window);
-        let lapse = sql::lapse_secs(window);
-        self.write(move |tx| {
-            let (count, first, last) = tx
-                .prepare_cached(
-                    "INSERT INTO mfa_failures AS f (kind, owner, subject, count, first_at, \
-                     last_at, lapses_at) VALUES (?1, ?2, ?3, 1, ?4, ?4, ?4 + ?6) \
-                     ON CONFLICT (kind, owner, subject) DO UPDATE SET \
-                     count = CASE WHEN ?4 - f.last_at > ?5 THEN 1 \
-                                  ELSE MIN(f.count, 2147483646) + 1 END, \
-                     first_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE f.first_at END, \
-                     last_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 ELSE MAX(f.last_at, ?4) END, \
-                     lapses_at = CASE WHEN ?4 - f.last_at > ?5 THEN ?4 \
-                                      ELSE MAX(f.last_at, ?4) END + ?6 \
-                     RETURNING count, first_at, last_at",
-                )
-                .map_err(lite)?
-                .query_row(params![kind, owner, subject, now, w, lapse], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .map_err(lite)?;
-            sql::failures(count, first, last)
-        })
-        .await
+        let cols = key.columns();
+        self.write(move |tx| record_failure_conn(tx, &cols, now, window))
+            .await
     }
 
     async fn failures(
@@ -44,37 +92,14 @@ impl FailureStore for SqliteStore {
         now: Timestamp,
         window: Duration,
     ) -> Result<Option<Failures>, StoreError> {
-        let (kind, owner, subject) = key.columns();
-        let now = sql::now_i64(now);
-        let w = sql::window_secs(window);
-        self.run(move |conn| {
-            let row: Option<(i32, i64, i64)> = conn
-                .prepare_cached(
-                    "SELECT count, first_at, last_at FROM mfa_failures WHERE kind = ?1 \
-                     AND owner = ?2 AND subject = ?3 AND NOT (?4 - last_at > ?5)",
-                )
-                .map_err(lite)?
-                .query_row(params![kind, owner, subject, now, w], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()
-                .map_err(lite)?;
-            row.map(|(c, f, l)| sql::failures(c, f, l)).transpose()
-        })
-        .await
+        let cols = key.columns();
+        self.run(move |conn| failures_conn(conn, &cols, now, window))
+            .await
     }
 
     async fn clear_failures(&self, key: &FailureKey) -> Result<(), StoreError> {
-        let (kind, owner, subject) = key.columns();
-        self.write(move |tx| {
-            tx.execute(
-                "DELETE FROM mfa_failures WHERE kind = ?1 AND owner = ?2 AND subject = ?3",
-                params![kind, owner, subject],
-            )
-            .map_err(lite)?;
-            Ok(())
-        })
-        .await
+        let cols = key.columns();
+        self.write(move |tx| clear_failures_conn(tx, &cols)).await
     }
 
     async fn purge_failures(&self, now: Timestamp) -> Result<usize, StoreError> {
