@@ -51,7 +51,7 @@ mod record;
 
 pub use attempt::{
     AttemptCount, AttemptRequest, AttemptRules, AttemptStore, Begun, ChallengeUse,
-    MAX_BACKOFF_STEPS, Success, Verdict, VerificationStore,
+    MAX_BACKOFF_STEPS, MAX_WAIT_SECS, Success, Verdict, VerificationStore,
 };
 pub use failure::{DestinationKey, FailureKey, Failures, UserLimit};
 pub use journal::{
@@ -450,10 +450,11 @@ pub trait UserStore: Send + Sync {
 
 /// Everything the service needs from storage.
 ///
-/// [`JournalStore`], [`AttemptStore`] and [`VerificationStore`] have defaults for every
-/// method, so a backend without a journal or native verification steps only writes
-/// `impl JournalStore for MyStore {}` and the like; the defaults keep every promise in
-/// more round trips.
+/// [`JournalStore`] has defaults for every method, so a backend without a journal only
+/// writes `impl JournalStore for MyStore {}`. [`AttemptStore`] and [`VerificationStore`]
+/// have no defaults but for the begin (their all-or-nothing steps cannot be made of the
+/// other operations): a backend writes them natively, and the conformance suite checks
+/// them with races.
 pub trait Store:
     FactorStore
     + ChallengeStore

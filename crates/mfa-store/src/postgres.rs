@@ -16,6 +16,7 @@ use crate::sql::{
     self, CHALLENGE_COLUMNS, ChallengeRow, FACTOR_COLUMNS, FactorCols, FactorRow, Message, backend,
 };
 
+mod attempt;
 mod journal;
 mod state;
 
@@ -35,6 +36,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "the journal: audit hash chain, its head, the outbox",
         include_str!("../migrations/postgres/0003_journal.sql"),
+    ),
+    (
+        4,
+        "a verification's two steps as functions: count an attempt, commit a success",
+        include_str!("../migrations/postgres/0004_verification.sql"),
     ),
 ];
 
@@ -248,6 +254,12 @@ fn discard_if_broken(client: deadpool_postgres::Object, e: tokio_postgres::Error
 /// [`StoreError::LookupKeyTaken`], of a primary key [`StoreError::AlreadyExists`];
 /// everything else is [`StoreError::Backend`].
 fn pg(e: tokio_postgres::Error) -> StoreError {
+    // Raised by mfa_commit_attempt (migration 4).
+    match e.code().map(SqlState::code) {
+        Some("MF409") => return StoreError::Conflict,
+        Some("MF404") => return StoreError::NotFound,
+        _ => {}
+    }
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or("");
         if constraint == "mfa_factors_lookup_key" {
@@ -266,21 +278,26 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Res
 }
 
 fn factor_row(row: &Row) -> Result<Versioned<FactorRecord>, StoreError> {
+    factor_row_at(row, 0)
+}
+
+/// A factor from the row's [`FACTOR_COLUMNS`], starting at column `at`.
+fn factor_row_at(row: &Row, at: usize) -> Result<Versioned<FactorRecord>, StoreError> {
     FactorRow {
-        user_id: get(row, 0)?,
-        factor_id: get(row, 1)?,
-        version: get(row, 2)?,
-        kind: get(row, 3)?,
-        label: get(row, 4)?,
-        confirmed: get(row, 5)?,
-        created_at: get(row, 6)?,
-        last_used_at: get(row, 7)?,
-        lookup_scope: get(row, 8)?,
-        lookup_namespace: get(row, 9)?,
-        lookup_value: get(row, 10)?,
-        data_format: get(row, 11)?,
-        data_key_id: get(row, 12)?,
-        data: get(row, 13)?,
+        user_id: get(row, at)?,
+        factor_id: get(row, at + 1)?,
+        version: get(row, at + 2)?,
+        kind: get(row, at + 3)?,
+        label: get(row, at + 4)?,
+        confirmed: get(row, at + 5)?,
+        created_at: get(row, at + 6)?,
+        last_used_at: get(row, at + 7)?,
+        lookup_scope: get(row, at + 8)?,
+        lookup_namespace: get(row, at + 9)?,
+        lookup_value: get(row, at + 10)?,
+        data_format: get(row, at + 11)?,
+        data_key_id: get(row, at + 12)?,
+        data: get(row, at + 13)?,
     }
     .decode()
 }
@@ -645,7 +662,3 @@ impl ChallengeStore for PostgresStore {
         Ok(rows_affected(n))
     }
 }
-
-impl mfa_core::store::AttemptStore for PostgresStore {}
-
-impl mfa_core::store::VerificationStore for PostgresStore {}

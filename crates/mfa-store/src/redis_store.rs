@@ -592,4 +592,58 @@ impl FailureStore for RedisStore {
     }
 }
 
-impl mfa_core::store::AttemptStore for RedisStore {}
+// TEMPORARY (replaced by the native scripts on branch redis-attempts before landing).
+impl mfa_core::store::AttemptStore for RedisStore {
+    async fn count_attempt(
+        &self,
+        request: &mfa_core::store::AttemptRequest<'_>,
+    ) -> Result<mfa_core::store::AttemptCount, StoreError> {
+        use mfa_core::store::{ChallengeUse, NEVER_LAPSES, Verdict};
+        let (rules, now) = (request.rules, request.now);
+        let account = self
+            .failures(&request.account_key(), now, NEVER_LAPSES)
+            .await?;
+        let factor = self
+            .failures(&request.factor_key(), now, rules.window())
+            .await?;
+        let verdict = rules.judge(account, factor, now);
+        if matches!(verdict, Verdict::Proceed | Verdict::Locked { .. }) {
+            self.record_failure(&request.factor_key(), now, rules.window())
+                .await?;
+        }
+        let mut challenge = None;
+        if verdict == Verdict::Proceed {
+            self.record_failure(&request.account_key(), now, NEVER_LAPSES)
+                .await?;
+            challenge = match request.challenge {
+                Some(ChallengeUse::Read(id)) => self.challenge(id, &request.owner(), now).await?,
+                Some(ChallengeUse::Take(id)) => self
+                    .take_challenge(id, &request.owner(), now)
+                    .await?
+                    .map(|c| Versioned::new(c, Version::INITIAL)),
+                _ => None,
+            };
+        }
+        Ok(mfa_core::store::AttemptCount::new(
+            verdict, account, factor, challenge,
+        ))
+    }
+
+    async fn settle_attempt(
+        &self,
+        user: &UserId,
+        factor: &FactorId,
+        take: Option<&ChallengeId>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(id) = take {
+            let owner = ChallengeOwner::User(user.clone());
+            if self.take_challenge(id, &owner, now).await?.is_none() {
+                return Err(StoreError::Conflict);
+            }
+        }
+        self.clear_failures(&FailureKey::factor(user, factor))
+            .await?;
+        self.clear_failures(&FailureKey::user(user)).await
+    }
+}

@@ -371,7 +371,10 @@ pub(crate) fn remove_factor_tx(tx: &Transaction<'_>, u: &str, i: &str) -> Result
 }
 
 /// A user's factors, oldest first (the statement of [`FactorStore::list_factors`]).
-fn list_factors_conn(conn: &Connection, user: &str) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
+fn list_factors_conn(
+    conn: &Connection,
+    user: &str,
+) -> Result<Vec<Versioned<FactorRecord>>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {FACTOR_COLUMNS} FROM mfa_factors WHERE user_id = ?1 \

@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mfa_core::store::{
+    AttemptCount, AttemptRequest, AttemptStore, NEVER_LAPSES, Success, Verdict, VerificationStore,
+};
+use mfa_core::store::{
     ChallengeId, ChallengeOwner, ChallengeStore, DeviceStore, FactorRecord, FactorStore,
     FailureKey, FailureStore, Failures, Generation, LookupKey, PendingChallenge, ResetSummary,
     StoreError, UserStore, Version, Versioned,
@@ -40,6 +43,11 @@ enum Break {
     /// `purge_failures`: removes every counter idle for a day, as a purge by age that
     /// forgets what never lapses would.
     PurgeByAge,
+    /// `count_attempt`: read both counters and judge, await, then count.
+    Attempt,
+    /// `commit_verification`: check the version, await, then swap through the (broken)
+    /// unconditional write.
+    Commit,
 }
 
 /// The window between read and write; long enough that every racer released by the
@@ -146,6 +154,60 @@ impl Hook<MemoryStore> for Broken {
         // a removal, re-created).
         inner.remove_factor(&record.user, &record.id).await?;
         inner.insert_factor(record).await
+    }
+
+    async fn count_attempt(
+        &self,
+        inner: &MemoryStore,
+        request: &AttemptRequest<'_>,
+    ) -> Result<AttemptCount, StoreError> {
+        if !self.is(Break::Attempt) {
+            return inner.count_attempt(request).await;
+        }
+        let (now, rules) = (request.now, request.rules);
+        let account = inner
+            .failures(&request.account_key(), now, NEVER_LAPSES)
+            .await?;
+        let factor = inner
+            .failures(&request.factor_key(), now, rules.window())
+            .await?;
+        let verdict = rules.judge(account, factor, now);
+        tokio::time::sleep(GAP).await;
+        if matches!(verdict, Verdict::Proceed | Verdict::Locked { .. }) {
+            inner
+                .record_failure(&request.factor_key(), now, rules.window())
+                .await?;
+        }
+        if verdict == Verdict::Proceed {
+            inner
+                .record_failure(&request.account_key(), now, NEVER_LAPSES)
+                .await?;
+        }
+        Ok(AttemptCount::new(verdict, account, factor, None))
+    }
+
+    async fn commit_verification(
+        &self,
+        inner: &MemoryStore,
+        success: Success<'_>,
+    ) -> Result<Option<Version>, StoreError> {
+        if !self.is(Break::Commit) {
+            return inner.commit_verification(success).await;
+        }
+        let Some((record, expected)) = success.update.clone() else {
+            return inner.commit_verification(success).await;
+        };
+        let current = inner.factor(&record.user, &record.id).await?;
+        if current.ok_or(StoreError::NotFound)?.version != expected {
+            return Err(StoreError::Conflict);
+        }
+        tokio::time::sleep(GAP).await;
+        inner.remove_factor(&record.user, &record.id).await?;
+        let v = inner.insert_factor(record).await?;
+        inner
+            .settle_attempt(success.user, success.factor, success.take, success.now)
+            .await?;
+        Ok(Some(v))
     }
 
     async fn put_challenge(
@@ -374,6 +436,17 @@ async fn a_compare_and_swap_that_recreates_a_reset_factor_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_challenge_update_that_recreates_a_reset_challenge_is_caught() {
     assert!(caught(|| testkit::reset_race(store(Break::ChallengeCas))).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attempt_judged_before_an_await_and_counted_after_is_caught() {
+    assert!(caught(|| testkit::attempt_race(store(Break::Attempt))).await);
+    assert!(caught(|| testkit::account_race(store(Break::Attempt))).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_that_checks_then_writes_is_caught() {
+    assert!(caught(|| testkit::commit_race(store(Break::Commit))).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

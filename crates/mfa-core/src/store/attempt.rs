@@ -18,7 +18,7 @@ use core::time::Duration;
 
 use super::{
     ChallengeId, ChallengeOwner, ChallengeStore, FactorRecord, FactorStore, FailureKey,
-    FailureStore, Failures, NEVER_LAPSES, PendingChallenge, StoreError, Version, Versioned,
+    FailureStore, Failures, PendingChallenge, StoreError, Version, Versioned,
 };
 use crate::clock::Timestamp;
 use crate::error::{Error, InvalidInput};
@@ -27,6 +27,10 @@ use crate::id::{FactorId, UserId};
 /// The most entries an [`AttemptRules`] backoff schedule holds (a lock after at most
 /// 1,024 failures; NIST SP 800-63B-4 allows at most 100).
 pub const MAX_BACKOFF_STEPS: usize = 1024;
+
+/// The longest wait an [`AttemptRules`] keeps, in seconds (about 31 million years):
+/// longer ones are cut to it, so every backend adds it to a time without overflow.
+pub const MAX_WAIT_SECS: u64 = 1_000_000_000_000_000;
 
 /// The lockout rules a store applies while it counts an attempt: the service's policy,
 /// as data every backend evaluates the same way (in Rust, SQL or Lua).
@@ -42,7 +46,7 @@ pub const MAX_BACKOFF_STEPS: usize = 1024;
 ///   nothing and must not hasten the account's lock;
 /// - otherwise **proceed**: counted on the factor and on the account, then verified.
 ///
-/// Waits are whole seconds, like [`Timestamp`].
+/// Waits are whole seconds, like [`Timestamp`], and at most [`MAX_WAIT_SECS`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptRules {
     account_limit: u32,
@@ -78,8 +82,11 @@ impl AttemptRules {
         Ok(Self {
             account_limit,
             window,
-            backoff: backoff.iter().map(Duration::as_secs).collect(),
-            lockout: lockout.as_secs(),
+            backoff: backoff
+                .iter()
+                .map(|d| d.as_secs().min(MAX_WAIT_SECS))
+                .collect(),
+            lockout: lockout.as_secs().min(MAX_WAIT_SECS),
         })
     }
 
@@ -390,21 +397,16 @@ pub trait AttemptStore: ChallengeStore + FailureStore {
     /// statement (PostgreSQL: a function under the user's advisory lock); Redis: one
     /// script.
     ///
-    /// The default does it with the other operations, judging again by the counts they
-    /// return, for a backend without a native form.
-    ///
     /// # Errors
     ///
     /// Only backend failures (nothing counted).
     fn count_attempt(
         &self,
         request: &AttemptRequest<'_>,
-    ) -> impl Future<Output = Result<AttemptCount, StoreError>> + Send {
-        async move { count_attempt_in_steps(self, request).await }
-    }
+    ) -> impl Future<Output = Result<AttemptCount, StoreError>> + Send;
 
     /// The hot half of a success: takes `take` (once) and clears the user's account and
-    /// `factor` counters — one atomic step, all or nothing.
+    /// `factor` counters — one atomic step, all or nothing (Redis: one script).
     ///
     /// # Errors
     ///
@@ -416,26 +418,15 @@ pub trait AttemptStore: ChallengeStore + FailureStore {
         factor: &FactorId,
         take: Option<&ChallengeId>,
         now: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            if let Some(id) = take {
-                let owner = ChallengeOwner::User(user.clone());
-                if self.take_challenge(id, &owner, now).await?.is_none() {
-                    return Err(StoreError::Conflict);
-                }
-            }
-            self.clear_failures(&FailureKey::factor(user, factor))
-                .await?;
-            self.clear_failures(&FailureKey::user(user)).await
-        }
-    }
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A verification's two steps on a store that holds factors, challenges and counters.
 pub trait VerificationStore: FactorStore + AttemptStore {
     /// [`count_attempt`](AttemptStore::count_attempt) and, when the verdict is
     /// [`Verdict::Proceed`], the user's factors — one round trip (SQL: one statement;
-    /// `Split`: both halves at once).
+    /// `Split`: both halves at once). The listing need not be atomic with the count; the
+    /// default makes the two calls one after the other.
     ///
     /// # Errors
     ///
@@ -469,71 +460,5 @@ pub trait VerificationStore: FactorStore + AttemptStore {
     fn commit_verification(
         &self,
         success: Success<'_>,
-    ) -> impl Future<Output = Result<Option<Version>, StoreError>> + Send {
-        async move {
-            // Without a native form the steps run in the order that keeps single use:
-            // the take, then the swap; counters are cleared only after both won.
-            let Success {
-                user,
-                factor,
-                update,
-                take,
-                now,
-            } = success;
-            if let Some(id) = take {
-                let owner = ChallengeOwner::User(user.clone());
-                if self.take_challenge(id, &owner, now).await?.is_none() {
-                    return Err(StoreError::Conflict);
-                }
-            }
-            let version = match update {
-                Some((record, expected)) => {
-                    Some(self.update_factor_if_version(record, expected).await?)
-                }
-                None => None,
-            };
-            self.settle_attempt(user, factor, None, now).await?;
-            Ok(version)
-        }
-    }
-}
-
-/// [`AttemptStore::count_attempt`] from the other operations: read both counters, judge,
-/// count, and judge again by the counts the increments returned, so concurrent attempts
-/// that read the same counters are still judged as a sequence.
-async fn count_attempt_in_steps<S: AttemptStore + ?Sized>(
-    store: &S,
-    request: &AttemptRequest<'_>,
-) -> Result<AttemptCount, StoreError> {
-    let rules = request.rules;
-    let now = request.now;
-    let (akey, fkey) = (request.account_key(), request.factor_key());
-    let account = store.failures(&akey, now, NEVER_LAPSES).await?;
-    let factor = store.failures(&fkey, now, rules.window()).await?;
-    let mut verdict = rules.judge(account, factor, now);
-    if matches!(verdict, Verdict::Proceed | Verdict::Locked { .. }) {
-        let after = store.record_failure(&fkey, now, rules.window()).await?;
-        if after.count != factor.map_or(0, |f| f.count).saturating_add(1) {
-            // Others counted in between: judge by the count they reached together.
-            let seen = Failures::new(after.count.saturating_sub(1), after.first_at, now);
-            verdict = rules.judge(account, Some(seen), now);
-        }
-    }
-    if verdict == Verdict::Proceed {
-        let after = store.record_failure(&akey, now, NEVER_LAPSES).await?;
-        if after.count > rules.account_limit() {
-            verdict = Verdict::AccountLocked;
-        }
-    }
-    let challenge = match (verdict, request.challenge) {
-        (Verdict::Proceed, Some(ChallengeUse::Read(id))) => {
-            store.challenge(id, &request.owner(), now).await?
-        }
-        (Verdict::Proceed, Some(ChallengeUse::Take(id))) => store
-            .take_challenge(id, &request.owner(), now)
-            .await?
-            .map(|c| Versioned::new(c, Version::INITIAL)),
-        _ => None,
-    };
-    Ok(AttemptCount::new(verdict, account, factor, challenge))
+    ) -> impl Future<Output = Result<Option<Version>, StoreError>> + Send;
 }

@@ -4,7 +4,7 @@
 
 use mfa_core::store::{
     AttemptCount, AttemptRequest, AttemptRules, AttemptStore, Begun, ChallengeUse, NEVER_LAPSES,
-    Success, VerificationStore, Verdict,
+    Success, Verdict, VerificationStore,
 };
 
 use super::state::{CounterCols, clear_failures_conn, failures_conn, record_failure_conn};
@@ -92,7 +92,10 @@ fn counters(user: &UserId, factor: &FactorId) -> [CounterCols; 2] {
 }
 
 impl AttemptStore for SqliteStore {
-    async fn count_attempt(&self, request: &AttemptRequest<'_>) -> Result<AttemptCount, StoreError> {
+    async fn count_attempt(
+        &self,
+        request: &AttemptRequest<'_>,
+    ) -> Result<AttemptCount, StoreError> {
         let attempt = Attempt::new(request);
         self.write(move |tx| attempt.run(tx)).await
     }
@@ -127,7 +130,10 @@ impl VerificationStore for SqliteStore {
         .await
     }
 
-    async fn commit_verification(&self, success: Success<'_>) -> Result<Option<Version>, StoreError> {
+    async fn commit_verification(
+        &self,
+        success: Success<'_>,
+    ) -> Result<Option<Version>, StoreError> {
         let counters = counters(success.user, success.factor);
         let u = success.user.as_str().to_owned();
         let take = success.take.map(|id| id.as_str().to_owned());

@@ -65,12 +65,10 @@ pub(super) fn clear_failures_conn(
     conn: &Connection,
     (kind, owner, subject): &CounterCols,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "DELETE FROM mfa_failures WHERE kind = ?1 AND owner = ?2 AND subject = ?3",
-    )
-    .map_err(lite)?
-    .execute(params![kind, owner, subject])
-    .map_err(lite)?;
+    conn.prepare_cached("DELETE FROM mfa_failures WHERE kind = ?1 AND owner = ?2 AND subject = ?3")
+        .map_err(lite)?
+        .execute(params![kind, owner, subject])
+        .map_err(lite)?;
     Ok(())
 }
 
