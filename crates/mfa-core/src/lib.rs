@@ -38,4 +38,6 @@ pub use method::{AuthMethod, FactorCategory};
 pub use random::OsRandom;
 pub use random::{RandomError, SecureRandom};
 pub use secret::{Redacted, SecretBytes};
-pub use verify::{Attempt, Purpose, VerifiedFactor, verify_factor, verify_loaded};
+pub use verify::{
+    Attempt, Checked, Purpose, VerifiedFactor, check_loaded, verify_factor, verify_loaded,
+};

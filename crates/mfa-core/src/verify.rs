@@ -11,7 +11,7 @@ use crate::factor::Factor;
 use crate::id::{FactorId, UserId};
 use crate::method::AuthMethod;
 use crate::random::SecureRandom;
-use crate::store::{FactorRecord, FactorStore, StoreError, Versioned};
+use crate::store::{FactorRecord, FactorStore, StoreError, Version, Versioned};
 
 /// What a verification is for.
 #[non_exhaustive]
@@ -162,6 +162,34 @@ where
     C: RecordCodec + ?Sized,
     F: Factor,
 {
+    let checked = check_loaded(codec, factor, stored, attempt, rng)?;
+    let result = store
+        .update_factor_if_version(checked.factor.clone(), checked.expected)
+        .await;
+    checked.committed(result)
+}
+
+/// Steps 2 and 3 of [`verify_loaded`] — the checks, the decoding and the pure
+/// verification — without the write: what a caller runs when it commits the result with
+/// more than the compare-and-swap in one store operation (the service's
+/// [`VerificationStore::commit_verification`](crate::store::VerificationStore::commit_verification),
+/// which also clears the failure counters). Hand the write's result to
+/// [`Checked::committed`], which reads it as [`verify_loaded`] does.
+///
+/// # Errors
+///
+/// As [`verify_loaded`], but for the store's.
+pub fn check_loaded<C, F>(
+    codec: &C,
+    factor: &F,
+    stored: Versioned<FactorRecord>,
+    attempt: Attempt<'_, F>,
+    rng: &mut (dyn SecureRandom + Send),
+) -> Result<Checked<F::Record, F::Details>, Error>
+where
+    C: RecordCodec + ?Sized,
+    F: Factor,
+{
     if stored.value.user != *attempt.user || stored.value.id != *attempt.factor_id {
         return Err(Error::invalid(
             "factor",
@@ -203,26 +231,63 @@ where
     updated.data = codec.encode(owner, &verified.record)?;
     updated.last_used_at = Some(attempt.now);
     updated.confirmed = true;
-    match store
-        .update_factor_if_version(updated.clone(), expected)
-        .await
-    {
-        Ok(version) => Ok(VerifiedFactor {
-            factor: Versioned::new(updated, version),
-            record: verified.record,
-            methods: verified.methods,
-            details: verified.details,
-        }),
-        Err(StoreError::Conflict) => Err(Rejected::with_detail(
-            RejectReason::Replay,
-            "lost the compare-and-swap to a concurrent verification",
-        )
-        .into()),
-        Err(StoreError::NotFound) => Err(Rejected::with_detail(
-            RejectReason::UnknownFactor,
-            "factor removed during verification",
-        )
-        .into()),
-        Err(e) => Err(e.into()),
+    Ok(Checked {
+        factor: updated,
+        expected,
+        record: verified.record,
+        methods: verified.methods,
+        details: verified.details,
+    })
+}
+
+/// A response [`check_loaded`] accepted, not yet stored.
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub struct Checked<R, D = ()> {
+    /// The row to write: the new record sealed, confirmed, `last_used_at = now`.
+    pub factor: FactorRecord,
+    /// The version it replaces (the one loaded).
+    pub expected: Version,
+    /// The factor's updated record, decoded.
+    pub record: R,
+    /// The RFC 8176 `amr` values proven.
+    pub methods: Vec<AuthMethod>,
+    /// Factor-specific details of the success.
+    pub details: D,
+}
+
+impl<R, D> Checked<R, D> {
+    /// The verification, given the result of writing [`factor`](Self::factor) with a
+    /// compare-and-swap on [`expected`](Self::expected). **A lost race is a replay**:
+    /// [`StoreError::Conflict`] becomes a rejection with [`RejectReason::Replay`], never
+    /// a retry, and [`StoreError::NotFound`] (the factor was removed or reset meanwhile)
+    /// becomes [`RejectReason::UnknownFactor`].
+    ///
+    /// # Errors
+    ///
+    /// Those rejections, or [`Error::Store`] for any other store error.
+    pub fn committed(
+        self,
+        result: Result<Version, StoreError>,
+    ) -> Result<VerifiedFactor<R, D>, Error> {
+        match result {
+            Ok(version) => Ok(VerifiedFactor {
+                factor: Versioned::new(self.factor, version),
+                record: self.record,
+                methods: self.methods,
+                details: self.details,
+            }),
+            Err(StoreError::Conflict) => Err(Rejected::with_detail(
+                RejectReason::Replay,
+                "lost the compare-and-swap to a concurrent verification",
+            )
+            .into()),
+            Err(StoreError::NotFound) => Err(Rejected::with_detail(
+                RejectReason::UnknownFactor,
+                "factor removed during verification",
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -37,8 +37,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, FactorRecord, FailureKey, LookupKey, NEVER_LAPSES,
-    PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Versioned,
+    AttemptCount, AttemptRequest, AttemptRules, Begun, ChallengeId, ChallengeOwner, ChallengeUse,
+    FactorRecord, FailureKey, LookupKey, NEVER_LAPSES, PendingChallenge, RememberedDevice,
+    ResetSummary, Store, StoreError, Success, Verdict, Versioned,
 };
 use mfa_core::{
     Attachment, Attempt, AuthMethod, Channel, Clock, DataOwner, Error as CoreError, Factor,
@@ -133,6 +134,8 @@ pub struct Service<S> {
     totp: TotpFactor,
     hotp: HotpFactor,
     user_limit: u32,
+    /// The policy's failure limits and the account limit, as the store applies them.
+    rules: AttemptRules,
     ops: journal::Ops,
 }
 
@@ -434,11 +437,7 @@ impl<S: Store> Service<S> {
         let rows = self.store.list_factors(user).await?;
         let enrolled = rows
             .iter()
-            .map(|r| {
-                let mut e = EnrolledFactor::new(r.value.id.clone(), r.value.kind);
-                e.confirmed = r.value.confirmed;
-                e
-            })
+            .map(|r| verify::enrolled_factor(&r.value))
             .collect();
         Ok((rows, enrolled))
     }

@@ -21,8 +21,9 @@ pub(crate) struct Flaky {
 impl Hook<MemoryStore> for Flaky {
     fn check(&self, op: Operation) -> Result<(), StoreError> {
         let down = match (op.store, op.name) {
-            ("FailureStore", _) => &self.counters_down,
-            (_, "update_factor_if_version") => &self.writes_down,
+            // The counters, and the verification steps that count or clear them.
+            ("FailureStore" | "AttemptStore", _) | (_, "begin_verification") => &self.counters_down,
+            (_, "update_factor_if_version" | "commit_verification") => &self.writes_down,
             _ => return Ok(()),
         };
         if down.load(Ordering::SeqCst) {

@@ -151,8 +151,8 @@ impl AttemptRules {
     }
 }
 
-/// What the store decided about an attempt (see [`AttemptRules`]).
-#[non_exhaustive]
+/// What the store decided about an attempt (see [`AttemptRules`]). A closed set: the
+/// service maps each to its answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Counted on the factor and the account: verify it.

@@ -3,10 +3,11 @@
 use std::time::{Duration, Instant};
 
 use mfa_core::store::{
-    AuditEntry, ChallengeId, ChallengeOwner, ChallengeStore, Change, Committed, DeviceStore,
-    FactorRecord, FactorStore, FailureKey, FailureStore, Failures, Generation, JournalFn,
-    JournalStore, LookupKey, OutboxMessage, PendingChallenge, RememberedDevice, ResetSummary,
-    Store, StoreError, UserState, UserStore, Version, Versioned,
+    AttemptCount, AttemptRequest, AttemptStore, AuditEntry, Begun, ChallengeId, ChallengeOwner,
+    ChallengeStore, Change, Committed, DeviceStore, FactorRecord, FactorStore, FailureKey,
+    FailureStore, Failures, Generation, JournalFn, JournalStore, LookupKey, OutboxMessage,
+    PendingChallenge, RememberedDevice, ResetSummary, Store, StoreError, Success, UserState,
+    UserStore, VerificationStore, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 

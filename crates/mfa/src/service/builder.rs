@@ -203,6 +203,7 @@ impl<S: Store> ServiceBuilder<S> {
         if !(1..=100).contains(&user_limit) {
             return Err(CoreError::invalid("user failure limit", "must be 1 to 100").into());
         }
+        let rules = attempt_rules(&policy, user_limit)?;
         if self.oob.is_some() && self.sender.is_none() {
             return Err(Error::NotConfigured("sender (for out-of-band codes)"));
         }
@@ -229,7 +230,80 @@ impl<S: Store> ServiceBuilder<S> {
             totp: self.totp,
             hotp: self.hotp,
             user_limit,
+            rules,
             ops: journal::Ops::new(self.journal, self.trace_users),
         })
+    }
+}
+
+/// The policy's failure limits as the store applies them ([`AttemptRules`]): the wait
+/// after `c` failures for each `c` below the lock, read off
+/// [`Policy::failure_state`] itself (so the store judges exactly as the policy does),
+/// the lockout, the counting window and the account limit.
+pub(super) fn attempt_rules(policy: &Policy, user_limit: u32) -> Result<AttemptRules> {
+    let limits = policy.failure_limits();
+    let t0 = Timestamp::from_unix_secs(1_000_000_000);
+    let backoff: Vec<std::time::Duration> = (0..limits.max_consecutive)
+        .map(|c| match policy.failure_state(c, Some(t0), t0) {
+            FailureState::Backoff { until } | FailureState::LockedOut { until } => {
+                until.saturating_since(t0)
+            }
+            _ => std::time::Duration::ZERO,
+        })
+        .collect();
+    Ok(AttemptRules::new(
+        user_limit,
+        limits.counting_window(),
+        &backoff,
+        limits.lockout,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use mfa_core::store::Failures;
+    use mfa_policy::lockout::FailureState;
+
+    use super::*;
+
+    /// The store judges by [`AttemptRules`]; the service used to judge by
+    /// `Policy::failure_state`. Over several schedules, every count up to past the lock
+    /// and every second around each wait, the two agree on refuse or proceed, on backoff
+    /// or lock, and on when a backoff ends.
+    #[test]
+    fn the_stores_rules_judge_as_the_policy_does() {
+        let schedules = [
+            "",
+            "[failures]\nmax_consecutive = 10\nbackoff_after = 1\nbackoff_base = \"7s\"\nbackoff_max = \"100s\"\nlockout = \"1h\"\nwindow = \"2h\"\n",
+            "[failures]\nmax_consecutive = 1\nbackoff_after = 0\nlockout = \"30s\"\n",
+            "[failures]\nmax_consecutive = 100\nbackoff_after = 100\n",
+        ];
+        let t0 = 1_700_000_000;
+        let mut checked = 0;
+        for extra in schedules {
+            let text = format!("version = 1\nmode = \"always\"\n{extra}");
+            let policy = Policy::from_toml(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let rules = attempt_rules(&policy, 100).unwrap_or_else(|e| panic!("{e}"));
+            let limits = policy.failure_limits();
+            for count in 1..=limits.max_consecutive + 2 {
+                for dt in 0..=(limits.backoff_max.as_secs().max(limits.lockout.as_secs()) + 2) {
+                    let last = Timestamp::from_unix_secs(t0);
+                    let now = Timestamp::from_unix_secs(t0 + dt);
+                    let f = Failures::new(count, last, last);
+                    let store = rules.judge(None, Some(f), now);
+                    let service = policy.failure_state(count, Some(last), now);
+                    match (store, service) {
+                        (Verdict::Proceed, FailureState::Open) => {}
+                        (Verdict::Backoff { until: a }, FailureState::Backoff { until: b }) => {
+                            assert_eq!(a, b, "{text} count {count} +{dt}s");
+                        }
+                        (Verdict::Locked { .. }, FailureState::LockedOut { .. }) => {}
+                        other => panic!("{text}: count {count} +{dt}s: {other:?}"),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 }

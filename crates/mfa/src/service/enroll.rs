@@ -123,32 +123,33 @@ impl<S: Store> Service<S> {
         session: &Session,
     ) -> Result<Verification> {
         let now = self.now();
-        self.gate(user, factor_id, now).await?;
+        let begun = self.begin(user, factor_id, None, now).await?;
+        let after = verify::counts_after(&begun.attempt);
+        let mut rows = begun.factors;
         let mut loaded_kind = None;
         let result = async {
-            let row = self.load_for_verify(user, factor_id).await?;
+            let row = verify::take_row(&mut rows, factor_id)?;
             let kind = row.value.kind;
             loaded_kind = Some(kind);
             let stored = match BuiltinFactor::for_kind(kind)? {
                 BuiltinFactor::Totp => {
                     let v = self
-                        .verify_row(&self.totp, row, &(), code, Purpose::Confirm, now)
+                        .verify_and_commit(&self.totp, row, &(), code, Purpose::Confirm, None, now)
                         .await?;
                     Outcome::of(v.factor, v.methods)
                 }
                 BuiltinFactor::Hotp => {
                     let v = self
-                        .verify_row(&self.hotp, row, &(), code, Purpose::Confirm, now)
+                        .verify_and_commit(&self.hotp, row, &(), code, Purpose::Confirm, None, now)
                         .await?;
                     Outcome::of(v.factor, v.methods)
                 }
                 BuiltinFactor::OobCode => {
                     // The enrollment rules again, against the factors confirmed since
                     // (two SMS enrollments confirmed in turn count both).
-                    let (_, enrolled) = self.enrolled(user).await?;
-                    let others: Vec<EnrolledFactor> = enrolled
-                        .into_iter()
-                        .filter(|f| f.id != *factor_id)
+                    let others: Vec<EnrolledFactor> = rows
+                        .iter()
+                        .map(|r| verify::enrolled_factor(&r.value))
                         .collect();
                     self.policy.check_enroll(&others, kind)?;
                     self.verify_oob(user, factor_id, row, None, code, Purpose::Confirm, now)
@@ -167,7 +168,7 @@ impl<S: Store> Service<S> {
         .await;
         match result {
             Ok(ok) => {
-                self.clear_failures(user, factor_id).await;
+                // The commit cleared the counters.
                 let kind = ok.row.value.kind;
                 self.emit(
                     AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(factor_id, kind),
@@ -181,10 +182,12 @@ impl<S: Store> Service<S> {
                     },
                 )
                 .await;
-                self.verification(user, factor_id, ok, None, session, now)
+                self.verification(user, factor_id, ok, Some(&rows), session, now)
                     .await
             }
-            Err(e) => Err(self.failed(user, factor_id, loaded_kind, e, now).await),
+            Err(e) => Err(self
+                .failed(user, factor_id, loaded_kind, after, e, now)
+                .await),
         }
     }
 

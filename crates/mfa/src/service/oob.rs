@@ -545,7 +545,7 @@ impl<S: Store> Service<S> {
         user: &UserId,
         factor_id: &FactorId,
         row: Versioned<FactorRecord>,
-        challenge_id: Option<&ChallengeId>,
+        challenge: Option<(&ChallengeId, Option<Versioned<PendingChallenge>>)>,
         code: &str,
         purpose: Purpose,
         now: Timestamp,
@@ -564,16 +564,29 @@ impl<S: Store> Service<S> {
         let data: OobFactorData = self.decode_factor(&row.value)?;
         // Only enrollment codes count per destination (see `check_destination_lockout`).
         let enrolling = !row.value.confirmed;
-        let id = match challenge_id {
-            Some(id) => id.clone(),
-            None => data.latest.clone().ok_or_else(|| {
-                Rejected::with_detail(RejectReason::Expired, "no challenge was started")
-            })?,
+        // The challenge as the begin read it (when the caller named it), else read here.
+        let (id, mut read) = match challenge {
+            Some((id, read)) => (
+                id.clone(),
+                Some(read.ok_or_else(|| CoreError::rejected(RejectReason::Expired))?),
+            ),
+            None => (
+                data.latest.clone().ok_or_else(|| {
+                    Rejected::with_detail(RejectReason::Expired, "no challenge was started")
+                })?,
+                None,
+            ),
         };
         let owner = ChallengeOwner::User(user.clone());
         for _ in 0..ATTEMPT_RETRIES {
             // 1. Read without consuming.
-            let pending = self.factor_challenge(&owner, &id, factor_id, now).await?;
+            let pending = match read.take() {
+                Some(p) => {
+                    for_factor(p.value.factor.as_ref(), Some(factor_id))?;
+                    p
+                }
+                None => self.factor_challenge(&owner, &id, factor_id, now).await?,
+            };
             let state: OobState =
                 self.open_state(PURPOSE_OOB_CODE, &owner, &id, &pending.value.data)?;
             // 2. Pay for the attempt; an expired or exhausted challenge is removed.
@@ -604,16 +617,10 @@ impl<S: Store> Service<S> {
             // 4. Check, against the state just written.
             return match codes.verify_code(&data.record, &next, code, now) {
                 Ok(verified) => {
-                    // 5. Single use: only the request whose take returns it wins.
-                    if self.store.take_challenge(&id, &owner, now).await?.is_none() {
-                        return Err(Rejected::with_detail(
-                            RejectReason::Replay,
-                            "the challenge was already used",
-                        )
-                        .into());
-                    }
+                    // 5. Single use: only the request whose take wins commits; with it
+                    // the factor's last use (and confirmation) and the counters' clearing.
                     let row = self
-                        .touch_factor(user, factor_id, purpose == Purpose::Confirm, now)
+                        .commit_single_use(row, &id, purpose == Purpose::Confirm, now)
                         .await?;
                     Ok(Outcome {
                         row,
@@ -647,34 +654,57 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// After a single-use success: the factor's last use (and confirmation), by
-    /// compare-and-swap on a fresh read (only bookkeeping changes, so a retry loses
-    /// nothing).
-    pub(super) async fn touch_factor(
+    /// Commits a single-use success (a code sent out of band, a push): in one store
+    /// step, the take of the challenge — only the request whose take wins succeeds —
+    /// with the factor's last use (and confirmation) by compare-and-swap on the row
+    /// already read, and the clearing of the counters. A swap that loses to a change of
+    /// the row alone (a rename) reads the row again and retries: only bookkeeping
+    /// changes, so a retry loses nothing; a challenge that is gone is a replay.
+    pub(super) async fn commit_single_use(
         &self,
-        user: &UserId,
-        factor_id: &FactorId,
+        mut row: Versioned<FactorRecord>,
+        challenge: &ChallengeId,
         confirm: bool,
         now: Timestamp,
     ) -> Result<Versioned<FactorRecord>> {
+        let (user, factor_id) = (row.value.user.clone(), row.value.id.clone());
+        let owner = ChallengeOwner::User(user.clone());
         for _ in 0..5 {
-            let row = self
-                .store
-                .factor(user, factor_id)
-                .await?
-                .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
             let mut updated = row.value.clone();
             updated.last_used_at = Some(now);
             if confirm {
                 updated.confirmed = true;
             }
-            match self
-                .store
-                .update_factor_if_version(updated.clone(), row.version)
-                .await
-            {
-                Ok(version) => return Ok(Versioned::new(updated, version)),
-                Err(StoreError::Conflict) => {}
+            let success = Success::new(&user, &factor_id, now)
+                .with_update(updated.clone(), row.version)
+                .with_take(challenge);
+            match self.store.commit_verification(success).await {
+                Ok(Some(version)) => return Ok(Versioned::new(updated, version)),
+                Ok(None) => {
+                    return Err(StoreError::Corrupt(
+                        "a commit with an update returned no version".into(),
+                    )
+                    .into());
+                }
+                Err(StoreError::Conflict) => {
+                    if self
+                        .store
+                        .challenge(challenge, &owner, now)
+                        .await?
+                        .is_none()
+                    {
+                        return Err(Rejected::with_detail(
+                            RejectReason::Replay,
+                            "the challenge was already used",
+                        )
+                        .into());
+                    }
+                    row = self
+                        .store
+                        .factor(&user, &factor_id)
+                        .await?
+                        .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
+                }
                 Err(StoreError::NotFound) => {
                     return Err(CoreError::rejected(RejectReason::UnknownFactor).into());
                 }

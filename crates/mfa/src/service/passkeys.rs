@@ -247,16 +247,30 @@ impl<S: Store> Service<S> {
         &self,
         user: &mfa_core::UserId,
     ) -> crate::Result<Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>> {
+        if self.webauthn().is_err() {
+            return Ok(None);
+        }
+        let rows = self.store.list_factors(user).await?;
+        self.signal_of(user, rows.iter().map(|r| &r.value))
+    }
+
+    /// [`signal_all_accepted_credentials`](Self::signal_all_accepted_credentials) from
+    /// rows already read.
+    pub(super) fn signal_of<'r>(
+        &self,
+        user: &mfa_core::UserId,
+        rows: impl Iterator<Item = &'r FactorRecord>,
+    ) -> crate::Result<Option<mfa_webauthn::signals::AllAcceptedCredentialsOptions>> {
         let Ok(factor) = self.webauthn() else {
             return Ok(None);
         };
         let mut handle = None;
         let mut ids = Vec::new();
-        for row in self.store.list_factors(user).await? {
-            if !row.value.kind.is_webauthn() || !row.value.confirmed {
+        for row in rows {
+            if row.user != *user || !row.kind.is_webauthn() || !row.confirmed {
                 continue;
             }
-            let record: mfa_webauthn::CredentialRecord = self.decode_factor(&row.value)?;
+            let record: mfa_webauthn::CredentialRecord = self.decode_factor(row)?;
             if handle.is_none() {
                 handle = record.user_handle.clone();
             }

@@ -269,7 +269,11 @@ impl<S: Store> Service<S> {
             .factor
             .clone()
             .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
-        let row = self.load_for_verify(user, &factor_id).await?;
+        let row = self
+            .store
+            .factor(user, &factor_id)
+            .await?
+            .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
         if row.value.kind != FactorKind::Push || !row.value.confirmed {
             return Err(CoreError::rejected(RejectReason::UnknownFactor).into());
         }
@@ -368,12 +372,17 @@ impl<S: Store> Service<S> {
     /// number, expired) removes the transaction; a pending one stays (poll
     /// [`push_status`](Self::push_status) first: every call of `verify` counts as an
     /// attempt).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one completion's inputs, each distinct"
+    )]
     pub(super) async fn complete_push(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         row: Versioned<FactorRecord>,
         challenge_id: &ChallengeId,
+        read: Option<Versioned<PendingChallenge>>,
         nonce: &str,
         now: Timestamp,
     ) -> Result<Outcome> {
@@ -386,9 +395,9 @@ impl<S: Store> Service<S> {
             .into());
         }
         let owner = ChallengeOwner::User(user.clone());
-        let pending = self
-            .factor_challenge(&owner, challenge_id, factor_id, now)
-            .await?;
+        // Read by the begin.
+        let pending = read.ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
+        for_factor(pending.value.factor.as_ref(), Some(factor_id))?;
         let record: PushRecord = self.decode_factor(&row.value)?;
         let sealed: SealedPush =
             self.open_state(PURPOSE_PUSH, &owner, challenge_id, &pending.value.data)?;
@@ -415,23 +424,14 @@ impl<S: Store> Service<S> {
             &mut self.rng.handle(),
         ) {
             Ok(verified) => {
-                if self
-                    .store
-                    .take_challenge(challenge_id, &owner, now)
-                    .await?
-                    .is_none()
-                {
-                    return Err(Rejected::with_detail(
-                        RejectReason::Replay,
-                        "the transaction was already completed",
-                    )
-                    .into());
-                }
+                // Single use: the take, the last use and the counters in one step.
+                let row = self
+                    .commit_single_use(row, challenge_id, false, now)
+                    .await?;
                 let _ = self
                     .store
                     .clear_failures(&FailureKey::limit(user, UserLimit::PushesSinceSuccess))
                     .await;
-                let row = self.touch_factor(user, factor_id, false, now).await?;
                 Ok(Outcome {
                     row,
                     methods: verified.methods,

@@ -286,6 +286,22 @@ pub enum Response<'a> {
     },
 }
 
+impl Response<'_> {
+    /// What the verification does with the response's challenge in its first round
+    /// trip: a WebAuthn assertion's is taken (single use whatever the outcome); an
+    /// out-of-band code's and a push's are read (a wrong code leaves attempts, a pending
+    /// push stays).
+    pub(crate) fn challenge_use(&self) -> Option<ChallengeUse<'_>> {
+        match *self {
+            Self::Code(_) => None,
+            Self::WebAuthn { challenge_id, .. } => Some(ChallengeUse::Take(challenge_id)),
+            Self::OobCode { challenge_id, .. } | Self::Push { challenge_id, .. } => {
+                Some(ChallengeUse::Read(challenge_id))
+            }
+        }
+    }
+}
+
 impl fmt::Debug for Response<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One arm per variant, every field named (no `..`): a new variant or field does

@@ -144,18 +144,23 @@ impl<S: Store> Service<S> {
         let start = std::time::Instant::now();
         let now = self.now();
         let out = async {
-            self.gate(user, factor_id, now).await?;
-            // The kind of the row verify_inner loads, for the failure's audit event.
+            // One round trip: the attempt judged and counted, its challenge read or
+            // taken, the user's factors listed.
+            let begun = self
+                .begin(user, factor_id, response.challenge_use(), now)
+                .await?;
+            let after = counts_after(&begun.attempt);
+            // The kind of the row verify_begun picks, for the failure's audit event.
             let mut kind = None;
             match self
-                .verify_inner(user, factor_id, response, now, &mut kind)
+                .verify_begun(user, factor_id, response, begun, now, &mut kind)
                 .await
             {
-                Ok((ok, enrolled)) => {
-                    self.succeeded(user, factor_id, ok, Some(enrolled), session, now)
+                Ok((ok, listed)) => {
+                    self.succeeded(user, factor_id, ok, Some(&listed), session, now)
                         .await
                 }
-                Err(e) => Err(self.failed(user, factor_id, kind, e, now).await),
+                Err(e) => Err(self.failed(user, factor_id, kind, after, e, now).await),
             }
         }
         .await;
@@ -238,7 +243,7 @@ impl<S: Store> Service<S> {
             }
             let before = row.value.clone();
             let verified = match self
-                .verify_row(factor, row, &state, response, Purpose::SignIn, now)
+                .verify_and_commit(factor, row, &state, response, Purpose::SignIn, None, now)
                 .await
             {
                 Ok(v) => v,
@@ -260,6 +265,7 @@ impl<S: Store> Service<S> {
         .await;
         match result {
             Ok(ok) => {
+                // The commit cleared the account's and the factor's counters.
                 if let Err(e) = self.store.clear_failures(&attempts).await {
                     tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "failure counter not cleared");
                 }
@@ -283,27 +289,26 @@ impl<S: Store> Service<S> {
         }
     }
 
-    async fn verify_inner(
+    /// Verifies a response after [`begin`](Self::begin), against the factor's row from
+    /// its listing, and commits a success (the swap, the challenge's take, the
+    /// counters' clearing) in one more round trip. Returns the outcome and the user's
+    /// other factors as listed (for the enrolled set the outcome's `amr` and assurance
+    /// level are judged against).
+    async fn verify_begun(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         response: Response<'_>,
+        begun: Begun,
         now: Timestamp,
         loaded_kind: &mut Option<FactorKind>,
-    ) -> Result<(Outcome, Vec<EnrolledFactor>)> {
-        // One listing serves both the factor and, after a success, the enrolled set the
-        // outcome's `amr` and assurance level are judged against.
-        let mut enrolled = Vec::new();
-        let mut found = None;
-        for row in self.store.list_factors(user).await? {
-            let mut e = EnrolledFactor::new(row.value.id.clone(), row.value.kind);
-            e.confirmed = row.value.confirmed;
-            enrolled.push(e);
-            if row.value.id == *factor_id {
-                found = Some(row);
-            }
-        }
-        let row = found.ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
+    ) -> Result<(Outcome, Vec<Versioned<FactorRecord>>)> {
+        let Begun {
+            attempt,
+            factors: mut rows,
+            ..
+        } = begun;
+        let row = take_row(&mut rows, factor_id)?;
         let kind = row.value.kind;
         *loaded_kind = Some(kind);
         let wrong_shape = || -> Error {
@@ -316,20 +321,20 @@ impl<S: Store> Service<S> {
         let outcome = match (BuiltinFactor::for_kind(kind)?, response) {
             (BuiltinFactor::Totp, Response::Code(code)) => {
                 let v = self
-                    .verify_row(&self.totp, row, &(), code, Purpose::SignIn, now)
+                    .verify_and_commit(&self.totp, row, &(), code, Purpose::SignIn, None, now)
                     .await?;
                 Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::Hotp, Response::Code(code)) => {
                 let v = self
-                    .verify_row(&self.hotp, row, &(), code, Purpose::SignIn, now)
+                    .verify_and_commit(&self.hotp, row, &(), code, Purpose::SignIn, None, now)
                     .await?;
                 Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::RecoveryCode, Response::Code(code)) => {
                 let factor = self.recovery_factor()?;
                 let v = self
-                    .verify_row(factor, row, &(), code, Purpose::SignIn, now)
+                    .verify_and_commit(factor, row, &(), code, Purpose::SignIn, None, now)
                     .await?;
                 let remaining = v.record.remaining();
                 Ok(Outcome {
@@ -350,12 +355,20 @@ impl<S: Store> Service<S> {
             ) => {
                 let factor = self.webauthn()?;
                 let owner = ChallengeOwner::User(user.clone());
-                let state = self
-                    .take_authentication(&owner, challenge_id, Some(factor_id), now)
-                    .await?;
+                // Taken by the begin, once.
+                let pending = attempt
+                    .challenge
+                    .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
+                for_factor(pending.value.factor.as_ref(), Some(factor_id))?;
+                let state: AuthenticationState = self.open_state(
+                    PURPOSE_WEBAUTHN_AUTHENTICATION,
+                    &owner,
+                    challenge_id,
+                    &pending.value.data,
+                )?;
                 let before = row.value.clone();
                 let v = match self
-                    .verify_row(factor, row, &state, response, Purpose::SignIn, now)
+                    .verify_and_commit(factor, row, &state, response, Purpose::SignIn, None, now)
                     .await
                 {
                     Ok(v) => v,
@@ -372,7 +385,7 @@ impl<S: Store> Service<S> {
                     user,
                     factor_id,
                     row,
-                    Some(challenge_id),
+                    Some((challenge_id, attempt.challenge)),
                     code,
                     Purpose::SignIn,
                     now,
@@ -390,63 +403,70 @@ impl<S: Store> Service<S> {
                     nonce,
                 },
             ) => {
-                self.complete_push(user, factor_id, row, challenge_id, nonce, now)
-                    .await
+                self.complete_push(
+                    user,
+                    factor_id,
+                    row,
+                    challenge_id,
+                    attempt.challenge,
+                    nonce,
+                    now,
+                )
+                .await
             }
             _ => Err(wrong_shape()),
         }?;
-        Ok((outcome, enrolled))
+        Ok((outcome, rows))
     }
 
-    pub(super) async fn load_for_verify(
-        &self,
-        user: &UserId,
-        factor_id: &FactorId,
-    ) -> Result<Versioned<FactorRecord>> {
-        Ok(self
-            .store
-            .factor(user, factor_id)
-            .await?
-            .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?)
-    }
-
-    /// The one verification loop, [`mfa_core::verify_loaded`] (decode, verify purely,
-    /// compare-and-swap; a lost race is a replay), from the row the service already
-    /// loaded to pick the factor, with the envelope as its codec.
-    pub(super) async fn verify_row<F: Factor>(
+    /// The one verification loop, [`mfa_core::check_loaded`] (decode, verify purely)
+    /// from the row the begin listed, with the envelope as its codec, then the commit
+    /// of a success in one store step: the compare-and-swap (a lost race is a replay,
+    /// [`mfa_core::Checked::committed`]), the challenge's take when `take` names one,
+    /// and the clearing of the account's and the factor's failure counters.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one verification's inputs, each distinct"
+    )]
+    pub(super) async fn verify_and_commit<F: Factor>(
         &self,
         factor: &F,
         stored: Versioned<FactorRecord>,
         state: &F::State,
         response: &F::Response,
         purpose: Purpose,
+        take: Option<&ChallengeId>,
         now: Timestamp,
     ) -> Result<VerifiedFactor<F::Record, F::Details>> {
-        let user = stored.value.user.clone();
-        let id = stored.value.id.clone();
+        let (user, id) = (stored.value.user.clone(), stored.value.id.clone());
         let codec = self.sealer(Binding::Kind(stored.value.kind.as_str()));
         let attempt = Attempt::new(&user, &id, state, response, now).with_purpose(purpose);
-        Ok(mfa_core::verify_loaded(
-            &self.store,
-            &codec,
-            factor,
-            stored,
-            attempt,
-            &mut self.rng.handle(),
-        )
-        .await?)
+        let checked =
+            mfa_core::check_loaded(&codec, factor, stored, attempt, &mut self.rng.handle())?;
+        let mut success =
+            Success::new(&user, &id, now).with_update(checked.factor.clone(), checked.expected);
+        if let Some(take) = take {
+            success = success.with_take(take);
+        }
+        let result = self.store.commit_verification(success).await;
+        let version = result.and_then(|v| {
+            v.ok_or_else(|| {
+                StoreError::Corrupt("a commit with an update returned no version".into())
+            })
+        });
+        Ok(checked.committed(version)?)
     }
 
+    /// Audits a success (its commit already cleared the counters) and answers it.
     async fn succeeded(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         ok: Outcome,
-        enrolled: Option<Vec<EnrolledFactor>>,
+        listed: Option<&[Versioned<FactorRecord>]>,
         session: &Session,
         now: Timestamp,
     ) -> Result<Verification> {
-        self.clear_failures(user, factor_id).await;
         let kind = ok.row.value.kind;
         self.emit(
             AuditEvent::new(
@@ -479,7 +499,7 @@ impl<S: Store> Service<S> {
             )
             .await;
         }
-        self.verification(user, factor_id, ok, enrolled, session, now)
+        self.verification(user, factor_id, ok, listed, session, now)
             .await
     }
 
@@ -487,12 +507,13 @@ impl<S: Store> Service<S> {
     /// its `amr` values and assurance level (judged against the enrolled factors, the
     /// one just used counted as confirmed), and the factor. Shared by
     /// [`verify`](Self::verify) and [`finish_enrollment`](Self::finish_enrollment).
+    /// `listed`: the user's other factors as the begin listed them (else they are read).
     pub(super) async fn verification(
         &self,
         user: &UserId,
         factor_id: &FactorId,
         ok: Outcome,
-        enrolled: Option<Vec<EnrolledFactor>>,
+        listed: Option<&[Versioned<FactorRecord>]>,
         session: &Session,
         now: Timestamp,
     ) -> Result<Verification> {
@@ -505,18 +526,26 @@ impl<S: Store> Service<S> {
             });
         }
         session.last_activity = Some(now);
-        let enrolled = match enrolled {
-            Some(mut enrolled) => {
-                // The factor just verified is confirmed now.
-                for e in enrolled.iter_mut().filter(|e| e.id == *factor_id) {
-                    e.confirmed = true;
-                }
-                enrolled
+        let read;
+        let others = match listed {
+            Some(rows) => rows,
+            None => {
+                read = self.store.list_factors(user).await?;
+                read.as_slice()
             }
-            None => self.enrolled(user).await?.1,
         };
+        // The factor just verified, as its commit left it (confirmed), and the others.
+        let rows = || {
+            core::iter::once(&ok.row.value).chain(
+                others
+                    .iter()
+                    .map(|r| &r.value)
+                    .filter(|r| r.id != *factor_id),
+            )
+        };
+        let enrolled: Vec<EnrolledFactor> = rows().map(enrolled_factor).collect();
         let signal = if ok.row.value.kind.is_webauthn() {
-            self.signal_all_accepted_credentials(user).await?
+            self.signal_of(user, rows())?
         } else {
             None
         };
@@ -544,6 +573,7 @@ impl<S: Store> Service<S> {
         user: &UserId,
         factor_id: &FactorId,
         kind: Option<FactorKind>,
+        after: AttemptCounts,
         e: Error,
         now: Timestamp,
     ) -> Error {
@@ -560,30 +590,20 @@ impl<S: Store> Service<S> {
         // which an attacker can repeat at will, costs no extra store round trip.
         event.kind = kind;
         self.emit(event).await;
+        // The counts this attempt left, from the begin (judged and counted one attempt
+        // at a time, so exactly one failure reaches each limit): no read.
         let limits = self.policy.failure_limits();
-        if let Ok(Some(f)) = self
-            .store
-            .failures(
-                &FailureKey::factor(user, factor_id),
-                now,
-                limits.counting_window(),
-            )
-            .await
-            && f.count == limits.max_consecutive
-        {
+        if after.factor == limits.max_consecutive {
             self.emit_locked(user, factor_id, now.saturating_add(limits.lockout), now)
                 .await;
         }
-        if let Ok(Some(u)) = self
-            .store
-            .failures(&FailureKey::user(user), now, NEVER_LAPSES)
-            .await
-            && u.count == self.user_limit
-        {
+        if after.account == self.user_limit {
             let mut event = AuditEvent::new(
                 now,
                 Some(user),
-                EventKind::AccountLocked { failures: u.count },
+                EventKind::AccountLocked {
+                    failures: after.account,
+                },
             );
             event.factor = Some(factor_id.clone());
             self.emit(event).await;
@@ -592,67 +612,53 @@ impl<S: Store> Service<S> {
         e
     }
 
+    /// Clears the account's and the factor's failure counters, in one store step.
     pub(super) async fn clear_failures(&self, user: &UserId, factor_id: &FactorId) {
-        for key in [FailureKey::factor(user, factor_id), FailureKey::user(user)] {
-            if let Err(e) = self.store.clear_failures(&key).await {
-                // The success stands; the counter only stays higher than it should.
-                tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "failure counter not cleared");
-            }
+        let now = self.now();
+        if let Err(e) = self.store.settle_attempt(user, factor_id, None, now).await {
+            // The counters only stay higher than they should.
+            tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "failure counters not cleared");
         }
     }
 
-    /// The lockout gate, before any verification: every attempt that gets past a
-    /// backoff is counted **before** verifying (increment-and-read), so of any number of
-    /// concurrent attempts at most the limit are verified; a success clears the count.
+    /// The lockout gate, before any verification, and the first of its two round
+    /// trips: the store judges the attempt by the policy's rules while it counts it
+    /// ([`AttemptStore::count_attempt`]), reads or takes its challenge, and lists the
+    /// user's factors ([`VerificationStore::begin_verification`]). Every attempt that
+    /// gets past a backoff is counted **before** verifying, and one user's attempts are
+    /// judged one at a time, so of any number of concurrent attempts at most the limit
+    /// are verified; a success clears the counts.
     ///
     /// Two counts: the factor's, over the policy's
     /// [`counting_window`](mfa_policy::lockout::FailureLimits::counting_window), for
     /// backoff and the time-boxed lockout; and the account's consecutive failures over
     /// all factors, which time never restarts ([`NEVER_LAPSES`]): at the account limit
-    /// every verification is refused until a success elsewhere is impossible and an
-    /// operator unlocks the account.
-    pub(super) async fn gate(
+    /// every verification is refused until an operator unlocks the account. An attempt
+    /// at a locked factor is counted on the factor (it extends the lockout) but not on
+    /// the account: it is refused unverified, so it guesses nothing, and must not hasten
+    /// a lock only an operator can end.
+    pub(super) async fn begin(
         &self,
         user: &UserId,
         factor_id: &FactorId,
+        challenge: Option<ChallengeUse<'_>>,
         now: Timestamp,
-    ) -> Result<()> {
-        let limits = *self.policy.failure_limits();
-        let window = limits.counting_window();
-        let fkey = FailureKey::factor(user, factor_id);
-        let ukey = FailureKey::user(user);
+    ) -> Result<Begun> {
+        let mut request = AttemptRequest::new(user, factor_id, &self.rules, now);
+        if let Some(c) = challenge {
+            request = request.with_challenge(c);
+        }
         // Fail closed: a store error here refuses the attempt unverified.
-        let fprev = self.store.failures(&fkey, now, window).await?;
-        let uprev = self.store.failures(&ukey, now, NEVER_LAPSES).await?;
-        if uprev.is_some_and(|u| u.count >= self.user_limit) {
-            return Err(Error::AccountLocked);
+        let begun = self.store.begin_verification(&request).await?;
+        match begun.attempt.verdict {
+            Verdict::Proceed => Ok(begun),
+            Verdict::Backoff { until } => Err(Error::Backoff { until }),
+            Verdict::Locked { until } => {
+                self.emit_locked(user, factor_id, until, now).await;
+                Err(Error::Locked { until })
+            }
+            Verdict::AccountLocked => Err(Error::AccountLocked),
         }
-        let fstate =
-            self.policy
-                .failure_state(fprev.map_or(0, |f| f.count), fprev.map(|f| f.last_at), now);
-        if let FailureState::Backoff { until } = fstate {
-            return Err(Error::Backoff { until });
-        }
-        // An attempt at a locked factor is counted on the factor (it extends the
-        // lockout) but not on the account: it is refused unverified, so it guesses
-        // nothing, and must not hasten a lock only an operator can end. The same holds
-        // for attempts a burst pushed past the factor's limit.
-        let f = self.store.record_failure(&fkey, now, window).await?;
-        let locked_until = now.saturating_add(limits.lockout);
-        if let FailureState::LockedOut { .. } = fstate {
-            self.emit_locked(user, factor_id, locked_until, now).await;
-            return Err(Error::Locked {
-                until: locked_until,
-            });
-        }
-        // Attempts running at the same time: judge by the count they reached together.
-        self.judge_concurrent(fprev.map_or(0, |x| x.count), f.count, now)?;
-        // Only an attempt that will be verified counts on the account.
-        let u = self.store.record_failure(&ukey, now, NEVER_LAPSES).await?;
-        if u.count > self.user_limit {
-            return Err(Error::AccountLocked);
-        }
-        Ok(())
     }
 
     /// An attempt whose counter moved by more than its own increment ran beside
@@ -753,6 +759,39 @@ impl<S: Store> Service<S> {
         event.factor = Some(factor_id.clone());
         self.emit(event).await;
     }
+}
+
+/// The counts an attempt the begin let through left behind: one more than it found.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct AttemptCounts {
+    factor: u32,
+    account: u32,
+}
+
+pub(super) fn counts_after(attempt: &AttemptCount) -> AttemptCounts {
+    AttemptCounts {
+        factor: attempt.factor.map_or(0, |f| f.count).saturating_add(1),
+        account: attempt.account.map_or(0, |f| f.count).saturating_add(1),
+    }
+}
+
+/// Takes the row of `factor_id` out of a listing; none is a rejection.
+pub(super) fn take_row(
+    rows: &mut Vec<Versioned<FactorRecord>>,
+    factor_id: &FactorId,
+) -> Result<Versioned<FactorRecord>> {
+    let at = rows
+        .iter()
+        .position(|r| r.value.id == *factor_id)
+        .ok_or_else(|| CoreError::rejected(RejectReason::UnknownFactor))?;
+    Ok(rows.swap_remove(at))
+}
+
+/// A row as the policy sees it.
+pub(super) fn enrolled_factor(row: &FactorRecord) -> EnrolledFactor {
+    let mut e = EnrolledFactor::new(row.id.clone(), row.kind);
+    e.confirmed = row.confirmed;
+    e
 }
 
 /// The verification's latency and, for a refusal before any factor was read (the
