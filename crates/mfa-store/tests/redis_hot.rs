@@ -145,6 +145,23 @@ pub(crate) async fn races_through_two_clients(var: &str, test: &str) {
     races_across_instances(a, b).await;
 }
 
+/// The hot half's attempt checks on a `RedisStore` alone (named by `var`), each on a
+/// fresh prefix: the counted attempt and its challenge, and the races on one factor and
+/// on one account, which its one script judges as a sequence.
+pub(crate) async fn attempts_on_redis_alone(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
+        return;
+    };
+    testkit::attempts(&redis.store().await).await;
+    testkit::attempt_race(Arc::new(redis.store().await)).await;
+    testkit::account_race(Arc::new(redis.store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_counts_attempts_in_one_script() {
+    attempts_on_redis_alone(VAR, "redis_counts_attempts_in_one_script").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_plus_redis_passes_the_conformance_suite() {
     postgres_plus(VAR, "postgres_plus_redis_passes_the_conformance_suite").await;
