@@ -15,7 +15,7 @@ use mfa_core::store::{
 };
 use mfa_core::testkit::{self, SeededRandom};
 use mfa_core::{FactorId, Timestamp, UserId};
-use mfa_store::{RedisOptions, RedisStore, Split, SqliteStore};
+use mfa_store::{MemoryStore, RedisOptions, RedisStore, Split, SqliteStore};
 
 use crate::postgres::TestDb;
 use crate::support::{TempDb, races_across_instances, server, unique, unreachable};
@@ -160,6 +160,58 @@ pub(crate) async fn attempts_on_redis_alone(var: &str, test: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_counts_attempts_in_one_script() {
     attempts_on_redis_alone(VAR, "redis_counts_attempts_in_one_script").await;
+}
+
+/// Random rules and a random run of attempts (two factors of one user, time moving on
+/// by 0-7 s, now and then a settle): the script judges and counts each attempt exactly
+/// as the memory store, the reference, does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_judges_attempts_like_the_memory_store() {
+    let Some(redis) = TestRedis::new("redis_judges_attempts_like_the_memory_store").await else {
+        return;
+    };
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let u = UserId::new("olga").unwrap();
+    let factors = [FactorId::new("f1").unwrap(), FactorId::new("f2").unwrap()];
+    for round in 0..12 {
+        let backoff: Vec<Duration> = (0..next(4))
+            .map(|_| Duration::from_secs(next(12)))
+            .collect();
+        let limit = if next(2) == 0 { 1_000 } else { next(6) + 1 };
+        let rules = AttemptRules::new(
+            u32::try_from(limit).unwrap(),
+            Duration::from_secs(next(30) + 1),
+            &backoff,
+            Duration::from_secs(next(40)),
+        )
+        .unwrap();
+        let (memory, store) = (MemoryStore::new(), redis.store().await);
+        let mut now = 1_000;
+        for step in 0..60 {
+            now += next(8);
+            let t = Timestamp::from_unix_secs(now);
+            let f = &factors[usize::try_from(next(2)).unwrap()];
+            if next(10) == 0 {
+                memory.settle_attempt(&u, f, None, t).await.unwrap();
+                store.settle_attempt(&u, f, None, t).await.unwrap();
+                continue;
+            }
+            let req = AttemptRequest::new(&u, f, &rules, t);
+            let m = memory.count_attempt(&req).await.unwrap();
+            let r = store.count_attempt(&req).await.unwrap();
+            assert_eq!(
+                (m.verdict, m.account, m.factor),
+                (r.verdict, r.account, r.factor),
+                "round {round}, step {step}, {rules:?}"
+            );
+        }
+    }
 }
 
 /// With `replica_acks`, an attempt that wrote (counted, took) and a settle that took
