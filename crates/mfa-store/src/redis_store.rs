@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use mfa_core::Clock as _;
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, FailureKey, FailureStore, Failures,
-    PendingChallenge, RecordData, StoreError, Version, Versioned,
+    AttemptCount, AttemptRequest, AttemptStore, ChallengeId, ChallengeOwner, ChallengeStore,
+    ChallengeUse, FailureKey, FailureStore, Failures, NEVER_LAPSES, PendingChallenge, RecordData,
+    StoreError, Verdict, Version, Versioned,
 };
 use mfa_core::{FactorId, Timestamp, UserId};
 use redis::AsyncCommands;
@@ -203,6 +204,12 @@ fn counter_ttl_ms(window: Duration) -> u64 {
     } else {
         ttl_ms(window)
     }
+}
+
+/// A failure counter's lapse as a script argument: its window in seconds, or '' for a
+/// counter that never lapses (no `lapse` field, never purged).
+fn lapse_arg(window: Duration) -> String {
+    crate::sql::lapse_secs(window).map_or_else(String::new, |w| w.to_string())
 }
 
 fn text(b: &[u8]) -> Result<&str, StoreError> {
@@ -535,7 +542,7 @@ impl FailureStore for RedisStore {
             .arg(now.unix_secs())
             .arg(window.as_secs())
             .arg(counter_ttl_ms(window))
-            .arg(crate::sql::lapse_secs(window).map_or_else(String::new, |w| w.to_string()))
+            .arg(lapse_arg(window))
             .invoke_async(&mut conn)
             .await
             .map_err(rds)?;
@@ -592,43 +599,93 @@ impl FailureStore for RedisStore {
     }
 }
 
-// TEMPORARY (replaced by the native scripts on branch redis-attempts before landing).
-impl mfa_core::store::AttemptStore for RedisStore {
+/// A counter as the attempt script returns it: `{count, first, last}`, or `{}`.
+fn counter_as_was(fields: &[u64]) -> Result<Option<Failures>, StoreError> {
+    match *fields {
+        [] => Ok(None),
+        [c, first, last] => Ok(Some(Failures::new(
+            u32::try_from(c).map_err(|_| StoreError::Corrupt("failure count".into()))?,
+            Timestamp::from_unix_secs(first),
+            Timestamp::from_unix_secs(last),
+        ))),
+        _ => Err(StoreError::Corrupt("failure counter".into())),
+    }
+}
+
+/// Both steps are one script each on the user's slot (the user's counters, counter
+/// index, challenge and challenge index all carry the user's tag), so each is one round
+/// trip and atomic, on one server and on a cluster.
+impl AttemptStore for RedisStore {
+    /// One script reads both counters, judges by the rules (passed as arguments),
+    /// counts, and on proceed reads or takes the challenge. Here,
+    /// [`AttemptRules::judge`](mfa_core::store::AttemptRules::judge) on the counters the
+    /// script saw gives the wait of a backoff or a lock (in integers, not Lua's doubles)
+    /// and must agree with the script's verdict, else [`StoreError::Corrupt`]. An
+    /// attempt that counted (proceed, locked) waits for
+    /// [`RedisOptions::replica_acks`] like an increment.
     async fn count_attempt(
         &self,
-        request: &mfa_core::store::AttemptRequest<'_>,
-    ) -> Result<mfa_core::store::AttemptCount, StoreError> {
-        use mfa_core::store::{ChallengeUse, NEVER_LAPSES, Verdict};
-        let (rules, now) = (request.rules, request.now);
-        let account = self
-            .failures(&request.account_key(), now, NEVER_LAPSES)
-            .await?;
-        let factor = self
-            .failures(&request.factor_key(), now, rules.window())
-            .await?;
+        request: &AttemptRequest<'_>,
+    ) -> Result<AttemptCount, StoreError> {
+        let (rules, now, user) = (request.rules, request.now, request.user);
+        let (usage, id) = match request.challenge {
+            None => ("", None),
+            Some(ChallengeUse::Read(id)) => ("read", Some(id)),
+            Some(ChallengeUse::Take(id)) => ("take", Some(id)),
+            Some(_) => return Err(StoreError::Unsupported("this use of a challenge")),
+        };
+        let owner = request.owner();
+        let factor_key = self.keys.counter(&request.factor_key());
+        let mut conn = self.conn.clone();
+        let mut call = self.scripts.attempt.prepare_invoke();
+        call.key(self.keys.counter(&request.account_key()))
+            .key(&factor_key)
+            .key(self.keys.counter_index(user));
+        if let Some(id) = id {
+            call.key(self.keys.challenge(id, &owner))
+                .key(self.keys.challenge_index(user));
+        }
+        let window = rules.window();
+        call.arg(now.unix_secs())
+            .arg(padded(now.unix_secs()))
+            .arg(NEVER_LAPSES.as_secs())
+            .arg(counter_ttl_ms(NEVER_LAPSES))
+            .arg(lapse_arg(NEVER_LAPSES))
+            .arg(window.as_secs())
+            .arg(counter_ttl_ms(window))
+            .arg(lapse_arg(window))
+            .arg(rules.account_limit())
+            .arg(rules.lockout_secs())
+            .arg(usage);
+        for wait in rules.backoff_secs() {
+            call.arg(*wait);
+        }
+        let (code, account, factor, challenge): (i64, Vec<u64>, Vec<u64>, Vec<Vec<u8>>) =
+            call.invoke_async(&mut conn).await.map_err(rds)?;
+        let (account, factor) = (counter_as_was(&account)?, counter_as_was(&factor)?);
         let verdict = rules.judge(account, factor, now);
+        if i64::from(verdict.code()) != code {
+            return Err(StoreError::Corrupt(format!(
+                "the attempt script judged {code}, the rules {}",
+                verdict.code()
+            )));
+        }
+        let challenge = match (id, challenge.is_empty()) {
+            (_, true) => None,
+            (Some(id), false) if verdict == Verdict::Proceed => {
+                Some(decode_challenge(id, &owner, &challenge)?)
+            }
+            _ => return Err(StoreError::Corrupt("a challenge not asked for".into())),
+        };
         if matches!(verdict, Verdict::Proceed | Verdict::Locked { .. }) {
-            self.record_failure(&request.factor_key(), now, rules.window())
-                .await?;
+            self.replicated(&mut conn, &factor_key).await?;
         }
-        let mut challenge = None;
-        if verdict == Verdict::Proceed {
-            self.record_failure(&request.account_key(), now, NEVER_LAPSES)
-                .await?;
-            challenge = match request.challenge {
-                Some(ChallengeUse::Read(id)) => self.challenge(id, &request.owner(), now).await?,
-                Some(ChallengeUse::Take(id)) => self
-                    .take_challenge(id, &request.owner(), now)
-                    .await?
-                    .map(|c| Versioned::new(c, Version::INITIAL)),
-                _ => None,
-            };
-        }
-        Ok(mfa_core::store::AttemptCount::new(
-            verdict, account, factor, challenge,
-        ))
+        Ok(AttemptCount::new(verdict, account, factor, challenge))
     }
 
+    /// One script takes the challenge (if any) and deletes both counters with their
+    /// index entries; a challenge that is gone or expired is a conflict and clears no
+    /// counter. With a take it waits for [`RedisOptions::replica_acks`] like a take.
     async fn settle_attempt(
         &self,
         user: &UserId,
@@ -636,14 +693,27 @@ impl mfa_core::store::AttemptStore for RedisStore {
         take: Option<&ChallengeId>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let account = self.keys.counter(&FailureKey::user(user));
+        let mut conn = self.conn.clone();
+        let mut call = self.scripts.settle.prepare_invoke();
+        call.key(&account)
+            .key(self.keys.counter(&FailureKey::factor(user, factor)))
+            .key(self.keys.counter_index(user));
         if let Some(id) = take {
-            let owner = ChallengeOwner::User(user.clone());
-            if self.take_challenge(id, &owner, now).await?.is_none() {
-                return Err(StoreError::Conflict);
-            }
+            call.key(self.keys.challenge(id, &ChallengeOwner::User(user.clone())))
+                .key(self.keys.challenge_index(user));
         }
-        self.clear_failures(&FailureKey::factor(user, factor))
-            .await?;
-        self.clear_failures(&FailureKey::user(user)).await
+        let cleared: i64 = call
+            .arg(padded(now.unix_secs()))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(rds)?;
+        if cleared < 0 {
+            return Err(StoreError::Conflict);
+        }
+        if take.is_some() {
+            self.replicated(&mut conn, &account).await?;
+        }
+        Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! `redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002`); without it the
 //! tests say they skip, and under `MFA_REQUIRE_EXTERNAL=1` they fail.
 
-use crate::redis_hot::{TestRedis, postgres_plus, races_through_two_clients, sqlite_plus};
+use crate::redis_hot::{
+    TestRedis, attempts_on_redis_alone, postgres_plus, races_through_two_clients, sqlite_plus,
+};
 use crate::support::REDIS_CLUSTER;
 
 pub(crate) const CLUSTER_VAR: &str = "MFA_TEST_REDIS_CLUSTER_URL";
@@ -39,4 +41,10 @@ async fn postgres_plus_redis_cluster_passes_the_conformance_suite() {
 async fn redis_cluster_races_across_two_clients() {
     let _shared = REDIS_CLUSTER.read().await;
     races_through_two_clients(CLUSTER_VAR, "redis_cluster_races_across_two_clients").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_counts_attempts_in_one_script() {
+    let _shared = REDIS_CLUSTER.read().await;
+    attempts_on_redis_alone(CLUSTER_VAR, "redis_cluster_counts_attempts_in_one_script").await;
 }

@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, FailureKey, FailureStore, PendingChallenge,
-    RecordData,
+    AttemptRequest, AttemptRules, AttemptStore, ChallengeId, ChallengeOwner, ChallengeStore,
+    ChallengeUse, FailureKey, FailureStore, PendingChallenge, RecordData, StoreError, Verdict,
 };
 use mfa_core::testkit::SeededRandom;
-use mfa_core::{Timestamp, UserId};
+use mfa_core::{FactorId, Timestamp, UserId};
 use mfa_store::{RedisOptions, RedisStore};
 use redis::cluster_routing::Slot;
 
@@ -240,9 +240,28 @@ struct Tally {
     errors: AtomicUsize,
 }
 
-/// Two racers per challenge, each starting after its own delay (so the takes spread
-/// over the fault) and retrying a failed call until it gets an answer: returns how many
-/// takes got each challenge.
+/// Takes `c` as a WebAuthn assertion does, in the count of an attempt (at factor
+/// `f{factor}` of the owner, under rules that never refuse).
+async fn take_by_attempt(
+    store: &RedisStore,
+    c: &PendingChallenge,
+    factor: usize,
+) -> Result<Option<PendingChallenge>, StoreError> {
+    let user = c.owner.user().unwrap();
+    let f = FactorId::new(format!("f{factor}")).unwrap();
+    let rules =
+        AttemptRules::new(u32::MAX, Duration::from_secs(3_600), &[], Duration::ZERO).unwrap();
+    let request = AttemptRequest::new(user, &f, &rules, Timestamp::from_unix_secs(NOW))
+        .with_challenge(ChallengeUse::Take(&c.id));
+    let a = store.count_attempt(&request).await?;
+    assert_eq!(a.verdict, Verdict::Proceed);
+    Ok(a.challenge.map(|c| c.value))
+}
+
+/// Two racers per challenge — one takes it with `take_challenge`, the other in the
+/// count of an attempt (its own factor per challenge) — each starting after its own
+/// delay (so the takes spread over the fault) and retrying a failed call until it gets
+/// an answer: returns how many takes got each challenge.
 async fn race_takes(
     store: &Arc<RedisStore>,
     challenges: &[PendingChallenge],
@@ -252,17 +271,20 @@ async fn race_takes(
     let mut tasks = Vec::new();
     let n = u32::try_from(challenges.len()).unwrap();
     for (i, c) in challenges.iter().enumerate() {
-        for _ in 0..2 {
+        for by_attempt in [false, true] {
             let (store, c, tally) = (Arc::clone(store), c.clone(), Arc::clone(tally));
             let delay = spread * u32::try_from(i).unwrap() / n;
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 let start = tokio::time::Instant::now();
                 loop {
-                    match store
-                        .take_challenge(&c.id, &c.owner, Timestamp::from_unix_secs(NOW))
-                        .await
-                    {
+                    let taken = if by_attempt {
+                        take_by_attempt(&store, &c, i).await
+                    } else {
+                        let now = Timestamp::from_unix_secs(NOW);
+                        store.take_challenge(&c.id, &c.owner, now).await
+                    };
+                    match taken {
                         Ok(Some(got)) => {
                             assert_eq!(got, c, "the challenge comes back as it was put");
                             tally.accepted.fetch_add(1, Ordering::Relaxed);
@@ -371,7 +393,8 @@ async fn redis_cluster_master_killed_mid_run_fails_closed_and_loses_nothing_ackn
         return;
     };
     let prefix = redis.prefix();
-    // Every take and increment is reported only once a replica has it.
+    // Every take (by itself or in an attempt's count) and increment is reported only
+    // once a replica has it.
     let options = RedisOptions::default()
         .prefix(&prefix)
         .replica_acks(1, Duration::from_secs(1))
@@ -542,10 +565,11 @@ async fn redis_cluster_slot_migration_loses_no_challenge_and_accepts_none_twice(
         assert_eq!(*n, 1, "challenge {:?} accepted {n} times", c.id);
     }
     assert_counts_kept(&store, &users, &counts, "the migration").await;
-    // A reset and new challenges work on the moved slots.
+    // A reset and new challenges work on the moved slots; the reset finds the account
+    // counter and the factor counter of each of the user's 25 attempts.
     let u = users.first().unwrap();
     let (nc, nf) = store.reset_user_hot(u).await.unwrap();
-    assert_eq!((nc, nf), (0, 1));
+    assert_eq!((nc, nf), (0, 1 + 25));
     let c = challenge(u, 9_999);
     store.put_challenge(c.clone()).await.unwrap();
     assert!(

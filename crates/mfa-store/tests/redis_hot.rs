@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mfa_core::store::{
-    ChallengeId, ChallengeOwner, ChallengeStore, FailureKey, FailureStore, PendingChallenge,
-    RecordData, StoreError,
+    AttemptRequest, AttemptRules, AttemptStore, ChallengeId, ChallengeOwner, ChallengeStore,
+    ChallengeUse, FailureKey, FailureStore, PendingChallenge, RecordData, StoreError, Verdict,
 };
 use mfa_core::testkit::{self, SeededRandom};
-use mfa_core::{Timestamp, UserId};
-use mfa_store::{RedisOptions, RedisStore, Split, SqliteStore};
+use mfa_core::{FactorId, Timestamp, UserId};
+use mfa_store::{MemoryStore, RedisOptions, RedisStore, Split, SqliteStore};
 
 use crate::postgres::TestDb;
 use crate::support::{TempDb, races_across_instances, server, unique, unreachable};
@@ -143,6 +143,141 @@ pub(crate) async fn races_through_two_clients(var: &str, test: &str) {
         redis.store_in(&prefix).await,
     ));
     races_across_instances(a, b).await;
+}
+
+/// The hot half's attempt checks on a `RedisStore` alone (named by `var`), each on a
+/// fresh prefix: the counted attempt and its challenge, and the races on one factor and
+/// on one account, which its one script judges as a sequence.
+pub(crate) async fn attempts_on_redis_alone(var: &str, test: &str) {
+    let Some(redis) = TestRedis::named_by(var, test).await else {
+        return;
+    };
+    testkit::attempts(&redis.store().await).await;
+    testkit::attempt_race(Arc::new(redis.store().await)).await;
+    testkit::account_race(Arc::new(redis.store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_counts_attempts_in_one_script() {
+    attempts_on_redis_alone(VAR, "redis_counts_attempts_in_one_script").await;
+}
+
+/// Random rules and a random run of attempts (two factors of one user, time moving on
+/// by 0-7 s, now and then a settle): the script judges and counts each attempt exactly
+/// as the memory store, the reference, does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_judges_attempts_like_the_memory_store() {
+    let Some(redis) = TestRedis::new("redis_judges_attempts_like_the_memory_store").await else {
+        return;
+    };
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let u = UserId::new("olga").unwrap();
+    let factors = [FactorId::new("f1").unwrap(), FactorId::new("f2").unwrap()];
+    for round in 0..12 {
+        let backoff: Vec<Duration> = (0..next(4))
+            .map(|_| Duration::from_secs(next(12)))
+            .collect();
+        let limit = if next(2) == 0 { 1_000 } else { next(6) + 1 };
+        let rules = AttemptRules::new(
+            u32::try_from(limit).unwrap(),
+            Duration::from_secs(next(30) + 1),
+            &backoff,
+            Duration::from_secs(next(40)),
+        )
+        .unwrap();
+        let (memory, store) = (MemoryStore::new(), redis.store().await);
+        let mut now = 1_000;
+        for step in 0..60 {
+            now += next(8);
+            let t = Timestamp::from_unix_secs(now);
+            let f = &factors[usize::try_from(next(2)).unwrap()];
+            if next(10) == 0 {
+                memory.settle_attempt(&u, f, None, t).await.unwrap();
+                store.settle_attempt(&u, f, None, t).await.unwrap();
+                continue;
+            }
+            let req = AttemptRequest::new(&u, f, &rules, t);
+            let m = memory.count_attempt(&req).await.unwrap();
+            let r = store.count_attempt(&req).await.unwrap();
+            assert_eq!(
+                (m.verdict, m.account, m.factor),
+                (r.verdict, r.account, r.factor),
+                "round {round}, step {step}, {rules:?}"
+            );
+        }
+    }
+}
+
+/// With `replica_acks`, an attempt that wrote (counted, took) and a settle that took
+/// are reported only once a replica has them: on a server without replicas they fail
+/// closed. A refused attempt wrote nothing and a settle without a take only clears, so
+/// neither waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_attempts_wait_for_a_replica_only_when_they_write() {
+    let test = "redis_attempts_wait_for_a_replica_only_when_they_write";
+    let Some(redis) = TestRedis::new(test).await else {
+        return;
+    };
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    if !info.contains("connected_slaves:0") {
+        eprintln!("{test}: skipped, {} has replicas", redis.url);
+        return;
+    }
+    let prefix = redis.prefix();
+    let plain = redis.store_in(&prefix).await;
+    let options = RedisOptions::default()
+        .prefix(&prefix)
+        .replica_acks(1, Duration::from_millis(50));
+    let acked = RedisStore::connect(&redis.url, options).await.unwrap();
+    let (u, f) = (UserId::new("nora").unwrap(), FactorId::new("f1").unwrap());
+    let owner = ChallengeOwner::User(u.clone());
+    let mut rng = SeededRandom::new(5);
+    let put = async |id: &ChallengeId| {
+        let c = PendingChallenge::new(
+            id.clone(),
+            owner.clone(),
+            RecordData::plain(b"c".to_vec()),
+            Timestamp::from_unix_secs(1_000),
+        );
+        plain.put_challenge(c).await.unwrap();
+    };
+    let (first, second) = (
+        ChallengeId::generate(&mut rng).unwrap(),
+        ChallengeId::generate(&mut rng).unwrap(),
+    );
+    put(&first).await;
+    put(&second).await;
+    let rules = AttemptRules::new(1, Duration::from_secs(600), &[], Duration::ZERO).unwrap();
+    let t = Timestamp::from_unix_secs(100);
+    let req = AttemptRequest::new(&u, &f, &rules, t).with_challenge(ChallengeUse::Take(&first));
+    // Counted and taken, unconfirmed: an error, and the challenge is not handed out
+    // (nor left to be taken again).
+    let r = acked.count_attempt(&req).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    assert!(plain.challenge(&first, &owner, t).await.unwrap().is_none());
+    // The count stood: the account is at its limit, so the next attempt is refused
+    // having written nothing, and answers without waiting.
+    let a = acked.count_attempt(&req).await.unwrap();
+    assert_eq!(a.verdict, Verdict::AccountLocked);
+    assert!(a.challenge.is_none());
+    let r = acked.settle_attempt(&u, &f, Some(&second), t).await;
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    acked.settle_attempt(&u, &f, None, t).await.unwrap();
+    let account = FailureKey::user(&u);
+    let never = mfa_core::store::NEVER_LAPSES;
+    assert_eq!(plain.failures(&account, t, never).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
