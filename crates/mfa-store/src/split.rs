@@ -153,17 +153,23 @@ async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 /// changes nothing.)
 ///
 /// The commit cannot be one transaction over two stores, so its steps run in the order
-/// that keeps every single-use promise, each in one step of its store:
+/// that keeps every single-use promise, each one step of its store:
 ///
-/// - with a challenge to take: the hot store takes it and clears the counters (one
-///   script), then the durable store swaps the factor. The take is what makes the
-///   response single-use, and it won: the counters of a proven response may go. A swap
-///   that then fails (the factor was removed meanwhile) returns its error.
-/// - without: the durable store swaps the factor — the compare-and-swap that makes a
-///   code single-use — and only if it won does the hot store clear the counters, so a
-///   replayed code clears nothing. A failure of that clearing returns
-///   [`StoreError::Backend`] after the swap stood: the success is spent, the counters
-///   stay higher than they should (they never let anyone in).
+/// 1. with a challenge to take, the hot store checks it is there (a conflict, and
+///    nothing written, when it is not);
+/// 2. the durable store swaps the factor — the compare-and-swap that makes a code
+///    single-use, so a replayed code goes no further;
+/// 3. the hot store takes the challenge and clears the counters, in one script. The
+///    take is what makes an out-of-band code or a push single-use: of two commits of
+///    one challenge only one gets past it, and the other returns
+///    [`StoreError::Conflict`] — after its swap, which for such a challenge only
+///    records the factor's last use.
+///
+/// So a stale version or a missing challenge writes nothing, as on one store; what two
+/// stores cannot promise is that a commit which loses the take at step 3 to a racing one
+/// leaves no trace at step 2. A failure of step 3's clearing after a won swap returns
+/// [`StoreError::Backend`]: the success is spent, the counters stay higher than they
+/// should (they never let anyone in).
 impl<D: Store, H: HotStore> VerificationStore for Split<D, H> {
     async fn begin_verification(&self, request: &AttemptRequest<'_>) -> Result<Begun, StoreError> {
         let (attempt, factors) = both(
@@ -192,8 +198,11 @@ impl<D: Store, H: HotStore> VerificationStore for Split<D, H> {
             now,
             ..
         } = success;
-        if take.is_some() {
-            self.hot.settle_attempt(user, factor, take, now).await?;
+        if let Some(id) = take {
+            let owner = ChallengeOwner::User(user.clone());
+            if self.hot.challenge(id, &owner, now).await?.is_none() {
+                return Err(StoreError::Conflict);
+            }
         }
         let version = match update {
             Some((record, expected)) => Some(
@@ -203,9 +212,7 @@ impl<D: Store, H: HotStore> VerificationStore for Split<D, H> {
             ),
             None => None,
         };
-        if take.is_none() {
-            self.hot.settle_attempt(user, factor, None, now).await?;
-        }
+        self.hot.settle_attempt(user, factor, take, now).await?;
         Ok(version)
     }
 }
