@@ -283,16 +283,27 @@ impl<S: Store> Service<S> {
             return Ok(None);
         }
         let rows = self.store.list_factors(user).await?;
-        let pick = |kinds: &[FactorKind]| {
-            rows.iter()
-                .find(|r| r.value.confirmed && kinds.contains(&r.value.kind))
-        };
+        self.contact_in(rows.iter().map(|r| &r.value))
+    }
+
+    /// [`contact`](Self::contact) among rows already read: the first confirmed email
+    /// factor's address, else the first confirmed SMS or voice factor's number.
+    fn contact_in<'r>(
+        &self,
+        rows: impl Iterator<Item = &'r FactorRecord> + Clone,
+    ) -> Result<Option<(Channel, mfa_oob::Destination)>> {
+        if self.sender.is_none() {
+            return Ok(None);
+        }
         for (kinds, channel) in [
             (&[FactorKind::Email][..], Channel::Email),
             (&[FactorKind::Sms, FactorKind::Voice][..], Channel::Sms),
         ] {
-            if let Some(row) = pick(kinds) {
-                let data: oob::OobFactorData = self.decode_factor(&row.value)?;
+            if let Some(row) = rows
+                .clone()
+                .find(|r| r.confirmed && kinds.contains(&r.kind))
+            {
+                let data: oob::OobFactorData = self.decode_factor(row)?;
                 return Ok(Some((channel, data.record.destination().clone())));
             }
         }

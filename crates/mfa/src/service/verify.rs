@@ -491,13 +491,19 @@ impl<S: Store> Service<S> {
                 .factor(factor_id, kind),
             )
             .await;
-            self.notify(
-                user,
-                SecurityNotice::RecoveryCodeUsed {
-                    remaining: r.remaining,
+            let notice = SecurityNotice::RecoveryCodeUsed {
+                remaining: r.remaining,
+            };
+            match listed {
+                // The contact among the rows the begin listed: no read.
+                Some(rows) => match self.contact_in(rows.iter().map(|r| &r.value)) {
+                    Ok(contact) => self.notify_to(user, contact, notice).await,
+                    Err(e) => {
+                        tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered: contact lookup failed");
+                    }
                 },
-            )
-            .await;
+                None => self.notify(user, notice).await,
+            }
         }
         self.verification(user, factor_id, ok, listed, session, now)
             .await
