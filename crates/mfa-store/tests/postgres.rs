@@ -283,3 +283,47 @@ async fn postgres_unreachable_is_a_typed_backend_error() {
         .await;
     assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
 }
+
+/// `mfa_count_attempt` commits its count asynchronously unless asked to be durable, and
+/// only for its own transaction: the setting is local to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_attempt_counts_are_asynchronous_unless_durable() {
+    let Some(db) = TestDb::new("postgres_attempt_counts_are_asynchronous_unless_durable").await
+    else {
+        return;
+    };
+    let schema = db.schema().await;
+    db.store_in(&schema).await;
+    let mut client = admin(&db.url).await.unwrap();
+    for (durable, expected) in [(false, "off"), (true, "on")] {
+        let tx = client.transaction().await.unwrap();
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT o_verdict FROM {schema}.mfa_count_attempt('u', 'user', 'u', '', \
+                     'factor', 'u', 'f', 100, 600, 600, 5, ARRAY[0, 0]::BIGINT[], 900, NULL, \
+                     FALSE, $1)"
+                ),
+                &[&durable],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), 0, "a first attempt proceeds");
+        let setting: String = tx
+            .query_one("SELECT current_setting('synchronous_commit')", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(setting, expected, "durable = {durable}");
+        tx.rollback().await.unwrap();
+    }
+    let after: String = client
+        .query_one("SELECT current_setting('synchronous_commit')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        after, "on",
+        "the setting ends with the statement's transaction"
+    );
+}

@@ -1,29 +1,37 @@
 -- A verification's two steps, each one statement (VerificationStore): counting an
 -- attempt by the lockout rules with its challenge, and committing a success. Both take
 -- the user's advisory lock first, so one user's attempts are judged and counted as a
--- sequence, whatever the number of service instances.
+-- sequence, whatever the number of service instances. Both keep the search path of
+-- their migration, so they touch this schema's tables whoever calls them.
 
 -- Counts one attempt (mfa_core::store::AttemptRules::judge) and, when it may be
 -- verified, reads or takes its challenge. Verdicts: 0 proceed (counted on the factor and
 -- the account), 1 backoff (counted nowhere), 2 locked (counted on the factor only),
--- 3 account locked (counted nowhere). The counters are returned as they were.
+-- 3 account locked (counted nowhere). The counters are returned as they were. Without
+-- p_durable the count commits asynchronously (synchronous_commit off for this statement
+-- only); mfa_commit_attempt, which consumes codes and challenges, always waits.
 CREATE FUNCTION mfa_count_attempt(
     p_user TEXT,
     p_akind TEXT, p_aowner TEXT, p_asubject TEXT,
     p_fkind TEXT, p_fowner TEXT, p_fsubject TEXT,
     p_now BIGINT, p_window BIGINT, p_lapse BIGINT,
     p_account_limit INTEGER, p_backoff BIGINT[], p_lockout BIGINT,
-    p_challenge TEXT, p_take BOOLEAN
+    p_challenge TEXT, p_take BOOLEAN, p_durable BOOLEAN
 ) RETURNS TABLE (
     o_verdict INTEGER, o_until BIGINT,
     o_a_count INTEGER, o_a_first BIGINT, o_a_last BIGINT,
     o_f_count INTEGER, o_f_first BIGINT, o_f_last BIGINT,
     o_c_id TEXT, o_c_owner TEXT, o_c_factor TEXT, o_c_version BIGINT,
     o_c_format INTEGER, o_c_key_id TEXT, o_c_data BYTEA, o_c_expires_at BIGINT
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     wait BIGINT;
 BEGIN
+    IF NOT p_durable THEN
+        -- The count commits without waiting for its WAL flush: a server crash may lose
+        -- the counts of the last few hundred milliseconds, never more, never a success.
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('mfa-attempt:' || p_user, 0));
     o_verdict := 0;
     o_until := 0;
@@ -105,7 +113,7 @@ CREATE FUNCTION mfa_commit_attempt(
     p_created_at BIGINT, p_last_used_at BIGINT, p_lookup_scope TEXT,
     p_lookup_namespace TEXT, p_lookup_value BYTEA, p_lookup_owner TEXT,
     p_data_format INTEGER, p_data_key_id TEXT, p_data BYTEA
-) RETURNS BIGINT LANGUAGE plpgsql AS $$
+) RETURNS BIGINT LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     v BIGINT;
 BEGIN

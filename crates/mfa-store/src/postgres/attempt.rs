@@ -9,9 +9,9 @@ use mfa_core::store::{
 
 use super::*;
 
-/// Counts the attempt; `$1`..`$15` are [`AttemptParams::params`].
+/// Counts the attempt; `$1`..`$16` are [`AttemptParams::params`].
 const COUNT_ATTEMPT: &str = "SELECT * FROM mfa_count_attempt($1, $2, $3, $4, $5, $6, $7, $8, \
-     $9, $10, $11, $12, $13, $14, $15)";
+     $9, $10, $11, $12, $13, $14, $15, $16)";
 
 /// The number of columns `mfa_count_attempt` returns, before the factor's in
 /// [`BEGIN_VERIFICATION`].
@@ -47,10 +47,11 @@ struct AttemptParams {
     lockout: i64,
     challenge: Option<String>,
     take: bool,
+    durable: bool,
 }
 
 impl AttemptParams {
-    fn new(r: &AttemptRequest<'_>) -> Self {
+    fn new(r: &AttemptRequest<'_>, durable: bool) -> Self {
         let rules = r.rules;
         let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX);
         Self {
@@ -65,10 +66,11 @@ impl AttemptParams {
             lockout: secs(rules.lockout_secs()),
             challenge: r.challenge.map(|c| c.id().as_str().to_owned()),
             take: matches!(r.challenge, Some(ChallengeUse::Take(_))),
+            durable,
         }
     }
 
-    fn params(&self) -> [Param<'_>; 15] {
+    fn params(&self) -> [Param<'_>; 16] {
         [
             &self.user,
             &self.account.0,
@@ -85,6 +87,7 @@ impl AttemptParams {
             &self.lockout,
             &self.challenge,
             &self.take,
+            &self.durable,
         ]
     }
 }
@@ -135,7 +138,7 @@ impl AttemptStore for PostgresStore {
         &self,
         request: &AttemptRequest<'_>,
     ) -> Result<AttemptCount, StoreError> {
-        let p = AttemptParams::new(request);
+        let p = AttemptParams::new(request, self.durable_attempt_counts);
         let rows = self.query(COUNT_ATTEMPT, &p.params()).await?;
         first(rows, attempt_count)?
             .ok_or_else(|| backend(Message("mfa_count_attempt returned no row")))
@@ -169,7 +172,7 @@ fn settle<'a>(
 
 impl VerificationStore for PostgresStore {
     async fn begin_verification(&self, request: &AttemptRequest<'_>) -> Result<Begun, StoreError> {
-        let p = AttemptParams::new(request);
+        let p = AttemptParams::new(request, self.durable_attempt_counts);
         let rows = self.query(&begin_verification_sql(), &p.params()).await?;
         let Some(head) = rows.first() else {
             return Err(backend(Message("mfa_count_attempt returned no row")));
