@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mfa::oob::testkit::{RecordingTransport, SoftwareDevice};
 use mfa::oob::{OobConfig, OobFactor, OutgoingMessage, SendError, SendLimits, Sender, Templates};
 use mfa::policy::input::{Request, Subject};
 use mfa::prelude::*;
@@ -97,6 +98,7 @@ async fn main() {
 
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_secs(1_700_000_000)));
     let gateway = Arc::new(Gateway::default());
+    let transport = Arc::new(RecordingTransport::new());
     let limits = SendLimits::new()
         .with_allowed_country_codes([1])
         .unwrap()
@@ -120,6 +122,10 @@ async fn main() {
     )
     .relying_party(rp, UserVerification::Preferred)
     .oob_codes(codes)
+    .push(
+        mfa::oob::PushFactor::new(mfa::oob::PushConfig::default()),
+        transport.clone(),
+    )
     .sender(gateway.clone())
     .shared_clock(clock.clone())
     .issuer("Bank")
@@ -319,6 +325,56 @@ async fn main() {
                 Response::OobCode {
                     challenge_id: &challenge_id,
                     code: &code,
+                },
+                &password,
+            ),
+        )
+        .await
+        .unwrap();
+        let device = SoftwareDevice::new("phone", "token-1", &mut OsRandom).unwrap();
+        let enrollment = m2
+            .count(
+                "start_push_enrollment",
+                service.start_push_enrollment(&user, "phone", &session),
+            )
+            .await
+            .unwrap();
+        let request = device.enrollment_request(&enrollment.challenge);
+        let push = m2
+            .count(
+                "finish_push_enrollment",
+                service.finish_push_enrollment(&user, &enrollment.challenge_id, &request),
+            )
+            .await
+            .unwrap();
+        let Challenge::Push {
+            challenge_id,
+            number,
+            nonce,
+            ..
+        } = m2
+            .count(
+                "start_challenge (push)",
+                service.start_challenge(&user, &push.id, &StartOptions::default()),
+            )
+            .await
+            .unwrap()
+        else {
+            panic!("a push challenge")
+        };
+        let notification = transport.sent().pop().expect("a push was sent");
+        let answer = device.approve(&notification, &number, clock.now()).unwrap();
+        m2.count("respond_push", service.respond_push(&user, &answer))
+            .await
+            .unwrap();
+        m2.count(
+            "verify (push)",
+            service.verify(
+                &user,
+                &push.id,
+                Response::Push {
+                    challenge_id: &challenge_id,
+                    nonce: nonce.expose(),
                 },
                 &password,
             ),

@@ -286,6 +286,32 @@ impl<S: Store> Service<S> {
         self.contact_in(rows.iter().map(|r| &r.value))
     }
 
+    /// Sends `notice` to the contact found among `listed` (the user's factors as a
+    /// verification's begin read them) and `fresh` (the row its commit just wrote, which
+    /// replaces its listed self): no store read.
+    async fn notify_listed(
+        &self,
+        user: &UserId,
+        listed: &[Versioned<FactorRecord>],
+        fresh: &FactorRecord,
+        notice: SecurityNotice,
+    ) {
+        let mut rows: Vec<&FactorRecord> = listed
+            .iter()
+            .map(|r| &r.value)
+            .filter(|r| r.id != fresh.id)
+            .chain(core::iter::once(fresh))
+            .collect();
+        // The listing's order: oldest first, ties by id.
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        match self.contact_in(rows.into_iter()) {
+            Ok(contact) => self.notify_to(user, contact, notice).await,
+            Err(e) => {
+                tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered: contact lookup failed");
+            }
+        }
+    }
+
     /// [`contact`](Self::contact) among rows already read: the first confirmed email
     /// factor's address, else the first confirmed SMS or voice factor's number.
     fn contact_in<'r>(

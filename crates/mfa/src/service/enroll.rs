@@ -174,14 +174,11 @@ impl<S: Store> Service<S> {
                     AuditEvent::new(now, Some(user), EventKind::Confirmed).factor(factor_id, kind),
                 )
                 .await;
-                self.notify(
-                    user,
-                    SecurityNotice::FactorAdded {
-                        kind,
-                        label: ok.row.value.label.clone(),
-                    },
-                )
-                .await;
+                let notice = SecurityNotice::FactorAdded {
+                    kind,
+                    label: ok.row.value.label.clone(),
+                };
+                self.notify_listed(user, &rows, &ok.row.value, notice).await;
                 self.verification(user, factor_id, ok, Some(&rows), session, now)
                     .await
             }

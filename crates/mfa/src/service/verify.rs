@@ -496,12 +496,7 @@ impl<S: Store> Service<S> {
             };
             match listed {
                 // The contact among the rows the begin listed: no read.
-                Some(rows) => match self.contact_in(rows.iter().map(|r| &r.value)) {
-                    Ok(contact) => self.notify_to(user, contact, notice).await,
-                    Err(e) => {
-                        tracing::warn!(target: "mfa::audit", user = user.as_str(), error = %e, "security notification not delivered: contact lookup failed");
-                    }
-                },
+                Some(rows) => self.notify_listed(user, rows, &ok.row.value, notice).await,
                 None => self.notify(user, notice).await,
             }
         }
