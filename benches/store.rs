@@ -552,7 +552,46 @@ async fn redis(url: &str, label: &str) {
             .unwrap();
         assert!(got.is_some());
     };
+    // A Redis-backed verification's hot half: its attempt counted (one script) and, the
+    // code right, settled (one script); the floor is the two commands it cannot do
+    // without — count (`INCR`), then clear (`DEL`) — in sequence.
+    let attempt = |store: Arc<RedisStore>, u: u64| async move {
+        use mfa_core::store::{AttemptRequest, AttemptRules, AttemptStore as _, Verdict};
+        // The rules are small; building them per call costs nothing beside a round trip.
+        let rules = AttemptRules::new(
+            15,
+            Duration::from_secs(900),
+            &[Duration::ZERO; 5],
+            Duration::from_secs(900),
+        )
+        .unwrap();
+        let user = UserId::new(format!("u{u}")).unwrap();
+        let factor = FactorId::new("f1").unwrap();
+        let now = Timestamp::from_unix_secs(1_700_000_000);
+        let req = AttemptRequest::new(&user, &factor, &rules, now);
+        let counted = store.count_attempt(&req).await.unwrap();
+        assert_eq!(counted.verdict, Verdict::Proceed);
+        store
+            .settle_attempt(&user, &factor, None, now)
+            .await
+            .unwrap();
+    };
     throughput(Arc::clone(&store), 8, increment).await;
+    for tasks in CONCURRENCY {
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..REDIS_ROUNDS {
+            ours.push(throughput(Arc::clone(&store), tasks, attempt).await);
+            let incr = tokio::task::block_in_place(|| {
+                redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:v:__rand_int__")])
+            });
+            let del = tokio::task::block_in_place(|| {
+                redis_benchmark(url, tasks, &["DEL", &format!("{prefix}:v:__rand_int__")])
+            });
+            floor.push(1.0 / (1.0 / incr + 1.0 / del));
+        }
+        let name = format!("{label} attempt+settle");
+        row(&name, tasks, median(ours), median(floor), "INCR+DEL");
+    }
     // Ours and the floor alternate, three rounds each, and the row shows the medians: on
     // a shared machine the load moves between two back-to-back measurements.
     for tasks in CONCURRENCY {
