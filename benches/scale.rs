@@ -31,7 +31,9 @@
 //! `MFA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
 //! `MFA_SCALE_USERS` (default `1000,1000000`), `MFA_SCALE_SECS` (default 10) and
 //! `MFA_SCALE_ROUNDS` (default 1: with more, the sizes take turns and the median of the
-//! rounds is reported, which evens out a machine shared with other work). Loading
+//! rounds is reported, which evens out a machine shared with other work) and
+//! `MFA_SCALE_PG_OPTIONS` (server settings for the measured connections, for experiments:
+//! `-c wal_compression=on`). Each size's turn starts with a `CHECKPOINT`. Loading
 //! 1,000,000 users takes a few minutes; the schemas are kept for the next run (drop them
 //! with `DROP SCHEMA mfa_scale_1m CASCADE`). Never run in CI: under `cargo test` (no
 //! `--bench` argument) it does nothing.
@@ -165,14 +167,24 @@ async fn run() {
     }
     // runs[size][task count] = one Run per round
     let mut runs = vec![vec![Vec::new(); TASKS.len()]; sizes.len()];
-    let mut stats = Vec::new();
+    // Per size: the statistics' growth over its measurements, and the verifications in them.
+    let mut stats = vec![([0i64; STATS], 0u64); sizes.len()];
     for round in 0..rounds {
         for (k, size) in prepared.iter().enumerate() {
+            // What autovacuum would have done by now (the test server may run without
+            // it), then every size starts at the same point of the checkpoint cycle:
+            // right after one, where the first change of each page writes the whole page
+            // to the WAL.
+            for sql in ["VACUUM mfa_factors", "VACUUM mfa_failures", "CHECKPOINT"] {
+                size.db.batch_execute(sql).await.unwrap();
+            }
             let before = table_stats(&size.db).await;
             // Pool connections, prepared statements and the buffer cache, then measure.
-            measure(size, 8, Duration::from_secs(2)).await;
+            let warm = measure(size, 8, Duration::from_secs(2)).await;
+            stats[k].1 += warm.accepted;
             for (t, &tasks) in TASKS.iter().enumerate() {
                 let r = measure(size, tasks, Duration::from_secs(secs)).await;
+                stats[k].1 += r.accepted;
                 println!(
                     "round {} {:>4} users, {tasks:>2} tasks: {:>7.0}/s  p50 {:>6.2} ms  \
                      p99 {:>6.2} ms  ({} accepted, {} rejected, {} errors)",
@@ -190,7 +202,9 @@ async fn run() {
             // The statistics collector flushes about once a second.
             tokio::time::sleep(Duration::from_millis(1_500)).await;
             let after = table_stats(&size.db).await;
-            stats.push((size.n, before, after));
+            for ((sum, a), b) in stats[k].0.iter_mut().zip(after).zip(before) {
+                *sum += a - b;
+            }
         }
     }
     for r in runs.iter_mut().flatten() {
@@ -255,16 +269,29 @@ async fn run() {
         }
     }
     println!();
-    println!("`mfa_factors` while measuring (warm-up included):");
-    for (n, before, after) in &stats {
-        let d: Vec<i64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-        let (heap_read, heap_hit, idx_read, idx_hit, upd, hot) =
-            (d[0], d[1], d[2], d[3], d[4], d[5]);
+    println!(
+        "Per accepted verification while measuring (warm-ups included; WAL counts are the \
+         whole server's):"
+    );
+    println!();
+    println!(
+        "| users | mfa_factors heap blocks hit / read | index blocks hit / read | HOT updates | \
+         WAL records | WAL full-page images | WAL bytes |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (size, (d, done)) in prepared.iter().zip(&stats) {
+        let per = |x: i64| x as f64 / (*done).max(1) as f64;
         println!(
-            "  {:>4} users: heap blocks {heap_hit} hit / {heap_read} read from the OS, \
-             index blocks {idx_hit} hit / {idx_read} read; {upd} updates, {hot} of them HOT ({:.0}%)",
-            label(*n),
-            100.0 * hot as f64 / upd.max(1) as f64
+            "| {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0}% | {:.1} | {:.2} | {:.0} |",
+            label(size.n),
+            per(d[1]),
+            per(d[0]),
+            per(d[3]),
+            per(d[2]),
+            100.0 * d[5] as f64 / d[4].max(1) as f64,
+            per(d[6]),
+            per(d[7]),
+            per(d[8]),
         );
     }
     if let Some(size) = prepared.last() {
@@ -294,13 +321,22 @@ async fn prepare(url: &str, n: usize) -> Size {
         .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .await
         .unwrap();
-    let store = PostgresStore::connect(
-        url,
-        PostgresOptions::default()
-            .schema(schema.clone())
-            .max_connections(32),
-    )
-    .await
+    // Server settings for the measured connections (an experiment, such as
+    // `-c wal_compression=on`): then the schema goes into the same startup options.
+    let options = PostgresOptions::default().max_connections(32);
+    let store = match std::env::var("MFA_SCALE_PG_OPTIONS") {
+        Ok(extra) if !extra.trim().is_empty() => {
+            let opts = format!("-c search_path={schema} {}", extra.trim());
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let url = format!(
+                "{url}{sep}options={}",
+                opts.replace(' ', "%20").replace('=', "%3D")
+            );
+            println!("{schema}: measured connections start with `{opts}`");
+            PostgresStore::connect(&url, options).await
+        }
+        _ => PostgresStore::connect(url, options.schema(schema.clone())).await,
+    }
     .unwrap();
     let mut config: tokio_postgres::Config = url.parse().unwrap();
     config.options(format!("-c search_path={schema}"));
@@ -453,7 +489,7 @@ async fn load(db: &mut Client, n: usize) {
         }
         writer.finish().await.unwrap();
         loaded += rows.len();
-        if loaded % 100_000 == 0 || loaded == n {
+        if loaded.is_multiple_of(100_000) || loaded == n {
             println!(
                 "{}: {loaded} users enrolled and copied ({:.0} s)",
                 schema(n),
@@ -560,7 +596,10 @@ async fn measure(size: &Size, tasks: usize, length: Duration) -> Run {
             size.clock.clone(),
             stop.clone(),
         );
-        let mut seed = (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ start_nanos();
+        let mut seed = (t as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ RUNS
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0xff51_afd7_ed55_8ccd);
         handles.push(tokio::spawn(async move {
             let n = users.ids.len() as u64;
             let quota = (n / 4).max(1);
@@ -583,7 +622,7 @@ async fn measure(size: &Size, tasks: usize, length: Duration) -> Run {
                         break i;
                     }
                     tries += 1;
-                    if tries % 64 == 0 {
+                    if tries.is_multiple_of(64) {
                         tokio::task::yield_now().await;
                     }
                 };
@@ -649,11 +688,8 @@ async fn measure(size: &Size, tasks: usize, length: Duration) -> Run {
     total
 }
 
-fn start_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos().into())
-}
+/// How many tasks were started: each task draws its own sequence of users.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -663,16 +699,19 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// `mfa_factors`' heap and index blocks (read from the OS, found in shared buffers) and
-/// its updates (all, HOT).
-async fn table_stats(db: &Client) -> [i64; 6] {
+/// How many numbers [`table_stats`] returns.
+const STATS: usize = 9;
+
+/// `mfa_factors`' heap and index blocks (read from the OS, found in shared buffers), its
+/// updates (all, HOT), and the server's WAL records, full-page images and bytes.
+async fn table_stats(db: &Client) -> [i64; STATS] {
     let r = db
         .query_one(
             "SELECT coalesce(io.heap_blks_read, 0), coalesce(io.heap_blks_hit, 0), \
              coalesce(io.idx_blks_read, 0), coalesce(io.idx_blks_hit, 0), \
-             t.n_tup_upd, t.n_tup_hot_upd \
-             FROM pg_statio_user_tables io JOIN pg_stat_user_tables t USING (relid) \
-             WHERE io.relid = 'mfa_factors'::regclass",
+             t.n_tup_upd, t.n_tup_hot_upd, w.wal_records, w.wal_fpi, w.wal_bytes::bigint \
+             FROM pg_statio_user_tables io JOIN pg_stat_user_tables t USING (relid), \
+             pg_stat_wal w WHERE io.relid = 'mfa_factors'::regclass",
             &[],
         )
         .await
@@ -710,6 +749,11 @@ async fn explain(size: &Size) {
                lapses_at = CASE WHEN $4 - f.last_at > $5 THEN $4 \
                                 ELSE GREATEST(f.last_at, $4) END + $6::BIGINT \
                RETURNING count, first_at, last_at; \
+             PREPARE scale_failures(text, text, text, bigint, bigint) AS SELECT count, \
+               first_at, last_at FROM mfa_failures WHERE kind = $1 AND owner = $2 \
+               AND subject = $3 AND NOT ($4 - last_at > $5); \
+             PREPARE scale_clear(text, text, text) AS DELETE FROM mfa_failures \
+               WHERE kind = $1 AND owner = $2 AND subject = $3; \
              PREPARE scale_cas(text, text, bigint, text, text, boolean, bigint, bigint, text, \
                text, bytea, text, integer, text, bytea) AS UPDATE mfa_factors SET \
                version = nextval('mfa_version_seq'), kind = $4, label = $5, confirmed = $6, \
@@ -721,6 +765,10 @@ async fn explain(size: &Size) {
         .await
         .unwrap();
     let statements = [
+        (
+            "read a failure counter (FailureStore::failures)",
+            format!("EXECUTE scale_failures('factor', '{u}', '{f}', 1700000000, 900)"),
+        ),
         (
             "list the user's factors (FactorStore::list_factors)",
             format!("EXECUTE scale_list('{u}')"),
@@ -735,6 +783,10 @@ async fn explain(size: &Size) {
                 "EXECUTE scale_cas('{u}', '{f}', 1, 'totp', 'phone', true, 1700000000, \
                  1700003600, NULL, NULL, NULL, NULL, 1, 'scale', '\\x00')"
             ),
+        ),
+        (
+            "clear a failure counter (FailureStore::clear_failures)",
+            format!("EXECUTE scale_clear('factor', '{u}', '{f}')"),
         ),
     ];
     for (what, sql) in statements {
