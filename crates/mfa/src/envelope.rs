@@ -115,15 +115,63 @@ pub(crate) struct Sealer<'a> {
     pub(crate) rng: &'a crate::random::SharedRandom,
 }
 
-fn push_field(ad: &mut Vec<u8>, field: &[u8]) {
+/// The associated data of one seal or open: on the stack while it fits (every row with
+/// ids of ordinary length), on the heap beyond.
+struct AssociatedData {
+    stack: [u8; AD_STACK],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+/// Bytes of associated data kept on the stack.
+const AD_STACK: usize = 384;
+
+impl AssociatedData {
+    fn new() -> Self {
+        Self {
+            stack: [0; AD_STACK],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if self.heap.is_empty()
+            && let Some(slot) = self.stack.get_mut(self.len..self.len + bytes.len())
+        {
+            slot.copy_from_slice(bytes);
+            self.len += bytes.len();
+            return;
+        }
+        if self.heap.is_empty() {
+            let used = self.stack.get(..self.len).unwrap_or_default();
+            self.heap.extend_from_slice(used);
+        }
+        self.heap.extend_from_slice(bytes);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            self.stack.get(..self.len).unwrap_or_default()
+        } else {
+            &self.heap
+        }
+    }
+}
+
+fn push_field(ad: &mut AssociatedData, field: &[u8]) {
     // Length-prefixed, so no two different tuples share an encoding.
     let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
     ad.extend_from_slice(&len.to_be_bytes());
     ad.extend_from_slice(field);
 }
 
-fn associated_data(owner: DataOwner<'_>, binding: Binding<'_>, key_id: &str) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(128);
+fn associated_data(
+    owner: DataOwner<'_>,
+    binding: Binding<'_>,
+    key_id: &str,
+) -> AssociatedData {
+    let mut ad = AssociatedData::new();
     push_field(&mut ad, AD_LABEL);
     match owner {
         DataOwner::Factor { user, id } => {
@@ -166,6 +214,38 @@ fn associated_data(owner: DataOwner<'_>, binding: Binding<'_>, key_id: &str) -> 
     ad
 }
 
+/// Bytes of plaintext a seal makes room for at first (a TOTP record is about 120).
+const SEAL_CAPACITY: usize = 256;
+
+/// The buffer a record is serialised into before it is sealed in place. Growing it
+/// copies into a larger buffer and zeroizes the old one before it is freed, so no
+/// plaintext stays behind in freed memory (a `Vec` growing by itself would leave it).
+struct PlainBuffer(Zeroizing<Vec<u8>>);
+
+impl PlainBuffer {
+    fn with_capacity(capacity: usize) -> Self {
+        Self(Zeroizing::new(Vec::with_capacity(capacity)))
+    }
+}
+
+impl std::io::Write for PlainBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len().saturating_add(buf.len());
+        if needed > self.0.capacity() {
+            let mut bigger = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+            bigger.extend_from_slice(&self.0);
+            // `Zeroizing` zeroizes the whole old allocation as it is replaced.
+            self.0 = Zeroizing::new(bigger);
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn corrupt(what: &str) -> Error {
     Error::Store(StoreError::Corrupt(what.to_owned()))
 }
@@ -182,25 +262,27 @@ impl RecordCodec for Sealer<'_> {
             .keys
             .get(key_id)
             .ok_or_else(|| corrupt("the active key is missing from the key set"))?;
-        let plain = Zeroizing::new(
-            serde_json::to_vec(value)
-                .map_err(|_| Error::invalid("record", "cannot be serialised"))?,
-        );
         let nonce: [u8; NONCE_LEN] = self.rng.fill_nonce()?;
+        // The record is serialised straight into the envelope, after the nonce, and
+        // encrypted where it lies: one buffer, which never leaves plaintext behind
+        // (it zeroizes what it outgrows, and itself on an error).
+        let mut out = PlainBuffer::with_capacity(NONCE_LEN + SEAL_CAPACITY + TAG_LEN);
+        out.0.extend_from_slice(&nonce);
+        serde_json::to_writer(&mut out, value)
+            .map_err(|_| Error::invalid("record", "cannot be serialised"))?;
         let ad = associated_data(owner, self.binding, key_id);
-        let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&plain);
-        let body = out.get_mut(NONCE_LEN..).unwrap_or_default();
+        let body = out.0.get_mut(NONCE_LEN..).unwrap_or_default();
         let tag = key
             .cipher
-            .encrypt_inout_detached(&Nonce::from(nonce), &ad, body.into())
+            .encrypt_inout_detached(&Nonce::from(nonce), ad.as_slice(), body.into())
             .map_err(|_| corrupt("encryption failed"))?;
-        out.extend_from_slice(&tag);
+        // Ciphertext from here on: taken out of the zeroizing wrapper as it is.
+        let mut sealed = core::mem::take(&mut *out.0);
+        sealed.extend_from_slice(&tag);
         Ok(RecordData::sealed(
             FORMAT_AES256GCM_V1,
             Some(key_id.to_owned()),
-            out,
+            sealed,
         ))
     }
 
@@ -235,7 +317,7 @@ impl RecordCodec for Sealer<'_> {
         key.cipher
             .decrypt_inout_detached(
                 &Nonce::from(nonce),
-                &ad,
+                ad.as_slice(),
                 plain.as_mut_slice().into(),
                 &tag.into(),
             )
