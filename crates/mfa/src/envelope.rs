@@ -115,63 +115,15 @@ pub(crate) struct Sealer<'a> {
     pub(crate) rng: &'a crate::random::SharedRandom,
 }
 
-/// The associated data of one seal or open: on the stack while it fits (every row with
-/// ids of ordinary length), on the heap beyond.
-struct AssociatedData {
-    stack: [u8; AD_STACK],
-    len: usize,
-    heap: Vec<u8>,
-}
-
-/// Bytes of associated data kept on the stack.
-const AD_STACK: usize = 384;
-
-impl AssociatedData {
-    fn new() -> Self {
-        Self {
-            stack: [0; AD_STACK],
-            len: 0,
-            heap: Vec::new(),
-        }
-    }
-
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if self.heap.is_empty()
-            && let Some(slot) = self.stack.get_mut(self.len..self.len + bytes.len())
-        {
-            slot.copy_from_slice(bytes);
-            self.len += bytes.len();
-            return;
-        }
-        if self.heap.is_empty() {
-            let used = self.stack.get(..self.len).unwrap_or_default();
-            self.heap.extend_from_slice(used);
-        }
-        self.heap.extend_from_slice(bytes);
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            self.stack.get(..self.len).unwrap_or_default()
-        } else {
-            &self.heap
-        }
-    }
-}
-
-fn push_field(ad: &mut AssociatedData, field: &[u8]) {
+fn push_field(ad: &mut Vec<u8>, field: &[u8]) {
     // Length-prefixed, so no two different tuples share an encoding.
     let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
     ad.extend_from_slice(&len.to_be_bytes());
     ad.extend_from_slice(field);
 }
 
-fn associated_data(
-    owner: DataOwner<'_>,
-    binding: Binding<'_>,
-    key_id: &str,
-) -> AssociatedData {
-    let mut ad = AssociatedData::new();
+fn associated_data(owner: DataOwner<'_>, binding: Binding<'_>, key_id: &str) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(128);
     push_field(&mut ad, AD_LABEL);
     match owner {
         DataOwner::Factor { user, id } => {
@@ -226,21 +178,37 @@ impl PlainBuffer {
     fn with_capacity(capacity: usize) -> Self {
         Self(Zeroizing::new(Vec::with_capacity(capacity)))
     }
+
+    /// Moves the contents to a buffer with room for `more` bytes, zeroizing the old one.
+    #[cold]
+    fn grow(&mut self, more: usize) {
+        let needed = self.0.len().saturating_add(more);
+        let mut bigger = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+        bigger.extend_from_slice(&self.0);
+        // `Zeroizing` zeroizes the whole old allocation as it is replaced.
+        self.0 = Zeroizing::new(bigger);
+    }
 }
 
 impl std::io::Write for PlainBuffer {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let needed = self.0.len().saturating_add(buf.len());
-        if needed > self.0.capacity() {
-            let mut bigger = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
-            bigger.extend_from_slice(&self.0);
-            // `Zeroizing` zeroizes the whole old allocation as it is replaced.
-            self.0 = Zeroizing::new(bigger);
-        }
-        self.0.extend_from_slice(buf);
+        self.write_all(buf)?;
         Ok(buf.len())
     }
 
+    // serde_json writes every token with `write_all`: inlined, a constant-length token
+    // is a store, as it is into a `Vec`.
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.0.capacity() - self.0.len() < buf.len() {
+            self.grow(buf.len());
+        }
+        self.0.extend_from_slice(buf);
+        Ok(())
+    }
+
+    #[inline]
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
@@ -274,7 +242,7 @@ impl RecordCodec for Sealer<'_> {
         let body = out.0.get_mut(NONCE_LEN..).unwrap_or_default();
         let tag = key
             .cipher
-            .encrypt_inout_detached(&Nonce::from(nonce), ad.as_slice(), body.into())
+            .encrypt_inout_detached(&Nonce::from(nonce), &ad, body.into())
             .map_err(|_| corrupt("encryption failed"))?;
         // Ciphertext from here on: taken out of the zeroizing wrapper as it is.
         let mut sealed = core::mem::take(&mut *out.0);
@@ -317,7 +285,7 @@ impl RecordCodec for Sealer<'_> {
         key.cipher
             .decrypt_inout_detached(
                 &Nonce::from(nonce),
-                ad.as_slice(),
+                &ad,
                 plain.as_mut_slice().into(),
                 &tag.into(),
             )
