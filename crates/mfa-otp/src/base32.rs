@@ -32,18 +32,24 @@ pub(crate) fn decode(text: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
     let mut held: u32 = 0;
     let mut count: usize = 0;
     let mut padding_seen = false;
-    for (position, character) in text.chars().enumerate() {
-        let value = match character {
-            ' ' | '\t' | '\r' | '\n' | '-' => continue,
-            '=' => {
+    // Byte by byte: the alphabet, the separators and `=` are ASCII, and the first byte
+    // of any other character is refused, so every byte before it was one character.
+    for (position, &byte) in text.as_bytes().iter().enumerate() {
+        let value = match byte {
+            b' ' | b'\t' | b'\r' | b'\n' | b'-' => continue,
+            b'=' => {
                 padding_seen = true;
                 continue;
             }
             _ if padding_seen => return Err(SecretError::MisplacedPadding),
-            'A'..='Z' => u32::from(character) - u32::from('A'),
-            'a'..='z' => u32::from(character) - u32::from('a'),
-            '2'..='7' => u32::from(character) - u32::from('2') + 26,
+            b'A'..=b'Z' => u32::from(byte - b'A'),
+            b'a'..=b'z' => u32::from(byte - b'a'),
+            b'2'..=b'7' => u32::from(byte - b'2') + 26,
             _ => {
+                let character = text
+                    .get(position..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
                 return Err(SecretError::InvalidCharacter {
                     character,
                     position,
