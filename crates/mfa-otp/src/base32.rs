@@ -116,31 +116,36 @@ fn decode_tolerant(text: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
     Ok(out)
 }
 
-/// Encodes bytes as canonical base32: upper case, no padding.
+/// Encodes bytes as canonical base32: upper case, no padding. Five bytes make eight
+/// characters; a short last group keeps the characters its bytes reach.
 pub(crate) fn encode(bytes: &[u8]) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(encoded_len(bytes.len())));
-    let mut held: u32 = 0;
-    let mut bits: u32 = 0;
-    for &byte in bytes {
-        held = (held << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(symbol(held >> bits));
+    let mut text = Zeroizing::new(Vec::with_capacity(bytes.len().div_ceil(5) * 8));
+    let mut group = Zeroizing::new([0u8; 8]);
+    let mut symbols = Zeroizing::new([0u8; 8]);
+    for chunk in bytes.chunks(5) {
+        group.fill(0);
+        for (slot, &byte) in group.iter_mut().skip(3).zip(chunk) {
+            *slot = byte;
         }
-        held &= (1 << bits) - 1;
+        let mut held = u64::from_be_bytes(*group);
+        for (i, symbol) in symbols.iter_mut().enumerate() {
+            let shift = 35 - 5 * i;
+            let at = usize::try_from((held >> shift) & 31).unwrap_or_default();
+            *symbol = ALPHABET.get(at).copied().unwrap_or(b'A');
+        }
+        held.zeroize();
+        text.extend_from_slice(symbols.get(..encoded_len(chunk.len())).unwrap_or_default());
     }
-    if bits > 0 {
-        out.push(symbol(held << (5 - bits)));
+    // Every byte is from the alphabet, so this never fails; the text is handed over
+    // whole (no copy), and on a failure it would be zeroized with the vector.
+    match String::from_utf8(core::mem::take(&mut *text)) {
+        Ok(s) => Zeroizing::new(s),
+        Err(e) => {
+            let mut bytes = e.into_bytes();
+            bytes.zeroize();
+            Zeroizing::new(String::new())
+        }
     }
-    held.zeroize();
-    out
-}
-
-/// The base32 character of the low 5 bits of `value`.
-fn symbol(value: u32) -> char {
-    let at = usize::try_from(value & 31).unwrap_or_default();
-    char::from(ALPHABET.get(at).copied().unwrap_or(b'A'))
 }
 
 /// The number of unpadded base32 characters for `len` bytes.
