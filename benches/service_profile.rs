@@ -146,6 +146,12 @@ fn main() {
     }
     let mode = args[0].as_str();
     let n: usize = args.get(1).map_or(10_000, |n| n.parse().unwrap());
+    if mode == "sizes" {
+        let s = setup();
+        let f = s.service.verify(&s.user, &s.id, Response::Code("000000"), &s.session);
+        println!("verify future: {} bytes", std::mem::size_of_val(&f));
+        return;
+    }
     let (ok, took) = run(mode, n);
     println!(
         "{mode}: {ok}/{n} accepted, {:.0} ns each",
