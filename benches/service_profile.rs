@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Instructions per verification are the collected total over `N`; the ratio of the two
-//! modes is the instruction-count form of `service.rs`'s time ratio. Under `cargo bench`
-//! (an argument `--bench`) it runs both modes briefly and prints nothing but their rate.
+//! modes is the instruction-count form of `service.rs`'s time ratio (callgrind runs
+//! SHA-1 in software, where the CPU has SHA extensions, so `pure` counts high). Mode
+//! `sizes` prints the size of `Service::verify`'s future, which every call moves. Under
+//! `cargo bench` (an argument `--bench`) it runs both modes briefly and prints their rate.
 #![allow(missing_docs, clippy::unwrap_used, reason = "benchmark")]
 #![allow(clippy::expect_used, reason = "benchmark")]
 
@@ -148,7 +150,9 @@ fn main() {
     let n: usize = args.get(1).map_or(10_000, |n| n.parse().unwrap());
     if mode == "sizes" {
         let s = setup();
-        let f = s.service.verify(&s.user, &s.id, Response::Code("000000"), &s.session);
+        let f = s
+            .service
+            .verify(&s.user, &s.id, Response::Code("000000"), &s.session);
         println!("verify future: {} bytes", std::mem::size_of_val(&f));
         return;
     }
