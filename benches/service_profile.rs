@@ -129,7 +129,10 @@ fn run(mode: &str, n: usize) -> (usize, Duration) {
     let ok = match mode {
         "service" => profiled_service(&s, &codes),
         "pure" => profiled_pure(&s, &codes),
-        other => panic!("mode {other:?}: service or pure"),
+        other => {
+            eprintln!("mode {other:?}: service, pure or sizes");
+            std::process::exit(2);
+        }
     };
     (ok, start.elapsed())
 }
@@ -146,14 +149,14 @@ fn main() {
         }
         return;
     }
-    let mode = args[0].as_str();
+    let mode = args.first().map_or("service", String::as_str);
     let n: usize = args.get(1).map_or(10_000, |n| n.parse().unwrap());
     if mode == "sizes" {
         let s = setup();
         let f = s
             .service
             .verify(&s.user, &s.id, Response::Code("000000"), &s.session);
-        println!("verify future: {} bytes", std::mem::size_of_val(&f));
+        println!("verify future: {} bytes", size_of_val(&f));
         return;
     }
     let (ok, took) = run(mode, n);
