@@ -22,8 +22,8 @@ use crate::error::Error;
 /// assert_eq!(Algorithm::Sha256.to_string(), "SHA256");
 /// # Ok::<(), mfa_otp::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq, Deserialize, Serialize)]
-#[serde(try_from = "String", into = "&'static str")]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Algorithm {
     /// HMAC-SHA-1: the RFC 4226 default, and what every authenticator app supports.
     #[default]
@@ -87,6 +87,25 @@ impl TryFrom<String> for Algorithm {
 
     fn try_from(s: String) -> Result<Self, UnknownAlgorithm> {
         s.parse()
+    }
+}
+
+impl<'de> Deserialize<'de> for Algorithm {
+    /// As [`FromStr`], from the deserializer's text as it lends it: every stored OTP
+    /// record names its algorithm, and a verification reads one, so no `String` is
+    /// allocated for it.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Algorithm;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("SHA1, SHA256 or SHA512")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Algorithm, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Name)
     }
 }
 

@@ -212,7 +212,28 @@ impl serde::Serialize for Secret {
 
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = Zeroizing::new(String::deserialize(d)?);
-        Self::danger_from_base32_short(&text).map_err(serde::de::Error::custom)
+        // Decoded from the deserializer's own text where it lends it (a JSON string
+        // without escapes): no copy of the base32 key to allocate and zeroize.
+        d.deserialize_str(Base32Visitor)
+    }
+}
+
+/// Reads a [`Secret`] from base32 text, borrowed or owned.
+struct Base32Visitor;
+
+impl serde::de::Visitor<'_> for Base32Visitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a base32 secret")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Secret, E> {
+        Secret::danger_from_base32_short(text).map_err(E::custom)
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Secret, E> {
+        let text = Zeroizing::new(text);
+        self.visit_str(&text)
     }
 }

@@ -109,15 +109,26 @@ impl State {
         if current.version != expected {
             return Err(StoreError::Conflict);
         }
-        let old = current.value.clone();
         if let Some(key) = &record.lookup_key
             && s.key_taken(key, &record.user, &record.id)
         {
             return Err(StoreError::LookupKeyTaken);
         }
+        // Only the index needs the old row, and only when a lookup key changes: no
+        // clone of the row (its sealed data, label and ids) on a verification's swap.
+        let key_changed = current.value.lookup_key != record.lookup_key;
+        let old_key = if key_changed {
+            current.value.lookup_key.clone()
+        } else {
+            None
+        };
         let version = s.next_version()?;
-        s.unindex(&old);
-        s.index(&record);
+        if key_changed {
+            if let Some(old) = old_key {
+                s.lookup.remove(&index_key(&old, &record.user));
+            }
+            s.index(&record);
+        }
         if let Some(slot) = s
             .factors
             .get_mut(&record.user)

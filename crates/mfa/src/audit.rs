@@ -205,16 +205,22 @@ impl AuditEvent {
         self
     }
 
-    /// Logs the event (`user` as the service's [`UserField`](crate::ops::UserField)
-    /// shows it) and gives it to `sink`.
-    pub(crate) fn emit(&self, sink: Option<&dyn AuditSink>, user: Option<&str>) {
+    /// Logs the event (the user as `show_user` shows it: the service's
+    /// [`UserField`](crate::ops::UserField)) and gives it to `sink`. The user's log
+    /// form, a keyed hash or a copy, is made only when the line is written.
+    pub(crate) fn emit(
+        &self,
+        sink: Option<&dyn AuditSink>,
+        show_user: impl Fn(&UserId) -> Option<String>,
+    ) {
         let factor = self.factor.as_ref().map(FactorId::as_str);
         let kind = self.kind.map(FactorKind::as_str);
         let name = self.event.as_str();
+        // Field values are evaluated only when the event is enabled.
         if self.event.is_warning() {
-            tracing::warn!(target: "mfa::audit", event = name, user, factor, kind, detail = ?self.event);
+            tracing::warn!(target: "mfa::audit", event = name, user = self.user.as_ref().and_then(&show_user).as_deref(), factor, kind, detail = ?self.event);
         } else {
-            tracing::info!(target: "mfa::audit", event = name, user, factor, kind, detail = ?self.event);
+            tracing::info!(target: "mfa::audit", event = name, user = self.user.as_ref().and_then(&show_user).as_deref(), factor, kind, detail = ?self.event);
         }
         if let Some(sink) = sink {
             sink.record(self);

@@ -166,6 +166,54 @@ fn associated_data(owner: DataOwner<'_>, binding: Binding<'_>, key_id: &str) -> 
     ad
 }
 
+/// Bytes of plaintext a seal makes room for at first (a TOTP record is about 120).
+const SEAL_CAPACITY: usize = 256;
+
+/// The buffer a record is serialised into before it is sealed in place. Growing it
+/// copies into a larger buffer and zeroizes the old one before it is freed, so no
+/// plaintext stays behind in freed memory (a `Vec` growing by itself would leave it).
+struct PlainBuffer(Zeroizing<Vec<u8>>);
+
+impl PlainBuffer {
+    fn with_capacity(capacity: usize) -> Self {
+        Self(Zeroizing::new(Vec::with_capacity(capacity)))
+    }
+
+    /// Moves the contents to a buffer with room for `more` bytes, zeroizing the old one.
+    #[cold]
+    fn grow(&mut self, more: usize) {
+        let needed = self.0.len().saturating_add(more);
+        let mut bigger = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
+        bigger.extend_from_slice(&self.0);
+        // `Zeroizing` zeroizes the whole old allocation as it is replaced.
+        self.0 = Zeroizing::new(bigger);
+    }
+}
+
+impl std::io::Write for PlainBuffer {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    // serde_json writes every token with `write_all`: inlined, a constant-length token
+    // is a store, as it is into a `Vec`.
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.0.capacity() - self.0.len() < buf.len() {
+            self.grow(buf.len());
+        }
+        self.0.extend_from_slice(buf);
+        Ok(())
+    }
+
+    #[inline]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn corrupt(what: &str) -> Error {
     Error::Store(StoreError::Corrupt(what.to_owned()))
 }
@@ -182,25 +230,27 @@ impl RecordCodec for Sealer<'_> {
             .keys
             .get(key_id)
             .ok_or_else(|| corrupt("the active key is missing from the key set"))?;
-        let plain = Zeroizing::new(
-            serde_json::to_vec(value)
-                .map_err(|_| Error::invalid("record", "cannot be serialised"))?,
-        );
         let nonce: [u8; NONCE_LEN] = self.rng.fill_nonce()?;
+        // The record is serialised straight into the envelope, after the nonce, and
+        // encrypted where it lies: one buffer, which never leaves plaintext behind
+        // (it zeroizes what it outgrows, and itself on an error).
+        let mut out = PlainBuffer::with_capacity(NONCE_LEN + SEAL_CAPACITY + TAG_LEN);
+        out.0.extend_from_slice(&nonce);
+        serde_json::to_writer(&mut out, value)
+            .map_err(|_| Error::invalid("record", "cannot be serialised"))?;
         let ad = associated_data(owner, self.binding, key_id);
-        let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&plain);
-        let body = out.get_mut(NONCE_LEN..).unwrap_or_default();
+        let body = out.0.get_mut(NONCE_LEN..).unwrap_or_default();
         let tag = key
             .cipher
             .encrypt_inout_detached(&Nonce::from(nonce), &ad, body.into())
             .map_err(|_| corrupt("encryption failed"))?;
-        out.extend_from_slice(&tag);
+        // Ciphertext from here on: taken out of the zeroizing wrapper as it is.
+        let mut sealed = core::mem::take(&mut *out.0);
+        sealed.extend_from_slice(&tag);
         Ok(RecordData::sealed(
             FORMAT_AES256GCM_V1,
             Some(key_id.to_owned()),
-            out,
+            sealed,
         ))
     }
 

@@ -113,12 +113,16 @@ impl UserField {
                 let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).ok()?;
                 mac.update(user.as_str().as_bytes());
                 let tag = mac.finalize().into_bytes();
-                Some(
-                    tag.iter()
-                        .take(16)
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>(),
-                )
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut shown = String::with_capacity(32);
+                for b in tag.iter().take(16) {
+                    for nibble in [b >> 4, b & 0xf] {
+                        shown.push(char::from(
+                            HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+                        ));
+                    }
+                }
+                Some(shown)
             }
         }
     }

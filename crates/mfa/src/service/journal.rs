@@ -195,8 +195,7 @@ impl<S: Store> Service<S> {
             span.record("kind", kind.as_str());
         }
         crate::ops::record_metrics(event);
-        let user = event.user.as_ref().and_then(|u| self.trace_user(u));
-        event.emit(self.audit.as_deref(), user.as_deref());
+        event.emit(self.audit.as_deref(), |u| self.trace_user(u));
     }
 
     fn journal_builder(&self) -> crate::ops::JournalBuilder {

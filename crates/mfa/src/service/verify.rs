@@ -518,15 +518,19 @@ impl<S: Store> Service<S> {
         session: &Session,
         now: Timestamp,
     ) -> Result<Verification> {
-        let mut session = session.clone();
-        for m in &ok.methods {
-            session.methods.push(CompletedMethod {
-                method: *m,
-                factor: Some(factor_id.clone()),
-                at: now,
-            });
-        }
-        session.last_activity = Some(now);
+        // The session's methods and the new ones, in a Vec of its final size (a clone
+        // and a push would reallocate on every verification).
+        let mut methods = Vec::with_capacity(session.methods.len() + ok.methods.len());
+        methods.extend_from_slice(&session.methods);
+        methods.extend(ok.methods.iter().map(|m| CompletedMethod {
+            method: *m,
+            factor: Some(factor_id.clone()),
+            at: now,
+        }));
+        let session = Session {
+            methods,
+            last_activity: Some(now),
+        };
         let read;
         let others = match listed {
             Some(rows) => rows,
