@@ -393,7 +393,7 @@ pub trait AttemptStore: ChallengeStore + FailureStore {
     /// counters the earlier ones left, exactly as if they had come one after the other:
     /// a burst gets no more verifications than a sequence. A taken challenge is taken
     /// once. The factor's counter is kept over `rules.window()`, the account's with
-    /// [`NEVER_LAPSES`], as [`FailureStore::record_failure`] keeps them. SQL: one
+    /// [`NEVER_LAPSES`](super::NEVER_LAPSES), as [`FailureStore::record_failure`] keeps them. SQL: one
     /// statement (PostgreSQL: a function under the user's advisory lock); Redis: one
     /// script.
     ///
