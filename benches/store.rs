@@ -558,13 +558,10 @@ async fn redis(url: &str, label: &str) {
     let attempt = |store: Arc<RedisStore>, u: u64| async move {
         use mfa_core::store::{AttemptRequest, AttemptRules, AttemptStore as _, Verdict};
         // The rules are small; building them per call costs nothing beside a round trip.
-        let rules = AttemptRules::new(
-            15,
-            Duration::from_secs(900),
-            &[Duration::ZERO; 5],
-            Duration::from_secs(900),
-        )
-        .unwrap();
+        // Rules that never refuse: concurrent tasks may draw the same user, and the
+        // bench measures the scripts, not the lockout.
+        let rules =
+            AttemptRules::new(u32::MAX, Duration::from_secs(900), &[], Duration::ZERO).unwrap();
         let user = UserId::new(format!("u{u}")).unwrap();
         let factor = FactorId::new("f1").unwrap();
         let now = Timestamp::from_unix_secs(1_700_000_000);
