@@ -19,6 +19,7 @@ mod passkeys;
 pub use passkeys::{MetadataAction, MetadataRecheck};
 mod push;
 mod types;
+mod usernameless;
 mod verify;
 
 pub use admin::Admin;
