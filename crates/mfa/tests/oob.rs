@@ -9,7 +9,8 @@ use mfa::oob::{LimitError, PushStatus};
 use mfa::policy::enroll::EnrollRefusal;
 use mfa::policy::input::{Session, Subject};
 use mfa::{Challenge, Error, OobEnrollment, PushNonce, Response};
-use mfa_core::store::{ChallengeId, Store};
+use mfa_core::store::{ChallengeId, Store, StoreError, Success, VerificationStore, Version};
+use mfa_core::testkit::{Faulty, Hook};
 use mfa_core::{AuthMethod, Channel, Clock, FactorId, FactorKind, OsRandom, StartOptions, UserId};
 use mfa_store::MemoryStore;
 
@@ -321,6 +322,82 @@ async fn wrong_expired_and_exhausted_codes_are_refused() {
     h.clock.advance(Duration::from_secs(601));
     assert!(answer(id, code).await.unwrap_err().is_rejection());
     assert_eq!(reason_of(&h), "expired");
+}
+
+/// Holds the first commit of a verification, once armed, until released: the right
+/// code has paid its attempt and been checked, and has not yet taken its challenge.
+#[derive(Default)]
+struct HoldCommit {
+    armed: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl Hook<MemoryStore> for HoldCommit {
+    async fn commit_verification(
+        &self,
+        inner: &MemoryStore,
+        success: Success<'_>,
+    ) -> Result<Option<Version>, StoreError> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        inner.commit_verification(success).await
+    }
+}
+
+impl mfa_core::store::JournalStore for HoldCommit {}
+
+#[tokio::test]
+async fn a_paid_attempt_still_wins_after_later_ones_exhaust_the_challenge() {
+    // The right code pays the first of three attempts and is checked; before it takes
+    // the challenge, wrong codes use the other two and one more finds it exhausted. The
+    // exhausted challenge must stay for the right code to take: exactly one success.
+    let config = oob_config().with_max_attempts(3).unwrap();
+    let store = Faulty::new(MemoryStore::new(), HoldCommit::default());
+    let h = harness_oob(store, keys("k1"), config, POLICY);
+    let alice = UserId::new("alice").unwrap();
+    let session = password(h.clock.now());
+    let (sms, session) = with_sms(&h, &alice, PHONE, PHONE, &session).await;
+    h.clock.advance(Duration::from_secs(31));
+    let id = start_code(&h, &alice, &sms).await;
+    let right = h.last_code_to(PHONE);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let answer = |code: String| {
+        let (service, alice, sms, id, session) = (
+            h.service.clone(),
+            alice.clone(),
+            sms.clone(),
+            id.clone(),
+            session.clone(),
+        );
+        async move {
+            let r = Response::OobCode {
+                challenge_id: &id,
+                code: &code,
+            };
+            service.verify(&alice, &sms, r, &session).await
+        }
+    };
+    let hook = h.service.store().hook();
+    hook.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let winner = tokio::spawn(answer(right.clone()));
+    hook.reached.notified().await;
+    for _ in 0..2 {
+        assert!(answer(wrong.into()).await.unwrap_err().is_rejection());
+        h.service.admin().unlock(&alice, None).await.unwrap();
+    }
+    assert!(answer(right.clone()).await.unwrap_err().is_rejection());
+    assert_eq!(reason_of(&h), "exhausted");
+    hook.release.notify_one();
+    winner.await.unwrap().unwrap();
+    // Taken: the code is refused from now on.
+    assert!(answer(right).await.unwrap_err().is_rejection());
 }
 
 #[tokio::test]

@@ -589,11 +589,16 @@ impl<S: Store> Service<S> {
             };
             let state: OobState =
                 self.open_state(PURPOSE_OOB_CODE, &owner, &id, &pending.value.data)?;
-            // 2. Pay for the attempt; an expired or exhausted challenge is removed.
+            // 2. Pay for the attempt. An expired challenge is removed. An exhausted one
+            // is not: a request that paid one of its attempts before it ran out may be
+            // checking the right code now, and must still be able to take it; the
+            // challenge keeps refusing every further attempt until it expires.
             let next = match codes.begin_code_attempt(&state, now) {
                 Ok(next) => next,
                 Err(e) => {
-                    let _ = self.store.take_challenge(&id, &owner, now).await;
+                    if e.reject_reason() == Some(RejectReason::Expired) {
+                        let _ = self.store.take_challenge(&id, &owner, now).await;
+                    }
                     return Err(e.into());
                 }
             };
