@@ -385,7 +385,9 @@ impl TokenHeader {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(h)
             .map_err(|_| malformed())?;
-        let raw: Raw = serde_json::from_slice(&json).map_err(|_| malformed())?;
+        // JSON is UTF-8 throughout, members skipped here included (RFC 8259 §8.1).
+        let json = std::str::from_utf8(&json).map_err(|_| malformed())?;
+        let raw: Raw = serde_json::from_str(json).map_err(|_| malformed())?;
         if raw.crit.is_some() {
             return Err(malformed());
         }

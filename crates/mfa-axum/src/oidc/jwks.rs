@@ -94,9 +94,16 @@ impl Discovery {
     ///
     /// [`InvalidInput`] when it is not JSON of that shape.
     pub fn parse(bytes: &[u8]) -> Result<Self, InvalidInput> {
-        serde_json::from_slice(bytes)
+        serde_json::from_str(json_text(bytes, "discovery document")?)
             .map_err(|e| InvalidInput::new("discovery document", e.to_string()))
     }
+}
+
+/// A JSON document's text: JSON is UTF-8 (RFC 8259 §8.1) throughout, members this crate
+/// ignores included. `serde_json::from_slice` checks only the strings it keeps, so a
+/// document with other bytes in a member it skips would otherwise parse.
+fn json_text<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, InvalidInput> {
+    std::str::from_utf8(bytes).map_err(|_| InvalidInput::new(what, "not UTF-8"))
 }
 
 /// A provider's verification keys, by key id, parsed from a JWKS (RFC 7517 §5).
@@ -137,8 +144,8 @@ impl Keys {
         struct Raw {
             keys: Vec<serde_json::Value>,
         }
-        let raw: Raw =
-            serde_json::from_slice(bytes).map_err(|e| InvalidInput::new("jwks", e.to_string()))?;
+        let raw: Raw = serde_json::from_str(json_text(bytes, "jwks")?)
+            .map_err(|e| InvalidInput::new("jwks", e.to_string()))?;
         let keys = raw
             .keys
             .into_iter()

@@ -763,3 +763,26 @@ fn jwks_parsing_skips_unusable_keys() {
     assert!(Keys::parse(b"{}").is_err());
     assert!(Keys::parse(b"[").is_err());
 }
+
+#[test]
+fn documents_that_are_not_utf8_are_refused_even_in_members_we_skip() {
+    // Found by the `jwks` fuzz target: serde_json checks UTF-8 only in the strings it
+    // keeps, so bytes outside UTF-8 in a member neither parser reads used to parse.
+    let k = Key::new("k1");
+    let good = jwks(&[&k]);
+    assert_eq!(Keys::parse(good.as_bytes()).unwrap().len(), 1);
+    let mut bad = b"{\"x\":\"A\xf2\xff\xff\xff\",".to_vec();
+    bad.extend_from_slice(&good.as_bytes()[1..]);
+    assert!(serde_json::from_slice::<Value>(&bad).is_err(), "not JSON");
+    let err = Keys::parse(&bad).unwrap_err();
+    assert!(err.to_string().contains("UTF-8"), "{err}");
+    let discovery = |x: &[u8]| {
+        let mut d =
+            br#"{"issuer":"https://id.example","jwks_uri":"https://id.example/k","x":""#.to_vec();
+        d.extend_from_slice(x);
+        d.extend_from_slice(br#""}"#);
+        Discovery::parse(&d)
+    };
+    assert!(discovery(b"y").is_ok());
+    assert!(discovery(b"\xff").is_err());
+}
