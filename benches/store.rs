@@ -21,7 +21,11 @@
 //! * Redis: challenge takes and failure increments through `RedisStore`, beside
 //!   `redis-benchmark` running `GETDEL` and `INCR` at the same concurrency; on one
 //!   server (`MFA_TEST_REDIS_URL`) and on a Redis Cluster
-//!   (`MFA_TEST_REDIS_CLUSTER_URL`, beside `redis-benchmark --cluster`).
+//!   (`MFA_TEST_REDIS_CLUSTER_URL`, beside `redis-benchmark --cluster`). A verification's
+//!   hot half (the attempt's count, then the success's settle, one script each) is
+//!   compared with `INCR` then `DEL`, and on one server also with `redis-benchmark`
+//!   replaying the two scripts exactly as the store sent them (captured with `MONITOR`):
+//!   the server's share, without our client.
 //!
 //! Run with `MFA_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
 //! MFA_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p mfa-benches --bench store`;
@@ -554,6 +558,90 @@ fn redis_benchmark(url: &str, clients: usize, command: &[&str]) -> f64 {
         .unwrap_or_else(|| panic!("no rate in redis-benchmark output: {text}"))
 }
 
+/// The scripts a store operation runs, as one server's `MONITOR` shows them: each
+/// `EVALSHA` with its keys and arguments, for `redis-benchmark` to replay without our
+/// client. `None` when the URL names credentials or a cluster (measured without).
+async fn monitored_scripts<F: Future<Output = ()>>(url: &str, op: F) -> Option<Vec<Vec<String>>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let rest = url.strip_prefix("redis://")?;
+    if rest.contains('@') {
+        return None;
+    }
+    let hostport = rest.split('/').next()?;
+    let mut monitor = tokio::net::TcpStream::connect(hostport).await.ok()?;
+    monitor.write_all(b"MONITOR\r\n").await.ok()?;
+    let mut lines = BufReader::new(monitor);
+    let mut line = String::new();
+    lines.read_line(&mut line).await.ok()?;
+    assert_eq!(line.trim_end(), "+OK", "MONITOR refused");
+    op.await;
+    // A marker through another connection: every command of `op` was shown before it.
+    let marker = format!("mfa-bench-end-{}", std::process::id());
+    let mut other = tokio::net::TcpStream::connect(hostport).await.ok()?;
+    other
+        .write_all(format!("ECHO {marker}\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut scripts = Vec::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        if line.contains(&marker) {
+            return Some(scripts);
+        }
+        // `+<time> [<db> <client>] "EVALSHA" "<sha>" ...`
+        let Some((_, command)) = line.split_once("] ") else {
+            continue;
+        };
+        // A byte outside ASCII could not be handed to redis-benchmark as it was.
+        let args = unquote_monitor(command.trim_end())?;
+        if args
+            .first()
+            .is_some_and(|c| c.eq_ignore_ascii_case("EVALSHA"))
+        {
+            scripts.push(args);
+        }
+    }
+}
+
+/// The quoted, space-separated arguments of a `MONITOR` line (the server writes each
+/// with `sdscatrepr`: `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b` and `\xHH` escapes);
+/// `None` if one holds a byte outside ASCII.
+fn unquote_monitor(line: &str) -> Option<Vec<String>> {
+    let mut args = Vec::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut arg = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => arg.push('\n'),
+                    Some('r') => arg.push('\r'),
+                    Some('t') => arg.push('\t'),
+                    Some('a') => arg.push('\u{7}'),
+                    Some('b') => arg.push('\u{8}'),
+                    Some('x') => {
+                        let hex: String = chars.by_ref().take(2).collect();
+                        let byte = u8::from_str_radix(&hex, 16).ok().filter(u8::is_ascii)?;
+                        arg.push(char::from(byte));
+                    }
+                    Some(other) => arg.push(other),
+                    None => break,
+                },
+                c => arg.push(c),
+            }
+        }
+        args.push(arg);
+    }
+    Some(args)
+}
+
 /// Rounds of each Redis measurement (ours and the floor alternating).
 const REDIS_ROUNDS: usize = 3;
 
@@ -620,10 +708,31 @@ async fn redis(url: &str, label: &str) {
             .unwrap();
     };
     throughput(Arc::clone(&store), 8, increment).await;
+    // The two scripts of one attempt, captured once they are loaded, for redis-benchmark
+    // to run as they are: the server's share of the hot half, without our client.
+    attempt(Arc::clone(&store), 1).await;
+    let scripts = monitored_scripts(url, attempt(Arc::clone(&store), 1)).await;
+    if let Some(scripts) = &scripts {
+        assert_eq!(
+            scripts.len(),
+            2,
+            "one script to count, one to settle: {scripts:?}"
+        );
+    }
     for tasks in CONCURRENCY {
-        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        let (mut ours, mut floor, mut replayed) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..REDIS_ROUNDS {
             ours.push(throughput(Arc::clone(&store), tasks, attempt).await);
+            if let Some(scripts) = &scripts {
+                let rates: Vec<f64> = scripts
+                    .iter()
+                    .map(|args| {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        tokio::task::block_in_place(|| redis_benchmark(url, tasks, &args))
+                    })
+                    .collect();
+                replayed.push(1.0 / rates.iter().map(|r| 1.0 / r).sum::<f64>());
+            }
             let incr = tokio::task::block_in_place(|| {
                 redis_benchmark(url, tasks, &["INCR", &format!("{prefix}:v:__rand_int__")])
             });
@@ -633,7 +742,11 @@ async fn redis(url: &str, label: &str) {
             floor.push(1.0 / (1.0 / incr + 1.0 / del));
         }
         let name = format!("{label} attempt+settle");
-        row(&name, tasks, median(ours), median(floor), "INCR+DEL");
+        let ours = median(ours);
+        row(&name, tasks, ours, median(floor), "INCR+DEL");
+        if !replayed.is_empty() {
+            row(&name, tasks, ours, median(replayed), "its scripts");
+        }
     }
     // Ours and the floor alternate, three rounds each, and the row shows the medians: on
     // a shared machine the load moves between two back-to-back measurements.
