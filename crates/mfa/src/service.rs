@@ -453,6 +453,8 @@ impl<S: Store> Service<S> {
         Ok(pending)
     }
 
+    /// Takes a challenge bound to no factor (a registration, a push enrollment, a
+    /// usernameless sign-in) and opens its state for `purpose`.
     async fn take_state<T: serde::de::DeserializeOwned>(
         &self,
         purpose: &'static str,
@@ -465,6 +467,8 @@ impl<S: Store> Service<S> {
             .take_challenge(id, owner, now)
             .await?
             .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
+        // These challenges are bound to no factor; one that is was started for another.
+        for_factor(pending.factor.as_ref(), None)?;
         self.open_state(purpose, owner, id, &pending.data)
     }
 

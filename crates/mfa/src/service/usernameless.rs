@@ -27,22 +27,6 @@ impl<S: Store> Service<S> {
         })
     }
 
-    async fn take_authentication(
-        &self,
-        owner: &ChallengeOwner,
-        id: &ChallengeId,
-        factor: Option<&FactorId>,
-        now: Timestamp,
-    ) -> Result<AuthenticationState> {
-        let pending = self
-            .store
-            .take_challenge(id, owner, now)
-            .await?
-            .ok_or_else(|| CoreError::rejected(RejectReason::Expired))?;
-        for_factor(pending.factor.as_ref(), factor)?;
-        self.open_state(PURPOSE_WEBAUTHN_AUTHENTICATION, owner, id, &pending.data)
-    }
-
     /// Finishes a usernameless passkey sign-in: finds the credential by its id (the
     /// global lookup key), checks the account's and the factor's lockout without
     /// counting, verifies, and checks the returned user handle is that account's.
@@ -110,24 +94,20 @@ impl<S: Store> Service<S> {
         self.gate_usernameless(&user, &factor_id, &attempts, now)
             .await?;
         let result = async {
-            let state = self
-                .take_authentication(&ChallengeOwner::Usernameless, challenge_id, None, now)
+            let state: AuthenticationState = self
+                .take_state(
+                    PURPOSE_WEBAUTHN_AUTHENTICATION,
+                    &ChallengeOwner::Usernameless,
+                    challenge_id,
+                    now,
+                )
                 .await?;
             if !row.value.confirmed || !row.value.kind.is_webauthn() {
                 return Err(CoreError::rejected(RejectReason::FactorDisabled).into());
             }
-            let before = row.value.clone();
-            let verified = match self
-                .verify_and_commit(factor, row, &state, response, Purpose::SignIn, None, now)
-                .await
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    self.passkey_refused(&before, &e, now).await;
-                    return Err(e);
-                }
-            };
-            self.passkey_flags(&before, &verified.details, now).await;
+            let verified = self
+                .verify_passkey(factor, row, &state, response, now)
+                .await?;
             if verified.details.user_handle.is_none() {
                 return Err(Rejected::with_detail(
                     RejectReason::WrongCode,

@@ -206,18 +206,9 @@ impl<S: Store> Service<S> {
                     challenge_id,
                     &pending.value.data,
                 )?;
-                let before = row.value.clone();
-                let v = match self
-                    .verify_and_commit(factor, row, &state, response, Purpose::SignIn, None, now)
-                    .await
-                {
-                    Ok(v) => v,
-                    Err(e) => {
-                        self.passkey_refused(&before, &e, now).await;
-                        return Err(e);
-                    }
-                };
-                self.passkey_flags(&before, &v.details, now).await;
+                let v = self
+                    .verify_passkey(factor, row, &state, response, now)
+                    .await?;
                 Ok(Outcome::of(v.factor, v.methods))
             }
             (BuiltinFactor::OobCode, Response::OobCode { challenge_id, code }) => {
@@ -257,6 +248,38 @@ impl<S: Store> Service<S> {
             _ => Err(wrong_shape()),
         }?;
         Ok((outcome, rows))
+    }
+
+    /// A WebAuthn assertion verified against its stored row and committed
+    /// ([`verify_and_commit`](Self::verify_and_commit)), then what it said of the passkey
+    /// recorded: a refusal for a changed backup eligibility
+    /// ([`passkey_refused`](Self::passkey_refused)), or a success's flag changes
+    /// ([`passkey_flags`](Self::passkey_flags)). The one path of a known user's passkey
+    /// and of the usernameless sign-in.
+    pub(super) async fn verify_passkey(
+        &self,
+        factor: &WebAuthnFactor,
+        row: Versioned<FactorRecord>,
+        state: &AuthenticationState,
+        response: &AuthenticationResponseJson,
+        now: Timestamp,
+    ) -> Result<VerifiedFactor<<WebAuthnFactor as Factor>::Record, mfa_webauthn::Authentication>>
+    {
+        // The stored row, for the refusal's notice: the verification consumes it.
+        let before = row.value.clone();
+        match self
+            .verify_and_commit(factor, row, state, response, Purpose::SignIn, None, now)
+            .await
+        {
+            Ok(v) => {
+                self.passkey_flags(&before, &v.details, now).await;
+                Ok(v)
+            }
+            Err(e) => {
+                self.passkey_refused(&before, &e, now).await;
+                Err(e)
+            }
+        }
     }
 
     /// The one verification loop, [`mfa_core::check_loaded`] (decode, verify purely)
